@@ -1,0 +1,107 @@
+# any-llm-gateway: one non-recursive Makefile (see README.md for the two commands).
+#   make run        install missing packages, build, start the gateway on SQLite
+#   make test       install missing packages, run every test plain and sanitized
+#   make SAN=1 ...  AddressSanitizer + UndefinedBehaviorSanitizer build in build-san/
+
+VERSION := 0.1.0
+SAN ?= 0
+
+ifeq ($(SAN),1)
+BUILD := build-san
+OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else
+BUILD := build
+OPT := -O2 -g
+endif
+
+PKGS := libevent libevent_pthreads libcurl jansson libpq yaml-0.1 sqlite3
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CHECK_FLAGS := $(shell pkg-config --cflags --libs check 2>/dev/null)
+
+CC ?= cc
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes -Wvla
+CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DGW_VERSION='"$(VERSION)"' \
+          $(WARN) $(OPT) -pthread -Isrc -I$(BUILD)/gen $(PKG_CFLAGS) -MMD -MP
+LDFLAGS := $(OPT) -pthread
+LDLIBS := $(PKG_LIBS) -lm
+
+LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c src/gateway/*.c src/providers/*.c src/db/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
+TEST_SRCS := $(wildcard tests/*.c)
+TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
+SUITES := $(patsubst tests/check_%.c,%,$(filter-out tests/check_main.c,$(wildcard tests/check_*.c)))
+MIGRATIONS := $(sort $(wildcard migrations/sqlite/*.sql migrations/postgres/*.sql))
+FMT_SRCS := $(wildcard src/*.[ch] src/*/*.[ch] tests/*.[ch] bench/*.[ch])
+
+BIN := $(BUILD)/any-llm-gateway
+TESTBIN := $(BUILD)/check_gateway
+FAKE := $(BUILD)/fake-upstream
+
+.PHONY: all run test check deps deps-test format format-check clean
+.DEFAULT_GOAL := all
+
+all: $(BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-sql.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-sql.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# One line per test suite file (tests/check_<name>.c defines <name>_suite()).
+$(BUILD)/gen/suites.h: $(wildcard tests/check_*.c)
+	@mkdir -p $(dir $@)
+	@printf '%s\n' $(foreach s,$(SUITES),'GW_SUITE($(s))') > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/tests/check_main.o: $(BUILD)/gen/suites.h
+
+$(BUILD)/libgateway.a: $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BIN): $(BUILD)/src/main.o $(BUILD)/libgateway.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(CHECK_FLAGS) -Itests -c $< -o $@
+
+$(TESTBIN): $(filter-out $(BUILD)/tests/fake_upstream.o,$(TEST_OBJS)) $(BUILD)/libgateway.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_FLAGS) $(LDLIBS)
+
+deps:
+	@scripts/deps.sh build
+
+deps-test:
+	@scripts/deps.sh test
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./$(BIN) serve $(if $(wildcard config.yaml),--config config.yaml) $(ARGS)
+
+# The test runner starts the real binary (GW_BIN) for the end-to-end suites.
+check: $(BIN) $(TESTBIN)
+	GW_BIN=$(abspath $(BIN)) GW_ROOT=$(CURDIR) CK_TIMEOUT_MULTIPLIER=$(if $(filter 1,$(SAN)),4,1) \
+	    ./$(TESTBIN)
+
+test: deps-test
+	@$(MAKE) --no-print-directory format-check
+	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory SAN=1 check
+
+format:
+	clang-format -i $(FMT_SRCS)
+
+format-check:
+	clang-format --dry-run -Werror $(FMT_SRCS)
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find build build-san -name '*.d' 2>/dev/null)

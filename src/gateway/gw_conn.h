@@ -1,0 +1,38 @@
+/*
+ * Per-connection request framer, installed with evhttp_set_bevcb(): it sits between the socket
+ * and evhttp, passes each request on only once it is complete, and turns a request that breaks a
+ * limit into a tiny synthetic request "GET /_gw/reject/<status> HTTP/1.1" with
+ * "Connection: close", so that the rejection is answered by our own JSON error handler (libevent
+ * 2.1 would otherwise answer with an HTML page, and has no 431 or 408 at all).
+ *   - request head (request line + headers) larger than max_header_size      -> 431
+ *   - Content-Length, or the sum of chunk sizes, larger than max_body_size    -> 413
+ *   - a request started but not complete within read_timeout seconds         -> 408
+ *   - malformed framing (bad Content-Length, bad chunk size line)             -> 400
+ * After a rejection every further byte from the client is discarded.
+ * "Expect: 100-continue" is answered by the framer itself (when the declared length fits) and
+ * removed from the head that evhttp sees.
+ */
+#ifndef GW_CONN_H
+#define GW_CONN_H
+
+#include <stddef.h>
+
+struct event_base;
+struct bufferevent;
+
+#define GW_CONN_REJECT_PREFIX "/_gw/reject/"
+
+struct gw_conn_limits {
+    size_t max_header_size;
+    size_t max_body_size;
+    int read_timeout; /* seconds */
+};
+
+/*
+ * evhttp bevcb: returns a new bufferevent (owned by evhttp, which sets its fd) that frames
+ * requests under the limits pointed to by arg (a struct gw_conn_limits that must outlive the
+ * evhttp). Returns NULL on allocation failure (evhttp then drops the connection).
+ */
+struct bufferevent *gw_conn_bev_new(struct event_base *base, void *arg);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * Small shared helpers: UTC timestamps in the reference's ISO-8601 form, UUID4 strings and
+ * kernel randomness.
+ */
+#ifndef GW_UTIL_H
+#define GW_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+#define UTIL_TS_LEN 40   /* buffer size for util_ts_format() */
+#define UTIL_UUID_LEN 37 /* buffer size for util_uuid4() */
+
+/* Microseconds since the Unix epoch (wall clock). */
+int64_t util_now_us(void);
+
+/* Monotonic microseconds (for durations). */
+int64_t util_mono_us(void);
+
+/*
+ * Formats t (microseconds since the epoch, UTC) like Python's isoformat() on an aware value:
+ * "2025-11-07T16:41:44.429258+00:00", the fraction omitted when it is 0. Returns buf.
+ */
+char *util_ts_format(char *buf, size_t len, int64_t t_us);
+
+/* Fills buf with n bytes from the kernel CSPRNG (getrandom). Returns 0 or -1. */
+int util_random(void *buf, size_t n) __attribute__((warn_unused_result));
+
+/* Writes a random UUID4 ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx") into buf. Returns 0 or -1. */
+int util_uuid4(char buf[UTIL_UUID_LEN]) __attribute__((warn_unused_result));
+
+#endif
