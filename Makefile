@@ -59,8 +59,6 @@ $(BUILD)/gen/suites.h: $(wildcard tests/check_*.c)
 	@mkdir -p $(dir $@)
 	@printf '%s\n' $(foreach s,$(SUITES),'GW_SUITE($(s))') > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/tests/check_main.o: $(BUILD)/gen/suites.h
-
 $(BUILD)/libgateway.a: $(LIB_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
@@ -68,9 +66,9 @@ $(BUILD)/libgateway.a: $(LIB_OBJS)
 $(BIN): $(BUILD)/src/main.o $(BUILD)/libgateway.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%.o: tests/%.c
+$(BUILD)/tests/%.o: tests/%.c | $(BUILD)/gen/suites.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CHECK_FLAGS) -Itests -c $< -o $@
+	$(CC) $(CFLAGS) $(CHECK_FLAGS) -Itests -include tests/t_suites.h -c $< -o $@
 
 $(TESTBIN): $(filter-out $(BUILD)/tests/fake_upstream.o,$(TEST_OBJS)) $(BUILD)/libgateway.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_FLAGS) $(LDLIBS)

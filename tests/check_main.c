@@ -7,10 +7,6 @@
 #include <signal.h>
 #include <stdlib.h>
 
-#define GW_SUITE(name) Suite *name##_suite(void);
-#include "suites.h"
-#undef GW_SUITE
-
 int main(void)
 {
     SRunner *sr;

@@ -18,7 +18,10 @@ struct event_base;
 struct db;
 
 enum db_query {
-    DB_Q_PING, /* SELECT 1 -> one row, one column */
+    DB_Q_PING,            /* count of schema_migrations -> one row; fails when unmigrated */
+    DB_Q_SCHEMA_VERSIONS, /* () -> rows (version, applied_at) of schema_migrations, by version */
+    DB_Q_SCHEMA_VERSION,  /* (version TEXT) -> zero or one row (version, applied_at) */
+    DB_Q_ECHO,            /* (4 params of any type) -> one row of 4 cells: the params as text */
     DB_Q__COUNT
 };
 
@@ -43,22 +46,22 @@ struct db_params {
 
 /* Result of one query, valid only during the callback. */
 struct db_result {
-    int status;         /* 0 ok, -1 failed */
-    const char *error;  /* message when status == -1 (no secrets) */
+    int status;        /* 0 ok, -1 failed */
+    const char *error; /* message when status == -1 (no secrets) */
     size_t nrows, ncols;
-    char **cells;       /* nrows*ncols, row-major; NULL cell = SQL NULL */
-    int64_t changes;    /* rows affected by INSERT/UPDATE/DELETE */
+    char **cells;    /* nrows*ncols, row-major; NULL cell = SQL NULL */
+    int64_t changes; /* rows affected by INSERT/UPDATE/DELETE */
 };
 
 typedef void db_done_fn(const struct db_result *res, void *arg);
 
-/* Backend method table. */
+/* Backend method table (db.c checks arguments and the closing flag before calling in). */
 struct db_ops {
     const char *name;
     int (*open)(struct db *db, const char *url, char *err, size_t errlen);
     int (*migrate)(struct db *db, char *err, size_t errlen);
-    int (*exec)(struct db *db, struct event_base *base, enum db_query q,
-                const struct db_params *p, db_done_fn *cb, void *arg);
+    int (*exec)(struct db *db, struct event_base *base, enum db_query q, const struct db_params *p,
+                db_done_fn *cb, void *arg);
     void (*close)(struct db *db);
 };
 
@@ -88,10 +91,48 @@ int db_exec(struct db *db, struct event_base *base, enum db_query q, const struc
             db_done_fn *cb, void *arg) __attribute__((warn_unused_result));
 
 /*
+ * Stops accepting work: from now on db_exec() and db_migrate() return -1. Operations already
+ * queued still run and their callbacks are still posted. For graceful shutdown (stop, drain,
+ * then db_close()). NULL-safe; idempotent; safe to call from any thread.
+ */
+void db_shutdown(struct db *db);
+
+/*
  * Finishes every queued operation (their callbacks are posted to their bases), then closes.
- * NULL-safe. Callbacks posted to a base that no longer dispatches are dropped with the base.
+ * NULL-safe. Every base that still has queued operations must stay allocated until db_close()
+ * returns; a callback posted to a base that never dispatches again is dropped (its result is
+ * leaked with the base's event).
  */
 void db_close(struct db *db);
+
+/* Name of q for log lines ("ping"); "unknown" when out of range. */
+const char *db_query_name(enum db_query q);
+
+/*
+ * Migration runner shared by the backends. A backend lends it three synchronous primitives
+ * over its connection; it must call db_migrations_apply() where nothing else can use that
+ * connection at the same time (start-up only).
+ */
+struct db_migration;
+struct db_migrate_io {
+    const char *begin_sql; /* statement that opens a write transaction ("BEGIN IMMEDIATE") */
+    /* Runs sql (one or more statements, no parameters). Returns 0, or -1 with err. */
+    int (*script)(void *ctx, const char *sql, char *err, size_t errlen);
+    /* Returns 1 when schema_migrations holds version, 0 when not, -1 with err. */
+    int (*applied)(void *ctx, const char *version, char *err, size_t errlen);
+    /* Inserts (version, applied_at) into schema_migrations. Returns 0, or -1 with err. */
+    int (*record)(void *ctx, const char *version, const char *applied_at, char *err, size_t errlen);
+};
+
+/*
+ * Creates schema_migrations(version TEXT PRIMARY KEY, applied_at TEXT NOT NULL) if missing,
+ * then applies, in order, each migration of list (ends with {NULL, NULL}) not yet recorded:
+ * begin; its SQL; record it with applied_at = now (util_ts_format); COMMIT. On failure rolls
+ * that migration back and returns -1 with err "migration <name> failed: <msg>" (earlier ones
+ * stay applied). Logs each applied migration at INFO. Returns 0 (also when nothing was pending).
+ */
+int db_migrations_apply(const struct db_migration *list, const struct db_migrate_io *io, void *ctx,
+                        char *err, size_t errlen) __attribute__((warn_unused_result));
 
 /* Backend hooks for db.c (implemented by each backend file). */
 extern const struct db_ops db_sqlite_ops;

@@ -5,6 +5,8 @@
 #ifndef GW_DB_MIGRATIONS_H
 #define GW_DB_MIGRATIONS_H
 
+#include <stddef.h> /* NULL, used by the generated arrays' terminator */
+
 struct db_migration {
     const char *name; /* "0001_initial" */
     const char *sql;  /* one or more statements */

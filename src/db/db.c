@@ -1,0 +1,224 @@
+/*
+ * Backend-neutral half of the storage layer: picks a backend by database_url scheme, owns
+ * struct db (method table, backend state, closing flag), checks arguments before calling the
+ * backend, and runs the migrations (schema_migrations bookkeeping) over primitives that each
+ * backend lends.
+ */
+#include "db/db.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "db/db_migrations.h"
+#include "log.h"
+#include "util.h"
+
+struct db {
+    const struct db_ops *ops;
+    void *backend;       /* owned by ops; freed by ops->close() */
+    atomic_bool closing; /* set by db_shutdown()/db_close(); read by any thread */
+};
+
+/*
+ * Schemes, matched case-insensitively before "://". ops == NULL marks a backend this build
+ * knows but does not carry yet; `missing` is then the error text.
+ */
+static const struct db_backend {
+    const char *scheme;
+    const struct db_ops *ops;
+    const char *missing;
+} db_backends[] = {
+    {"sqlite", &db_sqlite_ops, NULL},
+    {"sqlite+pysqlite", &db_sqlite_ops, NULL},
+    /* PostgreSQL: point these three at db_pg_ops when src/db/db_pg.c lands. */
+    {"postgresql", NULL, "PostgreSQL backend not available in this build yet"},
+    {"postgres", NULL, "PostgreSQL backend not available in this build yet"},
+    {"postgresql+psycopg2", NULL, "PostgreSQL backend not available in this build yet"},
+};
+
+static const char *const db_query_names[] = {
+    [DB_Q_PING] = "ping",
+    [DB_Q_SCHEMA_VERSIONS] = "schema_versions",
+    [DB_Q_SCHEMA_VERSION] = "schema_version",
+    [DB_Q_ECHO] = "echo",
+};
+_Static_assert(sizeof(db_query_names) / sizeof(db_query_names[0]) == DB_Q__COUNT,
+               "every enum db_query needs a name");
+
+/*
+ * Finds the scheme of url: RFC 3986 ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) before ':'.
+ * Returns its length, or 0 when url does not start with one. Only the scheme is ever echoed
+ * in messages, so userinfo (passwords) cannot leak.
+ */
+static size_t db_scheme_len(const char *url)
+{
+    size_t n = 0;
+
+    if (url == NULL)
+        return 0;
+    while ((url[n] >= 'a' && url[n] <= 'z') || (url[n] >= 'A' && url[n] <= 'Z') ||
+           (n > 0 &&
+            ((url[n] >= '0' && url[n] <= '9') || url[n] == '+' || url[n] == '-' || url[n] == '.')))
+        n++;
+    return url[n] == ':' ? n : 0;
+}
+
+static const struct db_backend *db_backend_find(const char *url)
+{
+    size_t n = db_scheme_len(url);
+
+    if (n == 0)
+        return NULL;
+    for (size_t i = 0; i < sizeof(db_backends) / sizeof(db_backends[0]); i++) {
+        if (strlen(db_backends[i].scheme) == n && strncasecmp(db_backends[i].scheme, url, n) == 0)
+            return &db_backends[i];
+    }
+    return NULL;
+}
+
+bool db_url_supported(const char *url)
+{
+    const struct db_backend *b = db_backend_find(url);
+
+    return b != NULL && b->ops != NULL;
+}
+
+struct db *db_open(const char *url, char *err, size_t errlen)
+{
+    const struct db_backend *b = db_backend_find(url);
+    struct db *db = NULL;
+    size_t n;
+
+    if (b == NULL) {
+        n = db_scheme_len(url);
+        if (n == 0)
+            snprintf(err, errlen,
+                     "database_url has no scheme (expected sqlite:/// or postgresql://)");
+        else
+            snprintf(err, errlen,
+                     "unsupported database_url scheme '%.*s' (expected sqlite:/// or "
+                     "postgresql://)",
+                     (int)(n > 40 ? 40 : n), url);
+        return NULL;
+    }
+    if (b->ops == NULL) {
+        snprintf(err, errlen, "%s", b->missing);
+        return NULL;
+    }
+    db = calloc(1, sizeof(*db));
+    if (db == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    db->ops = b->ops;
+    atomic_init(&db->closing, false);
+    if (db->ops->open(db, url, err, errlen) < 0) {
+        free(db);
+        return NULL;
+    }
+    return db;
+}
+
+int db_migrate(struct db *db, char *err, size_t errlen)
+{
+    if (db == NULL || atomic_load(&db->closing)) {
+        snprintf(err, errlen, "database is closing");
+        return -1;
+    }
+    return db->ops->migrate(db, err, errlen);
+}
+
+int db_exec(struct db *db, struct event_base *base, enum db_query q, const struct db_params *p,
+            db_done_fn *cb, void *arg)
+{
+    if (db == NULL || atomic_load(&db->closing))
+        return -1;
+    if ((unsigned)q >= DB_Q__COUNT || (p != NULL && p->n > DB_MAX_PARAMS) ||
+        (cb != NULL && base == NULL)) {
+        LOG_ERR("db: bad db_exec() call (query %d)", (int)q);
+        return -1;
+    }
+    return db->ops->exec(db, base, q, p, cb, arg);
+}
+
+void db_shutdown(struct db *db)
+{
+    if (db != NULL)
+        atomic_store(&db->closing, true);
+}
+
+void db_close(struct db *db)
+{
+    if (db == NULL)
+        return;
+    atomic_store(&db->closing, true);
+    db->ops->close(db);
+    db->backend = NULL;
+    free(db);
+}
+
+const char *db_query_name(enum db_query q)
+{
+    if ((unsigned)q >= DB_Q__COUNT)
+        return "unknown";
+    return db_query_names[q];
+}
+
+void *db_backend(struct db *db)
+{
+    return db->backend;
+}
+
+void db_set_backend(struct db *db, void *state)
+{
+    db->backend = state;
+}
+
+int db_migrations_apply(const struct db_migration *list, const struct db_migrate_io *io, void *ctx,
+                        char *err, size_t errlen)
+{
+    char msg[512], ignored[64], ts[UTIL_TS_LEN];
+    const struct db_migration *m;
+    int rc;
+
+    if (io->script(ctx,
+                   "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                   "version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)",
+                   msg, sizeof(msg)) < 0) {
+        snprintf(err, errlen, "cannot create schema_migrations: %s", msg);
+        return -1;
+    }
+    for (m = list; m->name != NULL; m++) {
+        /*
+         * The check runs inside the write transaction so two processes migrating the same
+         * database at once apply each migration only once.
+         */
+        if (io->script(ctx, io->begin_sql, msg, sizeof(msg)) < 0)
+            goto fail;
+        rc = io->applied(ctx, m->name, msg, sizeof(msg));
+        if (rc < 0)
+            goto fail_rollback;
+        if (rc == 1) {
+            if (io->script(ctx, "COMMIT", msg, sizeof(msg)) < 0)
+                goto fail_rollback;
+            continue;
+        }
+        util_ts_format(ts, sizeof(ts), util_now_us());
+        if (io->script(ctx, m->sql, msg, sizeof(msg)) < 0 ||
+            io->record(ctx, m->name, ts, msg, sizeof(msg)) < 0 ||
+            io->script(ctx, "COMMIT", msg, sizeof(msg)) < 0)
+            goto fail_rollback;
+        LOG_INFO("applied migration %s", m->name);
+    }
+    return 0;
+
+fail_rollback:
+    /* ROLLBACK fails harmlessly when the error already ended the transaction. */
+    (void)io->script(ctx, "ROLLBACK", ignored, sizeof(ignored));
+fail:
+    snprintf(err, errlen, "migration %s failed: %s", m->name, msg);
+    return -1;
+}

@@ -1,0 +1,565 @@
+/*
+ * SQLite backend: one connection owned by one dedicated DB thread that works through a FIFO of
+ * operations (mutex + condvar). Queries are cached prepared statements with bound parameters;
+ * each result is copied into a struct db_result and handed back to the caller's event_base
+ * with event_base_once(), so callbacks always run on the caller's loop, after db_exec() returns.
+ * The only file that includes sqlite3.h.
+ */
+#include "db/db.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <sqlite3.h>
+
+#include "db/db_migrations.h"
+#include "log.h"
+
+/* SQL per query, "?N" placeholders only. Prepared on first use, then cached. */
+static const char *const sq_sql[] = {
+    [DB_Q_PING] = "SELECT count(*) FROM schema_migrations",
+    [DB_Q_SCHEMA_VERSIONS] = "SELECT version, applied_at FROM schema_migrations ORDER BY version",
+    [DB_Q_SCHEMA_VERSION] = "SELECT version, applied_at FROM schema_migrations WHERE version = ?1",
+    [DB_Q_ECHO] = "SELECT ?1, ?2, ?3, ?4",
+};
+_Static_assert(sizeof(sq_sql) / sizeof(sq_sql[0]) == DB_Q__COUNT,
+               "every enum db_query needs SQLite SQL");
+
+struct sq;
+
+enum sq_op_kind { SQ_OP_QUERY, SQ_OP_JOB };
+
+struct sq_op {
+    struct sq_op *next;
+    enum sq_op_kind kind;
+
+    /* SQ_OP_QUERY: heap, owned by the queue, then by the posted event until the callback ran. */
+    enum db_query q;
+    struct db_params p;        /* text values point into text[] */
+    char *text[DB_MAX_PARAMS]; /* owned copies of the caller's strings */
+    struct event_base *base;   /* borrowed: the caller keeps it alive */
+    db_done_fn *cb;
+    void *arg;
+    struct db_result res; /* cells owned */
+    char *error;          /* owned storage behind res.error */
+
+    /* SQ_OP_JOB: lives on the stack of the thread waiting in sq_job_run(). */
+    int (*job)(struct sq *sq, char *err, size_t errlen);
+    char *job_err;
+    size_t job_errlen;
+    int job_rc;
+    bool job_done;
+};
+
+struct sq {
+    sqlite3 *conn;
+    char *path; /* filename as given to SQLite (":memory:" for memory) */
+    sqlite3_stmt *stmts[DB_Q__COUNT];
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv; /* queue non-empty or stopping */
+    pthread_cond_t done_cv; /* a job finished */
+    struct sq_op *head, *tail;
+    bool stopping; /* under mu: no new work; the thread exits once the queue is empty */
+};
+
+static void sq_result_clear(struct db_result *res)
+{
+    if (res->cells != NULL) {
+        for (size_t i = 0; i < res->nrows * res->ncols; i++)
+            free(res->cells[i]);
+    }
+    free(res->cells);
+    res->cells = NULL;
+    res->nrows = 0;
+}
+
+static void sq_op_free(struct sq_op *op)
+{
+    if (op == NULL)
+        return;
+    for (size_t i = 0; i < DB_MAX_PARAMS; i++)
+        free(op->text[i]);
+    sq_result_clear(&op->res);
+    free(op->error);
+    free(op);
+}
+
+static void sq_trampoline(evutil_socket_t fd, short what, void *arg)
+{
+    struct sq_op *op = arg;
+
+    (void)fd;
+    (void)what;
+    op->cb(&op->res, op->arg);
+    sq_op_free(op);
+}
+
+/* DB thread: hands the finished op to its caller's loop (or drops it when nobody listens). */
+static void sq_deliver(struct sq_op *op)
+{
+    static const struct timeval zero_tv = {0, 0};
+
+    if (op->cb == NULL) {
+        sq_op_free(op);
+        return;
+    }
+    if (event_base_once(op->base, -1, EV_TIMEOUT, sq_trampoline, op, &zero_tv) < 0) {
+        LOG_ERR("db: cannot post the result of query %s; callback dropped", db_query_name(op->q));
+        sq_op_free(op);
+    }
+}
+
+static void sq_fail(struct sq_op *op, const char *msg)
+{
+    sq_result_clear(&op->res);
+    free(op->error);
+    op->error = strdup(msg);
+    op->res.status = -1;
+    op->res.error = op->error != NULL ? op->error : "out of memory";
+    LOG_ERR("db: query %s failed: %s", db_query_name(op->q), op->res.error);
+}
+
+/* Appends the current row of st to op->res. Returns 0 or -1 (out of memory). */
+static int sq_add_row(struct sq_op *op, sqlite3_stmt *st, size_t *cap)
+{
+    struct db_result *res = &op->res;
+    size_t base = res->nrows * res->ncols;
+
+    if ((res->nrows + 1) * res->ncols > *cap) {
+        size_t ncap = *cap == 0 ? res->ncols * 4 : *cap * 2;
+        char **cells = realloc(res->cells, ncap * sizeof(*cells));
+
+        if (cells == NULL)
+            return -1;
+        res->cells = cells;
+        *cap = ncap;
+    }
+    for (size_t c = 0; c < res->ncols; c++)
+        res->cells[base + c] = NULL;
+    res->nrows++; /* counted now so sq_result_clear() frees a partly copied row */
+    for (size_t c = 0; c < res->ncols; c++) {
+        const unsigned char *text;
+        int n;
+
+        if (sqlite3_column_type(st, (int)c) == SQLITE_NULL)
+            continue;
+        text = sqlite3_column_text(st, (int)c);
+        n = sqlite3_column_bytes(st, (int)c);
+        if (text == NULL)
+            return -1;
+        res->cells[base + c] = malloc((size_t)n + 1);
+        if (res->cells[base + c] == NULL)
+            return -1;
+        memcpy(res->cells[base + c], text, (size_t)n);
+        res->cells[base + c][n] = '\0';
+    }
+    return 0;
+}
+
+static int sq_bind(sqlite3_stmt *st, int idx, const struct db_value *v)
+{
+    switch (v->type) {
+    case DB_T_TEXT:
+        /* STATIC: the op owns the copy until the statement is reset. */
+        return sqlite3_bind_text(st, idx, v->u.s, -1, SQLITE_STATIC);
+    case DB_T_INT:
+        return sqlite3_bind_int64(st, idx, v->u.i);
+    case DB_T_REAL:
+        return sqlite3_bind_double(st, idx, v->u.d);
+    case DB_T_BOOL:
+        return sqlite3_bind_int(st, idx, v->u.b ? 1 : 0);
+    case DB_T_NULL:
+        return sqlite3_bind_null(st, idx);
+    }
+    return SQLITE_MISUSE;
+}
+
+/* DB thread: runs one query into op->res (status 0, or -1 with the SQLite message). */
+static void sq_run_query(struct sq *sq, struct sq_op *op)
+{
+    sqlite3_stmt *st = sq->stmts[op->q];
+    size_t cap = 0;
+    char msg[256];
+    int rc;
+
+    if (sq_sql[op->q] == NULL) {
+        sq_fail(op, "query not implemented by the SQLite backend");
+        return;
+    }
+    if (st == NULL) {
+        if (sqlite3_prepare_v3(sq->conn, sq_sql[op->q], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
+            SQLITE_OK) {
+            sq_fail(op, sqlite3_errmsg(sq->conn));
+            return; /* not cached: the next use retries (e.g. after a migration) */
+        }
+        sq->stmts[op->q] = st;
+    }
+    if ((size_t)sqlite3_bind_parameter_count(st) != op->p.n) {
+        snprintf(msg, sizeof(msg), "query %s takes %d parameters, got %zu", db_query_name(op->q),
+                 sqlite3_bind_parameter_count(st), op->p.n);
+        sq_fail(op, msg);
+        return;
+    }
+    for (size_t i = 0; i < op->p.n; i++) {
+        if (sq_bind(st, (int)i + 1, &op->p.v[i]) != SQLITE_OK) {
+            sq_fail(op, sqlite3_errmsg(sq->conn));
+            goto out;
+        }
+    }
+    op->res.ncols = (size_t)sqlite3_column_count(st);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (op->res.ncols > 0 && sq_add_row(op, st, &cap) < 0) {
+            sq_fail(op, "out of memory");
+            goto out;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        sq_fail(op, sqlite3_errmsg(sq->conn));
+        goto out;
+    }
+    op->res.status = 0;
+    if (!sqlite3_stmt_readonly(st))
+        op->res.changes = sqlite3_changes64(sq->conn);
+out:
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+}
+
+/* DB thread: runs a job and wakes the thread waiting for it (the op is on that thread's stack). */
+static void sq_run_job(struct sq *sq, struct sq_op *op)
+{
+    int rc = op->job(sq, op->job_err, op->job_errlen);
+
+    pthread_mutex_lock(&sq->mu);
+    op->job_rc = rc;
+    op->job_done = true;
+    pthread_cond_broadcast(&sq->done_cv);
+    pthread_mutex_unlock(&sq->mu);
+}
+
+static void *sq_thread(void *arg)
+{
+    struct sq *sq = arg;
+    struct sq_op *op;
+
+    for (;;) {
+        pthread_mutex_lock(&sq->mu);
+        while (sq->head == NULL && !sq->stopping)
+            pthread_cond_wait(&sq->work_cv, &sq->mu);
+        op = sq->head;
+        if (op == NULL) { /* stopping and drained */
+            pthread_mutex_unlock(&sq->mu);
+            break;
+        }
+        sq->head = op->next;
+        if (sq->head == NULL)
+            sq->tail = NULL;
+        pthread_mutex_unlock(&sq->mu);
+        op->next = NULL;
+        if (op->kind == SQ_OP_JOB) {
+            sq_run_job(sq, op);
+        } else {
+            sq_run_query(sq, op);
+            sq_deliver(op);
+        }
+    }
+    return NULL;
+}
+
+/* Appends op to the queue. Returns 0, or -1 when the backend is stopping (op not taken). */
+static int sq_enqueue(struct sq *sq, struct sq_op *op)
+{
+    pthread_mutex_lock(&sq->mu);
+    if (sq->stopping) {
+        pthread_mutex_unlock(&sq->mu);
+        return -1;
+    }
+    op->next = NULL;
+    if (sq->tail != NULL)
+        sq->tail->next = op;
+    else
+        sq->head = op;
+    sq->tail = op;
+    pthread_cond_signal(&sq->work_cv);
+    pthread_mutex_unlock(&sq->mu);
+    return 0;
+}
+
+/* Runs job on the DB thread, in queue order, and waits for it. Returns its result. */
+static int sq_job_run(struct sq *sq, int (*job)(struct sq *, char *, size_t), char *err,
+                      size_t errlen)
+{
+    struct sq_op op = {.kind = SQ_OP_JOB, .job = job, .job_err = err, .job_errlen = errlen};
+
+    if (sq_enqueue(sq, &op) < 0) {
+        snprintf(err, errlen, "database is closing");
+        return -1;
+    }
+    pthread_mutex_lock(&sq->mu);
+    while (!op.job_done)
+        pthread_cond_wait(&sq->done_cv, &sq->mu);
+    pthread_mutex_unlock(&sq->mu);
+    return op.job_rc;
+}
+
+/* Migration primitives over the connection (DB thread only). */
+static int sq_io_script(void *ctx, const char *sql, char *err, size_t errlen)
+{
+    struct sq *sq = ctx;
+    char *msg = NULL;
+
+    if (sqlite3_exec(sq->conn, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s", msg != NULL ? msg : sqlite3_errmsg(sq->conn));
+        sqlite3_free(msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs sql with text parameters a and b (b may be NULL); returns the sqlite3_step() code. */
+static int sq_io_step(struct sq *sq, const char *sql, const char *a, const char *b, char *err,
+                      size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = sqlite3_prepare_v2(sq->conn, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK && b != NULL)
+        rc = sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        snprintf(err, errlen, "%s", sqlite3_errmsg(sq->conn));
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_io_applied(void *ctx, const char *version, char *err, size_t errlen)
+{
+    int rc = sq_io_step(ctx, "SELECT 1 FROM schema_migrations WHERE version = ?1", version, NULL,
+                        err, errlen);
+
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int sq_io_record(void *ctx, const char *version, const char *applied_at, char *err,
+                        size_t errlen)
+{
+    int rc = sq_io_step(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                        version, applied_at, err, errlen);
+
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static const struct db_migrate_io sq_migrate_io = {
+    .begin_sql = "BEGIN IMMEDIATE", /* take the write lock before checking what is applied */
+    .script = sq_io_script,
+    .applied = sq_io_applied,
+    .record = sq_io_record,
+};
+
+static int sq_migrate_job(struct sq *sq, char *err, size_t errlen)
+{
+    return db_migrations_apply(db_migrations_sqlite, &sq_migrate_io, sq, err, errlen);
+}
+
+static int sq_migrate(struct db *db, char *err, size_t errlen)
+{
+    return sq_job_run(db_backend(db), sq_migrate_job, err, errlen);
+}
+
+static int sq_exec(struct db *db, struct event_base *base, enum db_query q,
+                   const struct db_params *p, db_done_fn *cb, void *arg)
+{
+    struct sq_op *op = calloc(1, sizeof(*op));
+
+    if (op == NULL)
+        goto oom;
+    op->kind = SQ_OP_QUERY;
+    op->q = q;
+    op->base = base;
+    op->cb = cb;
+    op->arg = arg;
+    if (p != NULL) {
+        op->p.n = p->n;
+        for (size_t i = 0; i < p->n; i++) {
+            op->p.v[i] = p->v[i];
+            if (p->v[i].type != DB_T_TEXT)
+                continue;
+            if (p->v[i].u.s == NULL) {
+                op->p.v[i].type = DB_T_NULL;
+                continue;
+            }
+            op->text[i] = strdup(p->v[i].u.s);
+            if (op->text[i] == NULL)
+                goto oom;
+            op->p.v[i].u.s = op->text[i];
+        }
+    }
+    if (sq_enqueue(db_backend(db), op) < 0) {
+        sq_op_free(op);
+        return -1;
+    }
+    return 0;
+oom:
+    LOG_ERR("db: out of memory queueing query %s", db_query_name(q));
+    sq_op_free(op);
+    return -1;
+}
+
+/* Start-up: runs one PRAGMA, copying the first cell of its first row (if any) to out. */
+static int sq_pragma(sqlite3 *conn, const char *sql, char *out, size_t outlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (out != NULL && outlen > 0)
+        out[0] = '\0';
+    if (sqlite3_prepare_v2(conn, sql, -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *v = sqlite3_column_text(st, 0);
+
+        if (out != NULL && outlen > 0 && out[0] == '\0' && v != NULL)
+            snprintf(out, outlen, "%s", (const char *)v);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * Turns a SQLAlchemy-style URL into a filename: "sqlite:///rel.db" is "rel.db",
+ * "sqlite:////abs.db" is "/abs.db", "sqlite://", "sqlite:///" and "sqlite:///:memory:" are
+ * ":memory:". A "?query" part is ignored. Returns an owned string, or NULL with err.
+ */
+static char *sq_url_path(const char *url, bool *memory, char *err, size_t errlen)
+{
+    const char *p = strchr(url, ':');
+    size_t n;
+    char *path;
+
+    if (p == NULL || strncmp(p, "://", 3) != 0) {
+        snprintf(err, errlen, "database_url must look like sqlite:///path/to/file.db");
+        return NULL;
+    }
+    p += 3;
+    if (*p != '\0' && *p != '/') {
+        snprintf(err, errlen,
+                 "a sqlite database_url names no host: use sqlite:///relative/file.db or "
+                 "sqlite:////absolute/file.db");
+        return NULL;
+    }
+    if (*p == '/')
+        p++;
+    n = strcspn(p, "?");
+    if (p[n] == '?')
+        LOG_WARN("db: ignoring the query part of the sqlite database_url");
+    *memory = n == 0 || (n == 8 && strncmp(p, ":memory:", 8) == 0);
+    path = *memory ? strdup(":memory:") : strndup(p, n);
+    if (path == NULL)
+        snprintf(err, errlen, "out of memory");
+    return path;
+}
+
+static void sq_free(struct sq *sq)
+{
+    int rc;
+
+    for (size_t i = 0; i < DB_Q__COUNT; i++) {
+        sqlite3_finalize(sq->stmts[i]);
+        sq->stmts[i] = NULL;
+    }
+    rc = sqlite3_close(sq->conn);
+    if (rc != SQLITE_OK)
+        LOG_ERR("db: closing SQLite database '%s': %s", sq->path, sqlite3_errstr(rc));
+    sq->conn = NULL;
+    pthread_cond_destroy(&sq->done_cv);
+    pthread_cond_destroy(&sq->work_cv);
+    pthread_mutex_destroy(&sq->mu);
+    free(sq->path);
+    free(sq);
+}
+
+static int sq_open(struct db *db, const char *url, char *err, size_t errlen)
+{
+    struct sq *sq = calloc(1, sizeof(*sq));
+    char mode[32];
+    bool memory = false;
+    int rc;
+
+    if (sq == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    pthread_mutex_init(&sq->mu, NULL);
+    pthread_cond_init(&sq->work_cv, NULL);
+    pthread_cond_init(&sq->done_cv, NULL);
+    sq->path = sq_url_path(url, &memory, err, errlen);
+    if (sq->path == NULL)
+        goto fail;
+    /* NOMUTEX: the connection is only ever used by one thread at a time. */
+    rc = sqlite3_open_v2(sq->path, &sq->conn,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK)
+        goto fail_sqlite;
+    /* busy_timeout first so the WAL switch waits for other processes' locks. */
+    if (sq_pragma(sq->conn, "PRAGMA busy_timeout=5000", NULL, 0) < 0)
+        goto fail_sqlite;
+    if (!memory) {
+        if (sq_pragma(sq->conn, "PRAGMA journal_mode=WAL", mode, sizeof(mode)) < 0)
+            goto fail_sqlite;
+        if (strcmp(mode, "wal") != 0)
+            LOG_WARN("db: SQLite database '%s' stays in journal_mode=%s (WAL unavailable)",
+                     sq->path, mode);
+    }
+    if (sq_pragma(sq->conn, "PRAGMA foreign_keys=ON", NULL, 0) < 0 ||
+        sq_pragma(sq->conn, "PRAGMA synchronous=NORMAL", NULL, 0) < 0)
+        goto fail_sqlite;
+    /* pthread_create orders every use above before the DB thread's first use. */
+    if (pthread_create(&sq->thread, NULL, sq_thread, sq) != 0) {
+        snprintf(err, errlen, "cannot start the database thread");
+        goto fail;
+    }
+    sq->thread_started = true;
+    db_set_backend(db, sq);
+    LOG_DEBUG("db: opened SQLite database '%s'", sq->path);
+    return 0;
+
+fail_sqlite:
+    snprintf(err, errlen, "cannot open SQLite database '%s': %s", sq->path,
+             sq->conn != NULL ? sqlite3_errmsg(sq->conn) : "out of memory");
+fail:
+    sq_free(sq);
+    return -1;
+}
+
+static void sq_close(struct db *db)
+{
+    struct sq *sq = db_backend(db);
+
+    if (sq == NULL)
+        return;
+    pthread_mutex_lock(&sq->mu);
+    sq->stopping = true;
+    pthread_cond_broadcast(&sq->work_cv);
+    pthread_mutex_unlock(&sq->mu);
+    if (sq->thread_started)
+        pthread_join(sq->thread, NULL); /* returns once the queue is drained */
+    db_set_backend(db, NULL);
+    sq_free(sq);
+}
+
+const struct db_ops db_sqlite_ops = {
+    .name = "sqlite",
+    .open = sq_open,
+    .migrate = sq_migrate,
+    .exec = sq_exec,
+    .close = sq_close,
+};

@@ -1,0 +1,46 @@
+/*
+ * The gateway's shared state: one struct gw_app for the process (read-only after start-up,
+ * shared by every worker thread) and one struct gw_worker per event-loop thread.
+ * Internal to src/gateway/.
+ */
+#ifndef GW_APP_H
+#define GW_APP_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "gateway/gw_conn.h"
+
+struct db;
+struct event;
+struct event_base;
+struct evhttp;
+struct evhttp_bound_socket;
+
+struct gw_app {
+    const struct cfg *cfg; /* borrowed, immutable */
+    struct db *db;         /* shared storage handle */
+    struct gw_conn_limits limits;
+    int nworkers;
+    struct gw_worker *workers;
+    int port; /* the bound port (resolved when cfg->port is 0) */
+};
+
+struct gw_worker {
+    struct gw_app *app;
+    int id;
+    pthread_t thread;
+    struct event_base *base;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    struct event *deadline; /* shutdown deadline timer */
+    int listen_fd;
+    unsigned inflight;  /* requests accepted and not yet answered */
+    bool draining;      /* stop accepting; exit when inflight reaches 0 */
+    uint64_t rid_seed;  /* per-worker random prefix of generated request ids */
+    uint64_t rid_seq;
+};
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * Authentication of callers: token extraction with the reference's header rules and
+ * messages, and the master-key check.
+ */
+#include "gateway/gw_auth.h"
+
+#include <string.h>
+
+#include <event2/http.h>
+
+#include "gateway/gw_app.h"
+#include "gateway/gw_reply.h"
+#include "gateway/gw_req.h"
+#include "vkey.h"
+
+const char *gw_auth_token(const struct evkeyvalq *headers, const char **err)
+{
+    static const char *const bearer_headers[] = {"AnyLLM-Key", "X-AnyLLM-Key", "Authorization"};
+    struct evkeyvalq *h = (struct evkeyvalq *)headers;
+    const char *v = NULL;
+
+    for (size_t i = 0; i < sizeof(bearer_headers) / sizeof(bearer_headers[0]); i++) {
+        v = evhttp_find_header(h, bearer_headers[i]);
+        if (v != NULL && v[0] != '\0')
+            break;
+        v = NULL;
+    }
+    if (v != NULL) {
+        if (strncmp(v, "Bearer ", 7) != 0) {
+            *err = "Invalid header format. Expected 'Bearer <token>'";
+            return NULL;
+        }
+        return v + 7;
+    }
+    v = evhttp_find_header(h, "x-api-key");
+    if (v != NULL && v[0] != '\0')
+        return v;
+    *err = "Missing X-AnyLLM-Key or Authorization header";
+    return NULL;
+}
+
+bool gw_auth_is_master(const struct gw_req *r, const char *token)
+{
+    const char *mk = r->w->app->cfg->master_key;
+
+    return mk != NULL && token != NULL && vkey_ct_equal(token, mk);
+}
+
+bool gw_auth_master(struct gw_req *r)
+{
+    const char *err = NULL, *token;
+
+    if (r->w->app->cfg->master_key == NULL) {
+        gw_reply_error(r, 503, "master_key_not_configured",
+                       "Master key not configured. Set GATEWAY_MASTER_KEY environment variable.");
+        return false;
+    }
+    token = gw_auth_token(evhttp_request_get_input_headers(r->ev), &err);
+    if (token == NULL) {
+        gw_reply_error(r, 401, "unauthorized", err);
+        return false;
+    }
+    if (!gw_auth_is_master(r, token)) {
+        gw_reply_error(r, 401, "invalid_master_key", "Invalid master key");
+        return false;
+    }
+    return true;
+}

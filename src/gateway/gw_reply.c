@@ -1,0 +1,202 @@
+/*
+ * The one place replies are written: common headers (request id, security headers, CORS),
+ * JSON serialisation straight into the output evbuffer, and the error body shape
+ * {"detail": ..., "error": {"message", "type", "code"}} of DESIGN.md §2.3.
+ */
+#include "gateway/gw_reply.h"
+
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "gateway/gw_app.h"
+#include "gateway/gw_req.h"
+#include "log.h"
+
+static const char *gw_reason(int status)
+{
+    switch (status) {
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Entity";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return status < 400 ? "OK" : "Error";
+    }
+}
+
+const char *gw_error_type(int status)
+{
+    switch (status) {
+    case 401:
+        return "authentication_error";
+    case 403:
+        return "permission_error";
+    case 404:
+        return "not_found_error";
+    case 408:
+    case 504:
+        return "timeout_error";
+    case 429:
+        return "rate_limit_error";
+    case 502:
+        return "upstream_error";
+    case 503:
+        return "service_unavailable_error";
+    default:
+        return status >= 500 ? "server_error" : "invalid_request_error";
+    }
+}
+
+void gw_reply_header(struct gw_req *r, const char *name, const char *value)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
+}
+
+/* CORS on a simple (non-preflight) response, as Starlette's CORSMiddleware does it. */
+static void gw_reply_cors(struct gw_req *r, struct evkeyvalq *out, bool *vary_origin)
+{
+    const struct cfg *cfg = r->w->app->cfg;
+    const char *origin;
+
+    *vary_origin = false;
+    if (cfg->n_cors_allow_origins == 0)
+        return;
+    origin = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Origin");
+    if (origin == NULL)
+        return;
+    for (size_t i = 0; i < cfg->n_cors_allow_origins; i++) {
+        if (strcmp(cfg->cors_allow_origins[i], "*") == 0) {
+            evhttp_add_header(out, "Access-Control-Allow-Origin", "*");
+            return;
+        }
+    }
+    for (size_t i = 0; i < cfg->n_cors_allow_origins; i++) {
+        if (strcmp(cfg->cors_allow_origins[i], origin) == 0) {
+            evhttp_add_header(out, "Access-Control-Allow-Origin", origin);
+            evhttp_add_header(out, "Access-Control-Allow-Credentials", "true");
+            *vary_origin = true;
+            return;
+        }
+    }
+}
+
+static void gw_reply_common_headers(struct gw_req *r, const char *ctype)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
+    bool vary_origin;
+
+    evhttp_add_header(out, "X-Request-Id", r->rid);
+    if (ctype != NULL)
+        evhttp_add_header(out, "Content-Type", ctype);
+    evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(out, "X-Frame-Options", "DENY");
+    evhttp_add_header(out, "Referrer-Policy", "strict-origin-when-cross-origin");
+    gw_reply_cors(r, out, &vary_origin);
+    if (strncmp(r->path, "/health", 7) != 0) {
+        evhttp_remove_header(out, "Cache-Control");
+        evhttp_add_header(out, "Cache-Control", "private, no-store, no-cache");
+        evhttp_remove_header(out, "Vary");
+        evhttp_add_header(out, "Vary", vary_origin ? "Authorization, Origin" : "Authorization");
+    } else if (vary_origin) {
+        evhttp_add_header(out, "Vary", "Origin");
+    }
+}
+
+static void gw_reply_send(struct gw_req *r, int status, struct evbuffer *buf)
+{
+    r->status = status;
+    r->replied = true;
+    gw_req_unwatch_close(r);
+    evhttp_send_reply(r->ev, status, gw_reason(status), buf);
+    r->ev = NULL; /* evhttp owns and frees it from here */
+    gw_req_finish(r);
+}
+
+static int gw_json_to_evbuffer(const char *chunk, size_t size, void *data)
+{
+    return evbuffer_add(data, chunk, size);
+}
+
+void gw_reply_json(struct gw_req *r, int status, json_t *body)
+{
+    struct evbuffer *buf = evbuffer_new();
+
+    if (buf != NULL && body != NULL &&
+        json_dump_callback(body, gw_json_to_evbuffer, buf, JSON_COMPACT | JSON_ENCODE_ANY) < 0) {
+        evbuffer_drain(buf, evbuffer_get_length(buf));
+        status = 500;
+        evbuffer_add_printf(buf, "{\"detail\":\"Internal Server Error\"}");
+    }
+    json_decref(body);
+    gw_reply_common_headers(r, status == 204 ? NULL : "application/json");
+    gw_reply_send(r, status, buf);
+    evbuffer_free(buf);
+}
+
+void gw_reply_raw(struct gw_req *r, int status, const char *ctype, const char *body, size_t len)
+{
+    struct evbuffer *buf = evbuffer_new();
+
+    if (buf != NULL && len > 0)
+        evbuffer_add(buf, body, len);
+    gw_reply_common_headers(r, ctype);
+    gw_reply_send(r, status, buf);
+    evbuffer_free(buf);
+}
+
+void gw_reply_error_obj(struct gw_req *r, int status, const char *code, const char *msg,
+                        json_t *detail)
+{
+    json_t *body = json_object();
+    json_t *err = json_object();
+
+    json_object_set_new(err, "message", json_string(msg));
+    json_object_set_new(err, "type", json_string(gw_error_type(status)));
+    json_object_set_new(err, "code", code != NULL ? json_string(code) : json_null());
+    json_object_set_new(body, "detail", detail != NULL ? detail : json_string(msg));
+    json_object_set_new(body, "error", err);
+    gw_reply_json(r, status, body);
+}
+
+void gw_reply_error(struct gw_req *r, int status, const char *code, const char *msg)
+{
+    gw_reply_error_obj(r, status, code, msg, NULL);
+}

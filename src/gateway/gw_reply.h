@@ -1,0 +1,36 @@
+/*
+ * Every reply leaves through here: JSON bodies, JSON errors (the reference's "detail" plus an
+ * OpenAI-style "error" object, DESIGN.md §2.3), HTML and raw bodies, with the common headers
+ * (X-Request-Id, security headers, CORS) added in one place. Each function sends the reply
+ * and ends the request (gw_req_finish); r is dead afterwards.
+ */
+#ifndef GW_REPLY_H
+#define GW_REPLY_H
+
+#include <jansson.h>
+
+struct gw_req;
+
+/* Sends body (takes ownership, may be NULL for an empty body) as JSON with status. */
+void gw_reply_json(struct gw_req *r, int status, json_t *body);
+
+/* Sends body as-is with content type ctype. */
+void gw_reply_raw(struct gw_req *r, int status, const char *ctype, const char *body, size_t len);
+
+/*
+ * Sends {"detail": msg, "error": {"message": msg, "type": <from status>, "code": code}}.
+ * code may be NULL (JSON null). msg is copied.
+ */
+void gw_reply_error(struct gw_req *r, int status, const char *code, const char *msg);
+
+/* Like gw_reply_error() but detail is an object (takes ownership), e.g. the readiness 503. */
+void gw_reply_error_obj(struct gw_req *r, int status, const char *code, const char *msg,
+                        json_t *detail);
+
+/* Adds a response header before the reply (e.g. Allow, Retry-After). */
+void gw_reply_header(struct gw_req *r, const char *name, const char *value);
+
+/* The OpenAI-style error type for a status ("invalid_request_error", ...). */
+const char *gw_error_type(int status);
+
+#endif

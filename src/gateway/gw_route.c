@@ -1,0 +1,255 @@
+/*
+ * Routing: the one table of endpoints, matching of the decoded path ({name} captures one
+ * segment), 404/405 JSON answers, and the CORS preflight (answered before routing, without the
+ * security headers, as the reference's middleware order does).
+ */
+#include "gateway/gw_route.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "gateway/gw_app.h"
+#include "gateway/gw_handlers.h"
+#include "gateway/gw_reply.h"
+#include "gateway/gw_req.h"
+#include "log.h"
+
+struct gw_route {
+    int methods; /* mask of enum evhttp_cmd_type */
+    const char *pattern;
+    gw_handler_fn *handler;
+};
+
+static const struct gw_route gw_routes[] = {
+    {EVHTTP_REQ_GET, "/", gw_root},
+    {EVHTTP_REQ_GET, "/health", gw_health},
+    {EVHTTP_REQ_GET, "/health/liveness", gw_health_liveness},
+    {EVHTTP_REQ_GET, "/health/readiness", gw_health_readiness},
+    {EVHTTP_REQ_GET, GW_CONN_REJECT_PREFIX "{status}", gw_reject},
+};
+
+#define GW_NROUTES (sizeof(gw_routes) / sizeof(gw_routes[0]))
+
+/* Matches path against pattern; on success fills p with pointers into buf (a copy of path). */
+static bool gw_route_match(const char *pattern, const char *path, char *buf, size_t buflen,
+                           struct gw_params *p)
+{
+    const char *pp = pattern, *sp = path;
+    size_t used = 0;
+
+    p->n = 0;
+    while (*pp != '\0') {
+        if (*pp == '{') {
+            const char *close = strchr(pp, '}');
+            size_t seg = strcspn(sp, "/");
+            if (close == NULL || seg == 0 || p->n >= GW_ROUTE_MAX_PARAMS || used + seg + 1 > buflen)
+                return false;
+            memcpy(buf + used, sp, seg);
+            buf[used + seg] = '\0';
+            p->v[p->n++] = buf + used;
+            used += seg + 1;
+            pp = close + 1;
+            sp += seg;
+            continue;
+        }
+        if (*pp != *sp)
+            return false;
+        pp++;
+        sp++;
+    }
+    return *sp == '\0';
+}
+
+void gw_reject(struct gw_req *r, const struct gw_params *p)
+{
+    int status = atoi(p->v[0]);
+    char msg[128];
+
+    switch (status) {
+    case 408:
+        gw_reply_error(r, 408, "request_timeout", "Request timeout: the request was not received "
+                                                  "in time");
+        return;
+    case 413:
+        snprintf(msg, sizeof(msg), "Request body too large (limit %zu bytes)",
+                 r->w->app->limits.max_body_size);
+        gw_reply_error(r, 413, "request_too_large", msg);
+        return;
+    case 431:
+        snprintf(msg, sizeof(msg), "Request header fields too large (limit %zu bytes)",
+                 r->w->app->limits.max_header_size);
+        gw_reply_error(r, 431, "headers_too_large", msg);
+        return;
+    default:
+        gw_reply_error(r, 400, "bad_request", "Malformed HTTP request");
+        return;
+    }
+}
+
+/* Appends ", item" (or "item" to an empty list) when cond holds; truncates safely. */
+static void gw_list_add(char *list, size_t size, bool cond, const char *item)
+{
+    size_t n = strlen(list);
+
+    if (cond)
+        snprintf(list + n, size - n, "%s%s", n ? ", " : "", item);
+}
+
+static const char gw_cors_methods[] = "GET, POST, PATCH, DELETE, OPTIONS";
+/* Starlette's safelisted headers plus the reference's, sorted as Python sorts them. */
+static const char gw_cors_headers[] = "Accept, Accept-Language, AnyLLM-Key, Authorization, "
+                                      "Content-Language, Content-Type, X-AnyLLM-Key, x-api-key";
+
+static bool gw_cors_header_allowed(const char *h, size_t n)
+{
+    static const char *const allowed[] = {"accept",        "accept-language", "anyllm-key",
+                                          "authorization", "content-language", "content-type",
+                                          "x-anyllm-key",  "x-api-key"};
+
+    for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+        if (strlen(allowed[i]) == n && strncasecmp(allowed[i], h, n) == 0)
+            return true;
+    return false;
+}
+
+/* The preflight answer of Starlette's CORSMiddleware (allow_methods/headers of the reference). */
+static void gw_cors_preflight(struct gw_req *r, const char *origin, const char *method,
+                              const char *req_headers)
+{
+    const struct cfg *cfg = r->w->app->cfg;
+    struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
+    bool allow_all = false, origin_ok = false, method_ok, headers_ok = true;
+    char failures[64] = "";
+    struct evbuffer *buf;
+    int status;
+
+    for (size_t i = 0; i < cfg->n_cors_allow_origins; i++) {
+        if (strcmp(cfg->cors_allow_origins[i], "*") == 0)
+            allow_all = true;
+        if (strcmp(cfg->cors_allow_origins[i], origin) == 0)
+            origin_ok = true;
+    }
+    origin_ok = origin_ok || allow_all;
+    method_ok = strstr(gw_cors_methods, method) != NULL && strchr(method, ',') == NULL &&
+                strlen(method) >= 3;
+    if (req_headers != NULL) {
+        const char *s = req_headers;
+        while (*s != '\0') {
+            size_t n = strcspn(s, ",");
+            const char *b = s, *e = s + n;
+            while (b < e && (*b == ' ' || *b == '\t'))
+                b++;
+            while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            if (!gw_cors_header_allowed(b, (size_t)(e - b))) {
+                headers_ok = false;
+                break;
+            }
+            s += n + (s[n] == ',');
+        }
+    }
+    evhttp_add_header(out, "X-Request-Id", r->rid);
+    if (allow_all) {
+        evhttp_add_header(out, "Access-Control-Allow-Origin", "*");
+    } else {
+        evhttp_add_header(out, "Vary", "Origin");
+        if (origin_ok)
+            evhttp_add_header(out, "Access-Control-Allow-Origin", origin);
+    }
+    evhttp_add_header(out, "Access-Control-Allow-Methods", gw_cors_methods);
+    evhttp_add_header(out, "Access-Control-Max-Age", "600");
+    evhttp_add_header(out, "Access-Control-Allow-Headers", gw_cors_headers);
+    if (!allow_all)
+        evhttp_add_header(out, "Access-Control-Allow-Credentials", "true");
+    evhttp_add_header(out, "Content-Type", "text/plain; charset=utf-8");
+    gw_list_add(failures, sizeof(failures), !origin_ok, "origin");
+    gw_list_add(failures, sizeof(failures), !method_ok, "method");
+    gw_list_add(failures, sizeof(failures), !headers_ok, "headers");
+    buf = evbuffer_new();
+    status = failures[0] ? 400 : 200;
+    if (buf != NULL) {
+        if (failures[0])
+            evbuffer_add_printf(buf, "Disallowed CORS %s", failures);
+        else
+            evbuffer_add(buf, "OK", 2);
+    }
+    r->status = status;
+    evhttp_send_reply(r->ev, status, status == 200 ? "OK" : "Bad Request", buf);
+    r->ev = NULL;
+    evbuffer_free(buf);
+    gw_req_finish(r);
+}
+
+/* Decodes the request path; NULL when it is not a clean C string (e.g. "%00"). */
+static char *gw_decode_path(struct evhttp_request *ev)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
+    const char *raw = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    size_t len = 0;
+    char *path;
+
+    if (raw == NULL || *raw == '\0')
+        raw = "/";
+    path = evhttp_uridecode(raw, 0, &len);
+    if (path != NULL && strlen(path) != len) {
+        free(path);
+        return NULL;
+    }
+    return path;
+}
+
+void gw_route_dispatch(struct evhttp_request *ev, void *arg)
+{
+    struct gw_worker *w = arg;
+    struct evkeyvalq *in = evhttp_request_get_input_headers(ev);
+    char *path = gw_decode_path(ev);
+    bool bad_path = path == NULL;
+    struct gw_req *r;
+    struct gw_params params;
+    char parambuf[512];
+    char allow[128] = "";
+    const char *origin;
+
+    if (bad_path)
+        path = strdup("/");
+    r = gw_req_new(ev, w, path);
+    if (r == NULL) {
+        evhttp_send_error(ev, 500, "Internal Server Error");
+        return;
+    }
+    if (bad_path) {
+        gw_reply_error(r, 400, "invalid_path", "Invalid request path");
+        return;
+    }
+    origin = evhttp_find_header(in, "Origin");
+    if (r->method == EVHTTP_REQ_OPTIONS && origin != NULL && w->app->cfg->n_cors_allow_origins &&
+        evhttp_find_header(in, "Access-Control-Request-Method") != NULL) {
+        gw_cors_preflight(r, origin, evhttp_find_header(in, "Access-Control-Request-Method"),
+                          evhttp_find_header(in, "Access-Control-Request-Headers"));
+        return;
+    }
+    for (size_t i = 0; i < GW_NROUTES; i++) {
+        const struct gw_route *rt = &gw_routes[i];
+        if (!gw_route_match(rt->pattern, r->path, parambuf, sizeof(parambuf), &params))
+            continue;
+        if (rt->methods & r->method) {
+            rt->handler(r, &params);
+            return;
+        }
+        for (int m = 1; m <= EVHTTP_REQ_PATCH; m <<= 1)
+            gw_list_add(allow, sizeof(allow),
+                        (rt->methods & m) && strstr(allow, gw_method_name(m)) == NULL,
+                        gw_method_name(m));
+    }
+    if (allow[0] != '\0') {
+        gw_reply_header(r, "Allow", allow);
+        gw_reply_error(r, 405, "method_not_allowed", "Method Not Allowed");
+        return;
+    }
+    gw_reply_error(r, 404, "not_found", "Not Found");
+}

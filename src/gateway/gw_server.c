@@ -1,0 +1,271 @@
+/*
+ * Worker threads and their listeners: one event_base + evhttp per thread, all accepting on one
+ * SO_REUSEPORT port so the kernel spreads connections over every core. The main thread waits
+ * for SIGTERM/SIGINT and drives the graceful shutdown.
+ */
+#include "gateway/gw_server.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/util.h>
+
+#include "config.h"
+#include "gateway/gw_app.h"
+#include "gateway/gw_conn.h"
+#include "gateway/gw_route.h"
+#include "log.h"
+#include "util.h"
+
+#define GW_MAX_WORKERS 256
+#define GW_LISTEN_BACKLOG 1024
+
+/* Creates a non-blocking listening socket on addr with SO_REUSEPORT. Returns fd or -1. */
+static int gw_listen(const struct addrinfo *ai)
+{
+    int one = 1;
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, GW_LISTEN_BACKLOG) < 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+static int gw_bound_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return -1;
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+static int gw_worker_init(struct gw_worker *w, const struct addrinfo *ai)
+{
+    const struct cfg *cfg = w->app->cfg;
+
+    if (util_random(&w->rid_seed, sizeof(w->rid_seed)) < 0)
+        return -1;
+    w->listen_fd = gw_listen(ai);
+    if (w->listen_fd < 0) {
+        LOG_ERR("cannot listen on %s:%d: %s", cfg->host, w->app->port, strerror(errno));
+        return -1;
+    }
+    w->base = event_base_new();
+    w->http = w->base != NULL ? evhttp_new(w->base) : NULL;
+    if (w->http == NULL) {
+        LOG_ERR("cannot create event loop");
+        return -1;
+    }
+    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                                            EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+    evhttp_set_timeout(w->http, cfg->idle_timeout);
+    /* The framer (gw_conn.c) enforces our limits with JSON answers; these are a safety net. */
+    evhttp_set_max_headers_size(w->http, (ev_ssize_t)cfg->max_header_size + 4096);
+    evhttp_set_max_body_size(w->http, (ev_ssize_t)cfg->max_body_size + 1);
+    evhttp_set_bevcb(w->http, gw_conn_bev_new, &w->app->limits);
+    evhttp_set_gencb(w->http, gw_route_dispatch, w);
+    w->bound = evhttp_accept_socket_with_handle(w->http, w->listen_fd);
+    if (w->bound == NULL) {
+        LOG_ERR("cannot accept on %s:%d", cfg->host, w->app->port);
+        close(w->listen_fd);
+        w->listen_fd = -1;
+        return -1;
+    }
+    return 0;
+}
+
+static void gw_worker_cleanup(struct gw_worker *w)
+{
+    if (w->deadline != NULL)
+        event_free(w->deadline);
+    w->deadline = NULL;
+    if (w->http != NULL)
+        evhttp_free(w->http); /* closes the listener and every connection */
+    w->http = NULL;
+    if (w->bound == NULL && w->listen_fd >= 0)
+        close(w->listen_fd);
+    w->listen_fd = -1;
+    if (w->base != NULL)
+        event_base_free(w->base);
+    w->base = NULL;
+}
+
+static void *gw_worker_main(void *arg)
+{
+    struct gw_worker *w = arg;
+
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+static void gw_worker_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_worker *w = arg;
+
+    (void)fd;
+    (void)what;
+    LOG_WARN("shutdown deadline reached with %u request(s) still in flight on worker %d",
+             w->inflight, w->id);
+    event_base_loopexit(w->base, NULL);
+}
+
+/* Runs on the worker's own loop: stop accepting, then exit once nothing is in flight. */
+static void gw_worker_drain(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_worker *w = arg;
+    struct timeval tv = {.tv_sec = w->app->cfg->shutdown_timeout, .tv_usec = 0};
+
+    (void)fd;
+    (void)what;
+    w->draining = true;
+    if (w->bound != NULL)
+        evhttp_del_accept_socket(w->http, w->bound); /* closes the listening socket */
+    w->bound = NULL;
+    w->listen_fd = -1;
+    if (w->inflight == 0) {
+        event_base_loopexit(w->base, NULL);
+        return;
+    }
+    w->deadline = evtimer_new(w->base, gw_worker_deadline, w);
+    if (w->deadline == NULL || evtimer_add(w->deadline, &tv) < 0)
+        event_base_loopexit(w->base, NULL);
+}
+
+static int gw_resolve(const char *host, int port, struct addrinfo **res)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    char portstr[16];
+    int rc;
+
+    snprintf(portstr, sizeof(portstr), "%d", port);
+    rc = getaddrinfo(host, portstr, &hints, res);
+    if (rc != 0) {
+        LOG_ERR("cannot resolve host '%s': %s", host, gai_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+struct gw_server {
+    struct gw_app app;
+    struct addrinfo *ai;
+};
+
+void gw_server_free(struct gw_server *srv)
+{
+    if (srv == NULL)
+        return;
+    for (int i = 0; srv->app.workers != NULL && i < srv->app.nworkers; i++)
+        gw_worker_cleanup(&srv->app.workers[i]);
+    free(srv->app.workers);
+    if (srv->ai != NULL)
+        freeaddrinfo(srv->ai);
+    free(srv);
+}
+
+struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db)
+{
+    struct gw_server *srv = calloc(1, sizeof(*srv));
+    struct gw_app *app;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (srv == NULL)
+        return NULL;
+    app = &srv->app;
+    app->cfg = cfg;
+    app->db = db;
+    app->nworkers = cfg->workers > 0 ? cfg->workers : (ncpu > 0 ? (int)ncpu : 1);
+    if (app->nworkers > GW_MAX_WORKERS)
+        app->nworkers = GW_MAX_WORKERS;
+    app->limits.max_header_size = cfg->max_header_size;
+    app->limits.max_body_size = cfg->max_body_size;
+    app->limits.read_timeout = cfg->read_timeout;
+    app->port = cfg->port;
+    app->workers = calloc((size_t)app->nworkers, sizeof(*app->workers));
+    if (app->workers == NULL || gw_resolve(cfg->host, cfg->port, &srv->ai) < 0)
+        goto fail;
+    for (int i = 0; i < app->nworkers; i++)
+        app->workers[i].listen_fd = -1;
+    for (int i = 0; i < app->nworkers; i++) {
+        struct gw_worker *w = &app->workers[i];
+        w->app = app;
+        w->id = i;
+        if (gw_worker_init(w, srv->ai) < 0)
+            goto fail;
+        if (i == 0 && app->port == 0) {
+            /* Port 0: the kernel picked one; every other worker joins it. */
+            struct sockaddr *sa = srv->ai->ai_addr;
+            app->port = gw_bound_port(w->listen_fd);
+            if (srv->ai->ai_family == AF_INET6)
+                ((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)app->port);
+            else
+                ((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)app->port);
+        }
+    }
+    return srv;
+fail:
+    gw_server_free(srv);
+    return NULL;
+}
+
+int gw_server_run(struct gw_server *srv)
+{
+    struct gw_app *app = &srv->app;
+    const struct cfg *cfg = app->cfg;
+    sigset_t set;
+    int sig = 0, started = 0, rc = -1;
+
+    /* Workers never see the shutdown signals: this thread takes them with sigwait(). */
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    for (; started < app->nworkers; started++) {
+        if (pthread_create(&app->workers[started].thread, NULL, gw_worker_main,
+                           &app->workers[started]) != 0) {
+            LOG_ERR("cannot start worker thread %d", started);
+            break;
+        }
+    }
+    if (started == app->nworkers) {
+        LOG_INFO("any-llm-gateway %s listening on http://%s:%d (%d worker%s)", GW_VERSION,
+                 cfg->host, app->port, app->nworkers, app->nworkers == 1 ? "" : "s");
+        while (sigwait(&set, &sig) != 0)
+            ;
+        LOG_INFO("received %s: draining in-flight requests (deadline %ds)",
+                 sig == SIGTERM ? "SIGTERM" : "SIGINT", cfg->shutdown_timeout);
+        rc = 0;
+    }
+    for (int i = 0; i < started; i++) {
+        static const struct timeval zero = {0, 0};
+        struct gw_worker *w = &app->workers[i];
+        if (event_base_once(w->base, -1, EV_TIMEOUT, gw_worker_drain, w, &zero) < 0)
+            event_base_loopbreak(w->base);
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(app->workers[i].thread, NULL);
+    return rc;
+}

@@ -1,0 +1,30 @@
+/*
+ * The server: N worker threads, each with its own event_base and evhttp on one SO_REUSEPORT
+ * port; signal handling and graceful shutdown (stop accepting, let in-flight requests finish
+ * within cfg->shutdown_timeout, then return so the caller flushes storage).
+ */
+#ifndef GW_SERVER_H
+#define GW_SERVER_H
+
+struct cfg;
+struct db;
+struct gw_server;
+
+/*
+ * Binds the listeners and prepares the workers (cfg and db are borrowed and must outlive the
+ * server). Returns owned server (free with gw_server_free()) or NULL (already logged).
+ */
+struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db);
+
+/*
+ * Serves until SIGTERM/SIGINT, then drains: stops accepting and waits for in-flight requests
+ * (up to cfg->shutdown_timeout). The event bases stay allocated until gw_server_free(), so the
+ * caller closes storage (whose last callbacks are posted to them) in between.
+ * Returns 0 after a clean drain, -1 when the workers could not start.
+ */
+int gw_server_run(struct gw_server *srv) __attribute__((warn_unused_result));
+
+/* Frees the server (closes listeners, connections, event bases). NULL-safe. */
+void gw_server_free(struct gw_server *srv);
+
+#endif

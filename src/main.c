@@ -1,0 +1,106 @@
+/*
+ * any-llm-gateway: parse the command line, load the configuration, open storage, then run
+ * the requested command (serve, init-db, migrate, check-config). Kept thin on purpose.
+ * Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "cli.h"
+#include "config.h"
+#include "db/db.h"
+#include "gateway/gw_server.h"
+#include "log.h"
+
+static int run_db_command(const struct cfg *cfg, bool serve)
+{
+    char err[512], redacted[512];
+    struct db *db = db_open(cfg->database_url, err, sizeof(err));
+    struct gw_server *srv = NULL;
+    int rc = 1;
+
+    if (db == NULL) {
+        LOG_ERR("cannot open database %s: %s",
+                log_redact(redacted, sizeof(redacted), cfg->database_url), err);
+        return 1;
+    }
+    if ((!serve || cfg->auto_migrate) && db_migrate(db, err, sizeof(err)) < 0) {
+        LOG_ERR("%s", err);
+        goto out;
+    }
+    if (!serve) {
+        LOG_INFO("database is up to date");
+        rc = 0;
+        goto out;
+    }
+    if (cfg->master_key == NULL)
+        LOG_WARN("No master key configured. Key management endpoints will be unavailable.");
+    srv = gw_server_new(cfg, db);
+    if (srv != NULL && gw_server_run(srv) == 0)
+        rc = 0;
+out:
+    db_close(db); /* finishes every queued operation while the event bases still exist */
+    gw_server_free(srv);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli cli;
+    struct cfg cfg = {0};
+    char err[1024];
+    int rc;
+
+    signal(SIGPIPE, SIG_IGN);
+    if (cli_parse(&cli, argc, argv, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\nTry 'any-llm-gateway --help' for help.\n", err);
+        return 2;
+    }
+    if (cli.cmd == CLI_HELP) {
+        cli_usage(stdout, &cli);
+        return 0;
+    }
+    if (cli.cmd == CLI_VERSION) {
+        printf("any-llm-gateway %s\n", GW_VERSION);
+        return 0;
+    }
+    if (cli.ov.log_level != NULL)
+        (void)log_set_level(cli.ov.log_level);
+    if (cfg_load(&cfg, &cli.ov, err, sizeof(err)) < 0) {
+        fprintf(stderr, "Error: %s\n", err);
+        cfg_free(&cfg);
+        return 2;
+    }
+    log_threshold = cfg.log_level;
+    if (evthread_use_pthreads() < 0) {
+        LOG_ERR("libevent threading support is unavailable");
+        cfg_free(&cfg);
+        return 1;
+    }
+    switch (cli.cmd) {
+    case CLI_CHECK_CONFIG:
+        if (!db_url_supported(cfg.database_url)) {
+            fprintf(stderr, "Error: database_url: unsupported scheme\n");
+            rc = 2;
+            break;
+        }
+        printf("Configuration OK\n");
+        rc = 0;
+        break;
+    case CLI_INIT_DB:
+    case CLI_MIGRATE:
+        rc = run_db_command(&cfg, false);
+        break;
+    default:
+        rc = run_db_command(&cfg, true);
+        break;
+    }
+    cfg_free(&cfg);
+    libevent_global_shutdown();
+    return rc;
+}

@@ -1,0 +1,471 @@
+/*
+ * End-to-end tests of the HTTP foundation against the real binary: health probes, 404/405,
+ * limits (413/431/408), CORS, security headers, request ids, the database it creates, the CLI
+ * and graceful shutdown.
+ */
+#include <check.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "t_gw.h"
+
+static struct t_gw gw;
+
+static void start_or_fail(const char *yaml)
+{
+    ck_assert_msg(t_gw_start(&gw, yaml, NULL, NULL) == 0, "gateway did not start");
+}
+
+static void stop_ok(void)
+{
+    ck_assert_int_eq(t_gw_stop(&gw, SIGTERM, 10000), 0);
+}
+
+static json_t *body_json(const struct t_resp *r)
+{
+    json_t *j = json_loadb(r->body, r->body_len, JSON_DECODE_ANY, NULL);
+    ck_assert_msg(j != NULL, "body is not JSON: %s", r->body);
+    return j;
+}
+
+/* Checks the DESIGN.md §2.3 error shape and returns the detail string. */
+static void assert_error(const struct t_resp *r, int status, const char *detail, const char *type)
+{
+    char ct[128];
+    json_t *j;
+
+    ck_assert_int_eq(r->status, status);
+    ck_assert_ptr_nonnull(t_header(r, "Content-Type", ct, sizeof(ct)));
+    ck_assert_str_eq(ct, "application/json");
+    j = body_json(r);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "detail")), detail);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
+                     detail);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "type")),
+                     type);
+    json_decref(j);
+}
+
+START_TEST(health_endpoints)
+{
+    struct t_resp r;
+    char h[256];
+    json_t *j;
+
+    start_or_fail(NULL);
+    ck_assert_int_eq(t_http(gw.port, "GET", "/health", NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "{\"status\":\"healthy\"}");
+    ck_assert_str_eq(t_header(&r, "Content-Type", h, sizeof(h)), "application/json");
+    ck_assert_str_eq(t_header(&r, "X-Content-Type-Options", h, sizeof(h)), "nosniff");
+    ck_assert_str_eq(t_header(&r, "X-Frame-Options", h, sizeof(h)), "DENY");
+    ck_assert_str_eq(t_header(&r, "Referrer-Policy", h, sizeof(h)),
+                     "strict-origin-when-cross-origin");
+    /* /health* paths are cacheable: no Cache-Control / Vary from the security middleware. */
+    ck_assert_ptr_null(t_header(&r, "Cache-Control", h, sizeof(h)));
+    ck_assert_ptr_null(t_header(&r, "Vary", h, sizeof(h)));
+    t_resp_free(&r);
+
+    ck_assert_int_eq(t_http(gw.port, "GET", "/health/liveness", NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "\"I'm alive!\"");
+    t_resp_free(&r);
+
+    ck_assert_int_eq(t_http(gw.port, "GET", "/health/readiness", NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    j = body_json(&r);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "status")), "healthy");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "database")), "connected");
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(j, "version")));
+    ck_assert_int_eq(json_object_size(j), 3);
+    json_decref(j);
+    t_resp_free(&r);
+    stop_ok();
+}
+END_TEST
+
+START_TEST(readiness_fails_without_database)
+{
+    struct t_resp r;
+    json_t *j, *d;
+
+    start_or_fail(NULL);
+    /* Break the schema under the running gateway: readiness must notice, then recover. */
+    ck_assert_int_eq(t_sql_exec(gw.db, "ALTER TABLE schema_migrations RENAME TO sm_moved"), 0);
+    ck_assert_int_eq(t_http(gw.port, "GET", "/health/readiness", NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 503);
+    j = body_json(&r);
+    d = json_object_get(j, "detail");
+    ck_assert_str_eq(json_string_value(json_object_get(d, "status")), "unhealthy");
+    ck_assert_str_eq(json_string_value(json_object_get(d, "database")), "unavailable");
+    ck_assert_ptr_nonnull(json_string_value(json_object_get(d, "version")));
+    ck_assert_ptr_nonnull(json_object_get(j, "error"));
+    json_decref(j);
+    t_resp_free(&r);
+    ck_assert_int_eq(t_sql_exec(gw.db, "ALTER TABLE sm_moved RENAME TO schema_migrations"), 0);
+    ck_assert_int_eq(t_http(gw.port, "GET", "/health/readiness", NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    t_resp_free(&r);
+    stop_ok();
+}
+END_TEST
+
+START_TEST(root_page)
+{
+    struct t_resp r;
+    char h[256];
+
+    start_or_fail(NULL);
+    ck_assert_int_eq(t_http(gw.port, "GET", "/", NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(t_header(&r, "Content-Type", h, sizeof(h)), "text/html; charset=utf-8");
+    ck_assert_ptr_nonnull(strstr(r.body, "AI Gateway (Proxy Server)"));
+    ck_assert_ptr_nonnull(strstr(r.body, "Gateway Quickstart"));
+    ck_assert_ptr_nonnull(strstr(r.body, "bootstrap API key"));
+    ck_assert_ptr_nonnull(strstr(r.body, "from openai import OpenAI"));
+    ck_assert_ptr_nonnull(strstr(r.body, "YOUR_GATEWAY_KEY"));
+    ck_assert_ptr_nonnull(strstr(r.body, "https://docs.mozilla.ai/any-llm/gateway/quickstart/"));
+    ck_assert_str_eq(t_header(&r, "Cache-Control", h, sizeof(h)), "private, no-store, no-cache");
+    ck_assert_str_eq(t_header(&r, "Vary", h, sizeof(h)), "Authorization");
+    t_resp_free(&r);
+    stop_ok();
+}
+END_TEST
+
+START_TEST(not_found_and_method)
+{
+    struct t_resp r;
+    char h[256];
+
+    start_or_fail(NULL);
+    ck_assert_int_eq(t_http(gw.port, "GET", "/no/such/path", NULL, NULL, &r), 0);
+    assert_error(&r, 404, "Not Found", "not_found_error");
+    ck_assert_str_eq(t_header(&r, "Cache-Control", h, sizeof(h)), "private, no-store, no-cache");
+    t_resp_free(&r);
+
+    ck_assert_int_eq(t_http(gw.port, "POST", "/health", NULL, "{}", &r), 0);
+    assert_error(&r, 405, "Method Not Allowed", "invalid_request_error");
+    ck_assert_str_eq(t_header(&r, "Allow", h, sizeof(h)), "GET");
+    t_resp_free(&r);
+
+    ck_assert_int_eq(t_http(gw.port, "DELETE", "/health/readiness", NULL, NULL, &r), 0);
+    assert_error(&r, 405, "Method Not Allowed", "invalid_request_error");
+    t_resp_free(&r);
+
+    /* A path that decodes to an embedded NUL is refused, not truncated. */
+    ck_assert_int_eq(t_http(gw.port, "GET", "/health%00x", NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 400);
+    t_resp_free(&r);
+
+    /* Garbage instead of HTTP: an error answer or a close, and the server keeps serving. */
+    ck_assert_int_ge(t_http_raw(gw.port, "\x01\x02garbage\r\n\r\n", 13, &r, 3000), -1);
+    t_resp_free(&r);
+    ck_assert_int_eq(t_http(gw.port, "GET", "/health", NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    t_resp_free(&r);
+    stop_ok();
+}
+END_TEST
+
+START_TEST(limits_body_and_headers)
+{
+    struct t_resp r;
+    char *big, *hdr;
+    const char *req;
+
+    start_or_fail("max_body_size: 1024\nmax_header_size: 2048\n");
+    /* Declared length over the limit: 413 without reading the body. */
+    req = "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n";
+    ck_assert_int_eq(t_http_raw(gw.port, req, strlen(req), &r, 5000), 0);
+    assert_error(&r, 413, "Request body too large (limit 1024 bytes)", "invalid_request_error");
+    t_resp_free(&r);
+
+    /* A full oversized body too. */
+    big = malloc(3000);
+    memset(big, 'a', 2999);
+    big[2999] = '\0';
+    ck_assert_int_eq(t_http(gw.port, "POST", "/v1/chat/completions", NULL, big, &r), 0);
+    ck_assert_int_eq(r.status, 413);
+    t_resp_free(&r);
+    free(big);
+
+    /* Headers over the limit: 431. */
+    hdr = malloc(4000);
+    memcpy(hdr, "X-Big: ", 7);
+    memset(hdr + 7, 'b', 3000);
+    memcpy(hdr + 3007, "\r\n", 3);
+    ck_assert_int_eq(t_http(gw.port, "GET", "/health", hdr, NULL, &r), 0);
+    assert_error(&r, 431, "Request header fields too large (limit 2048 bytes)",
+                 "invalid_request_error");
+    t_resp_free(&r);
+    free(hdr);
+
+    /* Still serving. */
+    ck_assert_int_eq(t_http(gw.port, "GET", "/health", NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    t_resp_free(&r);
+    stop_ok();
+}
+END_TEST
+
+START_TEST(limits_read_timeout)
+{
+    struct t_resp r;
+    const char *partial = "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{";
+
+    start_or_fail("read_timeout: 1\n");
+    ck_assert_int_eq(t_http_raw(gw.port, partial, strlen(partial), &r, 5000), 0);
+    ck_assert_int_eq(r.status, 408);
+    ck_assert_ptr_nonnull(strstr(r.body, "\"detail\""));
+    t_resp_free(&r);
+    stop_ok();
+}
+END_TEST
+
+START_TEST(request_id)
+{
+    struct t_resp r;
+    char h[256], h2[256];
+
+    start_or_fail(NULL);
+    ck_assert_int_eq(t_http(gw.port, "GET", "/health", "X-Request-Id: abc-123.x\r\n", NULL, &r),
+                     0);
+    ck_assert_str_eq(t_header(&r, "X-Request-Id", h, sizeof(h)), "abc-123.x");
+    t_resp_free(&r);
+    /* An unsafe id is replaced by a generated one. */
+    ck_assert_int_eq(t_http(gw.port, "GET", "/nope", "X-Request-Id: a b<script>\r\n", NULL, &r),
+                     0);
+    ck_assert_ptr_nonnull(t_header(&r, "X-Request-Id", h, sizeof(h)));
+    ck_assert_ptr_null(strchr(h, '<'));
+    ck_assert_int_ge(strlen(h), 16);
+    t_resp_free(&r);
+    ck_assert_int_eq(t_http(gw.port, "GET", "/health", NULL, NULL, &r), 0);
+    ck_assert_ptr_nonnull(t_header(&r, "X-Request-Id", h2, sizeof(h2)));
+    ck_assert_str_ne(h, h2);
+    t_resp_free(&r);
+    stop_ok();
+}
+END_TEST
+
+START_TEST(cors_explicit_origin)
+{
+    struct t_resp r;
+    char h[256];
+
+    start_or_fail("cors_allow_origins: [\"https://app.example\"]\n");
+    ck_assert_int_eq(
+        t_http(gw.port, "GET", "/health", "Origin: https://app.example\r\n", NULL, &r), 0);
+    ck_assert_str_eq(t_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)),
+                     "https://app.example");
+    ck_assert_str_eq(t_header(&r, "Access-Control-Allow-Credentials", h, sizeof(h)), "true");
+    t_resp_free(&r);
+
+    ck_assert_int_eq(t_http(gw.port, "GET", "/health", "Origin: https://evil.example\r\n", NULL,
+                            &r),
+                     0);
+    ck_assert_ptr_null(t_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)));
+    t_resp_free(&r);
+
+    ck_assert_int_eq(t_http(gw.port, "OPTIONS", "/v1/chat/completions",
+                            "Origin: https://app.example\r\n"
+                            "Access-Control-Request-Method: POST\r\n"
+                            "Access-Control-Request-Headers: content-type, x-anyllm-key\r\n",
+                            NULL, &r),
+                     0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "OK");
+    ck_assert_str_eq(t_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)),
+                     "https://app.example");
+    ck_assert_str_eq(t_header(&r, "Access-Control-Allow-Methods", h, sizeof(h)),
+                     "GET, POST, PATCH, DELETE, OPTIONS");
+    ck_assert_ptr_nonnull(strstr(t_header(&r, "Access-Control-Allow-Headers", h, sizeof(h)),
+                                 "X-AnyLLM-Key"));
+    ck_assert_str_eq(t_header(&r, "Access-Control-Allow-Credentials", h, sizeof(h)), "true");
+    ck_assert_str_eq(t_header(&r, "Access-Control-Max-Age", h, sizeof(h)), "600");
+    /* Preflight answers do not pass through the security headers. */
+    ck_assert_ptr_null(t_header(&r, "X-Frame-Options", h, sizeof(h)));
+    t_resp_free(&r);
+
+    ck_assert_int_eq(t_http(gw.port, "OPTIONS", "/v1/models",
+                            "Origin: https://evil.example\r\n"
+                            "Access-Control-Request-Method: PUT\r\n",
+                            NULL, &r),
+                     0);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_str_eq(r.body, "Disallowed CORS origin, method");
+    t_resp_free(&r);
+    stop_ok();
+}
+END_TEST
+
+START_TEST(cors_wildcard_and_off)
+{
+    struct t_resp r;
+    char h[256];
+
+    start_or_fail("cors_allow_origins: [\"*\"]\n");
+    ck_assert_int_eq(t_http(gw.port, "GET", "/health", "Origin: https://any.example\r\n", NULL,
+                            &r),
+                     0);
+    ck_assert_str_eq(t_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)), "*");
+    ck_assert_ptr_null(t_header(&r, "Access-Control-Allow-Credentials", h, sizeof(h)));
+    t_resp_free(&r);
+    stop_ok();
+
+    /* No origins configured: no CORS at all, OPTIONS is just another method. */
+    start_or_fail(NULL);
+    ck_assert_int_eq(t_http(gw.port, "OPTIONS", "/health",
+                            "Origin: https://any.example\r\n"
+                            "Access-Control-Request-Method: GET\r\n",
+                            NULL, &r),
+                     0);
+    ck_assert_int_eq(r.status, 405);
+    ck_assert_ptr_null(t_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)));
+    t_resp_free(&r);
+    stop_ok();
+}
+END_TEST
+
+START_TEST(database_created_and_migrated)
+{
+    char *v;
+
+    start_or_fail(NULL);
+    v = t_sql(gw.db, "SELECT group_concat(version) FROM schema_migrations");
+    ck_assert_ptr_nonnull(v);
+    ck_assert_ptr_nonnull(strstr(v, "0001_initial"));
+    free(v);
+    v = t_sql(gw.db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
+                     "('budgets','model_pricing','users','api_keys','usage_logs',"
+                     "'budget_reset_logs')");
+    ck_assert_str_eq(v, "6");
+    free(v);
+    v = t_sql(gw.db, "PRAGMA journal_mode");
+    ck_assert_str_eq(v, "wal");
+    free(v);
+    stop_ok();
+}
+END_TEST
+
+START_TEST(sigint_and_keepalive_shutdown)
+{
+    struct t_resp r;
+    const char *two = "GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /health/liveness HTTP/1.1\r\n"
+                      "Host: x\r\nConnection: close\r\n\r\n";
+
+    start_or_fail(NULL);
+    /* Two pipelined requests on one keep-alive connection. */
+    ck_assert_int_eq(t_http_raw(gw.port, two, strlen(two), &r, 5000), 0);
+    ck_assert_int_eq(r.status, 200);
+    t_resp_free(&r);
+    ck_assert_int_eq(t_gw_stop(&gw, SIGINT, 10000), 0);
+}
+END_TEST
+
+START_TEST(cli_version_help_and_errors)
+{
+    const char *ver[] = {"--version", NULL};
+    const char *help[] = {"--help", NULL};
+    const char *bad[] = {"serve", "--frobnicate", NULL};
+    char *out = NULL;
+
+    ck_assert_int_eq(t_run(ver, NULL, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "any-llm-gateway"));
+    free(out);
+    ck_assert_int_eq(t_run(help, NULL, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "serve"));
+    ck_assert_ptr_nonnull(strstr(out, "migrate"));
+    free(out);
+    ck_assert_int_eq(t_run(bad, NULL, &out), 2);
+    ck_assert_ptr_nonnull(strstr(out, "--frobnicate"));
+    free(out);
+}
+END_TEST
+
+START_TEST(cli_bad_config_exits_2)
+{
+    char path[] = "/tmp/gwcfg-XXXXXX";
+    int fd = mkstemp(path);
+    const char *argv[] = {"serve", "--config", path, NULL};
+    const char *chk[] = {"check-config", "--config", path, NULL};
+    char *out = NULL;
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "host: 127.0.0.1\nport: -5\n", 25), 25);
+    close(fd);
+    ck_assert_int_eq(t_run(argv, NULL, &out), 2);
+    ck_assert_msg(strstr(out, ":2:") != NULL && strstr(out, "port") != NULL, "got: %s", out);
+    free(out);
+
+    fd = open(path, O_WRONLY | O_TRUNC);
+    ck_assert_int_eq(write(fd, "host: \"unterminated\nport: 1\n", 28), 28);
+    close(fd);
+    ck_assert_int_eq(t_run(chk, NULL, &out), 2);
+    ck_assert_msg(strstr(out, path) != NULL, "got: %s", out);
+    free(out);
+
+    fd = open(path, O_WRONLY | O_TRUNC);
+    ck_assert_int_eq(write(fd, "port: 8123\nmodels: {}\n", 22), 22);
+    close(fd);
+    ck_assert_int_eq(t_run(chk, NULL, &out), 0);
+    ck_assert_ptr_nonnull(strstr(out, "models")); /* unknown key warned about */
+    ck_assert_ptr_nonnull(strstr(out, "Configuration OK"));
+    free(out);
+    unlink(path);
+}
+END_TEST
+
+START_TEST(cli_migrate_and_init_db)
+{
+    char dir[] = "/tmp/gwmig-XXXXXX", url[160], dbfile[128];
+    const char *mig[] = {"migrate", "--database-url", url, NULL};
+    const char *init[] = {"init-db", "--database-url", url, NULL};
+    char *out = NULL, *v;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(dbfile, sizeof(dbfile), "%s/m.db", dir);
+    snprintf(url, sizeof(url), "sqlite:///%s", dbfile);
+    ck_assert_int_eq(t_run(mig, NULL, &out), 0);
+    free(out);
+    v = t_sql(dbfile, "SELECT count(*) FROM schema_migrations");
+    ck_assert_int_ge(atoi(v), 1);
+    free(v);
+    ck_assert_int_eq(t_run(init, NULL, &out), 0); /* idempotent */
+    free(out);
+    v = t_sql(dbfile, "SELECT count(*) FROM sqlite_master WHERE name='usage_logs'");
+    ck_assert_str_eq(v, "1");
+    free(v);
+    unlink(dbfile);
+    rmdir(dir);
+}
+END_TEST
+
+Suite *e2e_http_suite(void)
+{
+    Suite *s = suite_create("e2e_http");
+    TCase *tc = tcase_create("http");
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, health_endpoints);
+    tcase_add_test(tc, readiness_fails_without_database);
+    tcase_add_test(tc, root_page);
+    tcase_add_test(tc, not_found_and_method);
+    tcase_add_test(tc, limits_body_and_headers);
+    tcase_add_test(tc, limits_read_timeout);
+    tcase_add_test(tc, request_id);
+    tcase_add_test(tc, cors_explicit_origin);
+    tcase_add_test(tc, cors_wildcard_and_off);
+    tcase_add_test(tc, database_created_and_migrated);
+    tcase_add_test(tc, sigint_and_keepalive_shutdown);
+    tcase_add_test(tc, cli_version_help_and_errors);
+    tcase_add_test(tc, cli_bad_config_exits_2);
+    tcase_add_test(tc, cli_migrate_and_init_db);
+    suite_add_tcase(s, tc);
+    return s;
+}

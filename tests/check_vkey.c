@@ -1,0 +1,109 @@
+/*
+ * Unit tests: SHA-256 test vectors, base64url, virtual key generation and format checks,
+ * constant-time comparison.
+ */
+#include <check.h>
+#include <string.h>
+
+#include "sha256.h"
+#include "vkey.h"
+
+START_TEST(sha256_vectors)
+{
+    char hex[SHA256_HEX_LEN];
+    char million[1000001];
+
+    ck_assert_str_eq(sha256_hex("", 0, hex),
+                     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    ck_assert_str_eq(sha256_hex("abc", 3, hex),
+                     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    ck_assert_str_eq(
+        sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, hex),
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    memset(million, 'a', 1000000);
+    ck_assert_str_eq(sha256_hex(million, 1000000, hex),
+                     "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+END_TEST
+
+START_TEST(sha256_incremental_equals_oneshot)
+{
+    const char *msg = "The quick brown fox jumps over the lazy dog, again and again and again.";
+    unsigned char d1[SHA256_DIGEST_LEN], d2[SHA256_DIGEST_LEN];
+    struct sha256 c;
+
+    for (size_t split = 0; split <= strlen(msg); split++) {
+        sha256_init(&c);
+        sha256_update(&c, msg, split);
+        sha256_update(&c, msg + split, strlen(msg) - split);
+        sha256_final(&c, d1);
+        sha256_init(&c);
+        sha256_update(&c, msg, strlen(msg));
+        sha256_final(&c, d2);
+        ck_assert_mem_eq(d1, d2, SHA256_DIGEST_LEN);
+    }
+}
+END_TEST
+
+START_TEST(b64url)
+{
+    char out[16];
+
+    ck_assert_uint_eq(vkey_b64url((const unsigned char *)"f", 1, out), 2);
+    ck_assert_str_eq(out, "Zg");
+    vkey_b64url((const unsigned char *)"fo", 2, out);
+    ck_assert_str_eq(out, "Zm8");
+    vkey_b64url((const unsigned char *)"foo", 3, out);
+    ck_assert_str_eq(out, "Zm9v");
+    vkey_b64url((const unsigned char *)"\xfb\xff\xfe", 3, out);
+    ck_assert_str_eq(out, "-__-"); /* URL-safe alphabet */
+}
+END_TEST
+
+START_TEST(generate_and_format)
+{
+    char k1[VKEY_LEN + 1], k2[VKEY_LEN + 1], buf[128];
+
+    ck_assert_int_eq(vkey_generate(k1), 0);
+    ck_assert_int_eq(vkey_generate(k2), 0);
+    ck_assert_uint_eq(strlen(k1), 67);
+    ck_assert_str_ne(k1, k2);
+    ck_assert_ptr_null(vkey_format_error(k1, buf, sizeof(buf)));
+    ck_assert_str_eq(vkey_format_error("sk-123", buf, sizeof(buf)),
+                     "API key must start with 'gw-' prefix");
+    ck_assert_str_eq(vkey_format_error("gw-short", buf, sizeof(buf)),
+                     "API key is too short. Expected at least 50 characters, got 8");
+    k1[20] = '!';
+    ck_assert_str_eq(vkey_format_error(k1, buf, sizeof(buf)),
+                     "API key contains invalid characters. Must match pattern: gw-[A-Za-z0-9_-]+");
+}
+END_TEST
+
+START_TEST(hash_and_compare)
+{
+    char hex[SHA256_HEX_LEN];
+
+    ck_assert_str_eq(vkey_hash("abc", hex),
+                     "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    ck_assert(vkey_ct_equal("master-key", "master-key"));
+    ck_assert(!vkey_ct_equal("master-key", "master-kez"));
+    ck_assert(!vkey_ct_equal("master-key", "master-key2"));
+    ck_assert(!vkey_ct_equal("", "x"));
+    ck_assert(!vkey_ct_equal("x", ""));
+    ck_assert(vkey_ct_equal("", ""));
+}
+END_TEST
+
+Suite *vkey_suite(void)
+{
+    Suite *s = suite_create("vkey");
+    TCase *tc = tcase_create("vkey");
+
+    tcase_add_test(tc, sha256_vectors);
+    tcase_add_test(tc, sha256_incremental_equals_oneshot);
+    tcase_add_test(tc, b64url);
+    tcase_add_test(tc, generate_and_format);
+    tcase_add_test(tc, hash_and_compare);
+    suite_add_tcase(s, tc);
+    return s;
+}
