@@ -14,6 +14,8 @@
 #include "cli.h"
 #include "config.h"
 #include "db/db.h"
+#include "gateway/gw_boot.h"
+#include "gateway/gw_index.h"
 #include "gateway/gw_server.h"
 #include "log.h"
 
@@ -22,6 +24,7 @@ static int run_db_command(const struct cfg *cfg, bool serve)
     char err[512], redacted[512];
     struct db *db = db_open(cfg->database_url, err, sizeof(err));
     struct gw_server *srv = NULL;
+    struct gw_index *ix = NULL;
     int rc = 1;
 
     if (db == NULL) {
@@ -40,12 +43,18 @@ static int run_db_command(const struct cfg *cfg, bool serve)
     }
     if (cfg->master_key == NULL)
         LOG_WARN("No master key configured. Key management endpoints will be unavailable.");
-    srv = gw_server_new(cfg, db);
+    ix = gw_index_new();
+    if (ix == NULL || gw_boot(cfg, db, ix, err, sizeof(err)) < 0) {
+        LOG_ERR("start-up failed: %s", ix == NULL ? "out of memory" : err);
+        goto out;
+    }
+    srv = gw_server_new(cfg, db, ix);
     if (srv != NULL && gw_server_run(srv) == 0)
         rc = 0;
 out:
     db_close(db); /* finishes every queued operation while the event bases still exist */
     gw_server_free(srv);
+    gw_index_free(ix);
     return rc;
 }
 

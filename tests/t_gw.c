@@ -109,6 +109,7 @@ int t_gw_start(struct t_gw *g, const char *yaml_extra, const char *const *args,
         int st;
         if (waitpid(g->pid, &st, WNOHANG) == g->pid) {
             g->pid = 0;
+            t_gw_stop(g, SIGKILL, 0);
             return -1;
         }
         if (t_http(g->port, "GET", "/health", NULL, NULL, &r) == 0 && r.status == 200) {
@@ -118,6 +119,7 @@ int t_gw_start(struct t_gw *g, const char *yaml_extra, const char *const *args,
         t_resp_free(&r);
         usleep(20000);
     }
+    t_gw_stop(g, SIGKILL, 2000); /* prints the log, removes the directory */
     return -1;
 }
 

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <event2/event.h>
+
 #include "db/db_migrations.h"
 #include "log.h"
 #include "util.h"
@@ -44,6 +46,32 @@ static const char *const db_query_names[] = {
     [DB_Q_SCHEMA_VERSIONS] = "schema_versions",
     [DB_Q_SCHEMA_VERSION] = "schema_version",
     [DB_Q_ECHO] = "echo",
+    [DB_Q_BUDGET_INSERT] = "budget_insert",
+    [DB_Q_BUDGET_LIST] = "budget_list",
+    [DB_Q_BUDGET_GET] = "budget_get",
+    [DB_Q_BUDGET_UPDATE] = "budget_update",
+    [DB_Q_BUDGET_DELETE] = "budget_delete",
+    [DB_Q_USER_UPSERT] = "user_upsert",
+    [DB_Q_USER_LIST] = "user_list",
+    [DB_Q_USER_GET] = "user_get",
+    [DB_Q_USER_UPDATE] = "user_update",
+    [DB_Q_USER_DELETE] = "user_delete",
+    [DB_Q_USAGE_LIST] = "usage_list",
+    [DB_Q_KEY_CREATE] = "key_create",
+    [DB_Q_KEY_LIST] = "key_list",
+    [DB_Q_KEY_GET] = "key_get",
+    [DB_Q_KEY_UPDATE] = "key_update",
+    [DB_Q_KEY_DELETE] = "key_delete",
+    [DB_Q_KEY_INDEX] = "key_index",
+    [DB_Q_KEY_INDEX_ONE] = "key_index_one",
+    [DB_Q_KEY_TOUCH] = "key_touch",
+    [DB_Q_KEY_COUNT] = "key_count",
+    [DB_Q_PRICE_UPSERT] = "price_upsert",
+    [DB_Q_PRICE_INSERT_ABSENT] = "price_insert_absent",
+    [DB_Q_PRICE_LIST] = "price_list",
+    [DB_Q_PRICE_ALL] = "price_all",
+    [DB_Q_PRICE_GET] = "price_get",
+    [DB_Q_PRICE_DELETE] = "price_delete",
 };
 _Static_assert(sizeof(db_query_names) / sizeof(db_query_names[0]) == DB_Q__COUNT,
                "every enum db_query needs a name");
@@ -221,4 +249,37 @@ fail_rollback:
 fail:
     snprintf(err, errlen, "migration %s failed: %s", m->name, msg);
     return -1;
+}
+
+struct db_sync {
+    db_done_fn *cb;
+    void *arg;
+    int status;
+    bool done;
+};
+
+static void db_sync_done(const struct db_result *res, void *arg)
+{
+    struct db_sync *s = arg;
+
+    s->status = res->status;
+    s->done = true;
+    if (s->cb != NULL)
+        s->cb(res, s->arg);
+}
+
+int db_exec_sync(struct db *db, enum db_query q, const struct db_params *p, db_done_fn *cb,
+                 void *arg)
+{
+    struct event_base *base = event_base_new();
+    struct db_sync s = {.cb = cb, .arg = arg, .status = -1};
+
+    if (base == NULL)
+        return -1;
+    if (db_exec(db, base, q, p, db_sync_done, &s) == 0) {
+        while (!s.done)
+            event_base_loop(base, EVLOOP_ONCE);
+    }
+    event_base_free(base);
+    return s.done ? s.status : -1;
 }

@@ -24,6 +24,78 @@ static const char *const sq_sql[] = {
     [DB_Q_SCHEMA_VERSIONS] = "SELECT version, applied_at FROM schema_migrations ORDER BY version",
     [DB_Q_SCHEMA_VERSION] = "SELECT version, applied_at FROM schema_migrations WHERE version = ?1",
     [DB_Q_ECHO] = "SELECT ?1, ?2, ?3, ?4",
+
+    [DB_Q_BUDGET_INSERT] = "INSERT INTO budgets (budget_id, max_budget, budget_duration_sec, "
+                           "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) "
+                           "RETURNING " DB_COLS_BUDGET,
+    [DB_Q_BUDGET_LIST] = "SELECT " DB_COLS_BUDGET " FROM budgets ORDER BY rowid LIMIT ?1 OFFSET ?2",
+    [DB_Q_BUDGET_GET] = "SELECT " DB_COLS_BUDGET " FROM budgets WHERE budget_id = ?1",
+    [DB_Q_BUDGET_UPDATE] = "UPDATE budgets SET max_budget = coalesce(?2, max_budget), "
+                           "budget_duration_sec = coalesce(?3, budget_duration_sec), "
+                           "updated_at = ?4 WHERE budget_id = ?1 RETURNING " DB_COLS_BUDGET,
+    [DB_Q_BUDGET_DELETE] = "UPDATE users SET budget_id = NULL WHERE budget_id = ?1;"
+                           "DELETE FROM budgets WHERE budget_id = ?1 RETURNING budget_id",
+
+    [DB_Q_USER_UPSERT] =
+        "INSERT INTO users (user_id, alias, spend, budget_id, blocked, created_at, updated_at, "
+        "metadata, budget_started_at, next_budget_reset_at, deleted_at) "
+        "VALUES (?1, ?2, 0.0, ?3, ?4, ?8, ?8, ?5, ?6, ?7, NULL) "
+        "ON CONFLICT (user_id) DO UPDATE SET alias = excluded.alias, spend = 0.0, "
+        "budget_id = excluded.budget_id, blocked = excluded.blocked, metadata = excluded.metadata, "
+        "budget_started_at = excluded.budget_started_at, "
+        "next_budget_reset_at = excluded.next_budget_reset_at, deleted_at = NULL, "
+        "updated_at = excluded.updated_at WHERE users.deleted_at IS NOT NULL "
+        "RETURNING " DB_COLS_USER,
+    [DB_Q_USER_LIST] = "SELECT " DB_COLS_USER " FROM users WHERE deleted_at IS NULL "
+                       "ORDER BY rowid LIMIT ?1 OFFSET ?2",
+    [DB_Q_USER_GET] = "SELECT " DB_COLS_USER " FROM users WHERE user_id = ?1",
+    [DB_Q_USER_UPDATE] =
+        "UPDATE users SET alias = coalesce(?2, alias), budget_id = coalesce(?3, budget_id), "
+        "blocked = coalesce(?4, blocked), metadata = coalesce(?5, metadata), "
+        "budget_started_at = CASE WHEN ?9 THEN ?6 ELSE budget_started_at END, "
+        "next_budget_reset_at = CASE WHEN ?9 THEN ?7 ELSE next_budget_reset_at END, "
+        "updated_at = ?8 WHERE user_id = ?1 AND deleted_at IS NULL RETURNING " DB_COLS_USER,
+    [DB_Q_USER_DELETE] = "UPDATE api_keys SET is_active = 0 WHERE user_id = ?1 AND EXISTS "
+                         "(SELECT 1 FROM users WHERE user_id = ?1 AND deleted_at IS NULL);"
+                         "UPDATE users SET deleted_at = ?2, updated_at = ?2 "
+                         "WHERE user_id = ?1 AND deleted_at IS NULL RETURNING user_id",
+    [DB_Q_USAGE_LIST] = "SELECT " DB_COLS_USAGE " FROM usage_logs WHERE user_id = ?1 "
+                        "ORDER BY timestamp DESC LIMIT ?2 OFFSET ?3",
+
+    [DB_Q_KEY_CREATE] =
+        "INSERT INTO users (user_id, alias, spend, blocked, created_at, updated_at, metadata) "
+        "VALUES (?4, ?8, 0.0, 0, ?5, ?5, '{}') ON CONFLICT (user_id) DO NOTHING;"
+        "INSERT INTO api_keys (id, key_hash, key_name, user_id, created_at, expires_at, "
+        "is_active, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7) RETURNING " DB_COLS_KEY,
+    [DB_Q_KEY_LIST] = "SELECT " DB_COLS_KEY " FROM api_keys ORDER BY rowid LIMIT ?1 OFFSET ?2",
+    [DB_Q_KEY_GET] = "SELECT " DB_COLS_KEY " FROM api_keys WHERE id = ?1",
+    [DB_Q_KEY_UPDATE] = "UPDATE api_keys SET key_name = coalesce(?2, key_name), "
+                        "is_active = coalesce(?3, is_active), "
+                        "expires_at = coalesce(?4, expires_at), "
+                        "metadata = coalesce(?5, metadata) WHERE id = ?1 RETURNING " DB_COLS_KEY,
+    [DB_Q_KEY_DELETE] = "DELETE FROM api_keys WHERE id = ?1 RETURNING id, key_hash",
+    [DB_Q_KEY_INDEX] = "SELECT id, key_hash, user_id, is_active, expires_at FROM api_keys",
+    [DB_Q_KEY_INDEX_ONE] = "SELECT id, key_hash, user_id, is_active, expires_at FROM api_keys "
+                           "WHERE id = ?1",
+    [DB_Q_KEY_TOUCH] = "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
+    [DB_Q_KEY_COUNT] = "SELECT count(*) FROM api_keys",
+
+    [DB_Q_PRICE_UPSERT] =
+        "INSERT INTO model_pricing (model_key, input_price_per_million, "
+        "output_price_per_million, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) "
+        "ON CONFLICT (model_key) DO UPDATE SET "
+        "input_price_per_million = excluded.input_price_per_million, "
+        "output_price_per_million = excluded.output_price_per_million, "
+        "updated_at = excluded.updated_at RETURNING " DB_COLS_PRICE,
+    [DB_Q_PRICE_INSERT_ABSENT] =
+        "INSERT INTO model_pricing (model_key, input_price_per_million, "
+        "output_price_per_million, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) "
+        "ON CONFLICT (model_key) DO NOTHING RETURNING " DB_COLS_PRICE,
+    [DB_Q_PRICE_LIST] = "SELECT " DB_COLS_PRICE " FROM model_pricing ORDER BY rowid "
+                        "LIMIT ?1 OFFSET ?2",
+    [DB_Q_PRICE_ALL] = "SELECT " DB_COLS_PRICE " FROM model_pricing ORDER BY model_key",
+    [DB_Q_PRICE_GET] = "SELECT " DB_COLS_PRICE " FROM model_pricing WHERE model_key = ?1",
+    [DB_Q_PRICE_DELETE] = "DELETE FROM model_pricing WHERE model_key = ?1 RETURNING model_key",
 };
 _Static_assert(sizeof(sq_sql) / sizeof(sq_sql[0]) == DB_Q__COUNT,
                "every enum db_query needs SQLite SQL");
@@ -179,16 +251,96 @@ static int sq_bind(sqlite3_stmt *st, int idx, const struct db_value *v)
     return SQLITE_MISUSE;
 }
 
+/*
+ * DB thread: binds the first nparams parameters of op to st, steps it to the end and, when it
+ * returns columns, replaces op->res's rows with its rows. Returns 0, or -1 after sq_fail().
+ * The caller resets or finalizes st.
+ */
+static int sq_step_all(struct sq *sq, struct sq_op *op, sqlite3_stmt *st, size_t nparams)
+{
+    size_t cap = 0;
+    int rc;
+
+    for (size_t i = 0; i < nparams; i++) {
+        if (sq_bind(st, (int)i + 1, &op->p.v[i]) != SQLITE_OK) {
+            sq_fail(op, sqlite3_errmsg(sq->conn));
+            return -1;
+        }
+    }
+    if (sqlite3_column_count(st) > 0) {
+        sq_result_clear(&op->res);
+        op->res.ncols = (size_t)sqlite3_column_count(st);
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_count(st) > 0 && sq_add_row(op, st, &cap) < 0) {
+            sq_fail(op, "out of memory");
+            return -1;
+        }
+    }
+    if (rc != SQLITE_DONE) {
+        sq_fail(op, sqlite3_errmsg(sq->conn));
+        return -1;
+    }
+    if (!sqlite3_stmt_readonly(st))
+        op->res.changes = sqlite3_changes64(sq->conn);
+    return 0;
+}
+
+/*
+ * DB thread: runs a query made of several ';'-separated statements in one transaction, all
+ * sharing op's numbered parameters; the result is the rows of the last statement returning
+ * columns. Any failure rolls everything back.
+ */
+static void sq_run_compound(struct sq *sq, struct sq_op *op)
+{
+    const char *sql = sq_sql[op->q], *tail = NULL;
+
+    if (sqlite3_exec(sq->conn, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        sq_fail(op, sqlite3_errmsg(sq->conn));
+        return;
+    }
+    while (sql != NULL && *sql != '\0') {
+        sqlite3_stmt *st = NULL;
+        int rc = sqlite3_prepare_v2(sq->conn, sql, -1, &st, &tail);
+        if (rc != SQLITE_OK) {
+            sq_fail(op, sqlite3_errmsg(sq->conn));
+            goto rollback;
+        }
+        if (st == NULL) /* only whitespace left */
+            break;
+        if ((size_t)sqlite3_bind_parameter_count(st) > op->p.n) {
+            sqlite3_finalize(st);
+            sq_fail(op, "compound query got too few parameters");
+            goto rollback;
+        }
+        rc = sq_step_all(sq, op, st, (size_t)sqlite3_bind_parameter_count(st));
+        sqlite3_finalize(st);
+        if (rc < 0)
+            goto rollback;
+        sql = tail;
+    }
+    if (sqlite3_exec(sq->conn, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sq_fail(op, sqlite3_errmsg(sq->conn));
+        goto rollback;
+    }
+    op->res.status = 0;
+    return;
+rollback:
+    sqlite3_exec(sq->conn, "ROLLBACK", NULL, NULL, NULL);
+}
+
 /* DB thread: runs one query into op->res (status 0, or -1 with the SQLite message). */
 static void sq_run_query(struct sq *sq, struct sq_op *op)
 {
     sqlite3_stmt *st = sq->stmts[op->q];
-    size_t cap = 0;
     char msg[256];
-    int rc;
 
     if (sq_sql[op->q] == NULL) {
         sq_fail(op, "query not implemented by the SQLite backend");
+        return;
+    }
+    if (strchr(sq_sql[op->q], ';') != NULL) {
+        sq_run_compound(sq, op);
         return;
     }
     if (st == NULL) {
@@ -205,27 +357,8 @@ static void sq_run_query(struct sq *sq, struct sq_op *op)
         sq_fail(op, msg);
         return;
     }
-    for (size_t i = 0; i < op->p.n; i++) {
-        if (sq_bind(st, (int)i + 1, &op->p.v[i]) != SQLITE_OK) {
-            sq_fail(op, sqlite3_errmsg(sq->conn));
-            goto out;
-        }
-    }
-    op->res.ncols = (size_t)sqlite3_column_count(st);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (op->res.ncols > 0 && sq_add_row(op, st, &cap) < 0) {
-            sq_fail(op, "out of memory");
-            goto out;
-        }
-    }
-    if (rc != SQLITE_DONE) {
-        sq_fail(op, sqlite3_errmsg(sq->conn));
-        goto out;
-    }
-    op->res.status = 0;
-    if (!sqlite3_stmt_readonly(st))
-        op->res.changes = sqlite3_changes64(sq->conn);
-out:
+    if (sq_step_all(sq, op, st, op->p.n) == 0)
+        op->res.status = 0;
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
 }

@@ -14,6 +14,7 @@
 #include "gateway/gw_conn.h"
 
 struct db;
+struct gw_index;
 struct event;
 struct event_base;
 struct evhttp;
@@ -22,6 +23,7 @@ struct evhttp_bound_socket;
 struct gw_app {
     const struct cfg *cfg; /* borrowed, immutable */
     struct db *db;         /* shared storage handle */
+    struct gw_index *index; /* in-memory keys (borrowed) */
     struct gw_conn_limits limits;
     int nworkers;
     struct gw_worker *workers;
@@ -36,6 +38,7 @@ struct gw_worker {
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
     struct event *deadline; /* shutdown deadline timer */
+    struct event *flush;    /* worker 0: periodic last_used_at flush */
     int listen_fd;
     unsigned inflight;  /* requests accepted and not yet answered */
     bool draining;      /* stop accepting; exit when inflight reaches 0 */

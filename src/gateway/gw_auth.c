@@ -11,6 +11,7 @@
 #include "gateway/gw_app.h"
 #include "gateway/gw_reply.h"
 #include "gateway/gw_req.h"
+#include "util.h"
 #include "vkey.h"
 
 const char *gw_auth_token(const struct evkeyvalq *headers, const char **err)
@@ -65,4 +66,40 @@ bool gw_auth_master(struct gw_req *r)
         return false;
     }
     return true;
+}
+
+bool gw_auth_caller(struct gw_req *r, struct gw_caller *c)
+{
+    const char *err = NULL, *token, *why;
+    char buf[128], msg[192], hash[SHA256_HEX_LEN];
+
+    memset(c, 0, sizeof(*c));
+    token = gw_auth_token(evhttp_request_get_input_headers(r->ev), &err);
+    if (token == NULL) {
+        gw_reply_error(r, 401, "unauthorized", err);
+        return false;
+    }
+    if (gw_auth_is_master(r, token)) {
+        c->master = true;
+        return true;
+    }
+    why = vkey_format_error(token, buf, sizeof(buf));
+    if (why != NULL) {
+        snprintf(msg, sizeof(msg), "Invalid API key format: %s", why);
+        gw_reply_error(r, 401, "invalid_api_key", msg);
+        return false;
+    }
+    switch (gw_index_key_check(r->w->app->index, vkey_hash(token, hash), util_now_us(), &c->key)) {
+    case GW_KEY_OK:
+        return true;
+    case GW_KEY_INACTIVE:
+        gw_reply_error(r, 401, "inactive_api_key", "API key is inactive");
+        return false;
+    case GW_KEY_EXPIRED:
+        gw_reply_error(r, 401, "expired_api_key", "API key has expired");
+        return false;
+    default:
+        gw_reply_error(r, 401, "invalid_api_key", "Invalid API key");
+        return false;
+    }
 }

@@ -8,6 +8,8 @@
 
 #include <stdbool.h>
 
+#include "gateway/gw_index.h"
+
 struct evkeyvalq;
 struct gw_req;
 
@@ -23,6 +25,20 @@ const char *gw_auth_token(const struct evkeyvalq *headers, const char **err);
  * returns false.
  */
 bool gw_auth_master(struct gw_req *r);
+
+/* Who is calling a key-or-master endpoint. */
+struct gw_caller {
+    bool master;           /* the master key: no key object */
+    struct gw_key_ref key; /* when !master */
+};
+
+/*
+ * For key-or-master endpoints (spec §2.3): true with *c filled when the request carries the
+ * master key or a valid, active, unexpired virtual key (looked up in memory, last use recorded
+ * for the batched last_used_at write). Otherwise replies 401 with the reference's message,
+ * ending r, and returns false.
+ */
+bool gw_auth_caller(struct gw_req *r, struct gw_caller *c);
 
 /* True when token equals the configured master key (constant time); false when none is set. */
 bool gw_auth_is_master(const struct gw_req *r, const char *token);

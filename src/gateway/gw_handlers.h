@@ -15,6 +15,44 @@ void gw_health_readiness(struct gw_req *r, const struct gw_params *p);
 /* gw_root.c */
 void gw_root(struct gw_req *r, const struct gw_params *p);
 
+/*
+ * Admin API (spec §1.6-§1.10). Each handler: read the body with gw_valid_body_json() (POST,
+ * PATCH), then authenticate (gw_auth_master / gw_auth_caller), then validate
+ * (gw_valid_fields / gw_valid_page), then run its query with db_exec() on r->w->base and reply
+ * from the callback (gw_req_watch_close() first). DB failures: gw_reply_db_error().
+ */
+/* gw_keys.c */
+void gw_keys_create(struct gw_req *r, const struct gw_params *p);
+void gw_keys_list(struct gw_req *r, const struct gw_params *p);
+void gw_keys_get(struct gw_req *r, const struct gw_params *p);
+void gw_keys_update(struct gw_req *r, const struct gw_params *p);
+void gw_keys_delete(struct gw_req *r, const struct gw_params *p);
+
+/* gw_users.c */
+void gw_users_create(struct gw_req *r, const struct gw_params *p);
+void gw_users_list(struct gw_req *r, const struct gw_params *p);
+void gw_users_get(struct gw_req *r, const struct gw_params *p);
+void gw_users_update(struct gw_req *r, const struct gw_params *p);
+void gw_users_delete(struct gw_req *r, const struct gw_params *p);
+void gw_users_usage(struct gw_req *r, const struct gw_params *p);
+
+/* gw_budgets.c */
+void gw_budgets_create(struct gw_req *r, const struct gw_params *p);
+void gw_budgets_list(struct gw_req *r, const struct gw_params *p);
+void gw_budgets_get(struct gw_req *r, const struct gw_params *p);
+void gw_budgets_update(struct gw_req *r, const struct gw_params *p);
+void gw_budgets_delete(struct gw_req *r, const struct gw_params *p);
+
+/* gw_pricing.c */
+void gw_pricing_set(struct gw_req *r, const struct gw_params *p);
+void gw_pricing_list(struct gw_req *r, const struct gw_params *p);
+void gw_pricing_get(struct gw_req *r, const struct gw_params *p);
+void gw_pricing_delete(struct gw_req *r, const struct gw_params *p);
+
+/* gw_models.c */
+void gw_models_list(struct gw_req *r, const struct gw_params *p);
+void gw_models_get(struct gw_req *r, const struct gw_params *p);
+
 /* gw_route.c: answers the framer's synthetic /_gw/reject/<status> requests. */
 void gw_reject(struct gw_req *r, const struct gw_params *p);
 

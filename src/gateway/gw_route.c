@@ -31,6 +31,28 @@ static const struct gw_route gw_routes[] = {
     {EVHTTP_REQ_GET, "/health/liveness", gw_health_liveness},
     {EVHTTP_REQ_GET, "/health/readiness", gw_health_readiness},
     {EVHTTP_REQ_GET, GW_CONN_REJECT_PREFIX "{status}", gw_reject},
+    {EVHTTP_REQ_POST, "/v1/keys", gw_keys_create},
+    {EVHTTP_REQ_GET, "/v1/keys", gw_keys_list},
+    {EVHTTP_REQ_GET, "/v1/keys/{id}", gw_keys_get},
+    {EVHTTP_REQ_PATCH, "/v1/keys/{id}", gw_keys_update},
+    {EVHTTP_REQ_DELETE, "/v1/keys/{id}", gw_keys_delete},
+    {EVHTTP_REQ_POST, "/v1/users", gw_users_create},
+    {EVHTTP_REQ_GET, "/v1/users", gw_users_list},
+    {EVHTTP_REQ_GET, "/v1/users/{id}", gw_users_get},
+    {EVHTTP_REQ_PATCH, "/v1/users/{id}", gw_users_update},
+    {EVHTTP_REQ_DELETE, "/v1/users/{id}", gw_users_delete},
+    {EVHTTP_REQ_GET, "/v1/users/{id}/usage", gw_users_usage},
+    {EVHTTP_REQ_POST, "/v1/budgets", gw_budgets_create},
+    {EVHTTP_REQ_GET, "/v1/budgets", gw_budgets_list},
+    {EVHTTP_REQ_GET, "/v1/budgets/{id}", gw_budgets_get},
+    {EVHTTP_REQ_PATCH, "/v1/budgets/{id}", gw_budgets_update},
+    {EVHTTP_REQ_DELETE, "/v1/budgets/{id}", gw_budgets_delete},
+    {EVHTTP_REQ_POST, "/v1/pricing", gw_pricing_set},
+    {EVHTTP_REQ_GET, "/v1/pricing", gw_pricing_list},
+    {EVHTTP_REQ_GET, "/v1/pricing/{model_key}", gw_pricing_get},
+    {EVHTTP_REQ_DELETE, "/v1/pricing/{model_key}", gw_pricing_delete},
+    {EVHTTP_REQ_GET, "/v1/models", gw_models_list},
+    {EVHTTP_REQ_GET, "/v1/models/{*model_id}", gw_models_get},
 };
 
 #define GW_NROUTES (sizeof(gw_routes) / sizeof(gw_routes[0]))
@@ -46,7 +68,8 @@ static bool gw_route_match(const char *pattern, const char *path, char *buf, siz
     while (*pp != '\0') {
         if (*pp == '{') {
             const char *close = strchr(pp, '}');
-            size_t seg = strcspn(sp, "/");
+            /* {*name} takes the rest of the path, slashes included (FastAPI's :path). */
+            size_t seg = pp[1] == '*' ? strlen(sp) : strcspn(sp, "/");
             if (close == NULL || seg == 0 || p->n >= GW_ROUTE_MAX_PARAMS || used + seg + 1 > buflen)
                 return false;
             memcpy(buf + used, sp, seg);

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "gateway/gw_app.h"
 #include "gateway/gw_conn.h"
+#include "gateway/gw_index.h"
 #include "gateway/gw_route.h"
 #include "log.h"
 #include "util.h"
@@ -59,6 +60,16 @@ static int gw_bound_port(int fd)
     return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
+/* Worker 0, every second: batch the keys' last_used_at writes off the request path. */
+static void gw_worker_flush(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_worker *w = arg;
+
+    (void)fd;
+    (void)what;
+    gw_index_flush_touched(w->app->index, w->app->db, w->base);
+}
+
 static int gw_worker_init(struct gw_worker *w, const struct addrinfo *ai)
 {
     const struct cfg *cfg = w->app->cfg;
@@ -86,6 +97,14 @@ static int gw_worker_init(struct gw_worker *w, const struct addrinfo *ai)
     evhttp_set_max_body_size(w->http, (ev_ssize_t)cfg->max_body_size + 1);
     evhttp_set_bevcb(w->http, gw_conn_bev_new, &w->app->limits);
     evhttp_set_gencb(w->http, gw_route_dispatch, w);
+    if (w->id == 0) {
+        static const struct timeval one_second = {1, 0};
+        w->flush = event_new(w->base, -1, EV_PERSIST, gw_worker_flush, w);
+        if (w->flush == NULL || event_add(w->flush, &one_second) < 0) {
+            LOG_ERR("cannot start the key-use flush timer");
+            return -1;
+        }
+    }
     w->bound = evhttp_accept_socket_with_handle(w->http, w->listen_fd);
     if (w->bound == NULL) {
         LOG_ERR("cannot accept on %s:%d", cfg->host, w->app->port);
@@ -101,6 +120,9 @@ static void gw_worker_cleanup(struct gw_worker *w)
     if (w->deadline != NULL)
         event_free(w->deadline);
     w->deadline = NULL;
+    if (w->flush != NULL)
+        event_free(w->flush);
+    w->flush = NULL;
     if (w->http != NULL)
         evhttp_free(w->http); /* closes the listener and every connection */
     w->http = NULL;
@@ -140,6 +162,8 @@ static void gw_worker_drain(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     w->draining = true;
+    if (w->flush != NULL)
+        gw_index_flush_touched(w->app->index, w->app->db, w->base);
     if (w->bound != NULL)
         evhttp_del_accept_socket(w->http, w->bound); /* closes the listening socket */
     w->bound = NULL;
@@ -186,7 +210,7 @@ void gw_server_free(struct gw_server *srv)
     free(srv);
 }
 
-struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db)
+struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db, struct gw_index *index)
 {
     struct gw_server *srv = calloc(1, sizeof(*srv));
     struct gw_app *app;
@@ -197,6 +221,7 @@ struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db)
     app = &srv->app;
     app->cfg = cfg;
     app->db = db;
+    app->index = index;
     app->nworkers = cfg->workers > 0 ? cfg->workers : (ncpu > 0 ? (int)ncpu : 1);
     if (app->nworkers > GW_MAX_WORKERS)
         app->nworkers = GW_MAX_WORKERS;

@@ -8,13 +8,14 @@
 
 struct cfg;
 struct db;
+struct gw_index;
 struct gw_server;
 
 /*
- * Binds the listeners and prepares the workers (cfg and db are borrowed and must outlive the
- * server). Returns owned server (free with gw_server_free()) or NULL (already logged).
+ * Binds the listeners and prepares the workers (cfg, db and index are borrowed and must outlive
+ * the server). Returns owned server (free with gw_server_free()) or NULL (already logged).
  */
-struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db);
+struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db, struct gw_index *index);
 
 /*
  * Serves until SIGTERM/SIGINT, then drains: stops accepting and waits for in-flight requests

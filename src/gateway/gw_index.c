@@ -1,0 +1,212 @@
+/*
+ * In-memory key index: two hash maps (by key hash for authentication, by id for admin
+ * updates) over one set of entries, guarded by a rwlock. Lookups take the read lock; the
+ * last-use time is a relaxed atomic so readers can record it without the write lock.
+ */
+#include "gateway/gw_index.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db.h"
+#include "gateway/gw_rows.h"
+#include "gateway/gw_valid.h"
+#include "hmap.h"
+#include "log.h"
+
+struct gw_ikey {
+    char id[UTIL_UUID_LEN];
+    char hash[SHA256_HEX_LEN];
+    char *user_id;
+    bool active;
+    int64_t expires_us; /* INT64_MAX: never */
+    int64_t last_used_us; /* atomic; 0 = not used since the last flush */
+};
+
+struct gw_index {
+    pthread_rwlock_t lock;
+    struct hmap *by_hash;
+    struct hmap *by_id;
+};
+
+static void gw_ikey_free(struct gw_ikey *k)
+{
+    if (k == NULL)
+        return;
+    free(k->user_id);
+    free(k);
+}
+
+struct gw_index *gw_index_new(void)
+{
+    struct gw_index *ix = calloc(1, sizeof(*ix));
+
+    if (ix == NULL)
+        return NULL;
+    pthread_rwlock_init(&ix->lock, NULL);
+    ix->by_hash = hmap_new();
+    ix->by_id = hmap_new();
+    if (ix->by_hash == NULL || ix->by_id == NULL) {
+        gw_index_free(ix);
+        return NULL;
+    }
+    return ix;
+}
+
+static void gw_ikey_free_cb(const char *key, void *value, void *arg)
+{
+    (void)key;
+    (void)arg;
+    gw_ikey_free(value);
+}
+
+void gw_index_free(struct gw_index *ix)
+{
+    if (ix == NULL)
+        return;
+    if (ix->by_id != NULL)
+        hmap_each(ix->by_id, gw_ikey_free_cb, NULL);
+    hmap_free(ix->by_id);
+    hmap_free(ix->by_hash);
+    pthread_rwlock_destroy(&ix->lock);
+    free(ix);
+}
+
+/* Removes the entry with id from both maps and frees it. Write lock held. */
+static void gw_index_drop_locked(struct gw_index *ix, const char *id)
+{
+    struct gw_ikey *k = hmap_del(ix->by_id, id);
+
+    if (k == NULL)
+        return;
+    hmap_del(ix->by_hash, k->hash);
+    gw_ikey_free(k);
+}
+
+int gw_index_key_set(struct gw_index *ix, const char *id, const char *hash, const char *user_id,
+                     bool active, const char *expires_at)
+{
+    struct gw_ikey *k = calloc(1, sizeof(*k));
+    long long us;
+    int rc = 0;
+
+    if (k == NULL)
+        return -1;
+    snprintf(k->id, sizeof(k->id), "%s", id);
+    snprintf(k->hash, sizeof(k->hash), "%s", hash);
+    k->user_id = user_id != NULL ? strdup(user_id) : NULL;
+    k->active = active;
+    k->expires_us = INT64_MAX;
+    if (expires_at != NULL && gw_valid_parse_datetime(expires_at, &us) == 0)
+        k->expires_us = us;
+    pthread_rwlock_wrlock(&ix->lock);
+    gw_index_drop_locked(ix, id);
+    if (hmap_put(ix->by_id, k->id, k) < 0) {
+        rc = -1;
+    } else if (hmap_put(ix->by_hash, k->hash, k) < 0) {
+        hmap_del(ix->by_id, k->id);
+        rc = -1;
+    }
+    pthread_rwlock_unlock(&ix->lock);
+    if (rc < 0)
+        gw_ikey_free(k);
+    return rc;
+}
+
+void gw_index_key_remove(struct gw_index *ix, const char *id)
+{
+    pthread_rwlock_wrlock(&ix->lock);
+    gw_index_drop_locked(ix, id);
+    pthread_rwlock_unlock(&ix->lock);
+}
+
+static void gw_deactivate_cb(const char *key, void *value, void *arg)
+{
+    struct gw_ikey *k = value;
+
+    (void)key;
+    if (k->user_id != NULL && strcmp(k->user_id, arg) == 0)
+        k->active = false;
+}
+
+void gw_index_user_deactivate(struct gw_index *ix, const char *user_id)
+{
+    pthread_rwlock_wrlock(&ix->lock);
+    hmap_each(ix->by_id, gw_deactivate_cb, (void *)user_id);
+    pthread_rwlock_unlock(&ix->lock);
+}
+
+enum gw_key_state gw_index_key_check(struct gw_index *ix, const char *hash, int64_t now_us,
+                                     struct gw_key_ref *out)
+{
+    enum gw_key_state st = GW_KEY_OK;
+    struct gw_ikey *k;
+
+    pthread_rwlock_rdlock(&ix->lock);
+    k = hmap_get(ix->by_hash, hash);
+    if (k == NULL) {
+        st = GW_KEY_UNKNOWN;
+    } else if (!k->active) {
+        st = GW_KEY_INACTIVE;
+    } else if (k->expires_us < now_us) {
+        st = GW_KEY_EXPIRED;
+    } else {
+        snprintf(out->id, sizeof(out->id), "%s", k->id);
+        snprintf(out->user_id, sizeof(out->user_id), "%s", k->user_id ? k->user_id : "");
+        __atomic_store_n(&k->last_used_us, now_us, __ATOMIC_RELAXED);
+    }
+    pthread_rwlock_unlock(&ix->lock);
+    return st;
+}
+
+static void gw_index_load_cb(const struct db_result *res, void *arg)
+{
+    struct gw_index *ix = arg;
+
+    for (size_t r = 0; r < res->nrows; r++) {
+        const char *active = gw_cell(res, r, 3);
+        if (gw_index_key_set(ix, gw_cell(res, r, 0), gw_cell(res, r, 1), gw_cell(res, r, 2),
+                             active != NULL && strcmp(active, "0") != 0, gw_cell(res, r, 4)) < 0)
+            LOG_ERR("out of memory loading the key index");
+    }
+}
+
+int gw_index_load(struct gw_index *ix, struct db *db)
+{
+    return db_exec_sync(db, DB_Q_KEY_INDEX, NULL, gw_index_load_cb, ix);
+}
+
+struct gw_flush {
+    struct db *db;
+    struct event_base *base;
+    int n;
+};
+
+static void gw_flush_cb(const char *key, void *value, void *arg)
+{
+    struct gw_ikey *k = value;
+    struct gw_flush *f = arg;
+    int64_t t = __atomic_exchange_n(&k->last_used_us, 0, __ATOMIC_RELAXED);
+    char ts[UTIL_TS_LEN];
+    struct db_params p = {.n = 2};
+
+    (void)key;
+    if (t == 0)
+        return;
+    p.v[0] = (struct db_value){.type = DB_T_TEXT, .u.s = k->id};
+    p.v[1] = (struct db_value){.type = DB_T_TEXT, .u.s = util_ts_format(ts, sizeof(ts), t)};
+    if (db_exec(f->db, f->base, DB_Q_KEY_TOUCH, &p, NULL, NULL) == 0)
+        f->n++;
+}
+
+int gw_index_flush_touched(struct gw_index *ix, struct db *db, struct event_base *base)
+{
+    struct gw_flush f = {.db = db, .base = base};
+
+    pthread_rwlock_rdlock(&ix->lock);
+    hmap_each(ix->by_id, gw_flush_cb, &f);
+    pthread_rwlock_unlock(&ix->lock);
+    return f.n;
+}

@@ -1,0 +1,149 @@
+/*
+ * Provider table (spec §7.3 at the reference snapshot, plus the later additions listed there).
+ */
+#include "providers/prov_registry.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const struct prov_info prov_table[] = {
+    {"anthropic", PROV_D_ANTHROPIC, "https://api.anthropic.com/v1", "ANTHROPIC_API_KEY",
+     "ANTHROPIC_BASE_URL"},
+    {"atlascloud", PROV_D_OPENAI, "https://api.atlascloud.ai/v1", "ATLASCLOUD_API_KEY",
+     "ATLASCLOUD_API_BASE"},
+    {"azure", PROV_D_OTHER, NULL, "AZURE_API_KEY", "AZURE_AI_CHAT_ENDPOINT"},
+    {"azureanthropic", PROV_D_ANTHROPIC, NULL, "AZURE_ANTHROPIC_API_KEY",
+     "AZURE_ANTHROPIC_API_BASE"},
+    {"azureopenai", PROV_D_OTHER, NULL, "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT"},
+    {"bedrock", PROV_D_OTHER, NULL, "AWS_BEARER_TOKEN_BEDROCK", "AWS_ENDPOINT_URL_BEDROCK_RUNTIME"},
+    {"cascadia", PROV_D_OPENAI, "http://localhost:9090/v1", "CASCADIA_API_KEY",
+     "CASCADIA_API_BASE"},
+    {"cerebras", PROV_D_OPENAI, "https://api.cerebras.ai/v1", "CEREBRAS_API_KEY",
+     "CEREBRAS_API_BASE"},
+    {"cohere", PROV_D_OTHER, "https://api.cohere.com", "COHERE_API_KEY", "COHERE_BASE_URL"},
+    {"dashscope", PROV_D_OPENAI, "https://dashscope.aliyuncs.com/compatible-mode/v1",
+     "DASHSCOPE_API_KEY", "DASHSCOPE_API_BASE"},
+    {"databricks", PROV_D_OPENAI, NULL, "DATABRICKS_TOKEN", "DATABRICKS_HOST"},
+    {"deepinfra", PROV_D_OPENAI, "https://api.deepinfra.com/v1/openai", "DEEPINFRA_API_KEY",
+     "DEEPINFRA_API_BASE"},
+    {"deepseek", PROV_D_OPENAI, "https://api.deepseek.com", "DEEPSEEK_API_KEY",
+     "DEEPSEEK_API_BASE"},
+    {"edenai", PROV_D_OPENAI, "https://api.edenai.run/v3", "EDENAI_API_KEY", "EDENAI_API_BASE"},
+    {"fireworks", PROV_D_OPENAI, "https://api.fireworks.ai/inference/v1", "FIREWORKS_API_KEY",
+     "FIREWORKS_API_BASE"},
+    {"gateway", PROV_D_OPENAI, NULL, "GATEWAY_API_KEY", "GATEWAY_API_BASE"},
+    {"gemini", PROV_D_GEMINI, "https://generativelanguage.googleapis.com", "GEMINI_API_KEY",
+     "GOOGLE_GEMINI_BASE_URL"},
+    {"github", PROV_D_OPENAI, "https://models.github.ai/inference", "GITHUB_TOKEN",
+     "GITHUB_API_BASE"},
+    {"gmi", PROV_D_OPENAI, "https://api.gmi-serving.com/v1", "GMI_API_KEY", "GMI_API_BASE"},
+    {"groq", PROV_D_OPENAI, "https://api.groq.com/openai/v1", "GROQ_API_KEY", "GROQ_BASE_URL"},
+    {"huggingface", PROV_D_OPENAI, "https://router.huggingface.co/v1", "HF_TOKEN",
+     "HUGGINGFACE_API_BASE"},
+    {"inception", PROV_D_OPENAI, "https://api.inceptionlabs.ai/v1", "INCEPTION_API_KEY",
+     "INCEPTION_API_BASE"},
+    {"kenari", PROV_D_OPENAI, "https://kenari.id/v1", "KENARI_API_KEY", "KENARI_API_BASE"},
+    {"llama", PROV_D_OPENAI, "https://api.llama.com/compat/v1/", "LLAMA_API_KEY",
+     "LLAMA_API_BASE"},
+    {"llamacpp", PROV_D_OPENAI, "http://127.0.0.1:8080/v1", NULL, "LLAMACPP_API_BASE"},
+    {"llamafile", PROV_D_OPENAI, "http://127.0.0.1:8080/v1", NULL, "LLAMAFILE_API_BASE"},
+    {"lmstudio", PROV_D_OPENAI, "http://localhost:1234/v1", "LM_STUDIO_API_KEY",
+     "LM_STUDIO_API_BASE"},
+    {"meta", PROV_D_OPENAI, "https://api.meta.ai/v1", "MODEL_API_KEY", "META_API_BASE"},
+    {"minimax", PROV_D_OPENAI, "https://api.minimax.io/v1", "MINIMAX_API_KEY",
+     "MINIMAX_API_BASE"},
+    {"mistral", PROV_D_OPENAI, "https://api.mistral.ai/v1", "MISTRAL_API_KEY",
+     "MISTRAL_API_BASE"},
+    {"moonshot", PROV_D_OPENAI, "https://api.moonshot.ai/v1", "MOONSHOT_API_KEY",
+     "MOONSHOT_API_BASE"},
+    {"mzai", PROV_D_OPENAI, "https://platform-api.any-llm.ai/api/v1", "ANY_LLM_KEY",
+     "ANY_LLM_PLATFORM_URL"},
+    {"nebius", PROV_D_OPENAI, "https://api.studio.nebius.ai/v1", "NEBIUS_API_KEY",
+     "NEBIUS_API_BASE"},
+    {"neosantara", PROV_D_OPENAI, "https://api.neosantara.xyz/v1", "NEOSANTARA_API_KEY",
+     "NEOSANTARA_API_BASE"},
+    {"ollama", PROV_D_OTHER, "http://localhost:11434", NULL, "OLLAMA_HOST"},
+    {"openai", PROV_D_OPENAI, "https://api.openai.com/v1", "OPENAI_API_KEY", "OPENAI_BASE_URL"},
+    {"openrouter", PROV_D_OPENAI, "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY",
+     "OPENROUTER_API_BASE"},
+    {"otari", PROV_D_OPENAI, NULL, "OTARI_API_KEY", "OTARI_API_BASE"},
+    {"ovhcloud", PROV_D_OPENAI, "https://oai.endpoints.kepler.ai.cloud.ovh.net/v1",
+     "OVHCLOUD_API_KEY", "OVHCLOUD_API_BASE"},
+    {"perplexity", PROV_D_OPENAI, "https://api.perplexity.ai", "PERPLEXITY_API_KEY",
+     "PERPLEXITY_BASE_URL"},
+    {"portkey", PROV_D_OPENAI, "https://api.portkey.ai/v1", "PORTKEY_API_KEY",
+     "PORTKEY_API_BASE"},
+    {"qiniu", PROV_D_OPENAI, "https://api.qnaigc.com/v1", "QINIU_API_KEY", "QINIU_API_BASE"},
+    {"requesty", PROV_D_OPENAI, "https://router.requesty.ai/v1", "REQUESTY_API_KEY",
+     "REQUESTY_API_BASE"},
+    {"sagemaker", PROV_D_OTHER, NULL, "AWS_ACCESS_KEY_ID", "SAGEMAKER_ENDPOINT_URL"},
+    {"sambanova", PROV_D_OPENAI, "https://api.sambanova.ai/v1/", "SAMBANOVA_API_KEY",
+     "SAMBANOVA_API_BASE"},
+    {"telnyx", PROV_D_OPENAI, "https://api.telnyx.com/v2/ai", "TELNYX_API_KEY",
+     "TELNYX_API_BASE"},
+    {"together", PROV_D_OPENAI, "https://api.together.xyz/v1", "TOGETHER_API_KEY",
+     "TOGETHER_API_BASE"},
+    {"vertexai", PROV_D_GEMINI, NULL, NULL, "VERTEXAI_API_BASE"},
+    {"vertexaianthropic", PROV_D_ANTHROPIC, NULL, NULL, "VERTEXAI_ANTHROPIC_API_BASE"},
+    {"vllm", PROV_D_OPENAI, "http://localhost:8000/v1", "VLLM_API_KEY", "VLLM_API_BASE"},
+    {"voyage", PROV_D_OTHER, "https://api.voyageai.com/v1", "VOYAGE_API_KEY", "VOYAGE_API_BASE"},
+    {"watsonx", PROV_D_OTHER, NULL, "WATSONX_API_KEY", "WATSONX_URL"},
+    {"xai", PROV_D_OPENAI, "https://api.x.ai/v1", "XAI_API_KEY", "XAI_API_BASE"},
+    {"zai", PROV_D_OPENAI, "https://api.z.ai/api/paas/v4/", "ZAI_API_KEY", "ZAI_BASE_URL"},
+};
+
+#define PROV_N (sizeof(prov_table) / sizeof(prov_table[0]))
+
+const struct prov_info *prov_find(const char *id)
+{
+    for (size_t i = 0; i < PROV_N; i++)
+        if (strcmp(prov_table[i].id, id) == 0)
+            return &prov_table[i];
+    return NULL;
+}
+
+size_t prov_count(void)
+{
+    return PROV_N;
+}
+
+const struct prov_info *prov_at(size_t i)
+{
+    return i < PROV_N ? &prov_table[i] : NULL;
+}
+
+const struct prov_info *prov_split_model(const char *s, char *provider, size_t plen,
+                                         const char **model, char *err, size_t errlen)
+{
+    const char *colon = strchr(s, ':'), *slash = strchr(s, '/'), *sep;
+    const struct prov_info *p;
+    size_t n;
+
+    if (colon != NULL && (slash == NULL || colon < slash))
+        sep = colon;
+    else
+        sep = slash;
+    if (sep == NULL || sep == s || sep[1] == '\0') {
+        snprintf(err, errlen,
+                 "Invalid model format. Expected 'provider:model' or 'provider/model', got '%s'",
+                 s);
+        return NULL;
+    }
+    n = (size_t)(sep - s);
+    if (n >= plen) {
+        snprintf(err, errlen, "'%.*s' is not a supported provider", (int)(n > 64 ? 64 : n), s);
+        return NULL;
+    }
+    memcpy(provider, s, n);
+    provider[n] = '\0';
+    p = prov_find(provider);
+    if (p == NULL) {
+        snprintf(err, errlen,
+                 "'%s' is not a supported provider. Use 'provider:model' with a provider id such "
+                 "as openai, anthropic, gemini, mistral, groq, ollama",
+                 provider);
+        return NULL;
+    }
+    *model = sep + 1;
+    return p;
+}

@@ -1,0 +1,41 @@
+/*
+ * The provider registry: one data row per provider id (spec §7.3) with its wire dialect,
+ * default base URL and environment variables, plus the model-string parser of spec §7.1.
+ */
+#ifndef PROV_REGISTRY_H
+#define PROV_REGISTRY_H
+
+#include <stddef.h>
+
+enum prov_dialect {
+    PROV_D_OPENAI,    /* OpenAI chat/completions wire format at base_url */
+    PROV_D_ANTHROPIC, /* Anthropic Messages API */
+    PROV_D_GEMINI,    /* Google Gemini / Vertex AI */
+    PROV_D_OTHER,     /* own SDK wire format: needs a dialect of its own */
+};
+
+struct prov_info {
+    const char *id;
+    enum prov_dialect dialect;
+    const char *base_url; /* NULL: must be configured */
+    const char *key_env;  /* NULL: no key */
+    const char *base_env;
+};
+
+/* The provider with this exact (case-sensitive) id, or NULL. */
+const struct prov_info *prov_find(const char *id);
+
+/* Number of providers and the i-th one (for listings). */
+size_t prov_count(void);
+const struct prov_info *prov_at(size_t i);
+
+/*
+ * Splits "provider:model" (or the legacy "provider/model") as spec §7.1: the first ':' when it
+ * comes before any '/', else the first '/'. Copies the provider id into provider (size plen)
+ * and points *model into s. Returns the provider's row, or NULL with a one-line message in err
+ * (malformed string, empty part, unknown provider; the valid form is named).
+ */
+const struct prov_info *prov_split_model(const char *s, char *provider, size_t plen,
+                                         const char **model, char *err, size_t errlen);
+
+#endif
