@@ -28,7 +28,7 @@ struct cfg_price {
 struct cfg_overrides {
     const char *config_path;
     const char *host;
-    int port;                /* -1: not given */
+    int port; /* -1: not given */
     const char *database_url;
     const char *master_key;
     int auto_migrate;        /* -1: not given, 0/1 */
@@ -43,7 +43,7 @@ struct cfg {
     bool auto_migrate;
     char *host;
     int port;
-    char *master_key; /* NULL when not configured */
+    char *master_key;   /* NULL when not configured */
     int rate_limit_rpm; /* 0 = disabled (null) */
     char **cors_allow_origins;
     size_t n_cors_allow_origins;
@@ -54,15 +54,15 @@ struct cfg {
     bool bootstrap_api_key;
 
     /* Our own keys (documented in config.example.yaml). */
-    int workers;               /* event-loop threads; 0 = one per core */
-    int log_level;             /* numeric, 10..50 */
-    size_t max_body_size;      /* bytes, default 16 MiB */
-    size_t max_header_size;    /* bytes, default 64 KiB */
-    int read_timeout;          /* seconds to receive a whole request, default 30 */
-    int idle_timeout;          /* seconds a keep-alive connection may stay idle, default 60 */
-    int shutdown_timeout;      /* seconds to let in-flight work finish on SIGTERM, default 30 */
-    bool usage_log_sync;       /* reply waits for its usage row (default false) */
-    int usage_flush_ms;        /* batching writer flush window, default 50 */
+    int workers;            /* event-loop threads; 0 = one per core */
+    int log_level;          /* numeric, 10..50 */
+    size_t max_body_size;   /* bytes, default 16 MiB */
+    size_t max_header_size; /* bytes, default 64 KiB */
+    int read_timeout;       /* seconds to receive a whole request, default 30 */
+    int idle_timeout;       /* seconds a keep-alive connection may stay idle, default 60 */
+    int shutdown_timeout;   /* seconds to let in-flight work finish on SIGTERM, default 30 */
+    bool usage_log_sync;    /* reply waits for its usage row (default false) */
+    int usage_flush_ms;     /* batching writer flush window, default 50 */
 };
 
 /*
@@ -70,7 +70,14 @@ struct cfg {
  * the YAML file, DATABASE_URL / GATEWAY_MASTER_KEY, then the CLI overrides.
  * Unknown YAML keys produce a warning through log_msg, not an error.
  * Returns 0, or -1 with one line in err ("file:line:col: key: problem"); *cfg then holds
- * nothing that needs freeing (cfg_free() is still safe).
+ * nothing that needs freeing (cfg_free() is still safe). Error line forms:
+ *   "<file>:<line>:<col>: <key.path>: <problem>"       a YAML value
+ *   "<file>:<line>:<col>: YAML syntax error: <problem>" libyaml's message
+ *   "<file>: cannot read config file: <strerror>"
+ *   "<VAR>: <key>: <problem>"                           GATEWAY_* / DATABASE_URL variables
+ *   "<.env path>:<line>: <VAR>: <key>: <problem>"       a .env line
+ *   "--port: port: <problem>"                           a CLI override
+ * ov may be NULL (no overrides, "./.env").
  */
 int cfg_load(struct cfg *cfg, const struct cfg_overrides *ov, char *err, size_t errlen)
     __attribute__((warn_unused_result));

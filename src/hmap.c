@@ -15,7 +15,7 @@ struct hmap_slot {
 
 struct hmap {
     struct hmap_slot *slots;
-    size_t cap; /* power of two */
+    size_t cap;         /* power of two */
     size_t count, used; /* used = count + tombstones */
 };
 
@@ -148,8 +148,7 @@ size_t hmap_count(const struct hmap *m)
     return m->count;
 }
 
-void hmap_each(const struct hmap *m, void (*fn)(const char *key, void *value, void *arg),
-               void *arg)
+void hmap_each(const struct hmap *m, void (*fn)(const char *key, void *value, void *arg), void *arg)
 {
     for (size_t i = 0; i < m->cap; i++)
         if (m->slots[i].key != NULL && m->slots[i].key != HMAP_TOMB)

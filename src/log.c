@@ -20,8 +20,8 @@ static const struct {
     const char *name;
     int level;
 } log_names[] = {
-    {"debug", LOG_LVL_DEBUG}, {"info", LOG_LVL_INFO},     {"warning", LOG_LVL_WARN},
-    {"warn", LOG_LVL_WARN},   {"error", LOG_LVL_ERROR},   {"critical", LOG_LVL_CRIT},
+    {"debug", LOG_LVL_DEBUG}, {"info", LOG_LVL_INFO},   {"warning", LOG_LVL_WARN},
+    {"warn", LOG_LVL_WARN},   {"error", LOG_LVL_ERROR}, {"critical", LOG_LVL_CRIT},
 };
 
 int log_parse_level(const char *spec)

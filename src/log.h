@@ -19,8 +19,8 @@ enum log_level {
 
 extern int log_threshold; /* messages below this level are dropped before formatting */
 
-/* Sets the threshold. Accepts 10..50 (any integer) or a name: debug, info, warning, error, critical.
- * Returns 0, or -1 for an unknown name (threshold unchanged). */
+/* Sets the threshold. Accepts 10..50 (any integer) or a name: debug, info, warning, error,
+ * critical. Returns 0, or -1 for an unknown name (threshold unchanged). */
 int log_set_level(const char *spec);
 
 /* Parses a level spec without changing the threshold; returns the numeric level or -1. */

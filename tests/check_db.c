@@ -872,7 +872,8 @@ START_TEST(test_close_drains_queue)
 
     drain_state = (struct drain){.last = -1};
     for (int i = 0; i < T_NPINGS; i++)
-        ck_assert_int_eq(db_exec(db, base, DB_Q_ECHO, &echo_nulls, drain_cb, (void *)(intptr_t)i), 0);
+        ck_assert_int_eq(db_exec(db, base, DB_Q_ECHO, &echo_nulls, drain_cb, (void *)(intptr_t)i),
+                         0);
     db_close(db);                           /* returns once every op ran; results wait on base */
     ck_assert_int_lt(drain_state.calls, 1); /* nothing delivered before the loop runs */
     ck_assert(t_pump(base, &drain_state.calls, T_NPINGS));

@@ -47,8 +47,7 @@ static void assert_error(const struct t_resp *r, int status, const char *detail,
     ck_assert_str_eq(json_string_value(json_object_get(j, "detail")), detail);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
                      detail);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "type")),
-                     type);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "type")), type);
     json_decref(j);
 }
 
@@ -234,13 +233,11 @@ START_TEST(request_id)
     char h[256], h2[256];
 
     start_or_fail(NULL);
-    ck_assert_int_eq(t_http(gw.port, "GET", "/health", "X-Request-Id: abc-123.x\r\n", NULL, &r),
-                     0);
+    ck_assert_int_eq(t_http(gw.port, "GET", "/health", "X-Request-Id: abc-123.x\r\n", NULL, &r), 0);
     ck_assert_str_eq(t_header(&r, "X-Request-Id", h, sizeof(h)), "abc-123.x");
     t_resp_free(&r);
     /* An unsafe id is replaced by a generated one. */
-    ck_assert_int_eq(t_http(gw.port, "GET", "/nope", "X-Request-Id: a b<script>\r\n", NULL, &r),
-                     0);
+    ck_assert_int_eq(t_http(gw.port, "GET", "/nope", "X-Request-Id: a b<script>\r\n", NULL, &r), 0);
     ck_assert_ptr_nonnull(t_header(&r, "X-Request-Id", h, sizeof(h)));
     ck_assert_ptr_null(strchr(h, '<'));
     ck_assert_int_ge(strlen(h), 16);
@@ -259,16 +256,15 @@ START_TEST(cors_explicit_origin)
     char h[256];
 
     start_or_fail("cors_allow_origins: [\"https://app.example\"]\n");
-    ck_assert_int_eq(
-        t_http(gw.port, "GET", "/health", "Origin: https://app.example\r\n", NULL, &r), 0);
+    ck_assert_int_eq(t_http(gw.port, "GET", "/health", "Origin: https://app.example\r\n", NULL, &r),
+                     0);
     ck_assert_str_eq(t_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)),
                      "https://app.example");
     ck_assert_str_eq(t_header(&r, "Access-Control-Allow-Credentials", h, sizeof(h)), "true");
     t_resp_free(&r);
 
-    ck_assert_int_eq(t_http(gw.port, "GET", "/health", "Origin: https://evil.example\r\n", NULL,
-                            &r),
-                     0);
+    ck_assert_int_eq(
+        t_http(gw.port, "GET", "/health", "Origin: https://evil.example\r\n", NULL, &r), 0);
     ck_assert_ptr_null(t_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)));
     t_resp_free(&r);
 
@@ -284,8 +280,8 @@ START_TEST(cors_explicit_origin)
                      "https://app.example");
     ck_assert_str_eq(t_header(&r, "Access-Control-Allow-Methods", h, sizeof(h)),
                      "GET, POST, PATCH, DELETE, OPTIONS");
-    ck_assert_ptr_nonnull(strstr(t_header(&r, "Access-Control-Allow-Headers", h, sizeof(h)),
-                                 "X-AnyLLM-Key"));
+    ck_assert_ptr_nonnull(
+        strstr(t_header(&r, "Access-Control-Allow-Headers", h, sizeof(h)), "X-AnyLLM-Key"));
     ck_assert_str_eq(t_header(&r, "Access-Control-Allow-Credentials", h, sizeof(h)), "true");
     ck_assert_str_eq(t_header(&r, "Access-Control-Max-Age", h, sizeof(h)), "600");
     /* Preflight answers do not pass through the security headers. */
@@ -310,8 +306,7 @@ START_TEST(cors_wildcard_and_off)
     char h[256];
 
     start_or_fail("cors_allow_origins: [\"*\"]\n");
-    ck_assert_int_eq(t_http(gw.port, "GET", "/health", "Origin: https://any.example\r\n", NULL,
-                            &r),
+    ck_assert_int_eq(t_http(gw.port, "GET", "/health", "Origin: https://any.example\r\n", NULL, &r),
                      0);
     ck_assert_str_eq(t_header(&r, "Access-Control-Allow-Origin", h, sizeof(h)), "*");
     ck_assert_ptr_null(t_header(&r, "Access-Control-Allow-Credentials", h, sizeof(h)));

@@ -234,7 +234,8 @@ static bool t_resp_complete(const char *buf, size_t len)
 
 int t_http_raw(int port, const char *req, size_t len, struct t_resp *resp, int timeout_ms)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     size_t cap = 8192, got = 0, off = 0;
     long deadline = t_now_ms() + timeout_ms;

@@ -12,16 +12,16 @@
 struct t_gw {
     pid_t pid;
     int port;
-    char dir[128];    /* temporary directory (config, database, log) */
-    char db[256];     /* path of the SQLite database file */
+    char dir[128]; /* temporary directory (config, database, log) */
+    char db[256];  /* path of the SQLite database file */
     char cfgpath[256];
     char logpath[256];
 };
 
 struct t_resp {
     int status;
-    char *head;  /* status line + headers, NUL-terminated */
-    char *body;  /* NUL-terminated (body_len excludes the NUL) */
+    char *head; /* status line + headers, NUL-terminated */
+    char *body; /* NUL-terminated (body_len excludes the NUL) */
     size_t body_len;
 };
 

@@ -35,52 +35,52 @@ enum db_query {
     DB_Q_BUDGET_UPDATE, /* (id, max_budget|null=keep, duration|null=keep, now) -> row */
     DB_Q_BUDGET_DELETE, /* (tx) (id) -> one row (budget_id) when deleted; users unassigned */
 
-    DB_Q_USER_UPSERT,    /* (user_id, alias, budget_id, blocked, metadata, started_at,
-                            next_reset_at, now) -> row; inserts, or restores a soft-deleted user
-                            (spend 0, created_at kept); no row when an active user exists */
-    DB_Q_USER_LIST,      /* (limit, offset) -> rows of active users */
-    DB_Q_USER_GET,       /* (user_id) -> row, also for soft-deleted users (see deleted_at) */
-    DB_Q_USER_UPDATE,    /* (user_id, alias|null, budget_id|null, blocked|null, metadata|null,
-                            started_at|null, next_reset_at|null, now, reanchor bool) -> row of an
-                            active user; started/next_reset applied only when reanchor */
-    DB_Q_USER_DELETE,    /* (tx) (user_id, now) -> one row (user_id) when soft-deleted; the
-                            user's keys are deactivated */
-    DB_Q_USAGE_LIST,     /* (user_id, limit, offset) -> usage rows, newest first */
+    DB_Q_USER_UPSERT, /* (user_id, alias, budget_id, blocked, metadata, started_at,
+                         next_reset_at, now) -> row; inserts, or restores a soft-deleted user
+                         (spend 0, created_at kept); no row when an active user exists */
+    DB_Q_USER_LIST,   /* (limit, offset) -> rows of active users */
+    DB_Q_USER_GET,    /* (user_id) -> row, also for soft-deleted users (see deleted_at) */
+    DB_Q_USER_UPDATE, /* (user_id, alias|null, budget_id|null, blocked|null, metadata|null,
+                         started_at|null, next_reset_at|null, now, reanchor bool) -> row of an
+                         active user; started/next_reset applied only when reanchor */
+    DB_Q_USER_DELETE, /* (tx) (user_id, now) -> one row (user_id) when soft-deleted; the
+                         user's keys are deactivated */
+    DB_Q_USAGE_LIST,  /* (user_id, limit, offset) -> usage rows, newest first */
 
-    DB_Q_KEY_CREATE,  /* (tx) (id, key_hash, key_name, user_id, now, expires_at, metadata,
-                         user_alias) -> key row; creates the user (no budget) when absent */
-    DB_Q_KEY_LIST,    /* (limit, offset) -> key rows */
-    DB_Q_KEY_GET,     /* (id) -> key row */
-    DB_Q_KEY_UPDATE,  /* (id, key_name|null, is_active|null, expires_at|null, metadata|null)
-                         -> key row */
-    DB_Q_KEY_DELETE,  /* (id) -> one row (id, key_hash) when deleted */
-    DB_Q_KEY_INDEX,   /* () -> rows (id, key_hash, user_id, is_active, expires_at) */
+    DB_Q_KEY_CREATE,    /* (tx) (id, key_hash, key_name, user_id, now, expires_at, metadata,
+                           user_alias) -> key row; creates the user (no budget) when absent */
+    DB_Q_KEY_LIST,      /* (limit, offset) -> key rows */
+    DB_Q_KEY_GET,       /* (id) -> key row */
+    DB_Q_KEY_UPDATE,    /* (id, key_name|null, is_active|null, expires_at|null, metadata|null)
+                           -> key row */
+    DB_Q_KEY_DELETE,    /* (id) -> one row (id, key_hash) when deleted */
+    DB_Q_KEY_INDEX,     /* () -> rows (id, key_hash, user_id, is_active, expires_at) */
     DB_Q_KEY_INDEX_ONE, /* (id) -> that key's row in the DB_Q_KEY_INDEX form (for updating the
                            in-memory index after a PATCH) */
-    DB_Q_KEY_TOUCH,   /* (id, last_used_at) -> nothing */
-    DB_Q_KEY_COUNT,   /* () -> one row (count) */
+    DB_Q_KEY_TOUCH,     /* (id, last_used_at) -> nothing */
+    DB_Q_KEY_COUNT,     /* () -> one row (count) */
 
-    DB_Q_PRICE_UPSERT, /* (model_key, input, output, now) -> price row */
+    DB_Q_PRICE_UPSERT,        /* (model_key, input, output, now) -> price row */
     DB_Q_PRICE_INSERT_ABSENT, /* (model_key, input, output, now) -> price row when inserted,
                                  no row when the key already existed */
-    DB_Q_PRICE_LIST,   /* (limit, offset) -> price rows */
-    DB_Q_PRICE_ALL,    /* () -> price rows ordered by model_key */
-    DB_Q_PRICE_GET,    /* (model_key) -> price row */
-    DB_Q_PRICE_DELETE, /* (model_key) -> one row (model_key) when deleted */
+    DB_Q_PRICE_LIST,          /* (limit, offset) -> price rows */
+    DB_Q_PRICE_ALL,           /* () -> price rows ordered by model_key */
+    DB_Q_PRICE_GET,           /* (model_key) -> price row */
+    DB_Q_PRICE_DELETE,        /* (model_key) -> one row (model_key) when deleted */
     DB_Q__COUNT
 };
 
 /* Column order of the rows the admin queries return. */
 #define DB_COLS_BUDGET "budget_id, max_budget, budget_duration_sec, created_at, updated_at"
 #define DB_COLS_USER                                                                               \
-    "user_id, alias, spend, budget_id, budget_started_at, next_budget_reset_at, blocked, "        \
+    "user_id, alias, spend, budget_id, budget_started_at, next_budget_reset_at, blocked, "         \
     "created_at, updated_at, metadata, deleted_at"
 #define DB_COLS_KEY                                                                                \
     "id, key_name, user_id, created_at, last_used_at, expires_at, is_active, metadata"
 #define DB_COLS_PRICE                                                                              \
     "model_key, input_price_per_million, output_price_per_million, created_at, updated_at"
 #define DB_COLS_USAGE                                                                              \
-    "id, user_id, api_key_id, timestamp, model, provider, endpoint, prompt_tokens, "              \
+    "id, user_id, api_key_id, timestamp, model, provider, endpoint, prompt_tokens, "               \
     "completion_tokens, total_tokens, cost, status, error_message"
 
 enum db_type { DB_T_NULL, DB_T_TEXT, DB_T_INT, DB_T_REAL, DB_T_BOOL };

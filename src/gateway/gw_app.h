@@ -21,8 +21,8 @@ struct evhttp;
 struct evhttp_bound_socket;
 
 struct gw_app {
-    const struct cfg *cfg; /* borrowed, immutable */
-    struct db *db;         /* shared storage handle */
+    const struct cfg *cfg;  /* borrowed, immutable */
+    struct db *db;          /* shared storage handle */
     struct gw_index *index; /* in-memory keys (borrowed) */
     struct gw_conn_limits limits;
     int nworkers;
@@ -40,9 +40,9 @@ struct gw_worker {
     struct event *deadline; /* shutdown deadline timer */
     struct event *flush;    /* worker 0: periodic last_used_at flush */
     int listen_fd;
-    unsigned inflight;  /* requests accepted and not yet answered */
-    bool draining;      /* stop accepting; exit when inflight reaches 0 */
-    uint64_t rid_seed;  /* per-worker random prefix of generated request ids */
+    unsigned inflight; /* requests accepted and not yet answered */
+    bool draining;     /* stop accepting; exit when inflight reaches 0 */
+    uint64_t rid_seed; /* per-worker random prefix of generated request ids */
     uint64_t rid_seq;
 };
 

@@ -79,8 +79,7 @@ static int gw_boot_pricing(const struct cfg *cfg, struct db *db, char *err, size
         struct db_params p = {.n = 4};
         bool inserted = false;
 
-        if (prov_split_model(pr->model_key, prov, sizeof(prov), &model, why, sizeof(why)) ==
-            NULL) {
+        if (prov_split_model(pr->model_key, prov, sizeof(prov), &model, why, sizeof(why)) == NULL) {
             snprintf(err, errlen, "pricing: %s", why);
             return -1;
         }

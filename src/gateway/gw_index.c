@@ -21,7 +21,7 @@ struct gw_ikey {
     char hash[SHA256_HEX_LEN];
     char *user_id;
     bool active;
-    int64_t expires_us; /* INT64_MAX: never */
+    int64_t expires_us;   /* INT64_MAX: never */
     int64_t last_used_us; /* atomic; 0 = not used since the last flush */
 };
 

@@ -19,12 +19,12 @@ struct gw_worker;
 struct gw_req {
     struct evhttp_request *ev; /* libevent's request; valid until the reply is sent */
     struct gw_worker *w;
-    int64_t t0_us;          /* monotonic arrival time */
-    int method;             /* enum evhttp_cmd_type */
-    const char *path;       /* decoded path (owned) */
+    int64_t t0_us;    /* monotonic arrival time */
+    int method;       /* enum evhttp_cmd_type */
+    const char *path; /* decoded path (owned) */
     char rid[GW_RID_MAX + 1];
-    int status;             /* the status sent, 0 before */
-    bool client_gone;       /* the client's connection closed before the reply */
+    int status;       /* the status sent, 0 before */
+    bool client_gone; /* the client's connection closed before the reply */
     bool replied;
 };
 

@@ -95,8 +95,9 @@ void gw_reject(struct gw_req *r, const struct gw_params *p)
 
     switch (status) {
     case 408:
-        gw_reply_error(r, 408, "request_timeout", "Request timeout: the request was not received "
-                                                  "in time");
+        gw_reply_error(r, 408, "request_timeout",
+                       "Request timeout: the request was not received "
+                       "in time");
         return;
     case 413:
         snprintf(msg, sizeof(msg), "Request body too large (limit %zu bytes)",
@@ -130,7 +131,7 @@ static const char gw_cors_headers[] = "Accept, Accept-Language, AnyLLM-Key, Auth
 
 static bool gw_cors_header_allowed(const char *h, size_t n)
 {
-    static const char *const allowed[] = {"accept",        "accept-language", "anyllm-key",
+    static const char *const allowed[] = {"accept",        "accept-language",  "anyllm-key",
                                           "authorization", "content-language", "content-type",
                                           "x-anyllm-key",  "x-api-key"};
 

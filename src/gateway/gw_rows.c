@@ -17,30 +17,45 @@ const struct gw_col gw_cols_budget[5] = {
 };
 
 const struct gw_col gw_cols_user[10] = {
-    {"user_id", GW_C_STR},           {"alias", GW_C_STR},
-    {"spend", GW_C_REAL},            {"budget_id", GW_C_STR},
-    {"budget_started_at", GW_C_STR}, {"next_budget_reset_at", GW_C_STR},
-    {"blocked", GW_C_BOOL},          {"created_at", GW_C_STR},
-    {"updated_at", GW_C_STR},        {"metadata", GW_C_JSON},
+    {"user_id", GW_C_STR},
+    {"alias", GW_C_STR},
+    {"spend", GW_C_REAL},
+    {"budget_id", GW_C_STR},
+    {"budget_started_at", GW_C_STR},
+    {"next_budget_reset_at", GW_C_STR},
+    {"blocked", GW_C_BOOL},
+    {"created_at", GW_C_STR},
+    {"updated_at", GW_C_STR},
+    {"metadata", GW_C_JSON},
 };
 
 const struct gw_col gw_cols_key[8] = {
-    {"id", GW_C_STR},           {"key_name", GW_C_STR},   {"user_id", GW_C_STR},
-    {"created_at", GW_C_STR},   {"last_used_at", GW_C_STR}, {"expires_at", GW_C_STR},
-    {"is_active", GW_C_BOOL},   {"metadata", GW_C_JSON},
+    {"id", GW_C_STR},         {"key_name", GW_C_STR},     {"user_id", GW_C_STR},
+    {"created_at", GW_C_STR}, {"last_used_at", GW_C_STR}, {"expires_at", GW_C_STR},
+    {"is_active", GW_C_BOOL}, {"metadata", GW_C_JSON},
 };
 
 const struct gw_col gw_cols_price[5] = {
-    {"model_key", GW_C_STR},  {"input_price_per_million", GW_C_REAL},
-    {"output_price_per_million", GW_C_REAL}, {"created_at", GW_C_STR},
+    {"model_key", GW_C_STR},
+    {"input_price_per_million", GW_C_REAL},
+    {"output_price_per_million", GW_C_REAL},
+    {"created_at", GW_C_STR},
     {"updated_at", GW_C_STR},
 };
 
 const struct gw_col gw_cols_usage[13] = {
-    {"id", GW_C_STR},           {"user_id", GW_C_STR},       {"api_key_id", GW_C_STR},
-    {"timestamp", GW_C_STR},    {"model", GW_C_STR},         {"provider", GW_C_STR},
-    {"endpoint", GW_C_STR},     {"prompt_tokens", GW_C_INT}, {"completion_tokens", GW_C_INT},
-    {"total_tokens", GW_C_INT}, {"cost", GW_C_REAL},         {"status", GW_C_STR},
+    {"id", GW_C_STR},
+    {"user_id", GW_C_STR},
+    {"api_key_id", GW_C_STR},
+    {"timestamp", GW_C_STR},
+    {"model", GW_C_STR},
+    {"provider", GW_C_STR},
+    {"endpoint", GW_C_STR},
+    {"prompt_tokens", GW_C_INT},
+    {"completion_tokens", GW_C_INT},
+    {"total_tokens", GW_C_INT},
+    {"cost", GW_C_REAL},
+    {"status", GW_C_STR},
     {"error_message", GW_C_STR},
 };
 

@@ -179,7 +179,8 @@ static void gw_worker_drain(evutil_socket_t fd, short what, void *arg)
 
 static int gw_resolve(const char *host, int port, struct addrinfo **res)
 {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     char portstr[16];
     int rc;

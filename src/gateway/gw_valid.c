@@ -105,13 +105,13 @@ static json_t *gw_valid_value(const struct gw_field *f, json_t *body, json_t *v)
     case GW_F_STR:
         if (json_is_string(v))
             goto ok;
-        return gw_valid_item("string_type", loc, "Input should be a valid string",
-                             json_incref(v), NULL);
+        return gw_valid_item("string_type", loc, "Input should be a valid string", json_incref(v),
+                             NULL);
     case GW_F_OBJ:
         if (json_is_object(v))
             goto ok;
-        return gw_valid_item("dict_type", loc, "Input should be a valid dictionary",
-                             json_incref(v), NULL);
+        return gw_valid_item("dict_type", loc, "Input should be a valid dictionary", json_incref(v),
+                             NULL);
     case GW_F_BOOL:
         if (json_is_boolean(v))
             goto ok;
@@ -167,8 +167,8 @@ static json_t *gw_valid_value(const struct gw_field *f, json_t *body, json_t *v)
                                      json_incref(v), NULL);
             json_object_set_new(body, f->name, json_integer((json_int_t)d));
         } else {
-            return gw_valid_item("int_type", loc, "Input should be a valid integer",
-                                 json_incref(v), NULL);
+            return gw_valid_item("int_type", loc, "Input should be a valid integer", json_incref(v),
+                                 NULL);
         }
         break;
     case GW_F_DATETIME: {
@@ -208,11 +208,11 @@ bool gw_valid_fields(struct gw_req *r, json_t *body, const struct gw_field *fiel
         return false;
     }
     if (!json_is_object(body)) {
-        gw_valid_reply(r, json_pack("[o]", gw_valid_item("model_attributes_type",
-                                                         json_pack("[s]", "body"),
-                                                         "Input should be a valid dictionary or "
-                                                         "object to extract fields from",
-                                                         json_incref(body), NULL)));
+        gw_valid_reply(
+            r, json_pack("[o]", gw_valid_item("model_attributes_type", json_pack("[s]", "body"),
+                                              "Input should be a valid dictionary or "
+                                              "object to extract fields from",
+                                              json_incref(body), NULL)));
         return false;
     }
     items = json_array();
@@ -284,8 +284,7 @@ bool gw_valid_page(struct gw_req *r, long *skip, long *limit)
     q.tqh_last = &q.tqh_first;
     if (query != NULL && evhttp_parse_query_str(query, &q) < 0) {
         evhttp_clear_headers(&q);
-        gw_valid_reply_one(r, "query_invalid", "query", NULL, "Malformed query string", NULL,
-                           NULL);
+        gw_valid_reply_one(r, "query_invalid", "query", NULL, "Malformed query string", NULL, NULL);
         return false;
     }
     ok = gw_valid_query_int(r, &q, "skip", 0, -1, 0, skip) &&
