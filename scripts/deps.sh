@@ -4,7 +4,7 @@
 set -eu
 pkgs="gcc make pkg-config libevent-dev libcurl4-openssl-dev libjansson-dev libpq-dev libyaml-dev libsqlite3-dev"
 if [ "${1:-build}" = test ]; then
-    pkgs="$pkgs check libsubunit-dev curl sqlite3 clang-format postgresql nodejs npm"
+    pkgs="$pkgs check libsubunit-dev curl sqlite3 clang-format"
 fi
 missing=""
 for p in $pkgs; do
@@ -14,11 +14,6 @@ done
 if [ "$(id -u)" != 0 ]; then
     echo "deps: missing packages:$missing (run as root or install them)" >&2
     exit 1
-fi
-# Node.js may come from elsewhere than Debian: only ask apt for it when no node is on PATH.
-if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
-    missing=$(echo "$missing" | sed 's/ nodejs//; s/ npm//')
-    [ -z "$missing" ] && exit 0
 fi
 echo "deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive

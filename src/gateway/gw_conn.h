@@ -11,6 +11,12 @@
  * After a rejection every further byte from the client is discarded.
  * "Expect: 100-continue" is answered by the framer itself (when the declared length fits) and
  * removed from the head that evhttp sees.
+ * The read timer starts with the first byte of a request (not on an idle keep-alive connection)
+ * and waits while evhttp is busy with an earlier request; read_timeout <= 0 disables it.
+ * evhttp_set_timeout() still applies as the idle/write timeout. The routes must answer
+ * GET GW_CONN_REJECT_PREFIX "<status>". Chunk extensions are removed before evhttp sees the
+ * body (evhttp 2.1 refuses them). Output is written to the socket by the framer itself, so that
+ * evhttp's "written" callback means the kernel has the bytes (see gw_conn.c).
  */
 #ifndef GW_CONN_H
 #define GW_CONN_H

@@ -1,0 +1,496 @@
+/*
+ * Per-connection request framer between the socket and evhttp (contract in gw_conn.h): a
+ * bufferevent filter over a socket bufferevent. Its input side feeds the socket bytes to
+ * gw_frame and hands evhttp whole requests only; a violation or a read timeout becomes the
+ * synthetic reject request. Its output side writes evhttp's bytes straight to the socket
+ * ("write-through", see conn_output()), because libevent 2.1's filter reports a response as
+ * written as soon as it reaches the socket bufferevent's buffer, and evhttp then frees the
+ * connection of a "Connection: close" response before any byte was sent.
+ */
+#include "gateway/gw_conn.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "gateway/gw_frame.h"
+#include "log.h"
+
+#define CONN_NVEC 8 /* socket-input chains looked at per evbuffer_peek() */
+
+static const char conn_continue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+struct gw_conn {
+    const struct gw_conn_limits *lim;
+    struct bufferevent *bev;          /* the filter, evhttp's bufferevent */
+    struct bufferevent *under;        /* the socket bufferevent below it (reads only) */
+    struct gw_frame *fr;              /* the request being received */
+    struct event *timer;              /* read timeout of a begun request, or NULL */
+    struct event *wev;                /* "flush now" / "socket writable", or NULL */
+    struct evbuffer *pre;             /* rest of a partly sent 100 Continue, or NULL */
+    struct evbuffer_cb_entry *out_cb; /* conn_out_added() on evhttp's output */
+    size_t scanned;                   /* bytes at the front of the socket input fed to fr */
+    bool rejected;                    /* the reject request went out: drop all further input */
+    bool flushing;                    /* conn_output() may write (we are in conn_write_cb) */
+    bool write_failed;
+};
+
+/* bufferevent_free() clears the callbacks; evhttp always has an event callback until then. */
+static bool conn_is_closing(struct gw_conn *c)
+{
+    bufferevent_event_cb eventcb = NULL;
+
+    bufferevent_getcb(c->bev, NULL, NULL, &eventcb, NULL);
+    return eventcb == NULL;
+}
+
+static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
+
+static void conn_timer_start(struct gw_conn *c)
+{
+    struct timeval tv = {c->lim->read_timeout, 0};
+
+    if (c->lim->read_timeout <= 0)
+        return;
+    if (c->timer == NULL) {
+        c->timer = evtimer_new(bufferevent_get_base(c->bev), conn_timer_cb, c);
+        if (c->timer == NULL) {
+            LOG_ERR("conn: cannot create the read timer");
+            return;
+        }
+    }
+    evtimer_add(c->timer, &tv);
+}
+
+static void conn_timer_stop(struct gw_conn *c)
+{
+    if (c->timer != NULL)
+        evtimer_del(c->timer);
+}
+
+/* Moves exactly n bytes from the front of src to dst (whole chains where possible). */
+static int conn_move(struct evbuffer *src, struct evbuffer *dst, size_t n)
+{
+    size_t before = evbuffer_get_length(dst);
+
+    if (n == 0)
+        return 0;
+    evbuffer_remove_buffer(src, dst, n);
+    return evbuffer_get_length(dst) - before == n ? 0 : -1;
+}
+
+/*
+ * Drops the request in progress and everything after it (src is the socket input) and gives
+ * evhttp (dst) the synthetic request instead; our route answers it and evhttp closes.
+ */
+static int conn_reject(struct gw_conn *c, struct evbuffer *src, struct evbuffer *dst, int status)
+{
+    char req[128];
+    int n = snprintf(req, sizeof(req),
+                     "GET " GW_CONN_REJECT_PREFIX "%d HTTP/1.1\r\nHost: gw\r\n"
+                     "Connection: close\r\n\r\n",
+                     status);
+
+    LOG_DEBUG("conn: request rejected with %d", status);
+    evbuffer_drain(src, evbuffer_get_length(src));
+    c->scanned = 0;
+    c->rejected = true;
+    conn_timer_stop(c);
+    return evbuffer_add(dst, req, (size_t)n);
+}
+
+/*
+ * A chunked body with chunk extensions (or whitespace) on some size line: evhttp 2.1 refuses
+ * those, so each size line is rewritten as bare hex. The framer validated the body already.
+ */
+static int conn_pass_chunked(struct evbuffer *src, struct evbuffer *dst, size_t left)
+{
+    for (;;) {
+        size_t eol = 0, line;
+        uint64_t size = 0;
+        struct evbuffer_ptr e = evbuffer_search_eol(src, NULL, &eol, EVBUFFER_EOL_CRLF);
+        const unsigned char *p;
+
+        if (e.pos < 0)
+            return -1;
+        line = (size_t)e.pos;
+        p = evbuffer_pullup(src, (ev_ssize_t)line);
+        if (p == NULL && line > 0)
+            return -1;
+        for (size_t i = 0; i < line; i++) {
+            unsigned char ch = p[i];
+            int d = ch >= '0' && ch <= '9'   ? ch - '0'
+                    : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                    : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+                                             : -1;
+            if (d < 0)
+                break;
+            size = size * 16 + (uint64_t)d;
+        }
+        evbuffer_drain(src, line + eol);
+        left -= line + eol;
+        if (evbuffer_add_printf(dst, "%llx\r\n", (unsigned long long)size) < 0)
+            return -1;
+        if (size == 0)
+            break;
+        if (conn_move(src, dst, (size_t)size) < 0)
+            return -1;
+        e = evbuffer_search_eol(src, NULL, &eol, EVBUFFER_EOL_CRLF);
+        if (e.pos != 0 || conn_move(src, dst, eol) < 0)
+            return -1;
+        left -= (size_t)size + eol;
+    }
+    return conn_move(src, dst, left); /* trailers and the final empty line */
+}
+
+/* Hands the complete request at the front of src to evhttp, without its Expect line. */
+static int conn_pass(struct gw_conn *c, struct evbuffer *src, struct evbuffer *dst)
+{
+    const struct gw_frame_info *in = gw_frame_info(c->fr);
+    size_t body = in->total_len - in->skip - in->head_len;
+    int rc;
+
+    evbuffer_drain(src, in->skip);
+    if (in->expect_continue) {
+        rc = conn_move(src, dst, in->expect_off);
+        evbuffer_drain(src, in->expect_len);
+        if (rc == 0)
+            rc = conn_move(src, dst, in->head_len - in->expect_off - in->expect_len);
+    } else {
+        rc = conn_move(src, dst, in->head_len);
+    }
+    if (rc == 0)
+        rc = in->chunk_ext ? conn_pass_chunked(src, dst, body) : conn_move(src, dst, body);
+    c->scanned -= in->total_len;
+    conn_timer_stop(c);
+    return rc;
+}
+
+/*
+ * Writes buf to the socket until it is empty or the socket is full. Returns 0, or -1 after a
+ * socket error, which is then reported to evhttp as a write error (deferred, like a socket
+ * bufferevent would).
+ */
+static int conn_write_buf(struct gw_conn *c, struct evbuffer *buf)
+{
+    evutil_socket_t fd = bufferevent_getfd(c->under);
+
+    while (evbuffer_get_length(buf) > 0) {
+        int n = evbuffer_write(buf, fd);
+        if (n > 0)
+            continue;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 || errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        LOG_DEBUG("conn: write failed: %s", strerror(errno));
+        c->write_failed = true;
+        evbuffer_drain(buf, evbuffer_get_length(buf));
+        bufferevent_trigger_event(c->bev, BEV_EVENT_WRITING | BEV_EVENT_ERROR,
+                                  BEV_TRIG_DEFER_CALLBACKS);
+        return -1;
+    }
+    return 0;
+}
+
+/* Runs conn_write_cb() soon (now) or once the socket is writable. */
+static void conn_write_schedule(struct gw_conn *c, bool now)
+{
+    evutil_socket_t fd = bufferevent_getfd(c->under);
+
+    if (fd < 0)
+        return;
+    if (c->wev != NULL && event_get_fd(c->wev) != fd) {
+        event_free(c->wev);
+        c->wev = NULL;
+    }
+    if (c->wev == NULL) {
+        c->wev = event_new(bufferevent_get_base(c->bev), fd, EV_WRITE, conn_write_cb, c);
+        if (c->wev == NULL) {
+            LOG_ERR("conn: cannot create the write event");
+            return;
+        }
+    }
+    if (now)
+        event_active(c->wev, EV_WRITE, 0);
+    else
+        event_add(c->wev, NULL);
+}
+
+/*
+ * Sends a 100 Continue when the head of a request with "Expect: 100-continue" is complete, its
+ * length fits, and no body byte came yet. Only while evhttp waits for a request: otherwise the
+ * answer to an earlier request is still due and must go first, so the client waits its own
+ * timeout (RFC 9110 allows the server to skip the 100).
+ */
+static void conn_maybe_continue(struct gw_conn *c, struct evbuffer *src, struct evbuffer *dst)
+{
+    const struct gw_frame_info *in = gw_frame_info(c->fr);
+    bufferevent_data_cb readcb = NULL;
+    size_t len = sizeof(conn_continue) - 1;
+    evutil_socket_t fd = bufferevent_getfd(c->under);
+    ssize_t n;
+
+    if (!in->expect_continue || !in->http11 || fd < 0)
+        return;
+    if (evbuffer_get_length(src) > in->skip + in->head_len)
+        return;
+    bufferevent_getcb(c->bev, &readcb, NULL, NULL, NULL);
+    if (readcb == NULL || evbuffer_get_length(dst) > 0 ||
+        evbuffer_get_length(bufferevent_get_output(c->bev)) > 0 ||
+        (c->pre != NULL && evbuffer_get_length(c->pre) > 0))
+        return;
+    n = send(fd, conn_continue, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n <= 0 || (size_t)n == len)
+        return; /* sent, or not at all (a full or broken socket) */
+    if (c->pre == NULL)
+        c->pre = evbuffer_new();
+    if (c->pre == NULL || evbuffer_add(c->pre, conn_continue + n, len - (size_t)n) < 0) {
+        LOG_ERR("conn: out of memory");
+        return;
+    }
+    conn_write_schedule(c, false);
+}
+
+/* One framer event for the request at the front of src. */
+static int conn_event(struct gw_conn *c, enum gw_frame_ev ev, struct evbuffer *src,
+                      struct evbuffer *dst)
+{
+    const struct gw_frame_info *in = gw_frame_info(c->fr);
+
+    if (ev == GW_FRAME_HEAD) {
+        /* Contiguous already unless the head straddles two reads. */
+        const unsigned char *p = evbuffer_pullup(src, (ev_ssize_t)(in->skip + in->head_len));
+        if (p == NULL)
+            return -1;
+        ev = gw_frame_head(c->fr, (const char *)p + in->skip);
+        if (ev == GW_FRAME_MORE)
+            conn_maybe_continue(c, src, dst);
+    }
+    if (ev == GW_FRAME_DONE)
+        return conn_pass(c, src, dst);
+    if (ev == GW_FRAME_ERROR)
+        return conn_reject(c, src, dst, in->status);
+    return 0;
+}
+
+/* Feeds the bytes of src not scanned yet to the framer; each event may change src. */
+static int conn_scan(struct gw_conn *c, struct evbuffer *src, struct evbuffer *dst)
+{
+    struct evbuffer_iovec vec[CONN_NVEC];
+    struct evbuffer_ptr pos;
+
+restart:
+    while (!c->rejected && c->scanned < evbuffer_get_length(src)) {
+        int n;
+
+        if (evbuffer_ptr_set(src, &pos, c->scanned, EVBUFFER_PTR_SET) < 0)
+            return -1;
+        n = evbuffer_peek(src, -1, &pos, vec, CONN_NVEC);
+        if (n > CONN_NVEC)
+            n = CONN_NVEC;
+        for (int k = 0; k < n; k++) {
+            const char *p = vec[k].iov_base;
+            size_t len = vec[k].iov_len, used = 0;
+
+            while (len > 0) {
+                enum gw_frame_ev ev = gw_frame_feed(c->fr, p, len, &used);
+                c->scanned += used;
+                p += used;
+                len -= used;
+                if (ev == GW_FRAME_MORE)
+                    continue;
+                if (conn_event(c, ev, src, dst) < 0)
+                    return -1;
+                goto restart; /* the event moved, drained or linearised src */
+            }
+        }
+    }
+    return 0;
+}
+
+/*
+ * Input filter: src is the socket input, dst evhttp's input. Incomplete requests stay in src.
+ * Returns BEV_OK when new bytes were seen (this also restarts evhttp's own idle timeout, as a
+ * plain socket read would), BEV_NEED_MORE otherwise. The read limit is ignored: evhttp sets no
+ * read watermark, and a request cannot be handed over in parts anyway.
+ */
+static enum bufferevent_filter_result conn_input(struct evbuffer *src, struct evbuffer *dst,
+                                                 ev_ssize_t limit, enum bufferevent_flush_mode mode,
+                                                 void *arg)
+{
+    struct gw_conn *c = arg;
+    size_t before = evbuffer_get_length(src) - c->scanned;
+
+    (void)limit;
+    (void)mode;
+    if (c->rejected) {
+        evbuffer_drain(src, evbuffer_get_length(src));
+        return BEV_NEED_MORE;
+    }
+    if (before == 0)
+        return BEV_NEED_MORE;
+    if (conn_scan(c, src, dst) < 0) {
+        LOG_ERR("conn: out of memory while framing a request");
+        return BEV_ERROR;
+    }
+    if (!c->rejected && gw_frame_is_busy(c->fr)) {
+        if (c->timer == NULL || !evtimer_pending(c->timer, NULL))
+            conn_timer_start(c);
+    } else {
+        conn_timer_stop(c);
+    }
+    return BEV_OK;
+}
+
+/*
+ * Output filter. evhttp learns that its output was sent from the filter's write callback, which
+ * runs when this filter empties src; so the bytes go straight to the socket here and the
+ * callback fires only once the kernel has them all (evhttp may then shut the socket down).
+ * Called from inside evhttp's own evbuffer_add() it does nothing: writing there could run the
+ * write callback before evhttp has set it; conn_out_added() scheduled conn_write_cb() instead.
+ */
+static enum bufferevent_filter_result conn_output(struct evbuffer *src, struct evbuffer *dst,
+                                                  ev_ssize_t limit,
+                                                  enum bufferevent_flush_mode mode, void *arg)
+{
+    struct gw_conn *c = arg;
+    size_t before = evbuffer_get_length(src);
+
+    (void)dst;
+    (void)limit;
+    (void)mode;
+    if (!c->flushing || c->write_failed)
+        return BEV_NEED_MORE;
+    if (conn_write_buf(c, src) < 0)
+        return BEV_ERROR;
+    return evbuffer_get_length(src) < before ? BEV_OK : BEV_NEED_MORE;
+}
+
+static void conn_out_added(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct gw_conn *c = arg;
+
+    (void)buf;
+    if (info->n_added > 0 && !c->write_failed)
+        conn_write_schedule(c, true);
+}
+
+static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_conn *c = arg;
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+
+    (void)fd;
+    (void)what;
+    if (c->write_failed || conn_is_closing(c))
+        return;
+    if (c->pre != NULL && evbuffer_get_length(c->pre) > 0) {
+        if (conn_write_buf(c, c->pre) < 0)
+            return;
+        if (evbuffer_get_length(c->pre) > 0) {
+            conn_write_schedule(c, false);
+            return;
+        }
+    }
+    if (evbuffer_get_length(out) == 0)
+        return;
+    /* BEV_FLUSH: the filter calls conn_output() even while evhttp has writing disabled. */
+    bufferevent_incref(c->bev);
+    c->flushing = true;
+    bufferevent_flush(c->bev, EV_WRITE, BEV_FLUSH);
+    c->flushing = false;
+    if (!c->write_failed && !conn_is_closing(c) && evbuffer_get_length(out) > 0)
+        conn_write_schedule(c, false);
+    bufferevent_decref(c->bev);
+}
+
+/*
+ * A request began read_timeout seconds ago and is still incomplete: answer 408. Not while evhttp
+ * has reading off (it is busy with an earlier request and we read nothing meanwhile).
+ */
+static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_conn *c = arg;
+
+    (void)fd;
+    (void)what;
+    if (c->rejected || conn_is_closing(c))
+        return;
+    if (!(bufferevent_get_enabled(c->bev) & EV_READ)) {
+        conn_timer_start(c);
+        return;
+    }
+    if (conn_reject(c, bufferevent_get_input(c->under), bufferevent_get_input(c->bev), 408) < 0) {
+        LOG_ERR("conn: out of memory");
+        return;
+    }
+    bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+/* free_context of the filter: runs when the filter bufferevent is finalised. */
+static void conn_free(void *arg)
+{
+    struct gw_conn *c = arg;
+
+    /* libevent's free functions are not NULL-safe. */
+    if (c->out_cb != NULL)
+        evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cb);
+    if (c->timer != NULL)
+        event_free(c->timer);
+    if (c->wev != NULL)
+        event_free(c->wev);
+    if (c->pre != NULL)
+        evbuffer_free(c->pre);
+    gw_frame_free(c->fr);
+    free(c);
+}
+
+struct bufferevent *gw_conn_bev_new(struct event_base *base, void *arg)
+{
+    const struct gw_conn_limits *lim = arg;
+    struct bufferevent *under = NULL;
+    struct gw_conn *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        goto fail;
+    c->lim = lim;
+    c->fr = gw_frame_new(lim->max_header_size, lim->max_body_size);
+    if (c->fr == NULL)
+        goto fail;
+    under = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (under == NULL)
+        goto fail;
+    c->bev =
+        bufferevent_filter_new(under, conn_input, conn_output, BEV_OPT_CLOSE_ON_FREE, conn_free, c);
+    if (c->bev == NULL)
+        goto fail;
+    /* From here on the filter owns c (conn_free) and under (BEV_OPT_CLOSE_ON_FREE). */
+    c->under = under;
+    bufferevent_disable(under, EV_WRITE); /* conn_output() writes; the socket side only reads */
+    c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->bev), conn_out_added, c);
+    if (c->out_cb == NULL) {
+        LOG_ERR("conn: out of memory");
+        bufferevent_free(c->bev);
+        return NULL;
+    }
+    return c->bev;
+
+fail:
+    LOG_ERR("conn: out of memory");
+    if (under != NULL)
+        bufferevent_free(under);
+    if (c != NULL)
+        gw_frame_free(c->fr);
+    free(c);
+    return NULL;
+}

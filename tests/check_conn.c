@@ -1,0 +1,833 @@
+/*
+ * In-process integration tests of the connection framer: an evhttp with
+ * evhttp_set_bevcb(gw_conn_bev_new) on 127.0.0.1:0, its loop in a second thread, and blocking
+ * client sockets in the test thread. Checks keep-alive, pipelining, split and chunked bodies,
+ * the JSON rejections (431, 413, 408, 400), Expect: 100-continue, and write-through output
+ * (Connection: close, large and streamed responses).
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "gateway/gw_conn.h"
+
+#define BIG_LEN (1024 * 1024)
+
+struct srv {
+    struct event_base *base;
+    struct evhttp *http;
+    struct event *tick;
+    struct gw_conn_limits lim;
+    pthread_t thread;
+    atomic_int stop;
+    int port;
+};
+
+/* ---- server side (runs on the loop thread) ---- */
+
+static void reply_json(struct evhttp_request *req, int status, const char *reason,
+                       struct evbuffer *body)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json");
+    evhttp_send_reply(req, status, reason, body);
+}
+
+static void later_reply(evutil_socket_t fd, short what, void *arg)
+{
+    struct evhttp_request *req = arg;
+    struct evbuffer *b = evbuffer_new();
+
+    (void)fd;
+    (void)what;
+    evbuffer_add_printf(b, "{\"slow\":true}");
+    reply_json(req, 200, "OK", b);
+    evbuffer_free(b);
+}
+
+struct stream {
+    struct evhttp_request *req;
+    struct event_base *base;
+    int sent;
+};
+
+static void stream_next(evutil_socket_t fd, short what, void *arg)
+{
+    struct stream *st = arg;
+    struct evbuffer *b = evbuffer_new();
+    static const struct timeval tv = {0, 50000};
+
+    (void)fd;
+    (void)what;
+    evbuffer_add_printf(b, "data: %d\n\n", st->sent++);
+    evhttp_send_reply_chunk(st->req, b);
+    evbuffer_free(b);
+    if (st->sent < 3) {
+        event_base_once(st->base, -1, EV_TIMEOUT, stream_next, st, &tv);
+        return;
+    }
+    evhttp_send_reply_end(st->req);
+    free(st);
+}
+
+static void srv_cb(struct evhttp_request *req, void *arg)
+{
+    struct srv *s = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    size_t plen = strlen(GW_CONN_REJECT_PREFIX);
+    struct evbuffer *b = evbuffer_new();
+
+    if (strncmp(uri, GW_CONN_REJECT_PREFIX, plen) == 0) {
+        int status = atoi(uri + plen);
+        evbuffer_add_printf(b, "{\"error\":{\"status\":%d}}", status);
+        reply_json(req, status, "Rejected", b);
+    } else if (strcmp(uri, "/big") == 0) {
+        /* a small send buffer: the socket fills up many times while writing */
+        struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+        int fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
+        int sz = 8192;
+        char *x = malloc(BIG_LEN);
+
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+        memset(x, 'x', BIG_LEN);
+        evbuffer_add(b, x, BIG_LEN);
+        free(x);
+        evhttp_send_reply(req, 200, "OK", b);
+    } else if (strcmp(uri, "/slow") == 0) {
+        static const struct timeval tv = {1, 300000};
+        event_base_once(s->base, -1, EV_TIMEOUT, later_reply, req, &tv);
+    } else if (strcmp(uri, "/stream") == 0) {
+        struct stream *st = calloc(1, sizeof(*st));
+        st->req = req;
+        st->base = s->base;
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                          "text/event-stream");
+        evhttp_send_reply_start(req, 200, "OK");
+        stream_next(-1, 0, st);
+    } else {
+        struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+        evbuffer_add_printf(b, "{\"uri\":\"%s\",\"len\":%zu,\"expect\":%s}", uri,
+                            evbuffer_get_length(evhttp_request_get_input_buffer(req)),
+                            evhttp_find_header(h, "Expect") != NULL ? "true" : "false");
+        reply_json(req, 200, "OK", b);
+    }
+    evbuffer_free(b);
+}
+
+static void srv_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct srv *s = arg;
+
+    (void)fd;
+    (void)what;
+    if (atomic_load(&s->stop))
+        event_base_loopbreak(s->base);
+}
+
+static void *srv_loop(void *arg)
+{
+    struct srv *s = arg;
+
+    event_base_dispatch(s->base);
+    return NULL;
+}
+
+static void srv_start(struct srv *s, size_t max_head, size_t max_body, int read_timeout)
+{
+    static const struct timeval tick = {0, 10000};
+    struct evhttp_bound_socket *bound;
+    struct sockaddr_in sa;
+    socklen_t sl = sizeof(sa);
+
+    memset(s, 0, sizeof(*s));
+    s->lim.max_header_size = max_head;
+    s->lim.max_body_size = max_body;
+    s->lim.read_timeout = read_timeout;
+    s->base = event_base_new();
+    ck_assert_ptr_nonnull(s->base);
+    s->http = evhttp_new(s->base);
+    ck_assert_ptr_nonnull(s->http);
+    evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT);
+    evhttp_set_bevcb(s->http, gw_conn_bev_new, &s->lim);
+    evhttp_set_gencb(s->http, srv_cb, s);
+    bound = evhttp_bind_socket_with_handle(s->http, "127.0.0.1", 0);
+    ck_assert_ptr_nonnull(bound);
+    ck_assert_int_eq(getsockname(evhttp_bound_socket_get_fd(bound), (struct sockaddr *)&sa, &sl),
+                     0);
+    s->port = ntohs(sa.sin_port);
+    s->tick = event_new(s->base, -1, EV_PERSIST, srv_tick, s);
+    ck_assert_ptr_nonnull(s->tick);
+    ck_assert_int_eq(event_add(s->tick, &tick), 0);
+    ck_assert_int_eq(pthread_create(&s->thread, NULL, srv_loop, s), 0);
+}
+
+static void srv_stop(struct srv *s)
+{
+    atomic_store(&s->stop, 1);
+    pthread_join(s->thread, NULL);
+    event_free(s->tick);
+    evhttp_free(s->http);
+    event_base_free(s->base);
+}
+
+/* ---- client side (blocking sockets, test thread) ---- */
+
+struct cl {
+    int fd;
+    char *buf; /* bytes received and not yet parsed */
+    size_t len, cap;
+};
+
+struct resp {
+    int status;
+    char head[2048];
+    char *body; /* NUL-terminated */
+    size_t body_len;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void cl_timeout(struct cl *c, int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+    ck_assert_int_eq(setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+}
+
+static void cl_open(struct cl *c, const struct srv *s)
+{
+    struct sockaddr_in sa;
+    int one = 1;
+
+    memset(c, 0, sizeof(*c));
+    c->cap = 2 * BIG_LEN;
+    c->buf = malloc(c->cap);
+    ck_assert_ptr_nonnull(c->buf);
+    c->fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(c->fd, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)s->port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    cl_timeout(c, 2500);
+}
+
+static void cl_close(struct cl *c)
+{
+    close(c->fd);
+    free(c->buf);
+}
+
+static void cl_send(struct cl *c, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+        ck_assert_int_gt(w, 0);
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+static void cl_sends(struct cl *c, const char *s)
+{
+    cl_send(c, s, strlen(s));
+}
+
+/* Receives more bytes; returns the count, 0 at EOF, -1 on timeout or error. */
+static ssize_t cl_recv(struct cl *c)
+{
+    ssize_t n;
+
+    ck_assert_uint_lt(c->len, c->cap);
+    n = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+    if (n > 0)
+        c->len += (size_t)n;
+    return n;
+}
+
+/* memmem() without _GNU_SOURCE. */
+static const char *find(const char *hay, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+
+    for (size_t i = 0; i + k <= n; i++) {
+        if (memcmp(hay + i, needle, k) == 0)
+            return hay + i;
+    }
+    return NULL;
+}
+
+static const char *head_value(const char *head, const char *name)
+{
+    size_t n = strlen(name);
+
+    for (const char *p = strstr(head, "\r\n"); p != NULL; p = strstr(p + 2, "\r\n")) {
+        if (strncasecmp(p + 2, name, n) == 0 && p[2 + n] == ':')
+            return p + 3 + n;
+    }
+    return NULL;
+}
+
+/* Decodes a complete chunked body at p (len bytes); returns bytes used, 0 if incomplete. */
+static size_t dechunk(const char *p, size_t len, char *out, size_t *out_len)
+{
+    size_t i = 0;
+
+    *out_len = 0;
+    for (;;) {
+        const char *eol = find(p + i, len - i, "\r\n");
+        unsigned long sz;
+
+        if (eol == NULL)
+            return 0;
+        sz = strtoul(p + i, NULL, 16);
+        i = (size_t)(eol - p) + 2;
+        if (sz == 0)
+            return len - i >= 2 ? i + 2 : 0;
+        if (len - i < sz + 2)
+            return 0;
+        memcpy(out + *out_len, p + i, sz);
+        *out_len += sz;
+        i += sz + 2;
+    }
+}
+
+/* Reads one response (a 1xx included; without a length, up to EOF). Returns 0, or -1 on
+ * timeout / EOF before it is whole. */
+static int cl_response(struct cl *c, struct resp *r)
+{
+    bool eof = false;
+
+    memset(r, 0, sizeof(*r));
+    for (;;) {
+        const char *end = find(c->buf, c->len, "\r\n\r\n");
+
+        if (end != NULL) {
+            size_t hl = (size_t)(end - c->buf) + 4, used = 0;
+            const char *cl;
+
+            ck_assert_uint_lt(hl, sizeof(r->head));
+            memcpy(r->head, c->buf, hl);
+            r->head[hl] = '\0';
+            r->status = atoi(r->head + 9);
+            cl = head_value(r->head, "Content-Length");
+            free(r->body);
+            r->body = malloc(c->len - hl + 1);
+            if (r->status / 100 == 1) {
+                used = hl;
+            } else if (cl != NULL) {
+                size_t n = strtoul(cl, NULL, 10);
+                if (c->len - hl >= n) {
+                    memcpy(r->body, c->buf + hl, n);
+                    r->body_len = n;
+                    used = hl + n;
+                }
+            } else if (head_value(r->head, "Transfer-Encoding") != NULL) {
+                size_t k = dechunk(c->buf + hl, c->len - hl, r->body, &r->body_len);
+                used = k > 0 ? hl + k : 0;
+            } else if (eof) {
+                memcpy(r->body, c->buf + hl, c->len - hl);
+                r->body_len = c->len - hl;
+                used = c->len;
+            }
+            if (used > 0) {
+                r->body[r->body_len] = '\0';
+                memmove(c->buf, c->buf + used, c->len - used);
+                c->len -= used;
+                return 0;
+            }
+        }
+        if (eof)
+            return -1;
+        if (cl_recv(c) <= 0)
+            eof = true; /* one more pass: a response without a length ends here */
+    }
+}
+
+static void resp_free(struct resp *r)
+{
+    free(r->body);
+    r->body = NULL;
+}
+
+/* True when the peer closed (EOF or reset) within the receive timeout. */
+static bool cl_closed(struct cl *c)
+{
+    ssize_t n = cl_recv(c);
+
+    return n == 0 || (n < 0 && errno == ECONNRESET);
+}
+
+static void expect_json(struct resp *r, int status)
+{
+    char want[64];
+
+    ck_assert_int_eq(r->status, status);
+    snprintf(want, sizeof(want), "{\"error\":{\"status\":%d}}", status);
+    ck_assert_str_eq(r->body, want);
+    ck_assert_ptr_nonnull(strstr(r->head, "application/json"));
+}
+
+/* Sends one request and checks a 200 echo answer with body length len. */
+static void expect_echo(struct cl *c, const char *uri, size_t len)
+{
+    struct resp r = {0};
+    char want[256];
+
+    ck_assert_int_eq(cl_response(c, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    snprintf(want, sizeof(want), "{\"uri\":\"%s\",\"len\":%zu,\"expect\":false}", uri, len);
+    ck_assert_str_eq(r.body, want);
+    resp_free(&r);
+}
+
+/* ---- tests ---- */
+
+START_TEST(keepalive_get_post)
+{
+    struct srv s;
+    struct cl c;
+
+    srv_start(&s, 4096, 1 << 20, 5);
+    cl_open(&c, &s);
+    cl_sends(&c, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_echo(&c, "/a", 0);
+    cl_sends(&c, "POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello");
+    expect_echo(&c, "/b", 5);
+    cl_sends(&c, "PUT /c HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    expect_echo(&c, "/c", 0);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+START_TEST(pipelined_one_write)
+{
+    struct srv s;
+    struct cl c;
+
+    srv_start(&s, 4096, 1 << 20, 5);
+    cl_open(&c, &s);
+    cl_sends(&c, "GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                 "POST /2 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+                 "POST /3 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                 "4\r\nwxyz\r\n0\r\n\r\n"
+                 "GET /4 HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_echo(&c, "/1", 0);
+    expect_echo(&c, "/2", 3);
+    expect_echo(&c, "/3", 4);
+    expect_echo(&c, "/4", 0);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+START_TEST(body_in_small_writes)
+{
+    char req[1024];
+    struct srv s;
+    struct cl c;
+    int n =
+        snprintf(req, sizeof(req), "POST /s HTTP/1.1\r\nHost: x\r\nContent-Length: 300\r\n\r\n");
+
+    memset(req + n, 'q', 300);
+    srv_start(&s, 4096, 1 << 20, 5);
+    cl_open(&c, &s);
+    for (int i = 0; i < n + 300; i++) {
+        cl_send(&c, req + i, 1);
+        usleep(100);
+    }
+    expect_echo(&c, "/s", 300);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+START_TEST(chunked_body)
+{
+    struct srv s;
+    struct cl c;
+
+    srv_start(&s, 4096, 1 << 20, 5);
+    cl_open(&c, &s);
+    /* extensions and whitespace on size lines (evhttp alone refuses them), trailers */
+    cl_sends(&c, "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\r\nhel");
+    usleep(20000);
+    cl_sends(&c, "lo\r\nA \r\n0123456789\r\n");
+    usleep(20000);
+    cl_sends(&c, "0;end\r\nX-Trailer: yes\r\n\r\n");
+    expect_echo(&c, "/c", 15);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+START_TEST(head_too_big_431)
+{
+    char req[4096];
+    struct srv s;
+    struct cl c;
+    struct resp r = {0};
+    int n = snprintf(req, sizeof(req), "GET /h HTTP/1.1\r\nHost: x\r\nX-Pad: ");
+
+    memset(req + n, 'p', 2000);
+    memcpy(req + n + 2000, "\r\n\r\n", 4);
+    srv_start(&s, 1024, 1 << 20, 5);
+    cl_open(&c, &s);
+    cl_send(&c, req, (size_t)n + 2004);
+    ck_assert_int_eq(cl_response(&c, &r), 0);
+    expect_json(&r, 431);
+    ck_assert(cl_closed(&c));
+    resp_free(&r);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+START_TEST(content_length_too_big_413)
+{
+    struct srv s;
+    struct cl c;
+    struct resp r = {0};
+    double t0;
+
+    srv_start(&s, 4096, 1000, 5);
+    cl_open(&c, &s);
+    t0 = now_s();
+    cl_sends(&c, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n");
+    ck_assert_int_eq(cl_response(&c, &r), 0);
+    ck_assert_double_lt(now_s() - t0, 0.5); /* without sending the body */
+    expect_json(&r, 413);
+    ck_assert(cl_closed(&c));
+    resp_free(&r);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+START_TEST(chunked_too_big_413)
+{
+    struct srv s;
+    struct cl c;
+    struct resp r = {0};
+    char data[600];
+
+    memset(data, 'd', sizeof(data));
+    srv_start(&s, 4096, 1000, 5);
+    cl_open(&c, &s);
+    cl_sends(&c, "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n258\r\n");
+    cl_send(&c, data, sizeof(data));
+    cl_sends(&c, "\r\n258\r\n");
+    ck_assert_int_eq(cl_response(&c, &r), 0);
+    expect_json(&r, 413);
+    resp_free(&r);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+START_TEST(invalid_content_length_400)
+{
+    struct srv s;
+    struct cl c;
+    struct resp r = {0};
+
+    srv_start(&s, 4096, 1000, 5);
+    cl_open(&c, &s);
+    cl_sends(&c, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n");
+    ck_assert_int_eq(cl_response(&c, &r), 0);
+    expect_json(&r, 400);
+    resp_free(&r);
+    cl_close(&c);
+    /* a request after a good one on the same connection */
+    cl_open(&c, &s);
+    cl_sends(&c, "GET /ok HTTP/1.1\r\nHost: x\r\n\r\n"
+                 "POST /x HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n");
+    expect_echo(&c, "/ok", 0);
+    ck_assert_int_eq(cl_response(&c, &r), 0);
+    expect_json(&r, 400);
+    ck_assert(cl_closed(&c));
+    resp_free(&r);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+START_TEST(read_timeout_408)
+{
+    struct srv s;
+    struct cl c;
+    struct resp r = {0};
+    double t0, dt;
+
+    srv_start(&s, 4096, 1000, 1);
+    cl_open(&c, &s);
+    t0 = now_s();
+    cl_sends(&c, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc");
+    ck_assert_int_eq(cl_response(&c, &r), 0);
+    dt = now_s() - t0;
+    ck_assert_double_ge(dt, 0.9);
+    ck_assert_double_lt(dt, 2.0);
+    expect_json(&r, 408);
+    ck_assert(cl_closed(&c));
+    resp_free(&r);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+/* An idle keep-alive connection is not timed; the timer starts with a request's first byte. */
+START_TEST(idle_is_not_timed)
+{
+    struct srv s;
+    struct cl c;
+
+    srv_start(&s, 4096, 1000, 1);
+    cl_open(&c, &s);
+    cl_sends(&c, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_echo(&c, "/a", 0);
+    cl_timeout(&c, 1300);
+    ck_assert_int_lt(cl_recv(&c), 0);
+    ck_assert(errno == EAGAIN || errno == EWOULDBLOCK);
+    cl_timeout(&c, 2500);
+    cl_sends(&c, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_echo(&c, "/b", 0);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+/* The read timer is not the client's fault while evhttp is busy and reads nothing. */
+START_TEST(timer_waits_for_busy_evhttp)
+{
+    struct srv s;
+    struct cl c;
+    struct resp r = {0};
+
+    srv_start(&s, 4096, 1000, 1);
+    cl_open(&c, &s);
+    cl_sends(&c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHo");
+    usleep(200000);
+    cl_sends(&c, "st: x\r\n\r\n");
+    ck_assert_int_eq(cl_response(&c, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "{\"slow\":true}");
+    resp_free(&r);
+    expect_echo(&c, "/next", 0);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+START_TEST(expect_continue)
+{
+    struct srv s;
+    struct cl c;
+    struct resp r = {0};
+    double t0;
+
+    srv_start(&s, 4096, 1000, 5);
+    cl_open(&c, &s);
+    cl_timeout(&c, 500);
+    t0 = now_s();
+    cl_sends(&c,
+             "POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    ck_assert_int_eq(cl_response(&c, &r), 0);
+    ck_assert_double_lt(now_s() - t0, 0.4);
+    ck_assert_int_eq(r.status, 100);
+    ck_assert_str_eq(r.head, "HTTP/1.1 100 Continue\r\n\r\n");
+    resp_free(&r);
+    cl_timeout(&c, 2500);
+    cl_sends(&c, "hello");
+    expect_echo(&c, "/e", 5); /* the handler does not see the Expect header */
+    /* too large: 413 at once, no 100 */
+    cl_sends(&c,
+             "POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n");
+    ck_assert_int_eq(cl_response(&c, &r), 0);
+    expect_json(&r, 413);
+    resp_free(&r);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+/* Responses after which evhttp closes at once still arrive whole (write-through output). */
+START_TEST(close_and_big_responses)
+{
+    struct srv s;
+    struct cl c;
+    struct resp r = {0};
+
+    srv_start(&s, 4096, 1000, 5);
+    cl_open(&c, &s);
+    cl_sends(&c, "GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    ck_assert_int_eq(cl_response(&c, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(r.body_len, BIG_LEN);
+    ck_assert(r.body[0] == 'x' && r.body[BIG_LEN - 1] == 'x');
+    ck_assert(cl_closed(&c));
+    resp_free(&r);
+    cl_close(&c);
+    cl_open(&c, &s);
+    cl_sends(&c, "GET /a HTTP/1.0\r\n\r\n");
+    expect_echo(&c, "/a", 0); /* read up to the close: no Content-Length in HTTP/1.0 */
+    cl_close(&c);
+    /* keep-alive after a large answer */
+    cl_open(&c, &s);
+    cl_sends(&c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+    ck_assert_int_eq(cl_response(&c, &r), 0);
+    ck_assert_uint_eq(r.body_len, BIG_LEN);
+    resp_free(&r);
+    expect_echo(&c, "/after", 0);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+/* A client that leaves while a large answer is still being written. */
+START_TEST(client_gone_mid_response)
+{
+    struct srv s;
+    struct cl c;
+
+    srv_start(&s, 4096, 1000, 5);
+    for (int i = 0; i < 3; i++) {
+        cl_open(&c, &s);
+        cl_sends(&c, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+        ck_assert_int_gt(cl_recv(&c), 0);
+        cl_close(&c);
+    }
+    usleep(50000);
+    cl_open(&c, &s);
+    cl_sends(&c, "GET /alive HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_echo(&c, "/alive", 0);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+START_TEST(streamed_response)
+{
+    struct srv s;
+    struct cl c;
+    struct resp r = {0};
+
+    srv_start(&s, 4096, 1000, 5);
+    cl_open(&c, &s);
+    cl_sends(&c, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+    ck_assert_int_eq(cl_response(&c, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "data: 0\n\ndata: 1\n\ndata: 2\n\n");
+    resp_free(&r);
+    cl_sends(&c, "GET /again HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_echo(&c, "/again", 0);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+START_TEST(pipelined_then_rejected)
+{
+    char req[4096];
+    struct srv s;
+    struct cl c;
+    struct resp r = {0};
+    int n = snprintf(req, sizeof(req), "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nX: ");
+
+    memset(req + n, 'p', 1500);
+    srv_start(&s, 1024, 1000, 5);
+    cl_open(&c, &s);
+    cl_send(&c, req, (size_t)n + 1500);
+    expect_echo(&c, "/1", 0);
+    ck_assert_int_eq(cl_response(&c, &r), 0);
+    expect_json(&r, 431);
+    ck_assert(cl_closed(&c));
+    resp_free(&r);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+/* Clients that leave mid-request (the read timer pending) do not disturb the server. */
+START_TEST(client_gone_mid_request)
+{
+    struct srv s;
+    struct cl c;
+
+    srv_start(&s, 4096, 1000, 1);
+    for (int i = 0; i < 5; i++) {
+        cl_open(&c, &s);
+        cl_sends(&c, i % 2 ? "POST /x HTTP/1.1\r\nContent-Length: 9\r\n\r\nab" : "GET /x HTT");
+        usleep(20000);
+        cl_close(&c);
+    }
+    cl_open(&c, &s);
+    cl_sends(&c, "POST /x HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 9\r\n\r\n");
+    usleep(20000);
+    cl_close(&c);
+    cl_open(&c, &s);
+    cl_sends(&c, "GET /alive HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_echo(&c, "/alive", 0);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+Suite *conn_suite(void)
+{
+    Suite *s = suite_create("conn");
+    TCase *pass = tcase_create("pass");
+    TCase *reject = tcase_create("reject");
+    TCase *timer = tcase_create("timeout");
+    TCase *out = tcase_create("output");
+
+    tcase_add_test(pass, keepalive_get_post);
+    tcase_add_test(pass, pipelined_one_write);
+    tcase_add_test(pass, body_in_small_writes);
+    tcase_add_test(pass, chunked_body);
+    tcase_add_test(pass, expect_continue);
+    tcase_add_test(pass, client_gone_mid_request);
+    tcase_add_test(reject, head_too_big_431);
+    tcase_add_test(reject, content_length_too_big_413);
+    tcase_add_test(reject, chunked_too_big_413);
+    tcase_add_test(reject, invalid_content_length_400);
+    tcase_add_test(reject, pipelined_then_rejected);
+    tcase_add_test(timer, read_timeout_408);
+    tcase_add_test(timer, idle_is_not_timed);
+    tcase_add_test(timer, timer_waits_for_busy_evhttp);
+    tcase_add_test(out, close_and_big_responses);
+    tcase_add_test(out, streamed_response);
+    tcase_add_test(out, client_gone_mid_response);
+    tcase_set_timeout(timer, 6);
+    suite_add_tcase(s, pass);
+    suite_add_tcase(s, reject);
+    suite_add_tcase(s, timer);
+    suite_add_tcase(s, out);
+    return s;
+}
