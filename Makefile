@@ -80,7 +80,7 @@ deps-test:
 	@scripts/deps.sh test
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	./$(BIN) serve $(if $(wildcard config.yaml),--config config.yaml) $(ARGS)
 
 # The test runner starts the real binary (GW_BIN) for the end-to-end suites.
@@ -88,9 +88,13 @@ check: $(BIN) $(TESTBIN)
 	GW_BIN=$(abspath $(BIN)) GW_ROOT=$(CURDIR) CK_TIMEOUT_MULTIPLIER=$(if $(filter 1,$(SAN)),4,1) \
 	    ./$(TESTBIN)
 
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+
 test: deps-test
 	@$(MAKE) --no-print-directory format-check
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BIN) $(TESTBIN)
 	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory -j$(NPROC) SAN=1 build-san/any-llm-gateway build-san/check_gateway
 	@$(MAKE) --no-print-directory SAN=1 check
 
 format:

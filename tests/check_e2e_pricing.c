@@ -224,6 +224,25 @@ START_TEST(set_and_upsert)
 }
 END_TEST
 
+START_TEST(prices_print_as_written)
+{
+    struct t_resp r;
+
+    need_gw();
+    ck_assert_int_eq(t_http(gw.port, "POST", "/v1/pricing", AUTH,
+                            "{\"model_key\": \"openai:gpt-4o-mini\", "
+                            "\"input_price_per_million\": 0.15, "
+                            "\"output_price_per_million\": 0.6}",
+                            &r),
+                     0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_msg(strstr(r.body, "\"input_price_per_million\":0.15,") != NULL &&
+                      strstr(r.body, "\"output_price_per_million\":0.6,") != NULL,
+                  "prices not printed as written: %s", r.body);
+    t_resp_free(&r);
+}
+END_TEST
+
 START_TEST(model_key_normalised)
 {
     json_t *j;
@@ -806,6 +825,7 @@ Suite *e2e_pricing_suite(void)
     tcase_add_unchecked_fixture(tp, gw_up_master, gw_down);
     tcase_set_timeout(tp, 30);
     tcase_add_test(tp, set_and_upsert);
+    tcase_add_test(tp, prices_print_as_written);
     tcase_add_test(tp, model_key_normalised);
     tcase_add_test(tp, bad_model_key_400);
     tcase_add_test(tp, set_price_422);

@@ -150,6 +150,12 @@ static void gw_reply_send(struct gw_req *r, int status, struct evbuffer *buf)
     gw_req_finish(r);
 }
 
+/*
+ * 15 significant digits: prices and costs read back as written (0.15, not jansson's default
+ * 17-digit 0.14999999999999999), as the reference's Python floats print.
+ */
+#define GW_JSON_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15))
+
 static int gw_json_to_evbuffer(const char *chunk, size_t size, void *data)
 {
     return evbuffer_add(data, chunk, size);
@@ -160,7 +166,7 @@ void gw_reply_json(struct gw_req *r, int status, json_t *body)
     struct evbuffer *buf = evbuffer_new();
 
     if (buf != NULL && body != NULL &&
-        json_dump_callback(body, gw_json_to_evbuffer, buf, JSON_COMPACT | JSON_ENCODE_ANY) < 0) {
+        json_dump_callback(body, gw_json_to_evbuffer, buf, GW_JSON_FLAGS) < 0) {
         evbuffer_drain(buf, evbuffer_get_length(buf));
         status = 500;
         evbuffer_add_printf(buf, "{\"detail\":\"Internal Server Error\"}");
