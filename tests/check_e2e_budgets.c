@@ -14,16 +14,13 @@
 
 #include <jansson.h>
 
-#include "t_gw.h"
+#include "t_api.h"
 
 #define AUTH "Authorization: Bearer test-master-key\r\n"
 
-static struct t_gw gw;
-static int gw_started; /* 1 when the unchecked fixture started the gateway */
-
 static void gw_up(const char *yaml)
 {
-    gw_started = t_gw_start(&gw, yaml, NULL, NULL) == 0;
+    t_api_up(yaml);
 }
 
 static void gw_up_master(void)
@@ -34,52 +31,6 @@ static void gw_up_master(void)
 static void gw_up_no_master(void)
 {
     gw_up(NULL);
-}
-
-static void gw_down(void)
-{
-    if (gw_started)
-        t_gw_stop(&gw, SIGTERM, 10000);
-    gw_started = 0;
-}
-
-static void need_gw(void)
-{
-    ck_assert_msg(gw_started, "gateway did not start");
-}
-
-static json_t *body_json(const struct t_resp *r)
-{
-    json_t *j = json_loadb(r->body, r->body_len, JSON_DECODE_ANY, NULL);
-    ck_assert_msg(j != NULL, "body is not JSON: %s", r->body);
-    return j;
-}
-
-/* Sends a request and returns the parsed JSON body (owned); status must equal want. */
-static json_t *call(const char *method, const char *path, const char *headers, const char *body,
-                    int want)
-{
-    struct t_resp r;
-    json_t *j;
-
-    ck_assert_int_eq(t_http(gw.port, method, path, headers, body, &r), 0);
-    ck_assert_msg(r.status == want, "%s %s: status %d, want %d; body %s", method, path, r.status,
-                  want, r.body);
-    j = body_json(&r);
-    t_resp_free(&r);
-    return j;
-}
-
-/* Asserts the DESIGN.md §2.3 error shape with this detail string. */
-static void expect_error(const char *method, const char *path, const char *headers,
-                         const char *body, int status, const char *detail)
-{
-    json_t *j = call(method, path, headers, body, status);
-
-    ck_assert_str_eq(json_string_value(json_object_get(j, "detail")), detail);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
-                     detail);
-    json_decref(j);
 }
 
 /* Asserts a 422 whose detail[idx] has this type, loc and (when msg != NULL) msg. */
@@ -103,17 +54,11 @@ static void expect_422_item(json_t *j, size_t idx, const char *type, const char 
 static void expect_422(const char *method, const char *path, const char *body, const char *type,
                        const char *field)
 {
-    json_t *j = call(method, path, AUTH, body, 422);
+    json_t *j = t_call(method, path, AUTH, body, 422);
 
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
     expect_422_item(j, 0, type, "body", field, NULL);
     json_decref(j);
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
 /* Checks the BudgetResponse shape; returns the budget id (borrowed from j). */
@@ -133,44 +78,27 @@ static const char *check_budget(json_t *j)
     ck_assert_ptr_nonnull(json_object_get(j, "budget_duration_sec"));
     ck_assert_ptr_nonnull(c);
     ck_assert_ptr_nonnull(u);
-    ck_assert_msg(ends_with(c, "+00:00"), "created_at %s", c);
-    ck_assert_msg(ends_with(u, "+00:00"), "updated_at %s", u);
+    ck_assert_msg(t_ends_with(c, "+00:00"), "created_at %s", c);
+    ck_assert_msg(t_ends_with(u, "+00:00"), "updated_at %s", u);
     return id;
 }
 
 /* Creates a budget from body and returns the response (owned). */
 static json_t *create(const char *body)
 {
-    json_t *j = call("POST", "/v1/budgets", AUTH, body, 200);
+    json_t *j = t_call("POST", "/v1/budgets", AUTH, body, 200);
     check_budget(j);
     return j;
 }
 
 /* Asserts that the first column of the first row of the query (printf-style) equals want. */
-static void assert_sql(const char *want, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void assert_sql(const char *want, const char *fmt, ...)
-{
-    char q[1024];
-    va_list ap;
-    char *v;
-
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof(q), fmt, ap);
-    va_end(ap);
-    v = t_sql(gw.db, q);
-    ck_assert_msg(v != NULL, "query failed: %s", q);
-    ck_assert_msg(strcmp(v, want) == 0, "%s: got '%s', want '%s'", q, v, want);
-    free(v);
-}
 
 START_TEST(create_budget)
 {
     json_t *j;
     const char *id;
 
-    need_gw();
+    t_api_need();
     j = create("{\"max_budget\": 100.5, \"budget_duration_sec\": 86400}");
     id = check_budget(j);
     ck_assert(json_is_real(json_object_get(j, "max_budget")));
@@ -179,22 +107,22 @@ START_TEST(create_budget)
     ck_assert_int_eq(json_integer_value(json_object_get(j, "budget_duration_sec")), 86400);
     ck_assert_str_eq(json_string_value(json_object_get(j, "created_at")),
                      json_string_value(json_object_get(j, "updated_at")));
-    assert_sql("100.5", "SELECT max_budget FROM budgets WHERE budget_id = '%s'", id);
-    assert_sql("86400", "SELECT budget_duration_sec FROM budgets WHERE budget_id = '%s'", id);
-    assert_sql("1",
-               "SELECT created_at = updated_at AND created_at LIKE '%%+00:00' FROM budgets "
-               "WHERE budget_id = '%s'",
-               id);
+    t_assert_sql("100.5", "SELECT max_budget FROM budgets WHERE budget_id = '%s'", id);
+    t_assert_sql("86400", "SELECT budget_duration_sec FROM budgets WHERE budget_id = '%s'", id);
+    t_assert_sql("1",
+                 "SELECT created_at = updated_at AND created_at LIKE '%%+00:00' FROM budgets "
+                 "WHERE budget_id = '%s'",
+                 id);
     json_decref(j);
 
     /* Both fields optional and nullable: a tracking-only budget. */
     j = create("{}");
     ck_assert(json_is_null(json_object_get(j, "max_budget")));
     ck_assert(json_is_null(json_object_get(j, "budget_duration_sec")));
-    assert_sql("NULLNULL",
-               "SELECT quote(max_budget) || quote(budget_duration_sec) FROM budgets "
-               "WHERE budget_id = '%s'",
-               check_budget(j));
+    t_assert_sql("NULLNULL",
+                 "SELECT quote(max_budget) || quote(budget_duration_sec) FROM budgets "
+                 "WHERE budget_id = '%s'",
+                 check_budget(j));
     json_decref(j);
     j = create("{\"max_budget\": null, \"budget_duration_sec\": null}");
     ck_assert(json_is_null(json_object_get(j, "max_budget")));
@@ -232,11 +160,11 @@ START_TEST(create_budget_422)
     char *before, *after;
     json_t *j, *it;
 
-    need_gw();
-    before = t_sql(gw.db, "SELECT count(*) FROM budgets");
+    t_api_need();
+    before = t_sql(t_api.db, "SELECT count(*) FROM budgets");
     ck_assert_ptr_nonnull(before);
 
-    j = call("POST", "/v1/budgets", AUTH, "{\"max_budget\": -1}", 422);
+    j = t_call("POST", "/v1/budgets", AUTH, "{\"max_budget\": -1}", 422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
     expect_422_item(j, 0, "greater_than_equal", "body", "max_budget",
                     "Input should be greater than or equal to 0");
@@ -246,7 +174,7 @@ START_TEST(create_budget_422)
     ck_assert_double_eq(json_number_value(json_object_get(json_object_get(it, "ctx"), "ge")), 0);
     json_decref(j);
 
-    j = call("POST", "/v1/budgets", AUTH, "{\"budget_duration_sec\": 0}", 422);
+    j = t_call("POST", "/v1/budgets", AUTH, "{\"budget_duration_sec\": 0}", 422);
     expect_422_item(j, 0, "greater_than", "body", "budget_duration_sec",
                     "Input should be greater than 0");
     it = json_array_get(json_object_get(j, "detail"), 0);
@@ -259,7 +187,8 @@ START_TEST(create_budget_422)
                "max_budget");
 
     /* Every problem is reported, in field order. */
-    j = call("POST", "/v1/budgets", AUTH, "{\"budget_duration_sec\": 0, \"max_budget\": -3}", 422);
+    j = t_call("POST", "/v1/budgets", AUTH, "{\"budget_duration_sec\": 0, \"max_budget\": -3}",
+               422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 2);
     expect_422_item(j, 0, "greater_than_equal", "body", "max_budget", NULL);
     expect_422_item(j, 1, "greater_than", "body", "budget_duration_sec", NULL);
@@ -276,17 +205,17 @@ START_TEST(create_budget_422)
                "budget_duration_sec");
 
     /* The body itself: absent, not an object, malformed. */
-    j = call("POST", "/v1/budgets", AUTH, NULL, 422);
+    j = t_call("POST", "/v1/budgets", AUTH, NULL, 422);
     expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
-    j = call("POST", "/v1/budgets", AUTH, "[1, 2]", 422);
+    j = t_call("POST", "/v1/budgets", AUTH, "[1, 2]", 422);
     expect_422_item(j, 0, "model_attributes_type", "body", NULL, NULL);
     json_decref(j);
-    j = call("POST", "/v1/budgets", AUTH, "{\"max_budget\": ", 422);
+    j = t_call("POST", "/v1/budgets", AUTH, "{\"max_budget\": ", 422);
     expect_422_item(j, 0, "json_invalid", "body", NULL, "JSON decode error");
     json_decref(j);
 
-    after = t_sql(gw.db, "SELECT count(*) FROM budgets");
+    after = t_sql(t_api.db, "SELECT count(*) FROM budgets");
     ck_assert_str_eq(before, after);
     free(before);
     free(after);
@@ -297,56 +226,57 @@ START_TEST(master_key_rules)
 {
     json_t *j;
 
-    need_gw();
+    t_api_need();
     /* Missing, malformed and wrong credentials, on every budget endpoint. */
-    expect_error("POST", "/v1/budgets", NULL, "{}", 401,
-                 "Missing X-AnyLLM-Key or Authorization header");
-    expect_error("GET", "/v1/budgets", NULL, NULL, 401,
-                 "Missing X-AnyLLM-Key or Authorization header");
-    expect_error("GET", "/v1/budgets/x", NULL, NULL, 401,
-                 "Missing X-AnyLLM-Key or Authorization header");
-    expect_error("PATCH", "/v1/budgets/x", NULL, "{}", 401,
-                 "Missing X-AnyLLM-Key or Authorization header");
-    expect_error("DELETE", "/v1/budgets/x", NULL, NULL, 401,
-                 "Missing X-AnyLLM-Key or Authorization header");
-    expect_error("POST", "/v1/budgets", "Authorization: Basic x\r\n", "{}", 401,
-                 "Invalid header format. Expected 'Bearer <token>'");
-    expect_error("GET", "/v1/budgets", "Authorization: bearer test-master-key\r\n", NULL, 401,
-                 "Invalid header format. Expected 'Bearer <token>'");
-    expect_error("POST", "/v1/budgets", "Authorization: Bearer wrong\r\n", "{}", 401,
-                 "Invalid master key");
-    expect_error("GET", "/v1/budgets", "Authorization: Bearer test-master-keyX\r\n", NULL, 401,
-                 "Invalid master key");
+    t_expect_error("POST", "/v1/budgets", NULL, "{}", 401,
+                   "Missing X-AnyLLM-Key or Authorization header");
+    t_expect_error("GET", "/v1/budgets", NULL, NULL, 401,
+                   "Missing X-AnyLLM-Key or Authorization header");
+    t_expect_error("GET", "/v1/budgets/x", NULL, NULL, 401,
+                   "Missing X-AnyLLM-Key or Authorization header");
+    t_expect_error("PATCH", "/v1/budgets/x", NULL, "{}", 401,
+                   "Missing X-AnyLLM-Key or Authorization header");
+    t_expect_error("DELETE", "/v1/budgets/x", NULL, NULL, 401,
+                   "Missing X-AnyLLM-Key or Authorization header");
+    t_expect_error("POST", "/v1/budgets", "Authorization: Basic x\r\n", "{}", 401,
+                   "Invalid header format. Expected 'Bearer <token>'");
+    t_expect_error("GET", "/v1/budgets", "Authorization: bearer test-master-key\r\n", NULL, 401,
+                   "Invalid header format. Expected 'Bearer <token>'");
+    t_expect_error("POST", "/v1/budgets", "Authorization: Bearer wrong\r\n", "{}", 401,
+                   "Invalid master key");
+    t_expect_error("GET", "/v1/budgets", "Authorization: Bearer test-master-keyX\r\n", NULL, 401,
+                   "Invalid master key");
 
     /* Auth runs before schema validation... */
-    expect_error("POST", "/v1/budgets", "Authorization: Bearer wrong\r\n", "{\"max_budget\": -1}",
-                 401, "Invalid master key");
-    expect_error("PATCH", "/v1/budgets/x", NULL, "{\"budget_duration_sec\": 0}", 401,
-                 "Missing X-AnyLLM-Key or Authorization header");
-    expect_error("GET", "/v1/budgets?limit=0", NULL, NULL, 401,
-                 "Missing X-AnyLLM-Key or Authorization header");
+    t_expect_error("POST", "/v1/budgets", "Authorization: Bearer wrong\r\n", "{\"max_budget\": -1}",
+                   401, "Invalid master key");
+    t_expect_error("PATCH", "/v1/budgets/x", NULL, "{\"budget_duration_sec\": 0}", 401,
+                   "Missing X-AnyLLM-Key or Authorization header");
+    t_expect_error("GET", "/v1/budgets?limit=0", NULL, NULL, 401,
+                   "Missing X-AnyLLM-Key or Authorization header");
     /* ...but a malformed JSON body is rejected before auth. */
-    j = call("POST", "/v1/budgets", NULL, "{oops", 422);
+    j = t_call("POST", "/v1/budgets", NULL, "{oops", 422);
     expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
-    j = call("PATCH", "/v1/budgets/x", "Authorization: Bearer wrong\r\n", "{oops", 422);
+    j = t_call("PATCH", "/v1/budgets/x", "Authorization: Bearer wrong\r\n", "{oops", 422);
     expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
 
     /* Every accepted header form. */
-    j = call("POST", "/v1/budgets", "X-AnyLLM-Key: Bearer test-master-key\r\n", "{}", 200);
+    j = t_call("POST", "/v1/budgets", "X-AnyLLM-Key: Bearer test-master-key\r\n", "{}", 200);
     json_decref(j);
-    j = call("POST", "/v1/budgets", "AnyLLM-Key: Bearer test-master-key\r\n", "{}", 200);
+    j = t_call("POST", "/v1/budgets", "AnyLLM-Key: Bearer test-master-key\r\n", "{}", 200);
     json_decref(j);
-    j = call("GET", "/v1/budgets", "x-api-key: test-master-key\r\n", NULL, 200);
+    j = t_call("GET", "/v1/budgets", "x-api-key: test-master-key\r\n", NULL, 200);
     json_decref(j);
     /* X-AnyLLM-Key wins over Authorization. */
-    j = call("GET", "/v1/budgets",
-             "X-AnyLLM-Key: Bearer test-master-key\r\nAuthorization: Bearer wrong\r\n", NULL, 200);
+    j = t_call("GET", "/v1/budgets",
+               "X-AnyLLM-Key: Bearer test-master-key\r\nAuthorization: Bearer wrong\r\n", NULL,
+               200);
     json_decref(j);
-    expect_error("GET", "/v1/budgets",
-                 "X-AnyLLM-Key: Bearer wrong\r\nAuthorization: Bearer test-master-key\r\n", NULL,
-                 401, "Invalid master key");
+    t_expect_error("GET", "/v1/budgets",
+                   "X-AnyLLM-Key: Bearer wrong\r\nAuthorization: Bearer test-master-key\r\n", NULL,
+                   401, "Invalid master key");
 }
 END_TEST
 
@@ -356,62 +286,62 @@ START_TEST(get_and_list)
     char path[128], *count;
     long n;
 
-    need_gw();
+    t_api_need();
     a = create("{\"max_budget\": 1}");
     b = create("{\"max_budget\": 2}");
     c = create("{\"max_budget\": 3}");
 
     snprintf(path, sizeof(path), "/v1/budgets/%s", check_budget(b));
-    got = call("GET", path, AUTH, NULL, 200);
+    got = t_call("GET", path, AUTH, NULL, 200);
     ck_assert(json_equal(got, b));
     json_decref(got);
 
-    expect_error("GET", "/v1/budgets/no-such-budget", AUTH, NULL, 404,
-                 "Budget with id 'no-such-budget' not found");
+    t_expect_error("GET", "/v1/budgets/no-such-budget", AUTH, NULL, 404,
+                   "Budget with id 'no-such-budget' not found");
 
-    count = t_sql(gw.db, "SELECT count(*) FROM budgets");
+    count = t_sql(t_api.db, "SELECT count(*) FROM budgets");
     n = strtol(count, NULL, 10);
     free(count);
     ck_assert_int_ge(n, 3);
 
-    j = call("GET", "/v1/budgets", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/budgets", AUTH, NULL, 200);
     ck_assert(json_is_array(j));
     ck_assert_int_eq((long)json_array_size(j), n < 100 ? n : 100);
     json_decref(j);
 
     /* Insertion order: the last three are ours. */
     snprintf(path, sizeof(path), "/v1/budgets?skip=%ld&limit=3", n - 3);
-    j = call("GET", path, AUTH, NULL, 200);
+    j = t_call("GET", path, AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 3);
     ck_assert(json_equal(json_array_get(j, 0), a));
     ck_assert(json_equal(json_array_get(j, 1), b));
     ck_assert(json_equal(json_array_get(j, 2), c));
     json_decref(j);
 
-    j = call("GET", "/v1/budgets?limit=1", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/budgets?limit=1", AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 1);
     check_budget(json_array_get(j, 0));
     json_decref(j);
-    j = call("GET", "/v1/budgets?skip=100000", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/budgets?skip=100000", AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 0);
     json_decref(j);
-    j = call("GET", "/v1/budgets?limit=1000&skip=0", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/budgets?limit=1000&skip=0", AUTH, NULL, 200);
     json_decref(j);
 
     /* Pagination bounds. */
-    j = call("GET", "/v1/budgets?limit=10000", AUTH, NULL, 422);
+    j = t_call("GET", "/v1/budgets?limit=10000", AUTH, NULL, 422);
     expect_422_item(j, 0, "less_than_equal", "query", "limit",
                     "Input should be less than or equal to 1000");
     json_decref(j);
-    j = call("GET", "/v1/budgets?limit=0", AUTH, NULL, 422);
+    j = t_call("GET", "/v1/budgets?limit=0", AUTH, NULL, 422);
     expect_422_item(j, 0, "greater_than_equal", "query", "limit",
                     "Input should be greater than or equal to 1");
     json_decref(j);
-    j = call("GET", "/v1/budgets?skip=-1", AUTH, NULL, 422);
+    j = t_call("GET", "/v1/budgets?skip=-1", AUTH, NULL, 422);
     expect_422_item(j, 0, "greater_than_equal", "query", "skip",
                     "Input should be greater than or equal to 0");
     json_decref(j);
-    j = call("GET", "/v1/budgets?limit=abc", AUTH, NULL, 422);
+    j = t_call("GET", "/v1/budgets?limit=abc", AUTH, NULL, 422);
     expect_422_item(j, 0, "int_parsing", "query", "limit", NULL);
     json_decref(j);
 
@@ -427,13 +357,13 @@ START_TEST(update_budget)
     char path[128];
     const char *created;
 
-    need_gw();
+    t_api_need();
     a = create("{\"max_budget\": 10, \"budget_duration_sec\": 100}");
     snprintf(path, sizeof(path), "/v1/budgets/%s", check_budget(a));
     created = json_string_value(json_object_get(a, "created_at"));
 
     /* Only the given non-null fields change. */
-    j = call("PATCH", path, AUTH, "{\"max_budget\": 20.5}", 200);
+    j = t_call("PATCH", path, AUTH, "{\"max_budget\": 20.5}", 200);
     ck_assert_str_eq(check_budget(j), check_budget(a));
     ck_assert_double_eq(json_real_value(json_object_get(j, "max_budget")), 20.5);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "budget_duration_sec")), 100);
@@ -443,26 +373,26 @@ START_TEST(update_budget)
                   created);
     json_decref(j);
 
-    j = call("PATCH", path, AUTH, "{\"max_budget\": null, \"budget_duration_sec\": 200}", 200);
+    j = t_call("PATCH", path, AUTH, "{\"max_budget\": null, \"budget_duration_sec\": 200}", 200);
     ck_assert_double_eq(json_real_value(json_object_get(j, "max_budget")), 20.5);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "budget_duration_sec")), 200);
     json_decref(j);
 
-    j = call("PATCH", path, AUTH, "{}", 200);
+    j = t_call("PATCH", path, AUTH, "{}", 200);
     ck_assert_double_eq(json_real_value(json_object_get(j, "max_budget")), 20.5);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "budget_duration_sec")), 200);
     json_decref(j);
 
-    j = call("PATCH", path, AUTH, "{\"max_budget\": 0}", 200);
+    j = t_call("PATCH", path, AUTH, "{\"max_budget\": 0}", 200);
     ck_assert_double_eq(json_number_value(json_object_get(j, "max_budget")), 0.0);
     json_decref(j);
 
     /* The stored row matches, and a GET returns the same. */
-    assert_sql("0.0,200",
-               "SELECT max_budget || ',' || budget_duration_sec FROM budgets WHERE budget_id = "
-               "'%s'",
-               check_budget(a));
-    j = call("GET", path, AUTH, NULL, 200);
+    t_assert_sql("0.0,200",
+                 "SELECT max_budget || ',' || budget_duration_sec FROM budgets WHERE budget_id = "
+                 "'%s'",
+                 check_budget(a));
+    j = t_call("GET", path, AUTH, NULL, 200);
     ck_assert_double_eq(json_number_value(json_object_get(j, "max_budget")), 0.0);
     ck_assert_str_eq(json_string_value(json_object_get(j, "created_at")), created);
     json_decref(j);
@@ -473,16 +403,16 @@ START_TEST(update_budget)
                "budget_duration_sec");
     expect_422("PATCH", path, "{\"budget_duration_sec\": -10}", "greater_than",
                "budget_duration_sec");
-    j = call("PATCH", path, AUTH, NULL, 422);
+    j = t_call("PATCH", path, AUTH, NULL, 422);
     expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
-    assert_sql("0.0,200",
-               "SELECT max_budget || ',' || budget_duration_sec FROM budgets WHERE budget_id = "
-               "'%s'",
-               check_budget(a));
+    t_assert_sql("0.0,200",
+                 "SELECT max_budget || ',' || budget_duration_sec FROM budgets WHERE budget_id = "
+                 "'%s'",
+                 check_budget(a));
 
-    expect_error("PATCH", "/v1/budgets/no-such-budget", AUTH, "{\"max_budget\": 1}", 404,
-                 "Budget with id 'no-such-budget' not found");
+    t_expect_error("PATCH", "/v1/budgets/no-such-budget", AUTH, "{\"max_budget\": 1}", 404,
+                   "Budget with id 'no-such-budget' not found");
     json_decref(a);
 }
 END_TEST
@@ -493,7 +423,7 @@ START_TEST(update_keeps_user_reset_times)
     char path[128], sql[768];
     const char *id;
 
-    need_gw();
+    t_api_need();
     a = create("{\"max_budget\": 10, \"budget_duration_sec\": 3600}");
     id = check_budget(a);
     snprintf(path, sizeof(path), "/v1/budgets/%s", id);
@@ -504,17 +434,18 @@ START_TEST(update_keeps_user_reset_times)
              "'2025-01-01T00:00:00+00:00', '{}', '2025-01-01T00:00:00+00:00', "
              "'2025-01-01T01:00:00+00:00')",
              id);
-    ck_assert_int_eq(t_sql_exec(gw.db, sql), 0);
+    ck_assert_int_eq(t_sql_exec(t_api.db, sql), 0);
 
     /* A new duration takes effect at the next reset: the user's schedule is untouched. */
-    j = call("PATCH", path, AUTH, "{\"budget_duration_sec\": 60, \"max_budget\": 1}", 200);
+    j = t_call("PATCH", path, AUTH, "{\"budget_duration_sec\": 60, \"max_budget\": 1}", 200);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "budget_duration_sec")), 60);
     json_decref(j);
-    assert_sql("2025-01-01T00:00:00+00:00|2025-01-01T01:00:00+00:00|2.5|0",
-               "SELECT budget_started_at || '|' || next_budget_reset_at || '|' || spend || '|' || "
-               "blocked FROM users WHERE user_id = '%s'",
-               "u-patch");
-    assert_sql(id, "SELECT budget_id FROM users WHERE user_id = '%s'", "u-patch");
+    t_assert_sql(
+        "2025-01-01T00:00:00+00:00|2025-01-01T01:00:00+00:00|2.5|0",
+        "SELECT budget_started_at || '|' || next_budget_reset_at || '|' || spend || '|' || "
+        "blocked FROM users WHERE user_id = '%s'",
+        "u-patch");
+    t_assert_sql(id, "SELECT budget_id FROM users WHERE user_id = '%s'", "u-patch");
     json_decref(a);
 }
 END_TEST
@@ -526,7 +457,7 @@ START_TEST(delete_budget)
     struct t_resp r;
     const char *id;
 
-    need_gw();
+    t_api_need();
     a = create("{\"max_budget\": 5}");
     id = check_budget(a);
     snprintf(path, sizeof(path), "/v1/budgets/%s", id);
@@ -537,22 +468,22 @@ START_TEST(delete_budget)
              "('u-del-2', NULL, 0, '%s', 0, '2025-01-01T00:00:00+00:00', "
              "'2025-01-01T00:00:00+00:00', '{}')",
              id, id);
-    ck_assert_int_eq(t_sql_exec(gw.db, sql), 0);
+    ck_assert_int_eq(t_sql_exec(t_api.db, sql), 0);
 
-    ck_assert_int_eq(t_http(gw.port, "DELETE", path, AUTH, NULL, &r), 0);
+    ck_assert_int_eq(t_http(t_api.port, "DELETE", path, AUTH, NULL, &r), 0);
     ck_assert_int_eq(r.status, 204);
     ck_assert_int_eq(r.body_len, 0);
     t_resp_free(&r);
 
-    assert_sql("0", "SELECT count(*) FROM budgets WHERE budget_id = '%s'", id);
-    assert_sql("NULL,NULL",
-               "SELECT group_concat(quote(budget_id)) FROM users WHERE user_id LIKE '%s'",
-               "u-del-%");
+    t_assert_sql("0", "SELECT count(*) FROM budgets WHERE budget_id = '%s'", id);
+    t_assert_sql("NULL,NULL",
+                 "SELECT group_concat(quote(budget_id)) FROM users WHERE user_id LIKE '%s'",
+                 "u-del-%");
     snprintf(msg, sizeof(msg), "Budget with id '%s' not found", id);
-    expect_error("GET", path, AUTH, NULL, 404, msg);
-    expect_error("DELETE", path, AUTH, NULL, 404, msg);
-    expect_error("DELETE", "/v1/budgets/no-such-budget", AUTH, NULL, 404,
-                 "Budget with id 'no-such-budget' not found");
+    t_expect_error("GET", path, AUTH, NULL, 404, msg);
+    t_expect_error("DELETE", path, AUTH, NULL, 404, msg);
+    t_expect_error("DELETE", "/v1/budgets/no-such-budget", AUTH, NULL, 404,
+                   "Budget with id 'no-such-budget' not found");
     json_decref(a);
 }
 END_TEST
@@ -563,7 +494,7 @@ START_TEST(delete_blocked_by_reset_logs)
     char path[128], sql[768];
     const char *id;
 
-    need_gw();
+    t_api_need();
     a = create("{\"max_budget\": 5, \"budget_duration_sec\": 60}");
     id = check_budget(a);
     snprintf(path, sizeof(path), "/v1/budgets/%s", id);
@@ -574,19 +505,19 @@ START_TEST(delete_blocked_by_reset_logs)
              "INSERT INTO budget_reset_logs (user_id, budget_id, previous_spend, reset_at, "
              "next_reset_at) VALUES ('u-reset', '%s', 1.5, '2025-01-01T00:01:00+00:00', NULL)",
              id, id);
-    ck_assert_int_eq(t_sql_exec(gw.db, sql), 0);
+    ck_assert_int_eq(t_sql_exec(t_api.db, sql), 0);
 
-    expect_error("DELETE", path, AUTH, NULL, 500, "Database error");
-    j = call("DELETE", path, AUTH, NULL, 500);
+    t_expect_error("DELETE", path, AUTH, NULL, 500, "Database error");
+    j = t_call("DELETE", path, AUTH, NULL, 500);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "type")),
                      "server_error");
     json_decref(j);
 
     /* The transaction rolled back: the budget and the user's assignment are intact. */
-    j = call("GET", path, AUTH, NULL, 200);
+    j = t_call("GET", path, AUTH, NULL, 200);
     ck_assert(json_equal(j, a));
     json_decref(j);
-    assert_sql(id, "SELECT budget_id FROM users WHERE user_id = '%s'", "u-reset");
+    t_assert_sql(id, "SELECT budget_id FROM users WHERE user_id = '%s'", "u-reset");
     json_decref(a);
 }
 END_TEST
@@ -596,13 +527,13 @@ START_TEST(no_master_key_503)
     static const char msg[] =
         "Master key not configured. Set GATEWAY_MASTER_KEY environment variable.";
 
-    need_gw();
-    expect_error("POST", "/v1/budgets", AUTH, "{}", 503, msg);
-    expect_error("POST", "/v1/budgets", NULL, "{\"max_budget\": -1}", 503, msg);
-    expect_error("GET", "/v1/budgets", NULL, NULL, 503, msg);
-    expect_error("GET", "/v1/budgets/x", "Authorization: Basic x\r\n", NULL, 503, msg);
-    expect_error("PATCH", "/v1/budgets/x", AUTH, "{}", 503, msg);
-    expect_error("DELETE", "/v1/budgets/x", AUTH, NULL, 503, msg);
+    t_api_need();
+    t_expect_error("POST", "/v1/budgets", AUTH, "{}", 503, msg);
+    t_expect_error("POST", "/v1/budgets", NULL, "{\"max_budget\": -1}", 503, msg);
+    t_expect_error("GET", "/v1/budgets", NULL, NULL, 503, msg);
+    t_expect_error("GET", "/v1/budgets/x", "Authorization: Basic x\r\n", NULL, 503, msg);
+    t_expect_error("PATCH", "/v1/budgets/x", AUTH, "{}", 503, msg);
+    t_expect_error("DELETE", "/v1/budgets/x", AUTH, NULL, 503, msg);
 }
 END_TEST
 
@@ -617,9 +548,9 @@ static void stop_clean(void)
     char path[64], buf[2048];
     int code = -1;
 
-    need_gw();
-    ck_assert_int_eq(kill(gw.pid, SIGTERM), 0);
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)gw.pid);
+    t_api_need();
+    ck_assert_int_eq(kill(t_api.pid, SIGTERM), 0);
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)t_api.pid);
     for (int i = 0; i < 3000 && code < 0; i++) {
         FILE *f = fopen(path, "r");
         size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
@@ -640,7 +571,7 @@ static void stop_clean(void)
         usleep(10000);
     }
     if (code != 0) {
-        char *log = t_read_file(gw.logpath);
+        char *log = t_read_file(t_api.logpath);
         fprintf(stderr, "--- gateway log ---\n%s\n", log != NULL ? log : "");
         free(log);
         ck_abort_msg("gateway did not exit cleanly: wait status 0x%x (log above)", code);
@@ -659,7 +590,7 @@ Suite *e2e_budgets_suite(void)
     TCase *tc = tcase_create("budgets");
     TCase *nm = tcase_create("no_master_key");
 
-    tcase_add_unchecked_fixture(tc, gw_up_master, gw_down);
+    tcase_add_unchecked_fixture(tc, gw_up_master, t_api_down);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, create_budget);
     tcase_add_test(tc, create_budget_422);
@@ -672,7 +603,7 @@ Suite *e2e_budgets_suite(void)
     tcase_add_test(tc, shutdown_clean);
     suite_add_tcase(s, tc);
 
-    tcase_add_unchecked_fixture(nm, gw_up_no_master, gw_down);
+    tcase_add_unchecked_fixture(nm, gw_up_no_master, t_api_down);
     tcase_set_timeout(nm, 30);
     tcase_add_test(nm, no_master_key_503);
     tcase_add_test(nm, shutdown_clean);

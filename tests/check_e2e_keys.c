@@ -16,57 +16,20 @@
 #include <jansson.h>
 
 #include "sha256.h"
-#include "t_gw.h"
+#include "t_api.h"
 
 #define AUTH "Authorization: Bearer test-master-key\r\n"
 #define AUTH_JSON AUTH "Content-Type: application/json\r\n"
 #define MASTER_YAML "master_key: test-master-key\nbootstrap_api_key: false\n"
 
-static struct t_gw gw;
-static int gw_started; /* 1 when the unchecked fixture started the gateway */
-
 static void gw_up_master(void)
 {
-    gw_started = t_gw_start(&gw, MASTER_YAML, NULL, NULL) == 0;
+    t_api_up(MASTER_YAML);
 }
 
 static void gw_up_no_master(void)
 {
-    gw_started = t_gw_start(&gw, "bootstrap_api_key: false\n", NULL, NULL) == 0;
-}
-
-static void gw_down(void)
-{
-    if (gw_started && t_gw_stop(&gw, SIGTERM, 10000) != 0)
-        fprintf(stderr, "e2e_keys: gateway did not exit cleanly on SIGTERM\n");
-    gw_started = 0;
-}
-
-static void need_gw(void)
-{
-    ck_assert_msg(gw_started, "gateway did not start");
-}
-
-static json_t *body_json(const struct t_resp *r)
-{
-    json_t *j = json_loadb(r->body, r->body_len, JSON_DECODE_ANY, NULL);
-    ck_assert_msg(j != NULL, "body is not JSON: %s", r->body);
-    return j;
-}
-
-/* Sends a request and returns the parsed JSON body (owned); status must equal want. */
-static json_t *call(const char *method, const char *path, const char *headers, const char *body,
-                    int want)
-{
-    struct t_resp r;
-    json_t *j;
-
-    ck_assert_int_eq(t_http(gw.port, method, path, headers, body, &r), 0);
-    ck_assert_msg(r.status == want, "%s %s: status %d, want %d; body %s", method, path, r.status,
-                  want, r.body);
-    j = body_json(&r);
-    t_resp_free(&r);
-    return j;
+    t_api_up("bootstrap_api_key: false\n");
 }
 
 /* Sends a request that must answer 204 with an empty body. */
@@ -75,24 +38,12 @@ static void call_204(const char *method, const char *path, const char *headers)
     struct t_resp r;
     char cl[32];
 
-    ck_assert_int_eq(t_http(gw.port, method, path, headers, NULL, &r), 0);
+    ck_assert_int_eq(t_http(t_api.port, method, path, headers, NULL, &r), 0);
     ck_assert_msg(r.status == 204, "%s %s: status %d; body %s", method, path, r.status, r.body);
     ck_assert_int_eq(r.body_len, 0);
     if (t_header(&r, "Content-Length", cl, sizeof(cl)) != NULL)
         ck_assert_str_eq(cl, "0");
     t_resp_free(&r);
-}
-
-/* Asserts the DESIGN.md §2.3 error shape with this detail string. */
-static void expect_error(const char *method, const char *path, const char *headers,
-                         const char *body, int status, const char *detail)
-{
-    json_t *j = call(method, path, headers, body, status);
-
-    ck_assert_str_eq(json_string_value(json_object_get(j, "detail")), detail);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
-                     detail);
-    json_decref(j);
 }
 
 /* Asserts that detail[idx] of a 422 has this type, loc and (when msg != NULL) msg. */
@@ -124,7 +75,7 @@ static void expect_422_item(json_t *j, size_t idx, const char *type, const char 
 static void expect_422(const char *method, const char *path, const char *body, const char *type,
                        const char *field)
 {
-    json_t *j = call(method, path, AUTH_JSON, body, 422);
+    json_t *j = t_call(method, path, AUTH_JSON, body, 422);
 
     ck_assert_msg(json_array_size(json_object_get(j, "detail")) == 1, "%s",
                   json_dumps(j, JSON_COMPACT));
@@ -135,17 +86,11 @@ static void expect_422(const char *method, const char *path, const char *body, c
 /* A GET with the master key that must give 422 on query.param. */
 static void expect_422_query(const char *path, const char *type, const char *param)
 {
-    json_t *j = call("GET", path, AUTH, NULL, 422);
+    json_t *j = t_call("GET", path, AUTH, NULL, 422);
 
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
     expect_422_item(j, 0, type, "query", param, NULL);
     json_decref(j);
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
 static void check_uuid4(const char *id)
@@ -163,7 +108,8 @@ static void check_ts(json_t *v, bool may_null)
     if (may_null && json_is_null(v))
         return;
     ck_assert_msg(json_is_string(v), "timestamp is not a string");
-    ck_assert_msg(ends_with(json_string_value(v), "+00:00"), "timestamp %s", json_string_value(v));
+    ck_assert_msg(t_ends_with(json_string_value(v), "+00:00"), "timestamp %s",
+                  json_string_value(v));
     ck_assert_int_eq(json_string_value(v)[10], 'T');
 }
 
@@ -211,33 +157,16 @@ static const char *check_created(json_t *j)
 
 static json_t *create_key(const char *body)
 {
-    json_t *j = call("POST", "/v1/keys", AUTH_JSON, body, 200);
+    json_t *j = t_call("POST", "/v1/keys", AUTH_JSON, body, 200);
     check_created(j);
     return j;
 }
 
 /* The first column of the first row of the query (printf-style) must equal want. */
-static void assert_sql(const char *want, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void assert_sql(const char *want, const char *fmt, ...)
-{
-    char q[1024];
-    va_list ap;
-    char *v;
-
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof(q), fmt, ap);
-    va_end(ap);
-    v = t_sql(gw.db, q);
-    ck_assert_msg(v != NULL, "query failed: %s", q);
-    ck_assert_msg(strcmp(v, want) == 0, "%s: got '%s', want '%s'", q, v, want);
-    free(v);
-}
 
 static long sql_long(const char *q)
 {
-    char *v = t_sql(gw.db, q);
+    char *v = t_sql(t_api.db, q);
     long n;
 
     ck_assert_msg(v != NULL, "query failed: %s", q);
@@ -253,9 +182,9 @@ static void expect_key_auth(const char *key, int status, const char *detail)
 
     snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", key);
     if (detail != NULL) {
-        expect_error("GET", "/v1/models", hdr, NULL, status, detail);
+        t_expect_error("GET", "/v1/models", hdr, NULL, status, detail);
     } else {
-        json_t *j = call("GET", "/v1/models", hdr, NULL, status);
+        json_t *j = t_call("GET", "/v1/models", hdr, NULL, status);
         json_decref(j);
     }
 }
@@ -266,7 +195,7 @@ START_TEST(create_key_basic)
     const char *id, *key;
     json_t *j, *k;
 
-    need_gw();
+    t_api_need();
     j = create_key("{\"key_name\": \"ci\"}");
     id = check_created(j);
     key = json_string_value(json_object_get(j, "key"));
@@ -276,29 +205,29 @@ START_TEST(create_key_basic)
 
     /* Only the SHA-256 of the whole key string is stored. */
     sha256_hex(key, strlen(key), hex);
-    assert_sql(hex, "SELECT key_hash FROM api_keys WHERE id = '%s'", id);
-    assert_sql("1", "SELECT count(*) FROM api_keys WHERE key_hash = '%s'", hex);
-    assert_sql("1|ci|{}|1",
-               "SELECT is_active || '|' || key_name || '|' || metadata || '|' || "
-               "(last_used_at IS NULL AND expires_at IS NULL) FROM api_keys WHERE id = '%s'",
-               id);
-    assert_sql(json_string_value(json_object_get(j, "created_at")),
-               "SELECT created_at FROM api_keys WHERE id = '%s'", id);
+    t_assert_sql(hex, "SELECT key_hash FROM api_keys WHERE id = '%s'", id);
+    t_assert_sql("1", "SELECT count(*) FROM api_keys WHERE key_hash = '%s'", hex);
+    t_assert_sql("1|ci|{}|1",
+                 "SELECT is_active || '|' || key_name || '|' || metadata || '|' || "
+                 "(last_used_at IS NULL AND expires_at IS NULL) FROM api_keys WHERE id = '%s'",
+                 id);
+    t_assert_sql(json_string_value(json_object_get(j, "created_at")),
+                 "SELECT created_at FROM api_keys WHERE id = '%s'", id);
 
     /* No user_id: a virtual user apikey-<id> named after the key. */
     {
         char uid[64];
         snprintf(uid, sizeof(uid), "apikey-%s", id);
         ck_assert_str_eq(json_string_value(json_object_get(j, "user_id")), uid);
-        assert_sql("Virtual user for API key: ci|0.0|0|{}|1",
-                   "SELECT alias || '|' || spend || '|' || blocked || '|' || metadata || '|' || "
-                   "(budget_id IS NULL AND deleted_at IS NULL) FROM users WHERE user_id = '%s'",
-                   uid);
+        t_assert_sql("Virtual user for API key: ci|0.0|0|{}|1",
+                     "SELECT alias || '|' || spend || '|' || blocked || '|' || metadata || '|' || "
+                     "(budget_id IS NULL AND deleted_at IS NULL) FROM users WHERE user_id = '%s'",
+                     uid);
     }
 
     /* GET returns KeyInfo: same values, last_used_at instead of the key. */
     snprintf(path, sizeof(path), "/v1/keys/%s", id);
-    k = call("GET", path, AUTH, NULL, 200);
+    k = t_call("GET", path, AUTH, NULL, 200);
     ck_assert_str_eq(check_keyinfo(k), id);
     ck_assert(json_is_null(json_object_get(k, "last_used_at")));
     ck_assert_ptr_null(json_object_get(k, "key"));
@@ -311,13 +240,15 @@ START_TEST(create_key_basic)
     /* No name, or an empty one: the reference's `key_name or 'unnamed'`. */
     j = create_key("{}");
     ck_assert(json_is_null(json_object_get(j, "key_name")));
-    assert_sql("Virtual user for API key: unnamed", "SELECT alias FROM users WHERE user_id = '%s'",
-               json_string_value(json_object_get(j, "user_id")));
+    t_assert_sql("Virtual user for API key: unnamed",
+                 "SELECT alias FROM users WHERE user_id = '%s'",
+                 json_string_value(json_object_get(j, "user_id")));
     json_decref(j);
     j = create_key("{\"key_name\": \"\", \"user_id\": null, \"expires_at\": null}");
     ck_assert_str_eq(json_string_value(json_object_get(j, "key_name")), "");
-    assert_sql("Virtual user for API key: unnamed", "SELECT alias FROM users WHERE user_id = '%s'",
-               json_string_value(json_object_get(j, "user_id")));
+    t_assert_sql("Virtual user for API key: unnamed",
+                 "SELECT alias FROM users WHERE user_id = '%s'",
+                 json_string_value(json_object_get(j, "user_id")));
     json_decref(j);
 
     /* Two keys never share an id or a key. */
@@ -337,13 +268,14 @@ START_TEST(create_key_expiry_and_metadata)
     json_t *j;
     const char *id;
 
-    need_gw();
+    t_api_need();
     /* expires_at is stored and echoed in the one UTC form. */
     j = create_key("{\"expires_at\": \"2030-01-02T03:04:05Z\"}");
     id = check_created(j);
     ck_assert_str_eq(json_string_value(json_object_get(j, "expires_at")),
                      "2030-01-02T03:04:05+00:00");
-    assert_sql("2030-01-02T03:04:05+00:00", "SELECT expires_at FROM api_keys WHERE id = '%s'", id);
+    t_assert_sql("2030-01-02T03:04:05+00:00", "SELECT expires_at FROM api_keys WHERE id = '%s'",
+                 id);
     json_decref(j);
     j = create_key("{\"expires_at\": \"2030-01-02T03:04:05.250+02:00\"}");
     ck_assert_str_eq(json_string_value(json_object_get(j, "expires_at")),
@@ -371,8 +303,8 @@ START_TEST(create_key_expiry_and_metadata)
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "metadata"), "team")),
                      "a");
     ck_assert_int_eq(json_array_size(json_object_get(json_object_get(j, "metadata"), "n")), 2);
-    assert_sql("{\"team\":\"a\",\"n\":[1,2],\"nested\":{\"x\":null}}",
-               "SELECT metadata FROM api_keys WHERE id = '%s'", id);
+    t_assert_sql("{\"team\":\"a\",\"n\":[1,2],\"nested\":{\"x\":null}}",
+                 "SELECT metadata FROM api_keys WHERE id = '%s'", id);
     json_decref(j);
 }
 END_TEST
@@ -382,43 +314,43 @@ START_TEST(create_key_for_user)
     json_t *j, *u;
     const char *id;
 
-    need_gw();
+    t_api_need();
     /* An existing user: the key is attached, the user untouched. */
-    u = call("POST", "/v1/users", AUTH_JSON, "{\"user_id\": \"k-alice\", \"alias\": \"Alice\"}",
-             200);
+    u = t_call("POST", "/v1/users", AUTH_JSON, "{\"user_id\": \"k-alice\", \"alias\": \"Alice\"}",
+               200);
     json_decref(u);
     j = create_key("{\"user_id\": \"k-alice\", \"key_name\": \"a1\"}");
     ck_assert_str_eq(json_string_value(json_object_get(j, "user_id")), "k-alice");
     id = check_created(j);
-    assert_sql("k-alice", "SELECT user_id FROM api_keys WHERE id = '%s'", id);
-    assert_sql("Alice", "SELECT alias FROM users WHERE user_id = 'k-alice'");
+    t_assert_sql("k-alice", "SELECT user_id FROM api_keys WHERE id = '%s'", id);
+    t_assert_sql("Alice", "SELECT alias FROM users WHERE user_id = 'k-alice'");
     json_decref(j);
     j = create_key("{\"user_id\": \"k-alice\"}");
     json_decref(j);
-    assert_sql("2", "SELECT count(*) FROM api_keys WHERE user_id = 'k-alice'");
+    t_assert_sql("2", "SELECT count(*) FROM api_keys WHERE user_id = 'k-alice'");
 
     /* An unknown user is auto-created with alias "User <id>" and no budget. */
     j = create_key("{\"user_id\": \"k-new-user\"}");
     ck_assert_str_eq(json_string_value(json_object_get(j, "user_id")), "k-new-user");
     json_decref(j);
-    assert_sql("User k-new-user|0.0|0|{}|1",
-               "SELECT alias || '|' || spend || '|' || blocked || '|' || metadata || '|' || "
-               "(budget_id IS NULL AND budget_started_at IS NULL AND deleted_at IS NULL) "
-               "FROM users WHERE user_id = 'k-new-user'");
-    u = call("GET", "/v1/users/k-new-user", AUTH, NULL, 200);
+    t_assert_sql("User k-new-user|0.0|0|{}|1",
+                 "SELECT alias || '|' || spend || '|' || blocked || '|' || metadata || '|' || "
+                 "(budget_id IS NULL AND budget_started_at IS NULL AND deleted_at IS NULL) "
+                 "FROM users WHERE user_id = 'k-new-user'");
+    u = t_call("GET", "/v1/users/k-new-user", AUTH, NULL, 200);
     ck_assert_str_eq(json_string_value(json_object_get(u, "alias")), "User k-new-user");
     check_ts(json_object_get(u, "created_at"), false);
     json_decref(u);
 
     /* A soft-deleted user is refused and nothing is written. */
     call_204("DELETE", "/v1/users/k-alice", AUTH);
-    expect_error("POST", "/v1/keys", AUTH_JSON, "{\"user_id\": \"k-alice\"}", 404,
-                 "User 'k-alice' has been deleted. Recreate via POST /v1/users first.");
-    assert_sql("2", "SELECT count(*) FROM api_keys WHERE user_id = 'k-alice'");
-    assert_sql("0", "SELECT count(*) FROM api_keys WHERE is_active = 1 AND user_id = 'k-alice'");
+    t_expect_error("POST", "/v1/keys", AUTH_JSON, "{\"user_id\": \"k-alice\"}", 404,
+                   "User 'k-alice' has been deleted. Recreate via POST /v1/users first.");
+    t_assert_sql("2", "SELECT count(*) FROM api_keys WHERE user_id = 'k-alice'");
+    t_assert_sql("0", "SELECT count(*) FROM api_keys WHERE is_active = 1 AND user_id = 'k-alice'");
 
     /* Recreated: keys can be attached again. */
-    u = call("POST", "/v1/users", AUTH_JSON, "{\"user_id\": \"k-alice\"}", 200);
+    u = t_call("POST", "/v1/users", AUTH_JSON, "{\"user_id\": \"k-alice\"}", 200);
     json_decref(u);
     j = create_key("{\"user_id\": \"k-alice\"}");
     expect_key_auth(json_string_value(json_object_get(j, "key")), 200, NULL);
@@ -431,7 +363,7 @@ START_TEST(create_key_422)
     long before;
     json_t *j;
 
-    need_gw();
+    t_api_need();
     before = sql_long("SELECT count(*) FROM api_keys");
 
     expect_422("POST", "/v1/keys", "{\"key_name\": 5}", "string_type", "key_name");
@@ -444,7 +376,7 @@ START_TEST(create_key_422)
     expect_422("POST", "/v1/keys", "{\"metadata\": [1]}", "dict_type", "metadata");
     expect_422("POST", "/v1/keys", "{\"metadata\": null}", "dict_type", "metadata");
 
-    j = call("POST", "/v1/keys", AUTH_JSON, "{\"key_name\": 5}", 422);
+    j = t_call("POST", "/v1/keys", AUTH_JSON, "{\"key_name\": 5}", 422);
     expect_422_item(j, 0, "string_type", "body", "key_name", "Input should be a valid string");
     ck_assert_int_eq(json_integer_value(
                          json_object_get(json_array_get(json_object_get(j, "detail"), 0), "input")),
@@ -452,8 +384,9 @@ START_TEST(create_key_422)
     json_decref(j);
 
     /* Every problem, in field order. */
-    j = call("POST", "/v1/keys", AUTH_JSON,
-             "{\"metadata\": 1, \"expires_at\": \"x\", \"user_id\": 2, \"key_name\": false}", 422);
+    j = t_call("POST", "/v1/keys", AUTH_JSON,
+               "{\"metadata\": 1, \"expires_at\": \"x\", \"user_id\": 2, \"key_name\": false}",
+               422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 4);
     expect_422_item(j, 0, "string_type", "body", "key_name", NULL);
     expect_422_item(j, 1, "string_type", "body", "user_id", NULL);
@@ -462,13 +395,13 @@ START_TEST(create_key_422)
     json_decref(j);
 
     /* The body itself: absent, not an object, malformed. */
-    j = call("POST", "/v1/keys", AUTH, NULL, 422);
+    j = t_call("POST", "/v1/keys", AUTH, NULL, 422);
     expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
-    j = call("POST", "/v1/keys", AUTH_JSON, "[1]", 422);
+    j = t_call("POST", "/v1/keys", AUTH_JSON, "[1]", 422);
     expect_422_item(j, 0, "model_attributes_type", "body", NULL, NULL);
     json_decref(j);
-    j = call("POST", "/v1/keys", AUTH_JSON, "{\"key_name\": ", 422);
+    j = t_call("POST", "/v1/keys", AUTH_JSON, "{\"key_name\": ", 422);
     expect_422_item(j, 0, "json_invalid", "body", NULL, "JSON decode error");
     json_decref(j);
 
@@ -485,44 +418,44 @@ START_TEST(master_key_rules)
     json_t *j, *k;
     char hdr[160];
 
-    need_gw();
+    t_api_need();
     for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
         const char *body = paths[i][0][0] == 'P' ? "{}" : NULL;
-        expect_error(paths[i][0], paths[i][1], NULL, body, 401,
-                     "Missing X-AnyLLM-Key or Authorization header");
-        expect_error(paths[i][0], paths[i][1], "Authorization: Bearer wrong\r\n", body, 401,
-                     "Invalid master key");
-        expect_error(paths[i][0], paths[i][1], "Authorization: Token test-master-key\r\n", body,
-                     401, "Invalid header format. Expected 'Bearer <token>'");
+        t_expect_error(paths[i][0], paths[i][1], NULL, body, 401,
+                       "Missing X-AnyLLM-Key or Authorization header");
+        t_expect_error(paths[i][0], paths[i][1], "Authorization: Bearer wrong\r\n", body, 401,
+                       "Invalid master key");
+        t_expect_error(paths[i][0], paths[i][1], "Authorization: Token test-master-key\r\n", body,
+                       401, "Invalid header format. Expected 'Bearer <token>'");
     }
 
     /* A valid virtual key is not the master key. */
     k = create_key("{}");
     snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n",
              json_string_value(json_object_get(k, "key")));
-    expect_error("GET", "/v1/keys", hdr, NULL, 401, "Invalid master key");
-    expect_error("POST", "/v1/keys", hdr, "{}", 401, "Invalid master key");
+    t_expect_error("GET", "/v1/keys", hdr, NULL, 401, "Invalid master key");
+    t_expect_error("POST", "/v1/keys", hdr, "{}", 401, "Invalid master key");
     json_decref(k);
 
     /* Auth runs before schema and query validation... */
-    expect_error("POST", "/v1/keys", "Authorization: Bearer wrong\r\n", "{\"key_name\": 5}", 401,
-                 "Invalid master key");
-    expect_error("PATCH", "/v1/keys/x", NULL, "{\"is_active\": \"maybe\"}", 401,
-                 "Missing X-AnyLLM-Key or Authorization header");
-    expect_error("GET", "/v1/keys?limit=0", NULL, NULL, 401,
-                 "Missing X-AnyLLM-Key or Authorization header");
+    t_expect_error("POST", "/v1/keys", "Authorization: Bearer wrong\r\n", "{\"key_name\": 5}", 401,
+                   "Invalid master key");
+    t_expect_error("PATCH", "/v1/keys/x", NULL, "{\"is_active\": \"maybe\"}", 401,
+                   "Missing X-AnyLLM-Key or Authorization header");
+    t_expect_error("GET", "/v1/keys?limit=0", NULL, NULL, 401,
+                   "Missing X-AnyLLM-Key or Authorization header");
     /* ...but a malformed JSON body is rejected before auth. */
-    j = call("POST", "/v1/keys", NULL, "{oops", 422);
+    j = t_call("POST", "/v1/keys", NULL, "{oops", 422);
     expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
-    j = call("PATCH", "/v1/keys/x", "Authorization: Bearer wrong\r\n", "{oops", 422);
+    j = t_call("PATCH", "/v1/keys/x", "Authorization: Bearer wrong\r\n", "{oops", 422);
     expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
 
     /* The other header forms carry the master key too. */
-    j = call("POST", "/v1/keys", "X-AnyLLM-Key: Bearer test-master-key\r\n", "{}", 200);
+    j = t_call("POST", "/v1/keys", "X-AnyLLM-Key: Bearer test-master-key\r\n", "{}", 200);
     json_decref(j);
-    j = call("GET", "/v1/keys?limit=1", "x-api-key: test-master-key\r\n", NULL, 200);
+    j = t_call("GET", "/v1/keys?limit=1", "x-api-key: test-master-key\r\n", NULL, 200);
     json_decref(j);
 }
 END_TEST
@@ -533,14 +466,14 @@ START_TEST(list_and_get)
     char path[160];
     long n;
 
-    need_gw();
+    t_api_need();
     a = create_key("{\"key_name\": \"l1\"}");
     b = create_key("{\"key_name\": \"l2\", \"metadata\": {\"k\": 1}}");
     c = create_key("{\"key_name\": \"l3\", \"expires_at\": \"2040-01-01T00:00:00Z\"}");
     n = sql_long("SELECT count(*) FROM api_keys");
     ck_assert_int_ge(n, 3);
 
-    j = call("GET", "/v1/keys", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/keys", AUTH, NULL, 200);
     ck_assert(json_is_array(j));
     ck_assert_int_eq((long)json_array_size(j), n < 100 ? n : 100);
     for (size_t i = 0; i < json_array_size(j); i++)
@@ -549,7 +482,7 @@ START_TEST(list_and_get)
 
     /* Insertion order: the last three are ours, as KeyInfo. */
     snprintf(path, sizeof(path), "/v1/keys?skip=%ld&limit=3", n - 3);
-    j = call("GET", path, AUTH, NULL, 200);
+    j = t_call("GET", path, AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 3);
     ck_assert_str_eq(check_keyinfo(json_array_get(j, 0)), check_created(a));
     ck_assert_str_eq(check_keyinfo(json_array_get(j, 1)), check_created(b));
@@ -560,13 +493,13 @@ START_TEST(list_and_get)
                      "2040-01-01T00:00:00+00:00");
     json_decref(j);
 
-    j = call("GET", "/v1/keys?limit=1", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/keys?limit=1", AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 1);
     json_decref(j);
-    j = call("GET", "/v1/keys?skip=100000", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/keys?skip=100000", AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 0);
     json_decref(j);
-    j = call("GET", "/v1/keys?limit=1000&skip=0", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/keys?limit=1000&skip=0", AUTH, NULL, 200);
     json_decref(j);
 
     /* Pagination bounds. */
@@ -577,14 +510,14 @@ START_TEST(list_and_get)
     expect_422_query("/v1/keys?limit=abc", "int_parsing", "limit");
 
     snprintf(path, sizeof(path), "/v1/keys/%s", check_created(b));
-    got = call("GET", path, AUTH, NULL, 200);
+    got = t_call("GET", path, AUTH, NULL, 200);
     check_keyinfo(got);
     ck_assert(json_equal(json_object_get(got, "metadata"), json_object_get(b, "metadata")));
     ck_assert(json_equal(json_object_get(got, "key_name"), json_object_get(b, "key_name")));
     json_decref(got);
 
-    expect_error("GET", "/v1/keys/no-such-key", AUTH, NULL, 404,
-                 "API key with id 'no-such-key' not found");
+    t_expect_error("GET", "/v1/keys/no-such-key", AUTH, NULL, 404,
+                   "API key with id 'no-such-key' not found");
     json_decref(a);
     json_decref(b);
     json_decref(c);
@@ -597,13 +530,13 @@ START_TEST(update_key)
     char path[128];
     const char *id;
 
-    need_gw();
+    t_api_need();
     k = create_key("{\"key_name\": \"before\", \"metadata\": {\"a\": 1, \"b\": 2}, "
                    "\"expires_at\": \"2040-01-01T00:00:00Z\"}");
     id = check_created(k);
     snprintf(path, sizeof(path), "/v1/keys/%s", id);
 
-    j = call("PATCH", path, AUTH_JSON, "{\"key_name\": \"after\", \"is_active\": false}", 200);
+    j = t_call("PATCH", path, AUTH_JSON, "{\"key_name\": \"after\", \"is_active\": false}", 200);
     ck_assert_str_eq(check_keyinfo(j), id);
     ck_assert_str_eq(json_string_value(json_object_get(j, "key_name")), "after");
     ck_assert(json_is_false(json_object_get(j, "is_active")));
@@ -613,40 +546,41 @@ START_TEST(update_key)
                      "2040-01-01T00:00:00+00:00");
     ck_assert(json_equal(json_object_get(j, "created_at"), json_object_get(k, "created_at")));
     json_decref(j);
-    assert_sql("after|0", "SELECT key_name || '|' || is_active FROM api_keys WHERE id = '%s'", id);
+    t_assert_sql("after|0", "SELECT key_name || '|' || is_active FROM api_keys WHERE id = '%s'",
+                 id);
 
     /* metadata is replaced, not merged; expires_at normalised. */
-    j = call("PATCH", path, AUTH_JSON,
-             "{\"metadata\": {\"c\": 3}, \"expires_at\": \"2041-05-06T07:08:09-01:00\"}", 200);
+    j = t_call("PATCH", path, AUTH_JSON,
+               "{\"metadata\": {\"c\": 3}, \"expires_at\": \"2041-05-06T07:08:09-01:00\"}", 200);
     ck_assert_int_eq(json_object_size(json_object_get(j, "metadata")), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "metadata"), "c")), 3);
     ck_assert_str_eq(json_string_value(json_object_get(j, "expires_at")),
                      "2041-05-06T08:08:09+00:00");
     ck_assert_str_eq(json_string_value(json_object_get(j, "key_name")), "after");
     json_decref(j);
-    assert_sql("{\"c\":3}|2041-05-06T08:08:09+00:00",
-               "SELECT metadata || '|' || expires_at FROM api_keys WHERE id = '%s'", id);
+    t_assert_sql("{\"c\":3}|2041-05-06T08:08:09+00:00",
+                 "SELECT metadata || '|' || expires_at FROM api_keys WHERE id = '%s'", id);
 
     /* Nulls and an empty body change nothing (nothing can be cleared). */
-    j = call("PATCH", path, AUTH_JSON,
-             "{\"key_name\": null, \"is_active\": null, \"expires_at\": null, \"metadata\": null}",
-             200);
+    j = t_call(
+        "PATCH", path, AUTH_JSON,
+        "{\"key_name\": null, \"is_active\": null, \"expires_at\": null, \"metadata\": null}", 200);
     ck_assert_str_eq(json_string_value(json_object_get(j, "key_name")), "after");
     ck_assert(json_is_false(json_object_get(j, "is_active")));
     ck_assert_str_eq(json_string_value(json_object_get(j, "expires_at")),
                      "2041-05-06T08:08:09+00:00");
     json_decref(j);
-    j = call("PATCH", path, AUTH_JSON, "{}", 200);
+    j = t_call("PATCH", path, AUTH_JSON, "{}", 200);
     ck_assert_int_eq(json_object_size(json_object_get(j, "metadata")), 1);
     json_decref(j);
 
     /* Reactivation is possible; lax booleans as pydantic. */
-    j = call("PATCH", path, AUTH_JSON, "{\"is_active\": \"true\"}", 200);
+    j = t_call("PATCH", path, AUTH_JSON, "{\"is_active\": \"true\"}", 200);
     ck_assert(json_is_true(json_object_get(j, "is_active")));
     json_decref(j);
 
     /* The GET view agrees. */
-    j = call("GET", path, AUTH, NULL, 200);
+    j = t_call("GET", path, AUTH, NULL, 200);
     ck_assert_str_eq(json_string_value(json_object_get(j, "key_name")), "after");
     ck_assert(json_is_true(json_object_get(j, "is_active")));
     json_decref(j);
@@ -658,12 +592,12 @@ START_TEST(update_key)
     expect_422("PATCH", path, "{\"metadata\": \"x\"}", "dict_type", "metadata");
     expect_422("PATCH", path, "{\"expires_at\": \"soon\"}", "datetime_from_date_parsing",
                "expires_at");
-    j = call("PATCH", path, AUTH, NULL, 422);
+    j = t_call("PATCH", path, AUTH, NULL, 422);
     expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
-    expect_error("PATCH", "/v1/keys/no-such-key", AUTH_JSON, "{\"is_active\": false}", 404,
-                 "API key with id 'no-such-key' not found");
-    assert_sql("1", "SELECT is_active FROM api_keys WHERE id = '%s'", id);
+    t_expect_error("PATCH", "/v1/keys/no-such-key", AUTH_JSON, "{\"is_active\": false}", 404,
+                   "API key with id 'no-such-key' not found");
+    t_assert_sql("1", "SELECT is_active FROM api_keys WHERE id = '%s'", id);
     json_decref(k);
 }
 END_TEST
@@ -674,7 +608,7 @@ START_TEST(revocation_is_immediate)
     char path[128];
     const char *key;
 
-    need_gw();
+    t_api_need();
     k = create_key("{\"key_name\": \"rev\"}");
     key = json_string_value(json_object_get(k, "key"));
     snprintf(path, sizeof(path), "/v1/keys/%s", check_created(k));
@@ -683,23 +617,23 @@ START_TEST(revocation_is_immediate)
     expect_key_auth(key, 200, NULL);
 
     /* PATCH is_active=false: refused at the very next request; reactivation works. */
-    j = call("PATCH", path, AUTH_JSON, "{\"is_active\": false}", 200);
+    j = t_call("PATCH", path, AUTH_JSON, "{\"is_active\": false}", 200);
     json_decref(j);
     expect_key_auth(key, 401, "API key is inactive");
-    j = call("PATCH", path, AUTH_JSON, "{\"is_active\": true}", 200);
+    j = t_call("PATCH", path, AUTH_JSON, "{\"is_active\": true}", 200);
     json_decref(j);
     expect_key_auth(key, 200, NULL);
 
     /* Expiry set in the past, then moved to the future. */
-    j = call("PATCH", path, AUTH_JSON, "{\"expires_at\": \"2020-01-01T00:00:00Z\"}", 200);
+    j = t_call("PATCH", path, AUTH_JSON, "{\"expires_at\": \"2020-01-01T00:00:00Z\"}", 200);
     json_decref(j);
     expect_key_auth(key, 401, "API key has expired");
-    j = call("PATCH", path, AUTH_JSON, "{\"expires_at\": \"2099-01-01T00:00:00Z\"}", 200);
+    j = t_call("PATCH", path, AUTH_JSON, "{\"expires_at\": \"2099-01-01T00:00:00Z\"}", 200);
     json_decref(j);
     expect_key_auth(key, 200, NULL);
 
     /* A metadata-only PATCH keeps the key usable. */
-    j = call("PATCH", path, AUTH_JSON, "{\"metadata\": {\"x\": 1}}", 200);
+    j = t_call("PATCH", path, AUTH_JSON, "{\"metadata\": {\"x\": 1}}", 200);
     json_decref(j);
     expect_key_auth(key, 200, NULL);
 
@@ -716,7 +650,7 @@ START_TEST(delete_key)
     char path[128], msg[160], sql[1024], uid[64];
     const char *id;
 
-    need_gw();
+    t_api_need();
     k = create_key("{\"key_name\": \"del\"}");
     id = check_created(k);
     snprintf(uid, sizeof(uid), "%s", json_string_value(json_object_get(k, "user_id")));
@@ -724,12 +658,13 @@ START_TEST(delete_key)
     snprintf(msg, sizeof(msg), "API key with id '%s' not found", id);
 
     call_204("DELETE", path, AUTH);
-    assert_sql("0", "SELECT count(*) FROM api_keys WHERE id = '%s'", id);
-    expect_error("GET", path, AUTH, NULL, 404, msg);
-    expect_error("DELETE", path, AUTH, NULL, 404, msg);
-    expect_error("PATCH", path, AUTH_JSON, "{}", 404, msg);
+    t_assert_sql("0", "SELECT count(*) FROM api_keys WHERE id = '%s'", id);
+    t_expect_error("GET", path, AUTH, NULL, 404, msg);
+    t_expect_error("DELETE", path, AUTH, NULL, 404, msg);
+    t_expect_error("PATCH", path, AUTH_JSON, "{}", 404, msg);
     /* The key's virtual user is not deleted. */
-    assert_sql("1", "SELECT count(*) FROM users WHERE user_id = '%s' AND deleted_at IS NULL", uid);
+    t_assert_sql("1", "SELECT count(*) FROM users WHERE user_id = '%s' AND deleted_at IS NULL",
+                 uid);
     json_decref(k);
 
     /* A key with usage rows: the rows stay, their api_key_id becomes NULL. */
@@ -745,20 +680,20 @@ START_TEST(delete_key)
              "('u-del-2', '%s', '%s', '2025-01-02T00:00:00+00:00', 'gpt-4o', 'openai', "
              "'/v1/chat/completions', 1, 1, 2, NULL, 'error')",
              id, uid, id, uid);
-    ck_assert_int_eq(t_sql_exec(gw.db, sql), 0);
+    ck_assert_int_eq(t_sql_exec(t_api.db, sql), 0);
     call_204("DELETE", path, AUTH);
-    assert_sql("2|0", "SELECT count(*) || '|' || count(api_key_id) FROM usage_logs "
-                      "WHERE id IN ('u-del-1', 'u-del-2')");
-    assert_sql(uid, "SELECT user_id FROM usage_logs WHERE id = 'u-del-1'");
+    t_assert_sql("2|0", "SELECT count(*) || '|' || count(api_key_id) FROM usage_logs "
+                        "WHERE id IN ('u-del-1', 'u-del-2')");
+    t_assert_sql(uid, "SELECT user_id FROM usage_logs WHERE id = 'u-del-1'");
     snprintf(path, sizeof(path), "/v1/users/%s/usage", uid);
-    j = call("GET", path, AUTH, NULL, 200);
+    j = t_call("GET", path, AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 2);
     ck_assert(json_is_null(json_object_get(json_array_get(j, 0), "api_key_id")));
     json_decref(j);
     json_decref(k);
 
-    expect_error("DELETE", "/v1/keys/no-such-key", AUTH, NULL, 404,
-                 "API key with id 'no-such-key' not found");
+    t_expect_error("DELETE", "/v1/keys/no-such-key", AUTH, NULL, 404,
+                   "API key with id 'no-such-key' not found");
 }
 END_TEST
 
@@ -768,16 +703,16 @@ START_TEST(no_master_key_503)
         "Master key not configured. Set GATEWAY_MASTER_KEY environment variable.";
     json_t *j;
 
-    need_gw();
-    expect_error("POST", "/v1/keys", AUTH_JSON, "{}", 503, msg);
-    expect_error("POST", "/v1/keys", NULL, "{\"key_name\": 5}", 503, msg);
-    expect_error("GET", "/v1/keys", NULL, NULL, 503, msg);
-    expect_error("GET", "/v1/keys?limit=0", AUTH, NULL, 503, msg);
-    expect_error("GET", "/v1/keys/x", "Authorization: Basic x\r\n", NULL, 503, msg);
-    expect_error("PATCH", "/v1/keys/x", AUTH_JSON, "{}", 503, msg);
-    expect_error("DELETE", "/v1/keys/x", AUTH, NULL, 503, msg);
+    t_api_need();
+    t_expect_error("POST", "/v1/keys", AUTH_JSON, "{}", 503, msg);
+    t_expect_error("POST", "/v1/keys", NULL, "{\"key_name\": 5}", 503, msg);
+    t_expect_error("GET", "/v1/keys", NULL, NULL, 503, msg);
+    t_expect_error("GET", "/v1/keys?limit=0", AUTH, NULL, 503, msg);
+    t_expect_error("GET", "/v1/keys/x", "Authorization: Basic x\r\n", NULL, 503, msg);
+    t_expect_error("PATCH", "/v1/keys/x", AUTH_JSON, "{}", 503, msg);
+    t_expect_error("DELETE", "/v1/keys/x", AUTH, NULL, 503, msg);
     /* Malformed JSON is still 422 first. */
-    j = call("POST", "/v1/keys", NULL, "{oops", 422);
+    j = t_call("POST", "/v1/keys", NULL, "{oops", 422);
     expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
     ck_assert_int_eq(sql_long("SELECT count(*) FROM api_keys"), 0);
@@ -858,7 +793,7 @@ START_TEST(secrets_and_clean_exit)
                                 &r),
                          0);
         ck_assert_int_eq(r.status, 200);
-        j = body_json(&r);
+        j = t_json(&r);
         snprintf(keys[i], sizeof(keys[i]), "%s", json_string_value(json_object_get(j, "key")));
         if (i == 2)
             snprintf(path, sizeof(path), "/v1/keys/%s",
@@ -915,7 +850,7 @@ Suite *e2e_keys_suite(void)
     TCase *nm = tcase_create("no_master_key");
     TCase *own = tcase_create("own_gateway");
 
-    tcase_add_unchecked_fixture(tc, gw_up_master, gw_down);
+    tcase_add_unchecked_fixture(tc, gw_up_master, t_api_down);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, create_key_basic);
     tcase_add_test(tc, create_key_expiry_and_metadata);
@@ -928,7 +863,7 @@ Suite *e2e_keys_suite(void)
     tcase_add_test(tc, delete_key);
     suite_add_tcase(s, tc);
 
-    tcase_add_unchecked_fixture(nm, gw_up_no_master, gw_down);
+    tcase_add_unchecked_fixture(nm, gw_up_no_master, t_api_down);
     tcase_set_timeout(nm, 30);
     tcase_add_test(nm, no_master_key_503);
     suite_add_tcase(s, nm);

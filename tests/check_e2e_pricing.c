@@ -15,62 +15,25 @@
 
 #include <jansson.h>
 
-#include "t_gw.h"
+#include "t_api.h"
 
 #define AUTH "Authorization: Bearer test-master-key\r\n"
 
-static struct t_gw gw;
-static int gw_started; /* 1 when the unchecked fixture started the gateway */
-
 static void gw_up_master(void)
 {
-    gw_started = t_gw_start(&gw, "master_key: test-master-key\n", NULL, NULL) == 0;
+    t_api_up("master_key: test-master-key\n");
 }
 
 static void gw_up_no_master(void)
 {
-    gw_started = t_gw_start(&gw, NULL, NULL, NULL) == 0;
-}
-
-static void gw_down(void)
-{
-    if (gw_started)
-        t_gw_stop(&gw, SIGTERM, 10000);
-    gw_started = 0;
-}
-
-static void need_gw(void)
-{
-    ck_assert_msg(gw_started, "gateway did not start");
-}
-
-static json_t *body_json(const struct t_resp *r)
-{
-    json_t *j = json_loadb(r->body, r->body_len, JSON_DECODE_ANY, NULL);
-    ck_assert_msg(j != NULL, "body is not JSON: %s", r->body);
-    return j;
-}
-
-/* Sends a request and returns the parsed JSON body (owned); status must equal want. */
-static json_t *call(const char *method, const char *path, const char *headers, const char *body,
-                    int want)
-{
-    struct t_resp r;
-    json_t *j;
-
-    ck_assert_int_eq(t_http(gw.port, method, path, headers, body, &r), 0);
-    ck_assert_msg(r.status == want, "%s %s: status %d, want %d; body %s", method, path, r.status,
-                  want, r.body);
-    j = body_json(&r);
-    t_resp_free(&r);
-    return j;
+    t_api_up(NULL);
 }
 
 /* Asserts the DESIGN.md §2.3 error shape with this detail string and error type. */
 static void expect_error(const char *method, const char *path, const char *headers,
                          const char *body, int status, const char *detail, const char *type)
 {
-    json_t *j = call(method, path, headers, body, status), *e;
+    json_t *j = t_call(method, path, headers, body, status), *e;
 
     ck_assert_str_eq(json_string_value(json_object_get(j, "detail")), detail);
     e = json_object_get(j, "error");
@@ -99,7 +62,7 @@ static void expect_422_item(json_t *j, size_t idx, const char *type, const char 
 /* POST /v1/pricing with the master key, expecting 422 with one item of type on field. */
 static void expect_422(const char *body, const char *type, const char *field)
 {
-    json_t *j = call("POST", "/v1/pricing", AUTH, body, 422);
+    json_t *j = t_call("POST", "/v1/pricing", AUTH, body, 422);
 
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
     expect_422_item(j, 0, type, "body", field, NULL);
@@ -107,29 +70,6 @@ static void expect_422(const char *body, const char *type, const char *field)
 }
 
 /* Asserts that the first column of the first row of the query (printf-style) equals want. */
-static void assert_sql(const char *want, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void assert_sql(const char *want, const char *fmt, ...)
-{
-    char q[1024];
-    va_list ap;
-    char *v;
-
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof(q), fmt, ap);
-    va_end(ap);
-    v = t_sql(gw.db, q);
-    ck_assert_msg(v != NULL, "query failed: %s", q);
-    ck_assert_msg(strcmp(v, want) == 0, "%s: got '%s', want '%s'", q, v, want);
-    free(v);
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
 
 /* Checks the PricingResponse shape and values. */
 static void check_price(json_t *j, const char *key, double in, double out)
@@ -145,8 +85,8 @@ static void check_price(json_t *j, const char *key, double in, double out)
     ck_assert_double_eq(json_number_value(json_object_get(j, "output_price_per_million")), out);
     ck_assert_ptr_nonnull(c);
     ck_assert_ptr_nonnull(u);
-    ck_assert_msg(ends_with(c, "+00:00"), "created_at %s", c);
-    ck_assert_msg(ends_with(u, "+00:00"), "updated_at %s", u);
+    ck_assert_msg(t_ends_with(c, "+00:00"), "created_at %s", c);
+    ck_assert_msg(t_ends_with(u, "+00:00"), "updated_at %s", u);
 }
 
 /* Sets a price with the master key and returns the response (owned). */
@@ -158,14 +98,14 @@ static json_t *set_price(const char *key, double in, double out)
              "{\"model_key\": \"%s\", \"input_price_per_million\": %.17g, "
              "\"output_price_per_million\": %.17g}",
              key, in, out);
-    return call("POST", "/v1/pricing", AUTH, body, 200);
+    return t_call("POST", "/v1/pricing", AUTH, body, 200);
 }
 
 static void no_content(const char *method, const char *path, const char *headers)
 {
     struct t_resp r;
 
-    ck_assert_int_eq(t_http(gw.port, method, path, headers, NULL, &r), 0);
+    ck_assert_int_eq(t_http(t_api.port, method, path, headers, NULL, &r), 0);
     ck_assert_msg(r.status == 204, "%s %s: status %d; body %s", method, path, r.status, r.body);
     ck_assert_int_eq(r.body_len, 0);
     t_resp_free(&r);
@@ -178,15 +118,15 @@ START_TEST(set_and_upsert)
     json_t *a, *b, *g;
     const char *created;
 
-    need_gw();
+    t_api_need();
     a = set_price("openai:gpt-4o", 2.5, 10);
     check_price(a, "openai:gpt-4o", 2.5, 10);
     created = json_string_value(json_object_get(a, "created_at"));
     ck_assert_str_eq(created, json_string_value(json_object_get(a, "updated_at")));
-    assert_sql("2.5|10.0",
-               "SELECT input_price_per_million || '|' || output_price_per_million FROM "
-               "model_pricing WHERE model_key = '%s'",
-               "openai:gpt-4o");
+    t_assert_sql("2.5|10.0",
+                 "SELECT input_price_per_million || '|' || output_price_per_million FROM "
+                 "model_pricing WHERE model_key = '%s'",
+                 "openai:gpt-4o");
 
     /* Upsert: the same key updates prices and updated_at, keeps created_at. */
     b = set_price("openai:gpt-4o", 3, 12.75);
@@ -194,18 +134,18 @@ START_TEST(set_and_upsert)
     ck_assert_str_eq(json_string_value(json_object_get(b, "created_at")), created);
     ck_assert_msg(strcmp(json_string_value(json_object_get(b, "updated_at")), created) > 0,
                   "updated_at not after created_at");
-    assert_sql("1", "SELECT count(*) FROM model_pricing WHERE model_key = '%s'", "openai:gpt-4o");
-    assert_sql("3.0|12.75",
-               "SELECT input_price_per_million || '|' || output_price_per_million FROM "
-               "model_pricing WHERE model_key = '%s'",
-               "openai:gpt-4o");
+    t_assert_sql("1", "SELECT count(*) FROM model_pricing WHERE model_key = '%s'", "openai:gpt-4o");
+    t_assert_sql("3.0|12.75",
+                 "SELECT input_price_per_million || '|' || output_price_per_million FROM "
+                 "model_pricing WHERE model_key = '%s'",
+                 "openai:gpt-4o");
 
     /* GET (no auth) returns the stored row. */
-    g = call("GET", "/v1/pricing/openai:gpt-4o", NULL, NULL, 200);
+    g = t_call("GET", "/v1/pricing/openai:gpt-4o", NULL, NULL, 200);
     ck_assert(json_equal(g, b));
     json_decref(g);
     /* Percent-encoded path parameters are decoded. */
-    g = call("GET", "/v1/pricing/openai%3Agpt-4o", NULL, NULL, 200);
+    g = t_call("GET", "/v1/pricing/openai%3Agpt-4o", NULL, NULL, 200);
     ck_assert(json_equal(g, b));
     json_decref(g);
 
@@ -213,10 +153,10 @@ START_TEST(set_and_upsert)
     g = set_price("anthropic:claude-free", 0, 0);
     check_price(g, "anthropic:claude-free", 0, 0);
     json_decref(g);
-    g = call("POST", "/v1/pricing", AUTH,
-             "{\"model_key\": \"mistral:small\", \"input_price_per_million\": \"0.25\", "
-             "\"output_price_per_million\": 1, \"extra\": true}",
-             200);
+    g = t_call("POST", "/v1/pricing", AUTH,
+               "{\"model_key\": \"mistral:small\", \"input_price_per_million\": \"0.25\", "
+               "\"output_price_per_million\": 1, \"extra\": true}",
+               200);
     check_price(g, "mistral:small", 0.25, 1);
     json_decref(g);
     json_decref(a);
@@ -228,8 +168,8 @@ START_TEST(prices_print_as_written)
 {
     struct t_resp r;
 
-    need_gw();
-    ck_assert_int_eq(t_http(gw.port, "POST", "/v1/pricing", AUTH,
+    t_api_need();
+    ck_assert_int_eq(t_http(t_api.port, "POST", "/v1/pricing", AUTH,
                             "{\"model_key\": \"openai:gpt-4o-mini\", "
                             "\"input_price_per_million\": 0.15, "
                             "\"output_price_per_million\": 0.6}",
@@ -247,16 +187,16 @@ START_TEST(model_key_normalised)
 {
     json_t *j;
 
-    need_gw();
+    t_api_need();
     /* The legacy slash form is stored as provider:model. */
     j = set_price("gemini/gemini-2.5-flash", 0.3, 2.5);
     check_price(j, "gemini:gemini-2.5-flash", 0.3, 2.5);
     json_decref(j);
-    assert_sql("0", "SELECT count(*) FROM model_pricing WHERE model_key = '%s'",
-               "gemini/gemini-2.5-flash");
-    assert_sql("1", "SELECT count(*) FROM model_pricing WHERE model_key = '%s'",
-               "gemini:gemini-2.5-flash");
-    j = call("GET", "/v1/pricing/gemini:gemini-2.5-flash", NULL, NULL, 200);
+    t_assert_sql("0", "SELECT count(*) FROM model_pricing WHERE model_key = '%s'",
+                 "gemini/gemini-2.5-flash");
+    t_assert_sql("1", "SELECT count(*) FROM model_pricing WHERE model_key = '%s'",
+                 "gemini:gemini-2.5-flash");
+    j = t_call("GET", "/v1/pricing/gemini:gemini-2.5-flash", NULL, NULL, 200);
     check_price(j, "gemini:gemini-2.5-flash", 0.3, 2.5);
     json_decref(j);
 
@@ -272,7 +212,7 @@ START_TEST(model_key_normalised)
     j = set_price("gemini/gemini-2.5-flash", 0.5, 3);
     check_price(j, "gemini:gemini-2.5-flash", 0.5, 3);
     json_decref(j);
-    assert_sql("1", "SELECT count(*) FROM model_pricing WHERE model_key LIKE '%s'", "gemini%");
+    t_assert_sql("1", "SELECT count(*) FROM model_pricing WHERE model_key LIKE '%s'", "gemini%");
 }
 END_TEST
 
@@ -285,8 +225,8 @@ START_TEST(bad_model_key_400)
     char body[256], *before, *after;
     json_t *j;
 
-    need_gw();
-    before = t_sql(gw.db, "SELECT count(*) FROM model_pricing");
+    t_api_need();
+    before = t_sql(t_api.db, "SELECT count(*) FROM model_pricing");
     ck_assert_ptr_nonnull(before);
 
     snprintf(body, sizeof(body), fmt, "gpt-4o");
@@ -297,7 +237,7 @@ START_TEST(bad_model_key_400)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *d;
         snprintf(body, sizeof(body), fmt, bad[i]);
-        j = call("POST", "/v1/pricing", AUTH, body, 400);
+        j = t_call("POST", "/v1/pricing", AUTH, body, 400);
         d = json_string_value(json_object_get(j, "detail"));
         ck_assert_ptr_nonnull(d);
         /* The message names the valid form. */
@@ -307,12 +247,12 @@ START_TEST(bad_model_key_400)
         json_decref(j);
     }
     snprintf(body, sizeof(body), fmt, "nope:model");
-    j = call("POST", "/v1/pricing", AUTH, body, 400);
+    j = t_call("POST", "/v1/pricing", AUTH, body, 400);
     ck_assert(strncmp(json_string_value(json_object_get(j, "detail")),
                       "'nope' is not a supported provider", 34) == 0);
     json_decref(j);
 
-    after = t_sql(gw.db, "SELECT count(*) FROM model_pricing");
+    after = t_sql(t_api.db, "SELECT count(*) FROM model_pricing");
     ck_assert_str_eq(before, after);
     free(before);
     free(after);
@@ -323,11 +263,11 @@ START_TEST(set_price_422)
 {
     json_t *j;
 
-    need_gw();
-    j = call("POST", "/v1/pricing", AUTH,
-             "{\"model_key\": \"openai:x\", \"input_price_per_million\": -1, "
-             "\"output_price_per_million\": 1}",
-             422);
+    t_api_need();
+    j = t_call("POST", "/v1/pricing", AUTH,
+               "{\"model_key\": \"openai:x\", \"input_price_per_million\": -1, "
+               "\"output_price_per_million\": 1}",
+               422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
     expect_422_item(j, 0, "greater_than_equal", "body", "input_price_per_million",
                     "Input should be greater than or equal to 0");
@@ -337,7 +277,7 @@ START_TEST(set_price_422)
                "greater_than_equal", "output_price_per_million");
 
     /* Everything missing: three items in field order. */
-    j = call("POST", "/v1/pricing", AUTH, "{}", 422);
+    j = t_call("POST", "/v1/pricing", AUTH, "{}", 422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 3);
     expect_422_item(j, 0, "missing", "body", "model_key", "Field required");
     expect_422_item(j, 1, "missing", "body", "input_price_per_million", "Field required");
@@ -345,10 +285,10 @@ START_TEST(set_price_422)
     json_decref(j);
 
     /* The docs' "model" field is not the API's "model_key". */
-    j = call("POST", "/v1/pricing", AUTH,
-             "{\"model\": \"openai:x\", \"input_price_per_million\": 1, "
-             "\"output_price_per_million\": 1}",
-             422);
+    j = t_call("POST", "/v1/pricing", AUTH,
+               "{\"model\": \"openai:x\", \"input_price_per_million\": 1, "
+               "\"output_price_per_million\": 1}",
+               422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
     expect_422_item(j, 0, "missing", "body", "model_key", NULL);
     json_decref(j);
@@ -371,16 +311,16 @@ START_TEST(set_price_422)
                "\"output_price_per_million\": 1}",
                "greater_than_equal", "input_price_per_million");
 
-    j = call("POST", "/v1/pricing", AUTH, NULL, 422);
+    j = t_call("POST", "/v1/pricing", AUTH, NULL, 422);
     expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
-    j = call("POST", "/v1/pricing", AUTH, "\"openai:x\"", 422);
+    j = t_call("POST", "/v1/pricing", AUTH, "\"openai:x\"", 422);
     expect_422_item(j, 0, "model_attributes_type", "body", NULL, NULL);
     json_decref(j);
-    j = call("POST", "/v1/pricing", AUTH, "{\"model_key\": ", 422);
+    j = t_call("POST", "/v1/pricing", AUTH, "{\"model_key\": ", 422);
     expect_422_item(j, 0, "json_invalid", "body", NULL, "JSON decode error");
     json_decref(j);
-    assert_sql("0", "SELECT count(*) FROM model_pricing WHERE model_key = '%s'", "openai:x");
+    t_assert_sql("0", "SELECT count(*) FROM model_pricing WHERE model_key = '%s'", "openai:x");
 }
 END_TEST
 
@@ -390,7 +330,7 @@ START_TEST(pricing_auth)
                                "\"input_price_per_million\": 1, \"output_price_per_million\": 1}";
     json_t *j;
 
-    need_gw();
+    t_api_need();
     expect_error("POST", "/v1/pricing", NULL, body, 401,
                  "Missing X-AnyLLM-Key or Authorization header", "authentication_error");
     expect_error("POST", "/v1/pricing", "Authorization: Basic x\r\n", body, 401,
@@ -408,23 +348,23 @@ START_TEST(pricing_auth)
                  "{\"model_key\": \"bogus\", \"input_price_per_million\": 1, "
                  "\"output_price_per_million\": 1}",
                  401, "Invalid master key", "authentication_error");
-    j = call("POST", "/v1/pricing", NULL, "{nope", 422);
+    j = t_call("POST", "/v1/pricing", NULL, "{nope", 422);
     expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
-    assert_sql("0", "SELECT count(*) FROM model_pricing WHERE model_key = '%s'",
-               "openai:auth-test");
+    t_assert_sql("0", "SELECT count(*) FROM model_pricing WHERE model_key = '%s'",
+                 "openai:auth-test");
 
     /* Other header forms carry the master key too. */
-    j = call("POST", "/v1/pricing", "X-AnyLLM-Key: Bearer test-master-key\r\n", body, 200);
+    j = t_call("POST", "/v1/pricing", "X-AnyLLM-Key: Bearer test-master-key\r\n", body, 200);
     json_decref(j);
-    j = call("POST", "/v1/pricing", "AnyLLM-Key: Bearer test-master-key\r\n", body, 200);
+    j = t_call("POST", "/v1/pricing", "AnyLLM-Key: Bearer test-master-key\r\n", body, 200);
     json_decref(j);
 
     /* Reads need no credentials, and ignore wrong ones. */
-    j = call("GET", "/v1/pricing", NULL, NULL, 200);
+    j = t_call("GET", "/v1/pricing", NULL, NULL, 200);
     ck_assert(json_is_array(j));
     json_decref(j);
-    j = call("GET", "/v1/pricing/openai:auth-test", "Authorization: Bearer wrong\r\n", NULL, 200);
+    j = t_call("GET", "/v1/pricing/openai:auth-test", "Authorization: Bearer wrong\r\n", NULL, 200);
     check_price(j, "openai:auth-test", 1, 1);
     json_decref(j);
 
@@ -438,49 +378,49 @@ START_TEST(list_and_pagination)
     char path[128], *count;
     long n;
 
-    need_gw();
+    t_api_need();
     a = set_price("groq:list-a", 1, 2);
     b = set_price("groq:list-b", 3, 4);
-    count = t_sql(gw.db, "SELECT count(*) FROM model_pricing");
+    count = t_sql(t_api.db, "SELECT count(*) FROM model_pricing");
     ck_assert_ptr_nonnull(count);
     n = strtol(count, NULL, 10);
     free(count);
     ck_assert_int_ge(n, 2);
 
-    j = call("GET", "/v1/pricing", NULL, NULL, 200);
+    j = t_call("GET", "/v1/pricing", NULL, NULL, 200);
     ck_assert_int_eq((long)json_array_size(j), n);
     for (size_t i = 0; i < json_array_size(j); i++)
         ck_assert_int_eq(json_object_size(json_array_get(j, i)), 5);
     json_decref(j);
 
     snprintf(path, sizeof(path), "/v1/pricing?skip=%ld&limit=2", n - 2);
-    j = call("GET", path, NULL, NULL, 200);
+    j = t_call("GET", path, NULL, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 2);
     ck_assert(json_equal(json_array_get(j, 0), a));
     ck_assert(json_equal(json_array_get(j, 1), b));
     json_decref(j);
-    j = call("GET", "/v1/pricing?limit=1", NULL, NULL, 200);
+    j = t_call("GET", "/v1/pricing?limit=1", NULL, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 1);
     json_decref(j);
-    j = call("GET", "/v1/pricing?skip=100000", NULL, NULL, 200);
+    j = t_call("GET", "/v1/pricing?skip=100000", NULL, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 0);
     json_decref(j);
-    j = call("GET", "/v1/pricing?limit=1000", NULL, NULL, 200);
+    j = t_call("GET", "/v1/pricing?limit=1000", NULL, NULL, 200);
     json_decref(j);
-    j = call("GET", "/v1/pricing?limit=100", NULL, NULL, 200);
+    j = t_call("GET", "/v1/pricing?limit=100", NULL, NULL, 200);
     json_decref(j);
 
-    j = call("GET", "/v1/pricing?limit=10000", NULL, NULL, 422);
+    j = t_call("GET", "/v1/pricing?limit=10000", NULL, NULL, 422);
     expect_422_item(j, 0, "less_than_equal", "query", "limit",
                     "Input should be less than or equal to 1000");
     json_decref(j);
-    j = call("GET", "/v1/pricing?limit=0", NULL, NULL, 422);
+    j = t_call("GET", "/v1/pricing?limit=0", NULL, NULL, 422);
     expect_422_item(j, 0, "greater_than_equal", "query", "limit", NULL);
     json_decref(j);
-    j = call("GET", "/v1/pricing?skip=-1", NULL, NULL, 422);
+    j = t_call("GET", "/v1/pricing?skip=-1", NULL, NULL, 422);
     expect_422_item(j, 0, "greater_than_equal", "query", "skip", NULL);
     json_decref(j);
-    j = call("GET", "/v1/pricing?skip=x", NULL, NULL, 422);
+    j = t_call("GET", "/v1/pricing?skip=x", NULL, NULL, 422);
     expect_422_item(j, 0, "int_parsing", "query", "skip", NULL);
     json_decref(j);
     json_decref(a);
@@ -492,7 +432,7 @@ START_TEST(get_and_delete)
 {
     json_t *j;
 
-    need_gw();
+    t_api_need();
     j = set_price("xai:grok-del", 1, 2);
     json_decref(j);
 
@@ -506,7 +446,7 @@ START_TEST(get_and_delete)
                  "not_found_error");
 
     no_content("DELETE", "/v1/pricing/xai:grok-del", AUTH);
-    assert_sql("0", "SELECT count(*) FROM model_pricing WHERE model_key = '%s'", "xai:grok-del");
+    t_assert_sql("0", "SELECT count(*) FROM model_pricing WHERE model_key = '%s'", "xai:grok-del");
     expect_error("GET", "/v1/pricing/xai:grok-del", NULL, NULL, 404,
                  "Pricing for model 'xai:grok-del' not found", "not_found_error");
     expect_error("DELETE", "/v1/pricing/xai:grok-del", AUTH, NULL, 404,
@@ -514,13 +454,13 @@ START_TEST(get_and_delete)
 
     /* A legacy slash row is listed but not addressable, not even percent-encoded (the path
      * is decoded before routing, as Starlette does). */
-    ck_assert_int_eq(t_sql_exec(gw.db, "INSERT INTO model_pricing VALUES ('xai/legacy', 1, 2, "
-                                       "'2025-01-01T00:00:00+00:00', "
-                                       "'2025-01-01T00:00:00+00:00')"),
+    ck_assert_int_eq(t_sql_exec(t_api.db, "INSERT INTO model_pricing VALUES ('xai/legacy', 1, 2, "
+                                          "'2025-01-01T00:00:00+00:00', "
+                                          "'2025-01-01T00:00:00+00:00')"),
                      0);
     expect_error("GET", "/v1/pricing/xai%2Flegacy", NULL, NULL, 404, "Not Found",
                  "not_found_error");
-    j = call("GET", "/v1/pricing?limit=1000", NULL, NULL, 200);
+    j = t_call("GET", "/v1/pricing?limit=1000", NULL, NULL, 200);
     ck_assert_str_eq(
         json_string_value(json_object_get(json_array_get(j, json_array_size(j) - 1), "model_key")),
         "xai/legacy");
@@ -534,14 +474,14 @@ START_TEST(no_master_key)
         "Master key not configured. Set GATEWAY_MASTER_KEY environment variable.";
     json_t *j;
 
-    need_gw();
+    t_api_need();
     expect_error("POST", "/v1/pricing", AUTH,
                  "{\"model_key\": \"openai:x\", \"input_price_per_million\": 1, "
                  "\"output_price_per_million\": 1}",
                  503, msg, "service_unavailable_error");
     expect_error("DELETE", "/v1/pricing/openai:x", NULL, NULL, 503, msg,
                  "service_unavailable_error");
-    j = call("GET", "/v1/pricing", NULL, NULL, 200);
+    j = t_call("GET", "/v1/pricing", NULL, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 0);
     json_decref(j);
     expect_error("GET", "/v1/pricing/openai:x", NULL, NULL, 404,
@@ -557,7 +497,7 @@ END_TEST
 
 static json_t *models(const char *headers)
 {
-    json_t *j = call("GET", "/v1/models", headers, NULL, 200);
+    json_t *j = t_call("GET", "/v1/models", headers, NULL, 200);
 
     ck_assert_int_eq(json_object_size(j), 2);
     ck_assert_str_eq(json_string_value(json_object_get(j, "object")), "list");
@@ -578,7 +518,7 @@ START_TEST(models_empty)
 {
     json_t *j;
 
-    need_gw();
+    t_api_need();
     j = models(AUTH);
     ck_assert_int_eq(json_array_size(json_object_get(j, "data")), 0);
     json_decref(j);
@@ -590,7 +530,7 @@ START_TEST(models_list_sorted)
     json_t *j, *d, *p;
     long long now = (long long)time(NULL), created;
 
-    need_gw();
+    t_api_need();
     p = set_price("openai:gpt-4o", 1, 2);
     json_decref(p);
     p = set_price("anthropic:claude-3", 1, 2);
@@ -600,9 +540,9 @@ START_TEST(models_list_sorted)
     p = set_price("openrouter:openai/gpt-4o", 1, 2);
     json_decref(p);
     /* A legacy row without ':' and with a known created_at. */
-    ck_assert_int_eq(t_sql_exec(gw.db, "INSERT INTO model_pricing VALUES ('groq/legacy', 1, 2, "
-                                       "'2025-01-02T03:04:05.5+00:00', "
-                                       "'2025-01-02T03:04:05.5+00:00')"),
+    ck_assert_int_eq(t_sql_exec(t_api.db, "INSERT INTO model_pricing VALUES ('groq/legacy', 1, 2, "
+                                          "'2025-01-02T03:04:05.5+00:00', "
+                                          "'2025-01-02T03:04:05.5+00:00')"),
                      0);
 
     j = models(AUTH);
@@ -634,19 +574,20 @@ START_TEST(models_get)
 {
     json_t *j, *p;
 
-    need_gw();
+    t_api_need();
     p = set_price("deepseek:chat", 1, 2);
     json_decref(p);
-    ck_assert_int_eq(t_sql_exec(gw.db, "INSERT INTO model_pricing VALUES ('deepseek/legacy/x', 1, "
-                                       "2, '2025-01-02T03:04:05+00:00', "
-                                       "'2025-01-02T03:04:05+00:00')"),
+    ck_assert_int_eq(t_sql_exec(t_api.db,
+                                "INSERT INTO model_pricing VALUES ('deepseek/legacy/x', 1, "
+                                "2, '2025-01-02T03:04:05+00:00', "
+                                "'2025-01-02T03:04:05+00:00')"),
                      0);
 
-    j = call("GET", "/v1/models/deepseek:chat", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/models/deepseek:chat", AUTH, NULL, 200);
     check_model(j, "deepseek:chat", "deepseek");
     json_decref(j);
     /* The id is a path parameter: it may contain '/'. */
-    j = call("GET", "/v1/models/deepseek/legacy/x", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/models/deepseek/legacy/x", AUTH, NULL, 200);
     check_model(j, "deepseek/legacy/x", "unknown");
     ck_assert_int_eq(json_integer_value(json_object_get(j, "created")), 1735787045);
     json_decref(j);
@@ -668,7 +609,7 @@ START_TEST(models_auth)
         "gw-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\r\n";
     static const char *const paths[] = {"/v1/models", "/v1/models/openai:gpt-4o"};
 
-    need_gw();
+    t_api_need();
     for (size_t i = 0; i < 2; i++) {
         expect_error("GET", paths[i], NULL, NULL, 401,
                      "Missing X-AnyLLM-Key or Authorization header", "authentication_error");
@@ -695,7 +636,7 @@ END_TEST
 static bool bootstrap_key(char *buf, size_t len)
 {
     static const char marker[] = "Save this key now: ";
-    char *log = t_read_file(gw.logpath), *p;
+    char *log = t_read_file(t_api.logpath), *p;
     size_t n;
 
     p = log != NULL ? strstr(log, marker) : NULL;
@@ -716,14 +657,14 @@ START_TEST(models_bootstrap_key)
     json_t *j;
     int tries;
 
-    need_gw();
+    t_api_need();
     ck_assert_msg(bootstrap_key(key, sizeof(key)), "no bootstrap key in the log");
     ck_assert(strncmp(key, "gw-", 3) == 0);
     snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", key);
     j = models(hdr);
     json_decref(j);
     snprintf(hdr, sizeof(hdr), "X-AnyLLM-Key: Bearer %s\r\n", key);
-    j = call("GET", "/v1/models/openai:gpt-4o", hdr, NULL, 200);
+    j = t_call("GET", "/v1/models/openai:gpt-4o", hdr, NULL, 200);
     check_model(j, "openai:gpt-4o", "openai");
     json_decref(j);
     snprintf(hdr, sizeof(hdr), "x-api-key: %s\r\n", key);
@@ -732,8 +673,8 @@ START_TEST(models_bootstrap_key)
 
     /* The use is recorded (last_used_at, written by the batched flush). */
     for (tries = 0; tries < 40; tries++) {
-        char *v = t_sql(gw.db, "SELECT last_used_at IS NOT NULL FROM api_keys "
-                               "WHERE key_name = 'bootstrap'");
+        char *v = t_sql(t_api.db, "SELECT last_used_at IS NOT NULL FROM api_keys "
+                                  "WHERE key_name = 'bootstrap'");
         bool done = v != NULL && strcmp(v, "1") == 0;
         free(v);
         if (done)
@@ -741,8 +682,8 @@ START_TEST(models_bootstrap_key)
         usleep(100000);
     }
     ck_assert_msg(tries < 40, "last_used_at was not recorded");
-    assert_sql("1", "SELECT last_used_at LIKE '%s' FROM api_keys WHERE key_name = 'bootstrap'",
-               "%+00:00");
+    t_assert_sql("1", "SELECT last_used_at LIKE '%s' FROM api_keys WHERE key_name = 'bootstrap'",
+                 "%+00:00");
 }
 END_TEST
 
@@ -753,15 +694,15 @@ START_TEST(models_created_key)
     const char *key;
     json_t *k, *j;
 
-    need_gw();
-    k = call("POST", "/v1/keys", AUTH, "{\"key_name\": \"models-test\"}", 200);
+    t_api_need();
+    k = t_call("POST", "/v1/keys", AUTH, "{\"key_name\": \"models-test\"}", 200);
     key = json_string_value(json_object_get(k, "key"));
     ck_assert_ptr_nonnull(key);
     snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", key);
     j = models(hdr);
     ck_assert_int_ge(json_array_size(json_object_get(j, "data")), 1);
     json_decref(j);
-    j = call("GET", "/v1/models/openai:gpt-4o", hdr, NULL, 200);
+    j = t_call("GET", "/v1/models/openai:gpt-4o", hdr, NULL, 200);
     check_model(j, "openai:gpt-4o", "openai");
     json_decref(j);
     json_decref(k);
@@ -779,9 +720,9 @@ static void stop_clean(void)
     char path[64], buf[2048];
     int code = -1;
 
-    need_gw();
-    ck_assert_int_eq(kill(gw.pid, SIGTERM), 0);
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)gw.pid);
+    t_api_need();
+    ck_assert_int_eq(kill(t_api.pid, SIGTERM), 0);
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)t_api.pid);
     for (int i = 0; i < 3000 && code < 0; i++) {
         FILE *f = fopen(path, "r");
         size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
@@ -802,7 +743,7 @@ static void stop_clean(void)
         usleep(10000);
     }
     if (code != 0) {
-        char *log = t_read_file(gw.logpath);
+        char *log = t_read_file(t_api.logpath);
         fprintf(stderr, "--- gateway log ---\n%s\n", log != NULL ? log : "");
         free(log);
         ck_abort_msg("gateway did not exit cleanly: wait status 0x%x (log above)", code);
@@ -822,7 +763,7 @@ Suite *e2e_pricing_suite(void)
     TCase *tn = tcase_create("pricing_no_master_key");
     TCase *tm = tcase_create("models");
 
-    tcase_add_unchecked_fixture(tp, gw_up_master, gw_down);
+    tcase_add_unchecked_fixture(tp, gw_up_master, t_api_down);
     tcase_set_timeout(tp, 30);
     tcase_add_test(tp, set_and_upsert);
     tcase_add_test(tp, prices_print_as_written);
@@ -835,14 +776,14 @@ Suite *e2e_pricing_suite(void)
     tcase_add_test(tp, shutdown_clean);
     suite_add_tcase(s, tp);
 
-    tcase_add_unchecked_fixture(tn, gw_up_no_master, gw_down);
+    tcase_add_unchecked_fixture(tn, gw_up_no_master, t_api_down);
     tcase_set_timeout(tn, 30);
     tcase_add_test(tn, no_master_key);
     tcase_add_test(tn, shutdown_clean);
     suite_add_tcase(s, tn);
 
     /* One gateway; the tests run in this order and build on each other's rows. */
-    tcase_add_unchecked_fixture(tm, gw_up_master, gw_down);
+    tcase_add_unchecked_fixture(tm, gw_up_master, t_api_down);
     tcase_set_timeout(tm, 30);
     tcase_add_test(tm, models_empty);
     tcase_add_test(tm, models_list_sorted);

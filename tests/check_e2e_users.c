@@ -16,57 +16,20 @@
 
 #include <jansson.h>
 
-#include "t_gw.h"
+#include "t_api.h"
 
 #define AUTH "Authorization: Bearer test-master-key\r\n"
 #define AUTH_JSON AUTH "Content-Type: application/json\r\n"
 #define MASTER_YAML "master_key: test-master-key\nbootstrap_api_key: false\n"
 
-static struct t_gw gw;
-static int gw_started; /* 1 when the unchecked fixture started the gateway */
-
 static void gw_up_master(void)
 {
-    gw_started = t_gw_start(&gw, MASTER_YAML, NULL, NULL) == 0;
+    t_api_up(MASTER_YAML);
 }
 
 static void gw_up_no_master(void)
 {
-    gw_started = t_gw_start(&gw, "bootstrap_api_key: false\n", NULL, NULL) == 0;
-}
-
-static void gw_down(void)
-{
-    if (gw_started && t_gw_stop(&gw, SIGTERM, 10000) != 0)
-        fprintf(stderr, "e2e_users: gateway did not exit cleanly on SIGTERM\n");
-    gw_started = 0;
-}
-
-static void need_gw(void)
-{
-    ck_assert_msg(gw_started, "gateway did not start");
-}
-
-static json_t *body_json(const struct t_resp *r)
-{
-    json_t *j = json_loadb(r->body, r->body_len, JSON_DECODE_ANY, NULL);
-    ck_assert_msg(j != NULL, "body is not JSON: %s", r->body);
-    return j;
-}
-
-/* Sends a request and returns the parsed JSON body (owned); status must equal want. */
-static json_t *call(const char *method, const char *path, const char *headers, const char *body,
-                    int want)
-{
-    struct t_resp r;
-    json_t *j;
-
-    ck_assert_int_eq(t_http(gw.port, method, path, headers, body, &r), 0);
-    ck_assert_msg(r.status == want, "%s %s: status %d, want %d; body %s", method, path, r.status,
-                  want, r.body);
-    j = body_json(&r);
-    t_resp_free(&r);
-    return j;
+    t_api_up("bootstrap_api_key: false\n");
 }
 
 /* Sends a request that must answer 204 with an empty body. */
@@ -74,22 +37,10 @@ static void call_204(const char *method, const char *path, const char *headers)
 {
     struct t_resp r;
 
-    ck_assert_int_eq(t_http(gw.port, method, path, headers, NULL, &r), 0);
+    ck_assert_int_eq(t_http(t_api.port, method, path, headers, NULL, &r), 0);
     ck_assert_msg(r.status == 204, "%s %s: status %d; body %s", method, path, r.status, r.body);
     ck_assert_int_eq(r.body_len, 0);
     t_resp_free(&r);
-}
-
-/* Asserts the DESIGN.md §2.3 error shape with this detail string. */
-static void expect_error(const char *method, const char *path, const char *headers,
-                         const char *body, int status, const char *detail)
-{
-    json_t *j = call(method, path, headers, body, status);
-
-    ck_assert_str_eq(json_string_value(json_object_get(j, "detail")), detail);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
-                     detail);
-    json_decref(j);
 }
 
 /* Asserts that detail[idx] of a 422 has this type, loc and (when msg != NULL) msg. */
@@ -120,7 +71,7 @@ static void expect_422_item(json_t *j, size_t idx, const char *type, const char 
 static void expect_422(const char *method, const char *path, const char *body, const char *type,
                        const char *field)
 {
-    json_t *j = call(method, path, AUTH_JSON, body, 422);
+    json_t *j = t_call(method, path, AUTH_JSON, body, 422);
 
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
     expect_422_item(j, 0, type, "body", field, NULL);
@@ -130,17 +81,11 @@ static void expect_422(const char *method, const char *path, const char *body, c
 /* A GET with the master key that must give 422 on query.param. */
 static void expect_422_query(const char *path, const char *type, const char *param)
 {
-    json_t *j = call("GET", path, AUTH, NULL, 422);
+    json_t *j = t_call("GET", path, AUTH, NULL, 422);
 
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
     expect_422_item(j, 0, type, "query", param, NULL);
     json_decref(j);
-}
-
-static bool ends_with(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
 /* Microseconds since the epoch of a "YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00" timestamp. */
@@ -152,7 +97,7 @@ static long long ts_us(const char *s)
     int n = 0;
 
     ck_assert_ptr_nonnull(s);
-    ck_assert_msg(ends_with(s, "+00:00"), "timestamp %s", s);
+    ck_assert_msg(t_ends_with(s, "+00:00"), "timestamp %s", s);
     ck_assert_int_eq(sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
                             &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n),
                      6);
@@ -202,7 +147,7 @@ static const char *check_user(json_t *j)
 
 static json_t *create_user(const char *body)
 {
-    json_t *j = call("POST", "/v1/users", AUTH_JSON, body, 200);
+    json_t *j = t_call("POST", "/v1/users", AUTH_JSON, body, 200);
     check_user(j);
     return j;
 }
@@ -210,7 +155,7 @@ static json_t *create_user(const char *body)
 /* Creates a budget and returns its id (owned). */
 static char *create_budget(const char *body)
 {
-    json_t *j = call("POST", "/v1/budgets", AUTH_JSON, body, 200);
+    json_t *j = t_call("POST", "/v1/budgets", AUTH_JSON, body, 200);
     char *id = strdup(json_string_value(json_object_get(j, "budget_id")));
 
     json_decref(j);
@@ -223,23 +168,6 @@ static const char *str(json_t *j, const char *field)
 }
 
 /* The first column of the first row of the query (printf-style) must equal want. */
-static void assert_sql(const char *want, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void assert_sql(const char *want, const char *fmt, ...)
-{
-    char q[1024];
-    va_list ap;
-    char *v;
-
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof(q), fmt, ap);
-    va_end(ap);
-    v = t_sql(gw.db, q);
-    ck_assert_msg(v != NULL, "query failed: %s", q);
-    ck_assert_msg(strcmp(v, want) == 0, "%s: got '%s', want '%s'", q, v, want);
-    free(v);
-}
 
 static void exec_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -251,12 +179,12 @@ static void exec_sql(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(q, sizeof(q), fmt, ap);
     va_end(ap);
-    ck_assert_msg(t_sql_exec(gw.db, q) == 0, "failed: %s", q);
+    ck_assert_msg(t_sql_exec(t_api.db, q) == 0, "failed: %s", q);
 }
 
 static long sql_long(const char *q)
 {
-    char *v = t_sql(gw.db, q);
+    char *v = t_sql(t_api.db, q);
     long n;
 
     ck_assert_msg(v != NULL, "query failed: %s", q);
@@ -272,9 +200,9 @@ static void expect_key_auth(const char *key, int status, const char *detail)
 
     snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", key);
     if (detail != NULL) {
-        expect_error("GET", "/v1/models", hdr, NULL, status, detail);
+        t_expect_error("GET", "/v1/models", hdr, NULL, status, detail);
     } else {
-        json_t *j = call("GET", "/v1/models", hdr, NULL, status);
+        json_t *j = t_call("GET", "/v1/models", hdr, NULL, status);
         json_decref(j);
     }
 }
@@ -283,7 +211,7 @@ START_TEST(create_user_basic)
 {
     json_t *j;
 
-    need_gw();
+    t_api_need();
     j = create_user("{\"user_id\": \"u-basic\"}");
     ck_assert_str_eq(check_user(j), "u-basic");
     ck_assert(json_is_null(json_object_get(j, "alias")));
@@ -294,10 +222,10 @@ START_TEST(create_user_basic)
     ck_assert(json_is_false(json_object_get(j, "blocked")));
     ck_assert_int_eq(json_object_size(json_object_get(j, "metadata")), 0);
     ck_assert_str_eq(str(j, "created_at"), str(j, "updated_at"));
-    assert_sql("0.0|0|{}|1", "SELECT spend || '|' || blocked || '|' || metadata || '|' || "
-                             "(alias IS NULL AND deleted_at IS NULL AND budget_id IS NULL) "
-                             "FROM users WHERE user_id = 'u-basic'");
-    assert_sql(str(j, "created_at"), "SELECT created_at FROM users WHERE user_id = 'u-basic'");
+    t_assert_sql("0.0|0|{}|1", "SELECT spend || '|' || blocked || '|' || metadata || '|' || "
+                               "(alias IS NULL AND deleted_at IS NULL AND budget_id IS NULL) "
+                               "FROM users WHERE user_id = 'u-basic'");
+    t_assert_sql(str(j, "created_at"), "SELECT created_at FROM users WHERE user_id = 'u-basic'");
     json_decref(j);
 
     j = create_user("{\"user_id\": \"u-full\", \"alias\": \"Full\", \"blocked\": true, "
@@ -305,19 +233,20 @@ START_TEST(create_user_basic)
     ck_assert_str_eq(str(j, "alias"), "Full");
     ck_assert(json_is_true(json_object_get(j, "blocked")));
     ck_assert_str_eq(str(json_object_get(j, "metadata"), "team"), "x");
-    assert_sql("Full|1|{\"team\":\"x\",\"n\":1}",
-               "SELECT alias || '|' || blocked || '|' || metadata FROM users "
-               "WHERE user_id = 'u-full'");
+    t_assert_sql("Full|1|{\"team\":\"x\",\"n\":1}",
+                 "SELECT alias || '|' || blocked || '|' || metadata FROM users "
+                 "WHERE user_id = 'u-full'");
     json_decref(j);
 
     /* An active user with the same id: 409, nothing changed. */
-    expect_error("POST", "/v1/users", AUTH_JSON, "{\"user_id\": \"u-full\", \"alias\": \"Other\"}",
-                 409, "User with id 'u-full' already exists");
-    assert_sql("Full", "SELECT alias FROM users WHERE user_id = 'u-full'");
+    t_expect_error("POST", "/v1/users", AUTH_JSON,
+                   "{\"user_id\": \"u-full\", \"alias\": \"Other\"}", 409,
+                   "User with id 'u-full' already exists");
+    t_assert_sql("Full", "SELECT alias FROM users WHERE user_id = 'u-full'");
     /* 409 comes before the budget check. */
-    expect_error("POST", "/v1/users", AUTH_JSON,
-                 "{\"user_id\": \"u-full\", \"budget_id\": \"no-such-budget\"}", 409,
-                 "User with id 'u-full' already exists");
+    t_expect_error("POST", "/v1/users", AUTH_JSON,
+                   "{\"user_id\": \"u-full\", \"budget_id\": \"no-such-budget\"}", 409,
+                   "User with id 'u-full' already exists");
 }
 END_TEST
 
@@ -327,7 +256,7 @@ START_TEST(create_user_with_budget)
     long long started, next;
     json_t *j;
 
-    need_gw();
+    t_api_need();
     b1 = create_budget("{\"max_budget\": 10, \"budget_duration_sec\": 3600}");
     b2 = create_budget("{\"max_budget\": 5}");
 
@@ -338,8 +267,8 @@ START_TEST(create_user_with_budget)
     next = ts_us(str(j, "next_budget_reset_at"));
     ck_assert_int_eq(next - started, 3600LL * 1000000);
     ck_assert_str_eq(str(j, "budget_started_at"), str(j, "created_at"));
-    assert_sql(str(j, "next_budget_reset_at"),
-               "SELECT next_budget_reset_at FROM users WHERE user_id = 'u-b1'");
+    t_assert_sql(str(j, "next_budget_reset_at"),
+                 "SELECT next_budget_reset_at FROM users WHERE user_id = 'u-b1'");
     json_decref(j);
 
     /* A budget without a duration: anchored, never resets. */
@@ -350,12 +279,12 @@ START_TEST(create_user_with_budget)
     json_decref(j);
 
     /* An unknown budget: 404 and nothing persisted. */
-    expect_error("POST", "/v1/users", AUTH_JSON,
-                 "{\"user_id\": \"u-b3\", \"budget_id\": \"no-such-budget\"}", 404,
-                 "Budget with id 'no-such-budget' not found");
-    assert_sql("0", "SELECT count(*) FROM users WHERE user_id = 'u-b3'");
+    t_expect_error("POST", "/v1/users", AUTH_JSON,
+                   "{\"user_id\": \"u-b3\", \"budget_id\": \"no-such-budget\"}", 404,
+                   "Budget with id 'no-such-budget' not found");
+    t_assert_sql("0", "SELECT count(*) FROM users WHERE user_id = 'u-b3'");
     snprintf(msg, sizeof(msg), "User with id '%s' not found", "u-b3");
-    expect_error("GET", "/v1/users/u-b3", AUTH, NULL, 404, msg);
+    t_expect_error("GET", "/v1/users/u-b3", AUTH, NULL, 404, msg);
     free(b1);
     free(b2);
 }
@@ -366,14 +295,14 @@ START_TEST(create_user_422)
     long before;
     json_t *j;
 
-    need_gw();
+    t_api_need();
     before = sql_long("SELECT count(*) FROM users");
 
-    j = call("POST", "/v1/users", AUTH_JSON, "{}", 422);
+    j = t_call("POST", "/v1/users", AUTH_JSON, "{}", 422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
     expect_422_item(j, 0, "missing", "body", "user_id", "Field required");
     json_decref(j);
-    j = call("POST", "/v1/users", AUTH_JSON, "{\"alias\": \"x\"}", 422);
+    j = t_call("POST", "/v1/users", AUTH_JSON, "{\"alias\": \"x\"}", 422);
     expect_422_item(j, 0, "missing", "body", "user_id", "Field required");
     json_decref(j);
     expect_422("POST", "/v1/users", "{\"user_id\": null}", "string_type", "user_id");
@@ -391,8 +320,8 @@ START_TEST(create_user_422)
                "metadata");
 
     /* Every problem, in field order. */
-    j = call("POST", "/v1/users", AUTH_JSON, "{\"metadata\": 1, \"blocked\": [], \"alias\": 2}",
-             422);
+    j = t_call("POST", "/v1/users", AUTH_JSON, "{\"metadata\": 1, \"blocked\": [], \"alias\": 2}",
+               422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 4);
     expect_422_item(j, 0, "missing", "body", "user_id", NULL);
     expect_422_item(j, 1, "string_type", "body", "alias", NULL);
@@ -400,13 +329,13 @@ START_TEST(create_user_422)
     expect_422_item(j, 3, "dict_type", "body", "metadata", NULL);
     json_decref(j);
 
-    j = call("POST", "/v1/users", AUTH, NULL, 422);
+    j = t_call("POST", "/v1/users", AUTH, NULL, 422);
     expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
-    j = call("POST", "/v1/users", AUTH_JSON, "\"u\"", 422);
+    j = t_call("POST", "/v1/users", AUTH_JSON, "\"u\"", 422);
     expect_422_item(j, 0, "model_attributes_type", "body", NULL, NULL);
     json_decref(j);
-    j = call("POST", "/v1/users", AUTH_JSON, "{\"user_id\": \"a\",}", 422);
+    j = t_call("POST", "/v1/users", AUTH_JSON, "{\"user_id\": \"a\",}", 422);
     expect_422_item(j, 0, "json_invalid", "body", NULL, "JSON decode error");
     json_decref(j);
 
@@ -428,38 +357,38 @@ START_TEST(master_key_rules)
     json_t *j, *k;
     char hdr[160];
 
-    need_gw();
+    t_api_need();
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         const char *body = routes[i][0][0] == 'P' ? "{\"user_id\": \"x\"}" : NULL;
-        expect_error(routes[i][0], routes[i][1], NULL, body, 401,
-                     "Missing X-AnyLLM-Key or Authorization header");
-        expect_error(routes[i][0], routes[i][1], "Authorization: Bearer wrong\r\n", body, 401,
-                     "Invalid master key");
-        expect_error(routes[i][0], routes[i][1], "Authorization: bearer test-master-key\r\n", body,
-                     401, "Invalid header format. Expected 'Bearer <token>'");
+        t_expect_error(routes[i][0], routes[i][1], NULL, body, 401,
+                       "Missing X-AnyLLM-Key or Authorization header");
+        t_expect_error(routes[i][0], routes[i][1], "Authorization: Bearer wrong\r\n", body, 401,
+                       "Invalid master key");
+        t_expect_error(routes[i][0], routes[i][1], "Authorization: bearer test-master-key\r\n",
+                       body, 401, "Invalid header format. Expected 'Bearer <token>'");
     }
 
     /* A valid virtual key is not the master key. */
-    k = call("POST", "/v1/keys", AUTH_JSON, "{}", 200);
+    k = t_call("POST", "/v1/keys", AUTH_JSON, "{}", 200);
     snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", str(k, "key"));
-    expect_error("GET", "/v1/users", hdr, NULL, 401, "Invalid master key");
+    t_expect_error("GET", "/v1/users", hdr, NULL, 401, "Invalid master key");
     json_decref(k);
 
     /* Auth before validation; malformed JSON before auth. */
-    expect_error("POST", "/v1/users", "Authorization: Bearer wrong\r\n", "{}", 401,
-                 "Invalid master key");
-    expect_error("GET", "/v1/users?skip=-1", NULL, NULL, 401,
-                 "Missing X-AnyLLM-Key or Authorization header");
-    expect_error("GET", "/v1/users/x/usage?limit=0", NULL, NULL, 401,
-                 "Missing X-AnyLLM-Key or Authorization header");
-    j = call("POST", "/v1/users", NULL, "{oops", 422);
+    t_expect_error("POST", "/v1/users", "Authorization: Bearer wrong\r\n", "{}", 401,
+                   "Invalid master key");
+    t_expect_error("GET", "/v1/users?skip=-1", NULL, NULL, 401,
+                   "Missing X-AnyLLM-Key or Authorization header");
+    t_expect_error("GET", "/v1/users/x/usage?limit=0", NULL, NULL, 401,
+                   "Missing X-AnyLLM-Key or Authorization header");
+    j = t_call("POST", "/v1/users", NULL, "{oops", 422);
     expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
-    j = call("PATCH", "/v1/users/x", "Authorization: Bearer wrong\r\n", "[", 422);
+    j = t_call("PATCH", "/v1/users/x", "Authorization: Bearer wrong\r\n", "[", 422);
     expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
 
-    j = call("GET", "/v1/users?limit=1", "X-AnyLLM-Key: Bearer test-master-key\r\n", NULL, 200);
+    j = t_call("GET", "/v1/users?limit=1", "X-AnyLLM-Key: Bearer test-master-key\r\n", NULL, 200);
     json_decref(j);
 }
 END_TEST
@@ -470,12 +399,12 @@ START_TEST(list_and_get)
     char path[128];
     long n;
 
-    need_gw();
+    t_api_need();
     a = create_user("{\"user_id\": \"u-list-a\", \"alias\": \"A\"}");
     b = create_user("{\"user_id\": \"u-list-b\", \"metadata\": {\"k\": [1]}}");
     n = sql_long("SELECT count(*) FROM users WHERE deleted_at IS NULL");
 
-    j = call("GET", "/v1/users", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/users", AUTH, NULL, 200);
     ck_assert(json_is_array(j));
     ck_assert_int_eq((long)json_array_size(j), n < 100 ? n : 100);
     for (size_t i = 0; i < json_array_size(j); i++)
@@ -483,30 +412,31 @@ START_TEST(list_and_get)
     json_decref(j);
 
     snprintf(path, sizeof(path), "/v1/users?skip=%ld&limit=2", n - 2);
-    j = call("GET", path, AUTH, NULL, 200);
+    j = t_call("GET", path, AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 2);
     ck_assert(json_equal(json_array_get(j, 0), a));
     ck_assert(json_equal(json_array_get(j, 1), b));
     json_decref(j);
 
-    j = call("GET", "/v1/users/u-list-b", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/users/u-list-b", AUTH, NULL, 200);
     ck_assert(json_equal(j, b));
     json_decref(j);
 
     /* Soft-deleted users are not listed and not found. */
     call_204("DELETE", "/v1/users/u-list-a", AUTH);
-    expect_error("GET", "/v1/users/u-list-a", AUTH, NULL, 404, "User with id 'u-list-a' not found");
-    j = call("GET", "/v1/users?limit=1000", AUTH, NULL, 200);
+    t_expect_error("GET", "/v1/users/u-list-a", AUTH, NULL, 404,
+                   "User with id 'u-list-a' not found");
+    j = t_call("GET", "/v1/users?limit=1000", AUTH, NULL, 200);
     ck_assert_int_eq((long)json_array_size(j), n - 1);
     for (size_t i = 0; i < json_array_size(j); i++)
         ck_assert_str_ne(str(json_array_get(j, i), "user_id"), "u-list-a");
     json_decref(j);
-    expect_error("GET", "/v1/users/nobody", AUTH, NULL, 404, "User with id 'nobody' not found");
+    t_expect_error("GET", "/v1/users/nobody", AUTH, NULL, 404, "User with id 'nobody' not found");
 
-    j = call("GET", "/v1/users?limit=1", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/users?limit=1", AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 1);
     json_decref(j);
-    j = call("GET", "/v1/users?skip=100000", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/users?skip=100000", AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 0);
     json_decref(j);
     expect_422_query("/v1/users?skip=-1", "greater_than_equal", "skip");
@@ -525,14 +455,14 @@ START_TEST(update_user)
     long long started, next;
     json_t *u, *j, *prev;
 
-    need_gw();
+    t_api_need();
     b1 = create_budget("{\"max_budget\": 10, \"budget_duration_sec\": 60}");
     b2 = create_budget("{\"max_budget\": 20}");
     u = create_user("{\"user_id\": \"u-up\", \"alias\": \"Old\", \"metadata\": {\"a\": 1}}");
     exec_sql("UPDATE users SET spend = 4.5 WHERE user_id = 'u-up'");
 
-    j = call("PATCH", "/v1/users/u-up", AUTH_JSON,
-             "{\"alias\": \"New\", \"blocked\": true, \"metadata\": {\"b\": 2}}", 200);
+    j = t_call("PATCH", "/v1/users/u-up", AUTH_JSON,
+               "{\"alias\": \"New\", \"blocked\": true, \"metadata\": {\"b\": 2}}", 200);
     ck_assert_str_eq(check_user(j), "u-up");
     ck_assert_str_eq(str(j, "alias"), "New");
     ck_assert(json_is_true(json_object_get(j, "blocked")));
@@ -545,77 +475,78 @@ START_TEST(update_user)
     json_decref(j);
 
     /* Nulls and {} keep everything. */
-    j = call("PATCH", "/v1/users/u-up", AUTH_JSON,
-             "{\"alias\": null, \"blocked\": null, \"metadata\": null, \"budget_id\": null}", 200);
+    j = t_call("PATCH", "/v1/users/u-up", AUTH_JSON,
+               "{\"alias\": null, \"blocked\": null, \"metadata\": null, \"budget_id\": null}",
+               200);
     ck_assert_str_eq(str(j, "alias"), "New");
     ck_assert(json_is_true(json_object_get(j, "blocked")));
     ck_assert_int_eq(json_object_size(json_object_get(j, "metadata")), 1);
     json_decref(j);
-    j = call("PATCH", "/v1/users/u-up", AUTH_JSON, "{}", 200);
+    j = t_call("PATCH", "/v1/users/u-up", AUTH_JSON, "{}", 200);
     ck_assert_str_eq(str(j, "alias"), "New");
     json_decref(j);
 
     /* Setting a budget anchors the period now; spend is not reset. */
     snprintf(body, sizeof(body), "{\"budget_id\": \"%s\"}", b1);
-    j = call("PATCH", "/v1/users/u-up", AUTH_JSON, body, 200);
+    j = t_call("PATCH", "/v1/users/u-up", AUTH_JSON, body, 200);
     ck_assert_str_eq(str(j, "budget_id"), b1);
     started = ts_us(str(j, "budget_started_at"));
     next = ts_us(str(j, "next_budget_reset_at"));
     ck_assert_int_eq(next - started, 60LL * 1000000);
     ck_assert_str_eq(str(j, "budget_started_at"), str(j, "updated_at"));
     ck_assert_double_eq(json_real_value(json_object_get(j, "spend")), 4.5);
-    assert_sql("4.5", "SELECT spend FROM users WHERE user_id = 'u-up'");
+    t_assert_sql("4.5", "SELECT spend FROM users WHERE user_id = 'u-up'");
     prev = j;
 
     /* An unrelated update keeps the anchor. */
-    j = call("PATCH", "/v1/users/u-up", AUTH_JSON, "{\"alias\": \"Again\"}", 200);
+    j = t_call("PATCH", "/v1/users/u-up", AUTH_JSON, "{\"alias\": \"Again\"}", 200);
     ck_assert_str_eq(str(j, "budget_started_at"), str(prev, "budget_started_at"));
     ck_assert_str_eq(str(j, "next_budget_reset_at"), str(prev, "next_budget_reset_at"));
     json_decref(j);
 
     /* Setting the budget again re-anchors later; a budget without a duration clears next. */
-    j = call("PATCH", "/v1/users/u-up", AUTH_JSON, body, 200);
+    j = t_call("PATCH", "/v1/users/u-up", AUTH_JSON, body, 200);
     ck_assert(ts_us(str(j, "budget_started_at")) > started);
     ck_assert_int_eq(ts_us(str(j, "next_budget_reset_at")) - ts_us(str(j, "budget_started_at")),
                      60LL * 1000000);
     json_decref(j);
     snprintf(body, sizeof(body), "{\"budget_id\": \"%s\"}", b2);
-    j = call("PATCH", "/v1/users/u-up", AUTH_JSON, body, 200);
+    j = t_call("PATCH", "/v1/users/u-up", AUTH_JSON, body, 200);
     ck_assert_str_eq(str(j, "budget_id"), b2);
     ts_us(str(j, "budget_started_at"));
     ck_assert(json_is_null(json_object_get(j, "next_budget_reset_at")));
     json_decref(j);
-    assert_sql("1", "SELECT next_budget_reset_at IS NULL FROM users WHERE user_id = 'u-up'");
+    t_assert_sql("1", "SELECT next_budget_reset_at IS NULL FROM users WHERE user_id = 'u-up'");
 
     /* An unknown budget: 404, nothing changed. */
-    expect_error("PATCH", "/v1/users/u-up", AUTH_JSON,
-                 "{\"budget_id\": \"no-such-budget\", \"alias\": \"X\"}", 404,
-                 "Budget with id 'no-such-budget' not found");
-    assert_sql(b2, "SELECT budget_id FROM users WHERE user_id = 'u-up'");
-    assert_sql("Again", "SELECT alias FROM users WHERE user_id = 'u-up'");
+    t_expect_error("PATCH", "/v1/users/u-up", AUTH_JSON,
+                   "{\"budget_id\": \"no-such-budget\", \"alias\": \"X\"}", 404,
+                   "Budget with id 'no-such-budget' not found");
+    t_assert_sql(b2, "SELECT budget_id FROM users WHERE user_id = 'u-up'");
+    t_assert_sql("Again", "SELECT alias FROM users WHERE user_id = 'u-up'");
 
     /* 404 for missing and soft-deleted users (user checked before the budget). */
-    expect_error("PATCH", "/v1/users/nobody", AUTH_JSON, "{\"alias\": \"x\"}", 404,
-                 "User with id 'nobody' not found");
-    expect_error("PATCH", "/v1/users/nobody", AUTH_JSON, "{\"budget_id\": \"no-such-budget\"}", 404,
-                 "User with id 'nobody' not found");
+    t_expect_error("PATCH", "/v1/users/nobody", AUTH_JSON, "{\"alias\": \"x\"}", 404,
+                   "User with id 'nobody' not found");
+    t_expect_error("PATCH", "/v1/users/nobody", AUTH_JSON, "{\"budget_id\": \"no-such-budget\"}",
+                   404, "User with id 'nobody' not found");
     j = create_user("{\"user_id\": \"u-up-del\"}");
     json_decref(j);
     call_204("DELETE", "/v1/users/u-up-del", AUTH);
-    expect_error("PATCH", "/v1/users/u-up-del", AUTH_JSON, "{\"alias\": \"x\"}", 404,
-                 "User with id 'u-up-del' not found");
+    t_expect_error("PATCH", "/v1/users/u-up-del", AUTH_JSON, "{\"alias\": \"x\"}", 404,
+                   "User with id 'u-up-del' not found");
     snprintf(body, sizeof(body), "{\"budget_id\": \"%s\"}", b1);
-    expect_error("PATCH", "/v1/users/u-up-del", AUTH_JSON, body, 404,
-                 "User with id 'u-up-del' not found");
-    assert_sql("1", "SELECT alias IS NULL AND budget_id IS NULL FROM users "
-                    "WHERE user_id = 'u-up-del'");
+    t_expect_error("PATCH", "/v1/users/u-up-del", AUTH_JSON, body, 404,
+                   "User with id 'u-up-del' not found");
+    t_assert_sql("1", "SELECT alias IS NULL AND budget_id IS NULL FROM users "
+                      "WHERE user_id = 'u-up-del'");
 
     /* 422s. */
     expect_422("PATCH", "/v1/users/u-up", "{\"alias\": 1}", "string_type", "alias");
     expect_422("PATCH", "/v1/users/u-up", "{\"blocked\": \"x\"}", "bool_parsing", "blocked");
     expect_422("PATCH", "/v1/users/u-up", "{\"metadata\": 3}", "dict_type", "metadata");
     expect_422("PATCH", "/v1/users/u-up", "{\"budget_id\": false}", "string_type", "budget_id");
-    j = call("PATCH", "/v1/users/u-up", AUTH, NULL, 422);
+    j = t_call("PATCH", "/v1/users/u-up", AUTH, NULL, 422);
     expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
 
@@ -630,28 +561,30 @@ START_TEST(delete_user)
 {
     json_t *u, *k1, *k2, *other;
 
-    need_gw();
+    t_api_need();
     u = create_user("{\"user_id\": \"u-del\"}");
-    k1 = call("POST", "/v1/keys", AUTH_JSON, "{\"user_id\": \"u-del\"}", 200);
-    k2 = call("POST", "/v1/keys", AUTH_JSON, "{\"user_id\": \"u-del\", \"key_name\": \"2\"}", 200);
-    other = call("POST", "/v1/keys", AUTH_JSON, "{\"key_name\": \"other\"}", 200);
+    k1 = t_call("POST", "/v1/keys", AUTH_JSON, "{\"user_id\": \"u-del\"}", 200);
+    k2 =
+        t_call("POST", "/v1/keys", AUTH_JSON, "{\"user_id\": \"u-del\", \"key_name\": \"2\"}", 200);
+    other = t_call("POST", "/v1/keys", AUTH_JSON, "{\"key_name\": \"other\"}", 200);
     expect_key_auth(str(k1, "key"), 200, NULL);
     expect_key_auth(str(k2, "key"), 200, NULL);
 
     call_204("DELETE", "/v1/users/u-del", AUTH);
     /* Soft delete: the row stays, deleted_at set in the stored form, keys deactivated. */
-    assert_sql("1", "SELECT deleted_at LIKE '%%+00:00' AND deleted_at = updated_at FROM users "
-                    "WHERE user_id = 'u-del'");
-    assert_sql("0", "SELECT count(*) FROM api_keys WHERE user_id = 'u-del' AND is_active = 1");
-    assert_sql("2", "SELECT count(*) FROM api_keys WHERE user_id = 'u-del'");
+    t_assert_sql("1", "SELECT deleted_at LIKE '%%+00:00' AND deleted_at = updated_at FROM users "
+                      "WHERE user_id = 'u-del'");
+    t_assert_sql("0", "SELECT count(*) FROM api_keys WHERE user_id = 'u-del' AND is_active = 1");
+    t_assert_sql("2", "SELECT count(*) FROM api_keys WHERE user_id = 'u-del'");
     /* ...and refused at the very next request; other users' keys are untouched. */
     expect_key_auth(str(k1, "key"), 401, "API key is inactive");
     expect_key_auth(str(k2, "key"), 401, "API key is inactive");
     expect_key_auth(str(other, "key"), 200, NULL);
 
-    expect_error("GET", "/v1/users/u-del", AUTH, NULL, 404, "User with id 'u-del' not found");
-    expect_error("DELETE", "/v1/users/u-del", AUTH, NULL, 404, "User with id 'u-del' not found");
-    expect_error("DELETE", "/v1/users/nobody", AUTH, NULL, 404, "User with id 'nobody' not found");
+    t_expect_error("GET", "/v1/users/u-del", AUTH, NULL, 404, "User with id 'u-del' not found");
+    t_expect_error("DELETE", "/v1/users/u-del", AUTH, NULL, 404, "User with id 'u-del' not found");
+    t_expect_error("DELETE", "/v1/users/nobody", AUTH, NULL, 404,
+                   "User with id 'nobody' not found");
 
     json_decref(u);
     json_decref(k1);
@@ -665,14 +598,14 @@ START_TEST(restore_user)
     json_t *u, *k, *j;
     char *b, body[256];
 
-    need_gw();
+    t_api_need();
     b = create_budget("{\"max_budget\": 3, \"budget_duration_sec\": 120}");
     snprintf(body, sizeof(body),
              "{\"user_id\": \"u-rest\", \"alias\": \"First\", \"blocked\": true, "
              "\"metadata\": {\"v\": 1}, \"budget_id\": \"%s\"}",
              b);
     u = create_user(body);
-    k = call("POST", "/v1/keys", AUTH_JSON, "{\"user_id\": \"u-rest\"}", 200);
+    k = t_call("POST", "/v1/keys", AUTH_JSON, "{\"user_id\": \"u-rest\"}", 200);
     exec_sql("UPDATE users SET spend = 7.25 WHERE user_id = 'u-rest'");
     call_204("DELETE", "/v1/users/u-rest", AUTH);
 
@@ -688,14 +621,14 @@ START_TEST(restore_user)
     ck_assert_str_eq(str(j, "created_at"), str(u, "created_at"));
     ck_assert(ts_us(str(j, "updated_at")) > ts_us(str(u, "updated_at")));
     json_decref(j);
-    assert_sql("1|0.0", "SELECT (deleted_at IS NULL) || '|' || spend FROM users "
-                        "WHERE user_id = 'u-rest'");
-    j = call("GET", "/v1/users/u-rest", AUTH, NULL, 200);
+    t_assert_sql("1|0.0", "SELECT (deleted_at IS NULL) || '|' || spend FROM users "
+                          "WHERE user_id = 'u-rest'");
+    j = t_call("GET", "/v1/users/u-rest", AUTH, NULL, 200);
     ck_assert_str_eq(str(j, "alias"), "Second");
     json_decref(j);
 
     /* The previously deactivated key stays inactive. */
-    assert_sql("0", "SELECT is_active FROM api_keys WHERE user_id = 'u-rest'");
+    t_assert_sql("0", "SELECT is_active FROM api_keys WHERE user_id = 'u-rest'");
     expect_key_auth(str(k, "key"), 401, "API key is inactive");
 
     /* Restored again with a budget: the period is re-anchored. */
@@ -722,14 +655,14 @@ START_TEST(usage)
         "cost",     "status",   "error_message"};
     json_t *u, *k, *j, *row;
 
-    need_gw();
+    t_api_need();
     u = create_user("{\"user_id\": \"u-use\"}");
     j = create_user("{\"user_id\": \"u-use-other\"}");
     json_decref(j);
-    k = call("POST", "/v1/keys", AUTH_JSON, "{\"user_id\": \"u-use\"}", 200);
+    k = t_call("POST", "/v1/keys", AUTH_JSON, "{\"user_id\": \"u-use\"}", 200);
 
     /* No usage yet: an empty list. */
-    j = call("GET", "/v1/users/u-use/usage", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/users/u-use/usage", AUTH, NULL, 200);
     ck_assert(json_is_array(j));
     ck_assert_int_eq(json_array_size(j), 0);
     json_decref(j);
@@ -747,7 +680,7 @@ START_TEST(usage)
              "'/v1/embeddings', 1, 0, 1, 0.1, 'success', NULL)",
              str(k, "id"), str(k, "id"));
 
-    j = call("GET", "/v1/users/u-use/usage", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/users/u-use/usage", AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 3);
     /* Newest first. */
     ck_assert_str_eq(str(json_array_get(j, 0), "id"), "use-3");
@@ -780,11 +713,11 @@ START_TEST(usage)
     json_decref(j);
 
     /* Pagination. */
-    j = call("GET", "/v1/users/u-use/usage?skip=1&limit=1", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/users/u-use/usage?skip=1&limit=1", AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 1);
     ck_assert_str_eq(str(json_array_get(j, 0), "id"), "use-2");
     json_decref(j);
-    j = call("GET", "/v1/users/u-use/usage?skip=3", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/users/u-use/usage?skip=3", AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 0);
     json_decref(j);
     expect_422_query("/v1/users/u-use/usage?skip=-1", "greater_than_equal", "skip");
@@ -793,11 +726,11 @@ START_TEST(usage)
 
     /* Still readable after a soft delete; 404 only when the row does not exist. */
     call_204("DELETE", "/v1/users/u-use", AUTH);
-    j = call("GET", "/v1/users/u-use/usage", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/users/u-use/usage", AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 3);
     json_decref(j);
-    expect_error("GET", "/v1/users/nobody/usage", AUTH, NULL, 404,
-                 "User with id 'nobody' not found");
+    t_expect_error("GET", "/v1/users/nobody/usage", AUTH, NULL, 404,
+                   "User with id 'nobody' not found");
 
     json_decref(u);
     json_decref(k);
@@ -810,16 +743,16 @@ START_TEST(no_master_key_503)
         "Master key not configured. Set GATEWAY_MASTER_KEY environment variable.";
     json_t *j;
 
-    need_gw();
-    expect_error("POST", "/v1/users", AUTH_JSON, "{\"user_id\": \"x\"}", 503, msg);
-    expect_error("POST", "/v1/users", NULL, "{}", 503, msg);
-    expect_error("GET", "/v1/users", NULL, NULL, 503, msg);
-    expect_error("GET", "/v1/users?limit=0", AUTH, NULL, 503, msg);
-    expect_error("GET", "/v1/users/x", AUTH, NULL, 503, msg);
-    expect_error("PATCH", "/v1/users/x", AUTH_JSON, "{}", 503, msg);
-    expect_error("DELETE", "/v1/users/x", AUTH, NULL, 503, msg);
-    expect_error("GET", "/v1/users/x/usage", AUTH, NULL, 503, msg);
-    j = call("POST", "/v1/users", NULL, "{oops", 422);
+    t_api_need();
+    t_expect_error("POST", "/v1/users", AUTH_JSON, "{\"user_id\": \"x\"}", 503, msg);
+    t_expect_error("POST", "/v1/users", NULL, "{}", 503, msg);
+    t_expect_error("GET", "/v1/users", NULL, NULL, 503, msg);
+    t_expect_error("GET", "/v1/users?limit=0", AUTH, NULL, 503, msg);
+    t_expect_error("GET", "/v1/users/x", AUTH, NULL, 503, msg);
+    t_expect_error("PATCH", "/v1/users/x", AUTH_JSON, "{}", 503, msg);
+    t_expect_error("DELETE", "/v1/users/x", AUTH, NULL, 503, msg);
+    t_expect_error("GET", "/v1/users/x/usage", AUTH, NULL, 503, msg);
+    j = t_call("POST", "/v1/users", NULL, "{oops", 422);
     expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
     ck_assert_int_eq(sql_long("SELECT count(*) FROM users"), 0);
@@ -832,7 +765,7 @@ Suite *e2e_users_suite(void)
     TCase *tc = tcase_create("users");
     TCase *nm = tcase_create("no_master_key");
 
-    tcase_add_unchecked_fixture(tc, gw_up_master, gw_down);
+    tcase_add_unchecked_fixture(tc, gw_up_master, t_api_down);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, create_user_basic);
     tcase_add_test(tc, create_user_with_budget);
@@ -845,7 +778,7 @@ Suite *e2e_users_suite(void)
     tcase_add_test(tc, usage);
     suite_add_tcase(s, tc);
 
-    tcase_add_unchecked_fixture(nm, gw_up_no_master, gw_down);
+    tcase_add_unchecked_fixture(nm, gw_up_no_master, t_api_down);
     tcase_set_timeout(nm, 30);
     tcase_add_test(nm, no_master_key_503);
     suite_add_tcase(s, nm);

@@ -95,6 +95,14 @@ struct db_value {
     } u;
 };
 
+/* A text parameter, or SQL NULL when s is NULL. */
+static inline struct db_value db_text(const char *s)
+{
+    if (s == NULL)
+        return (struct db_value){.type = DB_T_NULL};
+    return (struct db_value){.type = DB_T_TEXT, .u.s = s};
+}
+
 #define DB_MAX_PARAMS 16
 
 struct db_params {

@@ -47,26 +47,9 @@ static struct gw_budget_op *gw_budget_op_new(struct gw_req *r, const char *id)
     return op;
 }
 
-/*
- * Starts query q; done later receives the result with arg. A closing database cannot run it,
- * so done then gets a failure right away (the request is still answered exactly once).
- */
-static void gw_budget_exec(struct gw_req *r, enum db_query q, const struct db_params *p,
-                           db_done_fn *done, void *arg)
-{
-    static const struct db_result fail = {.status = -1, .error = "database closing"};
-
-    gw_req_watch_close(r);
-    if (db_exec(r->w->app->db, r->w->base, q, p, done, arg) < 0)
-        done(&fail, arg);
-}
-
 static void gw_budget_not_found(struct gw_req *r, const char *id)
 {
-    char msg[640];
-
-    snprintf(msg, sizeof(msg), "Budget with id '%s' not found", id);
-    gw_reply_error(r, 404, "budget_not_found", msg);
+    gw_reply_errorf(r, 404, "budget_not_found", "Budget with id '%s' not found", id);
 }
 
 /* The two optional fields as query parameters: JSON null or absent -> SQL NULL. */
@@ -115,33 +98,17 @@ void gw_budgets_create(struct gw_req *r, const struct gw_params *p)
     q.v[0] = (struct db_value){.type = DB_T_TEXT, .u.s = id};
     gw_budget_params(body, &q.v[1], &q.v[2]);
     q.v[3] = (struct db_value){.type = DB_T_TEXT, .u.s = now};
-    gw_budget_exec(r, DB_Q_BUDGET_INSERT, &q, gw_budget_row_done, r);
+    gw_db_start(r, DB_Q_BUDGET_INSERT, &q, gw_budget_row_done, r);
 out:
     json_decref(body);
 }
 
-static void gw_budget_list_done(const struct db_result *res, void *arg)
-{
-    struct gw_req *r = arg;
-
-    if (res->status != 0) {
-        gw_reply_db_error(r, res);
-        return;
-    }
-    gw_reply_json(r, 200, gw_rows_json(res, gw_cols_budget, GW_NCOLS(gw_cols_budget)));
-}
-
 void gw_budgets_list(struct gw_req *r, const struct gw_params *p)
 {
-    struct db_params q = {.n = 2};
-    long skip, limit;
-
     (void)p;
-    if (!gw_auth_master(r) || !gw_valid_page(r, &skip, &limit))
+    if (!gw_auth_master(r))
         return;
-    q.v[0] = (struct db_value){.type = DB_T_INT, .u.i = limit};
-    q.v[1] = (struct db_value){.type = DB_T_INT, .u.i = skip};
-    gw_budget_exec(r, DB_Q_BUDGET_LIST, &q, gw_budget_list_done, r);
+    gw_list_page(r, DB_Q_BUDGET_LIST, gw_cols_budget, GW_NCOLS(gw_cols_budget));
 }
 
 /* GET and PATCH: the row, or 404 when no budget has the id. */
@@ -169,7 +136,7 @@ void gw_budgets_get(struct gw_req *r, const struct gw_params *p)
     if (op == NULL)
         return;
     q.v[0] = (struct db_value){.type = DB_T_TEXT, .u.s = op->id};
-    gw_budget_exec(r, DB_Q_BUDGET_GET, &q, gw_budget_one_done, op);
+    gw_db_start(r, DB_Q_BUDGET_GET, &q, gw_budget_one_done, op);
 }
 
 void gw_budgets_update(struct gw_req *r, const struct gw_params *p)
@@ -191,7 +158,7 @@ void gw_budgets_update(struct gw_req *r, const struct gw_params *p)
     q.v[0] = (struct db_value){.type = DB_T_TEXT, .u.s = op->id};
     gw_budget_params(body, &q.v[1], &q.v[2]);
     q.v[3] = (struct db_value){.type = DB_T_TEXT, .u.s = now};
-    gw_budget_exec(r, DB_Q_BUDGET_UPDATE, &q, gw_budget_one_done, op);
+    gw_db_start(r, DB_Q_BUDGET_UPDATE, &q, gw_budget_one_done, op);
 out:
     json_decref(body);
 }
@@ -220,5 +187,5 @@ void gw_budgets_delete(struct gw_req *r, const struct gw_params *p)
     if (op == NULL)
         return;
     q.v[0] = (struct db_value){.type = DB_T_TEXT, .u.s = op->id};
-    gw_budget_exec(r, DB_Q_BUDGET_DELETE, &q, gw_budget_delete_done, op);
+    gw_db_start(r, DB_Q_BUDGET_DELETE, &q, gw_budget_delete_done, op);
 }

@@ -66,34 +66,9 @@ struct gw_key_new {
     char *metadata;            /* owned JSON text */
 };
 
-/* Replies status with a detail built from fmt (the ids may be long: no fixed buffer). */
-static void gw_key_reply_fmt(struct gw_req *r, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void gw_key_reply_fmt(struct gw_req *r, int status, const char *code, const char *fmt, ...)
-{
-    va_list ap;
-    char *msg;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    msg = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (msg == NULL) {
-        gw_reply_error(r, 500, "internal_error", "Internal Server Error");
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(msg, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    gw_reply_error(r, status, code, msg);
-    free(msg);
-}
-
 static void gw_key_not_found(struct gw_req *r, const char *id)
 {
-    gw_key_reply_fmt(r, 404, "key_not_found", "API key with id '%s' not found", id);
+    gw_reply_errorf(r, 404, "key_not_found", "API key with id '%s' not found", id);
 }
 
 /* Returns a malloc'd string built from fmt, or NULL (out of memory). */
@@ -115,27 +90,6 @@ static char *gw_key_strf(const char *fmt, ...)
     vsnprintf(s, (size_t)n + 1, fmt, ap);
     va_end(ap);
     return s;
-}
-
-/*
- * Starts query q; done later receives the result with arg. A closing database cannot run it,
- * so done then gets a failure right away (the request is still answered exactly once).
- */
-static void gw_key_exec(struct gw_req *r, enum db_query q, const struct db_params *p,
-                        db_done_fn *done, void *arg)
-{
-    static const struct db_result fail = {.status = -1, .error = "database closing"};
-
-    gw_req_watch_close(r);
-    if (db_exec(r->w->app->db, r->w->base, q, p, done, arg) < 0)
-        done(&fail, arg);
-}
-
-static struct db_value gw_key_text(const char *s)
-{
-    if (s == NULL)
-        return (struct db_value){.type = DB_T_NULL};
-    return (struct db_value){.type = DB_T_TEXT, .u.s = s};
 }
 
 /*
@@ -246,15 +200,15 @@ static void gw_key_insert(struct gw_key_new *kn)
 {
     struct db_params q = {.n = 8};
 
-    q.v[0] = gw_key_text(kn->id);
-    q.v[1] = gw_key_text(kn->hash);
-    q.v[2] = gw_key_text(kn->key_name);
-    q.v[3] = gw_key_text(kn->user_id);
-    q.v[4] = gw_key_text(kn->now);
-    q.v[5] = gw_key_text(kn->expires[0] != '\0' ? kn->expires : NULL);
-    q.v[6] = gw_key_text(kn->metadata);
-    q.v[7] = gw_key_text(kn->alias);
-    gw_key_exec(kn->r, DB_Q_KEY_CREATE, &q, gw_key_create_done, kn);
+    q.v[0] = db_text(kn->id);
+    q.v[1] = db_text(kn->hash);
+    q.v[2] = db_text(kn->key_name);
+    q.v[3] = db_text(kn->user_id);
+    q.v[4] = db_text(kn->now);
+    q.v[5] = db_text(kn->expires[0] != '\0' ? kn->expires : NULL);
+    q.v[6] = db_text(kn->metadata);
+    q.v[7] = db_text(kn->alias);
+    gw_db_start(kn->r, DB_Q_KEY_CREATE, &q, gw_key_create_done, kn);
 }
 
 /* The named user's row: refuse a soft-deleted user, otherwise insert the key. */
@@ -268,9 +222,9 @@ static void gw_key_user_done(const struct db_result *res, void *arg)
         return;
     }
     if (res->nrows == 1 && gw_cell(res, 0, GW_USER_COL_DELETED) != NULL) {
-        gw_key_reply_fmt(kn->r, 404, "user_deleted",
-                         "User '%s' has been deleted. Recreate via POST /v1/users first.",
-                         kn->user_id);
+        gw_reply_errorf(kn->r, 404, "user_deleted",
+                        "User '%s' has been deleted. Recreate via POST /v1/users first.",
+                        kn->user_id);
         gw_key_new_free(kn);
         return;
     }
@@ -328,8 +282,8 @@ void gw_keys_create(struct gw_req *r, const struct gw_params *p)
     if (json_is_string(json_object_get(body, "user_id"))) {
         struct db_params q = {.n = 1};
 
-        q.v[0] = gw_key_text(kn->user_id);
-        gw_key_exec(r, DB_Q_USER_GET, &q, gw_key_user_done, kn);
+        q.v[0] = db_text(kn->user_id);
+        gw_db_start(r, DB_Q_USER_GET, &q, gw_key_user_done, kn);
     } else {
         gw_key_insert(kn);
     }
@@ -339,28 +293,12 @@ out:
 
 /* ---- GET /v1/keys ---- */
 
-static void gw_key_list_done(const struct db_result *res, void *arg)
-{
-    struct gw_req *r = arg;
-
-    if (res->status != 0) {
-        gw_reply_db_error(r, res);
-        return;
-    }
-    gw_reply_json(r, 200, gw_rows_json(res, gw_cols_key, GW_NCOLS(gw_cols_key)));
-}
-
 void gw_keys_list(struct gw_req *r, const struct gw_params *p)
 {
-    struct db_params q = {.n = 2};
-    long skip, limit;
-
     (void)p;
-    if (!gw_auth_master(r) || !gw_valid_page(r, &skip, &limit))
+    if (!gw_auth_master(r))
         return;
-    q.v[0] = (struct db_value){.type = DB_T_INT, .u.i = limit};
-    q.v[1] = (struct db_value){.type = DB_T_INT, .u.i = skip};
-    gw_key_exec(r, DB_Q_KEY_LIST, &q, gw_key_list_done, r);
+    gw_list_page(r, DB_Q_KEY_LIST, gw_cols_key, GW_NCOLS(gw_cols_key));
 }
 
 /* ---- GET /v1/keys/{id} ---- */
@@ -388,8 +326,8 @@ void gw_keys_get(struct gw_req *r, const struct gw_params *p)
     op = gw_key_op_new(r, p->v[0]);
     if (op == NULL)
         return;
-    q.v[0] = gw_key_text(op->id);
-    gw_key_exec(r, DB_Q_KEY_GET, &q, gw_key_get_done, op);
+    q.v[0] = db_text(op->id);
+    gw_db_start(r, DB_Q_KEY_GET, &q, gw_key_get_done, op);
 }
 
 /* ---- PATCH /v1/keys/{id} ---- */
@@ -443,8 +381,8 @@ static void gw_key_update_done(const struct db_result *res, void *arg)
         return;
     }
     op->row = gw_row_json(res, 0, gw_cols_key, GW_NCOLS(gw_cols_key));
-    q.v[0] = gw_key_text(op->id);
-    gw_key_exec(op->r, DB_Q_KEY_INDEX_ONE, &q, gw_key_update_index_done, op);
+    q.v[0] = db_text(op->id);
+    gw_db_start(op->r, DB_Q_KEY_INDEX_ONE, &q, gw_key_update_index_done, op);
 }
 
 void gw_keys_update(struct gw_req *r, const struct gw_params *p)
@@ -470,14 +408,14 @@ void gw_keys_update(struct gw_req *r, const struct gw_params *p)
     if (op == NULL)
         goto out;
     active = json_object_get(body, "is_active");
-    q.v[0] = gw_key_text(op->id);
-    q.v[1] = gw_key_text(json_string_value(json_object_get(body, "key_name")));
+    q.v[0] = db_text(op->id);
+    q.v[1] = db_text(json_string_value(json_object_get(body, "key_name")));
     q.v[2] = json_is_boolean(active)
                  ? (struct db_value){.type = DB_T_BOOL, .u.b = json_is_true(active)}
                  : (struct db_value){.type = DB_T_NULL};
-    q.v[3] = gw_key_text(expires[0] != '\0' ? expires : NULL);
-    q.v[4] = gw_key_text(meta);
-    gw_key_exec(r, DB_Q_KEY_UPDATE, &q, gw_key_update_done, op);
+    q.v[3] = db_text(expires[0] != '\0' ? expires : NULL);
+    q.v[4] = db_text(meta);
+    gw_db_start(r, DB_Q_KEY_UPDATE, &q, gw_key_update_done, op);
 out:
     free(meta);
     json_decref(body);
@@ -510,6 +448,6 @@ void gw_keys_delete(struct gw_req *r, const struct gw_params *p)
     op = gw_key_op_new(r, p->v[0]);
     if (op == NULL)
         return;
-    q.v[0] = gw_key_text(op->id);
-    gw_key_exec(r, DB_Q_KEY_DELETE, &q, gw_key_delete_done, op);
+    q.v[0] = db_text(op->id);
+    gw_db_start(r, DB_Q_KEY_DELETE, &q, gw_key_delete_done, op);
 }

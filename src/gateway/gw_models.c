@@ -27,17 +27,6 @@ struct gw_model_op {
     char id[];
 };
 
-/* Starts query q; on a closing database done gets a failure right away. */
-static void gw_model_exec(struct gw_req *r, enum db_query q, const struct db_params *p,
-                          db_done_fn *done, void *arg)
-{
-    static const struct db_result fail = {.status = -1, .error = "database closing"};
-
-    gw_req_watch_close(r);
-    if (db_exec(r->w->app->db, r->w->base, q, p, done, arg) < 0)
-        done(&fail, arg);
-}
-
 /*
  * ModelObject of one pricing row: id = model_key, created = unix seconds of created_at,
  * owned_by = the text before the first ':' ("unknown" without one, e.g. legacy "a/b" keys).
@@ -88,19 +77,17 @@ void gw_models_list(struct gw_req *r, const struct gw_params *p)
     (void)p;
     if (!gw_auth_caller(r, &c))
         return;
-    gw_model_exec(r, DB_Q_PRICE_ALL, NULL, gw_models_list_done, r);
+    gw_db_start(r, DB_Q_PRICE_ALL, NULL, gw_models_list_done, r);
 }
 
 static void gw_models_get_done(const struct db_result *res, void *arg)
 {
     struct gw_model_op *op = arg;
-    char msg[640];
 
     if (res->status != 0) {
         gw_reply_db_error(op->r, res);
     } else if (res->nrows == 0) {
-        snprintf(msg, sizeof(msg), "Model '%s' not found", op->id);
-        gw_reply_error(op->r, 404, "model_not_found", msg);
+        gw_reply_errorf(op->r, 404, "model_not_found", "Model '%s' not found", op->id);
     } else {
         gw_reply_json(op->r, 200, gw_model_json(res, 0));
     }
@@ -125,5 +112,5 @@ void gw_models_get(struct gw_req *r, const struct gw_params *p)
     op->r = r;
     memcpy(op->id, p->v[0], n + 1);
     q.v[0] = (struct db_value){.type = DB_T_TEXT, .u.s = op->id};
-    gw_model_exec(r, DB_Q_PRICE_GET, &q, gw_models_get_done, op);
+    gw_db_start(r, DB_Q_PRICE_GET, &q, gw_models_get_done, op);
 }

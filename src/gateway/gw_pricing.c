@@ -47,23 +47,9 @@ static struct gw_price_op *gw_price_op_new(struct gw_req *r, const char *key)
     return op;
 }
 
-/* Starts query q; on a closing database done gets a failure right away. */
-static void gw_price_exec(struct gw_req *r, enum db_query q, const struct db_params *p,
-                          db_done_fn *done, void *arg)
-{
-    static const struct db_result fail = {.status = -1, .error = "database closing"};
-
-    gw_req_watch_close(r);
-    if (db_exec(r->w->app->db, r->w->base, q, p, done, arg) < 0)
-        done(&fail, arg);
-}
-
 static void gw_price_not_found(struct gw_req *r, const char *key)
 {
-    char msg[640];
-
-    snprintf(msg, sizeof(msg), "Pricing for model '%s' not found", key);
-    gw_reply_error(r, 404, "pricing_not_found", msg);
+    gw_reply_errorf(r, 404, "pricing_not_found", "Pricing for model '%s' not found", key);
 }
 
 static void gw_price_set_done(const struct db_result *res, void *arg)
@@ -110,34 +96,16 @@ void gw_pricing_set(struct gw_req *r, const struct gw_params *p)
         .type = DB_T_REAL,
         .u.d = json_number_value(json_object_get(body, "output_price_per_million"))};
     q.v[3] = (struct db_value){.type = DB_T_TEXT, .u.s = now};
-    gw_price_exec(r, DB_Q_PRICE_UPSERT, &q, gw_price_set_done, r);
+    gw_db_start(r, DB_Q_PRICE_UPSERT, &q, gw_price_set_done, r);
 out:
     free(key);
     json_decref(body);
 }
 
-static void gw_price_list_done(const struct db_result *res, void *arg)
-{
-    struct gw_req *r = arg;
-
-    if (res->status != 0) {
-        gw_reply_db_error(r, res);
-        return;
-    }
-    gw_reply_json(r, 200, gw_rows_json(res, gw_cols_price, GW_NCOLS(gw_cols_price)));
-}
-
 void gw_pricing_list(struct gw_req *r, const struct gw_params *p)
 {
-    struct db_params q = {.n = 2};
-    long skip, limit;
-
     (void)p;
-    if (!gw_valid_page(r, &skip, &limit))
-        return;
-    q.v[0] = (struct db_value){.type = DB_T_INT, .u.i = limit};
-    q.v[1] = (struct db_value){.type = DB_T_INT, .u.i = skip};
-    gw_price_exec(r, DB_Q_PRICE_LIST, &q, gw_price_list_done, r);
+    gw_list_page(r, DB_Q_PRICE_LIST, gw_cols_price, GW_NCOLS(gw_cols_price));
 }
 
 static void gw_price_get_done(const struct db_result *res, void *arg)
@@ -161,7 +129,7 @@ void gw_pricing_get(struct gw_req *r, const struct gw_params *p)
     if (op == NULL)
         return;
     q.v[0] = (struct db_value){.type = DB_T_TEXT, .u.s = op->key};
-    gw_price_exec(r, DB_Q_PRICE_GET, &q, gw_price_get_done, op);
+    gw_db_start(r, DB_Q_PRICE_GET, &q, gw_price_get_done, op);
 }
 
 static void gw_price_delete_done(const struct db_result *res, void *arg)
@@ -188,5 +156,5 @@ void gw_pricing_delete(struct gw_req *r, const struct gw_params *p)
     if (op == NULL)
         return;
     q.v[0] = (struct db_value){.type = DB_T_TEXT, .u.s = op->key};
-    gw_price_exec(r, DB_Q_PRICE_DELETE, &q, gw_price_delete_done, op);
+    gw_db_start(r, DB_Q_PRICE_DELETE, &q, gw_price_delete_done, op);
 }

@@ -5,6 +5,9 @@
  */
 #include "gateway/gw_reply.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -205,4 +208,25 @@ void gw_reply_error_obj(struct gw_req *r, int status, const char *code, const ch
 void gw_reply_error(struct gw_req *r, int status, const char *code, const char *msg)
 {
     gw_reply_error_obj(r, status, code, msg, NULL);
+}
+
+void gw_reply_errorf(struct gw_req *r, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+    char *msg;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    msg = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (msg == NULL) {
+        gw_reply_error(r, 500, "internal_error", "Internal Server Error");
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(msg, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    gw_reply_error(r, status, code, msg);
+    free(msg);
 }

@@ -23,6 +23,10 @@ void gw_reply_raw(struct gw_req *r, int status, const char *ctype, const char *b
  */
 void gw_reply_error(struct gw_req *r, int status, const char *code, const char *msg);
 
+/* gw_reply_error() with a printf-formatted message (any length). */
+void gw_reply_errorf(struct gw_req *r, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Like gw_reply_error() but detail is an object (takes ownership), e.g. the readiness 503. */
 void gw_reply_error_obj(struct gw_req *r, int status, const char *code, const char *msg,
                         json_t *detail);

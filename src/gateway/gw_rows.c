@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "gateway/gw_app.h"
 #include "gateway/gw_reply.h"
 #include "gateway/gw_req.h"
+#include "gateway/gw_valid.h"
 #include "log.h"
 
 const struct gw_col gw_cols_budget[5] = {
@@ -112,4 +114,50 @@ void gw_reply_db_error(struct gw_req *r, const struct db_result *res)
     LOG_ERR("rid=%s database error: %s", r->rid,
             res != NULL && res->error != NULL ? res->error : "unknown");
     gw_reply_error(r, 500, "database_error", "Database error");
+}
+
+void gw_db_start(struct gw_req *r, enum db_query q, const struct db_params *p, db_done_fn *done,
+                 void *arg)
+{
+    static const struct db_result fail = {.status = -1, .error = "database closing"};
+
+    gw_req_watch_close(r);
+    if (db_exec(r->w->app->db, r->w->base, q, p, done, arg) < 0)
+        done(&fail, arg);
+}
+
+struct gw_list {
+    struct gw_req *r;
+    const struct gw_col *cols;
+    size_t n;
+};
+
+static void gw_list_done(const struct db_result *res, void *arg)
+{
+    struct gw_list *l = arg;
+
+    if (res->status != 0)
+        gw_reply_db_error(l->r, res);
+    else
+        gw_reply_json(l->r, 200, gw_rows_json(res, l->cols, l->n));
+    free(l);
+}
+
+void gw_list_page(struct gw_req *r, enum db_query q, const struct gw_col *cols, size_t n)
+{
+    struct db_params p = {.n = 2};
+    struct gw_list *l;
+    long skip, limit;
+
+    if (!gw_valid_page(r, &skip, &limit))
+        return;
+    l = malloc(sizeof(*l));
+    if (l == NULL) {
+        gw_reply_error(r, 500, "internal_error", "Internal Server Error");
+        return;
+    }
+    *l = (struct gw_list){.r = r, .cols = cols, .n = n};
+    p.v[0] = (struct db_value){.type = DB_T_INT, .u.i = limit};
+    p.v[1] = (struct db_value){.type = DB_T_INT, .u.i = skip};
+    gw_db_start(r, q, &p, gw_list_done, l);
 }

@@ -9,7 +9,8 @@
 
 #include <jansson.h>
 
-struct db_result;
+#include "db/db.h"
+
 struct gw_req;
 
 enum gw_col_type { GW_C_STR, GW_C_REAL, GW_C_INT, GW_C_BOOL, GW_C_JSON };
@@ -36,6 +37,21 @@ json_t *gw_rows_json(const struct db_result *res, const struct gw_col *cols, siz
 
 /* Cell (row, col) of res, NULL for SQL NULL or out of range. */
 const char *gw_cell(const struct db_result *res, size_t row, size_t col);
+
+/*
+ * Starts query q for request r (watching for the client going away); done later receives the
+ * result with arg on r's loop. When the database is closing and cannot take the query, done is
+ * called at once with a failure, so the request is still answered exactly once.
+ */
+void gw_db_start(struct gw_req *r, enum db_query q, const struct db_params *p, db_done_fn *done,
+                 void *arg);
+
+/*
+ * Answers a paginated list: reads skip/limit (422 when out of range), runs q with (limit,
+ * offset) and replies the rows as an array of the first n columns of cols. Authentication is
+ * the caller's business (done before). Ends r.
+ */
+void gw_list_page(struct gw_req *r, enum db_query q, const struct gw_col *cols, size_t n);
 
 /* Replies 500 {"detail":"Database error"} and logs the backend's message. Ends r. */
 void gw_reply_db_error(struct gw_req *r, const struct db_result *res);

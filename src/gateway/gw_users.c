@@ -65,47 +65,15 @@ struct gw_user_op {
     gw_user_step_fn *write;    /* create/update: the final write, after the checks */
 };
 
-/* Replies status with a detail built from fmt (the ids may be long: no fixed buffer). */
-static void gw_user_reply_fmt(struct gw_req *r, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void gw_user_reply_fmt(struct gw_req *r, int status, const char *code, const char *fmt, ...)
-{
-    va_list ap;
-    char *msg;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    msg = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (msg == NULL) {
-        gw_reply_error(r, 500, "internal_error", "Internal Server Error");
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(msg, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    gw_reply_error(r, status, code, msg);
-    free(msg);
-}
-
 static void gw_user_not_found(struct gw_req *r, const char *id)
 {
-    gw_user_reply_fmt(r, 404, "user_not_found", "User with id '%s' not found", id);
-}
-
-static struct db_value gw_user_text(const char *s)
-{
-    if (s == NULL)
-        return (struct db_value){.type = DB_T_NULL};
-    return (struct db_value){.type = DB_T_TEXT, .u.s = s};
+    gw_reply_errorf(r, 404, "user_not_found", "User with id '%s' not found", id);
 }
 
 /* "" means SQL NULL for the fixed timestamp buffers. */
 static struct db_value gw_user_ts(const char *s)
 {
-    return gw_user_text(s[0] != '\0' ? s : NULL);
+    return db_text(s[0] != '\0' ? s : NULL);
 }
 
 static void gw_user_op_free(struct gw_user_op *op)
@@ -165,18 +133,11 @@ static int gw_user_op_fill(struct gw_user_op *op, json_t *body, bool create)
     return 0;
 }
 
-/*
- * Starts query q for op; done later receives the result with op. A closing database cannot
- * run it, so done then gets a failure right away (the request is still answered exactly once).
- */
+/* Starts query q for op's request; done receives op (see gw_db_start()). */
 static void gw_user_exec(struct gw_user_op *op, enum db_query q, const struct db_params *p,
                          db_done_fn *done)
 {
-    static const struct db_result fail = {.status = -1, .error = "database closing"};
-
-    gw_req_watch_close(op->r);
-    if (db_exec(op->r->w->app->db, op->r->w->base, q, p, done, op) < 0)
-        done(&fail, op);
+    gw_db_start(op->r, q, p, done, op);
 }
 
 /* Starts DB_Q_USER_GET for op->user_id. */
@@ -184,7 +145,7 @@ static void gw_user_fetch(struct gw_user_op *op, db_done_fn *done)
 {
     struct db_params q = {.n = 1};
 
-    q.v[0] = gw_user_text(op->user_id);
+    q.v[0] = db_text(op->user_id);
     gw_user_exec(op, DB_Q_USER_GET, &q, done);
 }
 
@@ -207,7 +168,7 @@ static void gw_user_nf_404(struct gw_user_op *op)
 
 static void gw_user_nf_409(struct gw_user_op *op)
 {
-    gw_user_reply_fmt(op->r, 409, "user_exists", "User with id '%s' already exists", op->user_id);
+    gw_reply_errorf(op->r, 409, "user_exists", "User with id '%s' already exists", op->user_id);
 }
 
 /* ---- budget check shared by create and update ---- */
@@ -227,8 +188,8 @@ static void gw_user_budget_done(const struct db_result *res, void *arg)
         return;
     }
     if (res->nrows == 0) {
-        gw_user_reply_fmt(op->r, 404, "budget_not_found", "Budget with id '%s' not found",
-                          op->budget_id);
+        gw_reply_errorf(op->r, 404, "budget_not_found", "Budget with id '%s' not found",
+                        op->budget_id);
         gw_user_op_free(op);
         return;
     }
@@ -246,7 +207,7 @@ static void gw_user_check_budget(struct gw_user_op *op)
 {
     struct db_params q = {.n = 1};
 
-    q.v[0] = gw_user_text(op->budget_id);
+    q.v[0] = db_text(op->budget_id);
     gw_user_exec(op, DB_Q_BUDGET_GET, &q, gw_user_budget_done);
 }
 
@@ -265,14 +226,14 @@ static void gw_user_upsert(struct gw_user_op *op)
 {
     struct db_params q = {.n = 8};
 
-    q.v[0] = gw_user_text(op->user_id);
-    q.v[1] = gw_user_text(op->alias);
-    q.v[2] = gw_user_text(op->budget_id);
+    q.v[0] = db_text(op->user_id);
+    q.v[1] = db_text(op->alias);
+    q.v[2] = db_text(op->budget_id);
     q.v[3] = (struct db_value){.type = DB_T_BOOL, .u.b = op->blocked == 1};
-    q.v[4] = gw_user_text(op->metadata);
+    q.v[4] = db_text(op->metadata);
     q.v[5] = gw_user_ts(op->started);
     q.v[6] = gw_user_ts(op->next);
-    q.v[7] = gw_user_text(op->now);
+    q.v[7] = db_text(op->now);
     gw_user_exec(op, DB_Q_USER_UPSERT, &q, gw_user_upsert_done);
 }
 
@@ -324,31 +285,12 @@ out:
 
 /* ---- GET /v1/users ---- */
 
-static void gw_user_list_done(const struct db_result *res, void *arg)
-{
-    struct gw_req *r = arg;
-
-    if (res->status != 0) {
-        gw_reply_db_error(r, res);
-        return;
-    }
-    gw_reply_json(r, 200, gw_rows_json(res, gw_cols_user, GW_NCOLS(gw_cols_user)));
-}
-
 void gw_users_list(struct gw_req *r, const struct gw_params *p)
 {
-    static const struct db_result fail = {.status = -1, .error = "database closing"};
-    struct db_params q = {.n = 2};
-    long skip, limit;
-
     (void)p;
-    if (!gw_auth_master(r) || !gw_valid_page(r, &skip, &limit))
+    if (!gw_auth_master(r))
         return;
-    q.v[0] = (struct db_value){.type = DB_T_INT, .u.i = limit};
-    q.v[1] = (struct db_value){.type = DB_T_INT, .u.i = skip};
-    gw_req_watch_close(r);
-    if (db_exec(r->w->app->db, r->w->base, DB_Q_USER_LIST, &q, gw_user_list_done, r) < 0)
-        gw_user_list_done(&fail, r);
+    gw_list_page(r, DB_Q_USER_LIST, gw_cols_user, GW_NCOLS(gw_cols_user));
 }
 
 /* ---- GET /v1/users/{id} ---- */
@@ -391,15 +333,15 @@ static void gw_user_update_write(struct gw_user_op *op)
 {
     struct db_params q = {.n = 9};
 
-    q.v[0] = gw_user_text(op->user_id);
-    q.v[1] = gw_user_text(op->alias);
-    q.v[2] = gw_user_text(op->budget_id);
+    q.v[0] = db_text(op->user_id);
+    q.v[1] = db_text(op->alias);
+    q.v[2] = db_text(op->budget_id);
     q.v[3] = op->blocked < 0 ? (struct db_value){.type = DB_T_NULL}
                              : (struct db_value){.type = DB_T_BOOL, .u.b = op->blocked == 1};
-    q.v[4] = gw_user_text(op->metadata);
+    q.v[4] = db_text(op->metadata);
     q.v[5] = gw_user_ts(op->started);
     q.v[6] = gw_user_ts(op->next);
-    q.v[7] = gw_user_text(op->now);
+    q.v[7] = db_text(op->now);
     q.v[8] = (struct db_value){.type = DB_T_BOOL, .u.b = op->reanchor};
     gw_user_exec(op, DB_Q_USER_UPDATE, &q, gw_user_update_done);
 }
@@ -477,8 +419,8 @@ void gw_users_delete(struct gw_req *r, const struct gw_params *p)
     op = gw_user_op_new(r, p->v[0]);
     if (op == NULL)
         return;
-    q.v[0] = gw_user_text(op->user_id);
-    q.v[1] = gw_user_text(op->now);
+    q.v[0] = db_text(op->user_id);
+    q.v[1] = db_text(op->now);
     gw_user_exec(op, DB_Q_USER_DELETE, &q, gw_user_delete_done);
 }
 
@@ -509,7 +451,7 @@ static void gw_user_usage_check_done(const struct db_result *res, void *arg)
         gw_user_op_free(op);
         return;
     }
-    q.v[0] = gw_user_text(op->user_id);
+    q.v[0] = db_text(op->user_id);
     q.v[1] = (struct db_value){.type = DB_T_INT, .u.i = op->limit};
     q.v[2] = (struct db_value){.type = DB_T_INT, .u.i = op->skip};
     gw_user_exec(op, DB_Q_USAGE_LIST, &q, gw_user_usage_done);
