@@ -19,7 +19,7 @@
 #include "gateway/gw_server.h"
 #include "log.h"
 
-static int run_db_command(const struct cfg *cfg, bool serve)
+static int run_db_command(const struct cfg *cfg, bool serve, const char *revision)
 {
     char err[512], redacted[512];
     struct db *db = db_open(cfg->database_url, err, sizeof(err));
@@ -32,12 +32,12 @@ static int run_db_command(const struct cfg *cfg, bool serve)
                 log_redact(redacted, sizeof(redacted), cfg->database_url), err);
         return 1;
     }
-    if ((!serve || cfg->auto_migrate) && db_migrate(db, err, sizeof(err)) < 0) {
+    if ((!serve || cfg->auto_migrate) && db_migrate_to(db, revision, err, sizeof(err)) < 0) {
         LOG_ERR("%s", err);
         goto out;
     }
     if (!serve) {
-        LOG_INFO("database is up to date");
+        LOG_INFO("database migrated to %s", revision != NULL ? revision : "head");
         rc = 0;
         goto out;
     }
@@ -103,10 +103,10 @@ int main(int argc, char **argv)
         break;
     case CLI_INIT_DB:
     case CLI_MIGRATE:
-        rc = run_db_command(&cfg, false);
+        rc = run_db_command(&cfg, false, cli.cmd == CLI_MIGRATE ? cli.revision : NULL);
         break;
     default:
-        rc = run_db_command(&cfg, true);
+        rc = run_db_command(&cfg, true, NULL);
         break;
     }
     cfg_free(&cfg);

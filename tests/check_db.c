@@ -640,7 +640,7 @@ START_TEST(test_migration_runner)
     struct fake_io f = {.log = "", .applied_answer = 0};
     char err[256] = "";
 
-    ck_assert_int_eq(db_migrations_apply(list, &io, &f, err, sizeof(err)), -1);
+    ck_assert_int_eq(db_migrations_apply(list, NULL, &io, &f, err, sizeof(err)), -1);
     ck_assert_str_eq(err, "migration 0002_b failed: boom");
     ck_assert_str_eq(f.log, "create|BEGIN|applied?0001_a|SQL A|record 0001_a utc|COMMIT|"
                             "BEGIN|applied?0002_b|FAIL|ROLLBACK");
@@ -648,9 +648,23 @@ START_TEST(test_migration_runner)
     /* Everything recorded already: only the checks run. */
     memset(&f, 0, sizeof(f));
     f.applied_answer = 1;
-    ck_assert_int_eq(db_migrations_apply(list, &io, &f, err, sizeof(err)), 0);
+    ck_assert_int_eq(db_migrations_apply(list, NULL, &io, &f, err, sizeof(err)), 0);
     ck_assert_str_eq(f.log, "create|BEGIN|applied?0001_a|COMMIT|BEGIN|applied?0002_b|COMMIT|"
                             "BEGIN|applied?0003_c|COMMIT");
+
+    /* A target stops after that migration, by full name or by number. */
+    memset(&f, 0, sizeof(f));
+    ck_assert_int_eq(db_migrations_apply(list, "0001", &io, &f, err, sizeof(err)), 0);
+    ck_assert_str_eq(f.log, "create|BEGIN|applied?0001_a|SQL A|record 0001_a utc|COMMIT");
+    memset(&f, 0, sizeof(f));
+    ck_assert_int_eq(db_migrations_apply(list, "0001_a", &io, &f, err, sizeof(err)), 0);
+    ck_assert_str_eq(f.log, "create|BEGIN|applied?0001_a|SQL A|record 0001_a utc|COMMIT");
+
+    /* An unknown target applies nothing. */
+    memset(&f, 0, sizeof(f));
+    ck_assert_int_eq(db_migrations_apply(list, "0009", &io, &f, err, sizeof(err)), -1);
+    ck_assert_str_eq(err, "unknown revision '0009' (known: head, 0001_a, 0002_b, 0003_c)");
+    ck_assert_str_eq(f.log, "");
 }
 END_TEST
 

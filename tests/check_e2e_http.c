@@ -421,6 +421,8 @@ START_TEST(cli_migrate_and_init_db)
     char dir[] = "/tmp/gwmig-XXXXXX", url[160], dbfile[128];
     const char *mig[] = {"migrate", "--database-url", url, NULL};
     const char *init[] = {"init-db", "--database-url", url, NULL};
+    const char *mig_head[] = {"migrate", "--database-url", url, "--revision", "head", NULL};
+    const char *mig_bad[] = {"migrate", "--database-url", url, "--revision=zz9", NULL};
     char *out = NULL, *v;
 
     ck_assert_ptr_nonnull(mkdtemp(dir));
@@ -436,6 +438,12 @@ START_TEST(cli_migrate_and_init_db)
     v = t_sql(dbfile, "SELECT count(*) FROM sqlite_master WHERE name='usage_logs'");
     ck_assert_str_eq(v, "1");
     free(v);
+    ck_assert_int_eq(t_run(mig_head, NULL, &out), 0);
+    free(out);
+    ck_assert_int_eq(t_run(mig_bad, NULL, &out), 1);
+    ck_assert_msg(strstr(out, "unknown revision 'zz9' (known: head, 0001_initial") != NULL,
+                  "got: %s", out);
+    free(out);
     unlink(dbfile);
     rmdir(dir);
 }

@@ -150,13 +150,41 @@ struct db *db_open(const char *url, char *err, size_t errlen)
     return db;
 }
 
-int db_migrate(struct db *db, char *err, size_t errlen)
+int db_migrate_to(struct db *db, const char *target, char *err, size_t errlen)
 {
     if (db == NULL || atomic_load(&db->closing)) {
         snprintf(err, errlen, "database is closing");
         return -1;
     }
-    return db->ops->migrate(db, err, errlen);
+    return db->ops->migrate(db, target, err, errlen);
+}
+
+int db_migrate(struct db *db, char *err, size_t errlen)
+{
+    return db_migrate_to(db, NULL, err, errlen);
+}
+
+/* Index of the last migration to apply for target, or -1 (message in err). */
+static long db_migration_target(const struct db_migration *list, const char *target, char *err,
+                                size_t errlen)
+{
+    size_t n = 0, tl = target != NULL ? strlen(target) : 0, used;
+
+    while (list[n].name != NULL)
+        n++;
+    if (target == NULL || strcmp(target, "head") == 0)
+        return (long)n - 1;
+    for (size_t i = 0; i < n; i++) {
+        const char *name = list[i].name;
+        if (strcmp(name, target) == 0 || (strncmp(name, target, tl) == 0 && name[tl] == '_'))
+            return (long)i;
+    }
+    used = (size_t)snprintf(err, errlen, "unknown revision '%s' (known: head", target);
+    for (size_t i = 0; i < n && used < errlen; i++)
+        used += (size_t)snprintf(err + used, errlen - used, ", %s", list[i].name);
+    if (used < errlen)
+        snprintf(err + used, errlen - used, ")");
+    return -1;
 }
 
 int db_exec(struct db *db, struct event_base *base, enum db_query q, const struct db_params *p,
@@ -205,12 +233,16 @@ void db_set_backend(struct db *db, void *state)
     db->backend = state;
 }
 
-int db_migrations_apply(const struct db_migration *list, const struct db_migrate_io *io, void *ctx,
-                        char *err, size_t errlen)
+int db_migrations_apply(const struct db_migration *list, const char *target,
+                        const struct db_migrate_io *io, void *ctx, char *err, size_t errlen)
 {
+    long last = db_migration_target(list, target, err, errlen);
     char msg[512], ignored[64], ts[UTIL_TS_LEN];
     const struct db_migration *m;
     int rc;
+
+    if (last == -1 && target != NULL && strcmp(target, "head") != 0)
+        return -1; /* unknown target; err is set */
 
     if (io->script(ctx,
                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -219,7 +251,7 @@ int db_migrations_apply(const struct db_migration *list, const struct db_migrate
         snprintf(err, errlen, "cannot create schema_migrations: %s", msg);
         return -1;
     }
-    for (m = list; m->name != NULL; m++) {
+    for (m = list; m->name != NULL && m - list <= last; m++) {
         /*
          * The check runs inside the write transaction so two processes migrating the same
          * database at once apply each migration only once.

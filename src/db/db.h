@@ -125,7 +125,7 @@ typedef void db_done_fn(const struct db_result *res, void *arg);
 struct db_ops {
     const char *name;
     int (*open)(struct db *db, const char *url, char *err, size_t errlen);
-    int (*migrate)(struct db *db, char *err, size_t errlen);
+    int (*migrate)(struct db *db, const char *target, char *err, size_t errlen);
     int (*exec)(struct db *db, struct event_base *base, enum db_query q, const struct db_params *p,
                 db_done_fn *cb, void *arg);
     void (*close)(struct db *db);
@@ -147,6 +147,14 @@ struct db *db_open(const char *url, char *err, size_t errlen);
  * any event loop runs. Returns 0 or -1 with err.
  */
 int db_migrate(struct db *db, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/*
+ * Like db_migrate(), up to and including migration target: "head" (or NULL) for all, else a
+ * migration's full name ("0001_initial") or its number ("0001"). An unknown target applies
+ * nothing and fails with "unknown revision '<target>' (known: head, 0001_initial, ...)".
+ */
+int db_migrate_to(struct db *db, const char *target, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /*
  * Queues query q with parameters p (copied; may be NULL). cb (may be NULL for fire-and-forget)
@@ -205,8 +213,9 @@ struct db_migrate_io {
  * that migration back and returns -1 with err "migration <name> failed: <msg>" (earlier ones
  * stay applied). Logs each applied migration at INFO. Returns 0 (also when nothing was pending).
  */
-int db_migrations_apply(const struct db_migration *list, const struct db_migrate_io *io, void *ctx,
-                        char *err, size_t errlen) __attribute__((warn_unused_result));
+int db_migrations_apply(const struct db_migration *list, const char *target,
+                        const struct db_migrate_io *io, void *ctx, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Backend hooks for db.c (implemented by each backend file). */
 extern const struct db_ops db_sqlite_ops;

@@ -137,6 +137,7 @@ struct sq {
     pthread_cond_t done_cv; /* a job finished */
     struct sq_op *head, *tail;
     bool stopping; /* under mu: no new work; the thread exits once the queue is empty */
+    const char *migrate_target; /* db_migrate_to()'s target during a migration job */
 };
 
 static void sq_result_clear(struct db_result *res)
@@ -500,12 +501,16 @@ static const struct db_migrate_io sq_migrate_io = {
 
 static int sq_migrate_job(struct sq *sq, char *err, size_t errlen)
 {
-    return db_migrations_apply(db_migrations_sqlite, &sq_migrate_io, sq, err, errlen);
+    return db_migrations_apply(db_migrations_sqlite, sq->migrate_target, &sq_migrate_io, sq, err,
+                               errlen);
 }
 
-static int sq_migrate(struct db *db, char *err, size_t errlen)
+static int sq_migrate(struct db *db, const char *target, char *err, size_t errlen)
 {
-    return sq_job_run(db_backend(db), sq_migrate_job, err, errlen);
+    struct sq *sq = db_backend(db);
+
+    sq->migrate_target = target; /* read by the DB thread inside the job, while we wait */
+    return sq_job_run(sq, sq_migrate_job, err, errlen);
 }
 
 static int sq_exec(struct db *db, struct event_base *base, enum db_query q,
