@@ -148,6 +148,45 @@ START_TEST(config_pricing_unconfigured_provider)
 }
 END_TEST
 
+START_TEST(prices_loaded_at_start)
+{
+    const char *args[] = {"--database-url", dburl, NULL};
+    struct t_gw gw;
+    struct t_resp r;
+    char *log;
+
+    make_dir();
+    log = run_once("bootstrap_api_key: false\n"); /* creates and migrates the database */
+    free(log);
+    /* Rows written by an older version, including a legacy key without ':'. */
+    ck_assert_int_eq(t_sql_exec(dbfile, "INSERT INTO model_pricing VALUES "
+                                        "('groq/legacy', 1, 2, '2025-01-02T03:04:05.5+00:00', "
+                                        "'2025-01-02T03:04:05.5+00:00'), "
+                                        "('openai:gpt-4o', 2.5, 10, '2025-01-02T03:04:05+00:00', "
+                                        "'2025-01-02T03:04:05+00:00')"),
+                     0);
+    ck_assert_int_eq(t_gw_start(&gw, "master_key: m\nbootstrap_api_key: false\n", args, NULL), 0);
+    ck_assert_int_eq(t_http(gw.port, "GET", "/v1/models", "Authorization: Bearer m\r\n", NULL, &r),
+                     0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body,
+                     "{\"object\":\"list\",\"data\":["
+                     "{\"id\":\"groq/legacy\",\"object\":\"model\",\"created\":1735787045,"
+                     "\"owned_by\":\"unknown\"},"
+                     "{\"id\":\"openai:gpt-4o\",\"object\":\"model\",\"created\":1735787045,"
+                     "\"owned_by\":\"openai\"}]}");
+    t_resp_free(&r);
+    /* The id is a path: a legacy key with '/' is addressable. */
+    ck_assert_int_eq(
+        t_http(gw.port, "GET", "/v1/models/groq/legacy", "Authorization: Bearer m\r\n", NULL, &r),
+        0);
+    ck_assert_int_eq(r.status, 200);
+    t_resp_free(&r);
+    ck_assert_int_eq(t_gw_stop(&gw, SIGTERM, 10000), 0);
+    remove_dir();
+}
+END_TEST
+
 Suite *e2e_boot_suite(void)
 {
     Suite *s = suite_create("e2e_boot");
@@ -158,6 +197,7 @@ Suite *e2e_boot_suite(void)
     tcase_add_test(tc, bootstrap_disabled);
     tcase_add_test(tc, config_pricing_db_wins);
     tcase_add_test(tc, config_pricing_unconfigured_provider);
+    tcase_add_test(tc, prices_loaded_at_start);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -29,6 +29,7 @@ struct gw_index {
     pthread_rwlock_t lock;
     struct hmap *by_hash;
     struct hmap *by_id;
+    struct hmap *prices; /* model_key -> struct gw_price */
 };
 
 static void gw_ikey_free(struct gw_ikey *k)
@@ -48,7 +49,8 @@ struct gw_index *gw_index_new(void)
     pthread_rwlock_init(&ix->lock, NULL);
     ix->by_hash = hmap_new();
     ix->by_id = hmap_new();
-    if (ix->by_hash == NULL || ix->by_id == NULL) {
+    ix->prices = hmap_new();
+    if (ix->by_hash == NULL || ix->by_id == NULL || ix->prices == NULL) {
         gw_index_free(ix);
         return NULL;
     }
@@ -62,6 +64,13 @@ static void gw_ikey_free_cb(const char *key, void *value, void *arg)
     gw_ikey_free(value);
 }
 
+static void gw_price_free_cb(const char *key, void *value, void *arg)
+{
+    (void)key;
+    (void)arg;
+    free(value);
+}
+
 void gw_index_free(struct gw_index *ix)
 {
     if (ix == NULL)
@@ -69,6 +78,9 @@ void gw_index_free(struct gw_index *ix)
     if (ix->by_id != NULL)
         hmap_each(ix->by_id, gw_ikey_free_cb, NULL);
     hmap_free(ix->by_id);
+    if (ix->prices != NULL)
+        hmap_each(ix->prices, gw_price_free_cb, NULL);
+    hmap_free(ix->prices);
     hmap_free(ix->by_hash);
     pthread_rwlock_destroy(&ix->lock);
     free(ix);
@@ -209,4 +221,99 @@ int gw_index_flush_touched(struct gw_index *ix, struct db *db, struct event_base
     hmap_each(ix->by_id, gw_flush_cb, &f);
     pthread_rwlock_unlock(&ix->lock);
     return f.n;
+}
+
+int gw_index_price_set(struct gw_index *ix, const char *model_key, double in, double out,
+                       const char *created_at)
+{
+    struct gw_price *p = calloc(1, sizeof(*p)), *old;
+    long long us = 0;
+    int rc;
+
+    if (p == NULL)
+        return -1;
+    snprintf(p->model_key, sizeof(p->model_key), "%s", model_key);
+    p->input_per_million = in;
+    p->output_per_million = out;
+    if (created_at != NULL && gw_valid_parse_datetime(created_at, &us) == 0)
+        p->created_us = us;
+    pthread_rwlock_wrlock(&ix->lock);
+    old = hmap_get(ix->prices, model_key);
+    rc = hmap_put(ix->prices, model_key, p);
+    pthread_rwlock_unlock(&ix->lock);
+    if (rc < 0) {
+        free(p);
+        return -1;
+    }
+    free(old);
+    return 0;
+}
+
+void gw_index_price_remove(struct gw_index *ix, const char *model_key)
+{
+    pthread_rwlock_wrlock(&ix->lock);
+    free(hmap_del(ix->prices, model_key));
+    pthread_rwlock_unlock(&ix->lock);
+}
+
+int gw_index_price_get(struct gw_index *ix, const char *model_key, struct gw_price *out)
+{
+    struct gw_price *p;
+
+    pthread_rwlock_rdlock(&ix->lock);
+    p = hmap_get(ix->prices, model_key);
+    if (p != NULL)
+        *out = *p;
+    pthread_rwlock_unlock(&ix->lock);
+    return p != NULL ? 0 : -1;
+}
+
+struct gw_price_copy {
+    struct gw_price *a;
+    size_t n;
+};
+
+static void gw_price_copy_cb(const char *key, void *value, void *arg)
+{
+    struct gw_price_copy *c = arg;
+
+    (void)key;
+    c->a[c->n++] = *(struct gw_price *)value;
+}
+
+static int gw_price_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct gw_price *)a)->model_key, ((const struct gw_price *)b)->model_key);
+}
+
+struct gw_price *gw_index_price_list(struct gw_index *ix, size_t *n)
+{
+    struct gw_price_copy c = {0};
+
+    pthread_rwlock_rdlock(&ix->lock);
+    c.a = malloc((hmap_count(ix->prices) + 1) * sizeof(*c.a));
+    if (c.a != NULL)
+        hmap_each(ix->prices, gw_price_copy_cb, &c);
+    pthread_rwlock_unlock(&ix->lock);
+    if (c.a != NULL)
+        qsort(c.a, c.n, sizeof(*c.a), gw_price_cmp);
+    *n = c.n;
+    return c.a;
+}
+
+static void gw_index_prices_cb(const struct db_result *res, void *arg)
+{
+    struct gw_index *ix = arg;
+
+    for (size_t r = 0; r < res->nrows; r++) {
+        const char *in = gw_cell(res, r, 1), *out = gw_cell(res, r, 2);
+        if (gw_index_price_set(ix, gw_cell(res, r, 0), in ? strtod(in, NULL) : 0,
+                               out ? strtod(out, NULL) : 0, gw_cell(res, r, 3)) < 0)
+            LOG_ERR("out of memory loading prices");
+    }
+}
+
+int gw_index_load_prices(struct gw_index *ix, struct db *db)
+{
+    return db_exec_sync(db, DB_Q_PRICE_ALL, NULL, gw_index_prices_cb, ix);
 }

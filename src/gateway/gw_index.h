@@ -1,8 +1,9 @@
 /*
- * The in-memory index of virtual keys (DESIGN.md §2.7): authentication costs no database round
- * trip. Loaded at start-up, updated write-through by the admin endpoints after each commit,
- * shared by every worker thread (read-mostly, one rwlock). last_used_at is recorded here and
- * written to the database in batches (gw_index_flush_touched), never on a request's path.
+ * The in-memory index of virtual keys and model prices (DESIGN.md §2.7): authentication and
+ * price lookups cost no database round trip. Loaded at start-up, updated write-through by the admin
+ * endpoints after each commit, shared by every worker thread (read-mostly, one rwlock).
+ * last_used_at is recorded here and written to the database in batches (gw_index_flush_touched),
+ * never on a request's path.
  */
 #ifndef GW_INDEX_H
 #define GW_INDEX_H
@@ -51,6 +52,36 @@ void gw_index_user_deactivate(struct gw_index *ix, const char *user_id);
  */
 enum gw_key_state gw_index_key_check(struct gw_index *ix, const char *hash, int64_t now_us,
                                      struct gw_key_ref *out);
+
+/* One model price (USD per million tokens). */
+struct gw_price {
+    char model_key[256];
+    double input_per_million;
+    double output_per_million;
+    int64_t created_us; /* creation time of the pricing row */
+};
+
+/*
+ * Inserts or replaces the price of model_key (created_at: the row's ISO-8601 text). Returns 0
+ * or -1 (out of memory).
+ */
+int gw_index_price_set(struct gw_index *ix, const char *model_key, double in, double out,
+                       const char *created_at);
+
+/* Forgets the price of model_key (no-op when unknown). */
+void gw_index_price_remove(struct gw_index *ix, const char *model_key);
+
+/* Copies the price of model_key into *out. Returns 0, or -1 when there is none. */
+int gw_index_price_get(struct gw_index *ix, const char *model_key, struct gw_price *out);
+
+/*
+ * Copies every price, sorted by model_key, into an array (owned, free()); *n gets its length.
+ * Returns NULL only when out of memory (an empty index gives a non-NULL array with *n = 0).
+ */
+struct gw_price *gw_index_price_list(struct gw_index *ix, size_t *n);
+
+/* Start-up: loads every price from the database (synchronously). Returns 0 or -1. */
+int gw_index_load_prices(struct gw_index *ix, struct db *db) __attribute__((warn_unused_result));
 
 /*
  * Queues an UPDATE of last_used_at for every key used since the last flush (fire and forget,

@@ -13,6 +13,7 @@
 #include "gateway/gw_app.h"
 #include "gateway/gw_auth.h"
 #include "gateway/gw_handlers.h"
+#include "gateway/gw_index.h"
 #include "gateway/gw_reply.h"
 #include "gateway/gw_req.h"
 #include "gateway/gw_rows.h"
@@ -56,8 +57,18 @@ static void gw_price_set_done(const struct db_result *res, void *arg)
 {
     struct gw_req *r = arg;
 
+    const char *in, *out;
+
     if (res->status != 0 || res->nrows != 1) {
         gw_reply_db_error(r, res);
+        return;
+    }
+    in = gw_cell(res, 0, 1);
+    out = gw_cell(res, 0, 2);
+    /* Write-through: the next lookup sees the committed price. */
+    if (gw_index_price_set(r->w->app->index, gw_cell(res, 0, 0), in ? strtod(in, NULL) : 0,
+                           out ? strtod(out, NULL) : 0, gw_cell(res, 0, 3)) < 0) {
+        gw_reply_error(r, 500, "internal_error", "Internal Server Error");
         return;
     }
     gw_reply_json(r, 200, gw_row_json(res, 0, gw_cols_price, GW_NCOLS(gw_cols_price)));
@@ -140,8 +151,10 @@ static void gw_price_delete_done(const struct db_result *res, void *arg)
         gw_reply_db_error(op->r, res);
     else if (res->nrows == 0)
         gw_price_not_found(op->r, op->key);
-    else
+    else {
+        gw_index_price_remove(op->r->w->app->index, op->key);
         gw_reply_json(op->r, 204, NULL);
+    }
     free(op);
 }
 
