@@ -31,6 +31,7 @@ enum db_query {
      */
     DB_Q_BUDGET_INSERT, /* (id, max_budget|null, duration_sec|null, now) -> row */
     DB_Q_BUDGET_LIST,   /* (limit, offset) -> rows */
+    DB_Q_BUDGET_ALL,    /* () -> every budget row */
     DB_Q_BUDGET_GET,    /* (id) -> row */
     DB_Q_BUDGET_UPDATE, /* (id, max_budget|null=keep, duration|null=keep, now) -> row */
     DB_Q_BUDGET_DELETE, /* (tx) (id) -> one row (budget_id) when deleted; users unassigned */
@@ -39,6 +40,7 @@ enum db_query {
                          next_reset_at, now) -> row; inserts, or restores a soft-deleted user
                          (spend 0, created_at kept); no row when an active user exists */
     DB_Q_USER_LIST,   /* (limit, offset) -> rows of active users */
+    DB_Q_USER_ALL,    /* () -> every user row, soft-deleted ones included */
     DB_Q_USER_GET,    /* (user_id) -> row, also for soft-deleted users (see deleted_at) */
     DB_Q_USER_UPDATE, /* (user_id, alias|null, budget_id|null, blocked|null, metadata|null,
                          started_at|null, next_reset_at|null, now, reanchor bool) -> row of an

@@ -29,6 +29,7 @@ static const char *const sq_sql[] = {
                            "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) "
                            "RETURNING " DB_COLS_BUDGET,
     [DB_Q_BUDGET_LIST] = "SELECT " DB_COLS_BUDGET " FROM budgets ORDER BY rowid LIMIT ?1 OFFSET ?2",
+    [DB_Q_BUDGET_ALL] = "SELECT " DB_COLS_BUDGET " FROM budgets",
     [DB_Q_BUDGET_GET] = "SELECT " DB_COLS_BUDGET " FROM budgets WHERE budget_id = ?1",
     [DB_Q_BUDGET_UPDATE] = "UPDATE budgets SET max_budget = coalesce(?2, max_budget), "
                            "budget_duration_sec = coalesce(?3, budget_duration_sec), "
@@ -48,6 +49,7 @@ static const char *const sq_sql[] = {
         "RETURNING " DB_COLS_USER,
     [DB_Q_USER_LIST] = "SELECT " DB_COLS_USER " FROM users WHERE deleted_at IS NULL "
                        "ORDER BY rowid LIMIT ?1 OFFSET ?2",
+    [DB_Q_USER_ALL] = "SELECT " DB_COLS_USER " FROM users",
     [DB_Q_USER_GET] = "SELECT " DB_COLS_USER " FROM users WHERE user_id = ?1",
     [DB_Q_USER_UPDATE] =
         "UPDATE users SET alias = coalesce(?2, alias), budget_id = coalesce(?3, budget_id), "

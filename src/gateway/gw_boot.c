@@ -115,8 +115,9 @@ int gw_boot(const struct cfg *cfg, struct db *db, struct gw_index *ix, char *err
         return -1;
     if (gw_boot_pricing(cfg, db, err, errlen) < 0)
         return -1;
-    if (gw_index_load(ix, db) < 0 || gw_index_load_prices(ix, db) < 0) {
-        snprintf(err, errlen, "cannot load API keys and prices into memory");
+    if (gw_index_load(ix, db) < 0 || gw_index_load_prices(ix, db) < 0 ||
+        gw_index_load_accounts(ix, db) < 0) {
+        snprintf(err, errlen, "cannot load keys, users, budgets and prices into memory");
         return -1;
     }
     return 0;

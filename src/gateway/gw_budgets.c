@@ -14,6 +14,7 @@
 #include "gateway/gw_app.h"
 #include "gateway/gw_auth.h"
 #include "gateway/gw_handlers.h"
+#include "gateway/gw_index.h"
 #include "gateway/gw_reply.h"
 #include "gateway/gw_req.h"
 #include "gateway/gw_rows.h"
@@ -75,6 +76,10 @@ static void gw_budget_row_done(const struct db_result *res, void *arg)
         gw_reply_db_error(r, res);
         return;
     }
+    if (gw_index_budget_from_row(r->w->app->index, res, 0) < 0) {
+        gw_reply_error(r, 500, "internal_error", "Internal Server Error");
+        return;
+    }
     gw_reply_json(r, 200, gw_row_json(res, 0, gw_cols_budget, GW_NCOLS(gw_cols_budget)));
 }
 
@@ -120,7 +125,9 @@ static void gw_budget_one_done(const struct db_result *res, void *arg)
         gw_reply_db_error(op->r, res);
     else if (res->nrows == 0)
         gw_budget_not_found(op->r, op->id);
-    else
+    else if (gw_index_budget_from_row(op->r->w->app->index, res, 0) < 0)
+        gw_reply_error(op->r, 500, "internal_error", "Internal Server Error");
+    else /* the row is the committed state: the in-memory index follows it */
         gw_reply_json(op->r, 200, gw_row_json(res, 0, gw_cols_budget, GW_NCOLS(gw_cols_budget)));
     free(op);
 }
@@ -171,8 +178,10 @@ static void gw_budget_delete_done(const struct db_result *res, void *arg)
         gw_reply_db_error(op->r, res);
     else if (res->nrows == 0)
         gw_budget_not_found(op->r, op->id);
-    else
+    else {
+        gw_index_budget_remove(op->r->w->app->index, op->id);
         gw_reply_json(op->r, 204, NULL);
+    }
     free(op);
 }
 

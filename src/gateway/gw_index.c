@@ -29,7 +29,9 @@ struct gw_index {
     pthread_rwlock_t lock;
     struct hmap *by_hash;
     struct hmap *by_id;
-    struct hmap *prices; /* model_key -> struct gw_price */
+    struct hmap *prices;  /* model_key -> struct gw_price */
+    struct hmap *users;   /* user_id -> struct gw_user_state */
+    struct hmap *budgets; /* budget_id -> struct gw_budget_state */
 };
 
 static void gw_ikey_free(struct gw_ikey *k)
@@ -50,7 +52,10 @@ struct gw_index *gw_index_new(void)
     ix->by_hash = hmap_new();
     ix->by_id = hmap_new();
     ix->prices = hmap_new();
-    if (ix->by_hash == NULL || ix->by_id == NULL || ix->prices == NULL) {
+    ix->users = hmap_new();
+    ix->budgets = hmap_new();
+    if (ix->by_hash == NULL || ix->by_id == NULL || ix->prices == NULL || ix->users == NULL ||
+        ix->budgets == NULL) {
         gw_index_free(ix);
         return NULL;
     }
@@ -64,7 +69,8 @@ static void gw_ikey_free_cb(const char *key, void *value, void *arg)
     gw_ikey_free(value);
 }
 
-static void gw_price_free_cb(const char *key, void *value, void *arg)
+/* Frees a plain malloc'd value (prices, users, budgets). */
+static void gw_value_free_cb(const char *key, void *value, void *arg)
 {
     (void)key;
     (void)arg;
@@ -79,8 +85,14 @@ void gw_index_free(struct gw_index *ix)
         hmap_each(ix->by_id, gw_ikey_free_cb, NULL);
     hmap_free(ix->by_id);
     if (ix->prices != NULL)
-        hmap_each(ix->prices, gw_price_free_cb, NULL);
+        hmap_each(ix->prices, gw_value_free_cb, NULL);
     hmap_free(ix->prices);
+    if (ix->users != NULL)
+        hmap_each(ix->users, gw_value_free_cb, NULL);
+    hmap_free(ix->users);
+    if (ix->budgets != NULL)
+        hmap_each(ix->budgets, gw_value_free_cb, NULL);
+    hmap_free(ix->budgets);
     hmap_free(ix->by_hash);
     pthread_rwlock_destroy(&ix->lock);
     free(ix);
@@ -143,13 +155,17 @@ static void gw_deactivate_cb(const char *key, void *value, void *arg)
         k->active = false;
 }
 
-void gw_index_user_deactivate(struct gw_index *ix, const char *user_id)
+void gw_index_user_delete(struct gw_index *ix, const char *user_id)
 {
+    struct gw_user_state *u;
+
     pthread_rwlock_wrlock(&ix->lock);
     hmap_each(ix->by_id, gw_deactivate_cb, (void *)user_id);
+    u = hmap_get(ix->users, user_id);
+    if (u != NULL)
+        u->deleted = true;
     pthread_rwlock_unlock(&ix->lock);
 }
-
 enum gw_key_state gw_index_key_check(struct gw_index *ix, const char *hash, int64_t now_us,
                                      struct gw_key_ref *out)
 {
@@ -316,4 +332,146 @@ static void gw_index_prices_cb(const struct db_result *res, void *arg)
 int gw_index_load_prices(struct gw_index *ix, struct db *db)
 {
     return db_exec_sync(db, DB_Q_PRICE_ALL, NULL, gw_index_prices_cb, ix);
+}
+
+/* Replaces the value of key in map m by v (freeing the old one). Write lock taken here. */
+static int gw_index_replace(struct gw_index *ix, struct hmap *m, const char *key, void *v)
+{
+    void *old;
+    int rc;
+
+    pthread_rwlock_wrlock(&ix->lock);
+    old = hmap_get(m, key);
+    rc = hmap_put(m, key, v);
+    pthread_rwlock_unlock(&ix->lock);
+    if (rc < 0) {
+        free(v);
+        return -1;
+    }
+    free(old);
+    return 0;
+}
+
+static int64_t gw_ts_us(const char *s)
+{
+    long long us;
+
+    return s != NULL && gw_valid_parse_datetime(s, &us) == 0 ? us : 0;
+}
+
+int gw_index_user_from_row(struct gw_index *ix, const struct db_result *res, size_t row)
+{
+    /* DB_COLS_USER: user_id, alias, spend, budget_id, budget_started_at, next_budget_reset_at,
+     * blocked, created_at, updated_at, metadata, deleted_at */
+    const char *id = gw_cell(res, row, 0), *spend = gw_cell(res, row, 2);
+    const char *budget = gw_cell(res, row, 3), *blocked = gw_cell(res, row, 6);
+    struct gw_user_state *u;
+
+    if (id == NULL || (u = calloc(1, sizeof(*u))) == NULL)
+        return -1;
+    u->spend = spend != NULL ? strtod(spend, NULL) : 0;
+    u->has_budget = budget != NULL;
+    snprintf(u->budget_id, sizeof(u->budget_id), "%s", budget != NULL ? budget : "");
+    u->started_us = gw_ts_us(gw_cell(res, row, 4));
+    u->next_reset_us = gw_ts_us(gw_cell(res, row, 5));
+    u->blocked = blocked != NULL && strcmp(blocked, "0") != 0;
+    u->deleted = gw_cell(res, row, 10) != NULL;
+    return gw_index_replace(ix, ix->users, id, u);
+}
+
+int gw_index_budget_from_row(struct gw_index *ix, const struct db_result *res, size_t row)
+{
+    /* DB_COLS_BUDGET: budget_id, max_budget, budget_duration_sec, created_at, updated_at */
+    const char *id = gw_cell(res, row, 0), *max = gw_cell(res, row, 1);
+    const char *dur = gw_cell(res, row, 2);
+    struct gw_budget_state *b;
+
+    if (id == NULL || (b = calloc(1, sizeof(*b))) == NULL)
+        return -1;
+    b->has_max = max != NULL;
+    b->max_budget = max != NULL ? strtod(max, NULL) : 0;
+    b->duration_sec = dur != NULL ? strtoll(dur, NULL, 10) : 0;
+    return gw_index_replace(ix, ix->budgets, id, b);
+}
+
+static void gw_unassign_cb(const char *key, void *value, void *arg)
+{
+    struct gw_user_state *u = value;
+
+    (void)key;
+    if (u->has_budget && strcmp(u->budget_id, arg) == 0) {
+        u->has_budget = false;
+        u->budget_id[0] = '\0';
+    }
+}
+
+void gw_index_budget_remove(struct gw_index *ix, const char *id)
+{
+    pthread_rwlock_wrlock(&ix->lock);
+    free(hmap_del(ix->budgets, id));
+    hmap_each(ix->users, gw_unassign_cb, (void *)id);
+    pthread_rwlock_unlock(&ix->lock);
+}
+
+int gw_index_user_get(struct gw_index *ix, const char *user_id, struct gw_user_state *out)
+{
+    struct gw_user_state *u;
+
+    pthread_rwlock_rdlock(&ix->lock);
+    u = hmap_get(ix->users, user_id);
+    if (u != NULL)
+        *out = *u;
+    pthread_rwlock_unlock(&ix->lock);
+    return u != NULL ? 0 : -1;
+}
+
+int gw_index_budget_get(struct gw_index *ix, const char *id, struct gw_budget_state *out)
+{
+    struct gw_budget_state *b;
+
+    pthread_rwlock_rdlock(&ix->lock);
+    b = hmap_get(ix->budgets, id);
+    if (b != NULL)
+        *out = *b;
+    pthread_rwlock_unlock(&ix->lock);
+    return b != NULL ? 0 : -1;
+}
+
+static void gw_index_users_cb(const struct db_result *res, void *arg)
+{
+    for (size_t r = 0; r < res->nrows; r++)
+        if (gw_index_user_from_row(arg, res, r) < 0)
+            LOG_ERR("cannot load user row %zu into memory", r);
+}
+
+static void gw_index_budgets_cb(const struct db_result *res, void *arg)
+{
+    for (size_t r = 0; r < res->nrows; r++)
+        if (gw_index_budget_from_row(arg, res, r) < 0)
+            LOG_ERR("cannot load budget row %zu into memory", r);
+}
+
+int gw_index_load_accounts(struct gw_index *ix, struct db *db)
+{
+    if (db_exec_sync(db, DB_Q_BUDGET_ALL, NULL, gw_index_budgets_cb, ix) < 0)
+        return -1;
+    return db_exec_sync(db, DB_Q_USER_ALL, NULL, gw_index_users_cb, ix);
+}
+
+int gw_index_user_ensure(struct gw_index *ix, const char *user_id)
+{
+    struct gw_user_state *u = calloc(1, sizeof(*u));
+    int rc = 0;
+
+    if (u == NULL)
+        return -1;
+    pthread_rwlock_wrlock(&ix->lock);
+    if (hmap_get(ix->users, user_id) == NULL)
+        rc = hmap_put(ix->users, user_id, u);
+    else
+        rc = 1; /* known: keep its state */
+    pthread_rwlock_unlock(&ix->lock);
+    if (rc != 0)
+        free(u);
+    return rc < 0 ? -1 : 0;
 }

@@ -1,9 +1,9 @@
 /*
- * The in-memory index of virtual keys and model prices (DESIGN.md §2.7): authentication and
- * price lookups cost no database round trip. Loaded at start-up, updated write-through by the admin
- * endpoints after each commit, shared by every worker thread (read-mostly, one rwlock).
- * last_used_at is recorded here and written to the database in batches (gw_index_flush_touched),
- * never on a request's path.
+ * The in-memory index of virtual keys, users, budgets and model prices (DESIGN.md §2.7):
+ * authentication, budget and price lookups cost no database round trip. Loaded at start-up, updated
+ * write-through by the admin endpoints after each commit, shared by every worker thread
+ * (read-mostly, one rwlock). last_used_at is recorded here and written to the database in batches
+ * (gw_index_flush_touched), never on a request's path.
  */
 #ifndef GW_INDEX_H
 #define GW_INDEX_H
@@ -15,6 +15,7 @@
 #include "util.h"
 
 struct db;
+struct db_result;
 struct event_base;
 struct gw_index;
 
@@ -43,15 +44,57 @@ int gw_index_key_set(struct gw_index *ix, const char *id, const char *hash, cons
 /* Forgets the key with this id (no-op when unknown). */
 void gw_index_key_remove(struct gw_index *ix, const char *id);
 
-/* Marks every key of user_id inactive (user soft delete). */
-void gw_index_user_deactivate(struct gw_index *ix, const char *user_id);
-
 /*
  * Looks up a key by the hex SHA-256 of its text at time now_us. On GW_KEY_OK fills *out and
  * records now_us as the key's last use.
  */
 enum gw_key_state gw_index_key_check(struct gw_index *ix, const char *hash, int64_t now_us,
                                      struct gw_key_ref *out);
+
+/* What the hot path needs of a user (copied out under the lock). */
+struct gw_user_state {
+    bool blocked;
+    bool deleted;
+    bool has_budget;
+    char budget_id[128];
+    double spend;          /* USD in the current budget period */
+    int64_t started_us;    /* budget_started_at, 0 when none */
+    int64_t next_reset_us; /* next_budget_reset_at, 0 when none */
+};
+
+/* What the hot path needs of a budget. */
+struct gw_budget_state {
+    bool has_max;
+    double max_budget;    /* USD, when has_max */
+    int64_t duration_sec; /* 0: never resets */
+};
+
+/*
+ * Inserts or replaces the user (or budget) described by row `row` of res, a result in the
+ * DB_COLS_USER (or DB_COLS_BUDGET) column order: the state just committed by a write. Returns 0
+ * or -1 (out of memory, or a row without an id).
+ */
+int gw_index_user_from_row(struct gw_index *ix, const struct db_result *res, size_t row);
+int gw_index_budget_from_row(struct gw_index *ix, const struct db_result *res, size_t row);
+
+/*
+ * Adds user_id as a fresh user (no budget, not blocked, spend 0) unless it is known: the state
+ * DB_Q_KEY_CREATE gives a user it creates. Returns 0 or -1 (out of memory).
+ */
+int gw_index_user_ensure(struct gw_index *ix, const char *user_id);
+
+/* Marks user_id soft-deleted and deactivates its keys (one write-locked step). */
+void gw_index_user_delete(struct gw_index *ix, const char *user_id);
+
+/* Forgets budget id and unassigns it from every user, as the database does on delete. */
+void gw_index_budget_remove(struct gw_index *ix, const char *id);
+
+/* Copy of a user's (budget's) state. Returns 0, or -1 when unknown. */
+int gw_index_user_get(struct gw_index *ix, const char *user_id, struct gw_user_state *out);
+int gw_index_budget_get(struct gw_index *ix, const char *id, struct gw_budget_state *out);
+
+/* Start-up: loads every user and budget from the database (synchronously). Returns 0 or -1. */
+int gw_index_load_accounts(struct gw_index *ix, struct db *db) __attribute__((warn_unused_result));
 
 /* One model price (USD per million tokens). */
 struct gw_price {

@@ -183,7 +183,8 @@ static void gw_key_create_done(const struct db_result *res, void *arg)
         gw_reply_db_error(r, res);
         goto out;
     }
-    if (gw_index_key_set(r->w->app->index, kn->id, kn->hash, kn->user_id, true,
+    if (gw_index_user_ensure(r->w->app->index, kn->user_id) < 0 ||
+        gw_index_key_set(r->w->app->index, kn->id, kn->hash, kn->user_id, true,
                          kn->expires[0] != '\0' ? kn->expires : NULL) < 0) {
         /* Committed but not usable until the next start-up's index load: say so. */
         LOG_ERR("rid=%s key %s created but not indexed (out of memory)", r->rid, kn->id);

@@ -157,7 +157,9 @@ static void gw_user_reply_row(struct gw_user_op *op, const struct db_result *res
         gw_reply_db_error(op->r, res);
     else if (res->nrows == 0)
         nf(op);
-    else
+    else if (gw_index_user_from_row(op->r->w->app->index, res, 0) < 0)
+        gw_reply_error(op->r, 500, "internal_error", "Internal Server Error");
+    else /* the row is the committed state: the in-memory index follows it */
         gw_reply_json(op->r, 200, gw_row_json(res, 0, gw_cols_user, GW_NCOLS(gw_cols_user)));
 }
 
@@ -402,8 +404,8 @@ static void gw_user_delete_done(const struct db_result *res, void *arg)
     } else if (res->nrows == 0) {
         gw_user_nf_404(op);
     } else {
-        /* Committed: the user's keys are inactive in the database, so in memory too. */
-        gw_index_user_deactivate(op->r->w->app->index, op->user_id);
+        /* Committed: the user and its keys are inactive in the database, so in memory too. */
+        gw_index_user_delete(op->r->w->app->index, op->user_id);
         gw_reply_json(op->r, 204, NULL);
     }
     gw_user_op_free(op);
