@@ -3,6 +3,7 @@
  * the requested command (serve, init-db, migrate, check-config). Kept thin on purpose.
  * Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,10 +63,20 @@ int main(int argc, char **argv)
 {
     struct cli cli;
     struct cfg cfg = {0};
+    sigset_t sigs;
     char err[1024];
     int rc;
 
     signal(SIGPIPE, SIG_IGN);
+    /*
+     * Block the shutdown signals before any thread exists (the SQLite thread starts with the
+     * database): every thread inherits the mask, and only gw_server_run()'s sigwait() takes
+     * them, so a second SIGTERM during the drain cannot kill the process half-way.
+     */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     if (cli_parse(&cli, argc, argv, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s\nTry 'any-llm-gateway --help' for help.\n", err);
         return 2;

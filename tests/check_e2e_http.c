@@ -9,9 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
 #include <jansson.h>
+#include <netinet/in.h>
+#include <sqlite3.h>
 
 #include "t_gw.h"
 
@@ -363,6 +368,48 @@ START_TEST(sigint_and_keepalive_shutdown)
 }
 END_TEST
 
+/*
+ * SIGTERM while a request is in flight: the gateway stops accepting, finishes the request,
+ * then exits 0. The request is held in flight by a write lock the test keeps on the database.
+ */
+START_TEST(sigterm_drains_in_flight)
+{
+    const char *req = "POST /v1/budgets HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                      "Authorization: Bearer mk\r\nContent-Length: 19\r\n\r\n"
+                      "{\"max_budget\": 7.5}";
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    char buf[4096], *v;
+    sqlite3 *lock = NULL;
+    ssize_t n, got = 0;
+    int fd, st;
+
+    start_or_fail("master_key: mk\nshutdown_timeout: 10\n");
+    ck_assert_int_eq(sqlite3_open(gw.db, &lock), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(lock, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    sa.sin_port = htons((uint16_t)gw.port);
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(send(fd, req, strlen(req), 0), (ssize_t)strlen(req));
+    usleep(300 * 1000); /* the insert now waits for the lock */
+    kill(gw.pid, SIGTERM);
+    usleep(300 * 1000);
+    ck_assert_int_eq(waitpid(gw.pid, &st, WNOHANG), 0); /* still draining */
+    /* No new connections once draining. */
+    ck_assert_int_ne(t_http(gw.port, "GET", "/health", NULL, NULL, &(struct t_resp){0}), 0);
+    sqlite3_exec(lock, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(lock);
+    while ((n = recv(fd, buf + got, sizeof(buf) - 1 - (size_t)got, 0)) > 0)
+        got += n;
+    buf[got] = '\0';
+    close(fd);
+    ck_assert_msg(strncmp(buf, "HTTP/1.1 200", 12) == 0, "got: %s", buf);
+    v = t_sql(gw.db, "SELECT max_budget FROM budgets");
+    ck_assert_str_eq(v, "7.5");
+    free(v);
+    ck_assert_int_eq(t_gw_stop(&gw, SIGTERM, 10000), 0);
+}
+END_TEST
+
 START_TEST(cli_version_help_and_errors)
 {
     const char *ver[] = {"--version", NULL};
@@ -466,6 +513,7 @@ Suite *e2e_http_suite(void)
     tcase_add_test(tc, cors_wildcard_and_off);
     tcase_add_test(tc, database_created_and_migrated);
     tcase_add_test(tc, sigint_and_keepalive_shutdown);
+    tcase_add_test(tc, sigterm_drains_in_flight);
     tcase_add_test(tc, cli_version_help_and_errors);
     tcase_add_test(tc, cli_bad_config_exits_2);
     tcase_add_test(tc, cli_migrate_and_init_db);

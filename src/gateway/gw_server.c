@@ -264,7 +264,8 @@ int gw_server_run(struct gw_server *srv)
     sigset_t set;
     int sig = 0, started = 0, rc = -1;
 
-    /* Workers never see the shutdown signals: this thread takes them with sigwait(). */
+    /* No thread handles the shutdown signals (main() blocked them before starting any thread,
+     * blocking again here covers other callers): this thread takes them with sigwait(). */
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
