@@ -33,23 +33,6 @@ static void gw_up_no_master(void)
     gw_up(NULL);
 }
 
-/* Asserts a 422 whose detail[idx] has this type, loc and (when msg != NULL) msg. */
-static void expect_422_item(json_t *j, size_t idx, const char *type, const char *loc0,
-                            const char *loc1, const char *msg)
-{
-    json_t *it = json_array_get(json_object_get(j, "detail"), idx), *loc;
-
-    ck_assert_msg(it != NULL, "no detail[%zu]", idx);
-    ck_assert_str_eq(json_string_value(json_object_get(it, "type")), type);
-    loc = json_object_get(it, "loc");
-    ck_assert_str_eq(json_string_value(json_array_get(loc, 0)), loc0);
-    if (loc1 != NULL)
-        ck_assert_str_eq(json_string_value(json_array_get(loc, 1)), loc1);
-    if (msg != NULL)
-        ck_assert_str_eq(json_string_value(json_object_get(it, "msg")), msg);
-    ck_assert_ptr_nonnull(json_object_get(it, "input"));
-}
-
 /* POST body with the master key, expecting 422 with one item of type on field. */
 static void expect_422(const char *method, const char *path, const char *body, const char *type,
                        const char *field)
@@ -57,7 +40,7 @@ static void expect_422(const char *method, const char *path, const char *body, c
     json_t *j = t_call(method, path, AUTH, body, 422);
 
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
-    expect_422_item(j, 0, type, "body", field, NULL);
+    t_expect_422_item(j, 0, type, "body", field, NULL);
     json_decref(j);
 }
 
@@ -166,8 +149,8 @@ START_TEST(create_budget_422)
 
     j = t_call("POST", "/v1/budgets", AUTH, "{\"max_budget\": -1}", 422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
-    expect_422_item(j, 0, "greater_than_equal", "body", "max_budget",
-                    "Input should be greater than or equal to 0");
+    t_expect_422_item(j, 0, "greater_than_equal", "body", "max_budget",
+                      "Input should be greater than or equal to 0");
     it = json_array_get(json_object_get(j, "detail"), 0);
     ck_assert_int_eq(json_integer_value(json_object_get(it, "input")), -1);
     ck_assert(json_is_number(json_object_get(json_object_get(it, "ctx"), "ge")));
@@ -175,8 +158,8 @@ START_TEST(create_budget_422)
     json_decref(j);
 
     j = t_call("POST", "/v1/budgets", AUTH, "{\"budget_duration_sec\": 0}", 422);
-    expect_422_item(j, 0, "greater_than", "body", "budget_duration_sec",
-                    "Input should be greater than 0");
+    t_expect_422_item(j, 0, "greater_than", "body", "budget_duration_sec",
+                      "Input should be greater than 0");
     it = json_array_get(json_object_get(j, "detail"), 0);
     ck_assert(json_is_number(json_object_get(json_object_get(it, "ctx"), "gt")));
     json_decref(j);
@@ -190,8 +173,8 @@ START_TEST(create_budget_422)
     j = t_call("POST", "/v1/budgets", AUTH, "{\"budget_duration_sec\": 0, \"max_budget\": -3}",
                422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 2);
-    expect_422_item(j, 0, "greater_than_equal", "body", "max_budget", NULL);
-    expect_422_item(j, 1, "greater_than", "body", "budget_duration_sec", NULL);
+    t_expect_422_item(j, 0, "greater_than_equal", "body", "max_budget", NULL);
+    t_expect_422_item(j, 1, "greater_than", "body", "budget_duration_sec", NULL);
     json_decref(j);
 
     /* Wrong types. */
@@ -206,13 +189,13 @@ START_TEST(create_budget_422)
 
     /* The body itself: absent, not an object, malformed. */
     j = t_call("POST", "/v1/budgets", AUTH, NULL, 422);
-    expect_422_item(j, 0, "missing", "body", NULL, "Field required");
+    t_expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
     j = t_call("POST", "/v1/budgets", AUTH, "[1, 2]", 422);
-    expect_422_item(j, 0, "model_attributes_type", "body", NULL, NULL);
+    t_expect_422_item(j, 0, "model_attributes_type", "body", NULL, NULL);
     json_decref(j);
     j = t_call("POST", "/v1/budgets", AUTH, "{\"max_budget\": ", 422);
-    expect_422_item(j, 0, "json_invalid", "body", NULL, "JSON decode error");
+    t_expect_422_item(j, 0, "json_invalid", "body", NULL, "JSON decode error");
     json_decref(j);
 
     after = t_sql(t_api.db, "SELECT count(*) FROM budgets");
@@ -256,10 +239,10 @@ START_TEST(master_key_rules)
                    "Missing X-AnyLLM-Key or Authorization header");
     /* ...but a malformed JSON body is rejected before auth. */
     j = t_call("POST", "/v1/budgets", NULL, "{oops", 422);
-    expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
+    t_expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
     j = t_call("PATCH", "/v1/budgets/x", "Authorization: Bearer wrong\r\n", "{oops", 422);
-    expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
+    t_expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
 
     /* Every accepted header form. */
@@ -330,19 +313,19 @@ START_TEST(get_and_list)
 
     /* Pagination bounds. */
     j = t_call("GET", "/v1/budgets?limit=10000", AUTH, NULL, 422);
-    expect_422_item(j, 0, "less_than_equal", "query", "limit",
-                    "Input should be less than or equal to 1000");
+    t_expect_422_item(j, 0, "less_than_equal", "query", "limit",
+                      "Input should be less than or equal to 1000");
     json_decref(j);
     j = t_call("GET", "/v1/budgets?limit=0", AUTH, NULL, 422);
-    expect_422_item(j, 0, "greater_than_equal", "query", "limit",
-                    "Input should be greater than or equal to 1");
+    t_expect_422_item(j, 0, "greater_than_equal", "query", "limit",
+                      "Input should be greater than or equal to 1");
     json_decref(j);
     j = t_call("GET", "/v1/budgets?skip=-1", AUTH, NULL, 422);
-    expect_422_item(j, 0, "greater_than_equal", "query", "skip",
-                    "Input should be greater than or equal to 0");
+    t_expect_422_item(j, 0, "greater_than_equal", "query", "skip",
+                      "Input should be greater than or equal to 0");
     json_decref(j);
     j = t_call("GET", "/v1/budgets?limit=abc", AUTH, NULL, 422);
-    expect_422_item(j, 0, "int_parsing", "query", "limit", NULL);
+    t_expect_422_item(j, 0, "int_parsing", "query", "limit", NULL);
     json_decref(j);
 
     json_decref(a);
@@ -404,7 +387,7 @@ START_TEST(update_budget)
     expect_422("PATCH", path, "{\"budget_duration_sec\": -10}", "greater_than",
                "budget_duration_sec");
     j = t_call("PATCH", path, AUTH, NULL, 422);
-    expect_422_item(j, 0, "missing", "body", NULL, "Field required");
+    t_expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
     t_assert_sql("0.0,200",
                  "SELECT max_budget || ',' || budget_duration_sec FROM budgets WHERE budget_id = "
@@ -537,50 +520,9 @@ START_TEST(no_master_key_503)
 }
 END_TEST
 
-/*
- * The last test of a TCase stops the shared gateway and checks that it exited 0 (so a
- * sanitizer report, leaks included, fails the suite). The test runs in a forked child that
- * cannot waitpid() the gateway, so it reads the zombie's exit code (field 52) from
- * /proc/<pid>/stat; the unchecked teardown reaps it.
- */
-static void stop_clean(void)
-{
-    char path[64], buf[2048];
-    int code = -1;
-
-    t_api_need();
-    ck_assert_int_eq(kill(t_api.pid, SIGTERM), 0);
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)t_api.pid);
-    for (int i = 0; i < 3000 && code < 0; i++) {
-        FILE *f = fopen(path, "r");
-        size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-        char *p;
-        if (f != NULL)
-            fclose(f);
-        buf[n] = '\0';
-        p = strrchr(buf, ')');
-        if (p != NULL && (p[2] == 'Z' || p[2] == 'X')) {
-            /* Fields 3.. follow ") "; exit_code is field 52. */
-            int field = 3;
-            for (p += 2; *p != '\0' && field < 52; p++)
-                if (*p == ' ')
-                    field++;
-            code = atoi(p);
-            break;
-        }
-        usleep(10000);
-    }
-    if (code != 0) {
-        char *log = t_read_file(t_api.logpath);
-        fprintf(stderr, "--- gateway log ---\n%s\n", log != NULL ? log : "");
-        free(log);
-        ck_abort_msg("gateway did not exit cleanly: wait status 0x%x (log above)", code);
-    }
-}
-
 START_TEST(shutdown_clean)
 {
-    stop_clean();
+    t_api_stop_clean();
 }
 END_TEST
 

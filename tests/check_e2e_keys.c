@@ -32,45 +32,6 @@ static void gw_up_no_master(void)
     t_api_up("bootstrap_api_key: false\n");
 }
 
-/* Sends a request that must answer 204 with an empty body. */
-static void call_204(const char *method, const char *path, const char *headers)
-{
-    struct t_resp r;
-    char cl[32];
-
-    ck_assert_int_eq(t_http(t_api.port, method, path, headers, NULL, &r), 0);
-    ck_assert_msg(r.status == 204, "%s %s: status %d; body %s", method, path, r.status, r.body);
-    ck_assert_int_eq(r.body_len, 0);
-    if (t_header(&r, "Content-Length", cl, sizeof(cl)) != NULL)
-        ck_assert_str_eq(cl, "0");
-    t_resp_free(&r);
-}
-
-/* Asserts that detail[idx] of a 422 has this type, loc and (when msg != NULL) msg. */
-static void expect_422_item(json_t *j, size_t idx, const char *type, const char *loc0,
-                            const char *loc1, const char *msg)
-{
-    json_t *it = json_array_get(json_object_get(j, "detail"), idx), *loc;
-
-    ck_assert_msg(it != NULL, "no detail[%zu]", idx);
-    ck_assert_str_eq(json_string_value(json_object_get(it, "type")), type);
-    loc = json_object_get(it, "loc");
-    ck_assert_str_eq(json_string_value(json_array_get(loc, 0)), loc0);
-    if (loc1 != NULL) {
-        ck_assert_int_eq(json_array_size(loc), 2);
-        ck_assert_str_eq(json_string_value(json_array_get(loc, 1)), loc1);
-    } else if (strcmp(type, "json_invalid") == 0) {
-        /* ["body", <byte offset of the error>] */
-        ck_assert_int_eq(json_array_size(loc), 2);
-        ck_assert(json_is_integer(json_array_get(loc, 1)));
-    } else {
-        ck_assert_int_eq(json_array_size(loc), 1);
-    }
-    if (msg != NULL)
-        ck_assert_str_eq(json_string_value(json_object_get(it, "msg")), msg);
-    ck_assert_ptr_nonnull(json_object_get(it, "input"));
-}
-
 /* A request with the master key that must give 422 with one item of type on body.field. */
 static void expect_422(const char *method, const char *path, const char *body, const char *type,
                        const char *field)
@@ -79,7 +40,7 @@ static void expect_422(const char *method, const char *path, const char *body, c
 
     ck_assert_msg(json_array_size(json_object_get(j, "detail")) == 1, "%s",
                   json_dumps(j, JSON_COMPACT));
-    expect_422_item(j, 0, type, "body", field, NULL);
+    t_expect_422_item(j, 0, type, "body", field, NULL);
     json_decref(j);
 }
 
@@ -89,7 +50,7 @@ static void expect_422_query(const char *path, const char *type, const char *par
     json_t *j = t_call("GET", path, AUTH, NULL, 422);
 
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
-    expect_422_item(j, 0, type, "query", param, NULL);
+    t_expect_422_item(j, 0, type, "query", param, NULL);
     json_decref(j);
 }
 
@@ -163,31 +124,6 @@ static json_t *create_key(const char *body)
 }
 
 /* The first column of the first row of the query (printf-style) must equal want. */
-
-static long sql_long(const char *q)
-{
-    char *v = t_sql(t_api.db, q);
-    long n;
-
-    ck_assert_msg(v != NULL, "query failed: %s", q);
-    n = strtol(v, NULL, 10);
-    free(v);
-    return n;
-}
-
-/* GET /v1/models with a virtual key: the status of an auth-requiring endpoint. */
-static void expect_key_auth(const char *key, int status, const char *detail)
-{
-    char hdr[160];
-
-    snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", key);
-    if (detail != NULL) {
-        t_expect_error("GET", "/v1/models", hdr, NULL, status, detail);
-    } else {
-        json_t *j = t_call("GET", "/v1/models", hdr, NULL, status);
-        json_decref(j);
-    }
-}
 
 START_TEST(create_key_basic)
 {
@@ -293,7 +229,7 @@ START_TEST(create_key_expiry_and_metadata)
     j = create_key("{\"expires_at\": \"2001-01-01T00:00:00+00:00\"}");
     ck_assert_str_eq(json_string_value(json_object_get(j, "expires_at")),
                      "2001-01-01T00:00:00+00:00");
-    expect_key_auth(json_string_value(json_object_get(j, "key")), 401, "API key has expired");
+    t_expect_key_auth(json_string_value(json_object_get(j, "key")), 401, "API key has expired");
     json_decref(j);
 
     /* metadata: echoed, stored as compact JSON. */
@@ -343,7 +279,7 @@ START_TEST(create_key_for_user)
     json_decref(u);
 
     /* A soft-deleted user is refused and nothing is written. */
-    call_204("DELETE", "/v1/users/k-alice", AUTH);
+    t_call_204("DELETE", "/v1/users/k-alice", AUTH);
     t_expect_error("POST", "/v1/keys", AUTH_JSON, "{\"user_id\": \"k-alice\"}", 404,
                    "User 'k-alice' has been deleted. Recreate via POST /v1/users first.");
     t_assert_sql("2", "SELECT count(*) FROM api_keys WHERE user_id = 'k-alice'");
@@ -353,7 +289,7 @@ START_TEST(create_key_for_user)
     u = t_call("POST", "/v1/users", AUTH_JSON, "{\"user_id\": \"k-alice\"}", 200);
     json_decref(u);
     j = create_key("{\"user_id\": \"k-alice\"}");
-    expect_key_auth(json_string_value(json_object_get(j, "key")), 200, NULL);
+    t_expect_key_auth(json_string_value(json_object_get(j, "key")), 200, NULL);
     json_decref(j);
 }
 END_TEST
@@ -364,7 +300,7 @@ START_TEST(create_key_422)
     json_t *j;
 
     t_api_need();
-    before = sql_long("SELECT count(*) FROM api_keys");
+    before = t_sql_long("SELECT count(*) FROM api_keys");
 
     expect_422("POST", "/v1/keys", "{\"key_name\": 5}", "string_type", "key_name");
     expect_422("POST", "/v1/keys", "{\"user_id\": []}", "string_type", "user_id");
@@ -377,7 +313,7 @@ START_TEST(create_key_422)
     expect_422("POST", "/v1/keys", "{\"metadata\": null}", "dict_type", "metadata");
 
     j = t_call("POST", "/v1/keys", AUTH_JSON, "{\"key_name\": 5}", 422);
-    expect_422_item(j, 0, "string_type", "body", "key_name", "Input should be a valid string");
+    t_expect_422_item(j, 0, "string_type", "body", "key_name", "Input should be a valid string");
     ck_assert_int_eq(json_integer_value(
                          json_object_get(json_array_get(json_object_get(j, "detail"), 0), "input")),
                      5);
@@ -388,24 +324,24 @@ START_TEST(create_key_422)
                "{\"metadata\": 1, \"expires_at\": \"x\", \"user_id\": 2, \"key_name\": false}",
                422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 4);
-    expect_422_item(j, 0, "string_type", "body", "key_name", NULL);
-    expect_422_item(j, 1, "string_type", "body", "user_id", NULL);
-    expect_422_item(j, 2, "datetime_from_date_parsing", "body", "expires_at", NULL);
-    expect_422_item(j, 3, "dict_type", "body", "metadata", NULL);
+    t_expect_422_item(j, 0, "string_type", "body", "key_name", NULL);
+    t_expect_422_item(j, 1, "string_type", "body", "user_id", NULL);
+    t_expect_422_item(j, 2, "datetime_from_date_parsing", "body", "expires_at", NULL);
+    t_expect_422_item(j, 3, "dict_type", "body", "metadata", NULL);
     json_decref(j);
 
     /* The body itself: absent, not an object, malformed. */
     j = t_call("POST", "/v1/keys", AUTH, NULL, 422);
-    expect_422_item(j, 0, "missing", "body", NULL, "Field required");
+    t_expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
     j = t_call("POST", "/v1/keys", AUTH_JSON, "[1]", 422);
-    expect_422_item(j, 0, "model_attributes_type", "body", NULL, NULL);
+    t_expect_422_item(j, 0, "model_attributes_type", "body", NULL, NULL);
     json_decref(j);
     j = t_call("POST", "/v1/keys", AUTH_JSON, "{\"key_name\": ", 422);
-    expect_422_item(j, 0, "json_invalid", "body", NULL, "JSON decode error");
+    t_expect_422_item(j, 0, "json_invalid", "body", NULL, "JSON decode error");
     json_decref(j);
 
-    ck_assert_int_eq(sql_long("SELECT count(*) FROM api_keys"), before);
+    ck_assert_int_eq(t_sql_long("SELECT count(*) FROM api_keys"), before);
 }
 END_TEST
 
@@ -446,10 +382,10 @@ START_TEST(master_key_rules)
                    "Missing X-AnyLLM-Key or Authorization header");
     /* ...but a malformed JSON body is rejected before auth. */
     j = t_call("POST", "/v1/keys", NULL, "{oops", 422);
-    expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
+    t_expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
     j = t_call("PATCH", "/v1/keys/x", "Authorization: Bearer wrong\r\n", "{oops", 422);
-    expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
+    t_expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
 
     /* The other header forms carry the master key too. */
@@ -470,7 +406,7 @@ START_TEST(list_and_get)
     a = create_key("{\"key_name\": \"l1\"}");
     b = create_key("{\"key_name\": \"l2\", \"metadata\": {\"k\": 1}}");
     c = create_key("{\"key_name\": \"l3\", \"expires_at\": \"2040-01-01T00:00:00Z\"}");
-    n = sql_long("SELECT count(*) FROM api_keys");
+    n = t_sql_long("SELECT count(*) FROM api_keys");
     ck_assert_int_ge(n, 3);
 
     j = t_call("GET", "/v1/keys", AUTH, NULL, 200);
@@ -593,7 +529,7 @@ START_TEST(update_key)
     expect_422("PATCH", path, "{\"expires_at\": \"soon\"}", "datetime_from_date_parsing",
                "expires_at");
     j = t_call("PATCH", path, AUTH, NULL, 422);
-    expect_422_item(j, 0, "missing", "body", NULL, "Field required");
+    t_expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
     t_expect_error("PATCH", "/v1/keys/no-such-key", AUTH_JSON, "{\"is_active\": false}", 404,
                    "API key with id 'no-such-key' not found");
@@ -614,32 +550,32 @@ START_TEST(revocation_is_immediate)
     snprintf(path, sizeof(path), "/v1/keys/%s", check_created(k));
 
     /* Usable right after creation (no restart, no DB lookup needed). */
-    expect_key_auth(key, 200, NULL);
+    t_expect_key_auth(key, 200, NULL);
 
     /* PATCH is_active=false: refused at the very next request; reactivation works. */
     j = t_call("PATCH", path, AUTH_JSON, "{\"is_active\": false}", 200);
     json_decref(j);
-    expect_key_auth(key, 401, "API key is inactive");
+    t_expect_key_auth(key, 401, "API key is inactive");
     j = t_call("PATCH", path, AUTH_JSON, "{\"is_active\": true}", 200);
     json_decref(j);
-    expect_key_auth(key, 200, NULL);
+    t_expect_key_auth(key, 200, NULL);
 
     /* Expiry set in the past, then moved to the future. */
     j = t_call("PATCH", path, AUTH_JSON, "{\"expires_at\": \"2020-01-01T00:00:00Z\"}", 200);
     json_decref(j);
-    expect_key_auth(key, 401, "API key has expired");
+    t_expect_key_auth(key, 401, "API key has expired");
     j = t_call("PATCH", path, AUTH_JSON, "{\"expires_at\": \"2099-01-01T00:00:00Z\"}", 200);
     json_decref(j);
-    expect_key_auth(key, 200, NULL);
+    t_expect_key_auth(key, 200, NULL);
 
     /* A metadata-only PATCH keeps the key usable. */
     j = t_call("PATCH", path, AUTH_JSON, "{\"metadata\": {\"x\": 1}}", 200);
     json_decref(j);
-    expect_key_auth(key, 200, NULL);
+    t_expect_key_auth(key, 200, NULL);
 
     /* DELETE: gone at the next request. */
-    call_204("DELETE", path, AUTH);
-    expect_key_auth(key, 401, "Invalid API key");
+    t_call_204("DELETE", path, AUTH);
+    t_expect_key_auth(key, 401, "Invalid API key");
     json_decref(k);
 }
 END_TEST
@@ -657,7 +593,7 @@ START_TEST(delete_key)
     snprintf(path, sizeof(path), "/v1/keys/%s", id);
     snprintf(msg, sizeof(msg), "API key with id '%s' not found", id);
 
-    call_204("DELETE", path, AUTH);
+    t_call_204("DELETE", path, AUTH);
     t_assert_sql("0", "SELECT count(*) FROM api_keys WHERE id = '%s'", id);
     t_expect_error("GET", path, AUTH, NULL, 404, msg);
     t_expect_error("DELETE", path, AUTH, NULL, 404, msg);
@@ -681,7 +617,7 @@ START_TEST(delete_key)
              "'/v1/chat/completions', 1, 1, 2, NULL, 'error')",
              id, uid, id, uid);
     ck_assert_int_eq(t_sql_exec(t_api.db, sql), 0);
-    call_204("DELETE", path, AUTH);
+    t_call_204("DELETE", path, AUTH);
     t_assert_sql("2|0", "SELECT count(*) || '|' || count(api_key_id) FROM usage_logs "
                         "WHERE id IN ('u-del-1', 'u-del-2')");
     t_assert_sql(uid, "SELECT user_id FROM usage_logs WHERE id = 'u-del-1'");
@@ -713,9 +649,9 @@ START_TEST(no_master_key_503)
     t_expect_error("DELETE", "/v1/keys/x", AUTH, NULL, 503, msg);
     /* Malformed JSON is still 422 first. */
     j = t_call("POST", "/v1/keys", NULL, "{oops", 422);
-    expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
+    t_expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
-    ck_assert_int_eq(sql_long("SELECT count(*) FROM api_keys"), 0);
+    ck_assert_int_eq(t_sql_long("SELECT count(*) FROM api_keys"), 0);
 }
 END_TEST
 
@@ -843,6 +779,12 @@ START_TEST(secrets_and_clean_exit)
 }
 END_TEST
 
+START_TEST(shutdown_clean)
+{
+    t_api_stop_clean();
+}
+END_TEST
+
 Suite *e2e_keys_suite(void)
 {
     Suite *s = suite_create("e2e_keys");
@@ -861,11 +803,13 @@ Suite *e2e_keys_suite(void)
     tcase_add_test(tc, update_key);
     tcase_add_test(tc, revocation_is_immediate);
     tcase_add_test(tc, delete_key);
+    tcase_add_test(tc, shutdown_clean);
     suite_add_tcase(s, tc);
 
     tcase_add_unchecked_fixture(nm, gw_up_no_master, t_api_down);
     tcase_set_timeout(nm, 30);
     tcase_add_test(nm, no_master_key_503);
+    tcase_add_test(nm, shutdown_clean);
     suite_add_tcase(s, nm);
 
     tcase_set_timeout(own, 30);

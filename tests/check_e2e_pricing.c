@@ -42,30 +42,13 @@ static void expect_error(const char *method, const char *path, const char *heade
     json_decref(j);
 }
 
-/* Asserts that detail[idx] of a 422 body has this type, loc and (when msg != NULL) msg. */
-static void expect_422_item(json_t *j, size_t idx, const char *type, const char *loc0,
-                            const char *loc1, const char *msg)
-{
-    json_t *it = json_array_get(json_object_get(j, "detail"), idx), *loc;
-
-    ck_assert_msg(it != NULL, "no detail[%zu]", idx);
-    ck_assert_str_eq(json_string_value(json_object_get(it, "type")), type);
-    loc = json_object_get(it, "loc");
-    ck_assert_str_eq(json_string_value(json_array_get(loc, 0)), loc0);
-    if (loc1 != NULL)
-        ck_assert_str_eq(json_string_value(json_array_get(loc, 1)), loc1);
-    if (msg != NULL)
-        ck_assert_str_eq(json_string_value(json_object_get(it, "msg")), msg);
-    ck_assert_ptr_nonnull(json_object_get(it, "input"));
-}
-
 /* POST /v1/pricing with the master key, expecting 422 with one item of type on field. */
 static void expect_422(const char *body, const char *type, const char *field)
 {
     json_t *j = t_call("POST", "/v1/pricing", AUTH, body, 422);
 
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
-    expect_422_item(j, 0, type, "body", field, NULL);
+    t_expect_422_item(j, 0, type, "body", field, NULL);
     json_decref(j);
 }
 
@@ -269,8 +252,8 @@ START_TEST(set_price_422)
                "\"output_price_per_million\": 1}",
                422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
-    expect_422_item(j, 0, "greater_than_equal", "body", "input_price_per_million",
-                    "Input should be greater than or equal to 0");
+    t_expect_422_item(j, 0, "greater_than_equal", "body", "input_price_per_million",
+                      "Input should be greater than or equal to 0");
     json_decref(j);
     expect_422("{\"model_key\": \"openai:x\", \"input_price_per_million\": 1, "
                "\"output_price_per_million\": -0.5}",
@@ -279,9 +262,9 @@ START_TEST(set_price_422)
     /* Everything missing: three items in field order. */
     j = t_call("POST", "/v1/pricing", AUTH, "{}", 422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 3);
-    expect_422_item(j, 0, "missing", "body", "model_key", "Field required");
-    expect_422_item(j, 1, "missing", "body", "input_price_per_million", "Field required");
-    expect_422_item(j, 2, "missing", "body", "output_price_per_million", "Field required");
+    t_expect_422_item(j, 0, "missing", "body", "model_key", "Field required");
+    t_expect_422_item(j, 1, "missing", "body", "input_price_per_million", "Field required");
+    t_expect_422_item(j, 2, "missing", "body", "output_price_per_million", "Field required");
     json_decref(j);
 
     /* The docs' "model" field is not the API's "model_key". */
@@ -290,7 +273,7 @@ START_TEST(set_price_422)
                "\"output_price_per_million\": 1}",
                422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
-    expect_422_item(j, 0, "missing", "body", "model_key", NULL);
+    t_expect_422_item(j, 0, "missing", "body", "model_key", NULL);
     json_decref(j);
 
     expect_422("{\"model_key\": 5, \"input_price_per_million\": 1, "
@@ -312,13 +295,13 @@ START_TEST(set_price_422)
                "greater_than_equal", "input_price_per_million");
 
     j = t_call("POST", "/v1/pricing", AUTH, NULL, 422);
-    expect_422_item(j, 0, "missing", "body", NULL, "Field required");
+    t_expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
     j = t_call("POST", "/v1/pricing", AUTH, "\"openai:x\"", 422);
-    expect_422_item(j, 0, "model_attributes_type", "body", NULL, NULL);
+    t_expect_422_item(j, 0, "model_attributes_type", "body", NULL, NULL);
     json_decref(j);
     j = t_call("POST", "/v1/pricing", AUTH, "{\"model_key\": ", 422);
-    expect_422_item(j, 0, "json_invalid", "body", NULL, "JSON decode error");
+    t_expect_422_item(j, 0, "json_invalid", "body", NULL, "JSON decode error");
     json_decref(j);
     t_assert_sql("0", "SELECT count(*) FROM model_pricing WHERE model_key = '%s'", "openai:x");
 }
@@ -349,7 +332,7 @@ START_TEST(pricing_auth)
                  "\"output_price_per_million\": 1}",
                  401, "Invalid master key", "authentication_error");
     j = t_call("POST", "/v1/pricing", NULL, "{nope", 422);
-    expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
+    t_expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
     t_assert_sql("0", "SELECT count(*) FROM model_pricing WHERE model_key = '%s'",
                  "openai:auth-test");
@@ -411,17 +394,17 @@ START_TEST(list_and_pagination)
     json_decref(j);
 
     j = t_call("GET", "/v1/pricing?limit=10000", NULL, NULL, 422);
-    expect_422_item(j, 0, "less_than_equal", "query", "limit",
-                    "Input should be less than or equal to 1000");
+    t_expect_422_item(j, 0, "less_than_equal", "query", "limit",
+                      "Input should be less than or equal to 1000");
     json_decref(j);
     j = t_call("GET", "/v1/pricing?limit=0", NULL, NULL, 422);
-    expect_422_item(j, 0, "greater_than_equal", "query", "limit", NULL);
+    t_expect_422_item(j, 0, "greater_than_equal", "query", "limit", NULL);
     json_decref(j);
     j = t_call("GET", "/v1/pricing?skip=-1", NULL, NULL, 422);
-    expect_422_item(j, 0, "greater_than_equal", "query", "skip", NULL);
+    t_expect_422_item(j, 0, "greater_than_equal", "query", "skip", NULL);
     json_decref(j);
     j = t_call("GET", "/v1/pricing?skip=x", NULL, NULL, 422);
-    expect_422_item(j, 0, "int_parsing", "query", "skip", NULL);
+    t_expect_422_item(j, 0, "int_parsing", "query", "skip", NULL);
     json_decref(j);
     json_decref(a);
     json_decref(b);
@@ -701,50 +684,9 @@ START_TEST(models_created_key)
 }
 END_TEST
 
-/*
- * The last test of a TCase stops the shared gateway and checks that it exited 0 (so a
- * sanitizer report, leaks included, fails the suite). The test runs in a forked child that
- * cannot waitpid() the gateway, so it reads the zombie's exit code (field 52) from
- * /proc/<pid>/stat; the unchecked teardown reaps it.
- */
-static void stop_clean(void)
-{
-    char path[64], buf[2048];
-    int code = -1;
-
-    t_api_need();
-    ck_assert_int_eq(kill(t_api.pid, SIGTERM), 0);
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)t_api.pid);
-    for (int i = 0; i < 3000 && code < 0; i++) {
-        FILE *f = fopen(path, "r");
-        size_t n = f != NULL ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-        char *p;
-        if (f != NULL)
-            fclose(f);
-        buf[n] = '\0';
-        p = strrchr(buf, ')');
-        if (p != NULL && (p[2] == 'Z' || p[2] == 'X')) {
-            /* Fields 3.. follow ") "; exit_code is field 52. */
-            int field = 3;
-            for (p += 2; *p != '\0' && field < 52; p++)
-                if (*p == ' ')
-                    field++;
-            code = atoi(p);
-            break;
-        }
-        usleep(10000);
-    }
-    if (code != 0) {
-        char *log = t_read_file(t_api.logpath);
-        fprintf(stderr, "--- gateway log ---\n%s\n", log != NULL ? log : "");
-        free(log);
-        ck_abort_msg("gateway did not exit cleanly: wait status 0x%x (log above)", code);
-    }
-}
-
 START_TEST(shutdown_clean)
 {
-    stop_clean();
+    t_api_stop_clean();
 }
 END_TEST
 

@@ -32,41 +32,6 @@ static void gw_up_no_master(void)
     t_api_up("bootstrap_api_key: false\n");
 }
 
-/* Sends a request that must answer 204 with an empty body. */
-static void call_204(const char *method, const char *path, const char *headers)
-{
-    struct t_resp r;
-
-    ck_assert_int_eq(t_http(t_api.port, method, path, headers, NULL, &r), 0);
-    ck_assert_msg(r.status == 204, "%s %s: status %d; body %s", method, path, r.status, r.body);
-    ck_assert_int_eq(r.body_len, 0);
-    t_resp_free(&r);
-}
-
-/* Asserts that detail[idx] of a 422 has this type, loc and (when msg != NULL) msg. */
-static void expect_422_item(json_t *j, size_t idx, const char *type, const char *loc0,
-                            const char *loc1, const char *msg)
-{
-    json_t *it = json_array_get(json_object_get(j, "detail"), idx), *loc;
-
-    ck_assert_msg(it != NULL, "no detail[%zu]", idx);
-    ck_assert_str_eq(json_string_value(json_object_get(it, "type")), type);
-    loc = json_object_get(it, "loc");
-    ck_assert_str_eq(json_string_value(json_array_get(loc, 0)), loc0);
-    if (loc1 != NULL) {
-        ck_assert_int_eq(json_array_size(loc), 2);
-        ck_assert_str_eq(json_string_value(json_array_get(loc, 1)), loc1);
-    } else if (strcmp(type, "json_invalid") == 0) {
-        ck_assert_int_eq(json_array_size(loc), 2);
-        ck_assert(json_is_integer(json_array_get(loc, 1)));
-    } else {
-        ck_assert_int_eq(json_array_size(loc), 1);
-    }
-    if (msg != NULL)
-        ck_assert_str_eq(json_string_value(json_object_get(it, "msg")), msg);
-    ck_assert_ptr_nonnull(json_object_get(it, "input"));
-}
-
 /* A request with the master key that must give 422 with one item of type on body.field. */
 static void expect_422(const char *method, const char *path, const char *body, const char *type,
                        const char *field)
@@ -74,7 +39,7 @@ static void expect_422(const char *method, const char *path, const char *body, c
     json_t *j = t_call(method, path, AUTH_JSON, body, 422);
 
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
-    expect_422_item(j, 0, type, "body", field, NULL);
+    t_expect_422_item(j, 0, type, "body", field, NULL);
     json_decref(j);
 }
 
@@ -84,7 +49,7 @@ static void expect_422_query(const char *path, const char *type, const char *par
     json_t *j = t_call("GET", path, AUTH, NULL, 422);
 
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
-    expect_422_item(j, 0, type, "query", param, NULL);
+    t_expect_422_item(j, 0, type, "query", param, NULL);
     json_decref(j);
 }
 
@@ -182,31 +147,6 @@ static void exec_sql(const char *fmt, ...)
     ck_assert_msg(t_sql_exec(t_api.db, q) == 0, "failed: %s", q);
 }
 
-static long sql_long(const char *q)
-{
-    char *v = t_sql(t_api.db, q);
-    long n;
-
-    ck_assert_msg(v != NULL, "query failed: %s", q);
-    n = strtol(v, NULL, 10);
-    free(v);
-    return n;
-}
-
-/* GET /v1/models with a virtual key: the status of an auth-requiring endpoint. */
-static void expect_key_auth(const char *key, int status, const char *detail)
-{
-    char hdr[160];
-
-    snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", key);
-    if (detail != NULL) {
-        t_expect_error("GET", "/v1/models", hdr, NULL, status, detail);
-    } else {
-        json_t *j = t_call("GET", "/v1/models", hdr, NULL, status);
-        json_decref(j);
-    }
-}
-
 START_TEST(create_user_basic)
 {
     json_t *j;
@@ -296,14 +236,14 @@ START_TEST(create_user_422)
     json_t *j;
 
     t_api_need();
-    before = sql_long("SELECT count(*) FROM users");
+    before = t_sql_long("SELECT count(*) FROM users");
 
     j = t_call("POST", "/v1/users", AUTH_JSON, "{}", 422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
-    expect_422_item(j, 0, "missing", "body", "user_id", "Field required");
+    t_expect_422_item(j, 0, "missing", "body", "user_id", "Field required");
     json_decref(j);
     j = t_call("POST", "/v1/users", AUTH_JSON, "{\"alias\": \"x\"}", 422);
-    expect_422_item(j, 0, "missing", "body", "user_id", "Field required");
+    t_expect_422_item(j, 0, "missing", "body", "user_id", "Field required");
     json_decref(j);
     expect_422("POST", "/v1/users", "{\"user_id\": null}", "string_type", "user_id");
     expect_422("POST", "/v1/users", "{\"user_id\": 5}", "string_type", "user_id");
@@ -323,20 +263,20 @@ START_TEST(create_user_422)
     j = t_call("POST", "/v1/users", AUTH_JSON, "{\"metadata\": 1, \"blocked\": [], \"alias\": 2}",
                422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 4);
-    expect_422_item(j, 0, "missing", "body", "user_id", NULL);
-    expect_422_item(j, 1, "string_type", "body", "alias", NULL);
-    expect_422_item(j, 2, "bool_type", "body", "blocked", NULL);
-    expect_422_item(j, 3, "dict_type", "body", "metadata", NULL);
+    t_expect_422_item(j, 0, "missing", "body", "user_id", NULL);
+    t_expect_422_item(j, 1, "string_type", "body", "alias", NULL);
+    t_expect_422_item(j, 2, "bool_type", "body", "blocked", NULL);
+    t_expect_422_item(j, 3, "dict_type", "body", "metadata", NULL);
     json_decref(j);
 
     j = t_call("POST", "/v1/users", AUTH, NULL, 422);
-    expect_422_item(j, 0, "missing", "body", NULL, "Field required");
+    t_expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
     j = t_call("POST", "/v1/users", AUTH_JSON, "\"u\"", 422);
-    expect_422_item(j, 0, "model_attributes_type", "body", NULL, NULL);
+    t_expect_422_item(j, 0, "model_attributes_type", "body", NULL, NULL);
     json_decref(j);
     j = t_call("POST", "/v1/users", AUTH_JSON, "{\"user_id\": \"a\",}", 422);
-    expect_422_item(j, 0, "json_invalid", "body", NULL, "JSON decode error");
+    t_expect_422_item(j, 0, "json_invalid", "body", NULL, "JSON decode error");
     json_decref(j);
 
     /* Lax booleans as pydantic. */
@@ -344,7 +284,7 @@ START_TEST(create_user_422)
     ck_assert(json_is_true(json_object_get(j, "blocked")));
     json_decref(j);
 
-    ck_assert_int_eq(sql_long("SELECT count(*) FROM users"), before + 1);
+    ck_assert_int_eq(t_sql_long("SELECT count(*) FROM users"), before + 1);
 }
 END_TEST
 
@@ -382,10 +322,10 @@ START_TEST(master_key_rules)
     t_expect_error("GET", "/v1/users/x/usage?limit=0", NULL, NULL, 401,
                    "Missing X-AnyLLM-Key or Authorization header");
     j = t_call("POST", "/v1/users", NULL, "{oops", 422);
-    expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
+    t_expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
     j = t_call("PATCH", "/v1/users/x", "Authorization: Bearer wrong\r\n", "[", 422);
-    expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
+    t_expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
 
     j = t_call("GET", "/v1/users?limit=1", "X-AnyLLM-Key: Bearer test-master-key\r\n", NULL, 200);
@@ -402,7 +342,7 @@ START_TEST(list_and_get)
     t_api_need();
     a = create_user("{\"user_id\": \"u-list-a\", \"alias\": \"A\"}");
     b = create_user("{\"user_id\": \"u-list-b\", \"metadata\": {\"k\": [1]}}");
-    n = sql_long("SELECT count(*) FROM users WHERE deleted_at IS NULL");
+    n = t_sql_long("SELECT count(*) FROM users WHERE deleted_at IS NULL");
 
     j = t_call("GET", "/v1/users", AUTH, NULL, 200);
     ck_assert(json_is_array(j));
@@ -423,7 +363,7 @@ START_TEST(list_and_get)
     json_decref(j);
 
     /* Soft-deleted users are not listed and not found. */
-    call_204("DELETE", "/v1/users/u-list-a", AUTH);
+    t_call_204("DELETE", "/v1/users/u-list-a", AUTH);
     t_expect_error("GET", "/v1/users/u-list-a", AUTH, NULL, 404,
                    "User with id 'u-list-a' not found");
     j = t_call("GET", "/v1/users?limit=1000", AUTH, NULL, 200);
@@ -532,7 +472,7 @@ START_TEST(update_user)
                    404, "User with id 'nobody' not found");
     j = create_user("{\"user_id\": \"u-up-del\"}");
     json_decref(j);
-    call_204("DELETE", "/v1/users/u-up-del", AUTH);
+    t_call_204("DELETE", "/v1/users/u-up-del", AUTH);
     t_expect_error("PATCH", "/v1/users/u-up-del", AUTH_JSON, "{\"alias\": \"x\"}", 404,
                    "User with id 'u-up-del' not found");
     snprintf(body, sizeof(body), "{\"budget_id\": \"%s\"}", b1);
@@ -547,7 +487,7 @@ START_TEST(update_user)
     expect_422("PATCH", "/v1/users/u-up", "{\"metadata\": 3}", "dict_type", "metadata");
     expect_422("PATCH", "/v1/users/u-up", "{\"budget_id\": false}", "string_type", "budget_id");
     j = t_call("PATCH", "/v1/users/u-up", AUTH, NULL, 422);
-    expect_422_item(j, 0, "missing", "body", NULL, "Field required");
+    t_expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
 
     json_decref(prev);
@@ -567,19 +507,19 @@ START_TEST(delete_user)
     k2 =
         t_call("POST", "/v1/keys", AUTH_JSON, "{\"user_id\": \"u-del\", \"key_name\": \"2\"}", 200);
     other = t_call("POST", "/v1/keys", AUTH_JSON, "{\"key_name\": \"other\"}", 200);
-    expect_key_auth(str(k1, "key"), 200, NULL);
-    expect_key_auth(str(k2, "key"), 200, NULL);
+    t_expect_key_auth(str(k1, "key"), 200, NULL);
+    t_expect_key_auth(str(k2, "key"), 200, NULL);
 
-    call_204("DELETE", "/v1/users/u-del", AUTH);
+    t_call_204("DELETE", "/v1/users/u-del", AUTH);
     /* Soft delete: the row stays, deleted_at set in the stored form, keys deactivated. */
     t_assert_sql("1", "SELECT deleted_at LIKE '%%+00:00' AND deleted_at = updated_at FROM users "
                       "WHERE user_id = 'u-del'");
     t_assert_sql("0", "SELECT count(*) FROM api_keys WHERE user_id = 'u-del' AND is_active = 1");
     t_assert_sql("2", "SELECT count(*) FROM api_keys WHERE user_id = 'u-del'");
     /* ...and refused at the very next request; other users' keys are untouched. */
-    expect_key_auth(str(k1, "key"), 401, "API key is inactive");
-    expect_key_auth(str(k2, "key"), 401, "API key is inactive");
-    expect_key_auth(str(other, "key"), 200, NULL);
+    t_expect_key_auth(str(k1, "key"), 401, "API key is inactive");
+    t_expect_key_auth(str(k2, "key"), 401, "API key is inactive");
+    t_expect_key_auth(str(other, "key"), 200, NULL);
 
     t_expect_error("GET", "/v1/users/u-del", AUTH, NULL, 404, "User with id 'u-del' not found");
     t_expect_error("DELETE", "/v1/users/u-del", AUTH, NULL, 404, "User with id 'u-del' not found");
@@ -607,7 +547,7 @@ START_TEST(restore_user)
     u = create_user(body);
     k = t_call("POST", "/v1/keys", AUTH_JSON, "{\"user_id\": \"u-rest\"}", 200);
     exec_sql("UPDATE users SET spend = 7.25 WHERE user_id = 'u-rest'");
-    call_204("DELETE", "/v1/users/u-rest", AUTH);
+    t_call_204("DELETE", "/v1/users/u-rest", AUTH);
 
     /* POST with the same id restores: spend 0, fields overwritten, created_at kept. */
     j = create_user("{\"user_id\": \"u-rest\", \"alias\": \"Second\"}");
@@ -629,10 +569,10 @@ START_TEST(restore_user)
 
     /* The previously deactivated key stays inactive. */
     t_assert_sql("0", "SELECT is_active FROM api_keys WHERE user_id = 'u-rest'");
-    expect_key_auth(str(k, "key"), 401, "API key is inactive");
+    t_expect_key_auth(str(k, "key"), 401, "API key is inactive");
 
     /* Restored again with a budget: the period is re-anchored. */
-    call_204("DELETE", "/v1/users/u-rest", AUTH);
+    t_call_204("DELETE", "/v1/users/u-rest", AUTH);
     j = create_user(body);
     ck_assert_str_eq(str(j, "budget_id"), b);
     ck_assert_int_eq(ts_us(str(j, "next_budget_reset_at")) - ts_us(str(j, "budget_started_at")),
@@ -725,7 +665,7 @@ START_TEST(usage)
     expect_422_query("/v1/users/u-use/usage?limit=1001", "less_than_equal", "limit");
 
     /* Still readable after a soft delete; 404 only when the row does not exist. */
-    call_204("DELETE", "/v1/users/u-use", AUTH);
+    t_call_204("DELETE", "/v1/users/u-use", AUTH);
     j = t_call("GET", "/v1/users/u-use/usage", AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 3);
     json_decref(j);
@@ -753,9 +693,15 @@ START_TEST(no_master_key_503)
     t_expect_error("DELETE", "/v1/users/x", AUTH, NULL, 503, msg);
     t_expect_error("GET", "/v1/users/x/usage", AUTH, NULL, 503, msg);
     j = t_call("POST", "/v1/users", NULL, "{oops", 422);
-    expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
+    t_expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
-    ck_assert_int_eq(sql_long("SELECT count(*) FROM users"), 0);
+    ck_assert_int_eq(t_sql_long("SELECT count(*) FROM users"), 0);
+}
+END_TEST
+
+START_TEST(shutdown_clean)
+{
+    t_api_stop_clean();
 }
 END_TEST
 
@@ -776,11 +722,13 @@ Suite *e2e_users_suite(void)
     tcase_add_test(tc, delete_user);
     tcase_add_test(tc, restore_user);
     tcase_add_test(tc, usage);
+    tcase_add_test(tc, shutdown_clean);
     suite_add_tcase(s, tc);
 
     tcase_add_unchecked_fixture(nm, gw_up_no_master, t_api_down);
     tcase_set_timeout(nm, 30);
     tcase_add_test(nm, no_master_key_503);
+    tcase_add_test(nm, shutdown_clean);
     suite_add_tcase(s, nm);
     return s;
 }

@@ -6,6 +6,7 @@
 #define T_API_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include <jansson.h>
 
@@ -36,5 +37,27 @@ void t_expect_error(const char *method, const char *path, const char *headers, c
 void t_assert_sql(const char *want, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 bool t_ends_with(const char *s, const char *suffix);
+
+/* Sends a request that must answer 204 with an empty body. */
+void t_call_204(const char *method, const char *path, const char *headers);
+
+/* Asserts that detail[idx] of a 422 body has this type, loc and (when msg != NULL) msg. */
+void t_expect_422_item(json_t *j, size_t idx, const char *type, const char *loc0, const char *loc1,
+                       const char *msg);
+
+/* The first cell of the SQL query on t_api's database as a number. */
+long t_sql_long(const char *q);
+
+/*
+ * Calls GET /v1/models with a virtual key and asserts the status (and, when detail != NULL,
+ * the error detail): the answer of an endpoint that needs a valid key.
+ */
+void t_expect_key_auth(const char *key, int status, const char *detail);
+
+/*
+ * Stops t_api with SIGTERM from inside a forked test and fails unless it exited 0 (so a
+ * sanitizer report, leaks included, fails the suite); t_api_down() reaps it afterwards.
+ */
+void t_api_stop_clean(void);
 
 #endif
