@@ -162,6 +162,11 @@ START_TEST(not_found_and_method)
     assert_error(&r, 405, "Method Not Allowed", "invalid_request_error");
     t_resp_free(&r);
 
+    /* A path that is not UTF-8 still gets a complete error body. */
+    ck_assert_int_eq(t_http(gw.port, "GET", "/v1/pricing/%FFx", NULL, NULL, &r), 0);
+    assert_error(&r, 404, "Pricing for model '?x' not found", "not_found_error");
+    t_resp_free(&r);
+
     /* A path that decodes to an embedded NUL is refused, not truncated. */
     ck_assert_int_eq(t_http(gw.port, "GET", "/health%00x", NULL, NULL, &r), 0);
     ck_assert_int_eq(r.status, 400);

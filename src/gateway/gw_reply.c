@@ -146,7 +146,6 @@ static void gw_reply_common_headers(struct gw_req *r, const char *ctype)
 static void gw_reply_send(struct gw_req *r, int status, struct evbuffer *buf)
 {
     r->status = status;
-    r->replied = true;
     gw_req_unwatch_close(r);
     evhttp_send_reply(r->ev, status, gw_reason(status), buf);
     r->ev = NULL; /* evhttp owns and frees it from here */
@@ -191,16 +190,38 @@ void gw_reply_raw(struct gw_req *r, int status, const char *ctype, const char *b
     evbuffer_free(buf);
 }
 
+/*
+ * A JSON string of s; text that is not valid UTF-8 (e.g. an id decoded from "%FF" in the path)
+ * has its non-ASCII bytes replaced by '?', so an error message is never dropped.
+ */
+static json_t *gw_json_text(const char *s)
+{
+    json_t *j = json_string(s);
+    char *copy;
+
+    if (j != NULL)
+        return j;
+    copy = strdup(s);
+    if (copy == NULL)
+        return json_string("error");
+    for (char *p = copy; *p != '\0'; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    j = json_string(copy);
+    free(copy);
+    return j;
+}
+
 void gw_reply_error_obj(struct gw_req *r, int status, const char *code, const char *msg,
                         json_t *detail)
 {
     json_t *body = json_object();
     json_t *err = json_object();
 
-    json_object_set_new(err, "message", json_string(msg));
+    json_object_set_new(err, "message", gw_json_text(msg));
     json_object_set_new(err, "type", json_string(gw_error_type(status)));
     json_object_set_new(err, "code", code != NULL ? json_string(code) : json_null());
-    json_object_set_new(body, "detail", detail != NULL ? detail : json_string(msg));
+    json_object_set_new(body, "detail", detail != NULL ? detail : gw_json_text(msg));
     json_object_set_new(body, "error", err);
     gw_reply_json(r, status, body);
 }

@@ -25,7 +25,6 @@ struct gw_req {
     char rid[GW_RID_MAX + 1];
     int status;       /* the status sent, 0 before */
     bool client_gone; /* the client's connection closed before the reply */
-    bool replied;
 };
 
 /*
