@@ -394,6 +394,16 @@ static void expect_json(struct resp *r, int status)
     ck_assert_ptr_nonnull(strstr(r->head, "application/json"));
 }
 
+/* Reads the next response on c and checks it is our JSON error with this status. */
+static void expect_json_reply(struct cl *c, int status)
+{
+    struct resp r = {0};
+
+    ck_assert_int_eq(cl_response(c, &r), 0);
+    expect_json(&r, status);
+    resp_free(&r);
+}
+
 /* Sends one request and checks a 200 echo answer with body length len. */
 static void expect_echo(struct cl *c, const char *uri, size_t len)
 {
@@ -535,7 +545,6 @@ START_TEST(chunked_too_big_413)
 {
     struct srv s;
     struct cl c;
-    struct resp r = {0};
     char data[600];
 
     memset(data, 'd', sizeof(data));
@@ -544,9 +553,7 @@ START_TEST(chunked_too_big_413)
     cl_sends(&c, "POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n258\r\n");
     cl_send(&c, data, sizeof(data));
     cl_sends(&c, "\r\n258\r\n");
-    ck_assert_int_eq(cl_response(&c, &r), 0);
-    expect_json(&r, 413);
-    resp_free(&r);
+    expect_json_reply(&c, 413);
     cl_close(&c);
     srv_stop(&s);
 }
@@ -561,9 +568,7 @@ START_TEST(invalid_content_length_400)
     srv_start(&s, 4096, 1000, 5);
     cl_open(&c, &s);
     cl_sends(&c, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 12abc\r\n\r\n");
-    ck_assert_int_eq(cl_response(&c, &r), 0);
-    expect_json(&r, 400);
-    resp_free(&r);
+    expect_json_reply(&c, 400);
     cl_close(&c);
     /* a request after a good one on the same connection */
     cl_open(&c, &s);
@@ -669,9 +674,7 @@ START_TEST(expect_continue)
     /* too large: 413 at once, no 100 */
     cl_sends(&c,
              "POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n");
-    ck_assert_int_eq(cl_response(&c, &r), 0);
-    expect_json(&r, 413);
-    resp_free(&r);
+    expect_json_reply(&c, 413);
     cl_close(&c);
     srv_stop(&s);
 }

@@ -143,6 +143,24 @@ static sqlite3 *t_raw_open(const char *path)
     return c;
 }
 
+/*
+ * Creates a temporary directory holding a database file migrated through the db API, and
+ * returns a raw sqlite3 connection to it (the caller closes it and removes dir).
+ */
+static sqlite3 *t_migrated_file(char *dir, size_t dirlen, char *path, size_t pathlen)
+{
+    char url[160];
+    struct db *db;
+
+    t_mkdtemp(dir, dirlen);
+    snprintf(path, pathlen, "%s/gw.db", dir);
+    snprintf(url, sizeof(url), "sqlite:///%s", path);
+    db = t_open(url);
+    t_migrate(db);
+    db_close(db);
+    return t_raw_open(path);
+}
+
 static void t_raw_exec(sqlite3 *c, const char *sql)
 {
     char *msg = NULL;
@@ -369,18 +387,10 @@ START_TEST(test_schema_objects)
         {"index", "ix_usage_logs_user_id_timestamp", "usage_logs", 0},
         {"index", "ix_budget_reset_logs_user_id", "budget_reset_logs", 0},
     };
-    char dir[64], path[128], url[160], sql[256], buf[256];
-    struct db *db;
+    char dir[64], path[128], sql[256], buf[256];
     sqlite3 *raw;
 
-    t_mkdtemp(dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/gw.db", dir);
-    snprintf(url, sizeof(url), "sqlite:///%s", path);
-    db = t_open(url);
-    t_migrate(db);
-    db_close(db);
-
-    raw = t_raw_open(path);
+    raw = t_migrated_file(dir, sizeof(dir), path, sizeof(path));
     for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++) {
         snprintf(sql, sizeof(sql),
                  "SELECT tbl_name FROM sqlite_master WHERE type='%s' AND name='%s'", objs[i].type,
@@ -455,18 +465,10 @@ END_TEST
 
 START_TEST(test_foreign_keys)
 {
-    char dir[64], path[128], url[160], buf[64];
-    struct db *db;
+    char dir[64], path[128], buf[64];
     sqlite3 *raw;
 
-    t_mkdtemp(dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/gw.db", dir);
-    snprintf(url, sizeof(url), "sqlite:///%s", path);
-    db = t_open(url);
-    t_migrate(db);
-    db_close(db);
-
-    raw = t_raw_open(path);
+    raw = t_migrated_file(dir, sizeof(dir), path, sizeof(path));
     t_raw_exec(raw, "INSERT INTO budgets VALUES ('b1', 10.0, 3600, '2025-01-01T00:00:00+00:00', "
                     "'2025-01-01T00:00:00+00:00')");
     t_raw_exec(raw, "INSERT INTO users (user_id, spend, budget_id, blocked, created_at, "
@@ -526,18 +528,10 @@ END_TEST
 
 START_TEST(test_wal_mode)
 {
-    char dir[64], path[128], url[160], buf[32];
-    struct db *db;
+    char dir[64], path[128], buf[32];
     sqlite3 *raw;
 
-    t_mkdtemp(dir, sizeof(dir));
-    snprintf(path, sizeof(path), "%s/gw.db", dir);
-    snprintf(url, sizeof(url), "sqlite:///%s", path);
-    db = t_open(url);
-    t_migrate(db);
-    db_close(db);
-
-    raw = t_raw_open(path);
+    raw = t_migrated_file(dir, sizeof(dir), path, sizeof(path));
     ck_assert_str_eq(t_raw_text(raw, "PRAGMA journal_mode", buf, sizeof(buf)), "wal");
     sqlite3_close(raw);
     t_rmtree(dir);

@@ -16,28 +16,11 @@
 
 #include "t_api.h"
 
-#define AUTH "Authorization: Bearer test-master-key\r\n"
-
-static void gw_up(const char *yaml)
-{
-    t_api_up(yaml);
-}
-
-static void gw_up_master(void)
-{
-    gw_up("master_key: test-master-key\n");
-}
-
-static void gw_up_no_master(void)
-{
-    gw_up(NULL);
-}
-
 /* POST body with the master key, expecting 422 with one item of type on field. */
 static void expect_422(const char *method, const char *path, const char *body, const char *type,
                        const char *field)
 {
-    json_t *j = t_call(method, path, AUTH, body, 422);
+    json_t *j = t_call(method, path, T_AUTH, body, 422);
 
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
     t_expect_422_item(j, 0, type, "body", field, NULL);
@@ -69,7 +52,7 @@ static const char *check_budget(json_t *j)
 /* Creates a budget from body and returns the response (owned). */
 static json_t *create(const char *body)
 {
-    json_t *j = t_call("POST", "/v1/budgets", AUTH, body, 200);
+    json_t *j = t_call("POST", "/v1/budgets", T_AUTH, body, 200);
     check_budget(j);
     return j;
 }
@@ -147,7 +130,7 @@ START_TEST(create_budget_422)
     before = t_sql(t_api.db, "SELECT count(*) FROM budgets");
     ck_assert_ptr_nonnull(before);
 
-    j = t_call("POST", "/v1/budgets", AUTH, "{\"max_budget\": -1}", 422);
+    j = t_call("POST", "/v1/budgets", T_AUTH, "{\"max_budget\": -1}", 422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
     t_expect_422_item(j, 0, "greater_than_equal", "body", "max_budget",
                       "Input should be greater than or equal to 0");
@@ -157,7 +140,7 @@ START_TEST(create_budget_422)
     ck_assert_double_eq(json_number_value(json_object_get(json_object_get(it, "ctx"), "ge")), 0);
     json_decref(j);
 
-    j = t_call("POST", "/v1/budgets", AUTH, "{\"budget_duration_sec\": 0}", 422);
+    j = t_call("POST", "/v1/budgets", T_AUTH, "{\"budget_duration_sec\": 0}", 422);
     t_expect_422_item(j, 0, "greater_than", "body", "budget_duration_sec",
                       "Input should be greater than 0");
     it = json_array_get(json_object_get(j, "detail"), 0);
@@ -170,7 +153,7 @@ START_TEST(create_budget_422)
                "max_budget");
 
     /* Every problem is reported, in field order. */
-    j = t_call("POST", "/v1/budgets", AUTH, "{\"budget_duration_sec\": 0, \"max_budget\": -3}",
+    j = t_call("POST", "/v1/budgets", T_AUTH, "{\"budget_duration_sec\": 0, \"max_budget\": -3}",
                422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 2);
     t_expect_422_item(j, 0, "greater_than_equal", "body", "max_budget", NULL);
@@ -188,13 +171,13 @@ START_TEST(create_budget_422)
                "budget_duration_sec");
 
     /* The body itself: absent, not an object, malformed. */
-    j = t_call("POST", "/v1/budgets", AUTH, NULL, 422);
+    j = t_call("POST", "/v1/budgets", T_AUTH, NULL, 422);
     t_expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
-    j = t_call("POST", "/v1/budgets", AUTH, "[1, 2]", 422);
+    j = t_call("POST", "/v1/budgets", T_AUTH, "[1, 2]", 422);
     t_expect_422_item(j, 0, "model_attributes_type", "body", NULL, NULL);
     json_decref(j);
-    j = t_call("POST", "/v1/budgets", AUTH, "{\"max_budget\": ", 422);
+    j = t_call("POST", "/v1/budgets", T_AUTH, "{\"max_budget\": ", 422);
     t_expect_422_item(j, 0, "json_invalid", "body", NULL, "JSON decode error");
     json_decref(j);
 
@@ -275,11 +258,11 @@ START_TEST(get_and_list)
     c = create("{\"max_budget\": 3}");
 
     snprintf(path, sizeof(path), "/v1/budgets/%s", check_budget(b));
-    got = t_call("GET", path, AUTH, NULL, 200);
+    got = t_call("GET", path, T_AUTH, NULL, 200);
     ck_assert(json_equal(got, b));
     json_decref(got);
 
-    t_expect_error("GET", "/v1/budgets/no-such-budget", AUTH, NULL, 404,
+    t_expect_error("GET", "/v1/budgets/no-such-budget", T_AUTH, NULL, 404,
                    "Budget with id 'no-such-budget' not found");
 
     count = t_sql(t_api.db, "SELECT count(*) FROM budgets");
@@ -287,44 +270,44 @@ START_TEST(get_and_list)
     free(count);
     ck_assert_int_ge(n, 3);
 
-    j = t_call("GET", "/v1/budgets", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/budgets", T_AUTH, NULL, 200);
     ck_assert(json_is_array(j));
     ck_assert_int_eq((long)json_array_size(j), n < 100 ? n : 100);
     json_decref(j);
 
     /* Insertion order: the last three are ours. */
     snprintf(path, sizeof(path), "/v1/budgets?skip=%ld&limit=3", n - 3);
-    j = t_call("GET", path, AUTH, NULL, 200);
+    j = t_call("GET", path, T_AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 3);
     ck_assert(json_equal(json_array_get(j, 0), a));
     ck_assert(json_equal(json_array_get(j, 1), b));
     ck_assert(json_equal(json_array_get(j, 2), c));
     json_decref(j);
 
-    j = t_call("GET", "/v1/budgets?limit=1", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/budgets?limit=1", T_AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 1);
     check_budget(json_array_get(j, 0));
     json_decref(j);
-    j = t_call("GET", "/v1/budgets?skip=100000", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/budgets?skip=100000", T_AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 0);
     json_decref(j);
-    j = t_call("GET", "/v1/budgets?limit=1000&skip=0", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/budgets?limit=1000&skip=0", T_AUTH, NULL, 200);
     json_decref(j);
 
     /* Pagination bounds. */
-    j = t_call("GET", "/v1/budgets?limit=10000", AUTH, NULL, 422);
+    j = t_call("GET", "/v1/budgets?limit=10000", T_AUTH, NULL, 422);
     t_expect_422_item(j, 0, "less_than_equal", "query", "limit",
                       "Input should be less than or equal to 1000");
     json_decref(j);
-    j = t_call("GET", "/v1/budgets?limit=0", AUTH, NULL, 422);
+    j = t_call("GET", "/v1/budgets?limit=0", T_AUTH, NULL, 422);
     t_expect_422_item(j, 0, "greater_than_equal", "query", "limit",
                       "Input should be greater than or equal to 1");
     json_decref(j);
-    j = t_call("GET", "/v1/budgets?skip=-1", AUTH, NULL, 422);
+    j = t_call("GET", "/v1/budgets?skip=-1", T_AUTH, NULL, 422);
     t_expect_422_item(j, 0, "greater_than_equal", "query", "skip",
                       "Input should be greater than or equal to 0");
     json_decref(j);
-    j = t_call("GET", "/v1/budgets?limit=abc", AUTH, NULL, 422);
+    j = t_call("GET", "/v1/budgets?limit=abc", T_AUTH, NULL, 422);
     t_expect_422_item(j, 0, "int_parsing", "query", "limit", NULL);
     json_decref(j);
 
@@ -346,7 +329,7 @@ START_TEST(update_budget)
     created = json_string_value(json_object_get(a, "created_at"));
 
     /* Only the given non-null fields change. */
-    j = t_call("PATCH", path, AUTH, "{\"max_budget\": 20.5}", 200);
+    j = t_call("PATCH", path, T_AUTH, "{\"max_budget\": 20.5}", 200);
     ck_assert_str_eq(check_budget(j), check_budget(a));
     ck_assert_double_eq(json_real_value(json_object_get(j, "max_budget")), 20.5);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "budget_duration_sec")), 100);
@@ -356,17 +339,17 @@ START_TEST(update_budget)
                   created);
     json_decref(j);
 
-    j = t_call("PATCH", path, AUTH, "{\"max_budget\": null, \"budget_duration_sec\": 200}", 200);
+    j = t_call("PATCH", path, T_AUTH, "{\"max_budget\": null, \"budget_duration_sec\": 200}", 200);
     ck_assert_double_eq(json_real_value(json_object_get(j, "max_budget")), 20.5);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "budget_duration_sec")), 200);
     json_decref(j);
 
-    j = t_call("PATCH", path, AUTH, "{}", 200);
+    j = t_call("PATCH", path, T_AUTH, "{}", 200);
     ck_assert_double_eq(json_real_value(json_object_get(j, "max_budget")), 20.5);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "budget_duration_sec")), 200);
     json_decref(j);
 
-    j = t_call("PATCH", path, AUTH, "{\"max_budget\": 0}", 200);
+    j = t_call("PATCH", path, T_AUTH, "{\"max_budget\": 0}", 200);
     ck_assert_double_eq(json_number_value(json_object_get(j, "max_budget")), 0.0);
     json_decref(j);
 
@@ -375,7 +358,7 @@ START_TEST(update_budget)
                  "SELECT max_budget || ',' || budget_duration_sec FROM budgets WHERE budget_id = "
                  "'%s'",
                  check_budget(a));
-    j = t_call("GET", path, AUTH, NULL, 200);
+    j = t_call("GET", path, T_AUTH, NULL, 200);
     ck_assert_double_eq(json_number_value(json_object_get(j, "max_budget")), 0.0);
     ck_assert_str_eq(json_string_value(json_object_get(j, "created_at")), created);
     json_decref(j);
@@ -386,7 +369,7 @@ START_TEST(update_budget)
                "budget_duration_sec");
     expect_422("PATCH", path, "{\"budget_duration_sec\": -10}", "greater_than",
                "budget_duration_sec");
-    j = t_call("PATCH", path, AUTH, NULL, 422);
+    j = t_call("PATCH", path, T_AUTH, NULL, 422);
     t_expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
     t_assert_sql("0.0,200",
@@ -394,7 +377,7 @@ START_TEST(update_budget)
                  "'%s'",
                  check_budget(a));
 
-    t_expect_error("PATCH", "/v1/budgets/no-such-budget", AUTH, "{\"max_budget\": 1}", 404,
+    t_expect_error("PATCH", "/v1/budgets/no-such-budget", T_AUTH, "{\"max_budget\": 1}", 404,
                    "Budget with id 'no-such-budget' not found");
     json_decref(a);
 }
@@ -420,7 +403,7 @@ START_TEST(update_keeps_user_reset_times)
     ck_assert_int_eq(t_sql_exec(t_api.db, sql), 0);
 
     /* A new duration takes effect at the next reset: the user's schedule is untouched. */
-    j = t_call("PATCH", path, AUTH, "{\"budget_duration_sec\": 60, \"max_budget\": 1}", 200);
+    j = t_call("PATCH", path, T_AUTH, "{\"budget_duration_sec\": 60, \"max_budget\": 1}", 200);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "budget_duration_sec")), 60);
     json_decref(j);
     t_assert_sql(
@@ -453,7 +436,7 @@ START_TEST(delete_budget)
              id, id);
     ck_assert_int_eq(t_sql_exec(t_api.db, sql), 0);
 
-    ck_assert_int_eq(t_http(t_api.port, "DELETE", path, AUTH, NULL, &r), 0);
+    ck_assert_int_eq(t_http(t_api.port, "DELETE", path, T_AUTH, NULL, &r), 0);
     ck_assert_int_eq(r.status, 204);
     ck_assert_int_eq(r.body_len, 0);
     t_resp_free(&r);
@@ -463,9 +446,9 @@ START_TEST(delete_budget)
                  "SELECT group_concat(quote(budget_id)) FROM users WHERE user_id LIKE '%s'",
                  "u-del-%");
     snprintf(msg, sizeof(msg), "Budget with id '%s' not found", id);
-    t_expect_error("GET", path, AUTH, NULL, 404, msg);
-    t_expect_error("DELETE", path, AUTH, NULL, 404, msg);
-    t_expect_error("DELETE", "/v1/budgets/no-such-budget", AUTH, NULL, 404,
+    t_expect_error("GET", path, T_AUTH, NULL, 404, msg);
+    t_expect_error("DELETE", path, T_AUTH, NULL, 404, msg);
+    t_expect_error("DELETE", "/v1/budgets/no-such-budget", T_AUTH, NULL, 404,
                    "Budget with id 'no-such-budget' not found");
     json_decref(a);
 }
@@ -490,14 +473,14 @@ START_TEST(delete_blocked_by_reset_logs)
              id, id);
     ck_assert_int_eq(t_sql_exec(t_api.db, sql), 0);
 
-    t_expect_error("DELETE", path, AUTH, NULL, 500, "Database error");
-    j = t_call("DELETE", path, AUTH, NULL, 500);
+    t_expect_error("DELETE", path, T_AUTH, NULL, 500, "Database error");
+    j = t_call("DELETE", path, T_AUTH, NULL, 500);
     ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "type")),
                      "server_error");
     json_decref(j);
 
     /* The transaction rolled back: the budget and the user's assignment are intact. */
-    j = t_call("GET", path, AUTH, NULL, 200);
+    j = t_call("GET", path, T_AUTH, NULL, 200);
     ck_assert(json_equal(j, a));
     json_decref(j);
     t_assert_sql(id, "SELECT budget_id FROM users WHERE user_id = '%s'", "u-reset");
@@ -511,18 +494,12 @@ START_TEST(no_master_key_503)
         "Master key not configured. Set GATEWAY_MASTER_KEY environment variable.";
 
     t_api_need();
-    t_expect_error("POST", "/v1/budgets", AUTH, "{}", 503, msg);
+    t_expect_error("POST", "/v1/budgets", T_AUTH, "{}", 503, msg);
     t_expect_error("POST", "/v1/budgets", NULL, "{\"max_budget\": -1}", 503, msg);
     t_expect_error("GET", "/v1/budgets", NULL, NULL, 503, msg);
     t_expect_error("GET", "/v1/budgets/x", "Authorization: Basic x\r\n", NULL, 503, msg);
-    t_expect_error("PATCH", "/v1/budgets/x", AUTH, "{}", 503, msg);
-    t_expect_error("DELETE", "/v1/budgets/x", AUTH, NULL, 503, msg);
-}
-END_TEST
-
-START_TEST(shutdown_clean)
-{
-    t_api_stop_clean();
+    t_expect_error("PATCH", "/v1/budgets/x", T_AUTH, "{}", 503, msg);
+    t_expect_error("DELETE", "/v1/budgets/x", T_AUTH, NULL, 503, msg);
 }
 END_TEST
 
@@ -532,7 +509,7 @@ Suite *e2e_budgets_suite(void)
     TCase *tc = tcase_create("budgets");
     TCase *nm = tcase_create("no_master_key");
 
-    tcase_add_unchecked_fixture(tc, gw_up_master, t_api_down);
+    tcase_add_unchecked_fixture(tc, t_api_up_master, t_api_down);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, create_budget);
     tcase_add_test(tc, create_budget_422);
@@ -542,13 +519,13 @@ Suite *e2e_budgets_suite(void)
     tcase_add_test(tc, update_keeps_user_reset_times);
     tcase_add_test(tc, delete_budget);
     tcase_add_test(tc, delete_blocked_by_reset_logs);
-    tcase_add_test(tc, shutdown_clean);
+    t_api_add_shutdown_test(tc);
     suite_add_tcase(s, tc);
 
-    tcase_add_unchecked_fixture(nm, gw_up_no_master, t_api_down);
+    tcase_add_unchecked_fixture(nm, t_api_up_no_master, t_api_down);
     tcase_set_timeout(nm, 30);
     tcase_add_test(nm, no_master_key_503);
-    tcase_add_test(nm, shutdown_clean);
+    t_api_add_shutdown_test(nm);
     suite_add_tcase(s, nm);
     return s;
 }

@@ -18,39 +18,15 @@
 #include "sha256.h"
 #include "t_api.h"
 
-#define AUTH "Authorization: Bearer test-master-key\r\n"
-#define AUTH_JSON AUTH "Content-Type: application/json\r\n"
-#define MASTER_YAML "master_key: test-master-key\nbootstrap_api_key: false\n"
-
-static void gw_up_master(void)
-{
-    t_api_up(MASTER_YAML);
-}
-
-static void gw_up_no_master(void)
-{
-    t_api_up("bootstrap_api_key: false\n");
-}
-
 /* A request with the master key that must give 422 with one item of type on body.field. */
 static void expect_422(const char *method, const char *path, const char *body, const char *type,
                        const char *field)
 {
-    json_t *j = t_call(method, path, AUTH_JSON, body, 422);
+    json_t *j = t_call(method, path, T_AUTH_JSON, body, 422);
 
     ck_assert_msg(json_array_size(json_object_get(j, "detail")) == 1, "%s",
                   json_dumps(j, JSON_COMPACT));
     t_expect_422_item(j, 0, type, "body", field, NULL);
-    json_decref(j);
-}
-
-/* A GET with the master key that must give 422 on query.param. */
-static void expect_422_query(const char *path, const char *type, const char *param)
-{
-    json_t *j = t_call("GET", path, AUTH, NULL, 422);
-
-    ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
-    t_expect_422_item(j, 0, type, "query", param, NULL);
     json_decref(j);
 }
 
@@ -118,7 +94,7 @@ static const char *check_created(json_t *j)
 
 static json_t *create_key(const char *body)
 {
-    json_t *j = t_call("POST", "/v1/keys", AUTH_JSON, body, 200);
+    json_t *j = t_call("POST", "/v1/keys", T_AUTH_JSON, body, 200);
     check_created(j);
     return j;
 }
@@ -163,7 +139,7 @@ START_TEST(create_key_basic)
 
     /* GET returns KeyInfo: same values, last_used_at instead of the key. */
     snprintf(path, sizeof(path), "/v1/keys/%s", id);
-    k = t_call("GET", path, AUTH, NULL, 200);
+    k = t_call("GET", path, T_AUTH, NULL, 200);
     ck_assert_str_eq(check_keyinfo(k), id);
     ck_assert(json_is_null(json_object_get(k, "last_used_at")));
     ck_assert_ptr_null(json_object_get(k, "key"));
@@ -252,7 +228,7 @@ START_TEST(create_key_for_user)
 
     t_api_need();
     /* An existing user: the key is attached, the user untouched. */
-    u = t_call("POST", "/v1/users", AUTH_JSON, "{\"user_id\": \"k-alice\", \"alias\": \"Alice\"}",
+    u = t_call("POST", "/v1/users", T_AUTH_JSON, "{\"user_id\": \"k-alice\", \"alias\": \"Alice\"}",
                200);
     json_decref(u);
     j = create_key("{\"user_id\": \"k-alice\", \"key_name\": \"a1\"}");
@@ -273,20 +249,20 @@ START_TEST(create_key_for_user)
                  "SELECT alias || '|' || spend || '|' || blocked || '|' || metadata || '|' || "
                  "(budget_id IS NULL AND budget_started_at IS NULL AND deleted_at IS NULL) "
                  "FROM users WHERE user_id = 'k-new-user'");
-    u = t_call("GET", "/v1/users/k-new-user", AUTH, NULL, 200);
+    u = t_call("GET", "/v1/users/k-new-user", T_AUTH, NULL, 200);
     ck_assert_str_eq(json_string_value(json_object_get(u, "alias")), "User k-new-user");
     check_ts(json_object_get(u, "created_at"), false);
     json_decref(u);
 
     /* A soft-deleted user is refused and nothing is written. */
-    t_call_204("DELETE", "/v1/users/k-alice", AUTH);
-    t_expect_error("POST", "/v1/keys", AUTH_JSON, "{\"user_id\": \"k-alice\"}", 404,
+    t_call_204("DELETE", "/v1/users/k-alice", T_AUTH);
+    t_expect_error("POST", "/v1/keys", T_AUTH_JSON, "{\"user_id\": \"k-alice\"}", 404,
                    "User 'k-alice' has been deleted. Recreate via POST /v1/users first.");
     t_assert_sql("2", "SELECT count(*) FROM api_keys WHERE user_id = 'k-alice'");
     t_assert_sql("0", "SELECT count(*) FROM api_keys WHERE is_active = 1 AND user_id = 'k-alice'");
 
     /* Recreated: keys can be attached again. */
-    u = t_call("POST", "/v1/users", AUTH_JSON, "{\"user_id\": \"k-alice\"}", 200);
+    u = t_call("POST", "/v1/users", T_AUTH_JSON, "{\"user_id\": \"k-alice\"}", 200);
     json_decref(u);
     j = create_key("{\"user_id\": \"k-alice\"}");
     t_expect_key_auth(json_string_value(json_object_get(j, "key")), 200, NULL);
@@ -312,7 +288,7 @@ START_TEST(create_key_422)
     expect_422("POST", "/v1/keys", "{\"metadata\": [1]}", "dict_type", "metadata");
     expect_422("POST", "/v1/keys", "{\"metadata\": null}", "dict_type", "metadata");
 
-    j = t_call("POST", "/v1/keys", AUTH_JSON, "{\"key_name\": 5}", 422);
+    j = t_call("POST", "/v1/keys", T_AUTH_JSON, "{\"key_name\": 5}", 422);
     t_expect_422_item(j, 0, "string_type", "body", "key_name", "Input should be a valid string");
     ck_assert_int_eq(json_integer_value(
                          json_object_get(json_array_get(json_object_get(j, "detail"), 0), "input")),
@@ -320,7 +296,7 @@ START_TEST(create_key_422)
     json_decref(j);
 
     /* Every problem, in field order. */
-    j = t_call("POST", "/v1/keys", AUTH_JSON,
+    j = t_call("POST", "/v1/keys", T_AUTH_JSON,
                "{\"metadata\": 1, \"expires_at\": \"x\", \"user_id\": 2, \"key_name\": false}",
                422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 4);
@@ -331,13 +307,13 @@ START_TEST(create_key_422)
     json_decref(j);
 
     /* The body itself: absent, not an object, malformed. */
-    j = t_call("POST", "/v1/keys", AUTH, NULL, 422);
+    j = t_call("POST", "/v1/keys", T_AUTH, NULL, 422);
     t_expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
-    j = t_call("POST", "/v1/keys", AUTH_JSON, "[1]", 422);
+    j = t_call("POST", "/v1/keys", T_AUTH_JSON, "[1]", 422);
     t_expect_422_item(j, 0, "model_attributes_type", "body", NULL, NULL);
     json_decref(j);
-    j = t_call("POST", "/v1/keys", AUTH_JSON, "{\"key_name\": ", 422);
+    j = t_call("POST", "/v1/keys", T_AUTH_JSON, "{\"key_name\": ", 422);
     t_expect_422_item(j, 0, "json_invalid", "body", NULL, "JSON decode error");
     json_decref(j);
 
@@ -409,7 +385,7 @@ START_TEST(list_and_get)
     n = t_sql_long("SELECT count(*) FROM api_keys");
     ck_assert_int_ge(n, 3);
 
-    j = t_call("GET", "/v1/keys", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/keys", T_AUTH, NULL, 200);
     ck_assert(json_is_array(j));
     ck_assert_int_eq((long)json_array_size(j), n < 100 ? n : 100);
     for (size_t i = 0; i < json_array_size(j); i++)
@@ -418,7 +394,7 @@ START_TEST(list_and_get)
 
     /* Insertion order: the last three are ours, as KeyInfo. */
     snprintf(path, sizeof(path), "/v1/keys?skip=%ld&limit=3", n - 3);
-    j = t_call("GET", path, AUTH, NULL, 200);
+    j = t_call("GET", path, T_AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 3);
     ck_assert_str_eq(check_keyinfo(json_array_get(j, 0)), check_created(a));
     ck_assert_str_eq(check_keyinfo(json_array_get(j, 1)), check_created(b));
@@ -429,30 +405,30 @@ START_TEST(list_and_get)
                      "2040-01-01T00:00:00+00:00");
     json_decref(j);
 
-    j = t_call("GET", "/v1/keys?limit=1", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/keys?limit=1", T_AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 1);
     json_decref(j);
-    j = t_call("GET", "/v1/keys?skip=100000", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/keys?skip=100000", T_AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 0);
     json_decref(j);
-    j = t_call("GET", "/v1/keys?limit=1000&skip=0", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/keys?limit=1000&skip=0", T_AUTH, NULL, 200);
     json_decref(j);
 
     /* Pagination bounds. */
-    expect_422_query("/v1/keys?skip=-1", "greater_than_equal", "skip");
-    expect_422_query("/v1/keys?limit=0", "greater_than_equal", "limit");
-    expect_422_query("/v1/keys?limit=1001", "less_than_equal", "limit");
-    expect_422_query("/v1/keys?limit=10000", "less_than_equal", "limit");
-    expect_422_query("/v1/keys?limit=abc", "int_parsing", "limit");
+    t_expect_422_query("/v1/keys?skip=-1", "greater_than_equal", "skip");
+    t_expect_422_query("/v1/keys?limit=0", "greater_than_equal", "limit");
+    t_expect_422_query("/v1/keys?limit=1001", "less_than_equal", "limit");
+    t_expect_422_query("/v1/keys?limit=10000", "less_than_equal", "limit");
+    t_expect_422_query("/v1/keys?limit=abc", "int_parsing", "limit");
 
     snprintf(path, sizeof(path), "/v1/keys/%s", check_created(b));
-    got = t_call("GET", path, AUTH, NULL, 200);
+    got = t_call("GET", path, T_AUTH, NULL, 200);
     check_keyinfo(got);
     ck_assert(json_equal(json_object_get(got, "metadata"), json_object_get(b, "metadata")));
     ck_assert(json_equal(json_object_get(got, "key_name"), json_object_get(b, "key_name")));
     json_decref(got);
 
-    t_expect_error("GET", "/v1/keys/no-such-key", AUTH, NULL, 404,
+    t_expect_error("GET", "/v1/keys/no-such-key", T_AUTH, NULL, 404,
                    "API key with id 'no-such-key' not found");
     json_decref(a);
     json_decref(b);
@@ -472,7 +448,7 @@ START_TEST(update_key)
     id = check_created(k);
     snprintf(path, sizeof(path), "/v1/keys/%s", id);
 
-    j = t_call("PATCH", path, AUTH_JSON, "{\"key_name\": \"after\", \"is_active\": false}", 200);
+    j = t_call("PATCH", path, T_AUTH_JSON, "{\"key_name\": \"after\", \"is_active\": false}", 200);
     ck_assert_str_eq(check_keyinfo(j), id);
     ck_assert_str_eq(json_string_value(json_object_get(j, "key_name")), "after");
     ck_assert(json_is_false(json_object_get(j, "is_active")));
@@ -486,7 +462,7 @@ START_TEST(update_key)
                  id);
 
     /* metadata is replaced, not merged; expires_at normalised. */
-    j = t_call("PATCH", path, AUTH_JSON,
+    j = t_call("PATCH", path, T_AUTH_JSON,
                "{\"metadata\": {\"c\": 3}, \"expires_at\": \"2041-05-06T07:08:09-01:00\"}", 200);
     ck_assert_int_eq(json_object_size(json_object_get(j, "metadata")), 1);
     ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j, "metadata"), "c")), 3);
@@ -499,24 +475,24 @@ START_TEST(update_key)
 
     /* Nulls and an empty body change nothing (nothing can be cleared). */
     j = t_call(
-        "PATCH", path, AUTH_JSON,
+        "PATCH", path, T_AUTH_JSON,
         "{\"key_name\": null, \"is_active\": null, \"expires_at\": null, \"metadata\": null}", 200);
     ck_assert_str_eq(json_string_value(json_object_get(j, "key_name")), "after");
     ck_assert(json_is_false(json_object_get(j, "is_active")));
     ck_assert_str_eq(json_string_value(json_object_get(j, "expires_at")),
                      "2041-05-06T08:08:09+00:00");
     json_decref(j);
-    j = t_call("PATCH", path, AUTH_JSON, "{}", 200);
+    j = t_call("PATCH", path, T_AUTH_JSON, "{}", 200);
     ck_assert_int_eq(json_object_size(json_object_get(j, "metadata")), 1);
     json_decref(j);
 
     /* Reactivation is possible; lax booleans as pydantic. */
-    j = t_call("PATCH", path, AUTH_JSON, "{\"is_active\": \"true\"}", 200);
+    j = t_call("PATCH", path, T_AUTH_JSON, "{\"is_active\": \"true\"}", 200);
     ck_assert(json_is_true(json_object_get(j, "is_active")));
     json_decref(j);
 
     /* The GET view agrees. */
-    j = t_call("GET", path, AUTH, NULL, 200);
+    j = t_call("GET", path, T_AUTH, NULL, 200);
     ck_assert_str_eq(json_string_value(json_object_get(j, "key_name")), "after");
     ck_assert(json_is_true(json_object_get(j, "is_active")));
     json_decref(j);
@@ -528,10 +504,10 @@ START_TEST(update_key)
     expect_422("PATCH", path, "{\"metadata\": \"x\"}", "dict_type", "metadata");
     expect_422("PATCH", path, "{\"expires_at\": \"soon\"}", "datetime_from_date_parsing",
                "expires_at");
-    j = t_call("PATCH", path, AUTH, NULL, 422);
+    j = t_call("PATCH", path, T_AUTH, NULL, 422);
     t_expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
-    t_expect_error("PATCH", "/v1/keys/no-such-key", AUTH_JSON, "{\"is_active\": false}", 404,
+    t_expect_error("PATCH", "/v1/keys/no-such-key", T_AUTH_JSON, "{\"is_active\": false}", 404,
                    "API key with id 'no-such-key' not found");
     t_assert_sql("1", "SELECT is_active FROM api_keys WHERE id = '%s'", id);
     json_decref(k);
@@ -553,28 +529,28 @@ START_TEST(revocation_is_immediate)
     t_expect_key_auth(key, 200, NULL);
 
     /* PATCH is_active=false: refused at the very next request; reactivation works. */
-    j = t_call("PATCH", path, AUTH_JSON, "{\"is_active\": false}", 200);
+    j = t_call("PATCH", path, T_AUTH_JSON, "{\"is_active\": false}", 200);
     json_decref(j);
     t_expect_key_auth(key, 401, "API key is inactive");
-    j = t_call("PATCH", path, AUTH_JSON, "{\"is_active\": true}", 200);
+    j = t_call("PATCH", path, T_AUTH_JSON, "{\"is_active\": true}", 200);
     json_decref(j);
     t_expect_key_auth(key, 200, NULL);
 
     /* Expiry set in the past, then moved to the future. */
-    j = t_call("PATCH", path, AUTH_JSON, "{\"expires_at\": \"2020-01-01T00:00:00Z\"}", 200);
+    j = t_call("PATCH", path, T_AUTH_JSON, "{\"expires_at\": \"2020-01-01T00:00:00Z\"}", 200);
     json_decref(j);
     t_expect_key_auth(key, 401, "API key has expired");
-    j = t_call("PATCH", path, AUTH_JSON, "{\"expires_at\": \"2099-01-01T00:00:00Z\"}", 200);
+    j = t_call("PATCH", path, T_AUTH_JSON, "{\"expires_at\": \"2099-01-01T00:00:00Z\"}", 200);
     json_decref(j);
     t_expect_key_auth(key, 200, NULL);
 
     /* A metadata-only PATCH keeps the key usable. */
-    j = t_call("PATCH", path, AUTH_JSON, "{\"metadata\": {\"x\": 1}}", 200);
+    j = t_call("PATCH", path, T_AUTH_JSON, "{\"metadata\": {\"x\": 1}}", 200);
     json_decref(j);
     t_expect_key_auth(key, 200, NULL);
 
     /* DELETE: gone at the next request. */
-    t_call_204("DELETE", path, AUTH);
+    t_call_204("DELETE", path, T_AUTH);
     t_expect_key_auth(key, 401, "Invalid API key");
     json_decref(k);
 }
@@ -593,11 +569,11 @@ START_TEST(delete_key)
     snprintf(path, sizeof(path), "/v1/keys/%s", id);
     snprintf(msg, sizeof(msg), "API key with id '%s' not found", id);
 
-    t_call_204("DELETE", path, AUTH);
+    t_call_204("DELETE", path, T_AUTH);
     t_assert_sql("0", "SELECT count(*) FROM api_keys WHERE id = '%s'", id);
-    t_expect_error("GET", path, AUTH, NULL, 404, msg);
-    t_expect_error("DELETE", path, AUTH, NULL, 404, msg);
-    t_expect_error("PATCH", path, AUTH_JSON, "{}", 404, msg);
+    t_expect_error("GET", path, T_AUTH, NULL, 404, msg);
+    t_expect_error("DELETE", path, T_AUTH, NULL, 404, msg);
+    t_expect_error("PATCH", path, T_AUTH_JSON, "{}", 404, msg);
     /* The key's virtual user is not deleted. */
     t_assert_sql("1", "SELECT count(*) FROM users WHERE user_id = '%s' AND deleted_at IS NULL",
                  uid);
@@ -617,18 +593,18 @@ START_TEST(delete_key)
              "'/v1/chat/completions', 1, 1, 2, NULL, 'error')",
              id, uid, id, uid);
     ck_assert_int_eq(t_sql_exec(t_api.db, sql), 0);
-    t_call_204("DELETE", path, AUTH);
+    t_call_204("DELETE", path, T_AUTH);
     t_assert_sql("2|0", "SELECT count(*) || '|' || count(api_key_id) FROM usage_logs "
                         "WHERE id IN ('u-del-1', 'u-del-2')");
     t_assert_sql(uid, "SELECT user_id FROM usage_logs WHERE id = 'u-del-1'");
     snprintf(path, sizeof(path), "/v1/users/%s/usage", uid);
-    j = t_call("GET", path, AUTH, NULL, 200);
+    j = t_call("GET", path, T_AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 2);
     ck_assert(json_is_null(json_object_get(json_array_get(j, 0), "api_key_id")));
     json_decref(j);
     json_decref(k);
 
-    t_expect_error("DELETE", "/v1/keys/no-such-key", AUTH, NULL, 404,
+    t_expect_error("DELETE", "/v1/keys/no-such-key", T_AUTH, NULL, 404,
                    "API key with id 'no-such-key' not found");
 }
 END_TEST
@@ -640,13 +616,13 @@ START_TEST(no_master_key_503)
     json_t *j;
 
     t_api_need();
-    t_expect_error("POST", "/v1/keys", AUTH_JSON, "{}", 503, msg);
+    t_expect_error("POST", "/v1/keys", T_AUTH_JSON, "{}", 503, msg);
     t_expect_error("POST", "/v1/keys", NULL, "{\"key_name\": 5}", 503, msg);
     t_expect_error("GET", "/v1/keys", NULL, NULL, 503, msg);
-    t_expect_error("GET", "/v1/keys?limit=0", AUTH, NULL, 503, msg);
+    t_expect_error("GET", "/v1/keys?limit=0", T_AUTH, NULL, 503, msg);
     t_expect_error("GET", "/v1/keys/x", "Authorization: Basic x\r\n", NULL, 503, msg);
-    t_expect_error("PATCH", "/v1/keys/x", AUTH_JSON, "{}", 503, msg);
-    t_expect_error("DELETE", "/v1/keys/x", AUTH, NULL, 503, msg);
+    t_expect_error("PATCH", "/v1/keys/x", T_AUTH_JSON, "{}", 503, msg);
+    t_expect_error("DELETE", "/v1/keys/x", T_AUTH, NULL, 503, msg);
     /* Malformed JSON is still 422 first. */
     j = t_call("POST", "/v1/keys", NULL, "{oops", 422);
     t_expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
@@ -722,9 +698,12 @@ START_TEST(secrets_and_clean_exit)
     char keys[3][80], path[128], hdr[200], hex[SHA256_HEX_LEN];
     json_t *j;
 
-    ck_assert_int_eq(t_gw_start(&g, MASTER_YAML "log_level: debug\n", NULL, NULL), 0);
+    ck_assert_int_eq(
+        t_gw_start(&g, "master_key: " T_MASTER_KEY "\nbootstrap_api_key: false\nlog_level: debug\n",
+                   NULL, NULL),
+        0);
     for (int i = 0; i < 3; i++) {
-        ck_assert_int_eq(t_http(g.port, "POST", "/v1/keys", AUTH_JSON,
+        ck_assert_int_eq(t_http(g.port, "POST", "/v1/keys", T_AUTH_JSON,
                                 i == 1 ? "{\"user_id\": \"sec-user\"}" : "{\"key_name\": \"s\"}",
                                 &r),
                          0);
@@ -742,7 +721,7 @@ START_TEST(secrets_and_clean_exit)
     ck_assert_int_eq(t_http(g.port, "GET", "/v1/models", hdr, NULL, &r), 0);
     ck_assert_int_eq(r.status, 200);
     t_resp_free(&r);
-    ck_assert_int_eq(t_http(g.port, "PATCH", path, AUTH_JSON, "{\"is_active\": false}", &r), 0);
+    ck_assert_int_eq(t_http(g.port, "PATCH", path, T_AUTH_JSON, "{\"is_active\": false}", &r), 0);
     ck_assert_int_eq(r.status, 200);
     t_resp_free(&r);
     ck_assert_int_eq(t_http(g.port, "GET", "/v1/models", hdr, NULL, &r), 0);
@@ -754,10 +733,10 @@ START_TEST(secrets_and_clean_exit)
     ck_assert_ptr_null(strstr(r.body, keys[2]));
     ck_assert_ptr_null(strstr(r.body, "test-master-key"));
     t_resp_free(&r);
-    ck_assert_int_eq(t_http(g.port, "DELETE", path, AUTH, NULL, &r), 0);
+    ck_assert_int_eq(t_http(g.port, "DELETE", path, T_AUTH, NULL, &r), 0);
     ck_assert_int_eq(r.status, 204);
     t_resp_free(&r);
-    ck_assert_int_eq(t_http(g.port, "GET", "/v1/keys", AUTH, NULL, &r), 0);
+    ck_assert_int_eq(t_http(g.port, "GET", "/v1/keys", T_AUTH, NULL, &r), 0);
     ck_assert_int_eq(r.status, 200);
     for (int i = 0; i < 3; i++)
         ck_assert_ptr_null(strstr(r.body, keys[i]));
@@ -779,12 +758,6 @@ START_TEST(secrets_and_clean_exit)
 }
 END_TEST
 
-START_TEST(shutdown_clean)
-{
-    t_api_stop_clean();
-}
-END_TEST
-
 Suite *e2e_keys_suite(void)
 {
     Suite *s = suite_create("e2e_keys");
@@ -792,7 +765,7 @@ Suite *e2e_keys_suite(void)
     TCase *nm = tcase_create("no_master_key");
     TCase *own = tcase_create("own_gateway");
 
-    tcase_add_unchecked_fixture(tc, gw_up_master, t_api_down);
+    tcase_add_unchecked_fixture(tc, t_api_up_master, t_api_down);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, create_key_basic);
     tcase_add_test(tc, create_key_expiry_and_metadata);
@@ -803,13 +776,13 @@ Suite *e2e_keys_suite(void)
     tcase_add_test(tc, update_key);
     tcase_add_test(tc, revocation_is_immediate);
     tcase_add_test(tc, delete_key);
-    tcase_add_test(tc, shutdown_clean);
+    t_api_add_shutdown_test(tc);
     suite_add_tcase(s, tc);
 
-    tcase_add_unchecked_fixture(nm, gw_up_no_master, t_api_down);
+    tcase_add_unchecked_fixture(nm, t_api_up_no_master, t_api_down);
     tcase_set_timeout(nm, 30);
     tcase_add_test(nm, no_master_key_503);
-    tcase_add_test(nm, shutdown_clean);
+    t_api_add_shutdown_test(nm);
     suite_add_tcase(s, nm);
 
     tcase_set_timeout(own, 30);

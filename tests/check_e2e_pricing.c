@@ -17,8 +17,6 @@
 
 #include "t_api.h"
 
-#define AUTH "Authorization: Bearer test-master-key\r\n"
-
 static void gw_up_master(void)
 {
     t_api_up("master_key: test-master-key\n");
@@ -45,7 +43,7 @@ static void expect_error(const char *method, const char *path, const char *heade
 /* POST /v1/pricing with the master key, expecting 422 with one item of type on field. */
 static void expect_422(const char *body, const char *type, const char *field)
 {
-    json_t *j = t_call("POST", "/v1/pricing", AUTH, body, 422);
+    json_t *j = t_call("POST", "/v1/pricing", T_AUTH, body, 422);
 
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
     t_expect_422_item(j, 0, type, "body", field, NULL);
@@ -81,7 +79,7 @@ static json_t *set_price(const char *key, double in, double out)
              "{\"model_key\": \"%s\", \"input_price_per_million\": %.17g, "
              "\"output_price_per_million\": %.17g}",
              key, in, out);
-    return t_call("POST", "/v1/pricing", AUTH, body, 200);
+    return t_call("POST", "/v1/pricing", T_AUTH, body, 200);
 }
 
 static void no_content(const char *method, const char *path, const char *headers)
@@ -136,7 +134,7 @@ START_TEST(set_and_upsert)
     g = set_price("anthropic:claude-free", 0, 0);
     check_price(g, "anthropic:claude-free", 0, 0);
     json_decref(g);
-    g = t_call("POST", "/v1/pricing", AUTH,
+    g = t_call("POST", "/v1/pricing", T_AUTH,
                "{\"model_key\": \"mistral:small\", \"input_price_per_million\": \"0.25\", "
                "\"output_price_per_million\": 1, \"extra\": true}",
                200);
@@ -152,7 +150,7 @@ START_TEST(prices_print_as_written)
     struct t_resp r;
 
     t_api_need();
-    ck_assert_int_eq(t_http(t_api.port, "POST", "/v1/pricing", AUTH,
+    ck_assert_int_eq(t_http(t_api.port, "POST", "/v1/pricing", T_AUTH,
                             "{\"model_key\": \"openai:gpt-4o-mini\", "
                             "\"input_price_per_million\": 0.15, "
                             "\"output_price_per_million\": 0.6}",
@@ -213,14 +211,14 @@ START_TEST(bad_model_key_400)
     ck_assert_ptr_nonnull(before);
 
     snprintf(body, sizeof(body), fmt, "gpt-4o");
-    expect_error("POST", "/v1/pricing", AUTH, body, 400,
+    expect_error("POST", "/v1/pricing", T_AUTH, body, 400,
                  "Invalid model format. Expected 'provider:model' or 'provider/model', got "
                  "'gpt-4o'",
                  "invalid_request_error");
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *d;
         snprintf(body, sizeof(body), fmt, bad[i]);
-        j = t_call("POST", "/v1/pricing", AUTH, body, 400);
+        j = t_call("POST", "/v1/pricing", T_AUTH, body, 400);
         d = json_string_value(json_object_get(j, "detail"));
         ck_assert_ptr_nonnull(d);
         /* The message names the valid form. */
@@ -230,7 +228,7 @@ START_TEST(bad_model_key_400)
         json_decref(j);
     }
     snprintf(body, sizeof(body), fmt, "nope:model");
-    j = t_call("POST", "/v1/pricing", AUTH, body, 400);
+    j = t_call("POST", "/v1/pricing", T_AUTH, body, 400);
     ck_assert(strncmp(json_string_value(json_object_get(j, "detail")),
                       "'nope' is not a supported provider", 34) == 0);
     json_decref(j);
@@ -247,7 +245,7 @@ START_TEST(set_price_422)
     json_t *j;
 
     t_api_need();
-    j = t_call("POST", "/v1/pricing", AUTH,
+    j = t_call("POST", "/v1/pricing", T_AUTH,
                "{\"model_key\": \"openai:x\", \"input_price_per_million\": -1, "
                "\"output_price_per_million\": 1}",
                422);
@@ -260,7 +258,7 @@ START_TEST(set_price_422)
                "greater_than_equal", "output_price_per_million");
 
     /* Everything missing: three items in field order. */
-    j = t_call("POST", "/v1/pricing", AUTH, "{}", 422);
+    j = t_call("POST", "/v1/pricing", T_AUTH, "{}", 422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 3);
     t_expect_422_item(j, 0, "missing", "body", "model_key", "Field required");
     t_expect_422_item(j, 1, "missing", "body", "input_price_per_million", "Field required");
@@ -268,7 +266,7 @@ START_TEST(set_price_422)
     json_decref(j);
 
     /* The docs' "model" field is not the API's "model_key". */
-    j = t_call("POST", "/v1/pricing", AUTH,
+    j = t_call("POST", "/v1/pricing", T_AUTH,
                "{\"model\": \"openai:x\", \"input_price_per_million\": 1, "
                "\"output_price_per_million\": 1}",
                422);
@@ -294,13 +292,13 @@ START_TEST(set_price_422)
                "\"output_price_per_million\": 1}",
                "greater_than_equal", "input_price_per_million");
 
-    j = t_call("POST", "/v1/pricing", AUTH, NULL, 422);
+    j = t_call("POST", "/v1/pricing", T_AUTH, NULL, 422);
     t_expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
-    j = t_call("POST", "/v1/pricing", AUTH, "\"openai:x\"", 422);
+    j = t_call("POST", "/v1/pricing", T_AUTH, "\"openai:x\"", 422);
     t_expect_422_item(j, 0, "model_attributes_type", "body", NULL, NULL);
     json_decref(j);
-    j = t_call("POST", "/v1/pricing", AUTH, "{\"model_key\": ", 422);
+    j = t_call("POST", "/v1/pricing", T_AUTH, "{\"model_key\": ", 422);
     t_expect_422_item(j, 0, "json_invalid", "body", NULL, "JSON decode error");
     json_decref(j);
     t_assert_sql("0", "SELECT count(*) FROM model_pricing WHERE model_key = '%s'", "openai:x");
@@ -428,11 +426,11 @@ START_TEST(get_and_delete)
     expect_error("GET", "/v1/pricing/xai/grok-del", NULL, NULL, 404, "Not Found",
                  "not_found_error");
 
-    no_content("DELETE", "/v1/pricing/xai:grok-del", AUTH);
+    no_content("DELETE", "/v1/pricing/xai:grok-del", T_AUTH);
     t_assert_sql("0", "SELECT count(*) FROM model_pricing WHERE model_key = '%s'", "xai:grok-del");
     expect_error("GET", "/v1/pricing/xai:grok-del", NULL, NULL, 404,
                  "Pricing for model 'xai:grok-del' not found", "not_found_error");
-    expect_error("DELETE", "/v1/pricing/xai:grok-del", AUTH, NULL, 404,
+    expect_error("DELETE", "/v1/pricing/xai:grok-del", T_AUTH, NULL, 404,
                  "Pricing for model 'xai:grok-del' not found", "not_found_error");
 
     /* A legacy slash row is listed but not addressable, not even percent-encoded (the path
@@ -458,7 +456,7 @@ START_TEST(no_master_key)
     json_t *j;
 
     t_api_need();
-    expect_error("POST", "/v1/pricing", AUTH,
+    expect_error("POST", "/v1/pricing", T_AUTH,
                  "{\"model_key\": \"openai:x\", \"input_price_per_million\": 1, "
                  "\"output_price_per_million\": 1}",
                  503, msg, "service_unavailable_error");
@@ -470,7 +468,7 @@ START_TEST(no_master_key)
     expect_error("GET", "/v1/pricing/openai:x", NULL, NULL, 404,
                  "Pricing for model 'openai:x' not found", "not_found_error");
     /* Models still authenticate virtual keys without a master key. */
-    expect_error("GET", "/v1/models", AUTH, NULL, 401,
+    expect_error("GET", "/v1/models", T_AUTH, NULL, 401,
                  "Invalid API key format: API key must start with 'gw-' prefix",
                  "authentication_error");
 }
@@ -502,7 +500,7 @@ START_TEST(models_empty)
     json_t *j;
 
     t_api_need();
-    j = models(AUTH);
+    j = models(T_AUTH);
     ck_assert_int_eq(json_array_size(json_object_get(j, "data")), 0);
     json_decref(j);
 }
@@ -523,7 +521,7 @@ START_TEST(models_list_sorted)
     p = set_price("openrouter:openai/gpt-4o", 1, 2);
     json_decref(p);
     /* Legacy rows without ':' (loaded at start-up) are covered by e2e_boot. */
-    j = models(AUTH);
+    j = models(T_AUTH);
     d = json_object_get(j, "data");
     ck_assert_int_eq(json_array_size(d), 4);
     check_model(json_array_get(d, 0), "anthropic:claude-3", "anthropic");
@@ -555,24 +553,24 @@ START_TEST(models_get)
     p = set_price("openrouter:openai/gpt-4o", 1, 2);
     json_decref(p);
 
-    j = t_call("GET", "/v1/models/deepseek:chat", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/models/deepseek:chat", T_AUTH, NULL, 200);
     check_model(j, "deepseek:chat", "deepseek");
     json_decref(j);
     /* The id is a path parameter: it may contain '/'. */
-    j = t_call("GET", "/v1/models/openrouter:openai/gpt-4o", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/models/openrouter:openai/gpt-4o", T_AUTH, NULL, 200);
     check_model(j, "openrouter:openai/gpt-4o", "openrouter");
     json_decref(j);
 
-    expect_error("GET", "/v1/models/deepseek:nope", AUTH, NULL, 404,
+    expect_error("GET", "/v1/models/deepseek:nope", T_AUTH, NULL, 404,
                  "Model 'deepseek:nope' not found", "not_found_error");
-    expect_error("GET", "/v1/models/a/b/c", AUTH, NULL, 404, "Model 'a/b/c' not found",
+    expect_error("GET", "/v1/models/a/b/c", T_AUTH, NULL, 404, "Model 'a/b/c' not found",
                  "not_found_error");
     /* Exact match: the slash form of a colon key is another id. */
-    expect_error("GET", "/v1/models/deepseek/chat", AUTH, NULL, 404,
+    expect_error("GET", "/v1/models/deepseek/chat", T_AUTH, NULL, 404,
                  "Model 'deepseek/chat' not found", "not_found_error");
     /* Deleting the price removes the model at once (write-through to the in-memory index). */
-    no_content("DELETE", "/v1/pricing/deepseek:chat", AUTH);
-    expect_error("GET", "/v1/models/deepseek:chat", AUTH, NULL, 404,
+    no_content("DELETE", "/v1/pricing/deepseek:chat", T_AUTH);
+    expect_error("GET", "/v1/models/deepseek:chat", T_AUTH, NULL, 404,
                  "Model 'deepseek:chat' not found", "not_found_error");
 }
 END_TEST
@@ -670,7 +668,7 @@ START_TEST(models_created_key)
     json_t *k, *j;
 
     t_api_need();
-    k = t_call("POST", "/v1/keys", AUTH, "{\"key_name\": \"models-test\"}", 200);
+    k = t_call("POST", "/v1/keys", T_AUTH, "{\"key_name\": \"models-test\"}", 200);
     key = json_string_value(json_object_get(k, "key"));
     ck_assert_ptr_nonnull(key);
     snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", key);
@@ -681,12 +679,6 @@ START_TEST(models_created_key)
     check_model(j, "openai:gpt-4o", "openai");
     json_decref(j);
     json_decref(k);
-}
-END_TEST
-
-START_TEST(shutdown_clean)
-{
-    t_api_stop_clean();
 }
 END_TEST
 
@@ -707,13 +699,13 @@ Suite *e2e_pricing_suite(void)
     tcase_add_test(tp, pricing_auth);
     tcase_add_test(tp, list_and_pagination);
     tcase_add_test(tp, get_and_delete);
-    tcase_add_test(tp, shutdown_clean);
+    t_api_add_shutdown_test(tp);
     suite_add_tcase(s, tp);
 
     tcase_add_unchecked_fixture(tn, gw_up_no_master, t_api_down);
     tcase_set_timeout(tn, 30);
     tcase_add_test(tn, no_master_key);
-    tcase_add_test(tn, shutdown_clean);
+    t_api_add_shutdown_test(tn);
     suite_add_tcase(s, tn);
 
     /* One gateway; the tests run in this order and build on each other's rows. */
@@ -725,7 +717,7 @@ Suite *e2e_pricing_suite(void)
     tcase_add_test(tm, models_auth);
     tcase_add_test(tm, models_bootstrap_key);
     tcase_add_test(tm, models_created_key);
-    tcase_add_test(tm, shutdown_clean);
+    t_api_add_shutdown_test(tm);
     suite_add_tcase(s, tm);
     return s;
 }

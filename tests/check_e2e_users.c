@@ -18,38 +18,14 @@
 
 #include "t_api.h"
 
-#define AUTH "Authorization: Bearer test-master-key\r\n"
-#define AUTH_JSON AUTH "Content-Type: application/json\r\n"
-#define MASTER_YAML "master_key: test-master-key\nbootstrap_api_key: false\n"
-
-static void gw_up_master(void)
-{
-    t_api_up(MASTER_YAML);
-}
-
-static void gw_up_no_master(void)
-{
-    t_api_up("bootstrap_api_key: false\n");
-}
-
 /* A request with the master key that must give 422 with one item of type on body.field. */
 static void expect_422(const char *method, const char *path, const char *body, const char *type,
                        const char *field)
 {
-    json_t *j = t_call(method, path, AUTH_JSON, body, 422);
+    json_t *j = t_call(method, path, T_AUTH_JSON, body, 422);
 
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
     t_expect_422_item(j, 0, type, "body", field, NULL);
-    json_decref(j);
-}
-
-/* A GET with the master key that must give 422 on query.param. */
-static void expect_422_query(const char *path, const char *type, const char *param)
-{
-    json_t *j = t_call("GET", path, AUTH, NULL, 422);
-
-    ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
-    t_expect_422_item(j, 0, type, "query", param, NULL);
     json_decref(j);
 }
 
@@ -112,7 +88,7 @@ static const char *check_user(json_t *j)
 
 static json_t *create_user(const char *body)
 {
-    json_t *j = t_call("POST", "/v1/users", AUTH_JSON, body, 200);
+    json_t *j = t_call("POST", "/v1/users", T_AUTH_JSON, body, 200);
     check_user(j);
     return j;
 }
@@ -120,7 +96,7 @@ static json_t *create_user(const char *body)
 /* Creates a budget and returns its id (owned). */
 static char *create_budget(const char *body)
 {
-    json_t *j = t_call("POST", "/v1/budgets", AUTH_JSON, body, 200);
+    json_t *j = t_call("POST", "/v1/budgets", T_AUTH_JSON, body, 200);
     char *id = strdup(json_string_value(json_object_get(j, "budget_id")));
 
     json_decref(j);
@@ -179,12 +155,12 @@ START_TEST(create_user_basic)
     json_decref(j);
 
     /* An active user with the same id: 409, nothing changed. */
-    t_expect_error("POST", "/v1/users", AUTH_JSON,
+    t_expect_error("POST", "/v1/users", T_AUTH_JSON,
                    "{\"user_id\": \"u-full\", \"alias\": \"Other\"}", 409,
                    "User with id 'u-full' already exists");
     t_assert_sql("Full", "SELECT alias FROM users WHERE user_id = 'u-full'");
     /* 409 comes before the budget check. */
-    t_expect_error("POST", "/v1/users", AUTH_JSON,
+    t_expect_error("POST", "/v1/users", T_AUTH_JSON,
                    "{\"user_id\": \"u-full\", \"budget_id\": \"no-such-budget\"}", 409,
                    "User with id 'u-full' already exists");
 }
@@ -219,12 +195,12 @@ START_TEST(create_user_with_budget)
     json_decref(j);
 
     /* An unknown budget: 404 and nothing persisted. */
-    t_expect_error("POST", "/v1/users", AUTH_JSON,
+    t_expect_error("POST", "/v1/users", T_AUTH_JSON,
                    "{\"user_id\": \"u-b3\", \"budget_id\": \"no-such-budget\"}", 404,
                    "Budget with id 'no-such-budget' not found");
     t_assert_sql("0", "SELECT count(*) FROM users WHERE user_id = 'u-b3'");
     snprintf(msg, sizeof(msg), "User with id '%s' not found", "u-b3");
-    t_expect_error("GET", "/v1/users/u-b3", AUTH, NULL, 404, msg);
+    t_expect_error("GET", "/v1/users/u-b3", T_AUTH, NULL, 404, msg);
     free(b1);
     free(b2);
 }
@@ -238,11 +214,11 @@ START_TEST(create_user_422)
     t_api_need();
     before = t_sql_long("SELECT count(*) FROM users");
 
-    j = t_call("POST", "/v1/users", AUTH_JSON, "{}", 422);
+    j = t_call("POST", "/v1/users", T_AUTH_JSON, "{}", 422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
     t_expect_422_item(j, 0, "missing", "body", "user_id", "Field required");
     json_decref(j);
-    j = t_call("POST", "/v1/users", AUTH_JSON, "{\"alias\": \"x\"}", 422);
+    j = t_call("POST", "/v1/users", T_AUTH_JSON, "{\"alias\": \"x\"}", 422);
     t_expect_422_item(j, 0, "missing", "body", "user_id", "Field required");
     json_decref(j);
     expect_422("POST", "/v1/users", "{\"user_id\": null}", "string_type", "user_id");
@@ -260,7 +236,7 @@ START_TEST(create_user_422)
                "metadata");
 
     /* Every problem, in field order. */
-    j = t_call("POST", "/v1/users", AUTH_JSON, "{\"metadata\": 1, \"blocked\": [], \"alias\": 2}",
+    j = t_call("POST", "/v1/users", T_AUTH_JSON, "{\"metadata\": 1, \"blocked\": [], \"alias\": 2}",
                422);
     ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 4);
     t_expect_422_item(j, 0, "missing", "body", "user_id", NULL);
@@ -269,13 +245,13 @@ START_TEST(create_user_422)
     t_expect_422_item(j, 3, "dict_type", "body", "metadata", NULL);
     json_decref(j);
 
-    j = t_call("POST", "/v1/users", AUTH, NULL, 422);
+    j = t_call("POST", "/v1/users", T_AUTH, NULL, 422);
     t_expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
-    j = t_call("POST", "/v1/users", AUTH_JSON, "\"u\"", 422);
+    j = t_call("POST", "/v1/users", T_AUTH_JSON, "\"u\"", 422);
     t_expect_422_item(j, 0, "model_attributes_type", "body", NULL, NULL);
     json_decref(j);
-    j = t_call("POST", "/v1/users", AUTH_JSON, "{\"user_id\": \"a\",}", 422);
+    j = t_call("POST", "/v1/users", T_AUTH_JSON, "{\"user_id\": \"a\",}", 422);
     t_expect_422_item(j, 0, "json_invalid", "body", NULL, "JSON decode error");
     json_decref(j);
 
@@ -309,7 +285,7 @@ START_TEST(master_key_rules)
     }
 
     /* A valid virtual key is not the master key. */
-    k = t_call("POST", "/v1/keys", AUTH_JSON, "{}", 200);
+    k = t_call("POST", "/v1/keys", T_AUTH_JSON, "{}", 200);
     snprintf(hdr, sizeof(hdr), "Authorization: Bearer %s\r\n", str(k, "key"));
     t_expect_error("GET", "/v1/users", hdr, NULL, 401, "Invalid master key");
     json_decref(k);
@@ -344,7 +320,7 @@ START_TEST(list_and_get)
     b = create_user("{\"user_id\": \"u-list-b\", \"metadata\": {\"k\": [1]}}");
     n = t_sql_long("SELECT count(*) FROM users WHERE deleted_at IS NULL");
 
-    j = t_call("GET", "/v1/users", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/users", T_AUTH, NULL, 200);
     ck_assert(json_is_array(j));
     ck_assert_int_eq((long)json_array_size(j), n < 100 ? n : 100);
     for (size_t i = 0; i < json_array_size(j); i++)
@@ -352,38 +328,38 @@ START_TEST(list_and_get)
     json_decref(j);
 
     snprintf(path, sizeof(path), "/v1/users?skip=%ld&limit=2", n - 2);
-    j = t_call("GET", path, AUTH, NULL, 200);
+    j = t_call("GET", path, T_AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 2);
     ck_assert(json_equal(json_array_get(j, 0), a));
     ck_assert(json_equal(json_array_get(j, 1), b));
     json_decref(j);
 
-    j = t_call("GET", "/v1/users/u-list-b", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/users/u-list-b", T_AUTH, NULL, 200);
     ck_assert(json_equal(j, b));
     json_decref(j);
 
     /* Soft-deleted users are not listed and not found. */
-    t_call_204("DELETE", "/v1/users/u-list-a", AUTH);
-    t_expect_error("GET", "/v1/users/u-list-a", AUTH, NULL, 404,
+    t_call_204("DELETE", "/v1/users/u-list-a", T_AUTH);
+    t_expect_error("GET", "/v1/users/u-list-a", T_AUTH, NULL, 404,
                    "User with id 'u-list-a' not found");
-    j = t_call("GET", "/v1/users?limit=1000", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/users?limit=1000", T_AUTH, NULL, 200);
     ck_assert_int_eq((long)json_array_size(j), n - 1);
     for (size_t i = 0; i < json_array_size(j); i++)
         ck_assert_str_ne(str(json_array_get(j, i), "user_id"), "u-list-a");
     json_decref(j);
-    t_expect_error("GET", "/v1/users/nobody", AUTH, NULL, 404, "User with id 'nobody' not found");
+    t_expect_error("GET", "/v1/users/nobody", T_AUTH, NULL, 404, "User with id 'nobody' not found");
 
-    j = t_call("GET", "/v1/users?limit=1", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/users?limit=1", T_AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 1);
     json_decref(j);
-    j = t_call("GET", "/v1/users?skip=100000", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/users?skip=100000", T_AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 0);
     json_decref(j);
-    expect_422_query("/v1/users?skip=-1", "greater_than_equal", "skip");
-    expect_422_query("/v1/users?limit=0", "greater_than_equal", "limit");
-    expect_422_query("/v1/users?limit=1001", "less_than_equal", "limit");
-    expect_422_query("/v1/users?limit=10000", "less_than_equal", "limit");
-    expect_422_query("/v1/users?skip=x", "int_parsing", "skip");
+    t_expect_422_query("/v1/users?skip=-1", "greater_than_equal", "skip");
+    t_expect_422_query("/v1/users?limit=0", "greater_than_equal", "limit");
+    t_expect_422_query("/v1/users?limit=1001", "less_than_equal", "limit");
+    t_expect_422_query("/v1/users?limit=10000", "less_than_equal", "limit");
+    t_expect_422_query("/v1/users?skip=x", "int_parsing", "skip");
     json_decref(a);
     json_decref(b);
 }
@@ -401,7 +377,7 @@ START_TEST(update_user)
     u = create_user("{\"user_id\": \"u-up\", \"alias\": \"Old\", \"metadata\": {\"a\": 1}}");
     exec_sql("UPDATE users SET spend = 4.5 WHERE user_id = 'u-up'");
 
-    j = t_call("PATCH", "/v1/users/u-up", AUTH_JSON,
+    j = t_call("PATCH", "/v1/users/u-up", T_AUTH_JSON,
                "{\"alias\": \"New\", \"blocked\": true, \"metadata\": {\"b\": 2}}", 200);
     ck_assert_str_eq(check_user(j), "u-up");
     ck_assert_str_eq(str(j, "alias"), "New");
@@ -415,20 +391,20 @@ START_TEST(update_user)
     json_decref(j);
 
     /* Nulls and {} keep everything. */
-    j = t_call("PATCH", "/v1/users/u-up", AUTH_JSON,
+    j = t_call("PATCH", "/v1/users/u-up", T_AUTH_JSON,
                "{\"alias\": null, \"blocked\": null, \"metadata\": null, \"budget_id\": null}",
                200);
     ck_assert_str_eq(str(j, "alias"), "New");
     ck_assert(json_is_true(json_object_get(j, "blocked")));
     ck_assert_int_eq(json_object_size(json_object_get(j, "metadata")), 1);
     json_decref(j);
-    j = t_call("PATCH", "/v1/users/u-up", AUTH_JSON, "{}", 200);
+    j = t_call("PATCH", "/v1/users/u-up", T_AUTH_JSON, "{}", 200);
     ck_assert_str_eq(str(j, "alias"), "New");
     json_decref(j);
 
     /* Setting a budget anchors the period now; spend is not reset. */
     snprintf(body, sizeof(body), "{\"budget_id\": \"%s\"}", b1);
-    j = t_call("PATCH", "/v1/users/u-up", AUTH_JSON, body, 200);
+    j = t_call("PATCH", "/v1/users/u-up", T_AUTH_JSON, body, 200);
     ck_assert_str_eq(str(j, "budget_id"), b1);
     started = ts_us(str(j, "budget_started_at"));
     next = ts_us(str(j, "next_budget_reset_at"));
@@ -439,19 +415,19 @@ START_TEST(update_user)
     prev = j;
 
     /* An unrelated update keeps the anchor. */
-    j = t_call("PATCH", "/v1/users/u-up", AUTH_JSON, "{\"alias\": \"Again\"}", 200);
+    j = t_call("PATCH", "/v1/users/u-up", T_AUTH_JSON, "{\"alias\": \"Again\"}", 200);
     ck_assert_str_eq(str(j, "budget_started_at"), str(prev, "budget_started_at"));
     ck_assert_str_eq(str(j, "next_budget_reset_at"), str(prev, "next_budget_reset_at"));
     json_decref(j);
 
     /* Setting the budget again re-anchors later; a budget without a duration clears next. */
-    j = t_call("PATCH", "/v1/users/u-up", AUTH_JSON, body, 200);
+    j = t_call("PATCH", "/v1/users/u-up", T_AUTH_JSON, body, 200);
     ck_assert(ts_us(str(j, "budget_started_at")) > started);
     ck_assert_int_eq(ts_us(str(j, "next_budget_reset_at")) - ts_us(str(j, "budget_started_at")),
                      60LL * 1000000);
     json_decref(j);
     snprintf(body, sizeof(body), "{\"budget_id\": \"%s\"}", b2);
-    j = t_call("PATCH", "/v1/users/u-up", AUTH_JSON, body, 200);
+    j = t_call("PATCH", "/v1/users/u-up", T_AUTH_JSON, body, 200);
     ck_assert_str_eq(str(j, "budget_id"), b2);
     ts_us(str(j, "budget_started_at"));
     ck_assert(json_is_null(json_object_get(j, "next_budget_reset_at")));
@@ -459,24 +435,24 @@ START_TEST(update_user)
     t_assert_sql("1", "SELECT next_budget_reset_at IS NULL FROM users WHERE user_id = 'u-up'");
 
     /* An unknown budget: 404, nothing changed. */
-    t_expect_error("PATCH", "/v1/users/u-up", AUTH_JSON,
+    t_expect_error("PATCH", "/v1/users/u-up", T_AUTH_JSON,
                    "{\"budget_id\": \"no-such-budget\", \"alias\": \"X\"}", 404,
                    "Budget with id 'no-such-budget' not found");
     t_assert_sql(b2, "SELECT budget_id FROM users WHERE user_id = 'u-up'");
     t_assert_sql("Again", "SELECT alias FROM users WHERE user_id = 'u-up'");
 
     /* 404 for missing and soft-deleted users (user checked before the budget). */
-    t_expect_error("PATCH", "/v1/users/nobody", AUTH_JSON, "{\"alias\": \"x\"}", 404,
+    t_expect_error("PATCH", "/v1/users/nobody", T_AUTH_JSON, "{\"alias\": \"x\"}", 404,
                    "User with id 'nobody' not found");
-    t_expect_error("PATCH", "/v1/users/nobody", AUTH_JSON, "{\"budget_id\": \"no-such-budget\"}",
+    t_expect_error("PATCH", "/v1/users/nobody", T_AUTH_JSON, "{\"budget_id\": \"no-such-budget\"}",
                    404, "User with id 'nobody' not found");
     j = create_user("{\"user_id\": \"u-up-del\"}");
     json_decref(j);
-    t_call_204("DELETE", "/v1/users/u-up-del", AUTH);
-    t_expect_error("PATCH", "/v1/users/u-up-del", AUTH_JSON, "{\"alias\": \"x\"}", 404,
+    t_call_204("DELETE", "/v1/users/u-up-del", T_AUTH);
+    t_expect_error("PATCH", "/v1/users/u-up-del", T_AUTH_JSON, "{\"alias\": \"x\"}", 404,
                    "User with id 'u-up-del' not found");
     snprintf(body, sizeof(body), "{\"budget_id\": \"%s\"}", b1);
-    t_expect_error("PATCH", "/v1/users/u-up-del", AUTH_JSON, body, 404,
+    t_expect_error("PATCH", "/v1/users/u-up-del", T_AUTH_JSON, body, 404,
                    "User with id 'u-up-del' not found");
     t_assert_sql("1", "SELECT alias IS NULL AND budget_id IS NULL FROM users "
                       "WHERE user_id = 'u-up-del'");
@@ -486,7 +462,7 @@ START_TEST(update_user)
     expect_422("PATCH", "/v1/users/u-up", "{\"blocked\": \"x\"}", "bool_parsing", "blocked");
     expect_422("PATCH", "/v1/users/u-up", "{\"metadata\": 3}", "dict_type", "metadata");
     expect_422("PATCH", "/v1/users/u-up", "{\"budget_id\": false}", "string_type", "budget_id");
-    j = t_call("PATCH", "/v1/users/u-up", AUTH, NULL, 422);
+    j = t_call("PATCH", "/v1/users/u-up", T_AUTH, NULL, 422);
     t_expect_422_item(j, 0, "missing", "body", NULL, "Field required");
     json_decref(j);
 
@@ -503,14 +479,14 @@ START_TEST(delete_user)
 
     t_api_need();
     u = create_user("{\"user_id\": \"u-del\"}");
-    k1 = t_call("POST", "/v1/keys", AUTH_JSON, "{\"user_id\": \"u-del\"}", 200);
-    k2 =
-        t_call("POST", "/v1/keys", AUTH_JSON, "{\"user_id\": \"u-del\", \"key_name\": \"2\"}", 200);
-    other = t_call("POST", "/v1/keys", AUTH_JSON, "{\"key_name\": \"other\"}", 200);
+    k1 = t_call("POST", "/v1/keys", T_AUTH_JSON, "{\"user_id\": \"u-del\"}", 200);
+    k2 = t_call("POST", "/v1/keys", T_AUTH_JSON, "{\"user_id\": \"u-del\", \"key_name\": \"2\"}",
+                200);
+    other = t_call("POST", "/v1/keys", T_AUTH_JSON, "{\"key_name\": \"other\"}", 200);
     t_expect_key_auth(str(k1, "key"), 200, NULL);
     t_expect_key_auth(str(k2, "key"), 200, NULL);
 
-    t_call_204("DELETE", "/v1/users/u-del", AUTH);
+    t_call_204("DELETE", "/v1/users/u-del", T_AUTH);
     /* Soft delete: the row stays, deleted_at set in the stored form, keys deactivated. */
     t_assert_sql("1", "SELECT deleted_at LIKE '%%+00:00' AND deleted_at = updated_at FROM users "
                       "WHERE user_id = 'u-del'");
@@ -521,9 +497,10 @@ START_TEST(delete_user)
     t_expect_key_auth(str(k2, "key"), 401, "API key is inactive");
     t_expect_key_auth(str(other, "key"), 200, NULL);
 
-    t_expect_error("GET", "/v1/users/u-del", AUTH, NULL, 404, "User with id 'u-del' not found");
-    t_expect_error("DELETE", "/v1/users/u-del", AUTH, NULL, 404, "User with id 'u-del' not found");
-    t_expect_error("DELETE", "/v1/users/nobody", AUTH, NULL, 404,
+    t_expect_error("GET", "/v1/users/u-del", T_AUTH, NULL, 404, "User with id 'u-del' not found");
+    t_expect_error("DELETE", "/v1/users/u-del", T_AUTH, NULL, 404,
+                   "User with id 'u-del' not found");
+    t_expect_error("DELETE", "/v1/users/nobody", T_AUTH, NULL, 404,
                    "User with id 'nobody' not found");
 
     json_decref(u);
@@ -545,9 +522,9 @@ START_TEST(restore_user)
              "\"metadata\": {\"v\": 1}, \"budget_id\": \"%s\"}",
              b);
     u = create_user(body);
-    k = t_call("POST", "/v1/keys", AUTH_JSON, "{\"user_id\": \"u-rest\"}", 200);
+    k = t_call("POST", "/v1/keys", T_AUTH_JSON, "{\"user_id\": \"u-rest\"}", 200);
     exec_sql("UPDATE users SET spend = 7.25 WHERE user_id = 'u-rest'");
-    t_call_204("DELETE", "/v1/users/u-rest", AUTH);
+    t_call_204("DELETE", "/v1/users/u-rest", T_AUTH);
 
     /* POST with the same id restores: spend 0, fields overwritten, created_at kept. */
     j = create_user("{\"user_id\": \"u-rest\", \"alias\": \"Second\"}");
@@ -563,7 +540,7 @@ START_TEST(restore_user)
     json_decref(j);
     t_assert_sql("1|0.0", "SELECT (deleted_at IS NULL) || '|' || spend FROM users "
                           "WHERE user_id = 'u-rest'");
-    j = t_call("GET", "/v1/users/u-rest", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/users/u-rest", T_AUTH, NULL, 200);
     ck_assert_str_eq(str(j, "alias"), "Second");
     json_decref(j);
 
@@ -572,7 +549,7 @@ START_TEST(restore_user)
     t_expect_key_auth(str(k, "key"), 401, "API key is inactive");
 
     /* Restored again with a budget: the period is re-anchored. */
-    t_call_204("DELETE", "/v1/users/u-rest", AUTH);
+    t_call_204("DELETE", "/v1/users/u-rest", T_AUTH);
     j = create_user(body);
     ck_assert_str_eq(str(j, "budget_id"), b);
     ck_assert_int_eq(ts_us(str(j, "next_budget_reset_at")) - ts_us(str(j, "budget_started_at")),
@@ -599,10 +576,10 @@ START_TEST(usage)
     u = create_user("{\"user_id\": \"u-use\"}");
     j = create_user("{\"user_id\": \"u-use-other\"}");
     json_decref(j);
-    k = t_call("POST", "/v1/keys", AUTH_JSON, "{\"user_id\": \"u-use\"}", 200);
+    k = t_call("POST", "/v1/keys", T_AUTH_JSON, "{\"user_id\": \"u-use\"}", 200);
 
     /* No usage yet: an empty list. */
-    j = t_call("GET", "/v1/users/u-use/usage", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/users/u-use/usage", T_AUTH, NULL, 200);
     ck_assert(json_is_array(j));
     ck_assert_int_eq(json_array_size(j), 0);
     json_decref(j);
@@ -620,7 +597,7 @@ START_TEST(usage)
              "'/v1/embeddings', 1, 0, 1, 0.1, 'success', NULL)",
              str(k, "id"), str(k, "id"));
 
-    j = t_call("GET", "/v1/users/u-use/usage", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/users/u-use/usage", T_AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 3);
     /* Newest first. */
     ck_assert_str_eq(str(json_array_get(j, 0), "id"), "use-3");
@@ -653,23 +630,23 @@ START_TEST(usage)
     json_decref(j);
 
     /* Pagination. */
-    j = t_call("GET", "/v1/users/u-use/usage?skip=1&limit=1", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/users/u-use/usage?skip=1&limit=1", T_AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 1);
     ck_assert_str_eq(str(json_array_get(j, 0), "id"), "use-2");
     json_decref(j);
-    j = t_call("GET", "/v1/users/u-use/usage?skip=3", AUTH, NULL, 200);
+    j = t_call("GET", "/v1/users/u-use/usage?skip=3", T_AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 0);
     json_decref(j);
-    expect_422_query("/v1/users/u-use/usage?skip=-1", "greater_than_equal", "skip");
-    expect_422_query("/v1/users/u-use/usage?limit=0", "greater_than_equal", "limit");
-    expect_422_query("/v1/users/u-use/usage?limit=1001", "less_than_equal", "limit");
+    t_expect_422_query("/v1/users/u-use/usage?skip=-1", "greater_than_equal", "skip");
+    t_expect_422_query("/v1/users/u-use/usage?limit=0", "greater_than_equal", "limit");
+    t_expect_422_query("/v1/users/u-use/usage?limit=1001", "less_than_equal", "limit");
 
     /* Still readable after a soft delete; 404 only when the row does not exist. */
-    t_call_204("DELETE", "/v1/users/u-use", AUTH);
-    j = t_call("GET", "/v1/users/u-use/usage", AUTH, NULL, 200);
+    t_call_204("DELETE", "/v1/users/u-use", T_AUTH);
+    j = t_call("GET", "/v1/users/u-use/usage", T_AUTH, NULL, 200);
     ck_assert_int_eq(json_array_size(j), 3);
     json_decref(j);
-    t_expect_error("GET", "/v1/users/nobody/usage", AUTH, NULL, 404,
+    t_expect_error("GET", "/v1/users/nobody/usage", T_AUTH, NULL, 404,
                    "User with id 'nobody' not found");
 
     json_decref(u);
@@ -684,24 +661,18 @@ START_TEST(no_master_key_503)
     json_t *j;
 
     t_api_need();
-    t_expect_error("POST", "/v1/users", AUTH_JSON, "{\"user_id\": \"x\"}", 503, msg);
+    t_expect_error("POST", "/v1/users", T_AUTH_JSON, "{\"user_id\": \"x\"}", 503, msg);
     t_expect_error("POST", "/v1/users", NULL, "{}", 503, msg);
     t_expect_error("GET", "/v1/users", NULL, NULL, 503, msg);
-    t_expect_error("GET", "/v1/users?limit=0", AUTH, NULL, 503, msg);
-    t_expect_error("GET", "/v1/users/x", AUTH, NULL, 503, msg);
-    t_expect_error("PATCH", "/v1/users/x", AUTH_JSON, "{}", 503, msg);
-    t_expect_error("DELETE", "/v1/users/x", AUTH, NULL, 503, msg);
-    t_expect_error("GET", "/v1/users/x/usage", AUTH, NULL, 503, msg);
+    t_expect_error("GET", "/v1/users?limit=0", T_AUTH, NULL, 503, msg);
+    t_expect_error("GET", "/v1/users/x", T_AUTH, NULL, 503, msg);
+    t_expect_error("PATCH", "/v1/users/x", T_AUTH_JSON, "{}", 503, msg);
+    t_expect_error("DELETE", "/v1/users/x", T_AUTH, NULL, 503, msg);
+    t_expect_error("GET", "/v1/users/x/usage", T_AUTH, NULL, 503, msg);
     j = t_call("POST", "/v1/users", NULL, "{oops", 422);
     t_expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
     ck_assert_int_eq(t_sql_long("SELECT count(*) FROM users"), 0);
-}
-END_TEST
-
-START_TEST(shutdown_clean)
-{
-    t_api_stop_clean();
 }
 END_TEST
 
@@ -711,7 +682,7 @@ Suite *e2e_users_suite(void)
     TCase *tc = tcase_create("users");
     TCase *nm = tcase_create("no_master_key");
 
-    tcase_add_unchecked_fixture(tc, gw_up_master, t_api_down);
+    tcase_add_unchecked_fixture(tc, t_api_up_master, t_api_down);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, create_user_basic);
     tcase_add_test(tc, create_user_with_budget);
@@ -722,13 +693,13 @@ Suite *e2e_users_suite(void)
     tcase_add_test(tc, delete_user);
     tcase_add_test(tc, restore_user);
     tcase_add_test(tc, usage);
-    tcase_add_test(tc, shutdown_clean);
+    t_api_add_shutdown_test(tc);
     suite_add_tcase(s, tc);
 
-    tcase_add_unchecked_fixture(nm, gw_up_no_master, t_api_down);
+    tcase_add_unchecked_fixture(nm, t_api_up_no_master, t_api_down);
     tcase_set_timeout(nm, 30);
     tcase_add_test(nm, no_master_key_503);
-    tcase_add_test(nm, shutdown_clean);
+    t_api_add_shutdown_test(nm);
     suite_add_tcase(s, nm);
     return s;
 }

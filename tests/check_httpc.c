@@ -417,6 +417,14 @@ static void url_of(char *dst, size_t len, const struct env *e, const char *path)
     snprintf(dst, len, "http://127.0.0.1:%d%s", e->port, path);
 }
 
+/* Points spec at path on the test server (url is the caller's buffer for the URL). */
+static void spec_url(struct httpc_spec *spec, char *url, size_t len, const struct env *e,
+                     const char *path)
+{
+    url_of(url, len, e, path);
+    spec->url = url;
+}
+
 /* A port with nothing listening on it. */
 static int closed_port(void)
 {
@@ -445,8 +453,7 @@ START_TEST(test_get_json)
     char url[128];
 
     env_setup(&e, NULL);
-    url_of(url, sizeof(url), &e, "/echo");
-    spec.url = url;
+    spec_url(&spec, url, sizeof(url), &e, "/echo");
     spec.headers = hd;
     spec.nheaders = 2;
     spec.timeout_ms = 2000;
@@ -484,8 +491,7 @@ START_TEST(test_post_json)
     char *copy = strdup(body);
 
     env_setup(&e, NULL);
-    url_of(url, sizeof(url), &e, "/echo");
-    spec.url = url;
+    spec_url(&spec, url, sizeof(url), &e, "/echo");
     spec.headers = hd;
     spec.nheaders = 2;
     spec.body = copy;
@@ -538,8 +544,7 @@ START_TEST(test_concurrent_reuse)
     ck_assert_ptr_nonnull(c);
     o.max_host_connections = 4;
     env_setup(&e, &o);
-    url_of(url, sizeof(url), &e, "/echo");
-    spec.url = url;
+    spec_url(&spec, url, sizeof(url), &e, "/echo");
     spec.timeout_ms = 2500;
     for (i = 0; i < NCONC; i++)
         ck_assert_ptr_nonnull(cl_start(&c[i], &e, &spec, &cbs_collect));
@@ -621,8 +626,7 @@ START_TEST(test_stream_chunks)
     char url[128];
 
     env_setup(&e, NULL);
-    url_of(url, sizeof(url), &e, "/stream?n=5&ms=50&size=10");
-    spec.url = url;
+    spec_url(&spec, url, sizeof(url), &e, "/stream?n=5&ms=50&size=10");
     spec.low_speed_limit = 1;
     spec.low_speed_time_s = 2;
     ck_assert_ptr_nonnull(cl_start(&c, &e, &spec, &cbs_stream));
@@ -650,8 +654,7 @@ START_TEST(test_pause_resume)
 
     env_setup(&e, NULL);
     /* The server sends everything within ~100 ms; each chunk is held ~60 ms by the client. */
-    url_of(url, sizeof(url), &e, "/stream?n=6&ms=20&size=100");
-    spec.url = url;
+    spec_url(&spec, url, sizeof(url), &e, "/stream?n=6&ms=20&size=100");
     spec.timeout_ms = 2500;
     c.pause_ms = 60;
     ck_assert_ptr_nonnull(cl_start(&c, &e, &spec, &cbs_stream));
@@ -691,8 +694,7 @@ START_TEST(test_pause_long)
     char url[128];
 
     env_setup(&e, NULL);
-    url_of(url, sizeof(url), &e, "/stream?n=8&ms=10&size=1000");
-    spec.url = url;
+    spec_url(&spec, url, sizeof(url), &e, "/stream?n=8&ms=10&size=1000");
     spec.timeout_ms = 2500;
     c.pause_ms = 1000000; /* resumed by check_paused_cb instead */
     ck_assert_ptr_nonnull(cl_start(&c, &e, &spec, &cbs_stream));
@@ -760,8 +762,7 @@ START_TEST(test_low_speed_timeout)
 
     env_setup(&e, NULL);
     /* Two chunks, then silence: below 100 B/s for 1 s ends it. */
-    url_of(url, sizeof(url), &e, "/stream?n=10&ms=10&size=10&stall=2");
-    spec.url = url;
+    spec_url(&spec, url, sizeof(url), &e, "/stream?n=10&ms=10&size=10&stall=2");
     spec.low_speed_limit = 100;
     spec.low_speed_time_s = 1;
     t0 = now_us();
@@ -845,8 +846,7 @@ START_TEST(test_cancel_in_on_data)
     char url[128];
 
     env_setup(&e, NULL);
-    url_of(url, sizeof(url), &e, "/stream?n=10&ms=30&size=10");
-    spec.url = url;
+    spec_url(&spec, url, sizeof(url), &e, "/stream?n=10&ms=30&size=10");
     c.cancel_at = 2;
     ck_assert_ptr_nonnull(cl_start(&c, &e, &spec, &cbs_stream));
     loop_for(e.base, 2000);
@@ -888,8 +888,7 @@ START_TEST(test_cancel_from_timer)
     int seen;
 
     env_setup(&e, NULL);
-    url_of(url, sizeof(url), &e, "/stream?n=20&ms=25&size=10");
-    spec.url = url;
+    spec_url(&spec, url, sizeof(url), &e, "/stream?n=20&ms=25&size=10");
     ck_assert_ptr_nonnull(cl_start(&c, &e, &spec, &cbs_stream));
     t = evtimer_new(e.base, cancel_timer_cb, &c);
     evtimer_add(t, &tv);
@@ -918,8 +917,7 @@ START_TEST(test_cancel_while_paused)
     char url[128];
 
     env_setup(&e, NULL);
-    url_of(url, sizeof(url), &e, "/stream?n=20&ms=10&size=100");
-    spec.url = url;
+    spec_url(&spec, url, sizeof(url), &e, "/stream?n=20&ms=10&size=100");
     c.pause_ms = 1000000; /* never resumed */
     ck_assert_ptr_nonnull(cl_start(&c, &e, &spec, &cbs_stream));
     t = evtimer_new(e.base, cancel_timer_cb, &c);
@@ -959,8 +957,7 @@ START_TEST(test_cancel_in_on_headers)
     char url[128];
 
     env_setup(&e, NULL);
-    url_of(url, sizeof(url), &e, "/stream?n=5&ms=20&size=10");
-    spec.url = url;
+    spec_url(&spec, url, sizeof(url), &e, "/stream?n=5&ms=20&size=10");
     ck_assert_ptr_nonnull(cl_start(&c, &e, &spec, &cbs));
     loop_for(e.base, 2000);
     loop_for(e.base, 200);
@@ -981,8 +978,7 @@ START_TEST(test_cancel_before_io)
     char url[128];
 
     env_setup(&e, NULL);
-    url_of(url, sizeof(url), &e, "/echo");
-    spec.url = url;
+    spec_url(&spec, url, sizeof(url), &e, "/echo");
     ck_assert_ptr_nonnull(cl_start(&c, &e, &spec, &cbs_collect));
     httpc_cancel(c.req);
     e.pending--;
@@ -1006,8 +1002,7 @@ START_TEST(test_abort_from_on_data)
     char url[128];
 
     env_setup(&e, NULL);
-    url_of(url, sizeof(url), &e, "/stream?n=10&ms=20&size=10");
-    spec.url = url;
+    spec_url(&spec, url, sizeof(url), &e, "/stream?n=10&ms=20&size=10");
     c.abort_at = 3;
     ck_assert_ptr_nonnull(cl_start(&c, &e, &spec, &cbs_stream));
     loop_for(e.base, 2000);
@@ -1052,8 +1047,7 @@ START_TEST(test_free_inflight)
     int i;
 
     env_setup(&e, NULL);
-    url_of(url, sizeof(url), &e, "/stream?n=50&ms=20&size=10");
-    spec.url = url;
+    spec_url(&spec, url, sizeof(url), &e, "/stream?n=50&ms=20&size=10");
     for (i = 0; i < 3; i++)
         ck_assert_ptr_nonnull(cl_start(&c[i], &e, &spec, &cbs_stream));
     t = evtimer_new(e.base, free_timer_cb, &f);
@@ -1086,8 +1080,7 @@ START_TEST(test_too_large)
 
     env_setup(&e, NULL);
     /* Known Content-Length: refused before the body is read. */
-    url_of(url, sizeof(url), &e, "/big?n=100000");
-    spec.url = url;
+    spec_url(&spec, url, sizeof(url), &e, "/big?n=100000");
     spec.timeout_ms = 2000;
     spec.max_response = 10000;
     ck_assert_ptr_nonnull(cl_start(&c, &e, &spec, &cbs_collect));
@@ -1116,8 +1109,7 @@ START_TEST(test_retry_after_429)
     char url[128];
 
     env_setup(&e, NULL);
-    url_of(url, sizeof(url), &e, "/429");
-    spec.url = url;
+    spec_url(&spec, url, sizeof(url), &e, "/429");
     spec.body = "{}";
     spec.body_len = 2;
     spec.timeout_ms = 2000;
@@ -1176,8 +1168,7 @@ START_TEST(test_start_inside_callback)
 
     env_setup(&e, NULL);
     ns.e = &e;
-    url_of(url, sizeof(url), &e, "/stream?n=3&ms=20&size=10");
-    spec.url = url;
+    spec_url(&spec, url, sizeof(url), &e, "/stream?n=3&ms=20&size=10");
     ck_assert_ptr_nonnull(httpc_start(e.h, &spec, &cbs, &ns));
     e.pending++;
     loop_for(e.base, 2000);

@@ -19,6 +19,16 @@ void t_api_up(const char *yaml)
     t_api_started = t_gw_start(&t_api, yaml, NULL, NULL) == 0;
 }
 
+void t_api_up_master(void)
+{
+    t_api_up("master_key: " T_MASTER_KEY "\nbootstrap_api_key: false\n");
+}
+
+void t_api_up_no_master(void)
+{
+    t_api_up("bootstrap_api_key: false\n");
+}
+
 void t_api_down(void)
 {
     if (t_api_started && t_gw_stop(&t_api, SIGTERM, 10000) != 0)
@@ -189,4 +199,24 @@ void t_expect_key_auth(const char *key, int status, const char *detail)
         json_t *j = t_call("GET", "/v1/models", hdr, NULL, status);
         json_decref(j);
     }
+}
+
+void t_expect_422_query(const char *path, const char *type, const char *param)
+{
+    json_t *j = t_call("GET", path, T_AUTH, NULL, 422);
+
+    ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
+    t_expect_422_item(j, 0, type, "query", param, NULL);
+    json_decref(j);
+}
+
+START_TEST(t_api_shutdown_clean)
+{
+    t_api_stop_clean();
+}
+END_TEST
+
+void t_api_add_shutdown_test(TCase *tc)
+{
+    tcase_add_test(tc, t_api_shutdown_clean);
 }

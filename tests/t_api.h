@@ -12,12 +12,23 @@
 
 #include "t_gw.h"
 
+#include <check.h>
+
+/* The master key of the test gateways and the headers that carry it. */
+#define T_MASTER_KEY "test-master-key"
+#define T_AUTH "Authorization: Bearer " T_MASTER_KEY "\r\n"
+#define T_AUTH_JSON T_AUTH "Content-Type: application/json\r\n"
+
 extern struct t_gw t_api; /* the gateway of the running test case */
 extern int t_api_started; /* 1 when the fixture started it */
 
 /* Fixture halves: start with yaml (may be NULL); stop with SIGTERM (complains unless exit 0). */
 void t_api_up(const char *yaml);
 void t_api_down(void);
+
+/* Unchecked fixtures: a gateway with the master key, or without one (no bootstrap key). */
+void t_api_up_master(void);
+void t_api_up_no_master(void);
 
 /* Fails the test when the fixture could not start the gateway. */
 void t_api_need(void);
@@ -53,6 +64,15 @@ long t_sql_long(const char *q);
  * the error detail): the answer of an endpoint that needs a valid key.
  */
 void t_expect_key_auth(const char *key, int status, const char *detail);
+
+/* A GET with the master key that must give 422 with one item of type on query param. */
+void t_expect_422_query(const char *path, const char *type, const char *param);
+
+/*
+ * Adds, as the last test of tc, a test that stops the shared gateway with SIGTERM and fails
+ * unless it exited 0 (so sanitizer reports, leaks included, fail the suite).
+ */
+void t_api_add_shutdown_test(TCase *tc);
 
 /*
  * Stops t_api with SIGTERM from inside a forked test and fails unless it exited 0 (so a
