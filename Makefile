@@ -6,11 +6,12 @@
 VERSION := 0.1.0
 SAN ?= 0
 
+# BUILD may be overridden (make BUILD=build-x) to keep separate trees side by side.
 ifeq ($(SAN),1)
-BUILD := build-san
+BUILD ?= build-san
 OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 else
-BUILD := build
+BUILD ?= build
 OPT := -O2 -g
 endif
 
@@ -38,7 +39,7 @@ BIN := $(BUILD)/any-llm-gateway
 TESTBIN := $(BUILD)/check_gateway
 FAKE := $(BUILD)/fake-upstream
 
-.PHONY: all run test check deps deps-test format format-check clean
+.PHONY: all run test check deps deps-test sdk-deps format format-check clean
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -73,6 +74,14 @@ $(BUILD)/tests/%.o: tests/%.c | $(BUILD)/gen/suites.h
 $(TESTBIN): $(filter-out $(BUILD)/tests/fake_upstream.o,$(TEST_OBJS)) $(BUILD)/libgateway.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_FLAGS) $(LDLIBS)
 
+# A fake OpenAI-wire provider for the end-to-end tests (tests/fake_upstream.c).
+$(FAKE): $(BUILD)/tests/fake_upstream.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The official SDKs (npm) the end-to-end tests drive the gateway with, in an ignored folder.
+sdk-deps:
+	@scripts/sdk-deps.sh
+
 deps:
 	@scripts/deps.sh build
 
@@ -84,18 +93,19 @@ run: deps
 	./$(BIN) serve $(if $(wildcard config.yaml),--config config.yaml) $(ARGS)
 
 # The test runner starts the real binary (GW_BIN) for the end-to-end suites.
-check: $(BIN) $(TESTBIN)
-	GW_BIN=$(abspath $(BIN)) GW_ROOT=$(CURDIR) CK_TIMEOUT_MULTIPLIER=$(if $(filter 1,$(SAN)),4,1) \
-	    ./$(TESTBIN)
+check: $(BIN) $(TESTBIN) $(FAKE) sdk-deps
+	GW_BIN=$(abspath $(BIN)) GW_FAKE=$(abspath $(FAKE)) GW_ROOT=$(CURDIR) \
+	    CK_TIMEOUT_MULTIPLIER=$(if $(filter 1,$(SAN)),4,1) ./$(TESTBIN)
 
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 
 test: deps-test
 	@$(MAKE) --no-print-directory format-check
-	@$(MAKE) --no-print-directory -j$(NPROC) $(BIN) $(TESTBIN)
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BIN) $(TESTBIN) $(FAKE)
 	@$(MAKE) --no-print-directory check
-	@$(MAKE) --no-print-directory -j$(NPROC) SAN=1 build-san/any-llm-gateway build-san/check_gateway
-	@$(MAKE) --no-print-directory SAN=1 check
+	@$(MAKE) --no-print-directory -j$(NPROC) SAN=1 BUILD=build-san build-san/any-llm-gateway \
+	    build-san/check_gateway build-san/fake-upstream
+	@$(MAKE) --no-print-directory SAN=1 BUILD=build-san check
 
 format:
 	clang-format -i $(FMT_SRCS)
@@ -106,4 +116,4 @@ format-check:
 clean:
 	rm -rf build build-san
 
--include $(shell find build build-san -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -10,6 +10,11 @@ missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
 done
+# The SDK tests need node and npm; a machine may have them from elsewhere (nodesource's nodejs
+# bundles npm and conflicts with Debian's npm package), so the commands are checked, not packages.
+if [ "${1:-build}" = test ] && ! command -v npm >/dev/null 2>&1; then
+    missing="$missing nodejs npm"
+fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
     echo "deps: missing packages:$missing (run as root or install them)" >&2

@@ -63,6 +63,7 @@ struct cfg {
     int shutdown_timeout;   /* seconds to let in-flight work finish on SIGTERM, default 30 */
     bool usage_log_sync;    /* reply waits for its usage row (default false) */
     int usage_flush_ms;     /* batching writer flush window, default 50 */
+    int stream_heartbeat;   /* seconds of upstream silence before an SSE comment, 0 = off */
 };
 
 /*

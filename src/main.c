@@ -18,7 +18,10 @@
 #include "gateway/gw_boot.h"
 #include "gateway/gw_index.h"
 #include "gateway/gw_server.h"
+#include "gateway/gw_usage.h"
+#include "httpc.h"
 #include "log.h"
+#include "providers/prov_conf.h"
 
 static int run_db_command(const struct cfg *cfg, bool serve, const char *revision)
 {
@@ -26,6 +29,8 @@ static int run_db_command(const struct cfg *cfg, bool serve, const char *revisio
     struct db *db = db_open(cfg->database_url, err, sizeof(err));
     struct gw_server *srv = NULL;
     struct gw_index *ix = NULL;
+    struct prov_confs *provs = NULL;
+    struct gw_usage *usage = NULL;
     int rc = 1;
 
     if (db == NULL) {
@@ -49,12 +54,22 @@ static int run_db_command(const struct cfg *cfg, bool serve, const char *revisio
         LOG_ERR("start-up failed: %s", ix == NULL ? "out of memory" : err);
         goto out;
     }
-    srv = gw_server_new(cfg, db, ix);
+    provs = prov_confs_new(cfg->providers);
+    usage = gw_usage_new(db, cfg->usage_flush_ms, 0);
+    if (provs == NULL || usage == NULL || gw_usage_start(usage) < 0) {
+        LOG_ERR("start-up failed: cannot start the usage writer");
+        goto out;
+    }
+    srv = gw_server_new(cfg, db, ix, provs, usage);
     if (srv != NULL && gw_server_run(srv) == 0)
         rc = 0;
 out:
+    if (usage != NULL)
+        gw_usage_stop(usage); /* every queued usage row is written before the database closes */
     db_close(db); /* finishes every queued operation while the event bases still exist */
     gw_server_free(srv);
+    gw_usage_free(usage);
+    prov_confs_free(provs);
     gw_index_free(ix);
     return rc;
 }
@@ -97,8 +112,8 @@ int main(int argc, char **argv)
         return 2;
     }
     log_threshold = cfg.log_level;
-    if (evthread_use_pthreads() < 0) {
-        LOG_ERR("libevent threading support is unavailable");
+    if (evthread_use_pthreads() < 0 || httpc_global_init() < 0) {
+        LOG_ERR("libevent threading support or libcurl is unavailable");
         cfg_free(&cfg);
         return 1;
     }
@@ -121,6 +136,7 @@ int main(int argc, char **argv)
         break;
     }
     cfg_free(&cfg);
+    httpc_global_cleanup();
     libevent_global_shutdown();
     return rc;
 }

@@ -74,6 +74,8 @@ static const char *const db_query_names[] = {
     [DB_Q_PRICE_ALL] = "price_all",
     [DB_Q_PRICE_GET] = "price_get",
     [DB_Q_PRICE_DELETE] = "price_delete",
+    [DB_Q_USAGE_INSERT_BATCH] = "usage_insert_batch",
+    [DB_Q_BUDGET_RESET] = "budget_reset",
 };
 _Static_assert(sizeof(db_query_names) / sizeof(db_query_names[0]) == DB_Q__COUNT,
                "every enum db_query needs a name");

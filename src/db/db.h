@@ -69,6 +69,21 @@ enum db_query {
     DB_Q_PRICE_ALL,           /* () -> price rows ordered by model_key */
     DB_Q_PRICE_GET,           /* (model_key) -> price row */
     DB_Q_PRICE_DELETE,        /* (model_key) -> one row (model_key) when deleted */
+
+    /*
+     * Usage writer (gw_usage.c), each (tx). DB_Q_USAGE_INSERT_BATCH takes one TEXT parameter,
+     * a JSON array of row objects {"id", "key"?, "user"?, "ts", "model", "provider"?,
+     * "endpoint", "pt"?, "ct"?, "tt"?, "cost"?, "status", "err"?, "est"?} (absent = NULL; est
+     * 0/1): inserts every row into usage_logs (a key or user that no longer exists is written
+     * as NULL, so foreign keys never fail the batch) and adds each user's summed cost to the
+     * spend of that user unless soft-deleted -> nothing.
+     */
+    DB_Q_USAGE_INSERT_BATCH, /* (tx) (rows_json) -> nothing */
+    DB_Q_BUDGET_RESET,       /* (tx) (user_id, budget_id, previous_spend REAL, reset_at,
+                                next_reset_at|null) -> nothing; an active user gets spend 0,
+                                budget_started_at = updated_at = reset_at and the new
+                                next_budget_reset_at, plus a budget_reset_logs row when the
+                                budget exists */
     DB_Q__COUNT
 };
 

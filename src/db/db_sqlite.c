@@ -98,6 +98,28 @@ static const char *const sq_sql[] = {
     [DB_Q_PRICE_ALL] = "SELECT " DB_COLS_PRICE " FROM model_pricing ORDER BY model_key",
     [DB_Q_PRICE_GET] = "SELECT " DB_COLS_PRICE " FROM model_pricing WHERE model_key = ?1",
     [DB_Q_PRICE_DELETE] = "DELETE FROM model_pricing WHERE model_key = ?1 RETURNING model_key",
+
+    /* json_each() keeps the array order, so rows are inserted in the order they were queued. */
+    [DB_Q_USAGE_INSERT_BATCH] =
+        "INSERT INTO usage_logs (id, api_key_id, user_id, timestamp, model, provider, endpoint, "
+        "prompt_tokens, completion_tokens, total_tokens, cost, status, error_message, "
+        "usage_estimated) SELECT r.value ->> '$.id', "
+        "(SELECT k.id FROM api_keys AS k WHERE k.id = r.value ->> '$.key'), "
+        "(SELECT u.user_id FROM users AS u WHERE u.user_id = r.value ->> '$.user'), "
+        "r.value ->> '$.ts', r.value ->> '$.model', r.value ->> '$.provider', "
+        "r.value ->> '$.endpoint', r.value ->> '$.pt', r.value ->> '$.ct', r.value ->> '$.tt', "
+        "r.value ->> '$.cost', r.value ->> '$.status', r.value ->> '$.err', "
+        "coalesce(r.value ->> '$.est', 0) FROM json_each(?1) AS r ORDER BY r.key;"
+        "UPDATE users SET spend = spend + b.total FROM (SELECT value ->> '$.user' AS uid, "
+        "sum(value ->> '$.cost') AS total FROM json_each(?1) WHERE value ->> '$.cost' IS NOT NULL "
+        "GROUP BY 1) AS b WHERE users.user_id = b.uid AND users.deleted_at IS NULL",
+    [DB_Q_BUDGET_RESET] =
+        "INSERT INTO budget_reset_logs (user_id, budget_id, previous_spend, reset_at, "
+        "next_reset_at) SELECT ?1, ?2, ?3, ?4, ?5 "
+        "WHERE EXISTS (SELECT 1 FROM budgets WHERE budget_id = ?2) "
+        "AND EXISTS (SELECT 1 FROM users WHERE user_id = ?1 AND deleted_at IS NULL);"
+        "UPDATE users SET spend = 0.0, budget_started_at = ?4, next_budget_reset_at = ?5, "
+        "updated_at = ?4 WHERE user_id = ?1 AND deleted_at IS NULL",
 };
 _Static_assert(sizeof(sq_sql) / sizeof(sq_sql[0]) == DB_Q__COUNT,
                "every enum db_query needs SQLite SQL");

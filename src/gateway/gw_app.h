@@ -15,15 +15,20 @@
 
 struct db;
 struct gw_index;
+struct gw_usage;
+struct httpc;
+struct prov_confs;
 struct event;
 struct event_base;
 struct evhttp;
 struct evhttp_bound_socket;
 
 struct gw_app {
-    const struct cfg *cfg;  /* borrowed, immutable */
-    struct db *db;          /* shared storage handle */
-    struct gw_index *index; /* in-memory keys (borrowed) */
+    const struct cfg *cfg;          /* borrowed, immutable */
+    struct db *db;                  /* shared storage handle */
+    struct gw_index *index;         /* in-memory keys, users, budgets, prices (borrowed) */
+    const struct prov_confs *provs; /* resolved provider settings (borrowed) */
+    struct gw_usage *usage;         /* batching usage-log writer (borrowed) */
     struct gw_conn_limits limits;
     int nworkers;
     struct gw_worker *workers;
@@ -37,6 +42,7 @@ struct gw_worker {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
+    struct httpc *httpc;    /* upstream calls of this loop (connection pools) */
     struct event *deadline; /* shutdown deadline timer */
     struct event *flush;    /* worker 0: periodic last_used_at flush */
     int listen_fd;

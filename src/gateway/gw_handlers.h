@@ -49,6 +49,9 @@ void gw_pricing_list(struct gw_req *r, const struct gw_params *p);
 void gw_pricing_get(struct gw_req *r, const struct gw_params *p);
 void gw_pricing_delete(struct gw_req *r, const struct gw_params *p);
 
+/* gw_chat.c: the LLM path (spec §1.3). */
+void gw_chat_completions(struct gw_req *r, const struct gw_params *p);
+
 /* gw_models.c */
 void gw_models_list(struct gw_req *r, const struct gw_params *p);
 void gw_models_get(struct gw_req *r, const struct gw_params *p);

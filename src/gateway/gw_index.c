@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "db/db.h"
+#include "gateway/gw_budget.h"
 #include "gateway/gw_rows.h"
 #include "gateway/gw_valid.h"
 #include "hmap.h"
@@ -352,6 +353,66 @@ static int gw_index_replace(struct gw_index *ix, struct hmap *m, const char *key
     return 0;
 }
 
+/*
+ * Replaces a user's state after an admin write. Memory is ahead of the database for spend (the
+ * usage writer batches increments) and alone knows the reservations, so both are kept unless the
+ * row restores a soft-deleted user (a fresh start with the row's spend).
+ */
+static int gw_index_replace_user(struct gw_index *ix, const char *id, struct gw_user_state *u)
+{
+    struct gw_user_state *old;
+    int rc;
+
+    pthread_rwlock_wrlock(&ix->lock);
+    old = hmap_get(ix->users, id);
+    if (old != NULL && !old->deleted && !u->deleted) {
+        u->spend = old->spend;
+        u->reserved = old->reserved;
+    } else if (old != NULL) {
+        u->reserved = old->reserved;
+    }
+    rc = hmap_put(ix->users, id, u);
+    pthread_rwlock_unlock(&ix->lock);
+    if (rc < 0) {
+        free(u);
+        return -1;
+    }
+    free(old);
+    return 0;
+}
+
+enum gw_budget_verdict gw_index_admit(struct gw_index *ix, const char *user_id, int64_t now_us,
+                                      double reserve, bool free_model,
+                                      struct gw_budget_reset *reset)
+{
+    struct gw_user_state *u;
+    struct gw_budget_state *b;
+    enum gw_budget_verdict v;
+
+    memset(reset, 0, sizeof(*reset));
+    pthread_rwlock_wrlock(&ix->lock);
+    u = hmap_get(ix->users, user_id);
+    if (u == NULL) {
+        v = GW_BUDGET_NO_USER;
+    } else {
+        b = u->has_budget ? hmap_get(ix->budgets, u->budget_id) : NULL;
+        v = gw_budget_admit(u, b, now_us, reserve, free_model, reset);
+    }
+    pthread_rwlock_unlock(&ix->lock);
+    return v;
+}
+
+void gw_index_settle(struct gw_index *ix, const char *user_id, double reserve, double cost)
+{
+    struct gw_user_state *u;
+
+    pthread_rwlock_wrlock(&ix->lock);
+    u = hmap_get(ix->users, user_id);
+    if (u != NULL)
+        gw_budget_settle(u, reserve, cost);
+    pthread_rwlock_unlock(&ix->lock);
+}
+
 static int64_t gw_ts_us(const char *s)
 {
     long long us;
@@ -376,7 +437,7 @@ int gw_index_user_from_row(struct gw_index *ix, const struct db_result *res, siz
     u->next_reset_us = gw_ts_us(gw_cell(res, row, 5));
     u->blocked = blocked != NULL && strcmp(blocked, "0") != 0;
     u->deleted = gw_cell(res, row, 10) != NULL;
-    return gw_index_replace(ix, ix->users, id, u);
+    return gw_index_replace_user(ix, id, u);
 }
 
 int gw_index_budget_from_row(struct gw_index *ix, const struct db_result *res, size_t row)

@@ -58,6 +58,7 @@ struct gw_user_state {
     bool has_budget;
     char budget_id[128];
     double spend;          /* USD in the current budget period */
+    double reserved;       /* USD held by admitted requests in flight (gw_budget.h) */
     int64_t started_us;    /* budget_started_at, 0 when none */
     int64_t next_reset_us; /* next_budget_reset_at, 0 when none */
 };
@@ -92,6 +93,33 @@ void gw_index_budget_remove(struct gw_index *ix, const char *id);
 /* Copy of a user's (budget's) state. Returns 0, or -1 when unknown. */
 int gw_index_user_get(struct gw_index *ix, const char *user_id, struct gw_user_state *out);
 int gw_index_budget_get(struct gw_index *ix, const char *id, struct gw_budget_state *out);
+
+enum gw_budget_verdict {
+    GW_BUDGET_OK,
+    GW_BUDGET_NO_USER,  /* unknown or soft-deleted: 404 */
+    GW_BUDGET_BLOCKED,  /* 403 "is blocked" */
+    GW_BUDGET_EXCEEDED, /* 403 "has exceeded budget limit" */
+};
+
+/* A lazy reset performed by an admission (to be written to the database in order). */
+struct gw_budget_reset {
+    bool happened;
+    char budget_id[128];
+    double previous_spend;
+    int64_t reset_at_us;
+    int64_t next_reset_us; /* 0: none (budget without a duration) */
+};
+
+/*
+ * Budget admission of one request of user_id (gw_budget_admit() under the write lock, on the
+ * user's budget if it still exists). Unknown users give GW_BUDGET_NO_USER.
+ */
+enum gw_budget_verdict gw_index_admit(struct gw_index *ix, const char *user_id, int64_t now_us,
+                                      double reserve, bool free_model,
+                                      struct gw_budget_reset *reset);
+
+/* gw_budget_settle() on user_id (no-op when unknown). */
+void gw_index_settle(struct gw_index *ix, const char *user_id, double reserve, double cost);
 
 /* Start-up: loads every user and budget from the database (synchronously). Returns 0 or -1. */
 int gw_index_load_accounts(struct gw_index *ix, struct db *db) __attribute__((warn_unused_result));

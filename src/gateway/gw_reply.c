@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 
 #include "gateway/gw_app.h"
@@ -147,8 +148,68 @@ static void gw_reply_send(struct gw_req *r, int status, struct evbuffer *buf)
 {
     r->status = status;
     gw_req_unwatch_close(r);
-    evhttp_send_reply(r->ev, status, gw_reason(status), buf);
+    if (r->ev != NULL)
+        evhttp_send_reply(r->ev, status, gw_reason(status), buf);
     r->ev = NULL; /* evhttp owns and frees it from here */
+    gw_req_finish(r);
+}
+
+void gw_reply_stream_start(struct gw_req *r, int status, const char *ctype)
+{
+    r->status = status;
+    r->streaming = true;
+    if (r->ev == NULL)
+        return;
+    gw_reply_common_headers(r, ctype);
+    evhttp_send_reply_start(r->ev, status, gw_reason(status));
+}
+
+/* evhttp's "all written" callback of a streamed chunk. */
+static void gw_reply_drained(struct evhttp_connection *evcon, void *arg)
+{
+    struct gw_req *r = arg;
+
+    (void)evcon;
+    if (r->drain_fn != NULL)
+        r->drain_fn(r->drain_arg);
+}
+
+size_t gw_reply_stream_send(struct gw_req *r, struct evbuffer *buf, void (*drained)(void *arg),
+                            void *arg)
+{
+    struct evhttp_connection *evcon;
+
+    if (r->ev == NULL || r->client_gone || (evcon = evhttp_request_get_connection(r->ev)) == NULL) {
+        evbuffer_drain(buf, evbuffer_get_length(buf));
+        return 0;
+    }
+    r->drain_fn = drained;
+    r->drain_arg = arg;
+    evhttp_send_reply_chunk_with_cb(r->ev, buf, gw_reply_drained, r);
+    return evbuffer_get_length(bufferevent_get_output(evhttp_connection_get_bufferevent(evcon)));
+}
+
+void gw_reply_stream_end(struct gw_req *r)
+{
+    gw_req_unwatch_close(r);
+    if (r->ev != NULL)
+        evhttp_send_reply_end(r->ev); /* frees it now, or once written */
+    r->ev = NULL;
+    gw_req_finish(r);
+}
+
+void gw_reply_gone(struct gw_req *r)
+{
+    r->status = 499;
+    gw_req_unwatch_close(r);
+    if (r->ev != NULL) {
+        /* Detached by libevent: ending it frees it without writing anything. */
+        if (r->streaming)
+            evhttp_send_reply_end(r->ev);
+        else
+            evhttp_send_reply(r->ev, 499, "Client Closed Request", NULL);
+    }
+    r->ev = NULL;
     gw_req_finish(r);
 }
 

@@ -31,6 +31,26 @@ void gw_reply_errorf(struct gw_req *r, int status, const char *code, const char 
 void gw_reply_error_obj(struct gw_req *r, int status, const char *code, const char *msg,
                         json_t *detail);
 
+/*
+ * Streaming replies (SSE). gw_reply_stream_start() sends the status line and headers (chunked
+ * transfer encoding) and keeps r alive; gw_reply_stream_send() moves every byte of buf (left
+ * empty) into one chunk and returns the bytes now waiting in user space for the client's socket,
+ * so the caller can pause its producer above a high-water mark; `drained` (may be NULL) then
+ * runs once every queued byte reached the kernel. gw_reply_stream_end() ends the reply and r.
+ * When the client is gone the bytes are dropped and 0 is returned.
+ */
+struct evbuffer;
+void gw_reply_stream_start(struct gw_req *r, int status, const char *ctype);
+size_t gw_reply_stream_send(struct gw_req *r, struct evbuffer *buf, void (*drained)(void *arg),
+                            void *arg);
+void gw_reply_stream_end(struct gw_req *r);
+
+/*
+ * Ends r without a reply because the client went away (status 499 in the access log). r is dead
+ * afterwards.
+ */
+void gw_reply_gone(struct gw_req *r);
+
 /* Adds a response header before the reply (e.g. Allow, Retry-After). */
 void gw_reply_header(struct gw_req *r, const char *name, const char *value);
 

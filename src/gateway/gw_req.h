@@ -11,8 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct event;
 struct evhttp_request;
+struct gw_req;
 struct gw_worker;
+
+/* Called when the client's connection closes before the reply ended (see gw_req_watch_close). */
+typedef void gw_req_gone_fn(struct gw_req *r, void *arg);
 
 #define GW_RID_MAX 64
 
@@ -23,8 +28,14 @@ struct gw_req {
     int method;       /* enum evhttp_cmd_type */
     const char *path; /* decoded path (owned) */
     char rid[GW_RID_MAX + 1];
-    int status;       /* the status sent, 0 before */
-    bool client_gone; /* the client's connection closed before the reply */
+    int status;              /* the status sent, 0 before */
+    bool client_gone;        /* the client's connection closed before the reply */
+    bool streaming;          /* a chunked reply was started (gw_reply_stream_start) */
+    gw_req_gone_fn *on_gone; /* optional hook run when the client goes away */
+    void *gone_arg;
+    struct event *rdhup;         /* early-close watch on the client's socket (EV_CLOSED) */
+    void (*drain_fn)(void *arg); /* streaming: run when queued output reached the kernel */
+    void *drain_arg;
 };
 
 /*
@@ -41,7 +52,11 @@ struct gw_req *gw_req_new(struct evhttp_request *ev, struct gw_worker *w, char *
  */
 void gw_req_finish(struct gw_req *r);
 
-/* Registers/clears the connection close callback that sets r->client_gone. */
+/*
+ * Registers/clears the connection close callback that sets r->client_gone and then runs
+ * r->on_gone (when set). If libevent is about to free the request with its connection, r->ev is
+ * set to NULL first; otherwise libevent left the request to us, to be ended by gw_reply_*.
+ */
 void gw_req_watch_close(struct gw_req *r);
 void gw_req_unwatch_close(struct gw_req *r);
 

@@ -31,6 +31,7 @@ static const struct gw_route gw_routes[] = {
     {EVHTTP_REQ_GET, "/health/liveness", gw_health_liveness},
     {EVHTTP_REQ_GET, "/health/readiness", gw_health_readiness},
     {EVHTTP_REQ_GET, GW_CONN_REJECT_PREFIX "{status}", gw_reject},
+    {EVHTTP_REQ_POST, "/v1/chat/completions", gw_chat_completions},
     {EVHTTP_REQ_POST, "/v1/keys", gw_keys_create},
     {EVHTTP_REQ_GET, "/v1/keys", gw_keys_list},
     {EVHTTP_REQ_GET, "/v1/keys/{id}", gw_keys_get},

@@ -23,6 +23,7 @@
 #include "gateway/gw_conn.h"
 #include "gateway/gw_index.h"
 #include "gateway/gw_route.h"
+#include "httpc.h"
 #include "log.h"
 #include "util.h"
 
@@ -87,6 +88,10 @@ static int gw_worker_init(struct gw_worker *w, const struct addrinfo *ai)
         LOG_ERR("cannot create event loop");
         return -1;
     }
+    if ((w->httpc = httpc_new(w->base, NULL)) == NULL) {
+        LOG_ERR("cannot create the upstream HTTP client");
+        return -1;
+    }
     evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
@@ -123,6 +128,8 @@ static void gw_worker_cleanup(struct gw_worker *w)
     if (w->flush != NULL)
         event_free(w->flush);
     w->flush = NULL;
+    httpc_free(w->httpc); /* a worker that never ran: its calls end before their connections */
+    w->httpc = NULL;
     if (w->http != NULL)
         evhttp_free(w->http); /* closes the listener and every connection */
     w->http = NULL;
@@ -139,6 +146,12 @@ static void *gw_worker_main(void *arg)
     struct gw_worker *w = arg;
 
     event_base_dispatch(w->base);
+    /*
+     * Upstream calls still running after the shutdown deadline end here, on their own thread,
+     * while the usage writer still takes their rows.
+     */
+    httpc_free(w->httpc);
+    w->httpc = NULL;
     return NULL;
 }
 
@@ -211,7 +224,8 @@ void gw_server_free(struct gw_server *srv)
     free(srv);
 }
 
-struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db, struct gw_index *index)
+struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db, struct gw_index *index,
+                                const struct prov_confs *provs, struct gw_usage *usage)
 {
     struct gw_server *srv = calloc(1, sizeof(*srv));
     struct gw_app *app;
@@ -223,6 +237,8 @@ struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db, struct gw_
     app->cfg = cfg;
     app->db = db;
     app->index = index;
+    app->provs = provs;
+    app->usage = usage;
     app->nworkers = cfg->workers > 0 ? cfg->workers : (ncpu > 0 ? (int)ncpu : 1);
     if (app->nworkers > GW_MAX_WORKERS)
         app->nworkers = GW_MAX_WORKERS;

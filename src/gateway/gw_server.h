@@ -10,12 +10,16 @@ struct cfg;
 struct db;
 struct gw_index;
 struct gw_server;
+struct gw_usage;
+struct prov_confs;
 
 /*
- * Binds the listeners and prepares the workers (cfg, db and index are borrowed and must outlive
- * the server). Returns owned server (free with gw_server_free()) or NULL (already logged).
+ * Binds the listeners and prepares the workers, each with its own upstream HTTP client (cfg, db,
+ * index, provs and usage are borrowed and must outlive the server). Returns owned server (free
+ * with gw_server_free()) or NULL (already logged).
  */
-struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db, struct gw_index *index);
+struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db, struct gw_index *index,
+                                const struct prov_confs *provs, struct gw_usage *usage);
 
 /*
  * Serves until SIGTERM/SIGINT, then drains: stops accepting and waits for in-flight requests

@@ -171,6 +171,27 @@ static json_t *gw_valid_value(const struct gw_field *f, json_t *body, json_t *v)
                                  NULL);
         }
         break;
+    case GW_F_OBJLIST: {
+        json_t *it;
+        size_t i;
+        if (!json_is_array(v))
+            return gw_valid_item("list_type", loc, "Input should be a valid list", json_incref(v),
+                                 NULL);
+        json_array_foreach(v, i, it)
+        {
+            if (!json_is_object(it)) {
+                json_array_append_new(loc, json_integer((json_int_t)i));
+                return gw_valid_item("dict_type", loc, "Input should be a valid dictionary",
+                                     json_incref(it), NULL);
+            }
+        }
+        goto ok;
+    }
+    case GW_F_STROBJ:
+        if (json_is_string(v) || json_is_object(v))
+            goto ok;
+        return gw_valid_item("string_type", loc, "Input should be a valid string", json_incref(v),
+                             NULL);
     case GW_F_DATETIME: {
         long long us;
         if (s != NULL && gw_valid_parse_datetime(s, &us) == 0)

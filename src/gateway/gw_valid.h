@@ -20,6 +20,8 @@ enum gw_ftype {
     GW_F_INT,      /* integer */
     GW_F_OBJ,      /* object */
     GW_F_DATETIME, /* ISO-8601 date-time string */
+    GW_F_OBJLIST,  /* array of objects */
+    GW_F_STROBJ,   /* string or object */
 };
 
 #define GW_F_REQUIRED 0x1 /* absent -> "missing" */

@@ -143,6 +143,15 @@ size_t prov_usage_text_bytes(const json_t *v)
     return n;
 }
 
+size_t prov_usage_prompt_bytes(const json_t *messages)
+{
+    const json_t *m;
+    size_t n = 0, i;
+
+    json_array_foreach(messages, i, m) n += usage_msg_bytes(m);
+    return n;
+}
+
 long prov_usage_tokens_for_bytes(size_t n)
 {
     size_t t = n / PROV_USAGE_BYTES_PER_TOKEN + (n % PROV_USAGE_BYTES_PER_TOKEN != 0);

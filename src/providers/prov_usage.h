@@ -51,6 +51,12 @@ bool prov_usage_is_usage_only(const json_t *chunk);
  */
 size_t prov_usage_text_bytes(const json_t *v);
 
+/*
+ * Bytes of text in a request's "messages" array (borrowed; NULL or a non-array gives 0), counted
+ * like prov_usage_text_bytes() counts one message: the prompt side of an estimate.
+ */
+size_t prov_usage_prompt_bytes(const json_t *messages);
+
 /* Estimated tokens for n bytes: ceil(n / 4), so 0 for 0 and at least 1 otherwise. */
 long prov_usage_tokens_for_bytes(size_t n);
 

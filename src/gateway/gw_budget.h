@@ -1,0 +1,43 @@
+/*
+ * Budget admission (spec §4 with DESIGN.md §2.5): the pure decision over one user's in-memory
+ * state. Requests are admitted concurrently; each admitted request holds a reservation (an
+ * estimate of its cost) until it is settled to its real cost, and a request is refused when the
+ * spend plus the reservations of requests in flight reaches the limit. So N parallel requests
+ * against a nearly spent budget overshoot by at most about one request's cost, and serial
+ * requests see exactly the reference's rule (spend >= max_budget -> 403).
+ */
+#ifndef GW_BUDGET_H
+#define GW_BUDGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateway/gw_index.h"
+
+/* Output tokens reserved for a request that sets neither max_tokens nor max_completion_tokens. */
+#define GW_BUDGET_DEFAULT_OUTPUT_TOKENS 1024
+
+/*
+ * Decides on one request of user u (updated in place) under budget b (NULL when the user has no
+ * budget or it no longer exists) at wall-clock now_us, in the order of spec §4.2: deleted ->
+ * NO_USER; blocked -> BLOCKED; lazy reset when next_reset_us is due (spend 0, period re-anchored
+ * at now, at most one reset, described in *reset); then, when b has a max_budget and
+ * spend + u->reserved >= max_budget, EXCEEDED unless free_model. On OK, reserve (>= 0) is added
+ * to u->reserved. reset may not be NULL; reset->happened is false when none happened.
+ */
+enum gw_budget_verdict gw_budget_admit(struct gw_user_state *u, const struct gw_budget_state *b,
+                                       int64_t now_us, double reserve, bool free_model,
+                                       struct gw_budget_reset *reset);
+
+/* Ends a request: releases its reservation (never below 0) and adds its cost (>= 0) to spend. */
+void gw_budget_settle(struct gw_user_state *u, double reserve, double cost);
+
+/*
+ * The reservation for a request: its estimated prompt tokens (prompt_bytes / 4) at the input
+ * price plus max_output_tokens (GW_BUDGET_DEFAULT_OUTPUT_TOKENS when <= 0) at the output price.
+ * 0 when p is NULL (unpriced requests cost nothing).
+ */
+double gw_budget_reserve(const struct gw_price *p, size_t prompt_bytes, long max_output_tokens);
+
+#endif

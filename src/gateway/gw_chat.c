@@ -1,0 +1,187 @@
+/*
+ * POST /v1/chat/completions (spec §1.3): validation, authentication, user resolution, model
+ * routing and budget admission, then the upstream call (gw_call.c). Unknown request fields are
+ * kept in the body and reach the provider (DESIGN.md §2.1).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "gateway/gw_app.h"
+#include "gateway/gw_auth.h"
+#include "gateway/gw_budget.h"
+#include "gateway/gw_call.h"
+#include "gateway/gw_handlers.h"
+#include "gateway/gw_reply.h"
+#include "gateway/gw_req.h"
+#include "gateway/gw_usage.h"
+#include "gateway/gw_valid.h"
+#include "providers/prov_conf.h"
+#include "providers/prov_dialect.h"
+#include "providers/prov_registry.h"
+#include "util.h"
+
+/* The request fields the gateway itself reads (spec §1.3); everything else passes through. */
+static const struct gw_field gw_chat_fields[] = {
+    {"model", GW_F_STR, GW_F_REQUIRED, 0},
+    {"messages", GW_F_OBJLIST, GW_F_REQUIRED, 0},
+    {"user", GW_F_STR, GW_F_NULLABLE, 0},
+    {"temperature", GW_F_NUM, GW_F_NULLABLE, 0},
+    {"max_tokens", GW_F_INT, GW_F_NULLABLE, 0},
+    {"max_completion_tokens", GW_F_INT, GW_F_NULLABLE, 0},
+    {"top_p", GW_F_NUM, GW_F_NULLABLE, 0},
+    {"stream", GW_F_BOOL, 0, 0},
+    {"stream_options", GW_F_OBJ, GW_F_NULLABLE, 0},
+    {"tools", GW_F_OBJLIST, GW_F_NULLABLE, 0},
+    {"tool_choice", GW_F_STROBJ, GW_F_NULLABLE, 0},
+    {"response_format", GW_F_OBJ, GW_F_NULLABLE, 0},
+};
+
+/* messages: at least one, each with a "role" (the reference's own validator). */
+static bool gw_chat_valid_messages(struct gw_req *r, json_t *messages)
+{
+    json_t *m;
+    size_t i;
+    char msg[96];
+
+    if (json_array_size(messages) == 0) {
+        gw_valid_reply_one(
+            r, "too_short", "body", "messages",
+            "List should have at least 1 item after validation, not 0", json_incref(messages),
+            json_pack("{s:s,s:i,s:i}", "field_type", "List", "min_length", 1, "actual_length", 0));
+        return false;
+    }
+    json_array_foreach(messages, i, m)
+    {
+        if (json_object_get(m, "role") == NULL) {
+            snprintf(msg, sizeof(msg), "Value error, messages[%zu]: 'role' is required", i);
+            gw_valid_reply_one(r, "value_error", "body", "messages", msg, json_incref(messages),
+                               json_pack("{s:{}}", "error"));
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
+ * The user to bill (spec §1.3 step 2): master key -> the "user" field (required); virtual key ->
+ * "user" if given, else the key's user. Replies and returns NULL when there is none.
+ */
+static const char *gw_chat_user(struct gw_req *r, const struct gw_caller *caller, json_t *body)
+{
+    const char *user = json_string_value(json_object_get(body, "user"));
+
+    if (user != NULL && user[0] == '\0')
+        user = NULL;
+    if (caller->master) {
+        if (user == NULL)
+            gw_reply_error(r, 400, "user_required",
+                           "When using master key, 'user' field is required in request body");
+        return user;
+    }
+    if (user != NULL)
+        return user;
+    if (caller->key.user_id[0] == '\0') {
+        gw_reply_error(r, 500, "internal_error", "API key has no associated user");
+        return NULL;
+    }
+    return caller->key.user_id;
+}
+
+/* Price of provider:model, else of the legacy provider/model (spec §5.2). */
+static bool gw_chat_price(struct gw_index *ix, const char *provider, const char *model,
+                          struct gw_price *out)
+{
+    char key[512];
+
+    snprintf(key, sizeof(key), "%s:%s", provider, model);
+    if (gw_index_price_get(ix, key, out) == 0)
+        return true;
+    snprintf(key, sizeof(key), "%s/%s", provider, model);
+    return gw_index_price_get(ix, key, out) == 0;
+}
+
+static long gw_chat_max_output(json_t *body)
+{
+    json_t *v = json_object_get(body, "max_completion_tokens");
+
+    if (!json_is_integer(v))
+        v = json_object_get(body, "max_tokens");
+    return json_is_integer(v) ? (long)json_integer_value(v) : 0;
+}
+
+void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
+{
+    struct gw_app *app = r->w->app;
+    struct gw_caller caller;
+    struct gw_call_spec spec = {0};
+    struct gw_budget_reset reset;
+    const struct prov_info *info = NULL;
+    const char *user, *model = NULL;
+    char provider[64], err[512];
+    json_t *body = NULL;
+    long max_out;
+
+    (void)p;
+    if (!gw_valid_body_json(r, &body))
+        return;
+    if (!gw_auth_caller(r, &caller) ||
+        !gw_valid_fields(r, body, gw_chat_fields,
+                         sizeof(gw_chat_fields) / sizeof(gw_chat_fields[0])) ||
+        !gw_chat_valid_messages(r, json_object_get(body, "messages")) ||
+        (user = gw_chat_user(r, &caller, body)) == NULL)
+        goto out;
+    info = prov_split_model(json_string_value(json_object_get(body, "model")), provider,
+                            sizeof(provider), &model, err, sizeof(err));
+    if (info != NULL)
+        spec.priced = gw_chat_price(app->index, provider, model, &spec.price);
+    spec.prompt_bytes = prov_usage_prompt_bytes(json_object_get(body, "messages"));
+    max_out = gw_chat_max_output(body);
+    spec.reserve = gw_budget_reserve(spec.priced ? &spec.price : NULL, spec.prompt_bytes, max_out);
+    /* Budget first, as the reference: a blocked user learns that before a model typo. */
+    switch (gw_index_admit(app->index, user, util_now_us(), spec.reserve,
+                           spec.priced && spec.price.input_per_million == 0 &&
+                               spec.price.output_per_million == 0,
+                           &reset)) {
+    case GW_BUDGET_OK:
+        break;
+    case GW_BUDGET_NO_USER:
+        gw_reply_errorf(r, 404, "user_not_found", "User '%s' not found", user);
+        goto out;
+    case GW_BUDGET_BLOCKED:
+        gw_reply_errorf(r, 403, "user_blocked", "User '%s' is blocked", user);
+        goto out;
+    case GW_BUDGET_EXCEEDED:
+        if (reset.happened)
+            gw_usage_reset(app->usage, user, reset.budget_id, reset.previous_spend,
+                           reset.reset_at_us, reset.next_reset_us);
+        gw_reply_errorf(r, 403, "budget_exceeded", "User '%s' has exceeded budget limit", user);
+        goto out;
+    }
+    if (reset.happened)
+        gw_usage_reset(app->usage, user, reset.budget_id, reset.previous_spend, reset.reset_at_us,
+                       reset.next_reset_us);
+    if (info == NULL || (spec.dialect = prov_dialect_get(info->dialect)) == NULL) {
+        gw_index_settle(app->index, user, spec.reserve, 0);
+        if (info == NULL)
+            gw_reply_error(r, 400, "invalid_model", err);
+        else
+            gw_reply_errorf(r, 501, "provider_not_supported",
+                            "Provider '%s' is not supported by this gateway yet: its API is not "
+                            "OpenAI-compatible",
+                            info->id);
+        goto out;
+    }
+    spec.conf = prov_confs_get(app->provs, info);
+    spec.provider = info->id;
+    spec.model = model;
+    spec.endpoint = "/v1/chat/completions";
+    spec.user_id = user;
+    spec.key_id = caller.master ? NULL : caller.key.id;
+    spec.body = body;
+    spec.stream = json_is_true(json_object_get(body, "stream"));
+    gw_call_start(r, &spec);
+out:
+    json_decref(body);
+}

@@ -1,0 +1,45 @@
+/*
+ * Resolved provider settings (spec §7.2): for every provider of the registry, its API key, base
+ * URL, extra headers, timeout and extra request fields, from the `providers:` config section
+ * overriding the provider's environment variables. Resolved once at start-up (no getenv() or
+ * config walk on the request path) and immutable afterwards, so every worker shares it.
+ */
+#ifndef PROV_CONF_H
+#define PROV_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "httpc.h"
+#include "providers/prov_registry.h"
+
+#define PROV_DEFAULT_TIMEOUT_MS 600000L /* the OpenAI SDK's default: 10 minutes */
+
+struct prov_conf {
+    const struct prov_info *info;
+    char *api_key;                /* NULL: none (local servers need none) */
+    char *base_url;               /* without a trailing '/'; NULL: not configured and no default */
+    struct httpc_header *headers; /* client_args.custom_headers */
+    size_t nheaders;
+    long timeout_ms; /* client_args.timeout or timeout, else PROV_DEFAULT_TIMEOUT_MS */
+    json_t *kwargs;  /* other keys of the section: request fields the request does not set
+                        (never "model", "stream" or "stream_options"); empty object if none */
+    bool configured; /* the provider has a section under providers: */
+};
+
+struct prov_confs;
+
+/*
+ * Resolves every provider: `providers` (the config's object, borrowed, may be NULL) wins over the
+ * environment (info->key_env, info->base_env), which wins over info->base_url. Returns owned
+ * table (free with prov_confs_free()), or NULL when out of memory.
+ */
+struct prov_confs *prov_confs_new(const json_t *providers);
+void prov_confs_free(struct prov_confs *pc);
+
+/* The resolved settings of a registry row (never NULL for a row of the registry). */
+const struct prov_conf *prov_confs_get(const struct prov_confs *pc, const struct prov_info *info);
+
+#endif

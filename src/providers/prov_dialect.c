@@ -1,0 +1,59 @@
+/*
+ * Dialect lookup and the helpers every dialect shares (contract in prov_dialect.h).
+ */
+#include "providers/prov_dialect.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const struct prov_dialect_ops *prov_dialect_get(enum prov_dialect d)
+{
+    switch (d) {
+    case PROV_D_OPENAI:
+        return &prov_dialect_openai;
+    default:
+        return NULL;
+    }
+}
+
+void prov_http_cleanup(struct prov_http *h)
+{
+    free(h->url);
+    free(h->body);
+    for (size_t i = 0; i < h->nowned; i++)
+        free(h->owned[i]);
+    memset(h, 0, sizeof(*h));
+}
+
+int prov_http_add(struct prov_http *h, const char *name, const char *value)
+{
+    if (h->nheaders >= PROV_MAX_HEADERS)
+        return -1;
+    h->headers[h->nheaders].name = name;
+    h->headers[h->nheaders].value = value;
+    h->nheaders++;
+    return 0;
+}
+
+int prov_http_add_owned(struct prov_http *h, const char *name, char *value)
+{
+    if (value == NULL || h->nowned >= PROV_MAX_HEADERS || prov_http_add(h, name, value) < 0) {
+        free(value);
+        return -1;
+    }
+    h->owned[h->nowned++] = value;
+    return 0;
+}
+
+void prov_scrub(char *s, const char *secret)
+{
+    size_t n = secret != NULL ? strlen(secret) : 0;
+    char *p;
+
+    if (s == NULL || n < 4)
+        return;
+    while ((p = strstr(s, secret)) != NULL) {
+        memcpy(p, "***", 3);
+        memmove(p + 3, p + n, strlen(p + n) + 1);
+    }
+}

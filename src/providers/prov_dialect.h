@@ -1,0 +1,102 @@
+/*
+ * Wire dialects: how to talk to one family of providers. Each dialect is a table of pure
+ * functions over buffers and jansson values (no sockets, no timers), one file each
+ * (prov_openai.c now; Anthropic, Gemini, ... plug in as further files). The gateway builds the
+ * upstream request with chat_build, then feeds the reply to chat_reply (JSON) or each SSE event
+ * to chat_event (streams); what comes out is always the OpenAI shape.
+ */
+#ifndef PROV_DIALECT_H
+#define PROV_DIALECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "httpc.h"
+#include "providers/prov_conf.h"
+#include "providers/prov_usage.h"
+
+#define PROV_MAX_HEADERS 24
+
+/* An upstream HTTP request, owned (free with prov_http_cleanup()). */
+struct prov_http {
+    char *url;
+    char *body;
+    size_t body_len;
+    struct httpc_header headers[PROV_MAX_HEADERS];
+    size_t nheaders;
+    char *owned[PROV_MAX_HEADERS]; /* header values built for this request */
+    size_t nowned;
+};
+
+void prov_http_cleanup(struct prov_http *h);
+
+/*
+ * Appends a header whose value is owned by h afterwards (value may be NULL: out of memory).
+ * Returns 0 or -1 (table full or value NULL; value is freed).
+ */
+int prov_http_add_owned(struct prov_http *h, const char *name, char *value);
+
+/* Appends a header whose strings outlive h. Returns 0 or -1 (table full). */
+int prov_http_add(struct prov_http *h, const char *name, const char *value);
+
+/* Per-stream state a dialect keeps while parsing events. */
+struct prov_stream {
+    struct prov_usage usage; /* merged from the chunks that carry usage */
+    size_t gen_bytes;        /* generated text seen, for an estimate */
+    bool client_usage;       /* the client asked for usage: forward the usage-only chunk */
+    bool done;               /* the provider's end marker arrived */
+    bool failed;             /* the provider sent an error event */
+    char error[256];         /* its message (for the usage log) */
+};
+
+/* Sends one OpenAI chunk (the JSON text of a "data:" field) to the client. Returns 0 or -1. */
+typedef int prov_emit_fn(const char *data, size_t len, void *arg);
+
+struct prov_dialect_ops {
+    const char *name;
+    /*
+     * Builds the chat call for model (the bare model name) from the client's request req (an
+     * object; the dialect may modify it). stream tells whether the client asked for SSE;
+     * *client_usage gets whether it asked for the usage chunk itself. Returns 0, or -1 with a
+     * one-line reason in err (e.g. a provider without a base URL).
+     */
+    int (*chat_build)(const struct prov_conf *pc, const char *model, json_t *req, bool stream,
+                      bool *client_usage, struct prov_http *out, char *err, size_t errlen);
+    /*
+     * Reads a complete 2xx reply. Fills *u (seen = false when the reply had no usage) and
+     * *gen_bytes. *out gets a translated body (owned) or NULL when body is to be relayed as is.
+     * Returns 0, or -1 when the reply is malformed (not the dialect's JSON).
+     */
+    int (*chat_reply)(const char *body, size_t len, struct prov_usage *u, size_t *gen_bytes,
+                      char **out, size_t *out_len);
+    /*
+     * Handles one SSE event (its data, NUL-terminated, and its event type), emitting zero or more
+     * OpenAI chunks. Sets s->done on the end marker and s->failed (with s->error) on an error
+     * event. Returns 0, or -1 when emit failed.
+     */
+    int (*chat_event)(struct prov_stream *s, const char *event, const char *data, size_t len,
+                      prov_emit_fn *emit, void *arg);
+    /*
+     * The human-readable message of an error reply body (e.g. OpenAI's error.message), or the
+     * start of the raw text, into out; *code (may be NULL) gets the provider's error code when it
+     * is a string, copied into code_buf.
+     */
+    void (*error_message)(const char *body, size_t len, char *out, size_t outlen, char *code,
+                          size_t codelen);
+};
+
+/* The dialect of a provider family, or NULL while that family is not implemented. */
+const struct prov_dialect_ops *prov_dialect_get(enum prov_dialect d);
+
+/* Dialect tables (one per file). */
+extern const struct prov_dialect_ops prov_dialect_openai;
+
+/*
+ * Replaces every occurrence of secret (when at least 4 characters) in s by "***", in place.
+ * For provider keys echoed in upstream error messages.
+ */
+void prov_scrub(char *s, const char *secret);
+
+#endif

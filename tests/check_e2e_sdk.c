@@ -1,0 +1,399 @@
+/*
+ * End-to-end tests with the official OpenAI Node SDK (tests/sdk/openai_chat.mjs, installed into
+ * tests/npm by scripts/sdk-deps.sh) driving the real gateway, which forwards to the fake provider
+ * (tests/fake_upstream.c): replies, streams with and without usage, relayed provider errors mapped
+ * onto the SDK's error classes, a refused key, and the usage rows and spend the requests leave.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "t_llm.h"
+
+/* 10 prompt tokens at $1/M + 5 completion tokens at $2/M. */
+#define SDK_COST "2e-05"
+
+static long sdk_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Compact JSON of j in a static buffer (for messages and substring checks; no allocation). */
+static const char *sdk_dump(const json_t *j)
+{
+    static char buf[4096];
+    size_t n = json_dumpb(j, buf, sizeof(buf) - 1, JSON_COMPACT);
+
+    buf[n < sizeof(buf) ? n : sizeof(buf) - 1] = '\0';
+    return buf;
+}
+
+/* Unchecked fixture: the fake provider, then a gateway pointed at it with pricing for fake-ok. */
+static void sdk_up(void)
+{
+    t_llm_up("", "pricing:\n"
+                 "  \"openai:fake-ok\":\n"
+                 "    input_price_per_million: 1.0\n"
+                 "    output_price_per_million: 2.0\n");
+}
+
+static const char *sdk_root(void)
+{
+    const char *r = getenv("GW_ROOT");
+
+    return r != NULL && r[0] != '\0' ? r : ".";
+}
+
+/* Fails the test, with the fix, when node or the installed SDK is missing. */
+static void sdk_need(void)
+{
+    char path[512];
+    struct stat st;
+
+    t_llm_need();
+    snprintf(path, sizeof(path), "%s/tests/npm/node_modules/openai/package.json", sdk_root());
+    ck_assert_msg(stat(path, &st) == 0,
+                  "%s missing: the OpenAI SDK is not installed; run scripts/sdk-deps.sh "
+                  "(make sdk-deps) with GW_ROOT set to the repository root",
+                  path);
+}
+
+/*
+ * Runs `node tests/sdk/openai_chat.mjs kase` against t_api with key; asserts it exits 0 within
+ * 20 s and printed one JSON object, which it returns (owned). The script's stderr goes to a file
+ * in the gateway's temporary directory and is quoted on failure.
+ */
+static json_t *sdk_run(const char *kase, const char *key)
+{
+    char script[512], url[64], errpath[256], buf[4096], *err;
+    size_t len = 0;
+    int p[2], st = 0, rc;
+    long deadline = sdk_now_ms() + 20000;
+    pid_t pid;
+    json_t *j;
+    json_error_t jerr;
+
+    sdk_need();
+    snprintf(script, sizeof(script), "%s/tests/sdk/openai_chat.mjs", sdk_root());
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", t_api.port);
+    snprintf(errpath, sizeof(errpath), "%s/node-%s.err", t_api.dir, kase);
+    ck_assert_int_eq(pipe(p), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int efd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        close(p[0]);
+        dup2(p[1], STDOUT_FILENO);
+        if (efd >= 0)
+            dup2(efd, STDERR_FILENO);
+        setenv("GW_BASE_URL", url, 1);
+        setenv("GW_KEY", key, 1);
+        unsetenv("GW_PREFIX");
+        unsetenv("NODE_OPTIONS");
+        execlp("node", "node", script, kase, (char *)NULL);
+        fprintf(stderr, "cannot run node (%s): install Node.js >= 18 (scripts/deps.sh test)\n",
+                strerror(errno));
+        _exit(127);
+    }
+    close(p[1]);
+    for (;;) {
+        struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+        long left = deadline - sdk_now_ms();
+        ssize_t r;
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
+            kill(pid, SIGKILL);
+            break;
+        }
+        r = read(p[0], buf + len, sizeof(buf) - 1 - len);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+        if (len == sizeof(buf) - 1)
+            break;
+    }
+    buf[len] = '\0';
+    close(p[0]);
+    while ((rc = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
+        ;
+    err = t_read_file(errpath);
+    ck_assert_msg(rc == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
+                  "node openai_chat.mjs %s: wait status 0x%x (killed after 20 s if 0x9);\n"
+                  "stdout: %s\nstderr: %s",
+                  kase, st, buf, err != NULL ? err : "");
+    j = json_loads(buf, 0, &jerr);
+    ck_assert_msg(json_is_object(j), "node openai_chat.mjs %s printed no JSON object: '%s' (%s)",
+                  kase, buf, err != NULL ? err : "");
+    free(err);
+    return j;
+}
+
+/* Like t_assert_sql, but polls for up to 2 s: usage rows come from a batching writer. */
+static void sdk_wait_sql(const char *want, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void sdk_wait_sql(const char *want, const char *fmt, ...)
+{
+    char q[1024];
+    long deadline = sdk_now_ms() + 2000;
+    va_list ap;
+    char *v = NULL;
+
+    va_start(ap, fmt);
+    vsnprintf(q, sizeof(q), fmt, ap);
+    va_end(ap);
+    for (;;) {
+        free(v);
+        v = t_sql(t_api.db, q);
+        if ((v != NULL && strcmp(v, want) == 0) || sdk_now_ms() >= deadline)
+            break;
+        usleep(20000);
+    }
+    ck_assert_msg(v != NULL, "query failed: %s", q);
+    ck_assert_msg(strcmp(v, want) == 0, "%s: got '%s', want '%s' (after 2 s)", q, v, want);
+    free(v);
+}
+
+static long sdk_int(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+
+    ck_assert_msg(json_is_integer(v), "%s is not an integer", k);
+    return (long)json_integer_value(v);
+}
+
+static const char *sdk_str(json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+
+    ck_assert_msg(s != NULL, "%s is not a string in %s", k, sdk_dump(o));
+    return s;
+}
+
+/* usage must be the fake's {10, 5, 15}. */
+static void sdk_check_usage(json_t *usage)
+{
+    ck_assert_msg(json_is_object(usage), "no usage object");
+    ck_assert_int_eq(sdk_int(usage, "prompt_tokens"), 10);
+    ck_assert_int_eq(sdk_int(usage, "completion_tokens"), 5);
+    ck_assert_int_eq(sdk_int(usage, "total_tokens"), 15);
+}
+
+/*
+ * The user's usage row: exactly one, successful, openai/fake-ok 10/5/15 at SDK_COST, not
+ * estimated, with the key's id; and the user's spend equal to the sum of the costs.
+ */
+static void sdk_check_row(const char *user)
+{
+    sdk_wait_sql("1", "SELECT count(*) FROM usage_logs WHERE user_id = '%s'", user);
+    t_assert_sql("success|openai|fake-ok|/v1/chat/completions|10|5|15|0|1",
+                 "SELECT status || '|' || provider || '|' || model || '|' || endpoint || '|' || "
+                 "prompt_tokens || '|' || completion_tokens || '|' || total_tokens || '|' || "
+                 "usage_estimated || '|' || (api_key_id IS NOT NULL) FROM usage_logs "
+                 "WHERE user_id = '%s'",
+                 user);
+    t_assert_sql(
+        "1", "SELECT abs(cost - " SDK_COST ") < 1e-15 FROM usage_logs WHERE user_id = '%s'", user);
+    /* Spend is incremented by the same writer, possibly a flush after the row. */
+    sdk_wait_sql("1",
+                 "SELECT abs(spend - (SELECT sum(cost) FROM usage_logs WHERE user_id = '%s')) "
+                 "< 1e-15 FROM users WHERE user_id = '%s'",
+                 user, user);
+}
+
+/*
+ * A failed upstream call leaves one error row (as the reference does) carrying the provider's
+ * message without the provider's key, no cost, and no spend.
+ */
+static void sdk_check_error_row(const char *user, const char *model)
+{
+    sdk_wait_sql("1", "SELECT count(*) FROM usage_logs WHERE user_id = '%s'", user);
+    t_assert_sql("error|openai|1|1|1",
+                 "SELECT status || '|' || provider || '|' || (model = '%s') || '|' || "
+                 "(cost IS NULL OR cost = 0) || '|' || "
+                 "(instr(coalesce(error_message, ''), '" T_PROVIDER_KEY "') = 0) "
+                 "FROM usage_logs WHERE user_id = '%s'",
+                 model, user);
+    t_assert_sql("1", "SELECT spend = 0 FROM users WHERE user_id = '%s'", user);
+}
+
+/* The last request the fake received (body and headers), owned. */
+static json_t *sdk_fake_last(void)
+{
+    json_t *j = t_fake_get(&t_llm_fake, "/_last");
+
+    ck_assert_msg(json_is_object(j), "GET /_last on the fake gave no JSON object");
+    return j;
+}
+
+START_TEST(sdk_chat)
+{
+    char *key;
+    json_t *j, *last, *body, *hdrs;
+    const char *auth;
+
+    sdk_need();
+    key = t_llm_user_key("sdk-chat");
+    j = sdk_run("chat", key);
+    ck_assert_str_eq(sdk_str(j, "content"), "Hello from fake");
+    sdk_check_usage(json_object_get(j, "usage"));
+    ck_assert_str_ne(sdk_str(j, "id"), "");
+    ck_assert_str_ne(sdk_str(j, "model"), "");
+    json_decref(j);
+
+    /* What reached the provider: the bare model, the unknown field seed (passed through), the
+     * provider's key and not the client's. */
+    last = sdk_fake_last();
+    body = json_object_get(last, "body");
+    ck_assert_msg(json_is_object(body), "/_last has no body object");
+    ck_assert_str_eq(sdk_str(body, "model"), "fake-ok");
+    ck_assert_msg(json_integer_value(json_object_get(body, "seed")) == 7,
+                  "seed did not reach the provider: body %s", sdk_dump(body));
+    hdrs = json_object_get(last, "headers");
+    auth = json_string_value(json_object_get(hdrs, "authorization")); /* names lower-cased */
+    ck_assert_msg(auth != NULL && strcmp(auth, "Bearer " T_PROVIDER_KEY) == 0,
+                  "the provider got Authorization '%s'", auth != NULL ? auth : "(none)");
+    json_decref(last);
+
+    sdk_check_row("sdk-chat");
+    free(key);
+}
+END_TEST
+
+START_TEST(sdk_stream)
+{
+    char *key;
+    json_t *j, *last, *so;
+
+    sdk_need();
+    key = t_llm_user_key("sdk-stream");
+    j = sdk_run("stream", key);
+    ck_assert_str_eq(sdk_str(j, "text"), "Hello world");
+    ck_assert_int_ge(sdk_int(j, "chunks"), 3);
+    /* The client did not ask for usage: the usage-only chunk is not shown... */
+    ck_assert_msg(json_is_null(json_object_get(j, "usage")), "usage shown unasked: %s",
+                  sdk_dump(j));
+    json_decref(j);
+
+    /* ...but the gateway asked the provider for it, so the stream is billed. */
+    last = sdk_fake_last();
+    so = json_object_get(json_object_get(last, "body"), "stream_options");
+    ck_assert_msg(json_is_true(json_object_get(so, "include_usage")),
+                  "the gateway did not ask for usage: %s", sdk_dump(json_object_get(last, "body")));
+    json_decref(last);
+    sdk_check_row("sdk-stream");
+    free(key);
+}
+END_TEST
+
+START_TEST(sdk_stream_usage)
+{
+    char *key;
+    json_t *j;
+
+    sdk_need();
+    key = t_llm_user_key("sdk-stream-usage");
+    j = sdk_run("stream_usage", key);
+    ck_assert_str_eq(sdk_str(j, "text"), "Hello world");
+    sdk_check_usage(json_object_get(j, "usage"));
+    json_decref(j);
+    sdk_check_row("sdk-stream-usage");
+    free(key);
+}
+END_TEST
+
+START_TEST(sdk_error)
+{
+    char *key;
+    json_t *j;
+    const char *msg;
+
+    sdk_need();
+    key = t_llm_user_key("sdk-error");
+    j = sdk_run("error", key);
+    ck_assert_int_eq(sdk_int(j, "status"), 400);
+    ck_assert_str_eq(sdk_str(j, "name"), "BadRequestError");
+    ck_assert_msg(json_is_true(json_object_get(j, "instanceofBadRequest")),
+                  "not a BadRequestError");
+    msg = sdk_str(j, "message");
+    /* The provider's own message is relayed, with the provider's key scrubbed from it. */
+    ck_assert_msg(strstr(msg, "fake error 400") != NULL, "provider message not relayed: %s", msg);
+    ck_assert_msg(strstr(msg, T_PROVIDER_KEY) == NULL, "provider key leaked: %s", msg);
+    ck_assert_msg(strstr(sdk_dump(j), T_PROVIDER_KEY) == NULL, "provider key leaked: %s",
+                  sdk_dump(j));
+    json_decref(j);
+    sdk_check_error_row("sdk-error", "fake-status-400");
+    free(key);
+}
+END_TEST
+
+START_TEST(sdk_ratelimit)
+{
+    char *key;
+    json_t *j;
+
+    sdk_need();
+    key = t_llm_user_key("sdk-ratelimit");
+    j = sdk_run("ratelimit", key);
+    ck_assert_int_eq(sdk_int(j, "status"), 429);
+    ck_assert_str_eq(sdk_str(j, "name"), "RateLimitError");
+    ck_assert_msg(json_is_true(json_object_get(j, "instanceofRateLimit")), "not a RateLimitError");
+    ck_assert_msg(json_is_string(json_object_get(j, "retryAfter")), "no Retry-After: %s",
+                  sdk_dump(j));
+    ck_assert_str_eq(sdk_str(j, "retryAfter"), "7");
+    ck_assert_msg(strstr(sdk_dump(j), T_PROVIDER_KEY) == NULL, "provider key leaked: %s",
+                  sdk_dump(j));
+    json_decref(j);
+    sdk_check_error_row("sdk-ratelimit", "fake-status-429");
+    free(key);
+}
+END_TEST
+
+START_TEST(sdk_authfail)
+{
+    json_t *j;
+    long before;
+
+    sdk_need();
+    before = t_fake_stat(&t_llm_fake, "requests");
+    j = sdk_run("authfail", "gw-invalid");
+    ck_assert_int_eq(sdk_int(j, "status"), 401);
+    ck_assert_str_eq(sdk_str(j, "name"), "AuthenticationError");
+    ck_assert_msg(json_is_true(json_object_get(j, "instanceofAuth")), "not an AuthenticationError");
+    json_decref(j);
+    /* A refused key never reaches the provider. */
+    ck_assert_int_eq(t_fake_stat(&t_llm_fake, "requests"), before);
+}
+END_TEST
+
+Suite *e2e_sdk_suite(void)
+{
+    Suite *s = suite_create("e2e_sdk");
+    TCase *tc = tcase_create("openai_node");
+
+    tcase_add_unchecked_fixture(tc, sdk_up, t_llm_down);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, sdk_chat);
+    tcase_add_test(tc, sdk_stream);
+    tcase_add_test(tc, sdk_stream_usage);
+    tcase_add_test(tc, sdk_error);
+    tcase_add_test(tc, sdk_ratelimit);
+    tcase_add_test(tc, sdk_authfail);
+    t_api_add_shutdown_test(tc);
+    suite_add_tcase(s, tc);
+    return s;
+}
