@@ -297,11 +297,24 @@ START_TEST(timeout_and_unreachable)
     json_decref(j);
     t_resp_free(&r);
     /* A stream whose provider never answers times out the same way (the idle limit). */
+    clock_gettime(CLOCK_MONOTONIC, &a);
     chat(key,
          "{\"model\":\"vllm:fake-hang\",\"stream\":true,"
          "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
          &r);
+    clock_gettime(CLOCK_MONOTONIC, &b);
     ck_assert_int_eq(r.status, 504);
+    ck_assert(b.tv_sec - a.tv_sec < 4);
+    t_resp_free(&r);
+    /* Silent for longer than the timeout after the stream started: the error event, then end. */
+    chat(key,
+         "{\"model\":\"vllm:fake-slow-3-1500\",\"stream\":true,"
+         "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
+         &r);
+    ck_assert_int_eq(r.status, 200);
+    r.body_len = dechunk(r.body, r.body_len);
+    ck_assert_msg(strstr(r.body, "An error occurred during streaming") != NULL, "%s", r.body);
+    ck_assert_str_eq(strstr(r.body, "data: [DONE]"), "data: [DONE]\n\n");
     t_resp_free(&r);
     chat(key, "{\"model\":\"lmstudio:m\",\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
          &r);

@@ -60,7 +60,9 @@ struct gw_call {
     struct prov_sse sse;
     struct prov_stream ps;
     struct event *beat; /* heartbeat while the provider is silent */
+    struct event *idle; /* streams: the provider's silence limit (its timeout) */
     int64_t last_sent_us;
+    int64_t last_rx_us; /* last byte from the provider */
     /* The outcome, kept until the usage row is durable in usage_log_sync mode. */
     enum gw_call_end end;
     int err_status;
@@ -75,6 +77,8 @@ static void gw_call_free(struct gw_call *c)
 {
     if (c->beat != NULL)
         event_free(c->beat);
+    if (c->idle != NULL)
+        event_free(c->idle);
     if (c->errbuf != NULL)
         evbuffer_free(c->errbuf);
     if (c->out != NULL)
@@ -160,6 +164,10 @@ static void gw_call_end(struct gw_call *c, const char *status, const struct prov
                  c->provider, c->model);
     gw_index_settle(w->app->index, c->user_id, c->reserve, cost);
     c->reserve = 0;
+    if (c->idle != NULL)
+        event_del(c->idle);
+    if (c->beat != NULL)
+        event_del(c->beat);
     if (wait && c->end == GW_END_RAW && !c->body_owned) {
         /* The reply body is borrowed from the HTTP client until on_done returns. */
         char *copy = malloc(c->body_len + 1);
@@ -269,6 +277,7 @@ static enum httpc_action gw_call_on_headers(int status, const struct httpc_heade
     size_t n = 0;
 
     c->up_status = status;
+    c->last_rx_us = util_mono_us();
     /* Retry-After is relayed only when it is a plain token (seconds or an HTTP date). */
     if (ra != NULL) {
         for (; ra[n] != '\0' && n + 1 < sizeof(c->retry_after); n++) {
@@ -289,6 +298,7 @@ static enum httpc_action gw_call_on_data(const char *buf, size_t len, void *arg)
 {
     struct gw_call *c = arg;
 
+    c->last_rx_us = util_mono_us();
     if (!c->started) {
         /* A streamed request answered with an error: keep the start of the body. */
         size_t have = evbuffer_get_length(c->errbuf);
@@ -340,6 +350,46 @@ static void gw_call_stream_done(struct gw_call *c, const struct httpc_result *re
     snprintf(row, sizeof(row), "stream failed: %s", c->ps.failed ? c->ps.error : res->error);
     prov_scrub(row, c->pc->api_key);
     gw_call_end(c, "error", NULL, false, row);
+}
+
+static void gw_call_idle_arm(struct gw_call *c, int64_t us)
+{
+    struct timeval tv = {.tv_sec = (time_t)(us / 1000000), .tv_usec = (suseconds_t)(us % 1000000)};
+
+    event_add(c->idle, &tv);
+}
+
+/*
+ * A stream's provider stayed silent for its whole timeout (before the headers or between
+ * chunks); not counted while the client holds the stream paused. Ends like a curl timeout.
+ */
+static void gw_call_idle(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_call *c = arg;
+    int64_t limit = (int64_t)c->pc->timeout_ms * 1000, left;
+    struct httpc_result res = {.kind = HTTPC_TIMEOUT};
+    char msg[96];
+
+    (void)fd;
+    (void)what;
+    if (c->hr == NULL || c->completing)
+        return;
+    left = limit - (util_mono_us() - c->last_rx_us);
+    if (c->paused || left > 0) {
+        gw_call_idle_arm(c, c->paused ? limit : left);
+        return;
+    }
+    httpc_cancel(c->hr);
+    c->hr = NULL;
+    snprintf(msg, sizeof(msg), "timeout: the provider sent nothing for %ld ms", c->pc->timeout_ms);
+    res.error = msg;
+    if (c->started) {
+        gw_call_stream_done(c, &res);
+        return;
+    }
+    gw_call_fail(c, 504, "upstream_timeout",
+                 "The request could not be completed by the provider: it did not answer in time",
+                 msg);
 }
 
 /* Maps a provider's HTTP error (DESIGN.md §2.3) and ends the call. */
@@ -516,8 +566,14 @@ void gw_call_start(struct gw_req *r, const struct gw_call_spec *spec)
     hs.connect_timeout_ms = GW_CALL_CONNECT_TIMEOUT_MS;
     if (c->stream) {
         /* A stream may last long; it fails when the provider stays silent for the timeout. */
-        hs.low_speed_limit = 1;
-        hs.low_speed_time_s = c->pc->timeout_ms >= 1000 ? c->pc->timeout_ms / 1000 : 1;
+        c->idle = event_new(r->w->base, -1, 0, gw_call_idle, c);
+        if (c->idle == NULL) {
+            prov_http_cleanup(&h);
+            gw_call_fail(c, 500, "internal_error", "Internal Server Error", "out of memory");
+            return;
+        }
+        c->last_rx_us = util_mono_us();
+        gw_call_idle_arm(c, (int64_t)c->pc->timeout_ms * 1000);
     } else {
         hs.timeout_ms = c->pc->timeout_ms;
         hs.max_response = GW_CALL_MAX_REPLY;

@@ -3,6 +3,7 @@
  */
 #include "providers/prov_dialect.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,28 @@ int prov_http_add_owned(struct prov_http *h, const char *name, char *value)
     }
     h->owned[h->nowned++] = value;
     return 0;
+}
+
+int prov_http_add_auth(struct prov_http *h, const struct prov_conf *pc)
+{
+    size_t n;
+    char *v;
+
+    if (pc->api_key == NULL)
+        return 0;
+    switch (pc->info->auth) {
+    case PROV_AUTH_X_API_KEY:
+        return prov_http_add(h, "x-api-key", pc->api_key);
+    case PROV_AUTH_API_KEY:
+        return prov_http_add(h, "api-key", pc->api_key);
+    case PROV_AUTH_GOOG:
+        return prov_http_add(h, "x-goog-api-key", pc->api_key);
+    default:
+        n = strlen(pc->api_key) + sizeof("Bearer ");
+        if ((v = malloc(n)) != NULL)
+            snprintf(v, n, "Bearer %s", pc->api_key);
+        return prov_http_add_owned(h, "Authorization", v);
+    }
 }
 
 void prov_scrub(char *s, const char *secret)

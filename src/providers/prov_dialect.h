@@ -41,6 +41,13 @@ int prov_http_add_owned(struct prov_http *h, const char *name, char *value);
 /* Appends a header whose strings outlive h. Returns 0 or -1 (table full). */
 int prov_http_add(struct prov_http *h, const char *name, const char *value);
 
+/*
+ * Adds the provider's credential header for its auth style (prov_info.auth) when a key is
+ * configured: Authorization: Bearer, x-api-key, api-key or x-goog-api-key (a keyless local server
+ * given a key gets Bearer). Returns 0 or -1 (out of memory or table full).
+ */
+int prov_http_add_auth(struct prov_http *h, const struct prov_conf *pc);
+
 /* Per-stream state a dialect keeps while parsing events. */
 struct prov_stream {
     struct prov_usage usage; /* merged from the chunks that carry usage */

@@ -48,17 +48,12 @@ static int openai_chat_build(const struct prov_conf *pc, const char *model, json
     if (prov_http_add(out, "Content-Type", "application/json") < 0 ||
         prov_http_add(out, "Accept", stream ? "text/event-stream" : "application/json") < 0)
         goto oom;
-    if (pc->api_key != NULL) {
-        n = strlen(pc->api_key) + sizeof("Bearer ");
-        char *auth = malloc(n);
-        if (auth != NULL)
-            snprintf(auth, n, "Bearer %s", pc->api_key);
-        if (prov_http_add_owned(out, "Authorization", auth) < 0)
-            goto oom;
-        /* The any-llm "gateway" provider is another gateway: it reads AnyLLM-Key too. */
-        if (strcmp(pc->info->id, "gateway") == 0 && prov_http_add(out, "AnyLLM-Key", auth) < 0)
-            goto oom;
-    }
+    if (prov_http_add_auth(out, pc) < 0)
+        goto oom;
+    /* The any-llm "gateway" provider is another gateway: it reads AnyLLM-Key too. */
+    if (pc->api_key != NULL && strcmp(pc->info->id, "gateway") == 0 &&
+        prov_http_add(out, "AnyLLM-Key", out->headers[out->nheaders - 1].value) < 0)
+        goto oom;
     for (size_t i = 0; i < pc->nheaders; i++)
         if (prov_http_add(out, pc->headers[i].name, pc->headers[i].value) < 0)
             goto oom;

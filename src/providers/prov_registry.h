@@ -14,12 +14,23 @@ enum prov_dialect {
     PROV_D_OTHER,     /* own SDK wire format: needs a dialect of its own */
 };
 
+/* How a provider expects its API key. */
+enum prov_auth {
+    PROV_AUTH_BEARER = 0, /* Authorization: Bearer <key> (the OpenAI wire; the default) */
+    PROV_AUTH_X_API_KEY,  /* x-api-key: <key> (Anthropic) */
+    PROV_AUTH_API_KEY,    /* api-key: <key> (Azure) */
+    PROV_AUTH_GOOG,       /* x-goog-api-key: <key> (Gemini) */
+    PROV_AUTH_CLOUD,      /* cloud credentials (AWS SigV4, Google ADC) */
+    PROV_AUTH_NONE,       /* local servers without a key */
+};
+
 struct prov_info {
     const char *id;
     enum prov_dialect dialect;
     const char *base_url; /* NULL: must be configured */
     const char *key_env;  /* NULL: no key */
     const char *base_env;
+    enum prov_auth auth; /* omitted in the table: PROV_AUTH_BEARER */
 };
 
 /* The provider with this exact (case-sensitive) id, or NULL. */
