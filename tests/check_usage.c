@@ -246,6 +246,27 @@ START_TEST(generated_text_bytes)
 }
 END_TEST
 
+START_TEST(prompt_text_bytes)
+{
+    /* Strings, text parts (other parts ignored), tool-call arguments; null content and roles
+     * without text count 0; a non-array counts 0. */
+    json_t *m = json_loads("[{\"role\":\"system\",\"content\":\"abcd\"},"
+                           "{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"xy\"},"
+                           "{\"type\":\"image_url\",\"image_url\":{\"url\":\"http://x/y\"}}]},"
+                           "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"function\":"
+                           "{\"name\":\"f\",\"arguments\":\"{}\"}}]},"
+                           "{\"role\":\"user\",\"content\":\"\u00e9\"}]",
+                           0, NULL);
+
+    ck_assert_ptr_nonnull(m);
+    /* 4 + 2 + (1 + 2) + 2 (UTF-8 bytes of U+00E9) */
+    ck_assert_uint_eq(prov_usage_prompt_bytes(m), 11);
+    ck_assert_uint_eq(prov_usage_prompt_bytes(NULL), 0);
+    ck_assert_uint_eq(prov_usage_prompt_bytes(json_object_get(json_array_get(m, 0), "role")), 0);
+    json_decref(m);
+}
+END_TEST
+
 START_TEST(estimate_rounding)
 {
     struct prov_usage u;
@@ -523,6 +544,7 @@ Suite *usage_suite(void)
 
     tc = tcase_create("estimate_cost");
     tcase_add_test(tc, generated_text_bytes);
+    tcase_add_test(tc, prompt_text_bytes);
     tcase_add_test(tc, estimate_rounding);
     tcase_add_test(tc, cost_formula);
     suite_add_tcase(s, tc);
