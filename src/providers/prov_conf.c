@@ -77,7 +77,9 @@ static int prov_conf_resolve(struct prov_conf *c, const struct prov_info *info,
         prov_conf_timeout_ms(json_object_get(section, "timeout"), PROV_DEFAULT_TIMEOUT_MS);
     c->timeout_ms = prov_conf_timeout_ms(json_object_get(client, "timeout"), c->timeout_ms);
     v = json_object_get(section, "api_key");
-    c->api_key = prov_conf_dup(json_is_string(v) ? json_string_value(v) : env_key);
+    /* An empty api_key falls back to the environment, as the reference's `api_key or getenv`. */
+    c->api_key = prov_conf_dup(json_is_string(v) && json_string_length(v) > 0 ? json_string_value(v)
+                                                                              : env_key);
     v = json_object_get(section, "api_base");
     base = json_is_string(v) && json_string_length(v) > 0 ? json_string_value(v)
            : env_base != NULL && env_base[0] != '\0'      ? env_base

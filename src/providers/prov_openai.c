@@ -3,7 +3,6 @@
  * replaced, config fields added where the request has none and usage always asked for in streams;
  * replies and chunks are relayed byte for byte, only read for usage and generated text.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,20 +82,27 @@ static int openai_chat_reply(const char *body, size_t len, struct prov_usage *u,
     return rc;
 }
 
-/* Copies a printable, single-line version of s (at most len bytes) into out. */
+/*
+ * Copies a printable, single-line version of s (at most len bytes) into out: control characters
+ * (newlines, escape sequences) become spaces, and a UTF-8 sequence cut short at the end is
+ * dropped.
+ */
 static void openai_copy_line(char *out, size_t outlen, const char *s, size_t len)
 {
-    size_t o = 0;
+    size_t o = 0, k;
+    unsigned char lead;
 
+    if (outlen == 0)
+        return;
     for (size_t i = 0; i < len && o + 1 < outlen; i++)
-        out[o++] = (s[i] == '\n' || s[i] == '\r' || s[i] == '\t') ? ' ' : s[i];
-    if (outlen > 0)
-        out[o] = '\0';
-    /* Drop an incomplete UTF-8 sequence left at a truncation point. */
-    while (o > 0 && ((unsigned char)out[o - 1] & 0xC0) == 0x80)
-        o--;
-    if (o > 0 && (unsigned char)out[o - 1] >= 0xC0)
-        out[o - 1] = '\0';
+        out[o++] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? ' ' : s[i];
+    out[o] = '\0';
+    k = o;
+    while (k > 0 && o - k < 3 && ((unsigned char)out[k - 1] & 0xC0) == 0x80)
+        k--;
+    lead = k > 0 ? (unsigned char)out[k - 1] : 0;
+    if (lead >= 0xC0 && o - (k - 1) < (size_t)(lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2))
+        out[k - 1] = '\0';
 }
 
 static int openai_chat_event(struct prov_stream *s, const char *event, const char *data, size_t len,
@@ -164,9 +170,6 @@ static void openai_error_message(const char *body, size_t len, char *out, size_t
         /* Not JSON: the start of the text, without control characters. */
         size_t n = len < 200 ? len : 200;
         openai_copy_line(out, outlen, body, n);
-        for (char *p = out; *p != '\0'; p++)
-            if (iscntrl((unsigned char)*p))
-                *p = ' ';
     }
     json_decref(j);
 }
