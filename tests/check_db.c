@@ -18,6 +18,7 @@
 
 #include "db/db.h"
 #include "db/db_migrations.h"
+#include "t_db.h"
 #include "util.h"
 
 /* ---- helpers ---- */
@@ -215,8 +216,8 @@ START_TEST(test_url_supported)
     ck_assert(db_url_supported("sqlite://"));
     ck_assert(db_url_supported("SQLite:///x.db"));
     ck_assert(db_url_supported("sqlite+pysqlite:///x.db"));
-    ck_assert(!db_url_supported("postgresql://u:p@h/db"));
-    ck_assert(!db_url_supported("postgres://h/db"));
+    ck_assert(db_url_supported("postgresql://u:p@h/db")); /* tests/check_db_pg.c */
+    ck_assert(db_url_supported("postgres://h/db"));
     ck_assert(!db_url_supported("mysql://h/db"));
     ck_assert(!db_url_supported("sqlitex:///x.db"));
     ck_assert(!db_url_supported("x.db"));
@@ -243,20 +244,20 @@ START_TEST(test_url_unsupported_scheme)
 }
 END_TEST
 
-START_TEST(test_url_postgres_not_built)
+START_TEST(test_url_postgres_invalid)
 {
     static const char *const urls[] = {
-        "postgresql://gw:hunter2pw@127.0.0.1:5432/gateway",
-        "postgres://gw:hunter2pw@localhost/gateway",
-        "postgresql+psycopg2://gw:hunter2pw@db/gateway",
-        "PostgreSQL://gw:hunter2pw@db/gateway",
+        "postgresql://gw:hunter2pw@127.0.0.1:5432/gateway?bogus=1",
+        "postgres://gw:hunter2pw@localhost/gateway?pool_size=0",
+        "PostgreSQL://gw:hunter2pw@db/gateway?pool_size=x",
     };
     char err[256];
 
+    /* Rejected before any connection; the PostgreSQL backend is tested in check_db_pg.c. */
     for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
         snprintf(err, sizeof(err), "unchanged");
         ck_assert_ptr_null(db_open(urls[i], err, sizeof(err)));
-        ck_assert_str_eq(err, "PostgreSQL backend not available in this build yet");
+        ck_assert_msg(strncmp(err, "invalid database_url: ", 22) == 0, "%s", err);
         ck_assert_ptr_null(strstr(err, "hunter2pw"));
     }
 }
@@ -920,70 +921,14 @@ START_TEST(test_exec_after_shutdown)
 }
 END_TEST
 
-#define T_NTHREADS 4
-#define T_PER_THREAD 250
-
-struct worker {
-    struct db *db;
-    int calls, on_own_thread, ok, queued;
-    pthread_t self;
-};
-
-static void worker_cb(const struct db_result *res, void *arg)
-{
-    struct worker *w = arg;
-
-    w->calls++;
-    if (pthread_equal(pthread_self(), w->self))
-        w->on_own_thread++;
-    if (res->status == 0 && res->nrows == 1 && strcmp(res->cells[0], "1") == 0)
-        w->ok++;
-}
-
-static void *worker_main(void *arg)
-{
-    struct worker *w = arg;
-    struct event_base *base = event_base_new();
-    int64_t deadline = util_mono_us() + 5 * 1000000;
-
-    w->self = pthread_self();
-    if (base == NULL)
-        return NULL;
-    for (int i = 0; i < T_PER_THREAD; i++) {
-        if (db_exec(w->db, base, DB_Q_PING, NULL, worker_cb, w) == 0)
-            w->queued++;
-    }
-    while (w->calls < w->queued && util_mono_us() < deadline) {
-        event_base_loop(base, EVLOOP_NONBLOCK);
-        usleep(200);
-    }
-    event_base_free(base);
-    return NULL;
-}
-
 START_TEST(test_many_loop_threads)
 {
     struct event_base *base = t_base_new(); /* only for evthread_use_pthreads() */
     struct db *db = t_open("sqlite://");
-    struct worker w[T_NTHREADS];
-    pthread_t th[T_NTHREADS];
     char err[256] = "";
 
     ck_assert_int_eq(db_migrate(db, err, sizeof(err)), 0);
-
-    for (int i = 0; i < T_NTHREADS; i++) {
-        w[i] = (struct worker){.db = db};
-        ck_assert_int_eq(pthread_create(&th[i], NULL, worker_main, &w[i]), 0);
-    }
-    for (int i = 0; i < T_NTHREADS; i++)
-        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
-    db_close(db);
-    for (int i = 0; i < T_NTHREADS; i++) {
-        ck_assert_int_eq(w[i].queued, T_PER_THREAD);
-        ck_assert_int_eq(w[i].calls, T_PER_THREAD);
-        ck_assert_int_eq(w[i].on_own_thread, T_PER_THREAD);
-        ck_assert_int_eq(w[i].ok, T_PER_THREAD);
-    }
+    t_db_many_threads(db, 4, 250);
     event_base_free(base);
 }
 END_TEST
@@ -996,7 +941,7 @@ Suite *db_suite(void)
     tc = tcase_create("url");
     tcase_add_test(tc, test_url_supported);
     tcase_add_test(tc, test_url_unsupported_scheme);
-    tcase_add_test(tc, test_url_postgres_not_built);
+    tcase_add_test(tc, test_url_postgres_invalid);
     tcase_add_test(tc, test_url_unopenable);
     suite_add_tcase(s, tc);
 

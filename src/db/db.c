@@ -33,13 +33,13 @@ static const struct db_backend {
     const struct db_ops *ops;
     const char *missing;
 } db_backends[] = {
-    {"sqlite", &db_sqlite_ops, NULL},
-    {"sqlite+pysqlite", &db_sqlite_ops, NULL},
-    /* PostgreSQL: point these three at db_pg_ops when src/db/db_pg.c lands. */
-    {"postgresql", NULL, "PostgreSQL backend not available in this build yet"},
-    {"postgres", NULL, "PostgreSQL backend not available in this build yet"},
-    {"postgresql+psycopg2", NULL, "PostgreSQL backend not available in this build yet"},
+    {"sqlite", &db_sqlite_ops, NULL},          {"sqlite+pysqlite", &db_sqlite_ops, NULL},
+    {"postgresql", &db_pg_ops, NULL},          {"postgres", &db_pg_ops, NULL},
+    {"postgresql+psycopg2", &db_pg_ops, NULL},
 };
+
+/* A libpq keyword string ("host=db dbname=gw user=gw") has no scheme and goes to PostgreSQL. */
+static const struct db_backend db_backend_conninfo = {"", &db_pg_ops, NULL};
 
 static const char *const db_query_names[] = {
     [DB_Q_PING] = "ping",
@@ -98,12 +98,25 @@ static size_t db_scheme_len(const char *url)
     return url[n] == ':' ? n : 0;
 }
 
+/* True when s starts like a libpq keyword string: optional blanks, a keyword, blanks, '='. */
+static bool db_is_conninfo(const char *s)
+{
+    size_t n = 0;
+
+    if (s == NULL)
+        return false;
+    s += strspn(s, " \t\n");
+    while ((s[n] >= 'a' && s[n] <= 'z') || s[n] == '_')
+        n++;
+    return n > 0 && s[n + strspn(s + n, " \t")] == '=';
+}
+
 static const struct db_backend *db_backend_find(const char *url)
 {
     size_t n = db_scheme_len(url);
 
     if (n == 0)
-        return NULL;
+        return db_is_conninfo(url) ? &db_backend_conninfo : NULL;
     for (size_t i = 0; i < sizeof(db_backends) / sizeof(db_backends[0]); i++) {
         if (strlen(db_backends[i].scheme) == n && strncasecmp(db_backends[i].scheme, url, n) == 0)
             return &db_backends[i];
@@ -218,6 +231,18 @@ void db_close(struct db *db)
     db->ops->close(db);
     db->backend = NULL;
     free(db);
+}
+
+void db_result_clear(struct db_result *res)
+{
+    if (res->cells != NULL) {
+        for (size_t i = 0; i < res->nrows * res->ncols; i++)
+            free(res->cells[i]);
+    }
+    free(res->cells);
+    res->cells = NULL;
+    res->nrows = 0;
+    res->ncols = 0;
 }
 
 const char *db_query_name(enum db_query q)

@@ -152,9 +152,11 @@ struct db_ops {
 bool db_url_supported(const char *url);
 
 /*
- * Opens the database named by url ("sqlite:///path", "sqlite:///:memory:", later
- * "postgresql://..."). Returns owned handle (free with db_close()), or NULL with err set
- * (the URL's password never appears in err).
+ * Opens the database named by url ("sqlite:///path", "sqlite:///:memory:",
+ * "postgresql://user:pw@host:port/db?pool_size=4", "postgres://...", or a libpq keyword
+ * string "host=h dbname=db"). PostgreSQL connects in the background, so an unreachable server
+ * shows in the first queries and db_migrate(), not here. Returns owned handle (free with
+ * db_close()), or NULL with err set (the URL's password never appears in err).
  */
 struct db *db_open(const char *url, char *err, size_t errlen);
 
@@ -234,8 +236,12 @@ int db_migrations_apply(const struct db_migration *list, const char *target,
                         const struct db_migrate_io *io, void *ctx, char *err, size_t errlen)
     __attribute__((warn_unused_result));
 
+/* Frees res's cells and empties it (a helper for the backends, which own their results). */
+void db_result_clear(struct db_result *res);
+
 /* Backend hooks for db.c (implemented by each backend file). */
 extern const struct db_ops db_sqlite_ops;
+extern const struct db_ops db_pg_ops;
 
 /* Backend-private state accessors (db.c owns struct db). */
 void *db_backend(struct db *db);

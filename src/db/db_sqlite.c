@@ -164,24 +164,13 @@ struct sq {
     const char *migrate_target; /* db_migrate_to()'s target during a migration job */
 };
 
-static void sq_result_clear(struct db_result *res)
-{
-    if (res->cells != NULL) {
-        for (size_t i = 0; i < res->nrows * res->ncols; i++)
-            free(res->cells[i]);
-    }
-    free(res->cells);
-    res->cells = NULL;
-    res->nrows = 0;
-}
-
 static void sq_op_free(struct sq_op *op)
 {
     if (op == NULL)
         return;
     for (size_t i = 0; i < DB_MAX_PARAMS; i++)
         free(op->text[i]);
-    sq_result_clear(&op->res);
+    db_result_clear(&op->res);
     free(op->error);
     free(op);
 }
@@ -213,7 +202,7 @@ static void sq_deliver(struct sq_op *op)
 
 static void sq_fail(struct sq_op *op, const char *msg)
 {
-    sq_result_clear(&op->res);
+    db_result_clear(&op->res);
     free(op->error);
     op->error = strdup(msg);
     op->res.status = -1;
@@ -238,7 +227,7 @@ static int sq_add_row(struct sq_op *op, sqlite3_stmt *st, size_t *cap)
     }
     for (size_t c = 0; c < res->ncols; c++)
         res->cells[base + c] = NULL;
-    res->nrows++; /* counted now so sq_result_clear() frees a partly copied row */
+    res->nrows++; /* counted now so db_result_clear() frees a partly copied row */
     for (size_t c = 0; c < res->ncols; c++) {
         const unsigned char *text;
         int n;
@@ -293,7 +282,7 @@ static int sq_step_all(struct sq *sq, struct sq_op *op, sqlite3_stmt *st, size_t
         }
     }
     if (sqlite3_column_count(st) > 0) {
-        sq_result_clear(&op->res);
+        db_result_clear(&op->res);
         op->res.ncols = (size_t)sqlite3_column_count(st);
     }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
