@@ -39,7 +39,7 @@ BIN := $(BUILD)/any-llm-gateway
 TESTBIN := $(BUILD)/check_gateway
 FAKE := $(BUILD)/fake-upstream
 
-.PHONY: all run test check deps deps-test sdk-deps format format-check clean
+.PHONY: all run test check deps deps-test sdk-deps bench format format-check clean
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -92,10 +92,16 @@ run: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all
 	./$(BIN) serve $(if $(wildcard config.yaml),--config config.yaml) $(ARGS)
 
-# The test runner starts the real binary (GW_BIN) for the end-to-end suites.
+# The test runner starts the real binary (GW_BIN) for the end-to-end suites: every suite on
+# SQLite, then the end-to-end suites again on a throwaway PostgreSQL cluster (GW_TEST_BACKEND).
+# CK_RUN_SUITE=name runs one suite; BACKENDS="sqlite" or "postgres" runs one pass.
+BACKENDS ?= sqlite postgres
 check: $(BIN) $(TESTBIN) $(FAKE) sdk-deps
-	GW_BIN=$(abspath $(BIN)) GW_FAKE=$(abspath $(FAKE)) GW_ROOT=$(CURDIR) \
-	    CK_TIMEOUT_MULTIPLIER=$(if $(filter 1,$(SAN)),4,1) ./$(TESTBIN)
+	@set -e; for b in $(BACKENDS); do \
+	    echo "== tests on $$b =="; \
+	    GW_TEST_BACKEND=$$b GW_BIN=$(abspath $(BIN)) GW_FAKE=$(abspath $(FAKE)) GW_ROOT=$(CURDIR) \
+	    CK_TIMEOUT_MULTIPLIER=$(if $(filter 1,$(SAN)),4,1) ./$(TESTBIN); \
+	done
 
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 
@@ -107,6 +113,11 @@ test: deps-test
 	    build-san/check_gateway build-san/fake-upstream
 	@$(MAKE) --no-print-directory SAN=1 BUILD=build-san check
 
+# The benchmark (bench/README.md): every contender in one run; ARGS=--quick for a short one.
+bench: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BIN) $(BENCH_TOOLS)
+	@bench/run.sh $(ARGS)
+
 format:
 	clang-format -i $(FMT_SRCS)
 
@@ -117,3 +128,18 @@ clean:
 	rm -rf build build-san
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# --- bench (bench/) ---
+# The benchmark's own tools (bench/README.md): the mock upstream and the load generator, built
+# with their own flags (they are not part of the gateway or the tests).
+BENCH_TOOLS := $(BUILD)/bench/mock $(BUILD)/bench/load
+BENCH_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) -O2 -g -pthread \
+                $(shell pkg-config --cflags libevent libevent_pthreads 2>/dev/null)
+BENCH_LIBS := $(shell pkg-config --libs libevent libevent_pthreads 2>/dev/null)
+
+.PHONY: bench-tools
+bench-tools: $(BENCH_TOOLS)
+
+$(BUILD)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< $(BENCH_LIBS)

@@ -1,6 +1,7 @@
 /*
  * End-to-end tests of the start-up steps: the bootstrap key (spec §2.6) and config pricing
- * (spec §5.3), restarting the real binary on the same SQLite file.
+ * (spec §5.3), restarting the real binary on the same database (a SQLite file, or in the
+ * PostgreSQL run a fresh database of the shared cluster).
  */
 #include <check.h>
 #include <signal.h>
@@ -10,13 +11,19 @@
 #include <unistd.h>
 
 #include "t_gw.h"
+#include "t_pg.h"
 
-static char dir[64], dburl[160], dbfile[128];
+static char dir[64], dburl[300], dbfile[256]; /* dbfile: what t_sql() takes */
 
 static void make_dir(void)
 {
     snprintf(dir, sizeof(dir), "/tmp/gwboot-XXXXXX");
     ck_assert_ptr_nonnull(mkdtemp(dir));
+    if (t_pg_backend()) {
+        ck_assert_int_eq(t_pg_newdb(dbfile, sizeof(dbfile)), 0);
+        snprintf(dburl, sizeof(dburl), "%s", dbfile);
+        return;
+    }
     snprintf(dbfile, sizeof(dbfile), "%s/boot.db", dir);
     snprintf(dburl, sizeof(dburl), "sqlite:///%s", dbfile);
 }
@@ -27,6 +34,8 @@ static void remove_dir(void)
 
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     ck_assert_int_eq(system(cmd), 0);
+    if (t_pg_backend())
+        t_pg_dropdb(dbfile);
 }
 
 /* Starts a gateway on the shared database file; returns its log text after SIGTERM. */

@@ -396,7 +396,7 @@ START_TEST(update_keeps_user_reset_times)
     snprintf(sql, sizeof(sql),
              "INSERT INTO users (user_id, alias, spend, budget_id, blocked, created_at, "
              "updated_at, metadata, budget_started_at, next_budget_reset_at) VALUES "
-             "('u-patch', NULL, 2.5, '%s', 0, '2025-01-01T00:00:00+00:00', "
+             "('u-patch', NULL, 2.5, '%s', FALSE, '2025-01-01T00:00:00+00:00', "
              "'2025-01-01T00:00:00+00:00', '{}', '2025-01-01T00:00:00+00:00', "
              "'2025-01-01T01:00:00+00:00')",
              id);
@@ -429,9 +429,9 @@ START_TEST(delete_budget)
     snprintf(path, sizeof(path), "/v1/budgets/%s", id);
     snprintf(sql, sizeof(sql),
              "INSERT INTO users (user_id, alias, spend, budget_id, blocked, created_at, "
-             "updated_at, metadata) VALUES ('u-del-1', NULL, 0, '%s', 0, "
+             "updated_at, metadata) VALUES ('u-del-1', NULL, 0, '%s', FALSE, "
              "'2025-01-01T00:00:00+00:00', '2025-01-01T00:00:00+00:00', '{}'), "
-             "('u-del-2', NULL, 0, '%s', 0, '2025-01-01T00:00:00+00:00', "
+             "('u-del-2', NULL, 0, '%s', FALSE, '2025-01-01T00:00:00+00:00', "
              "'2025-01-01T00:00:00+00:00', '{}')",
              id, id);
     ck_assert_int_eq(t_sql_exec(t_api.db, sql), 0);
@@ -466,7 +466,7 @@ START_TEST(delete_blocked_by_reset_logs)
     snprintf(path, sizeof(path), "/v1/budgets/%s", id);
     snprintf(sql, sizeof(sql),
              "INSERT INTO users (user_id, alias, spend, budget_id, blocked, created_at, "
-             "updated_at, metadata) VALUES ('u-reset', NULL, 0, '%s', 0, "
+             "updated_at, metadata) VALUES ('u-reset', NULL, 0, '%s', FALSE, "
              "'2025-01-01T00:00:00+00:00', '2025-01-01T00:00:00+00:00', '{}');"
              "INSERT INTO budget_reset_logs (user_id, budget_id, previous_spend, reset_at, "
              "next_reset_at) VALUES ('u-reset', '%s', 1.5, '2025-01-01T00:01:00+00:00', NULL)",

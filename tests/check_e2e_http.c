@@ -19,6 +19,7 @@
 #include <sqlite3.h>
 
 #include "t_gw.h"
+#include "t_pg.h"
 
 static struct t_gw gw;
 
@@ -342,18 +343,25 @@ START_TEST(database_created_and_migrated)
     char *v;
 
     start_or_fail(NULL);
-    v = t_sql(gw.db, "SELECT group_concat(version) FROM schema_migrations");
+    v = t_sql(gw.db, "SELECT count(*) FROM schema_migrations WHERE version = '0001_initial'");
     ck_assert_ptr_nonnull(v);
-    ck_assert_ptr_nonnull(strstr(v, "0001_initial"));
+    ck_assert_str_eq(v, "1");
     free(v);
-    v = t_sql(gw.db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
-                     "('budgets','model_pricing','users','api_keys','usage_logs',"
-                     "'budget_reset_logs')");
+    v = t_sql(gw.db, t_pg_backend()
+                         ? "SELECT count(*) FROM information_schema.tables WHERE "
+                           "table_schema = 'public' AND table_name IN "
+                           "('budgets','model_pricing','users','api_keys','usage_logs',"
+                           "'budget_reset_logs')"
+                         : "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
+                           "('budgets','model_pricing','users','api_keys','usage_logs',"
+                           "'budget_reset_logs')");
     ck_assert_str_eq(v, "6");
     free(v);
-    v = t_sql(gw.db, "PRAGMA journal_mode");
-    ck_assert_str_eq(v, "wal");
-    free(v);
+    if (!t_pg_backend()) {
+        v = t_sql(gw.db, "PRAGMA journal_mode");
+        ck_assert_str_eq(v, "wal");
+        free(v);
+    }
     stop_ok();
 }
 END_TEST
@@ -385,12 +393,19 @@ START_TEST(sigterm_drains_in_flight)
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     char buf[4096], *v;
     sqlite3 *lock = NULL;
+    void *pglock = NULL;
     ssize_t n, got = 0;
     int fd, st;
 
     start_or_fail("master_key: mk\nshutdown_timeout: 10\n");
-    ck_assert_int_eq(sqlite3_open(gw.db, &lock), SQLITE_OK);
-    ck_assert_int_eq(sqlite3_exec(lock, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    /* Another writer holds the database, so the insert below waits in flight. */
+    if (t_pg_backend()) {
+        pglock = t_pg_hold(gw.db, "LOCK TABLE budgets IN EXCLUSIVE MODE");
+        ck_assert_ptr_nonnull(pglock);
+    } else {
+        ck_assert_int_eq(sqlite3_open(gw.db, &lock), SQLITE_OK);
+        ck_assert_int_eq(sqlite3_exec(lock, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    }
     sa.sin_port = htons((uint16_t)gw.port);
     fd = socket(AF_INET, SOCK_STREAM, 0);
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
@@ -401,8 +416,10 @@ START_TEST(sigterm_drains_in_flight)
     ck_assert_int_eq(waitpid(gw.pid, &st, WNOHANG), 0); /* still draining */
     /* No new connections once draining. */
     ck_assert_int_ne(t_http(gw.port, "GET", "/health", NULL, NULL, &(struct t_resp){0}), 0);
-    sqlite3_exec(lock, "ROLLBACK", NULL, NULL, NULL);
+    if (lock != NULL)
+        sqlite3_exec(lock, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(lock);
+    t_pg_release(pglock);
     while ((n = recv(fd, buf + got, sizeof(buf) - 1 - (size_t)got, 0)) > 0)
         got += n;
     buf[got] = '\0';
@@ -470,7 +487,7 @@ END_TEST
 
 START_TEST(cli_migrate_and_init_db)
 {
-    char dir[] = "/tmp/gwmig-XXXXXX", url[160], dbfile[128];
+    char dir[] = "/tmp/gwmig-XXXXXX", url[300], dbfile[256];
     const char *mig[] = {"migrate", "--database-url", url, NULL};
     const char *init[] = {"init-db", "--database-url", url, NULL};
     const char *mig_head[] = {"migrate", "--database-url", url, "--revision", "head", NULL};
@@ -478,8 +495,13 @@ START_TEST(cli_migrate_and_init_db)
     char *out = NULL, *v;
 
     ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(dbfile, sizeof(dbfile), "%s/m.db", dir);
-    snprintf(url, sizeof(url), "sqlite:///%s", dbfile);
+    if (t_pg_backend()) {
+        ck_assert_int_eq(t_pg_newdb(dbfile, sizeof(dbfile)), 0);
+        snprintf(url, sizeof(url), "%s", dbfile);
+    } else {
+        snprintf(dbfile, sizeof(dbfile), "%s/m.db", dir);
+        snprintf(url, sizeof(url), "sqlite:///%s", dbfile);
+    }
     ck_assert_int_eq(t_run(mig, NULL, &out), 0);
     free(out);
     v = t_sql(dbfile, "SELECT count(*) FROM schema_migrations");
@@ -487,7 +509,10 @@ START_TEST(cli_migrate_and_init_db)
     free(v);
     ck_assert_int_eq(t_run(init, NULL, &out), 0); /* idempotent */
     free(out);
-    v = t_sql(dbfile, "SELECT count(*) FROM sqlite_master WHERE name='usage_logs'");
+    v = t_sql(dbfile, t_pg_backend()
+                          ? "SELECT count(*) FROM information_schema.tables WHERE "
+                            "table_schema = 'public' AND table_name = 'usage_logs'"
+                          : "SELECT count(*) FROM sqlite_master WHERE name='usage_logs'");
     ck_assert_str_eq(v, "1");
     free(v);
     ck_assert_int_eq(t_run(mig_head, NULL, &out), 0);
@@ -496,7 +521,10 @@ START_TEST(cli_migrate_and_init_db)
     ck_assert_msg(strstr(out, "unknown revision 'zz9' (known: head, 0001_initial") != NULL,
                   "got: %s", out);
     free(out);
-    unlink(dbfile);
+    if (t_pg_backend())
+        t_pg_dropdb(dbfile);
+    else
+        unlink(dbfile);
     rmdir(dir);
 }
 END_TEST

@@ -5,20 +5,46 @@
  */
 #include <check.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "t_pg.h"
 
 int main(void)
 {
+    const char *backend = getenv("GW_TEST_BACKEND");
+    bool pg = backend != NULL && strcmp(backend, "postgres") == 0;
+    struct t_pg cluster;
     SRunner *sr;
     int failed;
 
     signal(SIGPIPE, SIG_IGN);
+    /*
+     * GW_TEST_BACKEND=postgres: the end-to-end suites again, every gateway on a fresh
+     * database of one throwaway cluster (t_pg.h); the unit suites ran in the SQLite pass.
+     */
+    if (pg) {
+        char port[16];
+
+        if (t_pg_start(&cluster) < 0) {
+            fprintf(stderr, "cannot start the PostgreSQL test cluster: %s\n", cluster.err);
+            return EXIT_FAILURE;
+        }
+        snprintf(port, sizeof(port), "%d", cluster.port);
+        setenv("GW_TEST_PG_PORT", port, 1);
+        printf("End-to-end suites on PostgreSQL (cluster on 127.0.0.1:%s)\n", port);
+    }
     sr = srunner_create(NULL);
-#define GW_SUITE(name) srunner_add_suite(sr, name##_suite());
+#define GW_SUITE(name)                                                                             \
+    if (!pg || strncmp(#name, "e2e_", 4) == 0)                                                     \
+        srunner_add_suite(sr, name##_suite());
 #include "suites.h"
 #undef GW_SUITE
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    if (pg)
+        t_pg_stop(&cluster);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -22,6 +22,8 @@
 
 #include <sqlite3.h>
 
+#include "t_pg.h"
+
 static long t_now_ms(void)
 {
     struct timespec ts;
@@ -74,15 +76,20 @@ int t_gw_start(struct t_gw *g, const char *yaml_extra, const char *const *args,
     snprintf(g->dir, sizeof(g->dir), "/tmp/gwtest-XXXXXX");
     if (mkdtemp(g->dir) == NULL)
         return -1;
-    snprintf(g->db, sizeof(g->db), "%s/gw.db", g->dir);
+    if (t_pg_backend()) {
+        if (t_pg_newdb(g->db, sizeof(g->db)) < 0)
+            return -1;
+    } else {
+        snprintf(g->db, sizeof(g->db), "%s/gw.db", g->dir);
+    }
     snprintf(g->cfgpath, sizeof(g->cfgpath), "%s/config.yaml", g->dir);
     snprintf(g->logpath, sizeof(g->logpath), "%s/gw.log", g->dir);
     g->port = t_free_port();
     f = fopen(g->cfgpath, "w");
     if (f == NULL)
         return -1;
-    fprintf(f, "host: 127.0.0.1\nport: %d\ndatabase_url: sqlite:///%s\nworkers: 2\n%s\n", g->port,
-            g->db, yaml_extra != NULL ? yaml_extra : "");
+    fprintf(f, "host: 127.0.0.1\nport: %d\ndatabase_url: %s%s\nworkers: 2\n%s\n", g->port,
+            t_pg_backend() ? "" : "sqlite:///", g->db, yaml_extra != NULL ? yaml_extra : "");
     fclose(f);
     argv[n++] = t_bin();
     argv[n++] = "serve";
@@ -123,6 +130,12 @@ int t_gw_start(struct t_gw *g, const char *yaml_extra, const char *const *args,
     return -1;
 }
 
+/* A database of the PostgreSQL run (t_pg_newdb) rather than a SQLite file. */
+static bool t_is_pg_url(const char *db)
+{
+    return strncmp(db, "postgresql://", 13) == 0;
+}
+
 static void t_rmtree(const char *dir)
 {
     char cmd[300];
@@ -160,6 +173,10 @@ int t_gw_stop(struct t_gw *g, int sig, int timeout_ms)
         free(log);
     }
     t_rmtree(g->dir);
+    if (t_is_pg_url(g->db)) {
+        t_pg_dropdb(g->db);
+        g->db[0] = '\0';
+    }
     return rc;
 }
 
@@ -368,6 +385,8 @@ char *t_sql(const char *dbpath, const char *sql)
     sqlite3_stmt *st = NULL;
     char *out = NULL;
 
+    if (t_is_pg_url(dbpath))
+        return t_pg_sql(dbpath, sql);
     if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
         goto done;
     sqlite3_busy_timeout(db, 5000);
@@ -390,6 +409,8 @@ int t_sql_exec(const char *dbpath, const char *sql)
     sqlite3 *db = NULL;
     int rc = -1;
 
+    if (t_is_pg_url(dbpath))
+        return t_pg_sql_exec(dbpath, sql);
     if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
         sqlite3_busy_timeout(db, 5000);
         rc = sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;

@@ -1,6 +1,7 @@
 /*
  * End-to-end test support: start the real any-llm-gateway binary (GW_BIN) on a free loopback
- * port with a temporary SQLite database, talk raw HTTP/1.1 to it, stop it with a signal.
+ * port with a temporary database (a SQLite file, or in the PostgreSQL run a fresh database in
+ * the shared cluster, t_pg.h), talk raw HTTP/1.1 to it, stop it with a signal.
  */
 #ifndef T_GW_H
 #define T_GW_H
@@ -13,7 +14,7 @@ struct t_gw {
     pid_t pid;
     int port;
     char dir[128]; /* temporary directory (config, database, log) */
-    char db[256];  /* path of the SQLite database file */
+    char db[256];  /* path of the SQLite database file, or the postgresql:// URL */
     char cfgpath[256];
     char logpath[256];
 };
@@ -30,7 +31,7 @@ int t_free_port(void);
 
 /*
  * Starts the gateway: writes a config with host 127.0.0.1, a free port, database_url on a
- * temporary SQLite file, then yaml_extra (may be NULL) appended verbatim. args: extra CLI
+ * temporary database (g->db), then yaml_extra (may be NULL) appended verbatim. args: extra CLI
  * arguments after "serve --config FILE" (NULL-terminated, may be NULL). envs: "K=V" strings put
  * into the child's environment (NULL-terminated, may be NULL). Waits until /health answers.
  * Returns 0 or -1.
@@ -63,11 +64,11 @@ void t_resp_free(struct t_resp *resp);
 /* Reads the whole file into an owned string (NULL on failure). */
 char *t_read_file(const char *path);
 
-/* Runs one SQL query on the SQLite file and returns the first column of the first row as an
- * owned string ("" for no row, NULL on error). */
+/* Runs one SQL query on the database (a SQLite file, or a postgresql:// URL: t_pg_sql()) and
+ * returns the first column of the first row as an owned string ("" for no row, NULL on error). */
 char *t_sql(const char *dbpath, const char *sql);
 
-/* Runs SQL (one or more statements) read-write on the SQLite file. Returns 0 or -1. */
+/* Runs SQL (one or more statements) read-write on the database. Returns 0 or -1. */
 int t_sql_exec(const char *dbpath, const char *sql);
 
 #endif

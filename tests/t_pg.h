@@ -42,4 +42,41 @@ void t_pg_conninfo(const struct t_pg *pg, const char *name, char *out, size_t ou
 /* Stops the server (immediate) and removes the directory. NULL-safe; idempotent. */
 void t_pg_stop(struct t_pg *pg);
 
+/*
+ * The PostgreSQL run of the end-to-end suites: check_main starts one cluster and exports its
+ * port as GW_TEST_PG_PORT; each gateway a test starts then gets a fresh database in it.
+ */
+
+/* True in the PostgreSQL run (GW_TEST_PG_PORT set). */
+bool t_pg_backend(void);
+
+/*
+ * Creates a fresh database in the shared cluster (with the test-side helpers below installed)
+ * and writes its postgresql:// URL to url. Returns 0 or -1.
+ */
+int t_pg_newdb(char *url, size_t urllen);
+
+/* Drops the database of url (made by t_pg_newdb), terminating its connections. */
+void t_pg_dropdb(const char *url);
+
+/*
+ * Runs one query on the database of url and returns the first cell of the first row as an
+ * owned string in SQLite's text form, so the suites' expectations hold on both backends:
+ * booleans as 1/0, NULL as "NULL", floats with a decimal point ("1.0", "1.0e-05"), timestamps
+ * as util_ts_format() writes them. "" for no row, NULL on error (printed to stderr).
+ */
+char *t_pg_sql(const char *url, const char *sql);
+
+/* Runs sql (one or more statements) on the database of url. Returns 0 or -1. */
+int t_pg_sql_exec(const char *url, const char *sql);
+
+/*
+ * Opens a connection to url, begins a transaction and runs sql in it (e.g. a LOCK TABLE), then
+ * keeps it open: returns the held connection (owned, end it with t_pg_release()) or NULL.
+ */
+void *t_pg_hold(const char *url, const char *sql);
+
+/* Rolls the held transaction back and closes its connection. NULL-safe. */
+void t_pg_release(void *held);
+
 #endif

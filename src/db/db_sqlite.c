@@ -28,7 +28,8 @@ static const char *const sq_sql[] = {
     [DB_Q_BUDGET_INSERT] = "INSERT INTO budgets (budget_id, max_budget, budget_duration_sec, "
                            "created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) "
                            "RETURNING " DB_COLS_BUDGET,
-    [DB_Q_BUDGET_LIST] = "SELECT " DB_COLS_BUDGET " FROM budgets ORDER BY rowid LIMIT ?1 OFFSET ?2",
+    [DB_Q_BUDGET_LIST] = "SELECT " DB_COLS_BUDGET " FROM budgets ORDER BY created_at, budget_id "
+                         "LIMIT ?1 OFFSET ?2",
     [DB_Q_BUDGET_ALL] = "SELECT " DB_COLS_BUDGET " FROM budgets",
     [DB_Q_BUDGET_GET] = "SELECT " DB_COLS_BUDGET " FROM budgets WHERE budget_id = ?1",
     [DB_Q_BUDGET_UPDATE] = "UPDATE budgets SET max_budget = coalesce(?2, max_budget), "
@@ -48,7 +49,7 @@ static const char *const sq_sql[] = {
         "updated_at = excluded.updated_at WHERE users.deleted_at IS NOT NULL "
         "RETURNING " DB_COLS_USER,
     [DB_Q_USER_LIST] = "SELECT " DB_COLS_USER " FROM users WHERE deleted_at IS NULL "
-                       "ORDER BY rowid LIMIT ?1 OFFSET ?2",
+                       "ORDER BY created_at, user_id LIMIT ?1 OFFSET ?2",
     [DB_Q_USER_ALL] = "SELECT " DB_COLS_USER " FROM users",
     [DB_Q_USER_GET] = "SELECT " DB_COLS_USER " FROM users WHERE user_id = ?1",
     [DB_Q_USER_UPDATE] =
@@ -69,7 +70,8 @@ static const char *const sq_sql[] = {
         "VALUES (?4, ?8, 0.0, 0, ?5, ?5, '{}') ON CONFLICT (user_id) DO NOTHING;"
         "INSERT INTO api_keys (id, key_hash, key_name, user_id, created_at, expires_at, "
         "is_active, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7) RETURNING " DB_COLS_KEY,
-    [DB_Q_KEY_LIST] = "SELECT " DB_COLS_KEY " FROM api_keys ORDER BY rowid LIMIT ?1 OFFSET ?2",
+    [DB_Q_KEY_LIST] = "SELECT " DB_COLS_KEY " FROM api_keys ORDER BY created_at, id "
+                      "LIMIT ?1 OFFSET ?2",
     [DB_Q_KEY_GET] = "SELECT " DB_COLS_KEY " FROM api_keys WHERE id = ?1",
     [DB_Q_KEY_UPDATE] = "UPDATE api_keys SET key_name = coalesce(?2, key_name), "
                         "is_active = coalesce(?3, is_active), "
@@ -93,8 +95,8 @@ static const char *const sq_sql[] = {
         "INSERT INTO model_pricing (model_key, input_price_per_million, "
         "output_price_per_million, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) "
         "ON CONFLICT (model_key) DO NOTHING RETURNING " DB_COLS_PRICE,
-    [DB_Q_PRICE_LIST] = "SELECT " DB_COLS_PRICE " FROM model_pricing ORDER BY rowid "
-                        "LIMIT ?1 OFFSET ?2",
+    [DB_Q_PRICE_LIST] = "SELECT " DB_COLS_PRICE " FROM model_pricing "
+                        "ORDER BY created_at, model_key LIMIT ?1 OFFSET ?2",
     [DB_Q_PRICE_ALL] = "SELECT " DB_COLS_PRICE " FROM model_pricing ORDER BY model_key",
     [DB_Q_PRICE_GET] = "SELECT " DB_COLS_PRICE " FROM model_pricing WHERE model_key = ?1",
     [DB_Q_PRICE_DELETE] = "DELETE FROM model_pricing WHERE model_key = ?1 RETURNING model_key",
