@@ -18,6 +18,7 @@
 #include "gateway/gw_boot.h"
 #include "gateway/gw_index.h"
 #include "gateway/gw_server.h"
+#include "gateway/gw_sync.h"
 #include "gateway/gw_usage.h"
 #include "httpc.h"
 #include "log.h"
@@ -31,6 +32,7 @@ static int run_db_command(const struct cfg *cfg, bool serve, const char *revisio
     struct gw_index *ix = NULL;
     struct prov_confs *provs = NULL;
     struct gw_usage *usage = NULL;
+    struct gw_sync *sync = NULL;
     int rc = 1;
 
     if (db == NULL) {
@@ -56,7 +58,19 @@ static int run_db_command(const struct cfg *cfg, bool serve, const char *revisio
     }
     provs = prov_confs_new(cfg->providers);
     usage = gw_usage_new(db, cfg->usage_flush_ms, 0);
-    if (provs == NULL || usage == NULL || gw_usage_start(usage) < 0) {
+    if (provs == NULL || usage == NULL) {
+        LOG_ERR("start-up failed: out of memory");
+        goto out;
+    }
+    /* PostgreSQL may be shared by several replicas: keep memory coherent with it. */
+    if (strcmp(db_backend_name(db), "postgresql") == 0) {
+        gw_usage_on_written(usage, gw_index_spend_written, ix);
+        if ((sync = gw_sync_start(ix, db, 0)) == NULL) {
+            LOG_ERR("start-up failed: cannot start the replica sync");
+            goto out;
+        }
+    }
+    if (gw_usage_start(usage) < 0) {
         LOG_ERR("start-up failed: cannot start the usage writer");
         goto out;
     }
@@ -64,6 +78,7 @@ static int run_db_command(const struct cfg *cfg, bool serve, const char *revisio
     if (srv != NULL && gw_server_run(srv) == 0)
         rc = 0;
 out:
+    gw_sync_stop(sync);
     if (usage != NULL)
         gw_usage_stop(usage); /* every queued usage row is written before the database closes */
     db_close(db); /* finishes every queued operation while the event bases still exist */

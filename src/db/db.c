@@ -344,3 +344,8 @@ int db_exec_sync(struct db *db, enum db_query q, const struct db_params *p, db_d
     event_base_free(base);
     return s.done ? s.status : -1;
 }
+
+const char *db_backend_name(const struct db *db)
+{
+    return db->ops->name;
+}

@@ -151,6 +151,9 @@ struct db_ops {
 /* True when url names a backend this build supports (scheme check only). */
 bool db_url_supported(const char *url);
 
+/* The backend's name ("sqlite" or "postgresql"). */
+const char *db_backend_name(const struct db *db);
+
 /*
  * Opens the database named by url ("sqlite:///path", "sqlite:///:memory:",
  * "postgresql://user:pw@host:port/db?pool_size=4", "postgres://...", or a libpq keyword

@@ -5,6 +5,7 @@
  */
 #include "gateway/gw_index.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ struct gw_ikey {
     bool active;
     int64_t expires_us;   /* INT64_MAX: never */
     int64_t last_used_us; /* atomic; 0 = not used since the last flush */
+    int64_t synced_us;    /* monotonic time of the last write (local, or a refresh) */
 };
 
 struct gw_index {
@@ -33,6 +35,7 @@ struct gw_index {
     struct hmap *prices;  /* model_key -> struct gw_price */
     struct hmap *users;   /* user_id -> struct gw_user_state */
     struct hmap *budgets; /* budget_id -> struct gw_budget_state */
+    int64_t removed_us;   /* under the lock: monotonic time of the last local removal */
 };
 
 static void gw_ikey_free(struct gw_ikey *k)
@@ -110,33 +113,57 @@ static void gw_index_drop_locked(struct gw_index *ix, const char *id)
     gw_ikey_free(k);
 }
 
-int gw_index_key_set(struct gw_index *ix, const char *id, const char *hash, const char *user_id,
-                     bool active, const char *expires_at)
+/* A key entry from its columns (owned, free with gw_ikey_free()) or NULL. */
+static struct gw_ikey *gw_ikey_new(const char *id, const char *hash, const char *user_id,
+                                   bool active, const char *expires_at)
 {
     struct gw_ikey *k = calloc(1, sizeof(*k));
     long long us;
-    int rc = 0;
 
     if (k == NULL)
-        return -1;
+        return NULL;
     snprintf(k->id, sizeof(k->id), "%s", id);
     snprintf(k->hash, sizeof(k->hash), "%s", hash);
     k->user_id = user_id != NULL ? strdup(user_id) : NULL;
+    if (user_id != NULL && k->user_id == NULL) {
+        free(k);
+        return NULL;
+    }
     k->active = active;
     k->expires_us = INT64_MAX;
     if (expires_at != NULL && gw_valid_parse_datetime(expires_at, &us) == 0)
         k->expires_us = us;
-    pthread_rwlock_wrlock(&ix->lock);
-    gw_index_drop_locked(ix, id);
+    k->synced_us = util_mono_us();
+    return k;
+}
+
+/* Puts k in place of the entry with its id (which is freed). Write lock held. Takes k. */
+static int gw_index_put_key_locked(struct gw_index *ix, struct gw_ikey *k)
+{
+    gw_index_drop_locked(ix, k->id);
     if (hmap_put(ix->by_id, k->id, k) < 0) {
-        rc = -1;
-    } else if (hmap_put(ix->by_hash, k->hash, k) < 0) {
-        hmap_del(ix->by_id, k->id);
-        rc = -1;
-    }
-    pthread_rwlock_unlock(&ix->lock);
-    if (rc < 0)
         gw_ikey_free(k);
+        return -1;
+    }
+    if (hmap_put(ix->by_hash, k->hash, k) < 0) {
+        hmap_del(ix->by_id, k->id);
+        gw_ikey_free(k);
+        return -1;
+    }
+    return 0;
+}
+
+int gw_index_key_set(struct gw_index *ix, const char *id, const char *hash, const char *user_id,
+                     bool active, const char *expires_at)
+{
+    struct gw_ikey *k = gw_ikey_new(id, hash, user_id, active, expires_at);
+    int rc;
+
+    if (k == NULL)
+        return -1;
+    pthread_rwlock_wrlock(&ix->lock);
+    rc = gw_index_put_key_locked(ix, k);
+    pthread_rwlock_unlock(&ix->lock);
     return rc;
 }
 
@@ -144,6 +171,7 @@ void gw_index_key_remove(struct gw_index *ix, const char *id)
 {
     pthread_rwlock_wrlock(&ix->lock);
     gw_index_drop_locked(ix, id);
+    ix->removed_us = util_mono_us();
     pthread_rwlock_unlock(&ix->lock);
 }
 
@@ -152,8 +180,10 @@ static void gw_deactivate_cb(const char *key, void *value, void *arg)
     struct gw_ikey *k = value;
 
     (void)key;
-    if (k->user_id != NULL && strcmp(k->user_id, arg) == 0)
+    if (k->user_id != NULL && strcmp(k->user_id, arg) == 0) {
         k->active = false;
+        k->synced_us = util_mono_us();
+    }
 }
 
 void gw_index_user_delete(struct gw_index *ix, const char *user_id)
@@ -163,8 +193,10 @@ void gw_index_user_delete(struct gw_index *ix, const char *user_id)
     pthread_rwlock_wrlock(&ix->lock);
     hmap_each(ix->by_id, gw_deactivate_cb, (void *)user_id);
     u = hmap_get(ix->users, user_id);
-    if (u != NULL)
+    if (u != NULL) {
         u->deleted = true;
+        u->synced_us = util_mono_us();
+    }
     pthread_rwlock_unlock(&ix->lock);
 }
 enum gw_key_state gw_index_key_check(struct gw_index *ix, const char *hash, int64_t now_us,
@@ -254,6 +286,7 @@ int gw_index_price_set(struct gw_index *ix, const char *model_key, double in, do
     p->output_per_million = out;
     if (created_at != NULL && gw_valid_parse_datetime(created_at, &us) == 0)
         p->created_us = us;
+    p->synced_us = util_mono_us();
     pthread_rwlock_wrlock(&ix->lock);
     old = hmap_get(ix->prices, model_key);
     rc = hmap_put(ix->prices, model_key, p);
@@ -270,6 +303,7 @@ void gw_index_price_remove(struct gw_index *ix, const char *model_key)
 {
     pthread_rwlock_wrlock(&ix->lock);
     free(hmap_del(ix->prices, model_key));
+    ix->removed_us = util_mono_us();
     pthread_rwlock_unlock(&ix->lock);
 }
 
@@ -363,6 +397,7 @@ static int gw_index_replace_user(struct gw_index *ix, const char *id, struct gw_
     struct gw_user_state *old;
     int rc;
 
+    u->synced_us = util_mono_us();
     pthread_rwlock_wrlock(&ix->lock);
     old = hmap_get(ix->users, id);
     if (old != NULL && !old->deleted && !u->deleted) {
@@ -370,6 +405,12 @@ static int gw_index_replace_user(struct gw_index *ix, const char *id, struct gw_
         u->reserved = old->reserved;
     } else if (old != NULL) {
         u->reserved = old->reserved;
+    }
+    if (old != NULL) {
+        u->unflushed = old->unflushed;
+        u->settled_total = old->settled_total;
+        u->snap_pending = old->snap_pending;
+        u->snap_settled = old->snap_settled;
     }
     rc = hmap_put(ix->users, id, u);
     pthread_rwlock_unlock(&ix->lock);
@@ -408,8 +449,13 @@ void gw_index_settle(struct gw_index *ix, const char *user_id, double reserve, d
 
     pthread_rwlock_wrlock(&ix->lock);
     u = hmap_get(ix->users, user_id);
-    if (u != NULL)
+    if (u != NULL) {
         gw_budget_settle(u, reserve, cost);
+        if (cost > 0 && isfinite(cost)) {
+            u->unflushed += cost;
+            u->settled_total += cost;
+        }
+    }
     pthread_rwlock_unlock(&ix->lock);
 }
 
@@ -452,6 +498,7 @@ int gw_index_budget_from_row(struct gw_index *ix, const struct db_result *res, s
     b->has_max = max != NULL;
     b->max_budget = max != NULL ? strtod(max, NULL) : 0;
     b->duration_sec = dur != NULL ? strtoll(dur, NULL, 10) : 0;
+    b->synced_us = util_mono_us();
     return gw_index_replace(ix, ix->budgets, id, b);
 }
 
@@ -470,6 +517,7 @@ void gw_index_budget_remove(struct gw_index *ix, const char *id)
 {
     pthread_rwlock_wrlock(&ix->lock);
     free(hmap_del(ix->budgets, id));
+    ix->removed_us = util_mono_us();
     hmap_each(ix->users, gw_unassign_cb, (void *)id);
     pthread_rwlock_unlock(&ix->lock);
 }
@@ -526,6 +574,7 @@ int gw_index_user_ensure(struct gw_index *ix, const char *user_id)
 
     if (u == NULL)
         return -1;
+    u->synced_us = util_mono_us();
     pthread_rwlock_wrlock(&ix->lock);
     if (hmap_get(ix->users, user_id) == NULL)
         rc = hmap_put(ix->users, user_id, u);
@@ -535,4 +584,298 @@ int gw_index_user_ensure(struct gw_index *ix, const char *user_id)
     if (rc != 0)
         free(u);
     return rc < 0 ? -1 : 0;
+}
+
+/* ---- replica sync ---- */
+
+/*
+ * One refresh: t0 is when the reads began; `seen` collects the ids the database returned so
+ * the sweep can tell what is gone. An entry written here at or after t0 is newer than the read
+ * and is left alone; after a local removal at or after t0 nothing is added back this time.
+ */
+struct gw_refresh {
+    struct gw_index *ix;
+    int64_t t0;
+    struct hmap *seen;
+    bool oom;
+};
+
+/* Whether the refresh may put its version of an entry (synced at synced_us, or absent). */
+static bool gw_refresh_may_put(const struct gw_refresh *rf, bool present, int64_t synced_us)
+{
+    return present ? synced_us < rf->t0 : rf->ix->removed_us < rf->t0;
+}
+
+static void gw_refresh_seen(struct gw_refresh *rf, const char *id)
+{
+    if (hmap_put(rf->seen, id, rf) < 0)
+        rf->oom = true;
+}
+
+static void gw_refresh_keys_cb(const struct db_result *res, void *arg)
+{
+    struct gw_refresh *rf = arg;
+    struct gw_index *ix = rf->ix;
+
+    for (size_t r = 0; r < res->nrows; r++) {
+        const char *id = gw_cell(res, r, 0), *active = gw_cell(res, r, 3);
+        struct gw_ikey *old, *k;
+
+        if (id == NULL || gw_cell(res, r, 1) == NULL)
+            continue;
+        gw_refresh_seen(rf, id);
+        k = gw_ikey_new(id, gw_cell(res, r, 1), gw_cell(res, r, 2),
+                        active != NULL && strcmp(active, "0") != 0, gw_cell(res, r, 4));
+        if (k == NULL) {
+            rf->oom = true;
+            continue;
+        }
+        k->synced_us = rf->t0 - 1; /* a refresh's version, older than any later local write */
+        pthread_rwlock_wrlock(&ix->lock);
+        old = hmap_get(ix->by_id, id);
+        if (gw_refresh_may_put(rf, old != NULL, old != NULL ? old->synced_us : 0)) {
+            if (old != NULL)
+                k->last_used_us = __atomic_load_n(&old->last_used_us, __ATOMIC_RELAXED);
+            if (gw_index_put_key_locked(ix, k) < 0)
+                rf->oom = true;
+            k = NULL;
+        }
+        pthread_rwlock_unlock(&ix->lock);
+        gw_ikey_free(k);
+    }
+}
+
+static void gw_refresh_prices_cb(const struct db_result *res, void *arg)
+{
+    struct gw_refresh *rf = arg;
+    struct gw_index *ix = rf->ix;
+
+    for (size_t r = 0; r < res->nrows; r++) {
+        const char *key = gw_cell(res, r, 0), *in = gw_cell(res, r, 1), *out = gw_cell(res, r, 2);
+        struct gw_price *old, *p;
+        long long us = 0;
+
+        if (key == NULL)
+            continue;
+        gw_refresh_seen(rf, key);
+        if ((p = calloc(1, sizeof(*p))) == NULL) {
+            rf->oom = true;
+            continue;
+        }
+        snprintf(p->model_key, sizeof(p->model_key), "%s", key);
+        p->input_per_million = in != NULL ? strtod(in, NULL) : 0;
+        p->output_per_million = out != NULL ? strtod(out, NULL) : 0;
+        if (gw_cell(res, r, 3) != NULL && gw_valid_parse_datetime(gw_cell(res, r, 3), &us) == 0)
+            p->created_us = us;
+        p->synced_us = rf->t0 - 1;
+        pthread_rwlock_wrlock(&ix->lock);
+        old = hmap_get(ix->prices, key);
+        if (gw_refresh_may_put(rf, old != NULL, old != NULL ? old->synced_us : 0)) {
+            if (hmap_put(ix->prices, key, p) == 0) {
+                free(old);
+                p = NULL;
+            } else {
+                rf->oom = true;
+            }
+        }
+        pthread_rwlock_unlock(&ix->lock);
+        free(p);
+    }
+}
+
+static void gw_refresh_budgets_cb(const struct db_result *res, void *arg)
+{
+    struct gw_refresh *rf = arg;
+    struct gw_index *ix = rf->ix;
+
+    for (size_t r = 0; r < res->nrows; r++) {
+        const char *id = gw_cell(res, r, 0), *max = gw_cell(res, r, 1), *dur = gw_cell(res, r, 2);
+        struct gw_budget_state *old, *b;
+
+        if (id == NULL)
+            continue;
+        gw_refresh_seen(rf, id);
+        if ((b = calloc(1, sizeof(*b))) == NULL) {
+            rf->oom = true;
+            continue;
+        }
+        b->has_max = max != NULL;
+        b->max_budget = max != NULL ? strtod(max, NULL) : 0;
+        b->duration_sec = dur != NULL ? strtoll(dur, NULL, 10) : 0;
+        b->synced_us = rf->t0 - 1;
+        pthread_rwlock_wrlock(&ix->lock);
+        old = hmap_get(ix->budgets, id);
+        if (gw_refresh_may_put(rf, old != NULL, old != NULL ? old->synced_us : 0)) {
+            if (hmap_put(ix->budgets, id, b) == 0) {
+                free(old);
+                b = NULL;
+            } else {
+                rf->oom = true;
+            }
+        }
+        pthread_rwlock_unlock(&ix->lock);
+        free(b);
+    }
+}
+
+/*
+ * The user rows (DB_COLS_USER, see gw_index_user_from_row). Spend: the database's, plus what was
+ * settled here and not yet written when the read began (snap_pending), plus everything settled
+ * since (settled_total - snap_settled). A row written by another process's writer meanwhile may
+ * count twice until the next refresh: an over-estimate, never an under-estimate. A budget
+ * period started here later than the row's (a lazy reset not yet written) keeps the local spend.
+ */
+static void gw_refresh_users_cb(const struct db_result *res, void *arg)
+{
+    struct gw_refresh *rf = arg;
+    struct gw_index *ix = rf->ix;
+
+    for (size_t r = 0; r < res->nrows; r++) {
+        const char *id = gw_cell(res, r, 0), *spend = gw_cell(res, r, 2);
+        const char *budget = gw_cell(res, r, 3), *blocked = gw_cell(res, r, 6);
+        int64_t started = gw_ts_us(gw_cell(res, r, 4)), next = gw_ts_us(gw_cell(res, r, 5));
+        struct gw_user_state *u;
+
+        if (id == NULL)
+            continue;
+        gw_refresh_seen(rf, id);
+        pthread_rwlock_wrlock(&ix->lock);
+        u = hmap_get(ix->users, id);
+        if (u == NULL && gw_refresh_may_put(rf, false, 0)) {
+            u = calloc(1, sizeof(*u));
+            if (u != NULL && hmap_put(ix->users, id, u) < 0) {
+                free(u);
+                u = NULL;
+            }
+            if (u == NULL)
+                rf->oom = true;
+        } else if (u != NULL && !gw_refresh_may_put(rf, true, u->synced_us)) {
+            u = NULL;
+        }
+        if (u != NULL) {
+            u->blocked = blocked != NULL && strcmp(blocked, "0") != 0;
+            u->deleted = gw_cell(res, r, 10) != NULL;
+            u->has_budget = budget != NULL;
+            snprintf(u->budget_id, sizeof(u->budget_id), "%s", budget != NULL ? budget : "");
+            if (started >= u->started_us) {
+                u->spend = (spend != NULL ? strtod(spend, NULL) : 0) + u->snap_pending +
+                           (u->settled_total - u->snap_settled);
+                u->started_us = started;
+                u->next_reset_us = next;
+            }
+            u->synced_us = rf->t0 - 1;
+        }
+        pthread_rwlock_unlock(&ix->lock);
+    }
+}
+
+static void gw_snap_cb(const char *key, void *value, void *arg)
+{
+    struct gw_user_state *u = value;
+
+    (void)key;
+    (void)arg;
+    u->snap_pending = u->unflushed;
+    u->snap_settled = u->settled_total;
+}
+
+/* Ids of map entries the refresh did not see and that were not written since it began. */
+struct gw_sweep {
+    const struct gw_refresh *rf;
+    int which; /* 0 keys, 1 prices, 2 budgets */
+    char **ids;
+    size_t n, cap;
+};
+
+static void gw_sweep_cb(const char *key, void *value, void *arg)
+{
+    struct gw_sweep *sw = arg;
+    int64_t synced = sw->which == 0   ? ((struct gw_ikey *)value)->synced_us
+                     : sw->which == 1 ? ((struct gw_price *)value)->synced_us
+                                      : ((struct gw_budget_state *)value)->synced_us;
+
+    if (hmap_get(sw->rf->seen, key) != NULL || synced >= sw->rf->t0)
+        return;
+    if (sw->n == sw->cap) {
+        size_t cap = sw->cap != 0 ? sw->cap * 2 : 16;
+        char **ids = realloc(sw->ids, cap * sizeof(*ids));
+        if (ids == NULL)
+            return;
+        sw->ids = ids;
+        sw->cap = cap;
+    }
+    if ((sw->ids[sw->n] = strdup(key)) != NULL)
+        sw->n++;
+}
+
+/* Forgets what the database no longer has. Write lock held. */
+static void gw_refresh_sweep_locked(struct gw_refresh *rf, int which)
+{
+    struct gw_index *ix = rf->ix;
+    struct hmap *m = which == 0 ? ix->by_id : which == 1 ? ix->prices : ix->budgets;
+    struct gw_sweep sw = {.rf = rf, .which = which};
+
+    hmap_each(m, gw_sweep_cb, &sw);
+    for (size_t i = 0; i < sw.n; i++) {
+        if (which == 0) {
+            gw_index_drop_locked(ix, sw.ids[i]);
+        } else if (which == 1) {
+            free(hmap_del(ix->prices, sw.ids[i]));
+        } else {
+            free(hmap_del(ix->budgets, sw.ids[i]));
+            hmap_each(ix->users, gw_unassign_cb, sw.ids[i]);
+        }
+        free(sw.ids[i]);
+    }
+    free(sw.ids);
+}
+
+int gw_index_refresh(struct gw_index *ix, struct db *db)
+{
+    static const struct {
+        enum db_query q;
+        db_done_fn *cb;
+        int sweep; /* -1: none (users are soft-deleted, never removed) */
+    } steps[] = {
+        {DB_Q_KEY_INDEX, gw_refresh_keys_cb, 0},
+        {DB_Q_PRICE_ALL, gw_refresh_prices_cb, 1},
+        {DB_Q_BUDGET_ALL, gw_refresh_budgets_cb, 2},
+        {DB_Q_USER_ALL, gw_refresh_users_cb, -1},
+    };
+    struct gw_refresh rf = {.ix = ix};
+    int rc = 0;
+
+    pthread_rwlock_wrlock(&ix->lock);
+    hmap_each(ix->users, gw_snap_cb, NULL);
+    pthread_rwlock_unlock(&ix->lock);
+    rf.t0 = util_mono_us();
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+        rf.seen = hmap_new();
+        rf.oom = rf.seen == NULL;
+        if (rf.oom || db_exec_sync(db, steps[i].q, NULL, steps[i].cb, &rf) < 0) {
+            rc = -1; /* nothing is swept after a failed read */
+        } else if (steps[i].sweep >= 0 && !rf.oom) {
+            pthread_rwlock_wrlock(&ix->lock);
+            gw_refresh_sweep_locked(&rf, steps[i].sweep);
+            pthread_rwlock_unlock(&ix->lock);
+        }
+        hmap_free(rf.seen);
+    }
+    return rc;
+}
+
+void gw_index_spend_written(const char *user_id, double cost, int status, void *arg)
+{
+    struct gw_index *ix = arg;
+    struct gw_user_state *u;
+
+    (void)status; /* committed or given up: either way it is no longer on its way */
+    pthread_rwlock_wrlock(&ix->lock);
+    u = hmap_get(ix->users, user_id);
+    if (u != NULL) {
+        u->unflushed -= cost;
+        if (u->unflushed < 0)
+            u->unflushed = 0;
+    }
+    pthread_rwlock_unlock(&ix->lock);
 }

@@ -61,6 +61,11 @@ struct gw_user_state {
     double reserved;       /* USD held by admitted requests in flight (gw_budget.h) */
     int64_t started_us;    /* budget_started_at, 0 when none */
     int64_t next_reset_us; /* next_budget_reset_at, 0 when none */
+    /* Replica sync (gw_index_refresh): costs settled here but not yet in users.spend. */
+    double unflushed;
+    double settled_total;              /* every cost settled here, ever */
+    double snap_pending, snap_settled; /* unflushed and settled_total before a refresh query */
+    int64_t synced_us;                 /* monotonic time of the last local write */
 };
 
 /* What the hot path needs of a budget. */
@@ -68,6 +73,7 @@ struct gw_budget_state {
     bool has_max;
     double max_budget;    /* USD, when has_max */
     int64_t duration_sec; /* 0: never resets */
+    int64_t synced_us;    /* monotonic time of the last local write */
 };
 
 /*
@@ -130,6 +136,7 @@ struct gw_price {
     double input_per_million;
     double output_per_million;
     int64_t created_us; /* creation time of the pricing row */
+    int64_t synced_us;  /* monotonic time of the last local write */
 };
 
 /*
@@ -153,6 +160,20 @@ struct gw_price *gw_index_price_list(struct gw_index *ix, size_t *n);
 
 /* Start-up: loads every price from the database (synchronously). Returns 0 or -1. */
 int gw_index_load_prices(struct gw_index *ix, struct db *db) __attribute__((warn_unused_result));
+
+/*
+ * Replica coherence (DESIGN.md §2.7, several gateways on one PostgreSQL): reads every key,
+ * price, budget and user from the database (synchronously: call it from a thread of its own,
+ * never an event loop) and brings memory up to date. Entries written here since the read began
+ * are kept as they are; entries gone from the database (and not written here since) are
+ * forgotten. A user's spend becomes the database's plus what was settled here and is not yet
+ * written (gw_index_spend_written), unless a budget reset made here is not yet written either.
+ * Reservations stay local. Returns 0, or -1 when a query failed (memory unchanged for it).
+ */
+int gw_index_refresh(struct gw_index *ix, struct db *db) __attribute__((warn_unused_result));
+
+/* The usage writer's hook (gw_usage_written_fn): cost of user_id is no longer pending here. */
+void gw_index_spend_written(const char *user_id, double cost, int status, void *ix);
 
 /*
  * Queues an UPDATE of last_used_at for every key used since the last flush (fire and forget,

@@ -84,6 +84,8 @@ struct gw_usage {
     struct gw_usage_stats stats;
     uint64_t full_unreported; /* queue-full losses since the last ERROR line */
     int64_t full_logged_us;
+    gw_usage_written_fn *written; /* may be NULL */
+    void *written_arg;
 };
 
 /* Result of one db_exec() as seen by the waiting writer. */
@@ -454,6 +456,12 @@ static void gu_done_trampoline(evutil_socket_t fd, short what, void *arg)
     free(e);
 }
 
+void gw_usage_on_written(struct gw_usage *u, gw_usage_written_fn *fn, void *arg)
+{
+    u->written = fn;
+    u->written_arg = arg;
+}
+
 /* Writer: ends every entry of b with status (posting done callbacks) and forgets them. */
 static void gu_finish(struct gw_usage *u, struct gu_batch *b, int status)
 {
@@ -475,6 +483,9 @@ static void gu_finish(struct gw_usage *u, struct gu_batch *b, int status)
     for (; e != NULL; e = next) {
         next = e->next;
         e->status = status;
+        if (u->written != NULL && e->kind == GU_ROW && e->has_cost && e->user_id != NULL &&
+            isfinite(e->cost))
+            u->written(e->user_id, e->cost, status, u->written_arg);
         if (e->done == NULL) {
             free(e);
             continue;

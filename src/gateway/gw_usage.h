@@ -41,6 +41,12 @@ struct gw_usage_rec {
  */
 typedef void gw_usage_done_fn(int status, void *arg);
 
+/*
+ * Called on the writer thread for every usage row with a cost once it is no longer pending:
+ * committed (status 0, its cost is now in users.spend) or given up (-1). user_id is borrowed.
+ */
+typedef void gw_usage_written_fn(const char *user_id, double cost, int status, void *arg);
+
 /* Counters since gw_usage_new() (for metrics). */
 struct gw_usage_stats {
     uint64_t rows_written;   /* usage rows committed */
@@ -58,6 +64,9 @@ struct gw_usage_stats {
  * or NULL. Entries may be queued before gw_usage_start(); they wait for it (or for stop).
  */
 struct gw_usage *gw_usage_new(struct db *db, int flush_ms, size_t max_queue);
+
+/* Sets the hook of written rows (before gw_usage_start(); fn may be NULL). */
+void gw_usage_on_written(struct gw_usage *u, gw_usage_written_fn *fn, void *arg);
 
 /* Starts the writer thread (it runs its own event_base). Returns 0, or -1 (also if started). */
 int gw_usage_start(struct gw_usage *u) __attribute__((warn_unused_result));
