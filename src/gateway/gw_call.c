@@ -54,6 +54,7 @@ struct gw_call {
     double reserve;
     size_t prompt_bytes;
     int up_status;
+    int64_t up_start_us; /* when the upstream request started (monotonic) */
     char retry_after[32];
     struct evbuffer *errbuf; /* error body of a streamed request's non-2xx reply */
     struct evbuffer *out;    /* SSE bytes on their way to the client */
@@ -101,6 +102,8 @@ static void gw_call_reply(struct gw_call *c)
 
     if (r->client_gone && c->end != GW_END_GONE)
         c->end = GW_END_GONE;
+    if (r->up_us == 0 && c->up_start_us != 0)
+        r->up_us = util_mono_us() - c->up_start_us; /* the provider never answered */
     switch (c->end) {
     case GW_END_RAW:
         gw_reply_raw(r, 200, "application/json", c->body, c->body_len);
@@ -278,6 +281,7 @@ static enum httpc_action gw_call_on_headers(int status, const struct httpc_heade
 
     c->up_status = status;
     c->last_rx_us = util_mono_us();
+    c->r->up_us = c->last_rx_us - c->up_start_us; /* a stream's overhead: up to these headers */
     /* Retry-After is relayed only when it is a plain token (seconds or an HTTP date). */
     if (ra != NULL) {
         for (; ra[n] != '\0' && n + 1 < sizeof(c->retry_after); n++) {
@@ -435,6 +439,7 @@ static void gw_call_on_done(const struct httpc_result *res, void *arg)
         gw_call_stream_done(c, res);
         return;
     }
+    c->r->up_us = util_mono_us() - c->up_start_us;
     switch (res->kind) {
     case HTTPC_OK:
         break;
@@ -581,6 +586,7 @@ void gw_call_start(struct gw_req *r, const struct gw_call_spec *spec)
     cbs.on_headers = gw_call_on_headers;
     cbs.on_data = c->stream ? gw_call_on_data : NULL;
     cbs.on_done = gw_call_on_done;
+    c->up_start_us = util_mono_us();
     c->hr = httpc_start(r->w->httpc, &hs, &cbs, c);
     prov_http_cleanup(&h);
     if (c->hr == NULL) {

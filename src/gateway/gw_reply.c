@@ -17,6 +17,7 @@
 #include "gateway/gw_app.h"
 #include "gateway/gw_req.h"
 #include "log.h"
+#include "util.h"
 
 static const char *gw_reason(int status)
 {
@@ -122,12 +123,28 @@ static void gw_reply_cors(struct gw_req *r, struct evkeyvalq *out, bool *vary_or
     }
 }
 
+/*
+ * X-Gateway-Overhead-Ms (DESIGN.md §2.9): the time since the request arrived minus the time
+ * spent waiting on a provider (r->up_us), in milliseconds with three decimals, never negative.
+ */
+static void gw_reply_overhead(struct gw_req *r, struct evkeyvalq *out)
+{
+    int64_t own = util_mono_us() - r->t0_us - r->up_us;
+    char v[32];
+
+    if (own < 0)
+        own = 0;
+    snprintf(v, sizeof(v), "%lld.%03d", (long long)(own / 1000), (int)(own % 1000));
+    evhttp_add_header(out, "X-Gateway-Overhead-Ms", v);
+}
+
 static void gw_reply_common_headers(struct gw_req *r, const char *ctype)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
     bool vary_origin;
 
     evhttp_add_header(out, "X-Request-Id", r->rid);
+    gw_reply_overhead(r, out);
     if (ctype != NULL)
         evhttp_add_header(out, "Content-Type", ctype);
     evhttp_add_header(out, "X-Content-Type-Options", "nosniff");

@@ -25,6 +25,7 @@ struct gw_req {
     struct evhttp_request *ev; /* libevent's request; valid until the reply is sent */
     struct gw_worker *w;
     int64_t t0_us;    /* monotonic arrival time */
+    int64_t up_us;    /* time spent waiting on a provider, left out of X-Gateway-Overhead-Ms */
     int method;       /* enum evhttp_cmd_type */
     const char *path; /* decoded path (owned) */
     char rid[GW_RID_MAX + 1];

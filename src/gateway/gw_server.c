@@ -29,6 +29,7 @@
 
 #define GW_MAX_WORKERS 256
 #define GW_LISTEN_BACKLOG 1024
+#define GW_UPSTREAM_IDLE_CONNECTIONS 1024 /* per worker, see gw_httpc_opts */
 
 /* Creates a non-blocking listening socket on addr with SO_REUSEPORT. Returns fd or -1. */
 static int gw_listen(const struct addrinfo *ai)
@@ -71,6 +72,16 @@ static void gw_worker_flush(evutil_socket_t fd, short what, void *arg)
     gw_index_flush_touched(w->app->index, w->app->db, w->base);
 }
 
+/*
+ * The upstream pool of each worker. curl's default cache holds 4 connections per transfer in
+ * flight at the moment one ends, so after a lull a burst found too few and connected again
+ * (connection churn, TIME_WAIT sockets, a handshake added to those requests): keep a fixed
+ * number instead. Idle ones still close after curl's idle limit (CURLOPT_MAXAGE_CONN, 118 s).
+ */
+static const struct httpc_opts gw_httpc_opts = {
+    .max_idle_connections = GW_UPSTREAM_IDLE_CONNECTIONS,
+};
+
 static int gw_worker_init(struct gw_worker *w, const struct addrinfo *ai)
 {
     const struct cfg *cfg = w->app->cfg;
@@ -88,7 +99,7 @@ static int gw_worker_init(struct gw_worker *w, const struct addrinfo *ai)
         LOG_ERR("cannot create event loop");
         return -1;
     }
-    if ((w->httpc = httpc_new(w->base, NULL)) == NULL) {
+    if ((w->httpc = httpc_new(w->base, &gw_httpc_opts)) == NULL) {
         LOG_ERR("cannot create the upstream HTTP client");
         return -1;
     }

@@ -1,0 +1,478 @@
+#!/usr/bin/env bash
+# bench/run.sh: the benchmark of DESIGN.md §5 in one run on loopback (bench/README.md).
+#
+#   bench/run.sh [--quick] [--only mock,nginx,gw-sqlite,gw-postgres,portkey] [--no-install]
+#
+# `make bench` builds build/any-llm-gateway and the tools (build/bench/mock, build/bench/load)
+# and calls this. Results: bench/results/latest.{md,json,png} (--quick: latest-quick.*).
+# Every process started here is recorded in a pidfile and stopped on exit, failure or Ctrl-C.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=$ROOT/bench
+RESULTS=$BENCH/results
+WORK=$RESULTS/tmp/run
+GW_BIN=${GW_BIN:-$ROOT/build/any-llm-gateway}
+TOOLS=${BENCH_TOOLS:-$ROOT/build/bench}
+MOCK_BIN=$TOOLS/mock
+LOAD_BIN=$TOOLS/load
+PORTKEY_DIR=$RESULTS/tmp/portkey
+
+QUICK=0
+INSTALL=1
+ONLY="mock,nginx,gw-sqlite,gw-postgres,portkey"
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick) QUICK=1 ;;
+    --no-install) INSTALL=0 ;;
+    --only)
+        ONLY=$2
+        shift
+        ;;
+    --only=*) ONLY=${1#--only=} ;;
+    -h | --help)
+        sed -n '2,8p' "$0"
+        exit 0
+        ;;
+    *)
+        echo "bench: unknown argument $1" >&2
+        exit 2
+        ;;
+    esac
+    shift
+done
+
+# Durations: full run a few minutes on 2 cores, --quick under one minute.
+RATE=5000
+if [ "$QUICK" = 1 ]; then
+    THR_SECONDS=2 THR_WARM=0 RATE_SECONDS=2 RATE_WARM=0.5 TTFB_COUNT=100 STREAM_SETS="1000"
+    HOLD_MS=300 DRAIN=2 PAUSE=0.2 TTFB_WARM=10 NAME=latest-quick
+else
+    THR_SECONDS=5 THR_WARM=1 RATE_SECONDS=10 RATE_WARM=2 TTFB_COUNT=500 STREAM_SETS="1000 10000"
+    HOLD_MS=1000 DRAIN=5 PAUSE=0.5 TTFB_WARM=20 NAME=latest
+fi
+WRK_CONNS=64
+RATE_CONNS=128
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+want() { case ",$ONLY," in *",$1,"*) return 0 ;; *) return 1 ;; esac }
+
+# ------------------------------------------------------------------------------ packages
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
+install_pkgs() {
+    local missing="" p
+    for p in "$@"; do have_pkg "$p" || missing="$missing $p"; done
+    [ -z "$missing" ] && return 0
+    if [ "$INSTALL" = 0 ] || [ "$(id -u)" != 0 ]; then
+        log "missing Debian packages:$missing (not installing)"
+        return 1
+    fi
+    log "installing$missing"
+    export DEBIAN_FRONTEND=noninteractive
+    # A package's postinst must not start a system service (nginx, postgresql) here.
+    local policy=/usr/sbin/policy-rc.d created=0
+    if [ ! -e $policy ]; then
+        printf '#!/bin/sh\nexit 101\n' >$policy && chmod +x $policy && created=1
+    fi
+    # shellcheck disable=SC2086
+    apt-get install -y -q --no-install-recommends $missing >/dev/null 2>&1 ||
+        { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends $missing >/dev/null 2>&1; } ||
+        { [ $created = 1 ] && rm -f $policy; log "apt-get could not install:$missing"; return 1; }
+    [ $created = 1 ] && rm -f $policy
+    return 0
+}
+
+install_pkgs wrk curl python3 procps || true
+for t in wrk curl python3; do
+    command -v $t >/dev/null || { echo "bench: $t is required" >&2; exit 1; }
+done
+want nginx && { install_pkgs nginx || true; }
+install_pkgs gnuplot-nox || true
+if want gw-postgres && ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    install_pkgs postgresql || true
+fi
+for b in "$GW_BIN" "$MOCK_BIN" "$LOAD_BIN"; do
+    [ -x "$b" ] || { echo "bench: $b is missing: run 'make bench'" >&2; exit 1; }
+done
+
+# ---------------------------------------------------------------------- process control
+rm -rf "$WORK"
+mkdir -p "$WORK/pids" "$WORK/out"
+PG_DIR=""
+PG_CTL=""
+
+stop_pidfile() {
+    local f=$1 pid i
+    [ -f "$f" ] || return 0
+    pid=$(cat "$f")
+    rm -f "$f"
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for i in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+stop() { stop_pidfile "$WORK/pids/$1.pid"; }
+cleanup() {
+    local f
+    trap - EXIT INT TERM
+    for f in "$WORK"/pids/*.pid; do
+        [ -e "$f" ] && stop_pidfile "$f"
+    done
+    if [ -n "$PG_CTL" ] && [ -n "$PG_DIR" ] && [ -d "$PG_DIR/data" ]; then
+        runuser -u postgres -- "$PG_CTL" -D "$PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+    fi
+    [ -z "$PG_DIR" ] || rm -rf "$PG_DIR"
+    return 0
+}
+trap cleanup EXIT
+trap 'log interrupted; exit 130' INT TERM
+
+# spawn NAME CMD...: runs CMD in the background, output in $WORK/NAME.log, pid in a pidfile.
+spawn() {
+    local name=$1
+    shift
+    "$@" >"$WORK/$name.log" 2>&1 &
+    echo $! >"$WORK/pids/$name.pid"
+}
+pid_of() { cat "$WORK/pids/$1.pid"; }
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# wait_http URL SECONDS NAME: until URL answers (any HTTP status) or NAME's process died.
+wait_http() {
+    local url=$1 secs=$2 name=$3 i
+    for i in $(seq 1 $((secs * 20))); do
+        curl -s -o /dev/null --max-time 1 "$url" && return 0
+        kill -0 "$(pid_of "$name")" 2>/dev/null || return 1
+        sleep 0.05
+    done
+    return 1
+}
+
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo -1; }
+rss_sum() {
+    local s=0 p v
+    for p in "$@"; do
+        v=$(rss_kb "$p")
+        s=$((s + v))
+    done
+    echo $s
+}
+
+# Raise the open-file limit as far as the hard limit allows (10,000 streams through one
+# proxy process take ~20,000 descriptors).
+ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+NOFILE=$(ulimit -n)
+PROXY_STREAMS_MAX=$(((NOFILE - 400) / 2))
+
+# ------------------------------------------------------------------------- the requests
+BODY_JSON='{"model":"openai:bench-model","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16}'
+BODY_SSE='{"model":"openai:bench-model","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16,"stream":true,"mock_chunks":3,"mock_delay_ms":1}'
+BODY_LONG='{"model":"openai:bench-model","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16,"stream":true,"mock_chunks":1000,"mock_delay_ms":30000}'
+printf '%s' "$BODY_JSON" >"$WORK/body.json"
+printf '%s' "$BODY_SSE" >"$WORK/sse.json"
+printf '%s' "$BODY_LONG" >"$WORK/long.json"
+
+# ----------------------------------------------------------------------------- the mock
+log "starting the mock upstream"
+spawn mock "$MOCK_BIN" --threads "$(nproc)" --port-file "$WORK/mock.port"
+for i in $(seq 1 100); do [ -s "$WORK/mock.port" ] && break; sleep 0.05; done
+MOCK_PORT=$(cat "$WORK/mock.port")
+MOCK_BASE=http://127.0.0.1:$MOCK_PORT/v1
+
+# ------------------------------------------------------------------------- measurements
+# Mock base URL per request kind: the stream settings are in the body (mock_chunks,
+# mock_delay_ms) and, for proxies that drop unknown fields, in a /p/N/D/ path prefix.
+mock_base_for() {
+    case "$1" in
+    json) echo "$MOCK_BASE" ;;
+    sse) echo "http://127.0.0.1:$MOCK_PORT/p/3/1/v1" ;;
+    long) echo "http://127.0.0.1:$MOCK_PORT/p/1000/30000/v1" ;;
+    esac
+}
+
+# mk_headers KIND HEADER...: fills H with -H pairs; @MOCK_BASE@ becomes the kind's mock URL.
+mk_headers() {
+    local kind=$1 h base
+    shift
+    base=$(mock_base_for "$kind")
+    H=()
+    for h in "$@"; do H+=(-H "${h//@MOCK_BASE@/$base}"); done
+}
+
+# measure NAME URL PIDS HEADER...: every measurement on one contender, results in out/NAME/.
+measure() {
+    local name=$1 url=$2 pids=$3
+    shift 3
+    local lua="$WORK/$name.lua" h out="$WORK/out/$name" maxs n code
+    mkdir -p "$out"
+    mk_headers json "$@"
+    {
+        echo 'wrk.method = "POST"'
+        echo "wrk.body = [[$BODY_JSON]]"
+        echo 'wrk.headers["Content-Type"] = "application/json"'
+        for h in "$@"; do
+            h=${h//@MOCK_BASE@/$MOCK_BASE}
+            printf 'wrk.headers["%s"] = "%s"\n' "${h%%:*}" "$(echo "${h#*:}" | sed 's/^ *//')"
+        done
+    } >"$lua"
+    # A sanity request first: a contender that does not answer 200 is reported, not measured.
+    code=$(curl -s -o "$out/sanity.body" -w '%{http_code}' --max-time 10 -X POST "$url" \
+        -H 'Content-Type: application/json' "${H[@]}" --data-binary @"$WORK/body.json" || true)
+    if [ "$code" != 200 ]; then
+        log "$name: sanity request answered $code: $(head -c 300 "$out/sanity.body")"
+        echo "{\"skipped\":\"sanity request answered HTTP $code\"}" >"$out/skip.json"
+        return 1
+    fi
+    # shellcheck disable=SC2086
+    rss_sum $pids >"$out/rss_idle"
+    log "$name: TTFB on streams ($TTFB_COUNT sequential SSE requests)"
+    mk_headers sse "$@"
+    "$LOAD_BIN" ttfb --url "$url" --body-file "$WORK/sse.json" "${H[@]}" \
+        --count "$TTFB_COUNT" --warmup "$TTFB_WARM" >"$out/ttfb.json" 2>>"$WORK/load.log" || true
+    sleep "$PAUSE"
+    log "$name: open loop at $RATE req/s for ${RATE_SECONDS}s (+${RATE_WARM}s warm-up)"
+    mk_headers json "$@"
+    "$LOAD_BIN" rate --url "$url" --body-file "$WORK/body.json" "${H[@]}" --rate "$RATE" \
+        --duration "$RATE_SECONDS" --warmup "$RATE_WARM" --connections "$RATE_CONNS" \
+        --drain "$DRAIN" >"$out/rate.json" 2>>"$WORK/load.log" || true
+    sleep "$PAUSE"
+    log "$name: closed loop throughput (wrk, $WRK_CONNS connections, ${THR_SECONDS}s)"
+    if [ "$THR_WARM" != 0 ]; then
+        wrk -t1 -c$WRK_CONNS -d${THR_WARM}s -s "$lua" "$url" >/dev/null 2>&1 || true
+    fi
+    wrk -t2 -c$WRK_CONNS -d${THR_SECONDS}s -s "$lua" "$url" >"$out/wrk.txt" 2>&1 || true
+    sleep "$PAUSE"
+    # shellcheck disable=SC2086
+    rss_sum $pids >"$out/rss_before_streams"
+    maxs=10000
+    [ "$name" != mock ] && [ "$PROXY_STREAMS_MAX" -lt $maxs ] && maxs=$PROXY_STREAMS_MAX
+    mk_headers long "$@"
+    for n in $STREAM_SETS; do
+        local want_n=$n pidargs=() p
+        [ "$n" -gt "$maxs" ] && n=$maxs
+        for p in $pids; do pidargs+=(--pid "$p"); done
+        log "$name: RSS with $n open streams"
+        "$LOAD_BIN" streams --url "$url" --body-file "$WORK/long.json" "${H[@]}" \
+            --streams "$n" "${pidargs[@]}" --hold-ms "$HOLD_MS" --timeout 40 \
+            >"$out/streams_$want_n.json" 2>>"$WORK/load.log" || true
+        sleep "$PAUSE" # let the proxy notice the closed streams
+    done
+    # shellcheck disable=SC2086
+    rss_sum $pids >"$out/rss_after"
+    return 0
+}
+
+skip() { # skip NAME REASON
+    mkdir -p "$WORK/out/$1"
+    python3 -c 'import json,sys; print(json.dumps({"skipped": sys.argv[1]}))' "$2" >"$WORK/out/$1/skip.json"
+    log "$1: skipped: $2"
+}
+
+# ------------------------------------------------------------------------------- contenders
+run_mock() {
+    measure mock "$MOCK_BASE/chat/completions" "$(pid_of mock)" || true
+}
+
+run_nginx() {
+    local nginx port dir
+    nginx=$(command -v nginx || echo /usr/sbin/nginx)
+    [ -x "$nginx" ] || { skip nginx "nginx is not installed"; return 0; }
+    port=$(free_port)
+    dir=$WORK/nginx
+    mkdir -p "$dir"
+    sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" -e "s|@MOCK_PORT@|$MOCK_PORT|g" \
+        -e "s|@WORKERS@|$(nproc)|g" -e "s|@NOFILE@|$NOFILE|g" \
+        -e "s|@WCONN@|$((NOFILE - 100))|g" "$BENCH/nginx.conf.in" >"$dir/nginx.conf"
+    spawn nginx "$nginx" -p "$dir" -c "$dir/nginx.conf" -e "$dir/error.log" -g 'daemon off; master_process on;'
+    if ! wait_http "http://127.0.0.1:$port/" 10 nginx; then
+        skip nginx "nginx did not start: $(tail -n 2 "$WORK/nginx.log" "$dir/error.log" 2>/dev/null | tr '\n' ' ')"
+        stop nginx
+        return 0
+    fi
+    local pids
+    pids="$(pid_of nginx) $(pgrep -P "$(pid_of nginx)" | tr '\n' ' ')"
+    measure nginx "http://127.0.0.1:$port/v1/chat/completions" "$pids" || true
+    stop nginx
+}
+
+# start_gateway NAME DATABASE_URL: starts this gateway and creates a budget, user, key.
+start_gateway() {
+    local name=$1 db=$2 port dir key
+    port=$(free_port)
+    dir=$WORK/$name
+    mkdir -p "$dir"
+    cat >"$dir/config.yaml" <<EOF
+database_url: "$db"
+host: "127.0.0.1"
+port: $port
+master_key: "bench-master-key"
+bootstrap_api_key: false
+enable_metrics: true
+log_level: warning
+providers:
+  openai:
+    api_key: "sk-bench"
+    api_base: "$MOCK_BASE"
+pricing:
+  "openai:bench-model":
+    input_price_per_million: 0.15
+    output_price_per_million: 0.6
+EOF
+    (cd "$dir" && exec env -u DATABASE_URL -u GATEWAY_MASTER_KEY "$GW_BIN" serve --config "$dir/config.yaml") >"$WORK/$name.log" 2>&1 &
+    echo $! >"$WORK/pids/$name.pid"
+    if ! wait_http "http://127.0.0.1:$port/health" 15 "$name"; then
+        echo "FAIL: $(grep -v '^ *$' "$WORK/$name.log" | tail -n 3 | tr '\n' ' ')"
+        return 1
+    fi
+    local M="Authorization: Bearer bench-master-key" budget
+    budget=$(curl -s -X POST "http://127.0.0.1:$port/v1/budgets" -H "$M" \
+        -d '{"max_budget": 1000000000, "budget_duration_sec": 2592000}' |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["budget_id"])') || {
+        echo "FAIL: could not create a budget"
+        return 1
+    }
+    curl -s -o /dev/null -X POST "http://127.0.0.1:$port/v1/users" -H "$M" \
+        -d "{\"user_id\": \"bench\", \"budget_id\": \"$budget\"}"
+    key=$(curl -s -X POST "http://127.0.0.1:$port/v1/keys" -H "$M" \
+        -d '{"key_name": "bench", "user_id": "bench"}' |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])') || {
+        echo "FAIL: could not create a key"
+        return 1
+    }
+    echo "$port $key"
+}
+
+check_usage() { # check_usage NAME PORT: the usage log must have rows (logging really on)
+    local n
+    n=$(curl -s "http://127.0.0.1:$2/v1/users/bench/usage?limit=1000" \
+        -H "Authorization: Bearer bench-master-key" |
+        python3 -c 'import json,sys
+d=json.load(sys.stdin)
+print(len(d) if isinstance(d,list) else len(d.get("data",d.get("items",[]))))' 2>/dev/null || echo "?")
+    echo "$n" >"$WORK/out/$1/usage_rows"
+    curl -s "http://127.0.0.1:$2/v1/users/bench" -H "Authorization: Bearer bench-master-key" \
+        >"$WORK/out/$1/user.json" || true
+}
+
+run_gateway() { # run_gateway NAME DATABASE_URL
+    local name=$1 r port key
+    r=$(start_gateway "$name" "$2") || true
+    case "$r" in
+    FAIL:* | "")
+        skip "$name" "the gateway did not start with ${2%%:*}: ${r#FAIL: }"
+        stop "$name"
+        return 0
+        ;;
+    esac
+    port=${r%% *}
+    key=${r#* }
+    if measure "$name" "http://127.0.0.1:$port/v1/chat/completions" "$(pid_of "$name")" \
+        "Authorization: Bearer $key"; then
+        sleep 0.3 # the usage writer flushes every 50 ms
+        check_usage "$name" "$port"
+    fi
+    stop "$name"
+}
+
+run_gw_sqlite() {
+    run_gateway gw-sqlite "sqlite:///$WORK/gw-sqlite/gw.db"
+}
+
+run_gw_postgres() {
+    local bindir pgport
+    bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    if [ -z "$bindir" ] || [ ! -x "$bindir/postgres" ]; then
+        skip gw-postgres "no PostgreSQL server binaries (Debian package postgresql)"
+        return 0
+    fi
+    if ! id postgres >/dev/null 2>&1; then
+        skip gw-postgres "no 'postgres' system user to run a throw-away cluster"
+        return 0
+    fi
+    PG_DIR=$(mktemp -d /tmp/any-llm-bench-pg.XXXXXX)
+    chown postgres: "$PG_DIR"
+    PG_CTL=$bindir/pg_ctl
+    pgport=$(free_port)
+    if ! runuser -u postgres -- "$bindir/initdb" -D "$PG_DIR/data" -A trust -U postgres \
+        >"$WORK/pg-initdb.log" 2>&1; then
+        skip gw-postgres "initdb failed: $(tail -n 1 "$WORK/pg-initdb.log")"
+        return 0
+    fi
+    if ! runuser -u postgres -- "$PG_CTL" -D "$PG_DIR/data" -l "$PG_DIR/pg.log" -w -t 30 \
+        -o "-p $pgport -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=200" \
+        start >"$WORK/pg-start.log" 2>&1; then
+        skip gw-postgres "the PostgreSQL cluster did not start: $(tail -n 1 "$PG_DIR/pg.log" 2>/dev/null)"
+        return 0
+    fi
+    runuser -u postgres -- "$bindir/createdb" -h 127.0.0.1 -p "$pgport" -U postgres bench \
+        >>"$WORK/pg-start.log" 2>&1 || true
+    run_gateway gw-postgres "postgresql://postgres@127.0.0.1:$pgport/bench"
+    runuser -u postgres -- "$PG_CTL" -D "$PG_DIR/data" -m fast stop >/dev/null 2>&1 || true
+    rm -rf "$PG_DIR"
+    PG_DIR=""
+}
+
+portkey_install() {
+    local want have
+    want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["dependencies"]["@portkey-ai/gateway"])' "$BENCH/portkey-package.json")
+    have=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' \
+        "$PORTKEY_DIR/node_modules/@portkey-ai/gateway/package.json" 2>/dev/null || echo none)
+    [ "$have" = "$want" ] && cmp -s "$BENCH/portkey-package.json" "$PORTKEY_DIR/package.json" && return 0
+    command -v npm >/dev/null || install_pkgs nodejs npm || return 1
+    log "installing the Portkey gateway $want from npm into $PORTKEY_DIR"
+    rm -rf "$PORTKEY_DIR"
+    mkdir -p "$PORTKEY_DIR"
+    cp "$BENCH/portkey-package.json" "$PORTKEY_DIR/package.json"
+    (cd "$PORTKEY_DIR" && npm install --no-audit --no-fund --loglevel=error) >"$WORK/npm.log" 2>&1
+}
+
+run_portkey() {
+    local port
+    if [ "$INSTALL" = 1 ]; then
+        portkey_install || { skip portkey "npm install failed: $(tail -n 2 "$WORK/npm.log" 2>/dev/null | tr '\n' ' ')"; return 0; }
+    fi
+    if [ ! -f "$PORTKEY_DIR/node_modules/@portkey-ai/gateway/build/start-server.js" ] || ! command -v node >/dev/null; then
+        skip portkey "the Portkey gateway is not installed (node/npm missing or --no-install)"
+        return 0
+    fi
+    port=$(free_port)
+    (cd "$PORTKEY_DIR" && NODE_ENV=production exec node --require "$BENCH/portkey-loopback.cjs" \
+        node_modules/@portkey-ai/gateway/build/start-server.js --port="$port" --headless) \
+        >"$WORK/portkey.log" 2>&1 &
+    echo $! >"$WORK/pids/portkey.pid"
+    if ! wait_http "http://127.0.0.1:$port/" 30 portkey; then
+        skip portkey "the Portkey gateway did not start: $(tail -n 2 "$WORK/portkey.log" | tr '\n' ' ')"
+        stop portkey
+        return 0
+    fi
+    measure portkey "http://127.0.0.1:$port/v1/chat/completions" "$(pid_of portkey)" \
+        "Authorization: Bearer sk-bench" "x-portkey-provider: openai" \
+        "x-portkey-custom-host: @MOCK_BASE@" || true
+    stop portkey
+}
+
+# ------------------------------------------------------------------------------------ run
+START=$(date +%s)
+# Other work on the machine skews every number: the load average goes into the results.
+cut -d' ' -f1-3 /proc/loadavg >"$WORK/loadavg_start"
+log "mode: $([ $QUICK = 1 ] && echo quick || echo full); contenders: $ONLY; open files: $NOFILE"
+want mock && run_mock
+want nginx && run_nginx
+want gw-sqlite && run_gw_sqlite
+want gw-postgres && run_gw_postgres
+want portkey && run_portkey
+stop mock
+cut -d' ' -f1-3 /proc/loadavg >"$WORK/loadavg_end"
+
+python3 "$BENCH/report.py" --work "$WORK" --out "$RESULTS/$NAME" \
+    --mode "$([ $QUICK = 1 ] && echo quick || echo full)" --rate "$RATE" \
+    --nofile "$NOFILE" --gw-bin "$GW_BIN" --elapsed "$(($(date +%s) - START))" \
+    --settings "wrk -t2 -c$WRK_CONNS ${THR_SECONDS}s; open loop $RATE req/s ${RATE_SECONDS}s over $RATE_CONNS connections; TTFB $TTFB_COUNT sequential streams; streams $STREAM_SETS"
+log "done in $(($(date +%s) - START)) s: $RESULTS/$NAME.md, .json, .png"
+exit 0
