@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <sys/queue.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -29,8 +30,21 @@
 #define HTTPC_DEFAULT_IDLE_HANDLES 16
 #define HTTPC_SCRUB_MIN 4 /* shorter header values are not secrets worth mangling text for */
 
+/*
+ * State of one socket curl asked us to watch. Sockets of upstream connections are ours from
+ * opening to closing (open_sock_cb/close_sock_cb): when curl stops watching one (it went back
+ * to the connection pool), its read event stays registered ("parked"), so the next transfer on
+ * the connection asks for what is already there and costs no epoll_ctl. A parked socket that
+ * turns readable (the server closed it, or sent junk) is only unregistered; curl finds out
+ * when it reuses the connection, as it always did.
+ */
 struct httpc_sock {
+    struct httpc *h;
     struct event ev; /* persistent, re-assigned on every change curl asks for */
+    short kind;      /* EV_READ/EV_WRITE registered, 0 = none */
+    curl_socket_t fd;
+    bool ours;   /* opened by open_sock_cb: close_sock_cb frees it */
+    bool parked; /* curl does not watch it now */
     LIST_ENTRY(httpc_sock) link;
 };
 
@@ -77,6 +91,8 @@ struct httpc {
     LIST_HEAD(, httpc_req) reqs;
     LIST_HEAD(, httpc_req) pending;
     LIST_HEAD(, httpc_sock) socks;
+    struct httpc_sock **byfd; /* our connection sockets by descriptor */
+    size_t nbyfd;
     CURL **idle; /* reset easy handles kept for reuse */
     int nidle;
     int max_idle;
@@ -171,11 +187,18 @@ static void drain_info(struct httpc *h)
 
 static void sock_event_cb(evutil_socket_t fd, short what, void *arg)
 {
-    struct httpc *h = arg;
+    struct httpc_sock *sk = arg;
+    struct httpc *h = sk->h;
     int action = 0;
     int running = 0;
     CURLMcode mc;
 
+    if (sk->parked) {
+        /* An idle pooled connection turned readable: stop watching it (see httpc_sock). */
+        event_del(&sk->ev);
+        sk->kind = 0;
+        return;
+    }
     if (what & EV_READ)
         action |= CURL_CSELECT_IN;
     if (what & EV_WRITE)
@@ -216,47 +239,135 @@ static int multi_timer_cb(CURLM *multi, long timeout_ms, void *userp)
     return evtimer_add(h->timer, &tv) == 0 ? 0 : -1;
 }
 
+static struct httpc_sock *sock_by_fd(struct httpc *h, curl_socket_t s)
+{
+    return s >= 0 && (size_t)s < h->nbyfd ? h->byfd[s] : NULL;
+}
+
+static void sock_free(struct httpc *h, struct httpc_sock *sk)
+{
+    if (sk->kind != 0)
+        event_del(&sk->ev);
+    if (sk->ours && sock_by_fd(h, sk->fd) == sk)
+        h->byfd[sk->fd] = NULL;
+    LIST_REMOVE(sk, link);
+    free(sk);
+}
+
+static struct httpc_sock *sock_new(struct httpc *h, curl_socket_t s)
+{
+    struct httpc_sock *sk = calloc(1, sizeof(*sk));
+
+    if (sk == NULL) {
+        LOG_ERR("httpc: out of memory for socket state");
+        return NULL;
+    }
+    sk->h = h;
+    sk->fd = s;
+    LIST_INSERT_HEAD(&h->socks, sk, link);
+    return sk;
+}
+
 /*
  * CURLMOPT_SOCKETFUNCTION. Socket state hangs off curl's socketp (sockets are shared by easy
- * handles through the pool). event_assign() is not allowed on a pending event, so del first.
+ * handles through the pool), or for a parked one of ours, off h->byfd. event_assign() is not
+ * allowed on a pending event, so del first; a change to what is registered already is skipped.
  */
 static int multi_sock_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
     struct httpc *h = userp;
     struct httpc_sock *sk = socketp;
-    short kind = EV_PERSIST;
+    short kind = 0;
 
     (void)easy;
+    if (sk == NULL)
+        sk = sock_by_fd(h, s);
     if (what == CURL_POLL_REMOVE) {
-        if (sk != NULL) {
-            event_del(&sk->ev);
-            LIST_REMOVE(sk, link);
-            free(sk);
-        }
         curl_multi_assign(h->multi, s, NULL);
+        if (sk == NULL)
+            return 0;
+        if (!sk->ours) {
+            sock_free(h, sk);
+            return 0;
+        }
+        sk->parked = true;
+        if (sk->kind & EV_WRITE) { /* a writable idle socket would fire all the time */
+            event_del(&sk->ev);
+            sk->kind = 0;
+        }
         return 0;
     }
-    if (sk == NULL) {
-        sk = calloc(1, sizeof(*sk));
-        if (sk == NULL) {
-            LOG_ERR("httpc: out of memory for socket state");
-            return -1;
-        }
-        LIST_INSERT_HEAD(&h->socks, sk, link);
+    if (sk == NULL && (sk = sock_new(h, s)) == NULL)
+        return -1;
+    if (socketp == NULL)
         curl_multi_assign(h->multi, s, sk);
-    } else {
-        event_del(&sk->ev);
-    }
+    sk->parked = false;
     if (what & CURL_POLL_IN)
         kind |= EV_READ;
     if (what & CURL_POLL_OUT)
         kind |= EV_WRITE;
-    event_assign(&sk->ev, h->base, s, kind, sock_event_cb, h);
-    if ((kind & (EV_READ | EV_WRITE)) && event_add(&sk->ev, NULL) != 0) {
+    if (kind == sk->kind)
+        return 0;
+    if (sk->kind != 0)
+        event_del(&sk->ev);
+    sk->kind = 0;
+    if (kind == 0)
+        return 0;
+    event_assign(&sk->ev, h->base, s, (short)(kind | EV_PERSIST), sock_event_cb, sk);
+    if (event_add(&sk->ev, NULL) != 0) {
         LOG_ERR("httpc: event_add failed for socket %d", (int)s);
         return -1;
     }
+    sk->kind = kind;
     return 0;
+}
+
+/* CURLOPT_OPENSOCKETFUNCTION: an upstream connection's socket, ours until close_sock_cb. */
+static curl_socket_t open_sock_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct httpc *h = clientp;
+    struct httpc_sock *sk;
+    curl_socket_t s;
+
+    (void)purpose;
+    s = socket(a->family, a->socktype, a->protocol);
+    if (s == CURL_SOCKET_BAD)
+        return s;
+    if ((size_t)s >= h->nbyfd) {
+        size_t n = h->nbyfd ? h->nbyfd : 64;
+        struct httpc_sock **nb;
+
+        while (n <= (size_t)s)
+            n *= 2;
+        nb = realloc(h->byfd, n * sizeof(*nb));
+        if (nb == NULL) {
+            close(s);
+            return CURL_SOCKET_BAD;
+        }
+        memset(nb + h->nbyfd, 0, (n - h->nbyfd) * sizeof(*nb));
+        h->byfd = nb;
+        h->nbyfd = n;
+    }
+    if (h->byfd[s] != NULL) /* a descriptor number reused behind our back */
+        sock_free(h, h->byfd[s]);
+    if ((sk = sock_new(h, s)) == NULL) {
+        close(s);
+        return CURL_SOCKET_BAD;
+    }
+    sk->ours = true;
+    h->byfd[s] = sk;
+    return s;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: drops the socket's event before the descriptor goes away. */
+static int close_sock_cb(void *clientp, curl_socket_t s)
+{
+    struct httpc *h = clientp;
+    struct httpc_sock *sk = sock_by_fd(h, s);
+
+    if (sk != NULL)
+        sock_free(h, sk);
+    return close(s);
 }
 
 static void work_schedule(struct httpc *h)
@@ -648,11 +759,9 @@ void httpc_free(struct httpc *h)
     if (h->multi != NULL)
         curl_multi_cleanup(h->multi);
     h->multi = NULL;
-    while ((sk = LIST_FIRST(&h->socks)) != NULL) {
-        LIST_REMOVE(sk, link);
-        event_del(&sk->ev);
-        free(sk);
-    }
+    while ((sk = LIST_FIRST(&h->socks)) != NULL)
+        sock_free(h, sk);
+    free(h->byfd);
     for (i = 0; i < h->nidle; i++)
         curl_easy_cleanup(h->idle[i]);
     free(h->idle);
@@ -804,6 +913,10 @@ static CURLcode set_options(struct httpc_req *r, const struct httpc_spec *spec, 
     SETOPT(CURLOPT_HEADERDATA, (void *)r);
     SETOPT(CURLOPT_WRITEFUNCTION, write_cb);
     SETOPT(CURLOPT_WRITEDATA, (void *)r);
+    SETOPT(CURLOPT_OPENSOCKETFUNCTION, open_sock_cb);
+    SETOPT(CURLOPT_OPENSOCKETDATA, (void *)h);
+    SETOPT(CURLOPT_CLOSESOCKETFUNCTION, close_sock_cb);
+    SETOPT(CURLOPT_CLOSESOCKETDATA, (void *)h);
     if (spec->connect_timeout_ms > 0)
         SETOPT(CURLOPT_CONNECTTIMEOUT_MS, spec->connect_timeout_ms);
     if (spec->timeout_ms > 0)

@@ -111,6 +111,14 @@ static void srv_cb(struct evhttp_request *req, void *arg)
         evbuffer_add(b, x, BIG_LEN);
         free(x);
         evhttp_send_reply(req, 200, "OK", b);
+    } else if (strcmp(uri, "/nodelay") == 0) {
+        struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+        int fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon)), v = 0;
+        socklen_t vlen = sizeof(v);
+
+        getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &vlen);
+        evbuffer_add_printf(b, "{\"nodelay\":%d}", v);
+        reply_json(req, 200, "OK", b);
     } else if (strcmp(uri, "/slow") == 0) {
         static const struct timeval tv = {1, 300000};
         event_base_once(s->base, -1, EV_TIMEOUT, later_reply, req, &tv);
@@ -414,6 +422,20 @@ static void expect_echo(struct cl *c, const char *uri, size_t len)
     ck_assert_int_eq(r.status, 200);
     snprintf(want, sizeof(want), "{\"uri\":\"%s\",\"len\":%zu,\"expect\":false}", uri, len);
     ck_assert_str_eq(r.body, want);
+    resp_free(&r);
+}
+
+/* GET path on c must answer 200 with exactly body. */
+static void expect_get_body(struct cl *c, const char *path, const char *body)
+{
+    char req[256];
+    struct resp r = {0};
+
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    cl_sends(c, req);
+    ck_assert_int_eq(cl_response(c, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, body);
     resp_free(&r);
 }
 
@@ -739,17 +761,26 @@ START_TEST(streamed_response)
 {
     struct srv s;
     struct cl c;
-    struct resp r = {0};
 
     srv_start(&s, 4096, 1000, 5);
     cl_open(&c, &s);
-    cl_sends(&c, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
-    ck_assert_int_eq(cl_response(&c, &r), 0);
-    ck_assert_int_eq(r.status, 200);
-    ck_assert_str_eq(r.body, "data: 0\n\ndata: 1\n\ndata: 2\n\n");
-    resp_free(&r);
+    expect_get_body(&c, "/stream", "data: 0\n\ndata: 1\n\ndata: 2\n\n");
     cl_sends(&c, "GET /again HTTP/1.1\r\nHost: x\r\n\r\n");
     expect_echo(&c, "/again", 0);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+/* Stream chunks are small writes: without TCP_NODELAY each waits for the client's delayed ACK. */
+START_TEST(client_socket_nodelay)
+{
+    struct srv s;
+    struct cl c;
+
+    srv_start(&s, 4096, 1000, 5);
+    cl_open(&c, &s);
+    expect_get_body(&c, "/nodelay", "{\"nodelay\":1}");
     cl_close(&c);
     srv_stop(&s);
 }
@@ -826,6 +857,7 @@ Suite *conn_suite(void)
     tcase_add_test(timer, timer_waits_for_busy_evhttp);
     tcase_add_test(out, close_and_big_responses);
     tcase_add_test(out, streamed_response);
+    tcase_add_test(out, client_socket_nodelay);
     tcase_add_test(out, client_gone_mid_response);
     tcase_set_timeout(timer, 6);
     suite_add_tcase(s, pass);

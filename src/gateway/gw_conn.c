@@ -10,6 +10,8 @@
 #include "gateway/gw_conn.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,7 +26,8 @@
 #include "gateway/gw_frame.h"
 #include "log.h"
 
-#define CONN_NVEC 8 /* socket-input chains looked at per evbuffer_peek() */
+#define CONN_NVEC 8        /* socket-input chains looked at per evbuffer_peek() */
+#define CONN_COPY_MAX 2048 /* requests parts up to this size are copied, not moved */
 
 static const char conn_continue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -41,6 +44,7 @@ struct gw_conn {
     bool rejected;                    /* the reject request went out: drop all further input */
     bool flushing;                    /* conn_output() may write (we are in conn_write_cb) */
     bool write_failed;
+    bool nodelay; /* TCP_NODELAY is set on the socket */
 };
 
 /* bufferevent_free() clears the callbacks; evhttp always has an event callback until then. */
@@ -339,6 +343,17 @@ static enum bufferevent_filter_result conn_input(struct evbuffer *src, struct ev
     }
     if (before == 0)
         return BEV_NEED_MORE;
+    if (!c->nodelay) {
+        /*
+         * Without it, a stream's second small write waits for the client's delayed ACK of the
+         * first (Nagle): ~40 ms per stream. Replies are whole writes already; chunks are not.
+         */
+        int one = 1;
+        evutil_socket_t fd = bufferevent_getfd(c->under);
+        if (fd >= 0)
+            (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c->nodelay = true;
+    }
     if (conn_scan(c, src, dst) < 0) {
         LOG_ERR("conn: out of memory while framing a request");
         return BEV_ERROR;
