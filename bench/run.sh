@@ -2,6 +2,7 @@
 # bench/run.sh: the benchmark of DESIGN.md §5 in one run on loopback (bench/README.md).
 #
 #   bench/run.sh [--quick] [--only mock,nginx,gw-sqlite,gw-postgres,portkey] [--no-install]
+#   bench/run.sh --profile [N]   instructions per request of the gateway (callgrind), N requests
 #
 # `make bench` builds build/any-llm-gateway and the tools (build/bench/mock, build/bench/load)
 # and calls this. Results: bench/results/latest.{md,json,png} (--quick: latest-quick.*).
@@ -19,12 +20,20 @@ LOAD_BIN=$TOOLS/load
 PORTKEY_DIR=$RESULTS/tmp/portkey
 
 QUICK=0
+PROFILE=0
+PROFILE_N=500
+GW_WRAP=""
 INSTALL=1
 ONLY="mock,nginx,gw-sqlite,gw-postgres,portkey"
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) QUICK=1 ;;
     --no-install) INSTALL=0 ;;
+    --profile)
+        PROFILE=1
+        INSTALL=0
+        case "${2:-}" in [0-9]*) PROFILE_N=$2 && shift ;; esac
+        ;;
     --only)
         ONLY=$2
         shift
@@ -324,7 +333,7 @@ pricing:
     input_price_per_million: 0.15
     output_price_per_million: 0.6
 EOF
-    (cd "$dir" && exec env -u DATABASE_URL -u GATEWAY_MASTER_KEY "$GW_BIN" serve --config "$dir/config.yaml") >"$WORK/$name.log" 2>&1 &
+    (cd "$dir" && exec env -u DATABASE_URL -u GATEWAY_MASTER_KEY $GW_WRAP "$GW_BIN" serve --config "$dir/config.yaml") >"$WORK/$name.log" 2>&1 &
     echo $! >"$WORK/pids/$name.pid"
     if ! wait_http "http://127.0.0.1:$port/health" 15 "$name"; then
         echo "FAIL: $(grep -v '^ *$' "$WORK/$name.log" | tail -n 3 | tr '\n' ' ')"
@@ -457,7 +466,47 @@ run_portkey() {
     stop portkey
 }
 
+# -------------------------------------------------------------------------------- profile
+# The gateway on SQLite under callgrind: PROFILE_N JSON requests at 100/s after a warm-up, then
+# instructions per request for each thread (and in total). Instruction counts do not depend on
+# how busy the machine is, so they compare builds where wall-clock numbers cannot.
+run_profile() {
+    local r port key name t f ir total=0 ok
+    command -v valgrind >/dev/null || { echo "bench: --profile needs valgrind" >&2; exit 1; }
+    GW_WRAP="valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file=$WORK/cg.%p"
+    r=$(start_gateway gw-profile "sqlite:///$WORK/gw-profile/gw.db") || true
+    case "$r" in FAIL:* | "") echo "bench: the gateway did not start: ${r#FAIL: }" >&2 && exit 1 ;; esac
+    port=${r%% *}
+    key=${r#* }
+    set -- --url "http://127.0.0.1:$port/v1/chat/completions" --body-file "$WORK/body.json" \
+        -H "Authorization: Bearer $key" --connections 16 --rate 100
+    "$LOAD_BIN" rate "$@" --duration 2 >/dev/null 2>>"$WORK/load.log"
+    sleep 1
+    callgrind_control -z "$(pid_of gw-profile)" >/dev/null 2>&1
+    ok=$("$LOAD_BIN" rate "$@" --duration "$(awk "BEGIN {print $PROFILE_N / 100}")" 2>>"$WORK/load.log" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["ok"])')
+    sleep 1.5 # the usage writer's last batch
+    callgrind_control -d "$(pid_of gw-profile)" >/dev/null 2>&1
+    sleep 0.5
+    echo "instructions per request ($ok requests answered 200), by thread:"
+    for f in "$WORK"/cg.*.*-*; do
+        ir=$(awk '/^summary:/ {print $2}' "$f")
+        [ -n "$ir" ] && [ "$ir" -gt 1000000 ] || continue
+        callgrind_annotate --inclusive=yes "$f" >"$f.txt" 2>/dev/null || true
+        name=$(grep -o -m1 -E 'gw_worker_main|sq_thread|gu_thread|db_pg[a-z_]*|gw_sync[a-z_]*' "$f.txt" || true)
+        t=$((ir / ok))
+        total=$((total + t))
+        printf '  %-16s %8d\n' "${name:-other}" "$t"
+    done
+    printf '  %-16s %8d\n' total "$total"
+    stop gw-profile
+}
+
 # ------------------------------------------------------------------------------------ run
+if [ "$PROFILE" = 1 ]; then
+    run_profile
+    exit 0
+fi
 START=$(date +%s)
 # Other work on the machine skews every number: the load average goes into the results.
 cut -d' ' -f1-3 /proc/loadavg >"$WORK/loadavg_start"
