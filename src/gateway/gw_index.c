@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -606,6 +607,32 @@ static bool gw_refresh_may_put(const struct gw_refresh *rf, bool present, int64_
     return present ? synced_us < rf->t0 : rf->ix->removed_us < rf->t0;
 }
 
+/*
+ * Puts v (a malloc'd price or budget whose int64_t synced_us is at synced_off) under key in m
+ * when the refresh may (freeing the old value), else frees v. Takes the write lock.
+ */
+static void gw_refresh_put(struct gw_refresh *rf, struct hmap *m, const char *key, void *v,
+                           size_t synced_off)
+{
+    void *old;
+    int64_t synced = 0;
+
+    pthread_rwlock_wrlock(&rf->ix->lock);
+    old = hmap_get(m, key);
+    if (old != NULL)
+        memcpy(&synced, (char *)old + synced_off, sizeof(synced));
+    if (gw_refresh_may_put(rf, old != NULL, synced)) {
+        if (hmap_put(m, key, v) == 0) {
+            free(old);
+            v = NULL;
+        } else {
+            rf->oom = true;
+        }
+    }
+    pthread_rwlock_unlock(&rf->ix->lock);
+    free(v);
+}
+
 static void gw_refresh_seen(struct gw_refresh *rf, const char *id)
 {
     if (hmap_put(rf->seen, id, rf) < 0)
@@ -652,7 +679,7 @@ static void gw_refresh_prices_cb(const struct db_result *res, void *arg)
 
     for (size_t r = 0; r < res->nrows; r++) {
         const char *key = gw_cell(res, r, 0), *in = gw_cell(res, r, 1), *out = gw_cell(res, r, 2);
-        struct gw_price *old, *p;
+        struct gw_price *p;
         long long us = 0;
 
         if (key == NULL)
@@ -668,18 +695,7 @@ static void gw_refresh_prices_cb(const struct db_result *res, void *arg)
         if (gw_cell(res, r, 3) != NULL && gw_valid_parse_datetime(gw_cell(res, r, 3), &us) == 0)
             p->created_us = us;
         p->synced_us = rf->t0 - 1;
-        pthread_rwlock_wrlock(&ix->lock);
-        old = hmap_get(ix->prices, key);
-        if (gw_refresh_may_put(rf, old != NULL, old != NULL ? old->synced_us : 0)) {
-            if (hmap_put(ix->prices, key, p) == 0) {
-                free(old);
-                p = NULL;
-            } else {
-                rf->oom = true;
-            }
-        }
-        pthread_rwlock_unlock(&ix->lock);
-        free(p);
+        gw_refresh_put(rf, ix->prices, key, p, offsetof(struct gw_price, synced_us));
     }
 }
 
@@ -690,7 +706,7 @@ static void gw_refresh_budgets_cb(const struct db_result *res, void *arg)
 
     for (size_t r = 0; r < res->nrows; r++) {
         const char *id = gw_cell(res, r, 0), *max = gw_cell(res, r, 1), *dur = gw_cell(res, r, 2);
-        struct gw_budget_state *old, *b;
+        struct gw_budget_state *b;
 
         if (id == NULL)
             continue;
@@ -703,18 +719,7 @@ static void gw_refresh_budgets_cb(const struct db_result *res, void *arg)
         b->max_budget = max != NULL ? strtod(max, NULL) : 0;
         b->duration_sec = dur != NULL ? strtoll(dur, NULL, 10) : 0;
         b->synced_us = rf->t0 - 1;
-        pthread_rwlock_wrlock(&ix->lock);
-        old = hmap_get(ix->budgets, id);
-        if (gw_refresh_may_put(rf, old != NULL, old != NULL ? old->synced_us : 0)) {
-            if (hmap_put(ix->budgets, id, b) == 0) {
-                free(old);
-                b = NULL;
-            } else {
-                rf->oom = true;
-            }
-        }
-        pthread_rwlock_unlock(&ix->lock);
-        free(b);
+        gw_refresh_put(rf, ix->budgets, id, b, offsetof(struct gw_budget_state, synced_us));
     }
 }
 
