@@ -24,15 +24,34 @@
 #include "log.h"
 #include "providers/prov_conf.h"
 
-static int run_db_command(const struct cfg *cfg, bool serve, const char *revision)
+/* What becomes live once start-up over the database is done (gw_boot_start()'s ready). */
+struct serve_ctx {
+    struct gw_server *srv;
+    struct gw_index *ix;
+    struct db *db;
+    struct gw_sync *sync; /* PostgreSQL: written by ready(), read after gw_boot_stop() */
+    bool sync_failed;
+};
+
+static void serve_ready(void *arg)
+{
+    struct serve_ctx *sc = arg;
+
+    /* PostgreSQL may be shared by several replicas: keep memory coherent with it. */
+    if (strcmp(db_backend_name(sc->db), "postgresql") == 0 &&
+        (sc->sync = gw_sync_start(sc->ix, sc->db, 0)) == NULL) {
+        LOG_ERR("start-up failed: cannot start the replica sync");
+        sc->sync_failed = true;
+        return;
+    }
+    gw_server_set_ready(sc->srv);
+}
+
+/* init-db and migrate: apply the migrations (up to revision) and exit. */
+static int run_migrate(const struct cfg *cfg, const char *revision)
 {
     char err[512], redacted[512];
     struct db *db = db_open(cfg->database_url, err, sizeof(err));
-    struct gw_server *srv = NULL;
-    struct gw_index *ix = NULL;
-    struct prov_confs *provs = NULL;
-    struct gw_usage *usage = NULL;
-    struct gw_sync *sync = NULL;
     int rc = 1;
 
     if (db == NULL) {
@@ -40,49 +59,71 @@ static int run_db_command(const struct cfg *cfg, bool serve, const char *revisio
                 log_redact(redacted, sizeof(redacted), cfg->database_url), err);
         return 1;
     }
-    if ((!serve || cfg->auto_migrate) && db_migrate_to(db, revision, err, sizeof(err)) < 0) {
+    if (db_migrate_to(db, revision, err, sizeof(err)) < 0) {
         LOG_ERR("%s", err);
-        goto out;
-    }
-    if (!serve) {
+    } else {
         LOG_INFO("database migrated to %s", revision != NULL ? revision : "head");
         rc = 0;
-        goto out;
+    }
+    db_close(db);
+    return rc;
+}
+
+/*
+ * serve: the listeners come up at once; start-up over the database (migrations, bootstrap key,
+ * pricing, index) completes before, or, while the database is away, later in the background,
+ * the API answering 503 meanwhile.
+ */
+static int run_serve(const struct cfg *cfg)
+{
+    char err[512], redacted[512];
+    struct serve_ctx sc = {0};
+    struct db *db;
+    struct gw_index *ix = NULL;
+    struct prov_confs *provs = NULL;
+    struct gw_usage *usage = NULL;
+    struct gw_boot_run *boot = NULL;
+    int rc = 1;
+
+    if (gw_boot_check(cfg, err, sizeof(err)) < 0) {
+        LOG_ERR("start-up failed: %s", err);
+        return 2;
+    }
+    if ((db = db_open(cfg->database_url, err, sizeof(err))) == NULL) {
+        LOG_ERR("cannot open database %s: %s",
+                log_redact(redacted, sizeof(redacted), cfg->database_url), err);
+        return 1;
     }
     if (cfg->master_key == NULL)
         LOG_WARN("No master key configured. Key management endpoints will be unavailable.");
     ix = gw_index_new();
-    if (ix == NULL || gw_boot(cfg, db, ix, err, sizeof(err)) < 0) {
-        LOG_ERR("start-up failed: %s", ix == NULL ? "out of memory" : err);
-        goto out;
-    }
     provs = prov_confs_new(cfg->providers);
     usage = gw_usage_new(db, cfg->usage_flush_ms, 0);
-    if (provs == NULL || usage == NULL) {
+    if (ix == NULL || provs == NULL || usage == NULL) {
         LOG_ERR("start-up failed: out of memory");
         goto out;
     }
-    /* PostgreSQL may be shared by several replicas: keep memory coherent with it. */
-    if (strcmp(db_backend_name(db), "postgresql") == 0) {
+    if (strcmp(db_backend_name(db), "postgresql") == 0)
         gw_usage_on_written(usage, gw_index_spend_written, ix);
-        if ((sync = gw_sync_start(ix, db, 0)) == NULL) {
-            LOG_ERR("start-up failed: cannot start the replica sync");
-            goto out;
-        }
-    }
     if (gw_usage_start(usage) < 0) {
         LOG_ERR("start-up failed: cannot start the usage writer");
         goto out;
     }
-    srv = gw_server_new(cfg, db, ix, provs, usage);
-    if (srv != NULL && gw_server_run(srv) == 0)
+    if ((sc.srv = gw_server_new(cfg, db, ix, provs, usage)) == NULL)
+        goto out;
+    sc.ix = ix;
+    sc.db = db;
+    if ((boot = gw_boot_start(cfg, db, ix, serve_ready, &sc)) == NULL)
+        goto out;
+    if (!sc.sync_failed && gw_server_run(sc.srv) == 0)
         rc = 0;
 out:
-    gw_sync_stop(sync);
+    gw_boot_stop(boot); /* after it, sc.sync is stable */
+    gw_sync_stop(sc.sync);
     if (usage != NULL)
         gw_usage_stop(usage); /* every queued usage row is written before the database closes */
     db_close(db); /* finishes every queued operation while the event bases still exist */
-    gw_server_free(srv);
+    gw_server_free(sc.srv);
     gw_usage_free(usage);
     prov_confs_free(provs);
     gw_index_free(ix);
@@ -144,10 +185,10 @@ int main(int argc, char **argv)
         break;
     case CLI_INIT_DB:
     case CLI_MIGRATE:
-        rc = run_db_command(&cfg, false, cli.cmd == CLI_MIGRATE ? cli.revision : NULL);
+        rc = run_migrate(&cfg, cli.cmd == CLI_MIGRATE ? cli.revision : NULL);
         break;
     default:
-        rc = run_db_command(&cfg, true, NULL);
+        rc = run_serve(&cfg);
         break;
     }
     cfg_free(&cfg);

@@ -432,15 +432,15 @@ START_TEST(index_unknown_user)
 
     ck_assert_ptr_nonnull(ix);
     memset(&r, 0xAB, sizeof(r));
-    ck_assert_int_eq(gw_index_admit(ix, "ghost", NOW, 1.0, false, &r), GW_BUDGET_NO_USER);
+    ck_assert_int_eq(gw_index_admit(ix, "ghost", NOW, 1.0, false, true, &r), GW_BUDGET_NO_USER);
     ck_assert(!r.happened);
-    ck_assert_int_eq(gw_index_admit(ix, "ghost", NOW, 0, true, &r), GW_BUDGET_NO_USER);
+    ck_assert_int_eq(gw_index_admit(ix, "ghost", NOW, 0, true, true, &r), GW_BUDGET_NO_USER);
     /* Settling an unknown user is a no-op and does not create it. */
     gw_index_settle(ix, "ghost", 1.0, 1.0);
     ck_assert_int_eq(gw_index_user_get(ix, "ghost", &u), -1);
     /* Soft-deleted users are unknown too. */
     load_user(ix, "gone", "0", NULL, NULL, NULL, "0", "2024-01-01T00:00:00+00:00");
-    ck_assert_int_eq(gw_index_admit(ix, "gone", NOW, 0, false, &r), GW_BUDGET_NO_USER);
+    ck_assert_int_eq(gw_index_admit(ix, "gone", NOW, 0, false, true, &r), GW_BUDGET_NO_USER);
     gw_index_free(ix);
 }
 END_TEST
@@ -458,7 +458,7 @@ START_TEST(index_admit_settle_and_reset)
     load_user(ix, "bob", "9.5", "b1", "2023-11-14T21:13:20+00:00", "2023-11-15T21:13:20+00:00", "0",
               NULL);
 
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0.25, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0.25, false, true, &r), GW_BUDGET_OK);
     ck_assert(r.happened);
     ck_assert_str_eq(r.budget_id, "b1");
     ck_assert_double_eq(r.previous_spend, 9.5);
@@ -475,17 +475,54 @@ START_TEST(index_admit_settle_and_reset)
     ck_assert_double_eq(u.reserved, 0);
 
     /* bob: 9.5 + 0.25 + 0.25 reaches 10, the third concurrent request is refused. */
-    ck_assert_int_eq(gw_index_admit(ix, "bob", NOW, 0.25, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(gw_index_admit(ix, "bob", NOW, 0.25, false, true, &r), GW_BUDGET_OK);
     ck_assert(!r.happened);
-    ck_assert_int_eq(gw_index_admit(ix, "bob", NOW, 0.25, false, &r), GW_BUDGET_OK);
-    ck_assert_int_eq(gw_index_admit(ix, "bob", NOW, 0.25, false, &r), GW_BUDGET_EXCEEDED);
-    ck_assert_int_eq(gw_index_admit(ix, "bob", NOW, 0, true, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(gw_index_admit(ix, "bob", NOW, 0.25, false, true, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(gw_index_admit(ix, "bob", NOW, 0.25, false, true, &r), GW_BUDGET_EXCEEDED);
+    ck_assert_int_eq(gw_index_admit(ix, "bob", NOW, 0, true, true, &r), GW_BUDGET_OK);
     gw_index_settle(ix, "bob", 0.25, 0.25);
     gw_index_settle(ix, "bob", 0.25, 0.25);
     u = get_user(ix, "bob");
     ck_assert_double_eq(u.spend, 10.0);
     ck_assert_double_eq(u.reserved, 0);
-    ck_assert_int_eq(gw_index_admit(ix, "bob", NOW, 0, false, &r), GW_BUDGET_EXCEEDED);
+    ck_assert_int_eq(gw_index_admit(ix, "bob", NOW, 0, false, true, &r), GW_BUDGET_EXCEEDED);
+    gw_index_free(ix);
+}
+END_TEST
+
+START_TEST(index_store_down_fails_closed)
+{
+    struct gw_index *ix = gw_index_new();
+    struct gw_budget_reset r;
+    struct gw_user_state u;
+
+    /* capped: limited budget whose period is due (a reset would have to be recorded). */
+    load_budget(ix, "cap", "10.0", "86400");
+    load_budget(ix, "open", NULL, "86400");
+    load_user(ix, "capped", "1.0", "cap", "2023-11-13T21:13:20+00:00", "2023-11-14T21:13:20+00:00",
+              "0", NULL);
+    load_user(ix, "unlimited", "1.0", "open", NULL, NULL, "0", NULL);
+    load_user(ix, "nobudget", "1.0", NULL, NULL, NULL, "0", NULL);
+    load_user(ix, "blocked", "1.0", "cap", NULL, NULL, "1", NULL);
+
+    /* Database away: a capped user is refused without reserving or resetting anything. */
+    ck_assert_int_eq(gw_index_admit(ix, "capped", NOW, 0.5, false, false, &r),
+                     GW_BUDGET_UNAVAILABLE);
+    ck_assert(!r.happened);
+    u = get_user(ix, "capped");
+    ck_assert_double_eq(u.spend, 1.0);
+    ck_assert_double_eq(u.reserved, 0);
+    /* A free model needs no spending decision; nor do users without a limit. */
+    ck_assert_int_eq(gw_index_admit(ix, "capped", NOW, 0, true, false, &r), GW_BUDGET_OK);
+    ck_assert(r.happened); /* the due reset is queued like any other */
+    ck_assert_int_eq(gw_index_admit(ix, "unlimited", NOW, 0.5, false, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(gw_index_admit(ix, "nobudget", NOW, 0.5, false, false, &r), GW_BUDGET_OK);
+    /* Memory still knows who is blocked or unknown. */
+    ck_assert_int_eq(gw_index_admit(ix, "blocked", NOW, 0.5, false, false, &r), GW_BUDGET_BLOCKED);
+    ck_assert_int_eq(gw_index_admit(ix, "ghost", NOW, 0.5, false, false, &r), GW_BUDGET_NO_USER);
+    /* Back up: decided as usual. */
+    load_user(ix, "capped2", "1.0", "cap", NULL, NULL, "0", NULL);
+    ck_assert_int_eq(gw_index_admit(ix, "capped2", NOW, 0.5, false, true, &r), GW_BUDGET_OK);
     gw_index_free(ix);
 }
 END_TEST
@@ -499,9 +536,9 @@ START_TEST(index_admin_rewrite_keeps_memory)
     load_budget(ix, "b1", "10.0", NULL);
     load_budget(ix, "b2", "100.0", NULL);
     load_user(ix, "alice", "1.0", "b1", NULL, NULL, "0", NULL);
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0.5, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0.5, false, true, &r), GW_BUDGET_OK);
     gw_index_settle(ix, "alice", 0.5, 2.0);
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0.25, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0.25, false, true, &r), GW_BUDGET_OK);
 
     /*
      * An admin PATCH commits and writes the row back: the database's spend (1.0) lags behind the
@@ -514,9 +551,9 @@ START_TEST(index_admin_rewrite_keeps_memory)
     ck_assert_double_eq(u.reserved, 0.25);
     ck_assert(u.blocked);
     ck_assert_str_eq(u.budget_id, "b2");
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0, false, &r), GW_BUDGET_BLOCKED);
+    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0, false, true, &r), GW_BUDGET_BLOCKED);
     load_user(ix, "alice", "1.0", "b2", NULL, NULL, "0", NULL);
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0, false, true, &r), GW_BUDGET_OK);
     /* The request in flight settles against the rewritten user. */
     gw_index_settle(ix, "alice", 0.25, 0.25);
     u = get_user(ix, "alice");
@@ -534,11 +571,11 @@ START_TEST(index_restored_user_takes_row_spend)
 
     load_budget(ix, "b1", "10.0", NULL);
     load_user(ix, "alice", "0", "b1", NULL, NULL, "0", NULL);
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0.5, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0.5, false, true, &r), GW_BUDGET_OK);
     gw_index_settle(ix, "alice", 0.5, 9.75);
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0.125, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0.125, false, true, &r), GW_BUDGET_OK);
     gw_index_user_delete(ix, "alice");
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0, false, &r), GW_BUDGET_NO_USER);
+    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0, false, true, &r), GW_BUDGET_NO_USER);
 
     /* Re-created (the upsert restores the row with spend 0): a fresh start, not 9.75. */
     load_user(ix, "alice", "0", "b1", NULL, NULL, "0", NULL);
@@ -547,7 +584,7 @@ START_TEST(index_restored_user_takes_row_spend)
     ck_assert_double_eq(u.spend, 0);
     /* The request still in flight keeps its reservation, so its settlement balances. */
     ck_assert_double_eq(u.reserved, 0.125);
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0.5, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0.5, false, true, &r), GW_BUDGET_OK);
     gw_index_settle(ix, "alice", 0.125, 0);
     gw_index_settle(ix, "alice", 0.5, 0.5);
     u = get_user(ix, "alice");
@@ -573,27 +610,27 @@ START_TEST(index_budget_removed_unlimited)
     load_user(ix, "alice", "5.0", "b1", NULL, "2023-11-14T20:00:00+00:00", "0", NULL);
     load_user(ix, "carol", "5.0", "b-missing", NULL, NULL, "0", NULL);
     load_user(ix, "dave", "5.0", "b1", NULL, NULL, "0", NULL);
-    ck_assert_int_eq(gw_index_admit(ix, "dave", NOW, 0, false, &r), GW_BUDGET_EXCEEDED);
+    ck_assert_int_eq(gw_index_admit(ix, "dave", NOW, 0, false, true, &r), GW_BUDGET_EXCEEDED);
 
     gw_index_budget_remove(ix, "b1");
     /* No budget: unlimited, and the stale reset schedule is not acted on. */
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 1.0, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 1.0, false, true, &r), GW_BUDGET_OK);
     ck_assert(!r.happened);
-    ck_assert_int_eq(gw_index_admit(ix, "dave", NOW, 1.0, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(gw_index_admit(ix, "dave", NOW, 1.0, false, true, &r), GW_BUDGET_OK);
     u = get_user(ix, "alice");
     ck_assert(!u.has_budget);
     ck_assert_double_eq(u.spend, 5.0);
     ck_assert_double_eq(u.reserved, 1.0);
     /* A user pointing at a budget the index does not know is unlimited too. */
-    ck_assert_int_eq(gw_index_admit(ix, "carol", NOW, 1.0, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(gw_index_admit(ix, "carol", NOW, 1.0, false, true, &r), GW_BUDGET_OK);
     /* A budget row without max_budget: unlimited. */
     load_budget(ix, "b3", NULL, "3600");
     load_user(ix, "erin", "1e6", "b3", NULL, NULL, "0", NULL);
-    ck_assert_int_eq(gw_index_admit(ix, "erin", NOW, 1.0, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(gw_index_admit(ix, "erin", NOW, 1.0, false, true, &r), GW_BUDGET_OK);
     /* A budget of 0 from a row blocks at once. */
     load_budget(ix, "b4", "0", NULL);
     load_user(ix, "fred", "0", "b4", NULL, NULL, "0", NULL);
-    ck_assert_int_eq(gw_index_admit(ix, "fred", NOW, 0, false, &r), GW_BUDGET_EXCEEDED);
+    ck_assert_int_eq(gw_index_admit(ix, "fred", NOW, 0, false, true, &r), GW_BUDGET_EXCEEDED);
     gw_index_free(ix);
 }
 END_TEST
@@ -617,7 +654,7 @@ static void *worker_run(void *arg)
         /* Multiples of 1/8: every partial sum is exact in a double. */
         double reserve = (double)((i + w->id) % 5) * 0.125, cost = (double)(i % 3) * 0.125;
 
-        if (gw_index_admit(w->ix, "shared", NOW, reserve, false, &r) != GW_BUDGET_OK) {
+        if (gw_index_admit(w->ix, "shared", NOW, reserve, false, true, &r) != GW_BUDGET_OK) {
             w->refused++;
             continue;
         }
@@ -684,6 +721,7 @@ Suite *budget_suite(void)
     tc = tcase_create("index");
     tcase_add_test(tc, index_unknown_user);
     tcase_add_test(tc, index_admit_settle_and_reset);
+    tcase_add_test(tc, index_store_down_fails_closed);
     tcase_add_test(tc, index_admin_rewrite_keeps_memory);
     tcase_add_test(tc, index_restored_user_takes_row_spend);
     tcase_add_test(tc, index_budget_removed_unlimited);

@@ -148,7 +148,7 @@ START_TEST(config_pricing_unconfigured_provider)
           "    input_price_per_million: 1\n    output_price_per_million: 2\n",
           f);
     fclose(f);
-    ck_assert_int_eq(t_run(argv, NULL, &out), 1);
+    ck_assert_int_eq(t_run(argv, NULL, &out), 2);
     ck_assert_msg(strstr(out, "Cannot set pricing for model 'anthropic:claude-3': provider "
                               "'anthropic' is not configured in the providers section") != NULL,
                   "got: %s", out);

@@ -349,3 +349,10 @@ const char *db_backend_name(const struct db *db)
 {
     return db->ops->name;
 }
+
+bool db_available(struct db *db)
+{
+    if (db == NULL || atomic_load(&db->closing))
+        return false;
+    return db->ops->available == NULL || db->backend == NULL || db->ops->available(db);
+}

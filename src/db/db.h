@@ -146,10 +146,19 @@ struct db_ops {
     int (*exec)(struct db *db, struct event_base *base, enum db_query q, const struct db_params *p,
                 db_done_fn *cb, void *arg);
     void (*close)(struct db *db);
+    /* Optional (NULL: always true): false while the server cannot be reached. Any thread. */
+    bool (*available)(struct db *db);
 };
 
 /* True when url names a backend this build supports (scheme check only). */
 bool db_url_supported(const char *url);
+
+/*
+ * False while the database is known to be unreachable (PostgreSQL: no pooled connection is up
+ * and the last attempt failed; true again once one reconnects). SQLite is always available.
+ * A cheap atomic read, safe from any thread: for failing closed on the hot path.
+ */
+bool db_available(struct db *db);
 
 /* The backend's name ("sqlite" or "postgresql"). */
 const char *db_backend_name(const struct db *db);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,7 @@ struct pg {
     bool stop_seen;
     bool down; /* no connection is up and the last attempt failed: fail new work at once */
     char down_msg[360];
+    atomic_bool down_seen; /* down, for other threads (db_available()) */
 };
 
 /* ---- operations ---- */
@@ -343,6 +345,7 @@ static void pg_conn_fail(struct pg_conn *conn, const char *what)
         if (!pg->down || was_up)
             LOG_WARN("db: PostgreSQL unavailable: %s", msg);
         pg->down = true;
+        atomic_store(&pg->down_seen, true);
         snprintf(pg->down_msg, sizeof(pg->down_msg), "database unavailable: %s", msg);
         pg_fail_waiting(pg, pg->down_msg);
     }
@@ -397,6 +400,7 @@ static void pg_conn_connect_step(struct pg_conn *conn)
     if (pg->down)
         LOG_INFO("db: PostgreSQL connection re-established");
     pg->down = false;
+    atomic_store(&pg->down_seen, false);
 }
 
 /* Flushes libpq's output; keeps EV_WRITE armed while some remains. Returns 0 or -1. */
@@ -972,10 +976,18 @@ static void pg_close(struct db *db)
     pg_free(pg);
 }
 
+static bool pg_available(struct db *db)
+{
+    const struct pg *pg = db_backend(db);
+
+    return !atomic_load(&pg->down_seen);
+}
+
 const struct db_ops db_pg_ops = {
     .name = "postgresql",
     .open = pg_open,
     .migrate = pg_migrate,
     .exec = pg_exec,
     .close = pg_close,
+    .available = pg_available,
 };

@@ -7,6 +7,7 @@
 #define GW_APP_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -32,7 +33,8 @@ struct gw_app {
     struct gw_conn_limits limits;
     int nworkers;
     struct gw_worker *workers;
-    int port; /* the bound port (resolved when cfg->port is 0) */
+    int port;          /* the bound port (resolved when cfg->port is 0) */
+    atomic_bool ready; /* start-up over the database done (gw_boot_start()): serve everything */
 };
 
 struct gw_worker {

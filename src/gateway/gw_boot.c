@@ -1,9 +1,11 @@
 /*
  * Start-up steps over the database: bootstrap key, config pricing, in-memory index.
- * Synchronous (db_exec_sync): nothing serves requests yet.
+ * Synchronous (db_exec_sync) on the calling thread, never on a serving event loop: either
+ * before the server serves, or on the retry thread while the server answers 503.
  */
 #include "gateway/gw_boot.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "gateway/gw_index.h"
 #include "gateway/gw_rows.h"
 #include "log.h"
+#include "nap.h"
 #include "providers/prov_registry.h"
 #include "util.h"
 #include "vkey.h"
@@ -67,6 +70,42 @@ static void gw_boot_inserted_cb(const struct db_result *res, void *arg)
     *(bool *)arg = res->nrows > 0;
 }
 
+/*
+ * Checks config pricing entry pr (its provider must be configured) and writes its
+ * "provider:model" key. Returns 0, or -1 with the reason in err.
+ */
+static int gw_boot_price_key(const struct cfg *cfg, const struct cfg_price *pr, char *key,
+                             size_t keylen, char *err, size_t errlen)
+{
+    char prov[64], why[256];
+    const char *model;
+
+    if (prov_split_model(pr->model_key, prov, sizeof(prov), &model, why, sizeof(why)) == NULL) {
+        snprintf(err, errlen, "pricing: %s", why);
+        return -1;
+    }
+    if (json_object_get(cfg->providers, prov) == NULL) {
+        snprintf(err, errlen,
+                 "Cannot set pricing for model '%s': provider '%s' is not configured in the "
+                 "providers section",
+                 pr->model_key, prov);
+        return -1;
+    }
+    snprintf(key, keylen, "%s:%s", prov, model);
+    return 0;
+}
+
+int gw_boot_check(const struct cfg *cfg, char *err, size_t errlen)
+{
+    char key[512];
+
+    for (size_t i = 0; i < cfg->n_pricing; i++) {
+        if (gw_boot_price_key(cfg, &cfg->pricing[i], key, sizeof(key), err, errlen) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int gw_boot_pricing(const struct cfg *cfg, struct db *db, char *err, size_t errlen)
 {
     char now[UTIL_TS_LEN];
@@ -74,23 +113,12 @@ static int gw_boot_pricing(const struct cfg *cfg, struct db *db, char *err, size
     util_ts_format(now, sizeof(now), util_now_us());
     for (size_t i = 0; i < cfg->n_pricing; i++) {
         const struct cfg_price *pr = &cfg->pricing[i];
-        char prov[64], key[512], why[256];
-        const char *model;
+        char key[512];
         struct db_params p = {.n = 4};
         bool inserted = false;
 
-        if (prov_split_model(pr->model_key, prov, sizeof(prov), &model, why, sizeof(why)) == NULL) {
-            snprintf(err, errlen, "pricing: %s", why);
+        if (gw_boot_price_key(cfg, pr, key, sizeof(key), err, errlen) < 0)
             return -1;
-        }
-        if (json_object_get(cfg->providers, prov) == NULL) {
-            snprintf(err, errlen,
-                     "Cannot set pricing for model '%s': provider '%s' is not configured in the "
-                     "providers section",
-                     pr->model_key, prov);
-            return -1;
-        }
-        snprintf(key, sizeof(key), "%s:%s", prov, model);
         p.v[0] = (struct db_value){.type = DB_T_TEXT, .u.s = key};
         p.v[1] = (struct db_value){.type = DB_T_REAL, .u.d = pr->input_price_per_million};
         p.v[2] = (struct db_value){.type = DB_T_REAL, .u.d = pr->output_price_per_million};
@@ -121,4 +149,88 @@ int gw_boot(const struct cfg *cfg, struct db *db, struct gw_index *ix, char *err
         return -1;
     }
     return 0;
+}
+
+/* ---- start-up that waits for the database ---- */
+
+#define GW_BOOT_BACKOFF_MIN_MS 250
+#define GW_BOOT_BACKOFF_MAX_MS 10000
+
+struct gw_boot_run {
+    const struct cfg *cfg;
+    struct db *db;
+    struct gw_index *ix;
+    gw_boot_ready_fn *ready;
+    void *arg;
+    pthread_t thread;
+    bool thread_started;
+    struct nap nap;
+};
+
+/* One attempt: migrations (when auto_migrate), then gw_boot(). Returns 0 or -1 with err. */
+static int gw_boot_attempt(struct gw_boot_run *b, char *err, size_t errlen)
+{
+    if (b->cfg->auto_migrate && db_migrate_to(b->db, NULL, err, errlen) < 0)
+        return -1;
+    return gw_boot(b->cfg, b->db, b->ix, err, errlen);
+}
+
+static void *gw_boot_thread(void *arg)
+{
+    struct gw_boot_run *b = arg;
+    int backoff = GW_BOOT_BACKOFF_MIN_MS;
+    char err[512];
+
+    for (;;) {
+        if (nap_sleep(&b->nap, backoff))
+            return NULL;
+        if (gw_boot_attempt(b, err, sizeof(err)) == 0)
+            break;
+        backoff = backoff * 2 > GW_BOOT_BACKOFF_MAX_MS ? GW_BOOT_BACKOFF_MAX_MS : backoff * 2;
+        LOG_WARN("start-up still waiting for the database: %s; retrying in %d ms", err, backoff);
+    }
+    LOG_INFO("database reachable: start-up complete, serving every endpoint");
+    b->ready(b->arg);
+    return NULL;
+}
+
+struct gw_boot_run *gw_boot_start(const struct cfg *cfg, struct db *db, struct gw_index *ix,
+                                  gw_boot_ready_fn *ready, void *arg)
+{
+    struct gw_boot_run *b = calloc(1, sizeof(*b));
+    char err[512];
+
+    if (b == NULL)
+        return NULL;
+    b->cfg = cfg;
+    b->db = db;
+    b->ix = ix;
+    b->ready = ready;
+    b->arg = arg;
+    nap_init(&b->nap);
+    if (gw_boot_attempt(b, err, sizeof(err)) == 0) {
+        ready(arg);
+        return b;
+    }
+    LOG_ERR("start-up cannot complete yet: %s; retrying in the background (readiness answers "
+            "503 and API requests 503 until it does)",
+            err);
+    if (pthread_create(&b->thread, NULL, gw_boot_thread, b) != 0) {
+        LOG_ERR("cannot start the start-up retry thread");
+        gw_boot_stop(b);
+        return NULL;
+    }
+    b->thread_started = true;
+    return b;
+}
+
+void gw_boot_stop(struct gw_boot_run *b)
+{
+    if (b == NULL)
+        return;
+    nap_stop(&b->nap);
+    if (b->thread_started)
+        pthread_join(b->thread, NULL);
+    nap_destroy(&b->nap);
+    free(b);
 }

@@ -1,6 +1,6 @@
 /*
- * Start-up work that needs the database, run once before the event loops start: the
- * bootstrap key (spec §2.6), config pricing (spec §5.3) and loading the in-memory index.
+ * Start-up work that needs the database: the bootstrap key (spec §2.6), config pricing
+ * (spec §5.3) and loading the in-memory index; with retry while the database is away.
  */
 #ifndef GW_BOOT_H
 #define GW_BOOT_H
@@ -18,5 +18,28 @@ struct gw_index;
  */
 int gw_boot(const struct cfg *cfg, struct db *db, struct gw_index *ix, char *err, size_t errlen)
     __attribute__((warn_unused_result));
+
+/*
+ * The configuration checks of gw_boot() that need no database (pricing entries name configured
+ * providers). Returns 0, or -1 with a one-line message in err: a configuration error.
+ */
+int gw_boot_check(const struct cfg *cfg, char *err, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/*
+ * Start-up that waits for the database (issue: a database down at start-up must not kill
+ * the gateway): runs the migrations (when cfg->auto_migrate) and gw_boot() once on the calling
+ * thread; on success calls ready(arg) before returning. On failure it logs why and keeps
+ * retrying on a thread of its own with backoff (250 ms doubling to 10 s) until an attempt
+ * succeeds, then calls ready(arg) on that thread. Returns the owned handle (end it with
+ * gw_boot_stop()), or NULL when out of memory or no thread could start.
+ */
+typedef void gw_boot_ready_fn(void *arg);
+struct gw_boot_run;
+struct gw_boot_run *gw_boot_start(const struct cfg *cfg, struct db *db, struct gw_index *ix,
+                                  gw_boot_ready_fn *ready, void *arg);
+
+/* Stops retrying and waits for the thread (after ready() if it is running). NULL-safe. */
+void gw_boot_stop(struct gw_boot_run *b);
 
 #endif

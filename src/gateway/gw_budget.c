@@ -37,6 +37,12 @@ enum gw_budget_verdict gw_budget_admit(struct gw_user_state *u, const struct gw_
     return GW_BUDGET_OK;
 }
 
+bool gw_budget_needs_store(const struct gw_user_state *u, const struct gw_budget_state *b,
+                           bool free_model)
+{
+    return !u->deleted && !u->blocked && b != NULL && b->has_max && !free_model;
+}
+
 void gw_budget_settle(struct gw_user_state *u, double reserve, double cost)
 {
     if (reserve > 0)

@@ -30,6 +30,16 @@ enum gw_budget_verdict gw_budget_admit(struct gw_user_state *u, const struct gw_
                                        int64_t now_us, double reserve, bool free_model,
                                        struct gw_budget_reset *reset);
 
+/*
+ * True when admitting a request of u under b is a spending decision that needs the shared
+ * spend in the database: an active, unblocked user whose budget has a max_budget, on a model
+ * that is not free. While the database is away such requests fail closed (a replica cannot
+ * see the others' spend, nor record a reset); deleted or blocked users and unlimited budgets
+ * are decided from memory.
+ */
+bool gw_budget_needs_store(const struct gw_user_state *u, const struct gw_budget_state *b,
+                           bool free_model);
+
 /* Ends a request: releases its reservation (never below 0) and adds its cost (>= 0) to spend. */
 void gw_budget_settle(struct gw_user_state *u, double reserve, double cost);
 

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "db/db.h"
 #include "gateway/gw_app.h"
 #include "gateway/gw_auth.h"
 #include "gateway/gw_budget.h"
@@ -143,7 +144,7 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
     switch (gw_index_admit(app->index, user, util_now_us(), spec.reserve,
                            spec.priced && spec.price.input_per_million == 0 &&
                                spec.price.output_per_million == 0,
-                           &reset)) {
+                           db_available(app->db), &reset)) {
     case GW_BUDGET_OK:
         break;
     case GW_BUDGET_NO_USER:
@@ -157,6 +158,13 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
             gw_usage_reset(app->usage, user, reset.budget_id, reset.previous_spend,
                            reset.reset_at_us, reset.next_reset_us);
         gw_reply_errorf(r, 403, "budget_exceeded", "User '%s' has exceeded budget limit", user);
+        goto out;
+    case GW_BUDGET_UNAVAILABLE:
+        gw_reply_header(r, "Retry-After", "1");
+        gw_reply_errorf(r, 503, "budget_unavailable",
+                        "Cannot check the budget of user '%s': the database is unavailable; "
+                        "try again later",
+                        user);
         goto out;
     }
     if (reset.happened)

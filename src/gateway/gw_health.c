@@ -1,7 +1,7 @@
 /*
  * Health probes (spec §1.11): /health and /health/liveness answer without touching anything;
  * /health/readiness really queries the database (asynchronously) and answers 503 with the
- * reference body when it cannot.
+ * reference body when it cannot, or while start-up still waits for the database.
  */
 #include <event2/http.h>
 
@@ -44,6 +44,10 @@ void gw_health_readiness(struct gw_req *r, const struct gw_params *p)
     struct db_result fail = {.status = -1, .error = "database closing"};
 
     (void)p;
+    if (!atomic_load(&app->ready)) { /* start-up still waiting for the database */
+        gw_readiness_done(&fail, r);
+        return;
+    }
     gw_req_watch_close(r);
     if (db_exec(app->db, r->w->base, DB_Q_PING, NULL, gw_readiness_done, r) < 0)
         gw_readiness_done(&fail, r);

@@ -424,7 +424,7 @@ static int gw_index_replace_user(struct gw_index *ix, const char *id, struct gw_
 }
 
 enum gw_budget_verdict gw_index_admit(struct gw_index *ix, const char *user_id, int64_t now_us,
-                                      double reserve, bool free_model,
+                                      double reserve, bool free_model, bool store_up,
                                       struct gw_budget_reset *reset)
 {
     struct gw_user_state *u;
@@ -438,7 +438,10 @@ enum gw_budget_verdict gw_index_admit(struct gw_index *ix, const char *user_id, 
         v = GW_BUDGET_NO_USER;
     } else {
         b = u->has_budget ? hmap_get(ix->budgets, u->budget_id) : NULL;
-        v = gw_budget_admit(u, b, now_us, reserve, free_model, reset);
+        if (!store_up && gw_budget_needs_store(u, b, free_model))
+            v = GW_BUDGET_UNAVAILABLE;
+        else
+            v = gw_budget_admit(u, b, now_us, reserve, free_model, reset);
     }
     pthread_rwlock_unlock(&ix->lock);
     return v;

@@ -102,9 +102,10 @@ int gw_index_budget_get(struct gw_index *ix, const char *id, struct gw_budget_st
 
 enum gw_budget_verdict {
     GW_BUDGET_OK,
-    GW_BUDGET_NO_USER,  /* unknown or soft-deleted: 404 */
-    GW_BUDGET_BLOCKED,  /* 403 "is blocked" */
-    GW_BUDGET_EXCEEDED, /* 403 "has exceeded budget limit" */
+    GW_BUDGET_NO_USER,     /* unknown or soft-deleted: 404 */
+    GW_BUDGET_BLOCKED,     /* 403 "is blocked" */
+    GW_BUDGET_EXCEEDED,    /* 403 "has exceeded budget limit" */
+    GW_BUDGET_UNAVAILABLE, /* 503: a budget limit applies and the database cannot be reached */
 };
 
 /* A lazy reset performed by an admission (to be written to the database in order). */
@@ -118,10 +119,12 @@ struct gw_budget_reset {
 
 /*
  * Budget admission of one request of user_id (gw_budget_admit() under the write lock, on the
- * user's budget if it still exists). Unknown users give GW_BUDGET_NO_USER.
+ * user's budget if it still exists). Unknown users give GW_BUDGET_NO_USER. When store_up is
+ * false (the database cannot be reached) a request that needs a budget decision fails closed
+ * with GW_BUDGET_UNAVAILABLE (gw_budget_needs_store()); others are decided as usual.
  */
 enum gw_budget_verdict gw_index_admit(struct gw_index *ix, const char *user_id, int64_t now_us,
-                                      double reserve, bool free_model,
+                                      double reserve, bool free_model, bool store_up,
                                       struct gw_budget_reset *reset);
 
 /* gw_budget_settle() on user_id (no-op when unknown). */

@@ -23,37 +23,38 @@ struct gw_route {
     int methods; /* mask of enum evhttp_cmd_type */
     const char *pattern;
     gw_handler_fn *handler;
+    bool early; /* served before start-up is complete (the database may be away) */
 };
 
 static const struct gw_route gw_routes[] = {
-    {EVHTTP_REQ_GET, "/", gw_root},
-    {EVHTTP_REQ_GET, "/health", gw_health},
-    {EVHTTP_REQ_GET, "/health/liveness", gw_health_liveness},
-    {EVHTTP_REQ_GET, "/health/readiness", gw_health_readiness},
-    {EVHTTP_REQ_GET, GW_CONN_REJECT_PREFIX "{status}", gw_reject},
-    {EVHTTP_REQ_POST, "/v1/chat/completions", gw_chat_completions},
-    {EVHTTP_REQ_POST, "/v1/keys", gw_keys_create},
-    {EVHTTP_REQ_GET, "/v1/keys", gw_keys_list},
-    {EVHTTP_REQ_GET, "/v1/keys/{id}", gw_keys_get},
-    {EVHTTP_REQ_PATCH, "/v1/keys/{id}", gw_keys_update},
-    {EVHTTP_REQ_DELETE, "/v1/keys/{id}", gw_keys_delete},
-    {EVHTTP_REQ_POST, "/v1/users", gw_users_create},
-    {EVHTTP_REQ_GET, "/v1/users", gw_users_list},
-    {EVHTTP_REQ_GET, "/v1/users/{id}", gw_users_get},
-    {EVHTTP_REQ_PATCH, "/v1/users/{id}", gw_users_update},
-    {EVHTTP_REQ_DELETE, "/v1/users/{id}", gw_users_delete},
-    {EVHTTP_REQ_GET, "/v1/users/{id}/usage", gw_users_usage},
-    {EVHTTP_REQ_POST, "/v1/budgets", gw_budgets_create},
-    {EVHTTP_REQ_GET, "/v1/budgets", gw_budgets_list},
-    {EVHTTP_REQ_GET, "/v1/budgets/{id}", gw_budgets_get},
-    {EVHTTP_REQ_PATCH, "/v1/budgets/{id}", gw_budgets_update},
-    {EVHTTP_REQ_DELETE, "/v1/budgets/{id}", gw_budgets_delete},
-    {EVHTTP_REQ_POST, "/v1/pricing", gw_pricing_set},
-    {EVHTTP_REQ_GET, "/v1/pricing", gw_pricing_list},
-    {EVHTTP_REQ_GET, "/v1/pricing/{model_key}", gw_pricing_get},
-    {EVHTTP_REQ_DELETE, "/v1/pricing/{model_key}", gw_pricing_delete},
-    {EVHTTP_REQ_GET, "/v1/models", gw_models_list},
-    {EVHTTP_REQ_GET, "/v1/models/{*model_id}", gw_models_get},
+    {EVHTTP_REQ_GET, "/", gw_root, true},
+    {EVHTTP_REQ_GET, "/health", gw_health, true},
+    {EVHTTP_REQ_GET, "/health/liveness", gw_health_liveness, true},
+    {EVHTTP_REQ_GET, "/health/readiness", gw_health_readiness, true},
+    {EVHTTP_REQ_GET, GW_CONN_REJECT_PREFIX "{status}", gw_reject, true},
+    {EVHTTP_REQ_POST, "/v1/chat/completions", gw_chat_completions, false},
+    {EVHTTP_REQ_POST, "/v1/keys", gw_keys_create, false},
+    {EVHTTP_REQ_GET, "/v1/keys", gw_keys_list, false},
+    {EVHTTP_REQ_GET, "/v1/keys/{id}", gw_keys_get, false},
+    {EVHTTP_REQ_PATCH, "/v1/keys/{id}", gw_keys_update, false},
+    {EVHTTP_REQ_DELETE, "/v1/keys/{id}", gw_keys_delete, false},
+    {EVHTTP_REQ_POST, "/v1/users", gw_users_create, false},
+    {EVHTTP_REQ_GET, "/v1/users", gw_users_list, false},
+    {EVHTTP_REQ_GET, "/v1/users/{id}", gw_users_get, false},
+    {EVHTTP_REQ_PATCH, "/v1/users/{id}", gw_users_update, false},
+    {EVHTTP_REQ_DELETE, "/v1/users/{id}", gw_users_delete, false},
+    {EVHTTP_REQ_GET, "/v1/users/{id}/usage", gw_users_usage, false},
+    {EVHTTP_REQ_POST, "/v1/budgets", gw_budgets_create, false},
+    {EVHTTP_REQ_GET, "/v1/budgets", gw_budgets_list, false},
+    {EVHTTP_REQ_GET, "/v1/budgets/{id}", gw_budgets_get, false},
+    {EVHTTP_REQ_PATCH, "/v1/budgets/{id}", gw_budgets_update, false},
+    {EVHTTP_REQ_DELETE, "/v1/budgets/{id}", gw_budgets_delete, false},
+    {EVHTTP_REQ_POST, "/v1/pricing", gw_pricing_set, false},
+    {EVHTTP_REQ_GET, "/v1/pricing", gw_pricing_list, false},
+    {EVHTTP_REQ_GET, "/v1/pricing/{model_key}", gw_pricing_get, false},
+    {EVHTTP_REQ_DELETE, "/v1/pricing/{model_key}", gw_pricing_delete, false},
+    {EVHTTP_REQ_GET, "/v1/models", gw_models_list, false},
+    {EVHTTP_REQ_GET, "/v1/models/{*model_id}", gw_models_get, false},
 };
 
 #define GW_NROUTES (sizeof(gw_routes) / sizeof(gw_routes[0]))
@@ -263,6 +264,12 @@ void gw_route_dispatch(struct evhttp_request *ev, void *arg)
         if (!gw_route_match(rt->pattern, r->path, parambuf, sizeof(parambuf), &params))
             continue;
         if (rt->methods & r->method) {
+            if (!rt->early && !atomic_load(&w->app->ready)) {
+                gw_reply_header(r, "Retry-After", "1");
+                gw_reply_error(r, 503, "service_starting",
+                               "The gateway is starting: waiting for the database");
+                return;
+            }
             rt->handler(r, &params);
             return;
         }

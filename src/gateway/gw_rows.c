@@ -113,6 +113,11 @@ void gw_reply_db_error(struct gw_req *r, const struct db_result *res)
 {
     LOG_ERR("rid=%s database error: %s", r->rid,
             res != NULL && res->error != NULL ? res->error : "unknown");
+    if (!db_available(r->w->app->db)) { /* the server is away: a retry may succeed */
+        gw_reply_header(r, "Retry-After", "1");
+        gw_reply_error(r, 503, "database_unavailable", "Database unavailable");
+        return;
+    }
     gw_reply_error(r, 500, "database_error", "Database error");
 }
 

@@ -53,7 +53,10 @@ void gw_db_start(struct gw_req *r, enum db_query q, const struct db_params *p, d
  */
 void gw_list_page(struct gw_req *r, enum db_query q, const struct gw_col *cols, size_t n);
 
-/* Replies 500 {"detail":"Database error"} and logs the backend's message. Ends r. */
+/*
+ * Replies 500 {"detail":"Database error"}, or 503 {"detail":"Database unavailable"} with
+ * Retry-After while the database cannot be reached, and logs the backend's message. Ends r.
+ */
 void gw_reply_db_error(struct gw_req *r, const struct db_result *res);
 
 #endif

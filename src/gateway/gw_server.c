@@ -284,6 +284,11 @@ fail:
     return NULL;
 }
 
+void gw_server_set_ready(struct gw_server *srv)
+{
+    atomic_store(&srv->app.ready, true);
+}
+
 int gw_server_run(struct gw_server *srv)
 {
     struct gw_app *app = &srv->app;

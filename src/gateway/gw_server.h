@@ -22,6 +22,12 @@ struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db, struct gw_
                                 const struct prov_confs *provs, struct gw_usage *usage);
 
 /*
+ * Marks start-up complete: until then only the health probes are served (readiness 503) and
+ * every other endpoint answers 503. Any thread.
+ */
+void gw_server_set_ready(struct gw_server *srv);
+
+/*
  * Serves until SIGTERM/SIGINT, then drains: stops accepting and waits for in-flight requests
  * (up to cfg->shutdown_timeout). The event bases stay allocated until gw_server_free(), so the
  * caller closes storage (whose last callbacks are posted to them) in between.
