@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/random.h>
 #include <time.h>
 
@@ -61,6 +62,21 @@ int util_random(void *buf, size_t n)
     return 0;
 }
 
+/* Formats 16 bytes as the canonical 8-4-4-4-12 lower-case hex string. */
+static void util_uuid_format(char buf[UTIL_UUID_LEN], const unsigned char b[16])
+{
+    static const char hex[] = "0123456789abcdef";
+    char *p = buf;
+
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = hex[b[i] >> 4];
+        *p++ = hex[b[i] & 0x0f];
+    }
+    *p = '\0';
+}
+
 int util_uuid4(char buf[UTIL_UUID_LEN])
 {
     unsigned char b[16];
@@ -69,9 +85,25 @@ int util_uuid4(char buf[UTIL_UUID_LEN])
         return -1;
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(buf, UTIL_UUID_LEN,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+    util_uuid_format(buf, b);
+    return 0;
+}
+
+int util_uuid7(char buf[UTIL_UUID_LEN], int64_t t_us, const unsigned char rnd[8])
+{
+    uint64_t ms, sub;
+    unsigned char b[16];
+
+    if (t_us < 0)
+        return -1;
+    ms = (uint64_t)t_us / 1000;
+    sub = ((uint64_t)t_us % 1000) * 4096 / 1000; /* RFC 9562 6.2 method 3: 12-bit fraction */
+    for (int i = 0; i < 6; i++)
+        b[i] = (unsigned char)(ms >> (40 - 8 * i));
+    b[6] = (unsigned char)(0x70 | (sub >> 8));
+    b[7] = (unsigned char)sub;
+    memcpy(b + 8, rnd, 8);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    util_uuid_format(buf, b);
     return 0;
 }

@@ -1,6 +1,6 @@
 /*
- * Small shared helpers: UTC timestamps in the reference's ISO-8601 form, UUID4 strings and
- * kernel randomness.
+ * Small shared helpers: UTC timestamps in the reference's ISO-8601 form, UUID strings (random v4,
+ * time-ordered v7) and kernel randomness.
  */
 #ifndef GW_UTIL_H
 #define GW_UTIL_H
@@ -10,7 +10,7 @@
 #include <sys/time.h>
 
 #define UTIL_TS_LEN 40   /* buffer size for util_ts_format() */
-#define UTIL_UUID_LEN 37 /* buffer size for util_uuid4() */
+#define UTIL_UUID_LEN 37 /* buffer size for util_uuid4() / util_uuid7() */
 
 /* Microseconds since the Unix epoch (wall clock). */
 int64_t util_now_us(void);
@@ -29,5 +29,13 @@ int util_random(void *buf, size_t n) __attribute__((warn_unused_result));
 
 /* Writes a random UUID4 ("xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx") into buf. Returns 0 or -1. */
 int util_uuid4(char buf[UTIL_UUID_LEN]) __attribute__((warn_unused_result));
+
+/*
+ * Writes a time-ordered UUID7 for t_us (microseconds since the epoch, >= 0) into buf: 48 bits
+ * of milliseconds, 12 bits of sub-millisecond fraction, 62 bits from rnd. Ids of increasing
+ * times sort increasingly, so an index on them grows at its end. Returns 0, or -1 if t_us < 0.
+ */
+int util_uuid7(char buf[UTIL_UUID_LEN], int64_t t_us, const unsigned char rnd[8])
+    __attribute__((warn_unused_result));
 
 #endif

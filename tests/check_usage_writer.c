@@ -254,11 +254,12 @@ START_TEST(test_row_columns)
     T_TEXT_EQ(&t, "SELECT status FROM usage_logs WHERE model='gpt-4o'", "success");
     T_TEXT_EQ(&t, "SELECT error_message FROM usage_logs WHERE model='gpt-4o'", "<null>");
     T_TEXT_EQ(&t, "SELECT usage_estimated FROM usage_logs WHERE model='gpt-4o'", "1");
-    /* id: a UUID4 */
+    /* id: a time-ordered UUID7 (the primary-key index grows at its end) */
     t_text(&t, "SELECT id FROM usage_logs WHERE model='gpt-4o'", id, sizeof(id));
     ck_assert_uint_eq(strlen(id), 36);
     ck_assert_int_eq(id[8], '-');
-    ck_assert_int_eq(id[14], '4');
+    ck_assert_int_eq(id[14], '7');
+    ck_assert(strchr("89ab", id[19]) != NULL);
     ck_assert_int_eq(t_long(&t, "SELECT count(DISTINCT id) FROM usage_logs"), 2);
 
     /* The bare row: master key, no user, no tokens, no cost. */

@@ -1,11 +1,12 @@
 /*
  * Unit tests: SHA-256 test vectors, base64url, virtual key generation and format checks,
- * constant-time comparison.
+ * constant-time comparison, UUID4/UUID7 ids.
  */
 #include <check.h>
 #include <string.h>
 
 #include "sha256.h"
+#include "util.h"
 #include "vkey.h"
 
 START_TEST(sha256_vectors)
@@ -94,6 +95,31 @@ START_TEST(hash_and_compare)
 }
 END_TEST
 
+START_TEST(uuid_versions_and_order)
+{
+    static const unsigned char r1[8] = {0xff, 1, 2, 3, 4, 5, 6, 7};
+    static const unsigned char r0[8] = {0};
+    char a[UTIL_UUID_LEN], b[UTIL_UUID_LEN], c[UTIL_UUID_LEN];
+
+    ck_assert_int_eq(util_uuid4(a), 0);
+    ck_assert_uint_eq(strlen(a), 36);
+    ck_assert_int_eq(a[14], '4');
+    ck_assert(strchr("89ab", a[19]) != NULL);
+
+    /* 2023-11-14T22:13:20.123456Z: 0x018bcfe5687b ms, fraction 456/1000 of 4096 = 0x74b */
+    ck_assert_int_eq(util_uuid7(a, 1700000000123456LL, r1), 0);
+    ck_assert_str_eq(a, "018bcfe5-687b-774b-bf01-020304050607");
+    /* later times sort later, whatever the random part; within a millisecond too */
+    ck_assert_int_eq(util_uuid7(b, 1700000000123457LL, r0), 0);
+    ck_assert_int_eq(util_uuid7(c, 1700000000124000LL, r0), 0);
+    ck_assert_int_lt(strcmp(a, b), 0);
+    ck_assert_int_lt(strcmp(b, c), 0);
+    ck_assert_int_eq(b[14], '7');
+    ck_assert_int_eq(b[19], '8');
+    ck_assert_int_eq(util_uuid7(a, -1, r0), -1);
+}
+END_TEST
+
 Suite *vkey_suite(void)
 {
     Suite *s = suite_create("vkey");
@@ -104,6 +130,7 @@ Suite *vkey_suite(void)
     tcase_add_test(tc, b64url);
     tcase_add_test(tc, generate_and_format);
     tcase_add_test(tc, hash_and_compare);
+    tcase_add_test(tc, uuid_versions_and_order);
     suite_add_tcase(s, tc);
     return s;
 }

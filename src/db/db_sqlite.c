@@ -672,8 +672,11 @@ static int sq_open(struct db *db, const char *url, char *err, size_t errlen)
             LOG_WARN("db: SQLite database '%s' stays in journal_mode=%s (WAL unavailable)",
                      sq->path, mode);
     }
+    /* temp_store: the sorter and GROUP BY of a usage batch would otherwise create, write and
+     * delete a file in /var/tmp per transaction. */
     if (sq_pragma(sq->conn, "PRAGMA foreign_keys=ON", NULL, 0) < 0 ||
-        sq_pragma(sq->conn, "PRAGMA synchronous=NORMAL", NULL, 0) < 0)
+        sq_pragma(sq->conn, "PRAGMA synchronous=NORMAL", NULL, 0) < 0 ||
+        sq_pragma(sq->conn, "PRAGMA temp_store=MEMORY", NULL, 0) < 0)
         goto fail_sqlite;
     /* pthread_create orders every use above before the DB thread's first use. */
     if (pthread_create(&sq->thread, NULL, sq_thread, sq) != 0) {

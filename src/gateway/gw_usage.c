@@ -350,17 +350,25 @@ static int gu_json_set_str(json_t *obj, const char *key, const char *s)
 /* The batch's rows as the JSON array DB_Q_USAGE_INSERT_BATCH takes. Returns owned text or NULL. */
 static char *gu_rows_json(const struct gu_batch *b)
 {
-    json_t *arr = json_array();
+    json_t *arr;
     char id[UTIL_UUID_LEN], ts[UTIL_TS_LEN];
+    unsigned char rnd[GU_BATCH_MAX][8]; /* one getrandom() per batch, not per row */
     char *out = NULL;
+    size_t i = 0;
     int rc = 0;
 
+    if (b->n > GU_BATCH_MAX || util_random(rnd, b->n * sizeof(rnd[0])) < 0)
+        return NULL;
+    arr = json_array();
     if (arr == NULL)
         return NULL;
-    for (const struct gu_ent *e = b->head; e != NULL && rc == 0; e = e->next) {
+    /* Time-ordered ids: the usage_logs primary-key index grows at its end instead of taking
+     * one random leaf page per row (one WAL frame each on SQLite, one buffer on PostgreSQL). */
+    for (const struct gu_ent *e = b->head; e != NULL && rc == 0; e = e->next, i++) {
         json_t *o = json_object();
 
-        if (o == NULL || json_array_append_new(arr, o) < 0 || util_uuid4(id) < 0) {
+        if (o == NULL || json_array_append_new(arr, o) < 0 ||
+            util_uuid7(id, e->ts_us, rnd[i]) < 0) {
             rc = -1;
             break;
         }
