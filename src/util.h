@@ -38,4 +38,13 @@ int util_uuid4(char buf[UTIL_UUID_LEN]) __attribute__((warn_unused_result));
 int util_uuid7(char buf[UTIL_UUID_LEN], int64_t t_us, const unsigned char rnd[8])
     __attribute__((warn_unused_result));
 
+/*
+ * Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms, no surrogates), 0 if
+ * none. Reads at most up to the first byte that ends the sequence (never past a '\0').
+ */
+size_t util_utf8_len(const unsigned char *s);
+
+/* Replaces in place every byte of s that is not part of valid UTF-8 with '?'. */
+void util_utf8_scrub(char *s);
+
 #endif

@@ -137,6 +137,17 @@ static void t_run(struct db *db, struct event_base *base, enum db_query q,
     ck_assert_msg(t_pump(base, &r->calls, before + 1, 10), "query %s timed out", db_query_name(q));
 }
 
+/* db_usage_insert() of rows[0..n), waiting for its result in r. */
+static void t_usage(struct db *db, struct event_base *base, const struct db_usage_row *rows,
+                    size_t n, struct res *r)
+{
+    int before = r->calls;
+    enum db_query q = DB_Q_USAGE_INSERT_BATCH;
+
+    ck_assert_int_eq(db_usage_insert(db, base, rows, n, res_cb, r), 0);
+    ck_assert_msg(t_pump(base, &r->calls, before + 1, 10), "query %s timed out", db_query_name(q));
+}
+
 /* Raw libpq: first cell of sql on database name ("<null>" for NULL, "" no row). */
 static void t_raw(const char *name, const char *sql, char *out, size_t outlen)
 {
@@ -495,20 +506,62 @@ struct step {
     bool skip;  /* cells differ by design (applied_at) */
 };
 
-#define BATCH1                                                                                     \
-    "[{\"id\":\"l1\",\"key\":\"k1\",\"user\":\"u1\",\"ts\":\"" T3 "\",\"model\":\"gpt-4o\","       \
-    "\"provider\":\"openai\",\"endpoint\":\"/v1/chat/completions\",\"pt\":10,\"ct\":20,"           \
-    "\"tt\":30,\"cost\":0.25,\"status\":\"success\"},"                                             \
-    "{\"id\":\"l2\",\"key\":\"ghost\",\"user\":\"u1\",\"ts\":\"" T4 "\",\"model\":\"gpt-4o\","     \
-    "\"endpoint\":\"/v1/chat/completions\",\"cost\":0.5,\"status\":\"error\",\"err\":\"boom\","    \
-    "\"est\":1},"                                                                                  \
-    "{\"id\":\"l3\",\"user\":\"nobody\",\"ts\":\"" T5 "\",\"model\":\"e\","                        \
-    "\"endpoint\":\"/v1/embeddings\",\"status\":\"success\"},"                                     \
-    "{\"id\":\"l4\",\"key\":\"k2\",\"user\":\"u2\",\"ts\":\"" T5 "\",\"model\":\"m\","             \
-    "\"endpoint\":\"/v1/messages\",\"pt\":1,\"cost\":1e-05,\"status\":\"cancelled\"}]"
-#define BATCH2                                                                                     \
-    "[{\"id\":\"l5\",\"key\":\"k1\",\"user\":\"u1\",\"ts\":\"" T6 "\",\"model\":\"x\","            \
-    "\"endpoint\":\"/v1/chat/completions\",\"cost\":2.0,\"status\":\"success\"}]"
+/* The usage batches of the steps below (a DB_Q_USAGE_INSERT_BATCH step's n picks one). */
+static const struct db_usage_row batch1[] = {
+    {.id = "l1",
+     .api_key_id = "k1",
+     .user_id = "u1",
+     .ts = T3,
+     .model = "gpt-4o",
+     .provider = "openai",
+     .endpoint = "/v1/chat/completions",
+     .has_tokens = true,
+     .prompt_tokens = 10,
+     .completion_tokens = 20,
+     .total_tokens = 30,
+     .has_cost = true,
+     .cost = 0.25,
+     .status = "success"},
+    {.id = "l2",
+     .api_key_id = "ghost",
+     .user_id = "u1",
+     .ts = T4,
+     .model = "gpt-4o",
+     .endpoint = "/v1/chat/completions",
+     .has_cost = true,
+     .cost = 0.5,
+     .status = "error",
+     .error_message = "boom",
+     .estimated = true},
+    {.id = "l3",
+     .user_id = "nobody",
+     .ts = T5,
+     .model = "e",
+     .endpoint = "/v1/embeddings",
+     .status = "success"},
+    {.id = "l4",
+     .api_key_id = "k2",
+     .user_id = "u2",
+     .ts = T5,
+     .model = "m",
+     .endpoint = "/v1/messages",
+     .has_tokens = true,
+     .prompt_tokens = 1,
+     .has_cost = true,
+     .cost = 1e-05,
+     .status = "cancelled"},
+};
+static const struct db_usage_row batch2[] = {
+    {.id = "l5",
+     .api_key_id = "k1",
+     .user_id = "u1",
+     .ts = T6,
+     .model = "x",
+     .endpoint = "/v1/chat/completions",
+     .has_cost = true,
+     .cost = 2.0,
+     .status = "success"},
+};
 
 static const struct step steps[] = {
     {DB_Q_PING, 0, {{0}}, 0, 1, false},
@@ -614,7 +667,7 @@ static const struct step steps[] = {
     {DB_Q_PRICE_DELETE, 1, {S("Z/upper")}, 0, 1, false},
     {DB_Q_PRICE_DELETE, 1, {S("Z/upper")}, 0, 0, false},
 
-    {DB_Q_USAGE_INSERT_BATCH, 1, {S(BATCH1)}, 0, 0, false},
+    {DB_Q_USAGE_INSERT_BATCH, 1, {{0}}, 0, 0, false},
     {DB_Q_USAGE_LIST, 3, {S("u1"), I(10), I(0)}, 0, 2, false},
     {DB_Q_USAGE_LIST, 3, {S("u2"), I(10), I(0)}, 0, 1, false},
     {DB_Q_USER_GET, 1, {S("u1")}, 0, 1, false}, /* spend 0.75 */
@@ -627,7 +680,7 @@ static const struct step steps[] = {
     {DB_Q_USER_DELETE, 2, {S("u1"), S(T7)}, 0, 1, false},
     {DB_Q_USER_DELETE, 2, {S("u1"), S(T7)}, 0, 0, false},
     {DB_Q_KEY_GET, 1, {S("k1")}, 0, 1, false}, /* deactivated */
-    {DB_Q_USAGE_INSERT_BATCH, 1, {S(BATCH2)}, 0, 0, false},
+    {DB_Q_USAGE_INSERT_BATCH, 2, {{0}}, 0, 0, false},
     {DB_Q_USER_GET, 1, {S("u1")}, 0, 1, false}, /* soft-deleted: spend unchanged */
     {DB_Q_USER_LIST, 2, {I(10), I(0)}, 0, 2, false},
     {DB_Q_USER_ALL, 0, {{0}}, 0, 3, false},
@@ -682,8 +735,17 @@ START_TEST(test_same_as_sqlite)
         const char *name = db_query_name(s->q);
 
         memcpy(p.v, s->v, sizeof(s->v));
-        t_run(sq, base, s->q, &p, &a);
-        t_run(pg, base, s->q, &p, &b);
+        if (s->q == DB_Q_USAGE_INSERT_BATCH) {
+            const struct db_usage_row *rows = s->n == 1 ? batch1 : batch2;
+            size_t n =
+                s->n == 1 ? sizeof(batch1) / sizeof(batch1[0]) : sizeof(batch2) / sizeof(batch2[0]);
+
+            t_usage(sq, base, rows, n, &a);
+            t_usage(pg, base, rows, n, &b);
+        } else {
+            t_run(sq, base, s->q, &p, &a);
+            t_run(pg, base, s->q, &p, &b);
+        }
         ck_assert_msg(a.status == s->status, "step %zu %s: SQLite status %d (%s)", i, name,
                       a.status, a.error);
         ck_assert_msg(b.status == s->status, "step %zu %s: PostgreSQL status %d (%s)", i, name,

@@ -495,7 +495,7 @@ START_TEST(test_deleted_key_and_user)
     r.model = "m-ghost";
     ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
     r = t_row("u1", -1);
-    r.model = "m-bad-utf8-\xff\xc3\xa9"; /* not UTF-8: kept, its non-ASCII bytes as '?' */
+    r.model = "m-bad-utf8-\xff\xc3\xa9"; /* not UTF-8: kept, the stray byte as '?' */
     ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
     gw_usage_stop(u);
     gw_usage_stats(u, &st);
@@ -514,7 +514,7 @@ START_TEST(test_deleted_key_and_user)
     ck_assert_double_eq(t_double(&t, "SELECT spend FROM users WHERE user_id='u2'"), 1.0);
     ck_assert_int_eq(t_long(&t, "SELECT count(*) FROM users WHERE user_id='ghost'"), 0);
     ck_assert_int_eq(t_long(&t, "SELECT count(*) FROM usage_logs WHERE "
-                                "replace(model, '?', 'Q') = 'm-bad-utf8-QQQ'"),
+                                "replace(model, '?', 'Q') = 'm-bad-utf8-Q\xc3\xa9'"),
                      1);
     t_close(&t);
 }

@@ -95,6 +95,22 @@ START_TEST(hash_and_compare)
 }
 END_TEST
 
+START_TEST(utf8_scrub)
+{
+    char ok[] = "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
+    char bad[] = "a\xff"
+                 "b\xc3"
+                 "c\xed\xa0\x80"
+                 "d\xc0\xaf"
+                 "e\xe2\x82";
+
+    util_utf8_scrub(ok);
+    ck_assert_str_eq(ok, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"); /* valid: untouched */
+    util_utf8_scrub(bad); /* stray, truncated, surrogate, overlong, cut at the end */
+    ck_assert_str_eq(bad, "a?b?c???d??e??");
+}
+END_TEST
+
 START_TEST(uuid_versions_and_order)
 {
     static const unsigned char r1[8] = {0xff, 1, 2, 3, 4, 5, 6, 7};
@@ -131,6 +147,7 @@ Suite *vkey_suite(void)
     tcase_add_test(tc, generate_and_format);
     tcase_add_test(tc, hash_and_compare);
     tcase_add_test(tc, uuid_versions_and_order);
+    tcase_add_test(tc, utf8_scrub);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "db/db_migrations.h"
 #include "log.h"
@@ -215,6 +216,78 @@ int db_exec(struct db *db, struct event_base *base, enum db_query q, const struc
         return -1;
     }
     return db->ops->exec(db, base, q, p, cb, arg);
+}
+
+/* Sets obj[key] to the string s unless s is NULL (absent = SQL NULL). Returns 0 or -1. */
+static int db_json_set_str(json_t *obj, const char *key, const char *s)
+{
+    return s == NULL ? 0 : json_object_set_new(obj, key, json_string(s));
+}
+
+/* rows as the JSON array of DB_Q_USAGE_INSERT_BATCH (db.h). Returns owned text or NULL. */
+static char *db_usage_json(const struct db_usage_row *rows, size_t n)
+{
+    json_t *arr = json_array();
+    char *out = NULL;
+    int rc = arr == NULL ? -1 : 0;
+
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct db_usage_row *r = &rows[i];
+        json_t *o = json_object();
+
+        if (o == NULL || json_array_append_new(arr, o) < 0) {
+            rc = -1;
+            break;
+        }
+        rc |= db_json_set_str(o, "id", r->id);
+        rc |= db_json_set_str(o, "key", r->api_key_id);
+        rc |= db_json_set_str(o, "user", r->user_id);
+        rc |= db_json_set_str(o, "ts", r->ts);
+        rc |= db_json_set_str(o, "model", r->model);
+        rc |= db_json_set_str(o, "provider", r->provider);
+        rc |= db_json_set_str(o, "endpoint", r->endpoint);
+        rc |= db_json_set_str(o, "status", r->status);
+        rc |= db_json_set_str(o, "err", r->error_message);
+        if (r->has_tokens) {
+            rc |= json_object_set_new(o, "pt", json_integer(r->prompt_tokens));
+            rc |= json_object_set_new(o, "ct", json_integer(r->completion_tokens));
+            rc |= json_object_set_new(o, "tt", json_integer(r->total_tokens));
+        }
+        if (r->has_cost)
+            rc |= json_object_set_new(o, "cost", json_real(r->cost));
+        if (r->estimated)
+            rc |= json_object_set_new(o, "est", json_integer(1));
+    }
+    if (rc == 0)
+        out = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    return out;
+}
+
+int db_usage_insert(struct db *db, struct event_base *base, const struct db_usage_row *rows,
+                    size_t n, db_done_fn *cb, void *arg)
+{
+    struct db_params p = {.n = 1};
+    char *json;
+    int rc;
+
+    if (db == NULL || atomic_load(&db->closing))
+        return -1;
+    if (cb == NULL || base == NULL || (rows == NULL && n > 0)) {
+        LOG_ERR("db: bad db_usage_insert() call");
+        return -1;
+    }
+    if (db->ops->usage_insert != NULL)
+        return db->ops->usage_insert(db, base, rows, n, cb, arg);
+    json = db_usage_json(rows, n);
+    if (json == NULL) {
+        LOG_ERR("db: out of memory (or bad UTF-8) building a usage batch");
+        return -1;
+    }
+    p.v[0] = db_text(json);
+    rc = db->ops->exec(db, base, DB_Q_USAGE_INSERT_BATCH, &p, cb, arg);
+    free(json);
+    return rc;
 }
 
 void db_shutdown(struct db *db)

@@ -71,14 +71,13 @@ enum db_query {
     DB_Q_PRICE_DELETE,        /* (model_key) -> one row (model_key) when deleted */
 
     /*
-     * Usage writer (gw_usage.c), each (tx). DB_Q_USAGE_INSERT_BATCH takes one TEXT parameter,
-     * a JSON array of row objects {"id", "key"?, "user"?, "ts", "model", "provider"?,
-     * "endpoint", "pt"?, "ct"?, "tt"?, "cost"?, "status", "err"?, "est"?} (absent = NULL; est
-     * 0/1): inserts every row into usage_logs (a key or user that no longer exists is written
-     * as NULL, so foreign keys never fail the batch) and adds each user's summed cost to the
-     * spend of that user unless soft-deleted -> nothing.
+     * Usage writer (gw_usage.c), each (tx). DB_Q_USAGE_INSERT_BATCH is run through
+     * db_usage_insert() only (its rows are not db_params). A backend without its own
+     * usage_insert gets one TEXT parameter, a JSON array of row objects {"id", "key"?, "user"?,
+     * "ts", "model", "provider"?, "endpoint", "pt"?, "ct"?, "tt"?, "cost"?, "status", "err"?,
+     * "est"?} (absent = NULL; est 0/1).
      */
-    DB_Q_USAGE_INSERT_BATCH, /* (tx) (rows_json) -> nothing */
+    DB_Q_USAGE_INSERT_BATCH, /* (tx) see db_usage_insert() */
     DB_Q_BUDGET_RESET,       /* (tx) (user_id, budget_id, previous_spend REAL, reset_at,
                                 next_reset_at|null) -> nothing; an active user gets spend 0,
                                 budget_started_at = updated_at = reset_at and the new
@@ -138,6 +137,15 @@ struct db_result {
 
 typedef void db_done_fn(const struct db_result *res, void *arg);
 
+/* One usage_logs row for db_usage_insert(). NULL strings are SQL NULL; strings are UTF-8. */
+struct db_usage_row {
+    const char *id, *api_key_id, *user_id, *ts, *model, *provider, *endpoint, *status,
+        *error_message;
+    bool has_tokens, has_cost, estimated;
+    int64_t prompt_tokens, completion_tokens, total_tokens;
+    double cost;
+};
+
 /* Backend method table (db.c checks arguments and the closing flag before calling in). */
 struct db_ops {
     const char *name;
@@ -148,6 +156,9 @@ struct db_ops {
     void (*close)(struct db *db);
     /* Optional (NULL: always true): false while the server cannot be reached. Any thread. */
     bool (*available)(struct db *db);
+    /* Optional (NULL: db.c runs DB_Q_USAGE_INSERT_BATCH with the rows as JSON). */
+    int (*usage_insert)(struct db *db, struct event_base *base, const struct db_usage_row *rows,
+                        size_t n, db_done_fn *cb, void *arg);
 };
 
 /* True when url names a backend this build supports (scheme check only). */
@@ -194,6 +205,16 @@ int db_migrate_to(struct db *db, const char *target, char *err, size_t errlen)
  */
 int db_exec(struct db *db, struct event_base *base, enum db_query q, const struct db_params *p,
             db_done_fn *cb, void *arg) __attribute__((warn_unused_result));
+
+/*
+ * Queues DB_Q_USAGE_INSERT_BATCH: in one transaction inserts rows[0..n) into usage_logs in
+ * order (a key or user that no longer exists is written as NULL, so foreign keys never fail the
+ * batch) and adds each user's summed cost to the spend of that user unless soft-deleted; the
+ * result has no rows, changes = users updated. Unlike db_exec(), nothing is copied: rows and
+ * their strings must stay valid until cb (required) has run. Returns 0, or -1 when closing.
+ */
+int db_usage_insert(struct db *db, struct event_base *base, const struct db_usage_row *rows,
+                    size_t n, db_done_fn *cb, void *arg) __attribute__((warn_unused_result));
 
 /*
  * Stops accepting work: from now on db_exec() and db_migrate() return -1. Operations already

@@ -25,6 +25,7 @@
 
 #include "db/db_pg.h"
 #include "log.h"
+#include "util.h"
 
 /* Type OIDs from catalog/pg_type.h (not shipped by libpq-dev). */
 #define PG_BOOLOID 16
@@ -700,25 +701,6 @@ static void *pg_thread(void *arg)
 
 /* ---- db_ops ---- */
 
-/* Length of the valid UTF-8 sequence at s (RFC 3629: no overlong forms, no surrogates), 0 if none.
- */
-static size_t pg_utf8_len(const unsigned char *s)
-{
-    if (s[0] < 0x80)
-        return 1;
-    if (s[0] >= 0xC2 && s[0] <= 0xDF)
-        return (s[1] & 0xC0) == 0x80 ? 2 : 0;
-    if (s[0] >= 0xE0 && s[0] <= 0xEF) {
-        unsigned lo = s[0] == 0xE0 ? 0xA0 : 0x80, hi = s[0] == 0xED ? 0x9F : 0xBF;
-        return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 ? 3 : 0;
-    }
-    if (s[0] >= 0xF0 && s[0] <= 0xF4) {
-        unsigned lo = s[0] == 0xF0 ? 0x90 : 0x80, hi = s[0] == 0xF4 ? 0x8F : 0xBF;
-        return s[1] >= lo && s[1] <= hi && (s[2] & 0xC0) == 0x80 && (s[3] & 0xC0) == 0x80 ? 4 : 0;
-    }
-    return 0;
-}
-
 /*
  * Copy of text with every byte that is not part of valid UTF-8 replaced by U+FFFD. The server
  * refuses such bytes outright, where SQLite compares them: a lookup by a key taken from a
@@ -733,7 +715,7 @@ static char *pg_text_utf8(const char *text)
     if (out == NULL)
         return NULL;
     while (*s != '\0') {
-        size_t n = pg_utf8_len(s);
+        size_t n = util_utf8_len(s);
 
         if (n == 0) {
             memcpy(out + o, "\xEF\xBF\xBD", 3);

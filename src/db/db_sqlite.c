@@ -102,19 +102,14 @@ static const char *const sq_sql[] = {
     [DB_Q_PRICE_DELETE] = "DELETE FROM model_pricing WHERE model_key = ?1 RETURNING model_key",
 
     /* json_each() keeps the array order, so rows are inserted in the order they were queued. */
+    /* One row of the batch: sq_run_usage_batch() runs it per row, then sq_sql_spend once per
+     * user. Unknown keys and users are written as NULL (never an FK failure). */
     [DB_Q_USAGE_INSERT_BATCH] =
         "INSERT INTO usage_logs (id, api_key_id, user_id, timestamp, model, provider, endpoint, "
         "prompt_tokens, completion_tokens, total_tokens, cost, status, error_message, "
-        "usage_estimated) SELECT r.value ->> '$.id', "
-        "(SELECT k.id FROM api_keys AS k WHERE k.id = r.value ->> '$.key'), "
-        "(SELECT u.user_id FROM users AS u WHERE u.user_id = r.value ->> '$.user'), "
-        "r.value ->> '$.ts', r.value ->> '$.model', r.value ->> '$.provider', "
-        "r.value ->> '$.endpoint', r.value ->> '$.pt', r.value ->> '$.ct', r.value ->> '$.tt', "
-        "r.value ->> '$.cost', r.value ->> '$.status', r.value ->> '$.err', "
-        "coalesce(r.value ->> '$.est', 0) FROM json_each(?1) AS r ORDER BY r.key;"
-        "UPDATE users SET spend = spend + b.total FROM (SELECT value ->> '$.user' AS uid, "
-        "sum(value ->> '$.cost') AS total FROM json_each(?1) WHERE value ->> '$.cost' IS NOT NULL "
-        "GROUP BY 1) AS b WHERE users.user_id = b.uid AND users.deleted_at IS NULL",
+        "usage_estimated) VALUES (?1, (SELECT k.id FROM api_keys AS k WHERE k.id = ?2), "
+        "(SELECT u.user_id FROM users AS u WHERE u.user_id = ?3), ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+        "?11, ?12, ?13, coalesce(?14, 0))",
     [DB_Q_BUDGET_RESET] =
         "INSERT INTO budget_reset_logs (user_id, budget_id, previous_spend, reset_at, "
         "next_reset_at) SELECT ?1, ?2, ?3, ?4, ?5 "
@@ -125,6 +120,10 @@ static const char *const sq_sql[] = {
 };
 _Static_assert(sizeof(sq_sql) / sizeof(sq_sql[0]) == DB_Q__COUNT,
                "every enum db_query needs SQLite SQL");
+
+/* The usage batch's second statement, once per user with a summed cost. */
+static const char sq_sql_spend[] =
+    "UPDATE users SET spend = spend + ?2 WHERE user_id = ?1 AND deleted_at IS NULL";
 
 struct sq;
 
@@ -141,8 +140,10 @@ struct sq_op {
     struct event_base *base;   /* borrowed: the caller keeps it alive */
     db_done_fn *cb;
     void *arg;
-    struct db_result res; /* cells owned */
-    char *error;          /* owned storage behind res.error */
+    struct db_result res;            /* cells owned */
+    char *error;                     /* owned storage behind res.error */
+    const struct db_usage_row *rows; /* DB_Q_USAGE_INSERT_BATCH: borrowed (db_usage_insert()) */
+    size_t nrows;
 
     /* SQ_OP_JOB: lives on the stack of the thread waiting in sq_job_run(). */
     int (*job)(struct sq *sq, char *err, size_t errlen);
@@ -156,6 +157,7 @@ struct sq {
     sqlite3 *conn;
     char *path; /* filename as given to SQLite (":memory:" for memory) */
     sqlite3_stmt *stmts[DB_Q__COUNT];
+    sqlite3_stmt *spend; /* sq_sql_spend, prepared on first use */
     pthread_t thread;
     bool thread_started;
     pthread_mutex_t mu;
@@ -345,28 +347,154 @@ rollback:
     sqlite3_exec(sq->conn, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/*
+ * DB thread: the cached statement in *slot, prepared from sql on first use. NULL after
+ * sq_fail(); a failed statement is not cached, so the next use retries (e.g. after a migration).
+ */
+static sqlite3_stmt *sq_stmt(struct sq *sq, struct sq_op *op, sqlite3_stmt **slot, const char *sql)
+{
+    if (*slot == NULL &&
+        sqlite3_prepare_v3(sq->conn, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK) {
+        sq_fail(op, sqlite3_errmsg(sq->conn));
+        *slot = NULL;
+    }
+    return *slot;
+}
+
+/* Binds a text parameter, NULL as SQL NULL (the row outlives the statement's reset). */
+static int sq_bind_str(sqlite3_stmt *st, int idx, const char *s)
+{
+    return s == NULL ? sqlite3_bind_null(st, idx)
+                     : sqlite3_bind_text(st, idx, s, -1, SQLITE_STATIC);
+}
+
+/* Binds r to the parameters of sq_sql[DB_Q_USAGE_INSERT_BATCH]. Returns an SQLite code. */
+static int sq_bind_usage(sqlite3_stmt *st, const struct db_usage_row *r)
+{
+    const char *strs[] = {r->id,    r->api_key_id, r->user_id, r->ts,
+                          r->model, r->provider,   r->endpoint};
+    const int64_t toks[] = {r->prompt_tokens, r->completion_tokens, r->total_tokens};
+    int rc = SQLITE_OK, i;
+
+    for (i = 0; i < 7 && rc == SQLITE_OK; i++)
+        rc = sq_bind_str(st, i + 1, strs[i]);
+    for (i = 0; i < 3 && rc == SQLITE_OK; i++)
+        rc = r->has_tokens ? sqlite3_bind_int64(st, 8 + i, toks[i]) : sqlite3_bind_null(st, 8 + i);
+    if (rc == SQLITE_OK)
+        rc = r->has_cost ? sqlite3_bind_double(st, 11, r->cost) : sqlite3_bind_null(st, 11);
+    if (rc == SQLITE_OK)
+        rc = sq_bind_str(st, 12, r->status);
+    if (rc == SQLITE_OK)
+        rc = sq_bind_str(st, 13, r->error_message);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 14, r->estimated ? 1 : 0);
+    return rc;
+}
+
+/* A user's summed cost in one usage batch. */
+struct sq_spend {
+    const char *user;
+    double total;
+};
+
+/* Adds cost to user's entry of sums[0..*n), or appends one (sums has room for every row). */
+static void sq_spend_add(struct sq_spend *sums, size_t *n, const char *user, double cost)
+{
+    for (size_t i = 0; i < *n; i++) {
+        if (strcmp(sums[i].user, user) == 0) {
+            sums[i].total += cost;
+            return;
+        }
+    }
+    sums[*n].user = user;
+    sums[*n].total = cost;
+    (*n)++;
+}
+
+/*
+ * DB thread: one usage batch (db_usage_insert()) in one transaction: each row through the
+ * cached INSERT, then each user's summed cost through one cached UPDATE. (An INSERT ... SELECT
+ * over a JSON array, as PostgreSQL gets, cost SQLite a parse per row and column.)
+ */
+static void sq_run_usage_batch(struct sq *sq, struct sq_op *op)
+{
+    struct sq_spend *sums = calloc(op->nrows + 1, sizeof(*sums));
+    size_t nsums = 0;
+    sqlite3_stmt *ins, *upd;
+
+    if (sums == NULL) {
+        sq_fail(op, "out of memory");
+        return;
+    }
+    ins = sq_stmt(sq, op, &sq->stmts[op->q], sq_sql[op->q]);
+    upd = ins != NULL ? sq_stmt(sq, op, &sq->spend, sq_sql_spend) : NULL;
+    if (upd == NULL)
+        goto out;
+    if (sqlite3_exec(sq->conn, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        sq_fail(op, sqlite3_errmsg(sq->conn));
+        goto out;
+    }
+    for (size_t i = 0; i < op->nrows; i++) {
+        const struct db_usage_row *r = &op->rows[i];
+        int rc = sq_bind_usage(ins, r);
+
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(ins);
+        sqlite3_reset(ins);
+        sqlite3_clear_bindings(ins);
+        if (rc != SQLITE_DONE) {
+            sq_fail(op, sqlite3_errmsg(sq->conn));
+            goto rollback;
+        }
+        if (r->user_id != NULL && r->has_cost)
+            sq_spend_add(sums, &nsums, r->user_id, r->cost);
+    }
+    for (size_t i = 0; i < nsums; i++) {
+        int rc = sqlite3_bind_text(upd, 1, sums[i].user, -1, SQLITE_STATIC);
+
+        if (rc == SQLITE_OK)
+            rc = sqlite3_bind_double(upd, 2, sums[i].total);
+        if (rc == SQLITE_OK && (rc = sqlite3_step(upd)) == SQLITE_DONE)
+            op->res.changes += sqlite3_changes64(sq->conn); /* as PostgreSQL's UPDATE */
+        sqlite3_reset(upd);
+        sqlite3_clear_bindings(upd);
+        if (rc != SQLITE_DONE) {
+            sq_fail(op, sqlite3_errmsg(sq->conn));
+            goto rollback;
+        }
+    }
+    if (sqlite3_exec(sq->conn, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sq_fail(op, sqlite3_errmsg(sq->conn));
+        goto rollback;
+    }
+    op->res.status = 0;
+    goto out;
+rollback:
+    sqlite3_exec(sq->conn, "ROLLBACK", NULL, NULL, NULL);
+out:
+    free(sums);
+}
+
 /* DB thread: runs one query into op->res (status 0, or -1 with the SQLite message). */
 static void sq_run_query(struct sq *sq, struct sq_op *op)
 {
-    sqlite3_stmt *st = sq->stmts[op->q];
+    sqlite3_stmt *st;
     char msg[256];
 
     if (sq_sql[op->q] == NULL) {
         sq_fail(op, "query not implemented by the SQLite backend");
         return;
     }
+    if (op->q == DB_Q_USAGE_INSERT_BATCH) {
+        sq_run_usage_batch(sq, op);
+        return;
+    }
     if (strchr(sq_sql[op->q], ';') != NULL) {
         sq_run_compound(sq, op);
         return;
     }
-    if (st == NULL) {
-        if (sqlite3_prepare_v3(sq->conn, sq_sql[op->q], -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
-            SQLITE_OK) {
-            sq_fail(op, sqlite3_errmsg(sq->conn));
-            return; /* not cached: the next use retries (e.g. after a migration) */
-        }
-        sq->stmts[op->q] = st;
-    }
+    if ((st = sq_stmt(sq, op, &sq->stmts[op->q], sq_sql[op->q])) == NULL)
+        return;
     if ((size_t)sqlite3_bind_parameter_count(st) != op->p.n) {
         snprintf(msg, sizeof(msg), "query %s takes %d parameters, got %zu", db_query_name(op->q),
                  sqlite3_bind_parameter_count(st), op->p.n);
@@ -531,8 +659,13 @@ static int sq_migrate(struct db *db, const char *target, char *err, size_t errle
 static int sq_exec(struct db *db, struct event_base *base, enum db_query q,
                    const struct db_params *p, db_done_fn *cb, void *arg)
 {
-    struct sq_op *op = calloc(1, sizeof(*op));
+    struct sq_op *op;
 
+    if (q == DB_Q_USAGE_INSERT_BATCH) {
+        LOG_ERR("db: usage batches go through db_usage_insert()");
+        return -1;
+    }
+    op = calloc(1, sizeof(*op));
     if (op == NULL)
         goto oom;
     op->kind = SQ_OP_QUERY;
@@ -565,6 +698,29 @@ oom:
     LOG_ERR("db: out of memory queueing query %s", db_query_name(q));
     sq_op_free(op);
     return -1;
+}
+
+static int sq_usage_insert(struct db *db, struct event_base *base, const struct db_usage_row *rows,
+                           size_t n, db_done_fn *cb, void *arg)
+{
+    struct sq_op *op = calloc(1, sizeof(*op));
+
+    if (op == NULL) {
+        LOG_ERR("db: out of memory queueing a usage batch");
+        return -1;
+    }
+    op->kind = SQ_OP_QUERY;
+    op->q = DB_Q_USAGE_INSERT_BATCH;
+    op->base = base;
+    op->cb = cb;
+    op->arg = arg;
+    op->rows = rows;
+    op->nrows = n;
+    if (sq_enqueue(db_backend(db), op) < 0) {
+        sq_op_free(op);
+        return -1;
+    }
+    return 0;
 }
 
 /* Start-up: runs one PRAGMA, copying the first cell of its first row (if any) to out. */
@@ -629,6 +785,8 @@ static void sq_free(struct sq *sq)
         sqlite3_finalize(sq->stmts[i]);
         sq->stmts[i] = NULL;
     }
+    sqlite3_finalize(sq->spend);
+    sq->spend = NULL;
     rc = sqlite3_close(sq->conn);
     if (rc != SQLITE_OK)
         LOG_ERR("db: closing SQLite database '%s': %s", sq->path, sqlite3_errstr(rc));
@@ -640,8 +798,19 @@ static void sq_free(struct sq *sq)
     free(sq);
 }
 
+/*
+ * Process-wide, before SQLite initialises: no memory statistics, which would otherwise take a
+ * global mutex on every allocation SQLite makes.
+ */
+static void sq_global_init(void)
+{
+    if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+        LOG_DEBUG("db: SQLite was initialised already; memory statistics stay on");
+}
+
 static int sq_open(struct db *db, const char *url, char *err, size_t errlen)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
     struct sq *sq = calloc(1, sizeof(*sq));
     char mode[32];
     bool memory = false;
@@ -651,6 +820,7 @@ static int sq_open(struct db *db, const char *url, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    pthread_once(&once, sq_global_init);
     pthread_mutex_init(&sq->mu, NULL);
     pthread_cond_init(&sq->work_cv, NULL);
     pthread_cond_init(&sq->done_cv, NULL);
@@ -718,4 +888,5 @@ const struct db_ops db_sqlite_ops = {
     .migrate = sq_migrate,
     .exec = sq_exec,
     .close = sq_close,
+    .usage_insert = sq_usage_insert,
 };

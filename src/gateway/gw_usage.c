@@ -9,13 +9,13 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <event2/event.h>
-#include <jansson.h>
 
 #include "db/db.h"
 #include "log.h"
@@ -57,12 +57,21 @@ struct gu_ent {
     char buf[];
 };
 
+/* A batch's rows with the ids and timestamps they point to (one allocation). */
+struct gu_rows {
+    struct db_usage_row *row; /* n, into mem[] */
+    char (*id)[UTIL_UUID_LEN];
+    char (*ts)[UTIL_TS_LEN];
+    max_align_t mem[];
+};
+
 /* Entries taken from the queue together: one transaction. */
 struct gu_batch {
     struct gu_ent *head, *tail;
     size_t n;
     enum gu_kind kind;
-    char *json; /* GU_ROW: the rows as one JSON array (built once, reused by retries) */
+    struct gu_rows *rows; /* GU_ROW: the rows as db_usage_insert() takes them (built once, so
+                             retries write the same ids) */
 };
 
 struct gw_usage {
@@ -140,7 +149,11 @@ fail:
     return NULL;
 }
 
-/* Copies s (may be NULL) to *pos, returning the copy or NULL; advances *pos. */
+/*
+ * Copies s (may be NULL) to *pos, returning the copy or NULL; advances *pos. Bytes that are not
+ * valid UTF-8 become '?' (PostgreSQL refuses them, and the usage API answers in JSON): one odd
+ * upstream error text can never make a batch fail forever.
+ */
 static const char *gu_put(char **pos, const char *s, size_t n)
 {
     char *d = *pos;
@@ -149,6 +162,7 @@ static const char *gu_put(char **pos, const char *s, size_t n)
         return NULL;
     memcpy(d, s, n);
     d[n] = '\0';
+    util_utf8_scrub(d);
     *pos = d + n + 1;
     return d;
 }
@@ -316,86 +330,50 @@ int gw_usage_reset(struct gw_usage *u, const char *user_id, const char *budget_i
 
 /* ---- writer side ---- */
 
-/*
- * A JSON string for s; text that is not valid UTF-8 (jansson refuses it) is kept with its
- * non-ASCII bytes as '?', so one odd value can never make a batch fail forever.
- */
-static json_t *gu_json_str(const char *s)
+/* The batch's rows for db_usage_insert(). Returns owned rows or NULL (out of memory). */
+static struct gu_rows *gu_rows_new(const struct gu_batch *b)
 {
-    json_t *v = json_string(s);
-    char *copy;
-
-    if (v != NULL)
-        return v;
-    copy = strdup(s);
-    if (copy == NULL)
-        return NULL;
-    for (char *p = copy; *p != '\0'; p++) {
-        if ((unsigned char)*p >= 0x80)
-            *p = '?';
-    }
-    v = json_string(copy);
-    free(copy);
-    return v;
-}
-
-/* Sets obj[key] to the string s unless s is NULL (absent = SQL NULL). Returns 0 or -1. */
-static int gu_json_set_str(json_t *obj, const char *key, const char *s)
-{
-    if (s == NULL)
-        return 0;
-    return json_object_set_new(obj, key, gu_json_str(s));
-}
-
-/* The batch's rows as the JSON array DB_Q_USAGE_INSERT_BATCH takes. Returns owned text or NULL. */
-static char *gu_rows_json(const struct gu_batch *b)
-{
-    json_t *arr;
-    char id[UTIL_UUID_LEN], ts[UTIL_TS_LEN];
     unsigned char rnd[GU_BATCH_MAX][8]; /* one getrandom() per batch, not per row */
-    char *out = NULL;
+    size_t rows_sz = b->n * sizeof(struct db_usage_row), id_sz = b->n * UTIL_UUID_LEN;
+    struct gu_rows *r;
     size_t i = 0;
-    int rc = 0;
 
     if (b->n > GU_BATCH_MAX || util_random(rnd, b->n * sizeof(rnd[0])) < 0)
         return NULL;
-    arr = json_array();
-    if (arr == NULL)
+    r = malloc(sizeof(*r) + rows_sz + id_sz + b->n * UTIL_TS_LEN);
+    if (r == NULL)
         return NULL;
+    r->row = (struct db_usage_row *)(void *)r->mem;
+    r->id = (char(*)[UTIL_UUID_LEN])((char *)r->mem + rows_sz);
+    r->ts = (char(*)[UTIL_TS_LEN])((char *)r->mem + rows_sz + id_sz);
     /* Time-ordered ids: the usage_logs primary-key index grows at its end instead of taking
      * one random leaf page per row (one WAL frame each on SQLite, one buffer on PostgreSQL). */
-    for (const struct gu_ent *e = b->head; e != NULL && rc == 0; e = e->next, i++) {
-        json_t *o = json_object();
-
-        if (o == NULL || json_array_append_new(arr, o) < 0 ||
-            util_uuid7(id, e->ts_us, rnd[i]) < 0) {
-            rc = -1;
-            break;
+    for (const struct gu_ent *e = b->head; e != NULL; e = e->next, i++) {
+        if (util_uuid7(r->id[i], e->ts_us, rnd[i]) < 0) {
+            free(r);
+            return NULL;
         }
-        util_ts_format(ts, sizeof(ts), e->ts_us);
-        rc |= json_object_set_new(o, "id", json_string(id));
-        rc |= gu_json_set_str(o, "key", e->api_key_id);
-        rc |= gu_json_set_str(o, "user", e->user_id);
-        rc |= json_object_set_new(o, "ts", json_string(ts));
-        rc |= gu_json_set_str(o, "model", e->model);
-        rc |= gu_json_set_str(o, "provider", e->provider);
-        rc |= gu_json_set_str(o, "endpoint", e->endpoint);
-        rc |= gu_json_set_str(o, "status", e->status_text);
-        rc |= gu_json_set_str(o, "err", e->error_message);
-        if (e->has_tokens) {
-            rc |= json_object_set_new(o, "pt", json_integer(e->prompt_tokens));
-            rc |= json_object_set_new(o, "ct", json_integer(e->completion_tokens));
-            rc |= json_object_set_new(o, "tt", json_integer(e->total_tokens));
-        }
-        if (e->has_cost)
-            rc |= json_object_set_new(o, "cost", json_real(e->cost));
-        if (e->usage_estimated)
-            rc |= json_object_set_new(o, "est", json_integer(1));
+        util_ts_format(r->ts[i], UTIL_TS_LEN, e->ts_us);
+        r->row[i] = (struct db_usage_row){
+            .id = r->id[i],
+            .api_key_id = e->api_key_id,
+            .user_id = e->user_id,
+            .ts = r->ts[i],
+            .model = e->model,
+            .provider = e->provider,
+            .endpoint = e->endpoint,
+            .status = e->status_text,
+            .error_message = e->error_message,
+            .has_tokens = e->has_tokens,
+            .has_cost = e->has_cost,
+            .estimated = e->usage_estimated,
+            .prompt_tokens = e->prompt_tokens,
+            .completion_tokens = e->completion_tokens,
+            .total_tokens = e->total_tokens,
+            .cost = e->cost,
+        };
     }
-    if (rc == 0)
-        out = json_dumps(arr, JSON_COMPACT);
-    json_decref(arr);
-    return out;
+    return r;
 }
 
 static void gu_db_done(const struct db_result *res, void *arg)
@@ -415,23 +393,20 @@ static int gu_attempt(struct gw_usage *u, struct gu_batch *b, char *err, size_t 
 {
     struct db_params p = {0};
     struct gu_wait w = {0};
-    enum db_query q;
     char reset_at[UTIL_TS_LEN], next_at[UTIL_TS_LEN];
+    int rc;
 
     if (b->kind == GU_ROW) {
-        if (b->json == NULL)
-            b->json = gu_rows_json(b);
-        if (b->json == NULL) {
+        if (b->rows == NULL)
+            b->rows = gu_rows_new(b);
+        if (b->rows == NULL) {
             snprintf(err, errlen, "out of memory building the batch");
             return -1;
         }
-        q = DB_Q_USAGE_INSERT_BATCH;
-        p.n = 1;
-        p.v[0] = db_text(b->json);
+        rc = db_usage_insert(u->db, u->base, b->rows->row, b->n, gu_db_done, &w);
     } else {
         const struct gu_ent *e = b->head;
 
-        q = DB_Q_BUDGET_RESET;
         util_ts_format(reset_at, sizeof(reset_at), e->reset_at_us);
         if (e->next_reset_us != 0)
             util_ts_format(next_at, sizeof(next_at), e->next_reset_us);
@@ -441,8 +416,9 @@ static int gu_attempt(struct gw_usage *u, struct gu_batch *b, char *err, size_t 
         p.v[2] = (struct db_value){.type = DB_T_REAL, .u.d = e->previous_spend};
         p.v[3] = db_text(reset_at);
         p.v[4] = db_text(e->next_reset_us != 0 ? next_at : NULL);
+        rc = db_exec(u->db, u->base, DB_Q_BUDGET_RESET, &p, gu_db_done, &w);
     }
-    if (db_exec(u->db, u->base, q, &p, gu_db_done, &w) < 0) {
+    if (rc < 0) {
         snprintf(err, errlen, "database closed");
         return -2;
     }
@@ -503,7 +479,7 @@ static void gu_finish(struct gw_usage *u, struct gu_batch *b, int status)
             free(e);
         }
     }
-    free(b->json);
+    free(b->rows);
     *b = (struct gu_batch){0};
 }
 
