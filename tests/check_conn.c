@@ -650,23 +650,75 @@ START_TEST(idle_is_not_timed)
 }
 END_TEST
 
+/* The next response on c is the one of /slow. */
+static void expect_slow(struct cl *c)
+{
+    struct resp r = {0};
+
+    ck_assert_int_eq(cl_response(c, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "{\"slow\":true}");
+    resp_free(&r);
+}
+
 /* The read timer is not the client's fault while evhttp is busy and reads nothing. */
 START_TEST(timer_waits_for_busy_evhttp)
 {
     struct srv s;
     struct cl c;
-    struct resp r = {0};
 
     srv_start(&s, 4096, 1000, 1);
     cl_open(&c, &s);
     cl_sends(&c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHo");
     usleep(200000);
     cl_sends(&c, "st: x\r\n\r\n");
-    ck_assert_int_eq(cl_response(&c, &r), 0);
-    ck_assert_int_eq(r.status, 200);
-    ck_assert_str_eq(r.body, "{\"slow\":true}");
-    resp_free(&r);
+    expect_slow(&c);
     expect_echo(&c, "/next", 0);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+/*
+ * Requests pipelined while evhttp is busy: the framer takes the first waiting one, pauses until
+ * the slow reply is out, then reads on; all are answered in order.
+ */
+START_TEST(pipelined_while_busy)
+{
+    struct srv s;
+    struct cl c;
+
+    srv_start(&s, 4096, 1000, 5);
+    cl_open(&c, &s);
+    cl_sends(&c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    usleep(100000);
+    cl_sends(&c, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+    usleep(100000);
+    cl_sends(&c, "GET /c HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_slow(&c);
+    expect_echo(&c, "/a", 0);
+    expect_echo(&c, "/b", 0);
+    expect_echo(&c, "/c", 0);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+/* A client that leaves while its request is being handled: the late reply goes nowhere. */
+START_TEST(client_gone_while_busy)
+{
+    struct srv s;
+    struct cl c;
+
+    srv_start(&s, 4096, 1000, 5);
+    cl_open(&c, &s);
+    cl_sends(&c, "GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+    usleep(100000);
+    cl_close(&c);
+    usleep(1400000); /* /slow answers after 1.3 s, on a connection that is gone */
+    cl_open(&c, &s);
+    cl_sends(&c, "GET /alive HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_echo(&c, "/alive", 0);
     cl_close(&c);
     srv_stop(&s);
 }
@@ -847,6 +899,8 @@ Suite *conn_suite(void)
     tcase_add_test(pass, chunked_body);
     tcase_add_test(pass, expect_continue);
     tcase_add_test(pass, client_gone_mid_request);
+    tcase_add_test(pass, pipelined_while_busy);
+    tcase_add_test(pass, client_gone_while_busy);
     tcase_add_test(reject, head_too_big_431);
     tcase_add_test(reject, content_length_too_big_413);
     tcase_add_test(reject, chunked_too_big_413);

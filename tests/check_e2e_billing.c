@@ -652,28 +652,63 @@ static size_t bill_recv_until(int fd, char *buf, size_t cap, const char *needle,
     return seen;
 }
 
-START_TEST(bill_client_disconnect)
+/* Sends body as user's POST on a new connection; returns the socket. */
+static int bill_gone_send(const char *user, const char *body)
 {
-    static const char body[] = "{\"model\": \"openai:fake-slow-20-200\", \"stream\": true, "
-                               "\"messages\": [{\"role\": \"user\", \"content\": \"Count!\"}]}";
-    char hdr[256], req[1024], buf[16384];
-    long closed_at, elapsed, cc = -1, active = -1, sent;
-    size_t seen;
+    char hdr[256], req[1024];
     int fd, n;
-    char *cut;
 
-    t_llm_need();
-    bill_user("bill-gone", NULL, false);
-    bill_key("bill-gone", hdr, sizeof(hdr), NULL, 0);
+    bill_user(user, NULL, false);
+    bill_key(user, hdr, sizeof(hdr), NULL, 0);
     t_fake_reset(&t_llm_fake);
     ck_assert_int_eq(t_fake_stat(&t_llm_fake, "active"), 0);
     n = snprintf(req, sizeof(req),
                  "POST " BILL_PATH
                  " HTTP/1.1\r\nHost: 127.0.0.1\r\n%sContent-Length: %zu\r\n\r\n%s",
-                 hdr, sizeof(body) - 1, body);
+                 hdr, strlen(body), body);
     fd = bill_connect(t_api.port);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(bill_send_all(fd, req, (size_t)n), 0);
+    return fd;
+}
+
+/* After the client closed at closed_at: its row is written and the upstream call cancelled. */
+static void bill_gone_check(const char *user, long closed_at)
+{
+    long elapsed, cc = -1, active = -1;
+
+    bill_wait_sql("1", "SELECT count(*) FROM usage_logs WHERE user_id = '%s'", user);
+    elapsed = bill_now_ms() - closed_at;
+    ck_assert_msg(elapsed < bill_ms(2000), "the cancelled row took %ld ms", elapsed);
+    t_assert_sql("fake-slow-20-200|openai|cancelled",
+                 "SELECT model || '|' || provider || '|' || status FROM usage_logs "
+                 "WHERE user_id = '%s'",
+                 user);
+    /* The upstream call was cancelled at once, not after 20 x 200 ms. */
+    for (long deadline = bill_now_ms() + bill_ms(2000); bill_now_ms() < deadline;) {
+        cc = t_fake_stat(&t_llm_fake, "client_closed");
+        active = t_fake_stat(&t_llm_fake, "active");
+        if (cc >= 1 && active == 0)
+            break;
+        usleep(20000);
+    }
+    ck_assert_msg(cc >= 1 && active == 0, "fake: client_closed %ld, active %ld", cc, active);
+    elapsed = bill_now_ms() - closed_at;
+    ck_assert_msg(elapsed < bill_ms(2500), "upstream cancelled after %ld ms", elapsed);
+}
+
+START_TEST(bill_client_disconnect)
+{
+    char buf[16384];
+    long closed_at, sent;
+    size_t seen;
+    int fd;
+    char *cut;
+
+    t_llm_need();
+    fd = bill_gone_send("bill-gone",
+                        "{\"model\": \"openai:fake-slow-20-200\", \"stream\": true, "
+                        "\"messages\": [{\"role\": \"user\", \"content\": \"Count!\"}]}");
     seen = bill_recv_until(fd, buf, sizeof(buf), "data: {", 2, bill_ms(3000));
     ck_assert_msg(seen >= 2, "only %zu events before the timeout: %s", seen, buf);
     ck_assert_msg(strncmp(buf, "HTTP/1.1 200", 12) == 0, "reply %s", buf);
@@ -681,14 +716,11 @@ START_TEST(bill_client_disconnect)
     close(fd);
     closed_at = bill_now_ms();
 
-    bill_wait_sql("1", "SELECT count(*) FROM usage_logs WHERE user_id = 'bill-gone'");
-    elapsed = bill_now_ms() - closed_at;
-    ck_assert_msg(elapsed < bill_ms(2000), "the cancelled row took %ld ms", elapsed);
+    bill_gone_check("bill-gone", closed_at);
     /* Prompt "Count!" = 6 bytes -> 2 tokens (estimated: no usage chunk before the end). */
-    t_assert_sql("fake-slow-20-200|openai|cancelled|1|2|1",
-                 "SELECT model || '|' || provider || '|' || status || '|' || usage_estimated || "
-                 "'|' || prompt_tokens || '|' || (completion_tokens >= 1 AND total_tokens = "
-                 "prompt_tokens + completion_tokens) FROM usage_logs WHERE user_id = 'bill-gone'");
+    t_assert_sql("1|2|1", "SELECT usage_estimated || '|' || prompt_tokens || '|' || "
+                          "(completion_tokens >= 1 AND total_tokens = prompt_tokens + "
+                          "completion_tokens) FROM usage_logs WHERE user_id = 'bill-gone'");
     /* Between 2 and 20 chunks of "xN " (3 bytes) were generated before the cut. */
     t_assert_sql("1", "SELECT completion_tokens BETWEEN 2 AND 14 FROM usage_logs "
                       "WHERE user_id = 'bill-gone'");
@@ -699,20 +731,30 @@ START_TEST(bill_client_disconnect)
     cut = bill_sql("SELECT quote(error_message) FROM usage_logs WHERE user_id = 'bill-gone'");
     ck_assert_msg(strcmp(cut, "NULL") != 0, "cancelled row without error_message");
     free(cut);
-
-    /* The upstream call was cancelled at once, not after 20 x 200 ms. */
-    for (long deadline = bill_now_ms() + bill_ms(2000); bill_now_ms() < deadline;) {
-        cc = t_fake_stat(&t_llm_fake, "client_closed");
-        active = t_fake_stat(&t_llm_fake, "active");
-        if (cc >= 1 && active == 0)
-            break;
-        usleep(20000);
-    }
-    ck_assert_msg(cc >= 1 && active == 0, "fake: client_closed %ld, active %ld", cc, active);
     sent = t_fake_stat(&t_llm_fake, "chunks_sent");
     ck_assert_msg(sent >= 2 && sent < 20, "the fake sent %ld chunks", sent);
-    elapsed = bill_now_ms() - closed_at;
-    ck_assert_msg(elapsed < bill_ms(2500), "upstream cancelled after %ld ms", elapsed);
+}
+END_TEST
+
+/*
+ * A client that leaves while a non-streamed call is still upstream (nothing was written to it
+ * yet): the gateway sees the close at once, cancels the call and logs it.
+ */
+START_TEST(bill_client_disconnect_waiting)
+{
+    int fd;
+
+    t_llm_need();
+    fd = bill_gone_send("bill-gone-wait",
+                        "{\"model\": \"openai:fake-slow-20-200\", "
+                        "\"messages\": [{\"role\": \"user\", \"content\": \"Count!\"}]}");
+    /* The fake holds the answer for 20 x 200 ms; leave once the call is upstream. */
+    for (long deadline = bill_now_ms() + bill_ms(2000);
+         bill_now_ms() < deadline && t_fake_stat(&t_llm_fake, "active") < 1;)
+        usleep(10000);
+    ck_assert_int_eq(t_fake_stat(&t_llm_fake, "active"), 1);
+    close(fd);
+    bill_gone_check("bill-gone-wait", bill_now_ms());
 }
 END_TEST
 
@@ -892,6 +934,7 @@ Suite *e2e_billing_suite(void)
     tcase_add_test(tc, bill_free_model);
     tcase_add_test(tc, bill_lazy_reset);
     tcase_add_test(tc, bill_client_disconnect);
+    tcase_add_test(tc, bill_client_disconnect_waiting);
     t_api_add_shutdown_test(tc);
     suite_add_tcase(s, tc);
 

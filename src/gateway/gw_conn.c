@@ -5,7 +5,9 @@
  * synthetic reject request. Its output side writes evhttp's bytes straight to the socket
  * ("write-through", see conn_output()), because libevent 2.1's filter reports a response as
  * written as soon as it reaches the socket bufferevent's buffer, and evhttp then frees the
- * connection of a "Connection: close" response before any byte was sent.
+ * connection of a "Connection: close" response before any byte was sent. After the first
+ * bytes, the socket bufferevent no longer reads: conn_read_cb() does, into its input buffer,
+ * so that evhttp's per-request read disable/enable costs no epoll_ctl (see conn_read_cb()).
  */
 #include "gateway/gw_conn.h"
 
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -26,18 +29,21 @@
 #include "gateway/gw_frame.h"
 #include "log.h"
 
-#define CONN_NVEC 8        /* socket-input chains looked at per evbuffer_peek() */
-#define CONN_COPY_MAX 2048 /* requests parts up to this size are copied, not moved */
+#define CONN_NVEC 8         /* socket-input chains looked at per evbuffer_peek() */
+#define CONN_COPY_MAX 2048  /* requests parts up to this size are copied, not moved */
+#define CONN_READ_SIZE 4032 /* bytes asked of the socket per read (a 4 KiB evbuffer chain) */
+#define CONN_READS 4        /* reads per readiness callback while the socket fills them */
 
 static const char conn_continue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 struct gw_conn {
     const struct gw_conn_limits *lim;
     struct bufferevent *bev;          /* the filter, evhttp's bufferevent */
-    struct bufferevent *under;        /* the socket bufferevent below it (reads only) */
+    struct bufferevent *under;        /* the socket bufferevent below it (its input only) */
     struct gw_frame *fr;              /* the request being received */
     struct event *timer;              /* read timeout of a begun request, or NULL */
     struct event *wev;                /* "flush now" / "socket writable", or NULL */
+    struct event *rev;                /* the socket reader (conn_read_cb), or NULL */
     struct evbuffer *pre;             /* rest of a partly sent 100 Continue, or NULL */
     struct evbuffer_cb_entry *out_cb; /* conn_out_added() on evhttp's output */
     size_t scanned;                   /* bytes at the front of the socket input fed to fr */
@@ -45,6 +51,7 @@ struct gw_conn {
     bool flushing;                    /* conn_output() may write (we are in conn_write_cb) */
     bool write_failed;
     bool nodelay; /* TCP_NODELAY is set on the socket */
+    bool paused;  /* rev is off: a whole request waits for a busy evhttp */
 };
 
 /* bufferevent_free() clears the callbacks; evhttp always has an event callback until then. */
@@ -323,26 +330,17 @@ restart:
 }
 
 /*
- * Input filter: src is the socket input, dst evhttp's input. Incomplete requests stay in src.
- * Returns BEV_OK when new bytes were seen (this also restarts evhttp's own idle timeout, as a
- * plain socket read would), BEV_NEED_MORE otherwise. The read limit is ignored: evhttp sets no
- * read watermark, and a request cannot be handed over in parts anyway.
+ * Feeds the socket bytes not seen yet (src) to the framer; whole requests move to evhttp's input
+ * (dst). Returns 1 when new bytes were seen, 0 when none, -1 when out of memory.
  */
-static enum bufferevent_filter_result conn_input(struct evbuffer *src, struct evbuffer *dst,
-                                                 ev_ssize_t limit, enum bufferevent_flush_mode mode,
-                                                 void *arg)
+static int conn_take(struct gw_conn *c, struct evbuffer *src, struct evbuffer *dst)
 {
-    struct gw_conn *c = arg;
-    size_t before = evbuffer_get_length(src) - c->scanned;
-
-    (void)limit;
-    (void)mode;
     if (c->rejected) {
         evbuffer_drain(src, evbuffer_get_length(src));
-        return BEV_NEED_MORE;
+        return 0;
     }
-    if (before == 0)
-        return BEV_NEED_MORE;
+    if (evbuffer_get_length(src) == c->scanned)
+        return 0;
     if (!c->nodelay) {
         /*
          * Without it, a stream's second small write waits for the client's delayed ACK of the
@@ -356,7 +354,7 @@ static enum bufferevent_filter_result conn_input(struct evbuffer *src, struct ev
     }
     if (conn_scan(c, src, dst) < 0) {
         LOG_ERR("conn: out of memory while framing a request");
-        return BEV_ERROR;
+        return -1;
     }
     if (!c->rejected && gw_frame_is_busy(c->fr)) {
         if (c->timer == NULL || !evtimer_pending(c->timer, NULL))
@@ -364,7 +362,140 @@ static enum bufferevent_filter_result conn_input(struct evbuffer *src, struct ev
     } else {
         conn_timer_stop(c);
     }
-    return BEV_OK;
+    return 1;
+}
+
+/* Reads once into src. Returns the bytes read, 0 at end of file, -1 with errno. */
+static ssize_t conn_readv(evutil_socket_t fd, struct evbuffer *src)
+{
+    struct evbuffer_iovec vec[2];
+    int nvec = evbuffer_reserve_space(src, CONN_READ_SIZE, vec, 2);
+    ssize_t n;
+
+    if (nvec <= 0) {
+        errno = ENOMEM;
+        return -1;
+    }
+    do
+        n = readv(fd, (struct iovec *)vec, nvec);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+        evbuffer_commit_space(src, vec, 0);
+        return n;
+    }
+    for (int k = 0, left = (int)n; k < nvec; k++) {
+        size_t take = (size_t)left < vec[k].iov_len ? (size_t)left : vec[k].iov_len;
+        vec[k].iov_len = take;
+        left -= (int)take;
+    }
+    evbuffer_commit_space(src, vec, nvec);
+    return n;
+}
+
+/* The socket bufferevent keeps the end of its input frozen except while it reads itself. */
+static ssize_t conn_read(evutil_socket_t fd, struct evbuffer *src)
+{
+    ssize_t n;
+    int err;
+
+    evbuffer_unfreeze(src, 0);
+    n = conn_readv(fd, src);
+    err = errno;
+    evbuffer_freeze(src, 0);
+    errno = err;
+    return n;
+}
+
+/*
+ * The socket reader: the socket stays registered for reading for the whole connection (no
+ * epoll_ctl per request, as evhttp's disable/enable around each request would cost) and its
+ * bytes go through the framer even while evhttp is busy with a request. A client's close is so
+ * seen at once and reported to evhttp, which fails the connection (its close callback runs).
+ * Once a whole request waits for a busy evhttp, reading pauses until the reply is written
+ * (conn_write_cb), so a pipelining client cannot make us buffer without bound.
+ */
+static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_conn *c = arg;
+    struct evbuffer *src = bufferevent_get_input(c->under);
+    struct evbuffer *dst = bufferevent_get_input(c->bev);
+    short end = 0;
+    ssize_t n = 0;
+    int seen;
+
+    (void)what;
+    if (conn_is_closing(c)) {
+        event_del(c->rev);
+        return;
+    }
+    for (int k = 0; k < CONN_READS; k++) {
+        n = conn_read(fd, src);
+        if (n < (ssize_t)CONN_READ_SIZE)
+            break;
+    }
+    if (n == 0)
+        end = BEV_EVENT_EOF | BEV_EVENT_READING;
+    else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+        end = BEV_EVENT_ERROR | BEV_EVENT_READING;
+    bufferevent_incref(c->bev); /* evhttp may free the connection in its callbacks */
+    seen = conn_take(c, src, dst);
+    if (seen < 0)
+        end = BEV_EVENT_ERROR | BEV_EVENT_READING;
+    if (seen > 0 && (bufferevent_get_enabled(c->bev) & EV_READ)) {
+        /* Enabling again restarts evhttp's idle timeout, as a socket read would. */
+        bufferevent_enable(c->bev, EV_READ);
+        if (evbuffer_get_length(dst) > 0)
+            bufferevent_trigger(c->bev, EV_READ, 0);
+    }
+    if (end != 0) {
+        event_del(c->rev);
+        if (!conn_is_closing(c))
+            bufferevent_trigger_event(c->bev, end, 0);
+    } else if (!conn_is_closing(c) && !(bufferevent_get_enabled(c->bev) & EV_READ) &&
+               evbuffer_get_length(dst) > 0) {
+        event_del(c->rev);
+        c->paused = true;
+    }
+    bufferevent_decref(c->bev);
+}
+
+/* First bytes of the connection: the socket bufferevent read them; conn_read_cb() takes over. */
+static void conn_reader_start(struct gw_conn *c)
+{
+    evutil_socket_t fd = bufferevent_getfd(c->under);
+
+    if (fd < 0)
+        return;
+    c->rev = event_new(bufferevent_get_base(c->bev), fd, EV_READ | EV_PERSIST, conn_read_cb, c);
+    if (c->rev == NULL || event_add(c->rev, NULL) < 0) {
+        LOG_ERR("conn: cannot create the socket reader");
+        if (c->rev != NULL)
+            event_free(c->rev);
+        c->rev = NULL;
+        return; /* the socket bufferevent goes on reading */
+    }
+    bufferevent_disable(c->under, EV_READ);
+}
+
+/*
+ * Input filter, for the connection's first bytes only (see conn_read_cb()): src is the socket
+ * input, dst evhttp's input. Returns BEV_OK when new bytes were seen (this also restarts
+ * evhttp's own idle timeout), BEV_NEED_MORE otherwise. The read limit is ignored: evhttp sets no
+ * read watermark, and a request cannot be handed over in parts anyway.
+ */
+static enum bufferevent_filter_result conn_input(struct evbuffer *src, struct evbuffer *dst,
+                                                 ev_ssize_t limit, enum bufferevent_flush_mode mode,
+                                                 void *arg)
+{
+    struct gw_conn *c = arg;
+    int seen;
+
+    (void)limit;
+    (void)mode;
+    if (c->rev == NULL)
+        conn_reader_start(c);
+    seen = conn_take(c, src, dst);
+    return seen < 0 ? BEV_ERROR : seen > 0 ? BEV_OK : BEV_NEED_MORE;
 }
 
 /*
@@ -426,6 +557,11 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
     c->flushing = false;
     if (!c->write_failed && !conn_is_closing(c) && evbuffer_get_length(out) > 0)
         conn_write_schedule(c, false);
+    if (c->paused && !conn_is_closing(c) && (bufferevent_get_enabled(c->bev) & EV_READ)) {
+        /* The reply is out and evhttp reads again (it takes the waiting request itself). */
+        c->paused = false;
+        event_add(c->rev, NULL);
+    }
     bufferevent_decref(c->bev);
 }
 
@@ -464,6 +600,8 @@ static void conn_free(void *arg)
         event_free(c->timer);
     if (c->wev != NULL)
         event_free(c->wev);
+    if (c->rev != NULL)
+        event_free(c->rev);
     if (c->pre != NULL)
         evbuffer_free(c->pre);
     gw_frame_free(c->fr);

@@ -17,6 +17,11 @@
  * GET GW_CONN_REJECT_PREFIX "<status>". Chunk extensions are removed before evhttp sees the
  * body (evhttp 2.1 refuses them). Output is written to the socket by the framer itself, so that
  * evhttp's "written" callback means the kernel has the bytes (see gw_conn.c).
+ * The socket is read by the framer's own persistent event, also while evhttp is busy with a
+ * request (no epoll change per request). A client's close or reset is thus reported to evhttp
+ * at once, as BEV_EVENT_EOF/ERROR, even while its request waits for an upstream: evhttp fails
+ * the connection and runs its close callback (evhttp_connection_set_closecb). Reading pauses
+ * while a whole further (pipelined) request waits for evhttp, until the reply before it is out.
  */
 #ifndef GW_CONN_H
 #define GW_CONN_H

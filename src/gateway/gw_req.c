@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 
@@ -58,6 +57,11 @@ struct gw_req *gw_req_new(struct evhttp_request *ev, struct gw_worker *w, char *
     return r;
 }
 
+/*
+ * The client's connection failed or closed while its request waits for us. The framer reads the
+ * socket even while a request is pending (gw_conn.c), so a client that leaves during a long
+ * non-streamed call is seen at once, not when the reply is written.
+ */
 static void gw_req_on_close(struct evhttp_connection *evcon, void *arg)
 {
     struct gw_req *r = arg;
@@ -69,28 +73,6 @@ static void gw_req_on_close(struct evhttp_connection *evcon, void *arg)
      */
     if (r->ev != NULL && evhttp_request_get_connection(r->ev) == evcon)
         r->ev = NULL;
-    /* The socket is about to be closed (and its number reused): drop the early-close watch. */
-    if (r->rdhup != NULL)
-        event_free(r->rdhup);
-    r->rdhup = NULL;
-    if (r->client_gone)
-        return; /* already handled by the early-close watch */
-    r->client_gone = true;
-    if (r->on_gone != NULL)
-        r->on_gone(r, r->gone_arg);
-}
-
-/*
- * The client's socket reported a hang-up (EPOLLRDHUP) while its request waits for us. evhttp reads
- * nothing while a request is pending, so without this a client that leaves during a long
- * non-streamed call would go unnoticed until the reply is written.
- */
-static void gw_req_on_rdhup(evutil_socket_t fd, short what, void *arg)
-{
-    struct gw_req *r = arg;
-
-    (void)fd;
-    (void)what;
     if (r->client_gone)
         return;
     r->client_gone = true;
@@ -101,32 +83,15 @@ static void gw_req_on_rdhup(evutil_socket_t fd, short what, void *arg)
 void gw_req_watch_close(struct gw_req *r)
 {
     struct evhttp_connection *evcon = evhttp_request_get_connection(r->ev);
-    struct bufferevent *bev;
-    evutil_socket_t fd;
 
-    if (evcon == NULL)
-        return;
-    evhttp_connection_set_closecb(evcon, gw_req_on_close, r);
-    if (r->rdhup != NULL || !(event_base_get_features(r->w->base) & EV_FEATURE_EARLY_CLOSE))
-        return;
-    bev = evhttp_connection_get_bufferevent(evcon);
-    fd = bev != NULL ? bufferevent_getfd(bev) : -1;
-    if (fd < 0)
-        return;
-    r->rdhup = event_new(r->w->base, fd, EV_CLOSED, gw_req_on_rdhup, r);
-    if (r->rdhup != NULL && event_add(r->rdhup, NULL) < 0) {
-        event_free(r->rdhup);
-        r->rdhup = NULL;
-    }
+    if (evcon != NULL)
+        evhttp_connection_set_closecb(evcon, gw_req_on_close, r);
 }
 
 void gw_req_unwatch_close(struct gw_req *r)
 {
     struct evhttp_connection *evcon;
 
-    if (r->rdhup != NULL)
-        event_free(r->rdhup);
-    r->rdhup = NULL;
     if (r->ev == NULL)
         return;
     /* Keep-alive connections outlive requests: a stale callback would touch freed memory. */
@@ -168,8 +133,6 @@ void gw_req_finish(struct gw_req *r)
     if (r == NULL)
         return;
     w = r->w;
-    if (r->rdhup != NULL)
-        event_free(r->rdhup);
     if (log_threshold <= LOG_LVL_INFO) {
         char path[256];
         log_msg(LOG_LVL_INFO, "rid=%s method=%s path=%s status=%d dur_ms=%.3f%s", r->rid,

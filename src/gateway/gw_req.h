@@ -11,7 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct event;
 struct evhttp_request;
 struct gw_req;
 struct gw_worker;
@@ -34,7 +33,6 @@ struct gw_req {
     bool streaming;          /* a chunked reply was started (gw_reply_stream_start) */
     gw_req_gone_fn *on_gone; /* optional hook run when the client goes away */
     void *gone_arg;
-    struct event *rdhup;         /* early-close watch on the client's socket (EV_CLOSED) */
     void (*drain_fn)(void *arg); /* streaming: run when queued output reached the kernel */
     void *drain_arg;
 };
