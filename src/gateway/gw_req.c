@@ -73,8 +73,6 @@ static void gw_req_on_close(struct evhttp_connection *evcon, void *arg)
      */
     if (r->ev != NULL && evhttp_request_get_connection(r->ev) == evcon)
         r->ev = NULL;
-    if (r->client_gone)
-        return;
     r->client_gone = true;
     if (r->on_gone != NULL)
         r->on_gone(r, r->gone_arg);
