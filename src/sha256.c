@@ -76,6 +76,11 @@ void sha256_update(struct sha256 *c, const void *data, size_t len)
     const unsigned char *p = data;
 
     c->len += len;
+    while (c->nbuf == 0 && len >= 64) {
+        sha256_block(c, p);
+        p += 64;
+        len -= 64;
+    }
     while (len > 0) {
         size_t take = 64 - c->nbuf;
         if (take > len)
@@ -94,16 +99,19 @@ void sha256_update(struct sha256 *c, const void *data, size_t len)
 void sha256_final(struct sha256 *c, unsigned char out[SHA256_DIGEST_LEN])
 {
     uint64_t bits = c->len * 8;
-    unsigned char pad = 0x80;
 
-    sha256_update(c, &pad, 1);
-    pad = 0;
-    while (c->nbuf != 56)
-        sha256_update(c, &pad, 1);
-    for (int i = 7; i >= 0; i--) {
-        unsigned char b = (unsigned char)(bits >> (8 * i));
-        sha256_update(c, &b, 1);
+    /* 0x80, zeros up to 56 bytes into a block, then the length in bits, big-endian. */
+    c->buf[c->nbuf++] = 0x80;
+    if (c->nbuf > 56) {
+        memset(c->buf + c->nbuf, 0, 64 - c->nbuf);
+        sha256_block(c, c->buf);
+        c->nbuf = 0;
     }
+    memset(c->buf + c->nbuf, 0, 56 - c->nbuf);
+    for (int i = 0; i < 8; i++)
+        c->buf[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
+    sha256_block(c, c->buf);
+    c->nbuf = 0;
     for (int i = 0; i < 8; i++) {
         out[4 * i] = (unsigned char)(c->h[i] >> 24);
         out[4 * i + 1] = (unsigned char)(c->h[i] >> 16);

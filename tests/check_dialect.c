@@ -222,21 +222,47 @@ struct built {
     char err[256];
 };
 
-static void build(struct built *b, const struct prov_conf *c, const char *model, const char *req,
-                  bool stream)
+/* One chat_build of req; raw: hand the dialect the request's bytes too, as the gateway does. */
+static void build_one(struct built *b, const struct prov_conf *c, const char *model,
+                      const char *req, bool stream, bool raw)
 {
     json_t *r = load(req);
+    struct prov_chat_in in = {.model = model,
+                              .req = r,
+                              .raw = raw ? req : NULL,
+                              .raw_len = raw ? strlen(req) : 0,
+                              .stream = stream};
 
     memset(b, 0, sizeof(*b));
     b->client_usage = true; /* must be overwritten */
-    b->rc =
-        openai()->chat_build(c, model, r, stream, &b->client_usage, &b->h, b->err, sizeof(b->err));
+    b->rc = openai()->chat_build(c, &in, &b->client_usage, &b->h, b->err, sizeof(b->err));
     if (b->rc == 0) {
         ck_assert_ptr_nonnull(b->h.body);
         ck_assert_uint_eq(b->h.body_len, strlen(b->h.body));
         b->body = load(b->h.body);
     }
     json_decref(r);
+}
+
+static void built_free(struct built *b);
+
+/*
+ * Builds req from its tree, and again with its bytes at hand: the two upstream bodies must say
+ * exactly the same (whether the bytes were edited or the tree serialised is the dialect's call).
+ */
+static void build(struct built *b, const struct prov_conf *c, const char *model, const char *req,
+                  bool stream)
+{
+    struct built w;
+
+    build_one(b, c, model, req, stream, false);
+    build_one(&w, c, model, req, stream, true);
+    ck_assert_int_eq(w.rc, b->rc);
+    ck_assert(w.client_usage == b->client_usage);
+    if (b->rc == 0)
+        ck_assert_msg(json_equal(w.body, b->body), "from bytes: %s\nfrom tree: %s", w.h.body,
+                      b->h.body);
+    built_free(&w);
 }
 
 static void built_free(struct built *b)
@@ -348,6 +374,65 @@ START_TEST(build_stream_usage)
           "{\"messages\":[],\"stream\":true,\"stream_options\":\"yes\"}", true);
     ck_assert_int_eq(b.rc, -1);
     ck_assert_ptr_nonnull(strstr(b.err, "stream_options"));
+    built_free(&b);
+    prov_confs_free(pc);
+}
+END_TEST
+
+/* With the request's bytes at hand, only the model's value changes: numbers, spacing, order kept.
+ */
+START_TEST(build_splice_bytes)
+{
+    static const char req[] =
+        " { \"model\" : \"openai:gpt-4o\", \"temperature\": 0.70000000000000001,\n"
+        "\"messages\":[{\"role\":\"user\",\"content\":\"h\\u00e9 {\\\"model\\\":1}\"}] } \n";
+    static const char want[] =
+        " { \"model\" : \"gpt-4o\", \"temperature\": 0.70000000000000001,\n"
+        "\"messages\":[{\"role\":\"user\",\"content\":\"h\\u00e9 {\\\"model\\\":1}\"}] }";
+    struct prov_confs *pc;
+    struct built b;
+
+    clear_env();
+    pc = confs("{\"openai\":{\"api_key\":\"sk-test\",\"temperature\":0.2}}");
+    build_one(&b, conf_of(pc, "openai"), "gpt-4o", req, false, true);
+    ck_assert_msg(b.rc == 0, "chat_build failed: %s", b.err);
+    ck_assert_str_eq(b.h.body, want);
+    built_free(&b);
+
+    /* A stream without stream_options gets usage asked for at the end; the client did not ask. */
+    build_one(&b, conf_of(pc, "openai"), "gpt-4o",
+              "{\"model\":\"openai:gpt-4o\",\"stream\":true,\"temperature\":1,\"messages\":[]}",
+              true, true);
+    ck_assert_int_eq(b.rc, 0);
+    ck_assert(!b.client_usage);
+    ck_assert_str_eq(b.h.body, "{\"model\":\"gpt-4o\",\"stream\":true,\"temperature\":1,"
+                               "\"messages\":[],\"stream_options\":{\"include_usage\":true}}");
+    built_free(&b);
+
+    /* A model name that needs escapes is written as valid JSON. */
+    build(&b, conf_of(pc, "openai"), "we\"ird\\m\x01",
+          "{\"model\":\"openai:we\\\"ird\\\\m\\u0001\",\"temperature\":1,\"messages\":[]}", false);
+    ck_assert_int_eq(b.rc, 0);
+    ck_assert_str_eq(json_string_value(json_object_get(b.body, "model")), "we\"ird\\m\x01");
+    built_free(&b);
+
+    /* The cases the bytes are not edited still come out right (compared with the tree above). */
+    build(&b, conf_of(pc, "openai"), "x", "{\"model\":\"openai:x\",\"messages\":[]}", false);
+    ck_assert(json_real_value(json_object_get(b.body, "temperature")) == 0.2); /* config field */
+    built_free(&b);
+    build(&b, conf_of(pc, "openai"), "x", "{\"mo\\u0064el\":\"openai:x\",\"temperature\":1}",
+          false);
+    ck_assert_str_eq(json_string_value(json_object_get(b.body, "model")), "x");
+    built_free(&b);
+    build(&b, conf_of(pc, "openai"), "x",
+          "{\"model\":\"openai:x\",\"temperature\":1,\"seed\":1234567890123456789}", false);
+    ck_assert_str_eq(json_string_value(json_object_get(b.body, "model")), "x");
+    built_free(&b);
+    build(&b, conf_of(pc, "openai"), "x",
+          "{\"model\":\"openai:x\",\"temperature\":1,\"stream\":true,"
+          "\"stream_options\":{\"include_usage\":true}}",
+          true);
+    ck_assert(b.client_usage);
     built_free(&b);
     prov_confs_free(pc);
 }
@@ -972,6 +1057,7 @@ Suite *dialect_suite(void)
     tc = tcase_create("build");
     tcase_add_test(tc, build_nonstream);
     tcase_add_test(tc, build_stream_usage);
+    tcase_add_test(tc, build_splice_bytes);
     tcase_add_test(tc, build_env_key_and_gateway);
     suite_add_tcase(s, tc);
 

@@ -153,6 +153,26 @@ START_TEST(json_relayed_with_passthrough)
     t_resp_free(&r);
     last = last_upstream();
     ck_assert(json_is_true(json_object_get(json_object_get(last, "body"), "parallel_tool_calls")));
+    /* Nothing but the model changes: the client's bytes go out as sent, only the model edited. */
+    ck_assert_str_eq(json_string_value(json_object_get(last, "raw")),
+                     "{\"model\":\"fake-ok\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                     "\"parallel_tool_calls\":true}");
+    json_decref(last);
+
+    /* Values the validation coerces (pydantic's lax mode) go out coerced, not as sent. */
+    chat(key,
+         "{\"model\":\"openai:fake-ok\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+         "\"parallel_tool_calls\":true, \"temperature\":\"0.5\",\"max_tokens\":16.0}",
+         &r);
+    ck_assert_int_eq(r.status, 200);
+    t_resp_free(&r);
+    last = last_upstream();
+    body = json_object_get(last, "body");
+    ck_assert(json_is_real(json_object_get(body, "temperature")));
+    ck_assert(json_real_value(json_object_get(body, "temperature")) == 0.5);
+    ck_assert(json_is_integer(json_object_get(body, "max_tokens")));
+    ck_assert_int_eq(json_integer_value(json_object_get(body, "max_tokens")), 16);
+    ck_assert_str_eq(json_string_value(json_object_get(body, "model")), "fake-ok");
     json_decref(last);
     free(key);
 }

@@ -816,7 +816,10 @@ fail:
     return NULL;
 }
 
-/* Remembers req as the /_last document (method, path, query, headers, parsed body or null). */
+/*
+ * Remembers req as the /_last document: method, path, query, headers, parsed body or null, and
+ * the body's bytes ("raw", null when they are not UTF-8).
+ */
 static void fake_record(struct fake_srv *srv, struct evhttp_request *req, const char *path,
                         const char *text, size_t len)
 {
@@ -826,8 +829,8 @@ static void fake_record(struct fake_srv *srv, struct evhttp_request *req, const 
     json_t *doc;
 
     srv->requests++;
-    doc = json_pack("{s:s,s:s,s:s?,s:o?,s:o?}", "method", "POST", "path", path, "query", query,
-                    "headers", fake_headers_new(req), "body", body);
+    doc = json_pack("{s:s,s:s,s:s?,s:o?,s:o?,s:o?}", "method", "POST", "path", path, "query", query,
+                    "headers", fake_headers_new(req), "body", body, "raw", json_stringn(text, len));
     if (doc == NULL)
         fprintf(stderr, "fake-upstream: cannot record the request\n");
     json_decref(srv->last);
@@ -839,9 +842,9 @@ static void fake_last(struct fake_srv *srv, struct evhttp_request *req)
     if (srv->last != NULL)
         fake_reply_json(req, 200, json_incref(srv->last));
     else
-        fake_reply_json(
-            req, 200,
-            json_pack("{s:n,s:n,s:n,s:{},s:n}", "method", "path", "query", "headers", "body"));
+        fake_reply_json(req, 200,
+                        json_pack("{s:n,s:n,s:n,s:{},s:n,s:n}", "method", "path", "query",
+                                  "headers", "body", "raw"));
 }
 
 static void fake_stats(struct fake_srv *srv, struct evhttp_request *req)

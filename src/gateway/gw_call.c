@@ -529,6 +529,7 @@ void gw_call_start(struct gw_req *r, const struct gw_call_spec *spec)
 {
     struct gw_call *c = calloc(1, sizeof(*c));
     struct prov_http h = {0};
+    struct prov_chat_in in;
     struct httpc_spec hs = {0};
     struct httpc_cbs cbs = {0};
     char err[256];
@@ -555,8 +556,12 @@ void gw_call_start(struct gw_req *r, const struct gw_call_spec *spec)
     c->prompt_bytes = spec->prompt_bytes;
     prov_sse_init(&c->sse, 0, gw_call_on_event, c);
     prov_usage_init(&c->ps.usage);
-    if (c->d->chat_build(c->pc, c->model, spec->body, spec->stream, &client_usage, &h, err,
-                         sizeof(err)) < 0) {
+    in.model = c->model;
+    in.req = spec->body;
+    in.raw = spec->raw;
+    in.raw_len = spec->raw_len;
+    in.stream = spec->stream;
+    if (c->d->chat_build(c->pc, &in, &client_usage, &h, err, sizeof(err)) < 0) {
         prov_http_cleanup(&h);
         gw_call_fail(c, 502, "provider_not_configured", err, NULL);
         return;

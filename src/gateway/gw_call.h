@@ -29,6 +29,8 @@ struct gw_call_spec {
     const char *user_id;  /* billed user */
     const char *key_id;   /* NULL: the master key */
     json_t *body;         /* the client's request (borrowed; the dialect may modify it) */
+    const char *raw;      /* its bytes when body is exactly their parse, else NULL (borrowed) */
+    size_t raw_len;
     bool stream;
     size_t prompt_bytes;   /* for an estimate when the provider reports no usage */
     bool priced;           /* price known: cost = tokens x price */

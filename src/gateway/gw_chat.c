@@ -188,6 +188,7 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
     spec.user_id = user;
     spec.key_id = caller.master ? NULL : caller.key.id;
     spec.body = body;
+    spec.raw = gw_valid_body_raw(r, &spec.raw_len);
     spec.stream = json_is_true(json_object_get(body, "stream"));
     gw_call_start(r, &spec);
 out:

@@ -31,6 +31,7 @@ struct gw_req {
     int status;              /* the status sent, 0 before */
     bool client_gone;        /* the client's connection closed before the reply */
     bool streaming;          /* a chunked reply was started (gw_reply_stream_start) */
+    bool body_normalised;    /* gw_valid_fields() rewrote a body value (e.g. "1" -> 1) */
     gw_req_gone_fn *on_gone; /* optional hook run when the client goes away */
     void *gone_arg;
     void (*drain_fn)(void *arg); /* streaming: run when queued output reached the kernel */

@@ -70,6 +70,18 @@ bool gw_valid_body_json(struct gw_req *r, json_t **body)
     return true;
 }
 
+const char *gw_valid_body_raw(struct gw_req *r, size_t *len)
+{
+    struct evbuffer *in;
+
+    *len = 0;
+    if (r->body_normalised || r->ev == NULL)
+        return NULL;
+    in = evhttp_request_get_input_buffer(r->ev);
+    *len = evbuffer_get_length(in);
+    return *len > 0 ? (const char *)evbuffer_pullup(in, -1) : NULL;
+}
+
 /* Parses a whole string as a number (no trailing garbage). */
 static bool gw_parse_double(const char *s, double *out)
 {
@@ -87,36 +99,50 @@ static json_t *gw_bound_json(double b)
     return b == floor(b) && fabs(b) < 1e15 ? json_integer((json_int_t)b) : json_real(b);
 }
 
-/* Checks one present value; returns NULL when fine (after normalising *v), else an item. */
-static json_t *gw_valid_value(const struct gw_field *f, json_t *body, json_t *v)
+/* The location of field f in an error item: ["body", name]. */
+static json_t *gw_field_loc(const struct gw_field *f)
 {
-    json_t *loc = json_pack("[s,s]", "body", f->name);
+    return json_pack("[s,s]", "body", f->name);
+}
+
+/* Replaces the body's value of f by its normalised form nv, noting that the body changed. */
+static void gw_valid_set(json_t *body, const struct gw_field *f, json_t *nv, bool *changed)
+{
+    json_object_set_new(body, f->name, nv);
+    *changed = true;
+}
+
+/*
+ * Checks one present value; returns NULL when fine (after normalising it in body, which sets
+ * *changed), else an item.
+ */
+static json_t *gw_valid_value(const struct gw_field *f, json_t *body, json_t *v, bool *changed)
+{
+    json_t *loc;
     const char *s = json_string_value(v);
     char msg[96];
     double d = 0;
 
     if (json_is_null(v)) {
-        if (f->flags & GW_F_NULLABLE) {
-            json_decref(loc);
+        if (f->flags & GW_F_NULLABLE)
             return NULL;
-        }
     }
     switch (f->type) {
     case GW_F_STR:
         if (json_is_string(v))
             goto ok;
-        return gw_valid_item("string_type", loc, "Input should be a valid string", json_incref(v),
-                             NULL);
+        return gw_valid_item("string_type", gw_field_loc(f), "Input should be a valid string",
+                             json_incref(v), NULL);
     case GW_F_OBJ:
         if (json_is_object(v))
             goto ok;
-        return gw_valid_item("dict_type", loc, "Input should be a valid dictionary", json_incref(v),
-                             NULL);
+        return gw_valid_item("dict_type", gw_field_loc(f), "Input should be a valid dictionary",
+                             json_incref(v), NULL);
     case GW_F_BOOL:
         if (json_is_boolean(v))
             goto ok;
         if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1)) {
-            json_object_set_new(body, f->name, json_boolean(json_integer_value(v)));
+            gw_valid_set(body, f, json_boolean(json_integer_value(v)), changed);
             goto ok;
         }
         if (s != NULL) {
@@ -124,28 +150,28 @@ static json_t *gw_valid_value(const struct gw_field *f, json_t *body, json_t *v)
             static const char *const no[] = {"false", "no", "off", "0", "f", "n"};
             for (size_t i = 0; i < 6; i++) {
                 if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
-                    json_object_set_new(body, f->name, json_boolean(strcasecmp(s, yes[i]) == 0));
+                    gw_valid_set(body, f, json_boolean(strcasecmp(s, yes[i]) == 0), changed);
                     goto ok;
                 }
             }
-            return gw_valid_item("bool_parsing", loc,
+            return gw_valid_item("bool_parsing", gw_field_loc(f),
                                  "Input should be a valid boolean, unable to interpret input",
                                  json_incref(v), NULL);
         }
-        return gw_valid_item("bool_type", loc, "Input should be a valid boolean", json_incref(v),
-                             NULL);
+        return gw_valid_item("bool_type", gw_field_loc(f), "Input should be a valid boolean",
+                             json_incref(v), NULL);
     case GW_F_NUM:
         if (json_is_number(v)) {
             d = json_number_value(v);
         } else if (s != NULL) {
             if (!gw_parse_double(s, &d))
-                return gw_valid_item("float_parsing", loc,
+                return gw_valid_item("float_parsing", gw_field_loc(f),
                                      "Input should be a valid number, unable to parse string as "
                                      "a number",
                                      json_incref(v), NULL);
-            json_object_set_new(body, f->name, json_real(d));
+            gw_valid_set(body, f, json_real(d), changed);
         } else {
-            return gw_valid_item("float_type", loc, "Input should be a valid number",
+            return gw_valid_item("float_type", gw_field_loc(f), "Input should be a valid number",
                                  json_incref(v), NULL);
         }
         break;
@@ -154,32 +180,33 @@ static json_t *gw_valid_value(const struct gw_field *f, json_t *body, json_t *v)
             d = (double)json_integer_value(v);
         } else if (json_is_real(v) || s != NULL) {
             if (s != NULL && !gw_parse_double(s, &d))
-                return gw_valid_item("int_parsing", loc,
+                return gw_valid_item("int_parsing", gw_field_loc(f),
                                      "Input should be a valid integer, unable to parse string as "
                                      "an integer",
                                      json_incref(v), NULL);
             if (s == NULL)
                 d = json_real_value(v);
             if (d != floor(d) || fabs(d) > 9e15)
-                return gw_valid_item("int_from_float", loc,
+                return gw_valid_item("int_from_float", gw_field_loc(f),
                                      "Input should be a valid integer, got a number with a "
                                      "fractional part",
                                      json_incref(v), NULL);
-            json_object_set_new(body, f->name, json_integer((json_int_t)d));
+            gw_valid_set(body, f, json_integer((json_int_t)d), changed);
         } else {
-            return gw_valid_item("int_type", loc, "Input should be a valid integer", json_incref(v),
-                                 NULL);
+            return gw_valid_item("int_type", gw_field_loc(f), "Input should be a valid integer",
+                                 json_incref(v), NULL);
         }
         break;
     case GW_F_OBJLIST: {
         json_t *it;
         size_t i;
         if (!json_is_array(v))
-            return gw_valid_item("list_type", loc, "Input should be a valid list", json_incref(v),
-                                 NULL);
+            return gw_valid_item("list_type", gw_field_loc(f), "Input should be a valid list",
+                                 json_incref(v), NULL);
         json_array_foreach(v, i, it)
         {
             if (!json_is_object(it)) {
+                loc = gw_field_loc(f);
                 json_array_append_new(loc, json_integer((json_int_t)i));
                 return gw_valid_item("dict_type", loc, "Input should be a valid dictionary",
                                      json_incref(it), NULL);
@@ -190,39 +217,38 @@ static json_t *gw_valid_value(const struct gw_field *f, json_t *body, json_t *v)
     case GW_F_STROBJ:
         if (json_is_string(v) || json_is_object(v))
             goto ok;
-        return gw_valid_item("string_type", loc, "Input should be a valid string", json_incref(v),
-                             NULL);
+        return gw_valid_item("string_type", gw_field_loc(f), "Input should be a valid string",
+                             json_incref(v), NULL);
     case GW_F_DATETIME: {
         long long us;
         if (s != NULL && gw_valid_parse_datetime(s, &us) == 0)
             goto ok;
         if (s != NULL)
-            return gw_valid_item("datetime_from_date_parsing", loc,
+            return gw_valid_item("datetime_from_date_parsing", gw_field_loc(f),
                                  "Input should be a valid datetime or date, unable to parse "
                                  "input",
                                  json_incref(v), NULL);
-        return gw_valid_item("datetime_type", loc, "Input should be a valid datetime",
+        return gw_valid_item("datetime_type", gw_field_loc(f), "Input should be a valid datetime",
                              json_incref(v), NULL);
     }
     }
     if ((f->flags & GW_F_GE) && !(d >= f->bound)) {
         snprintf(msg, sizeof(msg), "Input should be greater than or equal to %g", f->bound);
-        return gw_valid_item("greater_than_equal", loc, msg, json_incref(v),
+        return gw_valid_item("greater_than_equal", gw_field_loc(f), msg, json_incref(v),
                              json_pack("{s:o}", "ge", gw_bound_json(f->bound)));
     }
     if ((f->flags & GW_F_GT) && !(d > f->bound)) {
         snprintf(msg, sizeof(msg), "Input should be greater than %g", f->bound);
-        return gw_valid_item("greater_than", loc, msg, json_incref(v),
+        return gw_valid_item("greater_than", gw_field_loc(f), msg, json_incref(v),
                              json_pack("{s:o}", "gt", gw_bound_json(f->bound)));
     }
 ok:
-    json_decref(loc);
     return NULL;
 }
 
 bool gw_valid_fields(struct gw_req *r, json_t *body, const struct gw_field *fields, size_t n)
 {
-    json_t *items;
+    json_t *items = NULL;
 
     if (body == NULL) {
         gw_valid_reply_one(r, "missing", "body", NULL, "Field required", NULL, NULL);
@@ -236,26 +262,23 @@ bool gw_valid_fields(struct gw_req *r, json_t *body, const struct gw_field *fiel
                                               json_incref(body), NULL)));
         return false;
     }
-    items = json_array();
-
     for (size_t i = 0; i < n; i++) {
         const struct gw_field *f = &fields[i];
-        json_t *v = json_object_get(body, f->name), *it;
+        json_t *v = json_object_get(body, f->name), *it = NULL;
         if (v == NULL) {
             if (f->flags & GW_F_REQUIRED)
-                json_array_append_new(items,
-                                      gw_valid_item("missing", json_pack("[s,s]", "body", f->name),
-                                                    "Field required", json_incref(body), NULL));
-            continue;
+                it = gw_valid_item("missing", gw_field_loc(f), "Field required", json_incref(body),
+                                   NULL);
+        } else {
+            it = gw_valid_value(f, body, v, &r->body_normalised);
         }
-        it = gw_valid_value(f, body, v);
+        if (it != NULL && items == NULL)
+            items = json_array();
         if (it != NULL)
             json_array_append_new(items, it);
     }
-    if (json_array_size(items) == 0) {
-        json_decref(items);
+    if (items == NULL)
         return true;
-    }
     gw_valid_reply(r, items);
     return false;
 }

@@ -52,6 +52,12 @@ bool gw_valid_body_json(struct gw_req *r, json_t **body);
 bool gw_valid_fields(struct gw_req *r, json_t *body, const struct gw_field *fields, size_t n);
 
 /*
+ * The request body's bytes (*len gets their length) while the parsed body is still exactly
+ * their parse, i.e. gw_valid_fields() normalised nothing; else NULL. Valid until r is answered.
+ */
+const char *gw_valid_body_raw(struct gw_req *r, size_t *len);
+
+/*
  * Reads skip (>= 0, default 0) and limit (1..1000, default 100) from the query string.
  * Returns true, or replies 422 in the reference shape and returns false.
  */

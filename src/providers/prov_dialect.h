@@ -48,6 +48,19 @@ int prov_http_add(struct prov_http *h, const char *name, const char *value);
  */
 int prov_http_add_auth(struct prov_http *h, const struct prov_conf *pc);
 
+/* The client's chat request, as chat_build gets it. */
+struct prov_chat_in {
+    const char *model; /* the bare model name (without "provider:") */
+    json_t *req;       /* the request, an object */
+    /*
+     * The request's bytes when req is exactly their parse (nothing normalised), else NULL: a
+     * dialect that forwards the request nearly as is may edit these instead of serialising req.
+     */
+    const char *raw;
+    size_t raw_len;
+    bool stream; /* the client asked for SSE */
+};
+
 /* Per-stream state a dialect keeps while parsing events. */
 struct prov_stream {
     struct prov_usage usage; /* merged from the chunks that carry usage */
@@ -64,13 +77,12 @@ typedef int prov_emit_fn(const char *data, size_t len, void *arg);
 struct prov_dialect_ops {
     const char *name;
     /*
-     * Builds the chat call for model (the bare model name) from the client's request req (an
-     * object; the dialect may modify it). stream tells whether the client asked for SSE;
-     * *client_usage gets whether it asked for the usage chunk itself. Returns 0, or -1 with a
-     * one-line reason in err (e.g. a provider without a base URL).
+     * Builds the chat call from in (the dialect may modify in->req). *client_usage gets whether
+     * the client asked for the usage chunk itself. Returns 0, or -1 with a one-line reason in err
+     * (e.g. a provider without a base URL).
      */
-    int (*chat_build)(const struct prov_conf *pc, const char *model, json_t *req, bool stream,
-                      bool *client_usage, struct prov_http *out, char *err, size_t errlen);
+    int (*chat_build)(const struct prov_conf *pc, const struct prov_chat_in *in, bool *client_usage,
+                      struct prov_http *out, char *err, size_t errlen);
     /*
      * Reads a complete 2xx reply. Fills *u (seen = false when the reply had no usage) and
      * *gen_bytes. *out gets a translated body (owned) or NULL when body is to be relayed as is.

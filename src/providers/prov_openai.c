@@ -9,59 +9,6 @@
 
 #include "providers/prov_dialect.h"
 
-static int openai_chat_build(const struct prov_conf *pc, const char *model, json_t *req,
-                             bool stream, bool *client_usage, struct prov_http *out, char *err,
-                             size_t errlen)
-{
-    const char *k;
-    json_t *v;
-    size_t n;
-
-    *client_usage = false;
-    if (pc->base_url == NULL) {
-        snprintf(err, errlen, "provider '%s' has no base URL: set providers.%s.api_base%s%s",
-                 pc->info->id, pc->info->id, pc->info->base_env != NULL ? " or " : "",
-                 pc->info->base_env != NULL ? pc->info->base_env : "");
-        return -1;
-    }
-    /* Config fields are defaults: a field the request sets wins (spec §7.2). */
-    json_object_foreach(pc->kwargs, k, v)
-    {
-        if (json_object_get(req, k) == NULL && json_object_set(req, k, v) < 0)
-            goto oom;
-    }
-    if (json_object_set_new(req, "model", json_string(model)) < 0)
-        goto oom;
-    if (stream && prov_usage_inject_stream_options(req, client_usage) < 0) {
-        snprintf(err, errlen, "stream_options must be an object");
-        return -1;
-    }
-    n = strlen(pc->base_url) + sizeof("/chat/completions");
-    if ((out->url = malloc(n)) == NULL)
-        goto oom;
-    snprintf(out->url, n, "%s/chat/completions", pc->base_url);
-    out->body = json_dumps(req, JSON_COMPACT);
-    if (out->body == NULL)
-        goto oom;
-    out->body_len = strlen(out->body);
-    if (prov_http_add(out, "Content-Type", "application/json") < 0 ||
-        prov_http_add(out, "Accept", stream ? "text/event-stream" : "application/json") < 0)
-        goto oom;
-    if (prov_http_add_auth(out, pc) < 0)
-        goto oom;
-    /* The any-llm "gateway" provider is another gateway: it reads AnyLLM-Key too. */
-    if (pc->api_key != NULL && strcmp(pc->info->id, "gateway") == 0 &&
-        prov_http_add(out, "AnyLLM-Key", out->headers[out->nheaders - 1].value) < 0)
-        goto oom;
-    for (size_t i = 0; i < pc->nheaders; i++)
-        if (prov_http_add(out, pc->headers[i].name, pc->headers[i].value) < 0)
-            goto oom;
-    return 0;
-oom:
-    snprintf(err, errlen, "out of memory");
-    return -1;
-}
-
 /*
  * ---- Fast path for replies and stream chunks ----
  *
@@ -673,6 +620,178 @@ static int openai_chat_reply(const char *body, size_t len, struct prov_usage *u,
     }
     json_decref(j);
     return rc;
+}
+
+/*
+ * ---- Request body ----
+ *
+ * The upstream body is the client's request with the bare model name (spec §7.2), config fields
+ * filled in where the request has none, and usage asked for on streams. When nothing but the
+ * model changes, the client's bytes are kept and only the model's value is replaced (no tree
+ * serialisation, numbers and key order exactly as sent); otherwise the tree is serialised.
+ */
+#define OA_STREAM_USAGE ",\"stream_options\":{\"include_usage\":true}"
+
+/* The top-level facts the splice needs: the "model" value's span, "stream_options" present. */
+struct oa_req_top {
+    const unsigned char *model, *model_end;
+    bool stream_options;
+};
+
+static int oa_req_member(struct oa_scan *s, const unsigned char *key, size_t klen, void *arg)
+{
+    struct oa_req_top *t = arg;
+
+    if (oa_key_is(key, klen, "model")) {
+        if (t->model != NULL)
+            return OA_UNSURE;
+        t->model = s->p;
+        if (oa_value(s) != OA_OK)
+            return OA_UNSURE;
+        t->model_end = s->p;
+        return OA_OK;
+    }
+    if (oa_key_is(key, klen, "stream_options"))
+        t->stream_options = true;
+    return oa_value(s);
+}
+
+/* Writes s as a JSON string at o (room for 2 + 6 * strlen(s) bytes); returns the end. */
+static char *oa_put_string(char *o, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    *o++ = '"';
+    for (; *s != '\0'; s++) {
+        unsigned char c = (unsigned char)*s;
+
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c < 0x20) {
+            memcpy(o, "\\u00", 4);
+            o[4] = hex[c >> 4];
+            o[5] = hex[c & 15];
+            o += 6;
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    return o;
+}
+
+/*
+ * The body by editing in->raw, or NULL when that is not possible (no raw bytes, a config field
+ * to add, stream_options to change, a request the scanner is not sure about) or out of memory:
+ * the caller then serialises the tree, which decides.
+ */
+static char *oa_body_splice(const struct prov_conf *pc, const struct prov_chat_in *in, size_t *len)
+{
+    struct oa_scan s;
+    struct oa_req_top t = {0};
+    const unsigned char *raw = (const unsigned char *)in->raw, *close;
+    const char *k;
+    json_t *v;
+    char *out, *o;
+
+    if (raw == NULL)
+        return NULL;
+    json_object_foreach(pc->kwargs, k, v)
+    {
+        if (json_object_get(in->req, k) == NULL)
+            return NULL;
+    }
+    s = (struct oa_scan){.p = raw, .end = raw + in->raw_len};
+    if (oa_peek(&s) != '{' || oa_object(&s, oa_req_member, &t) != OA_OK || t.model == NULL ||
+        (in->stream && t.stream_options))
+        return NULL;
+    close = s.p - 1; /* the object's '}' */
+    oa_ws(&s);
+    if (s.p != s.end)
+        return NULL;
+    out = malloc((size_t)(t.model - raw) + 2 + 6 * strlen(in->model) +
+                 (size_t)(close - t.model_end) + sizeof(OA_STREAM_USAGE) + 1);
+    if (out == NULL)
+        return NULL;
+    memcpy(out, raw, (size_t)(t.model - raw));
+    o = oa_put_string(out + (t.model - raw), in->model);
+    memcpy(o, t.model_end, (size_t)(close - t.model_end));
+    o += close - t.model_end;
+    if (in->stream) {
+        memcpy(o, OA_STREAM_USAGE, sizeof(OA_STREAM_USAGE) - 1);
+        o += sizeof(OA_STREAM_USAGE) - 1;
+    }
+    *o++ = '}';
+    *o = '\0';
+    *len = (size_t)(o - out);
+    return out;
+}
+
+/* The body by serialising the (amended) tree; -1 with err set when it cannot be built. */
+static int oa_body_tree(const struct prov_conf *pc, const struct prov_chat_in *in,
+                        bool *client_usage, struct prov_http *out, char *err, size_t errlen)
+{
+    const char *k;
+    json_t *v, *req = in->req;
+
+    /* Config fields are defaults: a field the request sets wins (spec §7.2). */
+    json_object_foreach(pc->kwargs, k, v)
+    {
+        if (json_object_get(req, k) == NULL && json_object_set(req, k, v) < 0)
+            goto oom;
+    }
+    if (json_object_set_new(req, "model", json_string(in->model)) < 0)
+        goto oom;
+    if (in->stream && prov_usage_inject_stream_options(req, client_usage) < 0) {
+        snprintf(err, errlen, "stream_options must be an object");
+        return -1;
+    }
+    out->body = json_dumps(req, JSON_COMPACT);
+    if (out->body == NULL)
+        goto oom;
+    out->body_len = strlen(out->body);
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+static int openai_chat_build(const struct prov_conf *pc, const struct prov_chat_in *in,
+                             bool *client_usage, struct prov_http *out, char *err, size_t errlen)
+{
+    size_t n;
+
+    *client_usage = false;
+    if (pc->base_url == NULL) {
+        snprintf(err, errlen, "provider '%s' has no base URL: set providers.%s.api_base%s%s",
+                 pc->info->id, pc->info->id, pc->info->base_env != NULL ? " or " : "",
+                 pc->info->base_env != NULL ? pc->info->base_env : "");
+        return -1;
+    }
+    out->body = oa_body_splice(pc, in, &out->body_len);
+    if (out->body == NULL && oa_body_tree(pc, in, client_usage, out, err, errlen) < 0)
+        return -1;
+    n = strlen(pc->base_url) + sizeof("/chat/completions");
+    if ((out->url = malloc(n)) == NULL)
+        goto oom;
+    snprintf(out->url, n, "%s/chat/completions", pc->base_url);
+    if (prov_http_add(out, "Content-Type", "application/json") < 0 ||
+        prov_http_add(out, "Accept", in->stream ? "text/event-stream" : "application/json") < 0)
+        goto oom;
+    if (prov_http_add_auth(out, pc) < 0)
+        goto oom;
+    /* The any-llm "gateway" provider is another gateway: it reads AnyLLM-Key too. */
+    if (pc->api_key != NULL && strcmp(pc->info->id, "gateway") == 0 &&
+        prov_http_add(out, "AnyLLM-Key", out->headers[out->nheaders - 1].value) < 0)
+        goto oom;
+    for (size_t i = 0; i < pc->nheaders; i++)
+        if (prov_http_add(out, pc->headers[i].name, pc->headers[i].value) < 0)
+            goto oom;
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
 }
 
 /*
