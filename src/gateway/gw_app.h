@@ -47,6 +47,7 @@ struct gw_worker {
     struct httpc *httpc;    /* upstream calls of this loop (connection pools) */
     struct event *deadline; /* shutdown deadline timer */
     struct event *flush;    /* worker 0: periodic last_used_at flush */
+    struct event *trim;     /* gives memory back a moment after a large request (gw_req.c) */
     int listen_fd;
     unsigned inflight; /* requests accepted and not yet answered */
     bool draining;     /* stop accepting; exit when inflight reaches 0 */

@@ -25,6 +25,7 @@
 #include "gateway/gw_reply.h"
 #include "gateway/gw_req.h"
 #include "gateway/gw_usage.h"
+#include "gateway/gw_valid.h"
 #include "httpc.h"
 #include "log.h"
 #include "providers/prov_sse.h"
@@ -567,6 +568,7 @@ void gw_call_start(struct gw_req *r, const struct gw_call_spec *spec)
         return;
     }
     c->ps.client_usage = client_usage;
+    gw_valid_body_release(r); /* the upstream body is built: the client's bytes are not needed */
     hs.method = "POST";
     hs.url = h.url;
     hs.headers = h.headers;

@@ -12,6 +12,7 @@
 #include <event2/http.h>
 
 #include "gateway/gw_app.h"
+#include "jmem.h"
 #include "log.h"
 #include "util.h"
 
@@ -124,6 +125,32 @@ const char *gw_method_name(int method)
     }
 }
 
+static void gw_req_trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    jmem_trim_after(JMEM_TRIM_MIN);
+}
+
+void gw_req_note_large(struct gw_req *r)
+{
+    r->large = true;
+}
+
+/*
+ * A request with a large body ended: a second after the last such one (once evhttp has freed
+ * its buffers), hand the freed heap back to the system. One timer per worker, re-armed.
+ */
+static void gw_req_trim_soon(struct gw_worker *w)
+{
+    static const struct timeval one_second = {1, 0};
+
+    if (w->trim == NULL && (w->trim = evtimer_new(w->base, gw_req_trim_cb, NULL)) == NULL)
+        return;
+    evtimer_add(w->trim, &one_second);
+}
+
 void gw_req_finish(struct gw_req *r)
 {
     struct gw_worker *w;
@@ -138,6 +165,8 @@ void gw_req_finish(struct gw_req *r)
                 (double)(util_mono_us() - r->t0_us) / 1000.0,
                 r->client_gone ? " client_gone=1" : "");
     }
+    if (r->large)
+        gw_req_trim_soon(w);
     free((char *)r->path);
     free(r);
     w->inflight--;

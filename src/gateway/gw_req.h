@@ -32,6 +32,7 @@ struct gw_req {
     bool client_gone;        /* the client's connection closed before the reply */
     bool streaming;          /* a chunked reply was started (gw_reply_stream_start) */
     bool body_normalised;    /* gw_valid_fields() rewrote a body value (e.g. "1" -> 1) */
+    bool large;              /* its body was large: trim the heap after it (gw_req_note_large) */
     gw_req_gone_fn *on_gone; /* optional hook run when the client goes away */
     void *gone_arg;
     void (*drain_fn)(void *arg); /* streaming: run when queued output reached the kernel */
@@ -51,6 +52,9 @@ struct gw_req *gw_req_new(struct evhttp_request *ev, struct gw_worker *w, char *
  * Called only by gw_reply.c. NULL-safe.
  */
 void gw_req_finish(struct gw_req *r);
+
+/* r's body was large (>= JMEM_TRIM_MIN): give freed memory back to the system once it ends. */
+void gw_req_note_large(struct gw_req *r);
 
 /*
  * Registers/clears the connection close callback that sets r->client_gone and then runs

@@ -139,6 +139,9 @@ static void gw_worker_cleanup(struct gw_worker *w)
     if (w->flush != NULL)
         event_free(w->flush);
     w->flush = NULL;
+    if (w->trim != NULL)
+        event_free(w->trim);
+    w->trim = NULL;
     httpc_free(w->httpc); /* a worker that never ran: its calls end before their connections */
     w->httpc = NULL;
     if (w->http != NULL)

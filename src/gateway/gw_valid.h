@@ -57,6 +57,9 @@ bool gw_valid_fields(struct gw_req *r, json_t *body, const struct gw_field *fiel
  */
 const char *gw_valid_body_raw(struct gw_req *r, size_t *len);
 
+/* Frees the request body's bytes (once nothing reads them any more: a 16 MiB body is 16 MiB). */
+void gw_valid_body_release(struct gw_req *r);
+
 /*
  * Reads skip (>= 0, default 0) and limit (1..1000, default 100) from the query string.
  * Returns true, or replies 422 in the reference shape and returns false.
