@@ -2,12 +2,17 @@
 #   make run        install missing packages, build, start the gateway on SQLite
 #   make test       install missing packages, run every test plain and sanitized
 #   make SAN=1 ...  AddressSanitizer + UndefinedBehaviorSanitizer build in build-san/
+#   make TSAN=1 ... ThreadSanitizer build in build-tsan/
 
 VERSION := 0.1.0
 SAN ?= 0
+TSAN ?= 0
 
 # BUILD may be overridden (make BUILD=build-x) to keep separate trees side by side.
-ifeq ($(SAN),1)
+ifeq ($(TSAN),1)
+BUILD ?= build-tsan
+OPT := -O1 -g -fsanitize=thread -fno-omit-frame-pointer
+else ifeq ($(SAN),1)
 BUILD ?= build-san
 OPT := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 else

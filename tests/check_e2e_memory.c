@@ -118,17 +118,23 @@ static void mem_up(void)
     t_llm_up("", ""); /* t_gw.c starts every gateway with 2 workers */
 }
 
-START_TEST(tiny_values_refused_cheaply)
+/* A user of its own sends MEM_CLIENTS such requests at once; each must answer want. */
+static void mem_run(const char *user, bool tiny_values, int want)
 {
     size_t len;
     char *req, *key;
 
     t_llm_need();
-    key = t_llm_user_key("mem-tiny");
-    req = mem_request(key, true, &len);
-    mem_burst(req, len, 413);
+    key = t_llm_user_key(user);
+    req = mem_request(key, tiny_values, &len);
+    mem_burst(req, len, want);
     free(req);
     free(key);
+}
+
+START_TEST(tiny_values_refused_cheaply)
+{
+    mem_run("mem-tiny", true, 413);
 #ifndef __SANITIZE_ADDRESS__ /* ASan's quarantine and redzones make RSS meaningless */
     /* 8 bodies of 16 MiB are read (128 MiB); parsing even one would take ~300 MB. */
     ck_assert_msg(mem_status_mib("VmHWM:") < 320, "peak RSS %ld MiB", mem_status_mib("VmHWM:"));
@@ -138,15 +144,7 @@ END_TEST
 
 START_TEST(long_strings_served_and_memory_returned)
 {
-    size_t len;
-    char *req, *key;
-
-    t_llm_need();
-    key = t_llm_user_key("mem-long");
-    req = mem_request(key, false, &len);
-    mem_burst(req, len, 200);
-    free(req);
-    free(key);
+    mem_run("mem-long", false, 200);
 #ifndef __SANITIZE_ADDRESS__
     ck_assert_msg(mem_status_mib("VmHWM:") < 400, "peak RSS %ld MiB", mem_status_mib("VmHWM:"));
     /* A second after the last large request the heap is trimmed. */
