@@ -889,6 +889,80 @@ START_TEST(bill_sync_rows)
 }
 END_TEST
 
+/* ---- 11. client text and provider errors in the log ------------------------------------------ */
+
+#define BILL_FORGED "2026-01-01T00:00:00.000Z ERROR forged"
+
+/* The gateway's log so far (owned), waiting up to 2 s for needle (lines go through a thread). */
+static char *bill_log_with(const char *needle)
+{
+    char *log = NULL;
+
+    for (long deadline = bill_now_ms() + bill_ms(2000);; usleep(20000)) {
+        free(log);
+        log = t_read_file(t_api.logpath);
+        ck_assert_ptr_nonnull(log);
+        if (strstr(log, needle) != NULL || bill_now_ms() > deadline)
+            return log;
+    }
+}
+
+/* A newline in the model cannot start a forged log line (regression: the model of an unpriced
+ * request reached the "No pricing configured" warning raw). */
+START_TEST(bill_log_no_forged_lines)
+{
+    char hdr[256], body[512];
+    struct t_resp r;
+    char *log;
+
+    t_llm_need();
+    bill_user("bill-forge", NULL, false);
+    bill_key("bill-forge", hdr, sizeof(hdr), NULL, 0);
+    bill_chat_ok(hdr, bill_body(body, sizeof(body),
+                                "fake-unpriced\\n" BILL_FORGED " model\\u001b[2J\\r", ""));
+    /* An unknown user named by the master key: refused, and the reply escapes it too. */
+    bill_chat(
+        T_AUTH_JSON,
+        bill_body(body, sizeof(body), "fake-ok", ", \"user\": \"u\\r\\n" BILL_FORGED " user\""),
+        404, &r);
+    t_resp_free(&r);
+    log = bill_log_with("forged model");
+    ck_assert_msg(strstr(log, "fake-unpriced\\n" BILL_FORGED " model") != NULL,
+                  "escaped model missing from the log:\n%s", log);
+    ck_assert_msg(strstr(log, "\n" BILL_FORGED) == NULL && strncmp(log, BILL_FORGED, 20) != 0,
+                  "forged line in the log:\n%s", log);
+    ck_assert_msg(strchr(log, '\x1b') == NULL && strchr(log, '\r') == NULL,
+                  "raw control byte in the log");
+    free(log);
+}
+END_TEST
+
+/* A provider echoing the gateway's key cut short: neither the client nor the log nor the usage
+ * row sees any of it (regression: only the whole key was masked). */
+START_TEST(bill_provider_key_cut_masked)
+{
+    char hdr[256], body[512];
+    struct t_resp r;
+    char *log, *row;
+
+    t_llm_need();
+    bill_user("bill-keycut", NULL, false);
+    bill_key("bill-keycut", hdr, sizeof(hdr), NULL, 0);
+    bill_chat(hdr, bill_body(body, sizeof(body), "fake-keycut-400", ""), 400, &r);
+    ck_assert_msg(strstr(r.body, "fake error 400 for token ***") != NULL, "reply %s", r.body);
+    ck_assert_msg(strstr(r.body, "provider-key") == NULL, "key leaked to the client: %s", r.body);
+    t_resp_free(&r);
+    bill_wait_sql("1", "SELECT count(*) FROM usage_logs WHERE user_id = 'bill-keycut'");
+    row = bill_sql("SELECT error_message FROM usage_logs WHERE user_id = 'bill-keycut'");
+    ck_assert_msg(strstr(row, "provider-key") == NULL && strstr(row, "token ***") != NULL,
+                  "usage row: %s", row);
+    free(row);
+    log = bill_log_with("fake-keycut");
+    ck_assert_msg(strstr(log, "provider-key") == NULL, "key leaked to the log:\n%s", log);
+    free(log);
+}
+END_TEST
+
 /* ---- 10. SIGTERM flushes every queued row -------------------------------------------------- */
 
 START_TEST(bill_sigterm_flush)
@@ -935,6 +1009,8 @@ Suite *e2e_billing_suite(void)
     tcase_add_test(tc, bill_lazy_reset);
     tcase_add_test(tc, bill_client_disconnect);
     tcase_add_test(tc, bill_client_disconnect_waiting);
+    tcase_add_test(tc, bill_log_no_forged_lines);
+    tcase_add_test(tc, bill_provider_key_cut_masked);
     t_api_add_shutdown_test(tc);
     suite_add_tcase(s, tc);
 
