@@ -531,17 +531,17 @@ static size_t write_cb(char *b, size_t size, size_t nitems, void *ud)
 
 /* ---- completion ---- */
 
-/* Replaces every occurrence of needle (if long enough) in s with "***", in place. */
+/* Masks needle (if long enough) in s, whole or cut to a prefix of 8+ characters (log_scrub);
+ * an auth scheme ("Bearer xyz") is masked with and without it. */
 static void scrub(char *s, const char *needle, size_t nlen)
 {
-    char *p;
+    const char *sp;
 
     if (nlen < HTTPC_SCRUB_MIN)
         return;
-    while ((p = strstr(s, needle)) != NULL) {
-        memcpy(p, "***", 3);
-        memmove(p + 3, p + nlen, strlen(p + nlen) + 1);
-    }
+    log_scrub(s, needle);
+    if ((sp = strchr(needle, ' ')) != NULL && sp[1] != '\0' && strchr(sp + 1, ' ') == NULL)
+        log_scrub(s, sp + 1);
 }
 
 static void scrub_secrets(const struct httpc_req *r, char *s)

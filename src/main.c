@@ -24,6 +24,84 @@
 #include "log.h"
 #include "providers/prov_conf.h"
 
+/*
+ * Signals: SIGTERM, SIGINT and SIGHUP are blocked in every thread and taken by one thread
+ * (sig_main) for the whole run, in every phase: a stop interrupts a migration's wait for
+ * another replica's lock (db_interrupt), drains the server, and a second stop cuts the drain
+ * short; SIGHUP re-reads the log level. SIGUSR2 only ends the thread at exit.
+ */
+static struct {
+    pthread_mutex_t mu;
+    pthread_t thread;
+    bool started;
+    int stops;                      /* SIGTERM/SIGINT received */
+    struct gw_server *srv;          /* serving: where stops go */
+    struct db *db;                  /* its migrations stop waiting on a stop */
+    const struct cfg_overrides *ov; /* SIGHUP reloads the configuration with them */
+} sigs = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+/* SIGHUP: the log level is re-read from the configuration; nothing else changes live. */
+static void sig_reload(void)
+{
+    struct cfg cfg = {0};
+    char err[1024];
+
+    if (cfg_load(&cfg, sigs.ov, err, sizeof(err)) < 0) {
+        LOG_WARN("SIGHUP: configuration not reloaded: %s", err);
+    } else {
+        log_threshold = cfg.log_level;
+        LOG_WARN("SIGHUP: log level is now %d; other settings take effect at the next restart",
+                 cfg.log_level);
+    }
+    cfg_free(&cfg);
+}
+
+/* Hands a stop to what is running now (called with sigs.mu held). */
+static void sig_stop_locked(void)
+{
+    if (sigs.db != NULL)
+        db_interrupt(sigs.db);
+    if (sigs.srv != NULL)
+        gw_server_stop(sigs.srv, sigs.stops > 1);
+}
+
+static void *sig_main(void *arg)
+{
+    const sigset_t *set = arg;
+    int sig;
+
+    for (;;) {
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig == SIGUSR2)
+            return NULL;
+        if (sig == SIGHUP) {
+            sig_reload();
+            continue;
+        }
+        pthread_mutex_lock(&sigs.mu);
+        sigs.stops++;
+        if (sigs.stops == 1)
+            LOG_INFO("received %s: %s", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                     sigs.srv != NULL ? "draining in-flight requests" : "stopping");
+        else
+            LOG_WARN("received %s again: stopping now", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        sig_stop_locked();
+        pthread_mutex_unlock(&sigs.mu);
+    }
+}
+
+/* Registers what a stop reaches (NULL to forget); a stop that came earlier applies at once. */
+static void sig_attach(struct db *db, struct gw_server *srv)
+{
+    pthread_mutex_lock(&sigs.mu);
+    sigs.db = db;
+    sigs.srv = srv;
+    if (sigs.stops > 0)
+        sig_stop_locked();
+    pthread_mutex_unlock(&sigs.mu);
+}
+
 /* What becomes live once start-up over the database is done (gw_boot_start()'s ready). */
 struct serve_ctx {
     struct gw_server *srv;
@@ -59,12 +137,14 @@ static int run_migrate(const struct cfg *cfg, const char *revision)
                 log_redact(redacted, sizeof(redacted), cfg->database_url), err);
         return 1;
     }
+    sig_attach(db, NULL);
     if (db_migrate_to(db, revision, err, sizeof(err)) < 0) {
         LOG_ERR("%s", err);
     } else {
         LOG_INFO("database migrated to %s", revision != NULL ? revision : "head");
         rc = 0;
     }
+    sig_attach(NULL, NULL);
     db_close(db);
     return rc;
 }
@@ -94,6 +174,7 @@ static int run_serve(const struct cfg *cfg)
                 log_redact(redacted, sizeof(redacted), cfg->database_url), err);
         return 1;
     }
+    sig_attach(db, NULL);
     if (cfg->master_key == NULL)
         LOG_WARN("No master key configured. Key management endpoints will be unavailable.");
     ix = gw_index_new();
@@ -113,11 +194,14 @@ static int run_serve(const struct cfg *cfg)
         goto out;
     sc.ix = ix;
     sc.db = db;
+    sig_attach(db, sc.srv);
     if ((boot = gw_boot_start(cfg, db, ix, serve_ready, &sc)) == NULL)
         goto out;
     if (!sc.sync_failed && gw_server_run(sc.srv) == 0)
         rc = 0;
 out:
+    sig_attach(NULL, NULL);
+    db_interrupt(db);   /* a start-up retry waiting for the migration lock ends now */
     gw_boot_stop(boot); /* after it, sc.sync is stable */
     gw_sync_stop(sc.sync);
     if (usage != NULL)
@@ -134,20 +218,22 @@ int main(int argc, char **argv)
 {
     struct cli cli;
     struct cfg cfg = {0};
-    sigset_t sigs;
+    sigset_t set;
     char err[1024];
     int rc;
 
     signal(SIGPIPE, SIG_IGN);
     /*
-     * Block the shutdown signals before any thread exists (the SQLite thread starts with the
-     * database): every thread inherits the mask, and only gw_server_run()'s sigwait() takes
-     * them, so a second SIGTERM during the drain cannot kill the process half-way.
+     * Block the signals before any thread exists (the SQLite thread starts with the database):
+     * every thread inherits the mask and only sig_main takes them, so no signal kills the
+     * process half-way (SIGHUP's default action would, without flushing).
      */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
     if (cli_parse(&cli, argc, argv, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s\nTry 'any-llm-gateway --help' for help.\n", err);
         return 2;
@@ -168,10 +254,14 @@ int main(int argc, char **argv)
         return 2;
     }
     log_threshold = cfg.log_level;
+    sigs.ov = &cli.ov;
+    sigs.started = pthread_create(&sigs.thread, NULL, sig_main, &set) == 0;
+    if (!sigs.started)
+        LOG_WARN("cannot start the signal thread: SIGTERM/SIGINT/SIGHUP are ignored");
     if (evthread_use_pthreads() < 0 || httpc_global_init() < 0) {
         LOG_ERR("libevent threading support or libcurl is unavailable");
-        cfg_free(&cfg);
-        return 1;
+        rc = 1;
+        goto out;
     }
     switch (cli.cmd) {
     case CLI_CHECK_CONFIG:
@@ -188,11 +278,21 @@ int main(int argc, char **argv)
         rc = run_migrate(&cfg, cli.cmd == CLI_MIGRATE ? cli.revision : NULL);
         break;
     default:
+        /* Log lines go through the writer thread while serving: a stalled stderr never
+         * holds up an event loop; every queued line is written before the process exits. */
+        if (log_start(0) < 0)
+            LOG_WARN("cannot start the log writer thread: logging directly");
         rc = run_serve(&cfg);
+        log_stop();
         break;
     }
-    cfg_free(&cfg);
     httpc_global_cleanup();
+out:
+    if (sigs.started) {
+        pthread_kill(sigs.thread, SIGUSR2);
+        pthread_join(sigs.thread, NULL);
+    }
+    cfg_free(&cfg);
     libevent_global_shutdown();
     return rc;
 }

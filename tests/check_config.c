@@ -159,7 +159,7 @@ START_TEST(defaults)
     ck_assert_uint_eq(t_cfg.max_header_size, 65536);
     ck_assert_int_eq(t_cfg.read_timeout, 30);
     ck_assert_int_eq(t_cfg.idle_timeout, 60);
-    ck_assert_int_eq(t_cfg.shutdown_timeout, 30);
+    ck_assert_int_eq(t_cfg.shutdown_timeout, 25);
     ck_assert(!t_cfg.usage_log_sync);
     ck_assert_int_eq(t_cfg.usage_flush_ms, 50);
 }

@@ -6,10 +6,12 @@
 #include <check.h>
 #include <dirent.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -691,6 +693,68 @@ START_TEST(test_migration_failure_rolls_back)
 }
 END_TEST
 
+/* Holds SQLite's write lock on path for 400 ms from its own connection. */
+struct locker {
+    const char *path;
+    atomic_bool locked;
+};
+
+static void *locker_main(void *arg)
+{
+    struct locker *l = arg;
+    sqlite3 *c = t_raw_open(l->path);
+
+    t_raw_exec(c, "BEGIN IMMEDIATE");
+    atomic_store(&l->locked, true);
+    usleep(400000);
+    t_raw_exec(c, "COMMIT");
+    sqlite3_close(c);
+    return NULL;
+}
+
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* db_exec_sync sleeps while its query waits (regression: event_base_loop(EVLOOP_ONCE) on a
+ * base with no event returned at once, so the caller spun a core for the whole wait). */
+START_TEST(test_exec_sync_blocks_without_spinning)
+{
+    char dir[64], path[128], url[160];
+    struct locker l = {.path = path};
+    struct db_params p = {.n = 4};
+    struct db *db;
+    pthread_t th;
+    double cpu;
+
+    ck_assert_int_eq(evthread_use_pthreads(), 0); /* db_exec_sync's base is woken from afar */
+    t_mkdtemp(dir, sizeof(dir));
+    snprintf(path, sizeof(path), "%s/gw.db", dir);
+    snprintf(url, sizeof(url), "sqlite:///%s", path);
+    db = t_open(url);
+    t_migrate(db);
+    atomic_init(&l.locked, false);
+    ck_assert_int_eq(pthread_create(&th, NULL, locker_main, &l), 0);
+    while (!atomic_load(&l.locked))
+        usleep(1000);
+    p.v[0] = (struct db_value){.type = DB_T_TEXT, .u.s = "spin-check"};
+    p.v[1] = (struct db_value){.type = DB_T_NULL};
+    p.v[2] = (struct db_value){.type = DB_T_NULL};
+    p.v[3] = (struct db_value){.type = DB_T_TEXT, .u.s = "2026-01-01T00:00:00+00:00"};
+    cpu = thread_cpu_s();
+    ck_assert_int_eq(db_exec_sync(db, DB_Q_BUDGET_INSERT, &p, NULL, NULL), 0);
+    cpu = thread_cpu_s() - cpu;
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_msg(cpu < 0.1, "the waiting thread used %.3f s of CPU", cpu);
+    db_close(db);
+    t_rmtree(dir);
+}
+END_TEST
+
 /* ---- queries ---- */
 
 START_TEST(test_ping_on_loop)
@@ -955,6 +1019,7 @@ Suite *db_suite(void)
     tcase_add_test(tc, test_relative_path);
     tcase_add_test(tc, test_migration_runner);
     tcase_add_test(tc, test_migration_failure_rolls_back);
+    tcase_add_test(tc, test_exec_sync_blocks_without_spinning);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("exec");

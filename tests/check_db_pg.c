@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -341,6 +342,55 @@ START_TEST(test_migrate_concurrent)
     }
     t_raw("migrate_concurrent", "SELECT count(*) FROM schema_migrations", buf, sizeof(buf));
     ck_assert_str_eq(buf, "1");
+}
+END_TEST
+
+struct interrupted_migrator {
+    struct db *db;
+    int rc;
+    char err[256];
+};
+
+static void *interrupted_main(void *arg)
+{
+    struct interrupted_migrator *m = arg;
+
+    m->rc = db_migrate(m->db, m->err, sizeof(m->err));
+    return NULL;
+}
+
+/* Another session holds the migration lock: db_interrupt() ends the wait at once (regression:
+ * pg_advisory_lock blocked until the other session let go, so SIGTERM could not stop it). */
+START_TEST(test_migrate_lock_wait_interrupted)
+{
+    struct interrupted_migrator m = {.rc = -2};
+    char url[256], info[256];
+    PGconn *holder;
+    PGresult *r;
+    pthread_t th;
+    struct timespec t0, t1;
+
+    t_db_create("migrate_interrupted", url, sizeof(url));
+    t_pg_conninfo(&cluster, "migrate_interrupted", info, sizeof(info));
+    holder = PQconnectdb(info);
+    ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
+    r = PQexec(holder, "SELECT pg_advisory_lock(7020945710798026615)");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    PQclear(r);
+    m.db = t_open(url);
+    ck_assert_int_eq(pthread_create(&th, NULL, interrupted_main, &m), 0);
+    usleep(500000);
+    ck_assert_int_eq(m.rc, -2); /* still waiting for the lock */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    db_interrupt(m.db);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_int_eq(m.rc, -1);
+    ck_assert_msg(strstr(m.err, "interrupted") != NULL, "%s", m.err);
+    ck_assert_msg((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 1000,
+                  "the interrupted wait took too long");
+    db_close(m.db);
+    PQfinish(holder);
 }
 END_TEST
 
@@ -943,6 +993,7 @@ Suite *db_pg_suite(void)
     tcase_add_test(tc, test_migrate);
     tcase_add_test(tc, test_migrate_concurrent);
     tcase_add_test(tc, test_migrate_unreachable);
+    tcase_add_test(tc, test_migrate_lock_wait_interrupted);
     tcase_add_test(tc, test_ping_and_echo);
     tcase_add_test(tc, test_query_errors);
     tcase_add_test(tc, test_same_as_sqlite);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -72,6 +73,24 @@ static void bill_up_sync(void)
 static void bill_up_slow_flush(void)
 {
     bill_up("usage_flush_ms: 10000\n");
+}
+
+#define BILL_LONG_MODEL "fake-slow-100-100" /* a 10 s stream */
+
+static void bill_up_shutdown(void)
+{
+    bill_up("  \"openai:" BILL_LONG_MODEL "\":\n"
+            "    input_price_per_million: 1.0\n"
+            "    output_price_per_million: 2.0\n"
+            "shutdown_timeout: 1\n");
+}
+
+static void bill_up_shutdown_long(void)
+{
+    bill_up("  \"openai:" BILL_LONG_MODEL "\":\n"
+            "    input_price_per_million: 1.0\n"
+            "    output_price_per_million: 2.0\n"
+            "shutdown_timeout: 60\n");
 }
 
 /* ---- helpers ------------------------------------------------------------------------------- */
@@ -889,6 +908,80 @@ START_TEST(bill_sync_rows)
 }
 END_TEST
 
+/* ---- 11. client text and provider errors in the log ------------------------------------------ */
+
+#define BILL_FORGED "2026-01-01T00:00:00.000Z ERROR forged"
+
+/* The gateway's log so far (owned), waiting up to 2 s for needle (lines go through a thread). */
+static char *bill_log_with(const char *needle)
+{
+    char *log = NULL;
+
+    for (long deadline = bill_now_ms() + bill_ms(2000);; usleep(20000)) {
+        free(log);
+        log = t_read_file(t_api.logpath);
+        ck_assert_ptr_nonnull(log);
+        if (strstr(log, needle) != NULL || bill_now_ms() > deadline)
+            return log;
+    }
+}
+
+/* A newline in the model cannot start a forged log line (regression: the model of an unpriced
+ * request reached the "No pricing configured" warning raw). */
+START_TEST(bill_log_no_forged_lines)
+{
+    char hdr[256], body[512];
+    struct t_resp r;
+    char *log;
+
+    t_llm_need();
+    bill_user("bill-forge", NULL, false);
+    bill_key("bill-forge", hdr, sizeof(hdr), NULL, 0);
+    bill_chat_ok(hdr, bill_body(body, sizeof(body),
+                                "fake-unpriced\\n" BILL_FORGED " model\\u001b[2J\\r", ""));
+    /* An unknown user named by the master key: refused, and the reply escapes it too. */
+    bill_chat(
+        T_AUTH_JSON,
+        bill_body(body, sizeof(body), "fake-ok", ", \"user\": \"u\\r\\n" BILL_FORGED " user\""),
+        404, &r);
+    t_resp_free(&r);
+    log = bill_log_with("forged model");
+    ck_assert_msg(strstr(log, "fake-unpriced\\n" BILL_FORGED " model") != NULL,
+                  "escaped model missing from the log:\n%s", log);
+    ck_assert_msg(strstr(log, "\n" BILL_FORGED) == NULL && strncmp(log, BILL_FORGED, 20) != 0,
+                  "forged line in the log:\n%s", log);
+    ck_assert_msg(strchr(log, '\x1b') == NULL && strchr(log, '\r') == NULL,
+                  "raw control byte in the log");
+    free(log);
+}
+END_TEST
+
+/* A provider echoing the gateway's key cut short: neither the client nor the log nor the usage
+ * row sees any of it (regression: only the whole key was masked). */
+START_TEST(bill_provider_key_cut_masked)
+{
+    char hdr[256], body[512];
+    struct t_resp r;
+    char *log, *row;
+
+    t_llm_need();
+    bill_user("bill-keycut", NULL, false);
+    bill_key("bill-keycut", hdr, sizeof(hdr), NULL, 0);
+    bill_chat(hdr, bill_body(body, sizeof(body), "fake-keycut-400", ""), 400, &r);
+    ck_assert_msg(strstr(r.body, "fake error 400 for token ***") != NULL, "reply %s", r.body);
+    ck_assert_msg(strstr(r.body, "provider-key") == NULL, "key leaked to the client: %s", r.body);
+    t_resp_free(&r);
+    bill_wait_sql("1", "SELECT count(*) FROM usage_logs WHERE user_id = 'bill-keycut'");
+    row = bill_sql("SELECT error_message FROM usage_logs WHERE user_id = 'bill-keycut'");
+    ck_assert_msg(strstr(row, "provider-key") == NULL && strstr(row, "token ***") != NULL,
+                  "usage row: %s", row);
+    free(row);
+    log = bill_log_with("fake-keycut");
+    ck_assert_msg(strstr(log, "provider-key") == NULL, "key leaked to the log:\n%s", log);
+    free(log);
+}
+END_TEST
+
 /* ---- 10. SIGTERM flushes every queued row -------------------------------------------------- */
 
 START_TEST(bill_sigterm_flush)
@@ -916,6 +1009,92 @@ START_TEST(bill_sigterm_flush)
 }
 END_TEST
 
+/* ---- 12. shutdown: streams cut at the deadline are billed; a second SIGTERM; SIGHUP -----------
+ */
+
+/* Starts a 10 s stream for user and returns its socket once two events arrived. */
+static int bill_long_stream(const char *user)
+{
+    char buf[8192];
+    size_t seen;
+    int fd = bill_gone_send(user, "{\"model\": \"openai:" BILL_LONG_MODEL "\", \"stream\": true, "
+                                  "\"messages\": [{\"role\": \"user\", \"content\": \"Count!\"}]}");
+
+    seen = bill_recv_until(fd, buf, sizeof(buf), "data: {", 2, bill_ms(3000));
+    ck_assert_msg(seen >= 2, "only %zu events before the timeout: %s", seen, buf);
+    return fd;
+}
+
+/* The row of a stream cut by the shutdown: cancelled, "shutdown", billed for what was sent. */
+static void bill_assert_cut_row(const char *user)
+{
+    t_assert_sql("cancelled|shutdown|1|1",
+                 "SELECT status || '|' || error_message || '|' || (completion_tokens >= 1) || '|' "
+                 "|| (abs(cost - (prompt_tokens * 1.0 + completion_tokens * 2.0) / 1e6) < 1e-12 "
+                 "AND cost > 0) FROM usage_logs WHERE user_id = '%s'",
+                 user);
+    t_assert_sql("1",
+                 "SELECT spend > 0 AND spend = (SELECT cost FROM usage_logs WHERE user_id = "
+                 "'%s') FROM users WHERE user_id = '%s'",
+                 user, user);
+}
+
+/* shutdown_timeout 1: the stream is cut at the deadline and billed (regression: an "error" row
+ * without tokens or cost). */
+START_TEST(bill_shutdown_deadline_bills)
+{
+    long t0;
+    int fd;
+
+    t_llm_need();
+    fd = bill_long_stream("bill-cut");
+    t0 = bill_now_ms();
+    t_api_stop_clean(); /* SIGTERM, exit 0 */
+    ck_assert_msg(bill_now_ms() - t0 < bill_ms(5000), "shutdown took %ld ms", bill_now_ms() - t0);
+    close(fd);
+    bill_assert_cut_row("bill-cut");
+}
+END_TEST
+
+/* SIGHUP re-reads the log level and never stops the process (regression: its default action
+ * killed the gateway without flushing). */
+START_TEST(bill_sighup_keeps_serving)
+{
+    char *log;
+    struct t_resp r;
+
+    t_llm_need();
+    ck_assert_int_eq(kill(t_api.pid, SIGHUP), 0);
+    log = bill_log_with("SIGHUP: log level");
+    ck_assert_msg(strstr(log, "SIGHUP: log level") != NULL, "no SIGHUP line:\n%s", log);
+    free(log);
+    ck_assert_int_eq(t_http(t_api.port, "GET", "/health/liveness", NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    t_resp_free(&r);
+}
+END_TEST
+
+/* shutdown_timeout 60: a second SIGTERM cuts the drain at once, rows still written (regression:
+ * it was ignored until the deadline). */
+START_TEST(bill_second_sigterm_stops_now)
+{
+    long t0;
+    int fd;
+
+    t_llm_need();
+    fd = bill_long_stream("bill-term2");
+    ck_assert_int_eq(kill(t_api.pid, SIGTERM), 0);
+    usleep(300000);
+    ck_assert_int_eq(t_fake_stat(&t_llm_fake, "active"), 1); /* still draining */
+    t0 = bill_now_ms();
+    t_api_stop_clean(); /* the second SIGTERM, exit 0 */
+    ck_assert_msg(bill_now_ms() - t0 < bill_ms(3000), "second SIGTERM took %ld ms",
+                  bill_now_ms() - t0);
+    close(fd);
+    bill_assert_cut_row("bill-term2");
+}
+END_TEST
+
 Suite *e2e_billing_suite(void)
 {
     Suite *s = suite_create("e2e_billing");
@@ -923,6 +1102,8 @@ Suite *e2e_billing_suite(void)
     TCase *conc = tcase_create("concurrency");
     TCase *sync = tcase_create("usage_log_sync");
     TCase *term = tcase_create("sigterm_flush");
+    TCase *cut = tcase_create("shutdown_deadline");
+    TCase *cut2 = tcase_create("second_sigterm");
 
     tcase_add_unchecked_fixture(tc, bill_up_default, t_llm_down);
     tcase_set_timeout(tc, 30);
@@ -935,6 +1116,8 @@ Suite *e2e_billing_suite(void)
     tcase_add_test(tc, bill_lazy_reset);
     tcase_add_test(tc, bill_client_disconnect);
     tcase_add_test(tc, bill_client_disconnect_waiting);
+    tcase_add_test(tc, bill_log_no_forged_lines);
+    tcase_add_test(tc, bill_provider_key_cut_masked);
     t_api_add_shutdown_test(tc);
     suite_add_tcase(s, tc);
 
@@ -954,5 +1137,16 @@ Suite *e2e_billing_suite(void)
     tcase_set_timeout(term, 30);
     tcase_add_test(term, bill_sigterm_flush);
     suite_add_tcase(s, term);
+
+    tcase_add_unchecked_fixture(cut, bill_up_shutdown, t_llm_down);
+    tcase_set_timeout(cut, 30);
+    tcase_add_test(cut, bill_sighup_keeps_serving);
+    tcase_add_test(cut, bill_shutdown_deadline_bills);
+    suite_add_tcase(s, cut);
+
+    tcase_add_unchecked_fixture(cut2, bill_up_shutdown_long, t_llm_down);
+    tcase_set_timeout(cut2, 30);
+    tcase_add_test(cut2, bill_second_sigterm_stops_now);
+    suite_add_tcase(s, cut2);
     return s;
 }

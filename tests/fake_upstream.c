@@ -51,6 +51,7 @@ struct fake_spec {
     long n;   /* content chunks (slow, big) */
     long ms;  /* delay before each chunk (slow) */
     int code; /* HTTP status (status) */
+    int cut;  /* status: characters cut off the end of the echoed token (fake-keycut-) */
 };
 
 struct fake_call;
@@ -144,6 +145,13 @@ static void fake_spec_parse(const char *model, struct fake_spec *sp)
         if (fake_parse_num(model + 12, '\0', 200, 599, &code, &p)) {
             s.kind = FAKE_STATUS;
             s.code = (int)code;
+            *sp = s;
+        }
+    } else if (strncmp(model, "fake-keycut-", 12) == 0) {
+        if (fake_parse_num(model + 12, '\0', 200, 599, &code, &p)) {
+            s.kind = FAKE_STATUS;
+            s.code = (int)code;
+            s.cut = 1;
             *sp = s;
         }
     }
@@ -641,9 +649,11 @@ static const char *fake_token(struct evhttp_request *req)
     return v != NULL ? v : "";
 }
 
-static void fake_status(struct evhttp_request *req, int code)
+static void fake_status(struct evhttp_request *req, int code, int cut)
 {
-    json_t *msg = json_sprintf("fake error %d for token %s", code, fake_token(req));
+    const char *tok = fake_token(req);
+    int keep = (int)strlen(tok) > cut ? (int)strlen(tok) - cut : 0;
+    json_t *msg = json_sprintf("fake error %d for token %.*s", code, keep, tok);
     json_t *doc = NULL;
 
     if (msg != NULL)
@@ -757,7 +767,7 @@ static void fake_chat(struct fake_srv *srv, struct evhttp_request *req, const ch
         fake_miderror(srv, req, model, stream);
         break;
     case FAKE_STATUS:
-        fake_status(req, sp.code);
+        fake_status(req, sp.code, sp.cut);
         break;
     case FAKE_BADJSON:
         fake_badjson(req);

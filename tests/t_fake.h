@@ -14,6 +14,7 @@
  *                                   non-stream: 500 "boom mid-stream"
  *   fake-status-<code>              that status, error message "fake error <code> for token
  *                                   <bearer token>"; 429 adds Retry-After: 7
+ *   fake-keycut-<code>              the same, the token echoed without its last character
  *   fake-hang                       never answers
  *   fake-badjson                    200 application/json "this is not json"
  *   fake-echo                       content = the exact request body text

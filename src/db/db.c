@@ -21,8 +21,9 @@
 
 struct db {
     const struct db_ops *ops;
-    void *backend;       /* owned by ops; freed by ops->close() */
-    atomic_bool closing; /* set by db_shutdown()/db_close(); read by any thread */
+    void *backend;           /* owned by ops; freed by ops->close() */
+    atomic_bool closing;     /* set by db_shutdown()/db_close(); read by any thread */
+    atomic_bool interrupted; /* set by db_interrupt(): migrations stop waiting */
 };
 
 /*
@@ -168,10 +169,25 @@ struct db *db_open(const char *url, char *err, size_t errlen)
     return db;
 }
 
+void db_interrupt(struct db *db)
+{
+    if (db != NULL)
+        atomic_store(&db->interrupted, true);
+}
+
+bool db_interrupted(struct db *db)
+{
+    return db != NULL && atomic_load(&db->interrupted);
+}
+
 int db_migrate_to(struct db *db, const char *target, char *err, size_t errlen)
 {
     if (db == NULL || atomic_load(&db->closing)) {
         snprintf(err, errlen, "database is closing");
+        return -1;
+    }
+    if (atomic_load(&db->interrupted)) {
+        snprintf(err, errlen, "migration interrupted (stop requested)");
         return -1;
     }
     return db->ops->migrate(db, target, err, errlen);
@@ -411,8 +427,10 @@ int db_exec_sync(struct db *db, enum db_query q, const struct db_params *p, db_d
     if (base == NULL)
         return -1;
     if (db_exec(db, base, q, p, db_sync_done, &s) == 0) {
+        /* The result is posted to base from the database thread: block until it arrives (a
+         * loop with no event would return at once and spin). */
         while (!s.done)
-            event_base_loop(base, EVLOOP_ONCE);
+            event_base_loop(base, EVLOOP_ONCE | EVLOOP_NO_EXIT_ON_EMPTY);
     }
     event_base_free(base);
     return s.done ? s.status : -1;

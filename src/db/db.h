@@ -184,6 +184,16 @@ const char *db_backend_name(const struct db *db);
 struct db *db_open(const char *url, char *err, size_t errlen);
 
 /*
+ * Interrupts migrations, running and to come: a wait for another replica's migration lock ends
+ * within ~100 ms and db_migrate() returns -1. For a stop signal during start-up or the
+ * migrate command; queries are not affected. Any thread.
+ */
+void db_interrupt(struct db *db);
+
+/* True once db_interrupt() was called. Any thread. */
+bool db_interrupted(struct db *db);
+
+/*
  * Applies every pending migration of the backend, each in its own transaction, recorded in
  * schema_migrations. Synchronous: only for start-up and the migrate/init-db commands, before
  * any event loop runs. Returns 0 or -1 with err.

@@ -814,7 +814,7 @@ static int pg_migrate(struct db *db, const char *target, char *err, size_t errle
 {
     struct pg *pg = db_backend(db);
 
-    return db_pg_migrate(&pg->ci, target, err, errlen);
+    return db_pg_migrate(&pg->ci, db, target, err, errlen);
 }
 
 /* ---- open and close ---- */

@@ -40,9 +40,12 @@ void db_pg_notice(void *arg, const char *msg);
 
 /*
  * Applies the PostgreSQL migrations up to target (see db_migrate_to()) over a blocking connection
- * of its own, holding a session advisory lock so replicas starting at once take turns.
- * Start-up only. Returns 0, or -1 with err.
+ * of its own, holding a session advisory lock so replicas starting at once take turns. The lock
+ * is polled, so db_interrupt(db) ends the wait; the session has a lock_timeout so a migration
+ * statement cannot wait forever behind another session's locks. Start-up only. Returns 0, or
+ * -1 with err.
  */
-int db_pg_migrate(const struct pg_conninfo *ci, const char *target, char *err, size_t errlen);
+int db_pg_migrate(const struct pg_conninfo *ci, struct db *db, const char *target, char *err,
+                  size_t errlen);
 
 #endif

@@ -97,7 +97,8 @@ int db_pg_conninfo_build(struct pg_conninfo *pg, const char *url, char *err, siz
     int rc = -1;
     const char *extra = "-c TimeZone=UTC -c DateStyle=ISO,YMD -c extra_float_digits=3";
     const char *user_opts = NULL;
-    bool has_app = false;
+    bool has_app = false, has_timeout = false;
+    char timeout[16];
 
     pg->npool = PG_POOL_DEFAULT;
     pg->connect_timeout_ms = PG_CONNECT_TIMEOUT_MS;
@@ -138,12 +139,15 @@ int db_pg_conninfo_build(struct pg_conninfo *pg, const char *url, char *err, siz
             continue;
         if (strcmp(o->keyword, "application_name") == 0)
             has_app = true;
-        if (strcmp(o->keyword, "connect_timeout") == 0 && atoi(o->val) > 0)
-            pg->connect_timeout_ms = atoi(o->val) * 1000;
+        if (strcmp(o->keyword, "connect_timeout") == 0) {
+            has_timeout = true;
+            if (atoi(o->val) > 0)
+                pg->connect_timeout_ms = atoi(o->val) * 1000;
+        }
         n++;
         bytes += strlen(o->keyword) + strlen(o->val) + 2;
     }
-    n += 3; /* options, client_encoding, application_name */
+    n += 4; /* options, client_encoding, application_name, connect_timeout */
     bytes += 256 + (user_opts != NULL ? strlen(user_opts) : 0);
     pg->kw = calloc(n + 1, sizeof(*pg->kw));
     pg->val = calloc(n + 1, sizeof(*pg->val));
@@ -183,6 +187,12 @@ int db_pg_conninfo_build(struct pg_conninfo *pg, const char *url, char *err, siz
     PG_ADD("client_encoding", "UTF8");
     if (!has_app)
         PG_ADD("application_name", "any-llm-gateway");
+    /* Blocking connections (migrations) must not wait forever on a server that does not answer
+     * (libpq's default); the pool's non-blocking ones have their own timer of the same length. */
+    if (!has_timeout) {
+        snprintf(timeout, sizeof(timeout), "%d", PG_CONNECT_TIMEOUT_MS / 1000);
+        PG_ADD("connect_timeout", timeout);
+    }
 #undef PG_ADD
     rc = 0;
 out:

@@ -182,10 +182,12 @@ static void *gw_boot_thread(void *arg)
     char err[512];
 
     for (;;) {
-        if (nap_sleep(&b->nap, backoff))
+        if (nap_sleep(&b->nap, backoff) || db_interrupted(b->db))
             return NULL;
         if (gw_boot_attempt(b, err, sizeof(err)) == 0)
             break;
+        if (db_interrupted(b->db))
+            return NULL; /* stopping: no retry, no warning */
         backoff = backoff * 2 > GW_BOOT_BACKOFF_MAX_MS ? GW_BOOT_BACKOFF_MAX_MS : backoff * 2;
         LOG_WARN("start-up still waiting for the database: %s; retrying in %d ms", err, backoff);
     }
@@ -212,6 +214,8 @@ struct gw_boot_run *gw_boot_start(const struct cfg *cfg, struct db *db, struct g
         ready(arg);
         return b;
     }
+    if (db_interrupted(db))
+        return b; /* a stop signal came during start-up: nothing to retry */
     LOG_ERR("start-up cannot complete yet: %s; retrying in the background (readiness answers "
             "503 and API requests 503 until it does)",
             err);

@@ -51,6 +51,7 @@ struct gw_call {
     struct httpc_req *hr; /* NULL once done or cancelled */
     char *provider, *model, *user_id, *key_id, *endpoint;
     bool stream, priced, started, paused, completing;
+    bool cut; /* ended by the shutdown deadline: the worker's loop no longer runs */
     struct gw_price price;
     double reserve;
     size_t prompt_bytes;
@@ -149,7 +150,7 @@ static void gw_call_end(struct gw_call *c, const char *status, const struct prov
         .usage_estimated = estimated && u != NULL,
         .ts_us = util_now_us(),
     };
-    bool wait = w->app->cfg->usage_log_sync && c->end != GW_END_GONE;
+    bool wait = w->app->cfg->usage_log_sync && c->end != GW_END_GONE && !c->cut;
     double cost = 0;
 
     if (u != NULL) {
@@ -427,6 +428,30 @@ static void gw_call_http_error(struct gw_call *c, const char *body, size_t len)
     gw_call_fail(c, status, code[0] != '\0' ? code : NULL, text, row);
 }
 
+/*
+ * The shutdown deadline cut the call (its worker's httpc was freed while draining): bill what
+ * was generated, like a client that left (status cancelled), not as a provider error.
+ */
+static void gw_call_shutdown(struct gw_call *c)
+{
+    struct prov_usage u;
+    bool est;
+
+    c->cut = true; /* no waiting for a durable row: nothing would run the callback */
+    if (c->started) {
+        evbuffer_add(c->out, gw_sse_error, sizeof(gw_sse_error) - 1);
+        gw_call_flush(c);
+        c->end = GW_END_STREAM;
+    } else {
+        c->end = GW_END_ERROR;
+        c->err_status = 503;
+        snprintf(c->err_code, sizeof(c->err_code), "shutting_down");
+        snprintf(c->err_msg, sizeof(c->err_msg), "The gateway is shutting down");
+    }
+    u = gw_call_usage(c, &c->ps.usage, c->ps.gen_bytes, &est);
+    gw_call_end(c, "cancelled", &u, est, "shutdown");
+}
+
 static void gw_call_on_done(const struct httpc_result *res, void *arg)
 {
     struct gw_call *c = arg;
@@ -436,6 +461,10 @@ static void gw_call_on_done(const struct httpc_result *res, void *arg)
     char row[512];
 
     c->hr = NULL;
+    if (res->kind == HTTPC_ABORTED && c->r->w->draining) {
+        gw_call_shutdown(c);
+        return;
+    }
     if (c->started) {
         gw_call_stream_done(c, res);
         return;

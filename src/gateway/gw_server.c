@@ -1,13 +1,13 @@
 /*
  * Worker threads and their listeners: one event_base + evhttp per thread, all accepting on one
  * SO_REUSEPORT port so the kernel spreads connections over every core. The main thread waits
- * for SIGTERM/SIGINT and drives the graceful shutdown.
+ * for gw_server_stop() (main.c's signal thread) and drives the graceful shutdown.
  */
 #include "gateway/gw_server.h"
 
 #include <errno.h>
 #include <netdb.h>
-#include <signal.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +30,15 @@
 #define GW_MAX_WORKERS 256
 #define GW_LISTEN_BACKLOG 1024
 #define GW_UPSTREAM_IDLE_CONNECTIONS 1024 /* per worker, see gw_httpc_opts */
+
+struct gw_server {
+    struct gw_app app; /* first: a worker's app pointer is its server */
+    struct addrinfo *ai;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;     /* under mu: 0 serving, 1 drain asked, 2 cut everything now */
+    int finished; /* under mu: workers whose loop has returned */
+};
 
 /* Creates a non-blocking listening socket on addr with SO_REUSEPORT. Returns fd or -1. */
 static int gw_listen(const struct addrinfo *ai)
@@ -159,14 +168,33 @@ static void *gw_worker_main(void *arg)
 {
     struct gw_worker *w = arg;
 
+    struct gw_server *srv = (struct gw_server *)w->app;
+
     event_base_dispatch(w->base);
     /*
      * Upstream calls still running after the shutdown deadline end here, on their own thread,
-     * while the usage writer still takes their rows.
+     * while the usage writer still takes their rows (billed as cancelled: see gw_call.c).
      */
     httpc_free(w->httpc);
     w->httpc = NULL;
+    pthread_mutex_lock(&srv->mu);
+    srv->finished++;
+    pthread_cond_broadcast(&srv->cv);
+    pthread_mutex_unlock(&srv->mu);
     return NULL;
+}
+
+/* A second stop signal: cut what is still in flight on this worker now. */
+static void gw_worker_force(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_worker *w = arg;
+
+    (void)fd;
+    (void)what;
+    if (w->inflight > 0)
+        LOG_WARN("stopping now: cutting %u request(s) still in flight on worker %d", w->inflight,
+                 w->id);
+    event_base_loopexit(w->base, NULL);
 }
 
 static void gw_worker_deadline(evutil_socket_t fd, short what, void *arg)
@@ -221,11 +249,6 @@ static int gw_resolve(const char *host, int port, struct addrinfo **res)
     return 0;
 }
 
-struct gw_server {
-    struct gw_app app;
-    struct addrinfo *ai;
-};
-
 void gw_server_free(struct gw_server *srv)
 {
     if (srv == NULL)
@@ -235,6 +258,8 @@ void gw_server_free(struct gw_server *srv)
     free(srv->app.workers);
     if (srv->ai != NULL)
         freeaddrinfo(srv->ai);
+    pthread_mutex_destroy(&srv->mu);
+    pthread_cond_destroy(&srv->cv);
     free(srv);
 }
 
@@ -247,6 +272,8 @@ struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db, struct gw_
 
     if (srv == NULL)
         return NULL;
+    pthread_mutex_init(&srv->mu, NULL);
+    pthread_cond_init(&srv->cv, NULL);
     app = &srv->app;
     app->cfg = cfg;
     app->db = db;
@@ -292,19 +319,34 @@ void gw_server_set_ready(struct gw_server *srv)
     atomic_store(&srv->app.ready, true);
 }
 
+void gw_server_stop(struct gw_server *srv, bool force)
+{
+    pthread_mutex_lock(&srv->mu);
+    if (srv->stop < (force ? 2 : 1))
+        srv->stop = force ? 2 : 1;
+    pthread_cond_broadcast(&srv->cv);
+    pthread_mutex_unlock(&srv->mu);
+}
+
+/* Runs fn on every started worker's loop (or breaks the loop when that cannot be queued). */
+static void gw_server_post(struct gw_app *app, int started, event_callback_fn fn)
+{
+    static const struct timeval zero = {0, 0};
+
+    for (int i = 0; i < started; i++) {
+        struct gw_worker *w = &app->workers[i];
+        if (event_base_once(w->base, -1, EV_TIMEOUT, fn, w, &zero) < 0)
+            event_base_loopbreak(w->base);
+    }
+}
+
 int gw_server_run(struct gw_server *srv)
 {
     struct gw_app *app = &srv->app;
     const struct cfg *cfg = app->cfg;
-    sigset_t set;
-    int sig = 0, started = 0, rc = -1;
+    int started = 0, rc = -1;
+    bool forced = false;
 
-    /* No thread handles the shutdown signals (main() blocked them before starting any thread,
-     * blocking again here covers other callers): this thread takes them with sigwait(). */
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
     for (; started < app->nworkers; started++) {
         if (pthread_create(&app->workers[started].thread, NULL, gw_worker_main,
                            &app->workers[started]) != 0) {
@@ -315,18 +357,26 @@ int gw_server_run(struct gw_server *srv)
     if (started == app->nworkers) {
         LOG_INFO("any-llm-gateway %s listening on http://%s:%d (%d worker%s)", GW_VERSION,
                  cfg->host, app->port, app->nworkers, app->nworkers == 1 ? "" : "s");
-        while (sigwait(&set, &sig) != 0)
-            ;
-        LOG_INFO("received %s: draining in-flight requests (deadline %ds)",
-                 sig == SIGTERM ? "SIGTERM" : "SIGINT", cfg->shutdown_timeout);
+        pthread_mutex_lock(&srv->mu);
+        while (srv->stop == 0)
+            pthread_cond_wait(&srv->cv, &srv->mu);
+        pthread_mutex_unlock(&srv->mu);
         rc = 0;
     }
-    for (int i = 0; i < started; i++) {
-        static const struct timeval zero = {0, 0};
-        struct gw_worker *w = &app->workers[i];
-        if (event_base_once(w->base, -1, EV_TIMEOUT, gw_worker_drain, w, &zero) < 0)
-            event_base_loopbreak(w->base);
+    gw_server_post(app, started, gw_worker_drain);
+    /* Wait for every loop to end; a second stop cuts the drain short. */
+    pthread_mutex_lock(&srv->mu);
+    while (srv->finished < started) {
+        if (srv->stop >= 2 && !forced) {
+            forced = true;
+            pthread_mutex_unlock(&srv->mu);
+            gw_server_post(app, started, gw_worker_force);
+            pthread_mutex_lock(&srv->mu);
+            continue;
+        }
+        pthread_cond_wait(&srv->cv, &srv->mu);
     }
+    pthread_mutex_unlock(&srv->mu);
     for (int i = 0; i < started; i++)
         pthread_join(app->workers[i].thread, NULL);
     return rc;

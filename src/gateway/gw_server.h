@@ -1,10 +1,12 @@
 /*
  * The server: N worker threads, each with its own event_base and evhttp on one SO_REUSEPORT
- * port; signal handling and graceful shutdown (stop accepting, let in-flight requests finish
- * within cfg->shutdown_timeout, then return so the caller flushes storage).
+ * port; graceful shutdown on request (stop accepting, let in-flight requests finish within
+ * cfg->shutdown_timeout, then return so the caller flushes storage).
  */
 #ifndef GW_SERVER_H
 #define GW_SERVER_H
+
+#include <stdbool.h>
 
 struct cfg;
 struct db;
@@ -28,12 +30,20 @@ struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db, struct gw_
 void gw_server_set_ready(struct gw_server *srv);
 
 /*
- * Serves until SIGTERM/SIGINT, then drains: stops accepting and waits for in-flight requests
- * (up to cfg->shutdown_timeout). The event bases stay allocated until gw_server_free(), so the
- * caller closes storage (whose last callbacks are posted to them) in between.
- * Returns 0 after a clean drain, -1 when the workers could not start.
+ * Serves until gw_server_stop(), then drains: stops accepting and waits for in-flight requests
+ * (up to cfg->shutdown_timeout; a forced stop cuts them at once). The event bases stay
+ * allocated until gw_server_free(), so the caller closes storage (whose last callbacks are
+ * posted to them) in between. Signals are not its business (main.c's signal thread calls
+ * gw_server_stop()). Returns 0 after a drain, -1 when the workers could not start.
  */
 int gw_server_run(struct gw_server *srv) __attribute__((warn_unused_result));
+
+/*
+ * Asks gw_server_run() to stop: force false drains (the first SIGTERM), force true cuts every
+ * request still in flight now (the second); calls before gw_server_run() are remembered. Any
+ * thread, not from a signal handler.
+ */
+void gw_server_stop(struct gw_server *srv, bool force);
 
 /* Frees the server (closes listeners, connections, event bases). NULL-safe. */
 void gw_server_free(struct gw_server *srv);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 const struct prov_dialect_ops *prov_dialect_get(enum prov_dialect d)
 {
     switch (d) {
@@ -70,13 +72,5 @@ int prov_http_add_auth(struct prov_http *h, const struct prov_conf *pc)
 
 void prov_scrub(char *s, const char *secret)
 {
-    size_t n = secret != NULL ? strlen(secret) : 0;
-    char *p;
-
-    if (s == NULL || n < 4)
-        return;
-    while ((p = strstr(s, secret)) != NULL) {
-        memcpy(p, "***", 3);
-        memmove(p + 3, p + n, strlen(p + n) + 1);
-    }
+    log_scrub(s, secret); /* the key, and any prefix of 8+ characters of it */
 }

@@ -113,8 +113,9 @@ const struct prov_dialect_ops *prov_dialect_get(enum prov_dialect d);
 extern const struct prov_dialect_ops prov_dialect_openai;
 
 /*
- * Replaces every occurrence of secret (when at least 4 characters) in s by "***", in place.
- * For provider keys echoed in upstream error messages.
+ * Replaces every occurrence of secret (when at least 4 characters), and of any prefix of it of
+ * 8 or more characters, in s by "***", in place (log_scrub). For provider keys echoed in
+ * upstream error messages, whole or cut short.
  */
 void prov_scrub(char *s, const char *secret);
 
