@@ -99,13 +99,21 @@ run: deps
 
 # The test runner starts the real binary (GW_BIN) for the end-to-end suites: every suite on
 # SQLite, then the end-to-end suites again on a throwaway PostgreSQL cluster (GW_TEST_BACKEND).
-# CK_RUN_SUITE=name runs one suite; BACKENDS="sqlite" or "postgres" runs one pass.
+# CK_RUN_SUITE=name runs one suite, ONLY="a b" some; BACKENDS="sqlite" or "postgres" one pass.
 BACKENDS ?= sqlite postgres
+ONLY ?=
+CK_MULT := $(if $(filter 1,$(TSAN)),6,$(if $(filter 1,$(SAN)),4,1))
+# The ThreadSanitizer pass of make test: every suite but the memory figures (meaningless under
+# TSan's shadow memory) and the fake's own tests, on SQLite; the replica and fault suites (the
+# sync thread, the PostgreSQL pool) on PostgreSQL. A race halts the gateway (exit 66).
+TSAN_SQLITE_SUITES := $(filter-out e2e_memory fake,$(SUITES))
+TSAN_PG_SUITES := e2e_replicas e2e_faults e2e_budgets e2e_billing
+export TSAN_OPTIONS ?= halt_on_error=1 exitcode=66 second_deadlock_stack=1
 check: $(BIN) $(TESTBIN) $(FAKE) sdk-deps
 	@set -e; for b in $(BACKENDS); do \
 	    echo "== tests on $$b =="; \
 	    GW_TEST_BACKEND=$$b GW_BIN=$(abspath $(BIN)) GW_FAKE=$(abspath $(FAKE)) GW_ROOT=$(CURDIR) \
-	    CK_TIMEOUT_MULTIPLIER=$(if $(filter 1,$(SAN)),4,1) ./$(TESTBIN); \
+	    GW_TEST_SUITES="$(ONLY)" CK_TIMEOUT_MULTIPLIER=$(CK_MULT) ./$(TESTBIN); \
 	done
 
 NPROC := $(shell nproc 2>/dev/null || echo 2)
@@ -117,6 +125,12 @@ test: deps-test
 	@$(MAKE) --no-print-directory -j$(NPROC) SAN=1 BUILD=build-san build-san/any-llm-gateway \
 	    build-san/check_gateway build-san/fake-upstream
 	@$(MAKE) --no-print-directory SAN=1 BUILD=build-san check
+	@$(MAKE) --no-print-directory -j$(NPROC) TSAN=1 BUILD=build-tsan build-tsan/any-llm-gateway \
+	    build-tsan/check_gateway build-tsan/fake-upstream
+	@$(MAKE) --no-print-directory TSAN=1 BUILD=build-tsan check BACKENDS=sqlite \
+	    ONLY="$(TSAN_SQLITE_SUITES)"
+	@$(MAKE) --no-print-directory TSAN=1 BUILD=build-tsan check BACKENDS=postgres \
+	    ONLY="$(TSAN_PG_SUITES)"
 
 # The benchmark (bench/README.md): every contender in one run; ARGS=--quick for a short one.
 bench: deps
@@ -130,7 +144,7 @@ format-check:
 	clang-format --dry-run -Werror $(FMT_SRCS)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-tsan
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

@@ -11,6 +11,20 @@
 
 #include "t_pg.h"
 
+/* GW_TEST_SUITES="a b c" runs only those suites (the ThreadSanitizer pass of make test). */
+static bool t_suite_selected(const char *name)
+{
+    const char *list = getenv("GW_TEST_SUITES"), *p;
+    size_t n = strlen(name);
+
+    if (list == NULL || *list == '\0')
+        return true;
+    for (p = strstr(list, name); p != NULL; p = strstr(p + 1, name))
+        if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' '))
+            return true;
+    return false;
+}
+
 int main(void)
 {
     const char *backend = getenv("GW_TEST_BACKEND");
@@ -37,7 +51,7 @@ int main(void)
     }
     sr = srunner_create(NULL);
 #define GW_SUITE(name)                                                                             \
-    if (!pg || strncmp(#name, "e2e_", 4) == 0)                                                     \
+    if ((!pg || strncmp(#name, "e2e_", 4) == 0) && t_suite_selected(#name))                        \
         srunner_add_suite(sr, name##_suite());
 #include "suites.h"
 #undef GW_SUITE
