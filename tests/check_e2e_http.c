@@ -311,6 +311,34 @@ START_TEST(cors_explicit_origin)
 }
 END_TEST
 
+/* The preflight's requested method is one exact, case-sensitive token of the allowed list. */
+START_TEST(cors_method_exact_token)
+{
+    static const char *const bad[] = {"OST", "ETE", "GE", "post", "GET, POST", "POSTX", ","};
+    static const char *const good[] = {"GET", "POST", "PATCH", "DELETE", "OPTIONS"};
+    struct t_resp r;
+    char hdr[256];
+
+    start_or_fail("cors_allow_origins: [\"https://app.example\"]\n");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(hdr, sizeof(hdr),
+                 "Origin: https://app.example\r\nAccess-Control-Request-Method: %s\r\n", bad[i]);
+        ck_assert_int_eq(t_http(gw.port, "OPTIONS", "/v1/chat/completions", hdr, NULL, &r), 0);
+        ck_assert_msg(r.status == 400, "method '%s' got %d", bad[i], r.status);
+        ck_assert_str_eq(r.body, "Disallowed CORS method");
+        t_resp_free(&r);
+    }
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        snprintf(hdr, sizeof(hdr),
+                 "Origin: https://app.example\r\nAccess-Control-Request-Method: %s\r\n", good[i]);
+        ck_assert_int_eq(t_http(gw.port, "OPTIONS", "/v1/chat/completions", hdr, NULL, &r), 0);
+        ck_assert_msg(r.status == 200, "method '%s' got %d", good[i], r.status);
+        t_resp_free(&r);
+    }
+    stop_ok();
+}
+END_TEST
+
 START_TEST(cors_wildcard_and_off)
 {
     struct t_resp r;
@@ -543,6 +571,7 @@ Suite *e2e_http_suite(void)
     tcase_add_test(tc, limits_read_timeout);
     tcase_add_test(tc, request_id);
     tcase_add_test(tc, cors_explicit_origin);
+    tcase_add_test(tc, cors_method_exact_token);
     tcase_add_test(tc, cors_wildcard_and_off);
     tcase_add_test(tc, database_created_and_migrated);
     tcase_add_test(tc, sigint_and_keepalive_shutdown);

@@ -143,6 +143,31 @@ static bool gw_cors_header_allowed(const char *h, size_t n)
     return false;
 }
 
+/*
+ * Access-Control-Request-Method names one method (Fetch standard): after trimming spaces and
+ * tabs it must equal one of gw_cors_methods exactly. Methods are case-sensitive (RFC 9110 9.1),
+ * as in Starlette's `requested_method not in allow_methods`; a substring ("OST") or a list
+ * ("GET, POST") is no method.
+ */
+static bool gw_cors_method_allowed(const char *method)
+{
+    const char *b = method, *e = method + strlen(method), *s = gw_cors_methods;
+
+    while (b < e && (*b == ' ' || *b == '\t'))
+        b++;
+    while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    while (*s != '\0') {
+        size_t n = strcspn(s, ",");
+        if (n == (size_t)(e - b) && n > 0 && memcmp(s, b, n) == 0)
+            return true;
+        s += n;
+        while (*s == ',' || *s == ' ')
+            s++;
+    }
+    return false;
+}
+
 /* The preflight answer of Starlette's CORSMiddleware (allow_methods/headers of the reference). */
 static void gw_cors_preflight(struct gw_req *r, const char *origin, const char *method,
                               const char *req_headers)
@@ -161,8 +186,7 @@ static void gw_cors_preflight(struct gw_req *r, const char *origin, const char *
             origin_ok = true;
     }
     origin_ok = origin_ok || allow_all;
-    method_ok = strstr(gw_cors_methods, method) != NULL && strchr(method, ',') == NULL &&
-                strlen(method) >= 3;
+    method_ok = gw_cors_method_allowed(method);
     if (req_headers != NULL) {
         const char *s = req_headers;
         while (*s != '\0') {
