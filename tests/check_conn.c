@@ -28,7 +28,10 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "gateway/gw_app.h"
 #include "gateway/gw_conn.h"
+#include "gateway/gw_reply.h"
+#include "gateway/gw_req.h"
 
 #define BIG_LEN (1024 * 1024)
 
@@ -885,6 +888,53 @@ START_TEST(client_gone_mid_request)
 }
 END_TEST
 
+/* A request whose libevent request is gone already (client left, shutdown). */
+static struct gw_req *gone_req(struct gw_worker *w)
+{
+    struct gw_req *r = calloc(1, sizeof(*r));
+
+    ck_assert_ptr_nonnull(r);
+    r->w = w;
+    r->path = strdup("/v1/models");
+    ck_assert_ptr_nonnull(r->path);
+    snprintf(r->rid, sizeof(r->rid), "test");
+    w->inflight++;
+    return r;
+}
+
+/* Every reply path ends a request whose r->ev is NULL without touching libevent. */
+START_TEST(reply_without_evhttp_request)
+{
+    static const char *const origins[] = {"*"};
+    struct cfg cfg = {.cors_allow_origins = (char **)origins, .n_cors_allow_origins = 1};
+    struct gw_app app = {.cfg = &cfg};
+    struct gw_worker w = {.app = &app};
+    struct evbuffer *buf = evbuffer_new();
+    struct gw_req *r;
+
+    ck_assert_ptr_nonnull(buf);
+    r = gone_req(&w);
+    gw_reply_header(r, "Retry-After", "1");
+    gw_reply_error(r, 503, "service_starting", "starting");
+    r = gone_req(&w);
+    gw_reply_json(r, 200, json_pack("{s:i}", "a", 1));
+    r = gone_req(&w);
+    gw_reply_raw(r, 200, "text/plain", "ok", 2);
+    r = gone_req(&w);
+    gw_reply_errorf(r, 404, "not_found", "no %s", "thing");
+    r = gone_req(&w);
+    gw_reply_stream_start(r, 200, "text/event-stream");
+    evbuffer_add_printf(buf, "data: x\n\n");
+    ck_assert_uint_eq(gw_reply_stream_send(r, buf, NULL, NULL), 0);
+    ck_assert_uint_eq(evbuffer_get_length(buf), 0);
+    gw_reply_stream_end(r);
+    r = gone_req(&w);
+    gw_reply_gone(r);
+    ck_assert_uint_eq(w.inflight, 0);
+    evbuffer_free(buf);
+}
+END_TEST
+
 Suite *conn_suite(void)
 {
     Suite *s = suite_create("conn");
@@ -892,6 +942,7 @@ Suite *conn_suite(void)
     TCase *reject = tcase_create("reject");
     TCase *timer = tcase_create("timeout");
     TCase *out = tcase_create("output");
+    TCase *reply = tcase_create("reply");
 
     tcase_add_test(pass, keepalive_get_post);
     tcase_add_test(pass, pipelined_one_write);
@@ -913,10 +964,12 @@ Suite *conn_suite(void)
     tcase_add_test(out, streamed_response);
     tcase_add_test(out, client_socket_nodelay);
     tcase_add_test(out, client_gone_mid_response);
+    tcase_add_test(reply, reply_without_evhttp_request);
     tcase_set_timeout(timer, 6);
     suite_add_tcase(s, pass);
     suite_add_tcase(s, reject);
     suite_add_tcase(s, timer);
     suite_add_tcase(s, out);
+    suite_add_tcase(s, reply);
     return s;
 }

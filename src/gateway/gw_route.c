@@ -253,6 +253,26 @@ static char *gw_decode_path(struct evhttp_request *ev)
     return path;
 }
 
+/*
+ * Out of memory before a struct gw_req exists: the usual JSON 500, built without allocating
+ * more than libevent itself needs (a static body by reference).
+ */
+static void gw_route_oom(struct evhttp_request *ev)
+{
+    static const char body[] = "{\"detail\":\"Internal Server Error\",\"error\":{\"message\":"
+                               "\"Internal Server Error\",\"type\":\"server_error\","
+                               "\"code\":\"internal_error\"}}";
+    struct evbuffer *buf = evbuffer_new();
+
+    LOG_ERR("out of memory while routing a request");
+    if (buf != NULL)
+        evbuffer_add_reference(buf, body, sizeof(body) - 1, NULL, NULL);
+    evhttp_add_header(evhttp_request_get_output_headers(ev), "Content-Type", "application/json");
+    evhttp_send_reply(ev, 500, "Internal Server Error", buf);
+    if (buf != NULL)
+        evbuffer_free(buf);
+}
+
 void gw_route_dispatch(struct evhttp_request *ev, void *arg)
 {
     struct gw_worker *w = arg;
@@ -265,11 +285,13 @@ void gw_route_dispatch(struct evhttp_request *ev, void *arg)
     char allow[128] = "";
     const char *origin;
 
-    if (bad_path)
-        path = strdup("/");
-    r = gw_req_new(ev, w, path);
+    if (bad_path && (path = strdup("/")) == NULL) {
+        gw_route_oom(ev);
+        return;
+    }
+    r = gw_req_new(ev, w, path); /* frees path when it fails */
     if (r == NULL) {
-        evhttp_send_error(ev, 500, "Internal Server Error");
+        gw_route_oom(ev);
         return;
     }
     if (bad_path) {
