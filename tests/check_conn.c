@@ -609,6 +609,49 @@ START_TEST(invalid_content_length_400)
 }
 END_TEST
 
+/* A client that does not speak HTTP (TLS, SSH) gets its 400 at once, not after read_timeout. */
+START_TEST(not_http_rejected_at_once)
+{
+    static const char hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+    static const char *const lines[] = {"SSH-2.0-OpenSSH_9.6\r\n", "GET / HTTP/1.1 x"};
+    struct srv s;
+    struct cl c;
+    struct resp r = {0};
+    double t0;
+
+    srv_start(&s, 4096, 1000, 5);
+    cl_open(&c, &s);
+    t0 = now_s();
+    cl_send(&c, hello, sizeof(hello) - 1);
+    ck_assert_int_eq(cl_response(&c, &r), 0);
+    ck_assert_double_lt(now_s() - t0, 1.0);
+    expect_json(&r, 400);
+    ck_assert(cl_closed(&c));
+    resp_free(&r);
+    cl_close(&c);
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        cl_open(&c, &s);
+        t0 = now_s();
+        cl_sends(&c, lines[i]);
+        ck_assert_int_eq(cl_response(&c, &r), 0);
+        ck_assert_double_lt(now_s() - t0, 1.0);
+        expect_json(&r, 400);
+        resp_free(&r);
+        cl_close(&c);
+    }
+    /* Versions and methods evhttp would mishandle reach the reject route too. */
+    cl_open(&c, &s);
+    cl_sends(&c, "GET /a HTTP/1.2\r\nHost: x\r\n\r\n");
+    expect_json_reply(&c, 505);
+    cl_close(&c);
+    cl_open(&c, &s);
+    cl_sends(&c, "BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_json_reply(&c, 501);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
 START_TEST(read_timeout_408)
 {
     struct srv s;
@@ -957,6 +1000,7 @@ Suite *conn_suite(void)
     tcase_add_test(reject, chunked_too_big_413);
     tcase_add_test(reject, invalid_content_length_400);
     tcase_add_test(reject, pipelined_then_rejected);
+    tcase_add_test(reject, not_http_rejected_at_once);
     tcase_add_test(timer, read_timeout_408);
     tcase_add_test(timer, idle_is_not_timed);
     tcase_add_test(timer, timer_waits_for_busy_evhttp);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -177,6 +178,53 @@ START_TEST(not_found_and_method)
     ck_assert_int_ge(t_http_raw(gw.port, "\x01\x02garbage\r\n\r\n", 13, &r, 3000), -1);
     t_resp_free(&r);
     ck_assert_int_eq(t_http(gw.port, "GET", "/health", NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    t_resp_free(&r);
+    stop_ok();
+}
+END_TEST
+
+/* Protocol errors are JSON like every other error; bytes that are not HTTP are refused at once. */
+START_TEST(protocol_errors_json)
+{
+    static const char hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+    struct t_resp r;
+    const char *req;
+    char h[256];
+    struct timespec t0, t1;
+
+    start_or_fail(NULL);
+    /* A TLS ClientHello or an SSH banner: 400 without waiting for read_timeout (30 s). */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(t_http_raw(gw.port, hello, sizeof(hello) - 1, &r, 3000), 0);
+    assert_error(&r, 400, "Malformed HTTP request", "invalid_request_error");
+    t_resp_free(&r);
+    req = "SSH-2.0-OpenSSH_9.6\r\n";
+    ck_assert_int_eq(t_http_raw(gw.port, req, strlen(req), &r, 3000), 0);
+    assert_error(&r, 400, "Malformed HTTP request", "invalid_request_error");
+    t_resp_free(&r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_int_lt((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000, 2000);
+
+    /* An unknown method: JSON 501 (libevent answered with an HTML page). */
+    req = "BREW /health HTTP/1.1\r\nHost: x\r\n\r\n";
+    ck_assert_int_eq(t_http_raw(gw.port, req, strlen(req), &r, 3000), 0);
+    assert_error(&r, 501, "Method Not Implemented", "server_error");
+    t_resp_free(&r);
+    /* A known method the route does not take: JSON 405 with Allow. */
+    ck_assert_int_eq(t_http(gw.port, "PUT", "/v1/keys", NULL, "{}", &r), 0);
+    assert_error(&r, 405, "Method Not Allowed", "invalid_request_error");
+    ck_assert_str_eq(t_header(&r, "Allow", h, sizeof(h)), "POST, GET");
+    t_resp_free(&r);
+
+    /* HTTP/1.2 was answered as "HTTP/1.2 200": now 505 in HTTP/1.1. */
+    req = "GET /health HTTP/1.2\r\nHost: x\r\n\r\n";
+    ck_assert_int_eq(t_http_raw(gw.port, req, strlen(req), &r, 3000), 0);
+    ck_assert_int_eq(strncmp(r.head, "HTTP/1.1 505 ", 13), 0);
+    assert_error(&r, 505, "HTTP Version Not Supported: use HTTP/1.1", "server_error");
+    t_resp_free(&r);
+    req = "GET /health HTTP/1.0\r\n\r\n";
+    ck_assert_int_eq(t_http_raw(gw.port, req, strlen(req), &r, 3000), 0);
     ck_assert_int_eq(r.status, 200);
     t_resp_free(&r);
     stop_ok();
@@ -567,6 +615,7 @@ Suite *e2e_http_suite(void)
     tcase_add_test(tc, readiness_fails_without_database);
     tcase_add_test(tc, root_page);
     tcase_add_test(tc, not_found_and_method);
+    tcase_add_test(tc, protocol_errors_json);
     tcase_add_test(tc, limits_body_and_headers);
     tcase_add_test(tc, limits_read_timeout);
     tcase_add_test(tc, request_id);

@@ -62,6 +62,8 @@ static const char *gw_reason(int status)
         return "Service Unavailable";
     case 504:
         return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
         return status < 400 ? "OK" : "Error";
     }

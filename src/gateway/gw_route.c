@@ -111,6 +111,13 @@ void gw_reject(struct gw_req *r, const struct gw_params *p)
                  r->w->app->limits.max_header_size);
         gw_reply_error(r, 431, "headers_too_large", msg);
         return;
+    case 501:
+        gw_reply_error(r, 501, "method_not_implemented", "Method Not Implemented");
+        return;
+    case 505:
+        gw_reply_error(r, 505, "http_version_not_supported",
+                       "HTTP Version Not Supported: use HTTP/1.1");
+        return;
     default:
         gw_reply_error(r, 400, "bad_request", "Malformed HTTP request");
         return;
