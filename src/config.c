@@ -67,6 +67,7 @@ static const struct cfg_key cfg_keys[] = {
     {"max_header_size", CFG_T_SIZE, CFG_F(max_header_size), 0, "65536", 1024, 1LL << 30},
     {"read_timeout", CFG_T_INT, CFG_F(read_timeout), 0, "30", 1, 86400},
     {"idle_timeout", CFG_T_INT, CFG_F(idle_timeout), 0, "60", 1, 86400},
+    {"max_connections", CFG_T_INT, CFG_F(max_connections), 0, "10000", 1, 10000000},
     {"shutdown_timeout", CFG_T_INT, CFG_F(shutdown_timeout), 0, "25", 0, 86400},
     {"usage_log_sync", CFG_T_BOOL, CFG_F(usage_log_sync), 0, "false", CFG_NOLIMIT},
     {"usage_flush_ms", CFG_T_INT, CFG_F(usage_flush_ms), 0, "50", 1, 10000},

@@ -60,6 +60,7 @@ struct cfg {
     size_t max_header_size; /* bytes, default 64 KiB */
     int read_timeout;       /* seconds to receive a whole request, default 30 */
     int idle_timeout;       /* seconds a keep-alive connection may stay idle, default 60 */
+    int max_connections;    /* open client connections, all workers together, default 10000 */
     int shutdown_timeout;   /* seconds in-flight work gets on SIGTERM, default 25 */
     bool usage_log_sync;    /* reply waits for its usage row (default false) */
     int usage_flush_ms;     /* batching writer flush window, default 50 */

@@ -3,11 +3,13 @@
  * the requested command (serve, init-db, migrate, check-config). Kept thin on purpose.
  * Exit status: 0 ok, 1 runtime failure, 2 usage or configuration error.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -150,6 +152,24 @@ static int run_migrate(const struct cfg *cfg, const char *revision)
 }
 
 /*
+ * A server holds a descriptor per client, upstream and database connection: the soft limit
+ * (often 1024) goes up to the hard one, which needs no privilege.
+ */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    rlim_t was;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+        return;
+    was = rl.rlim_cur;
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+        LOG_WARN("cannot raise the file-descriptor limit from %llu to %llu: %s",
+                 (unsigned long long)was, (unsigned long long)rl.rlim_max, strerror(errno));
+}
+
+/*
  * serve: the listeners come up at once; start-up over the database (migrations, bootstrap key,
  * pricing, index) completes before, or, while the database is away, later in the background,
  * the API answering 503 meanwhile.
@@ -169,6 +189,7 @@ static int run_serve(const struct cfg *cfg)
         LOG_ERR("start-up failed: %s", err);
         return 2;
     }
+    raise_fd_limit();
     if ((db = db_open(cfg->database_url, err, sizeof(err))) == NULL) {
         LOG_ERR("cannot open database %s: %s",
                 log_redact(redacted, sizeof(redacted), cfg->database_url), err);

@@ -159,6 +159,7 @@ START_TEST(defaults)
     ck_assert_uint_eq(t_cfg.max_header_size, 65536);
     ck_assert_int_eq(t_cfg.read_timeout, 30);
     ck_assert_int_eq(t_cfg.idle_timeout, 60);
+    ck_assert_int_eq(t_cfg.max_connections, 10000);
     ck_assert_int_eq(t_cfg.shutdown_timeout, 25);
     ck_assert(!t_cfg.usage_log_sync);
     ck_assert_int_eq(t_cfg.usage_flush_ms, 50);
@@ -191,6 +192,7 @@ START_TEST(every_key)
                             "max_header_size: 8192\n"
                             "read_timeout: 5\n"
                             "idle_timeout: 7\n"
+                            "max_connections: 500\n"
                             "shutdown_timeout: 0\n"
                             "usage_log_sync: TRUE\n"
                             "usage_flush_ms: 10000\n"),
@@ -220,6 +222,7 @@ START_TEST(every_key)
     ck_assert_uint_eq(t_cfg.max_header_size, 8192);
     ck_assert_int_eq(t_cfg.read_timeout, 5);
     ck_assert_int_eq(t_cfg.idle_timeout, 7);
+    ck_assert_int_eq(t_cfg.max_connections, 500);
     ck_assert_int_eq(t_cfg.shutdown_timeout, 0);
     ck_assert(t_cfg.usage_log_sync);
     ck_assert_int_eq(t_cfg.usage_flush_ms, 10000);
@@ -337,6 +340,7 @@ START_TEST(type_errors)
     t_expect_err("max_header_size: 512\n",
                  "1:18: max_header_size: must be between 1024 and 1073741824");
     t_expect_err("read_timeout: 0\n", "1:15: read_timeout: must be between 1 and 86400");
+    t_expect_err("max_connections: 0\n", "1:18: max_connections: must be between 1 and 10000000");
     t_expect_err("shutdown_timeout: -1\n", "1:19: shutdown_timeout: must be between 0 and 86400");
     t_expect_err("usage_flush_ms: 0\n", "1:17: usage_flush_ms: must be between 1 and 10000");
     t_expect_err("usage_log_sync: \"true\"\n",
@@ -603,6 +607,7 @@ START_TEST(env_gateway_vars)
     setenv("Gateway_Log_Level", "debug", 1);
     setenv("GATEWAY_MAX_BODY_SIZE", "1024", 1);
     setenv("GATEWAY_WORKERS", "3", 1);
+    setenv("GATEWAY_MAX_CONNECTIONS", "64", 1);
     setenv("GATEWAY_RATE_LIMIT_RPM", "", 1); /* empty = null */
     setenv("GATEWAY_PROVIDERS", "{\"openai\": {\"api_key\": \"k\", \"timeout\": 5}}", 1);
     setenv("GATEWAY_PRICING",
@@ -618,6 +623,7 @@ START_TEST(env_gateway_vars)
     ck_assert_int_eq(t_cfg.log_level, 10);
     ck_assert_uint_eq(t_cfg.max_body_size, 1024);
     ck_assert_int_eq(t_cfg.workers, 3);
+    ck_assert_int_eq(t_cfg.max_connections, 64);
     ck_assert_int_eq(t_cfg.rate_limit_rpm, 0);
     ck_assert_str_eq(t_provider_str("openai", "api_key"), "k");
     ck_assert_uint_eq(t_cfg.n_pricing, 1);

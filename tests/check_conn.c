@@ -28,7 +28,10 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "gateway/gw_app.h"
 #include "gateway/gw_conn.h"
+#include "gateway/gw_reply.h"
+#include "gateway/gw_req.h"
 
 #define BIG_LEN (1024 * 1024)
 
@@ -606,6 +609,49 @@ START_TEST(invalid_content_length_400)
 }
 END_TEST
 
+/* A client that does not speak HTTP (TLS, SSH) gets its 400 at once, not after read_timeout. */
+START_TEST(not_http_rejected_at_once)
+{
+    static const char hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+    static const char *const lines[] = {"SSH-2.0-OpenSSH_9.6\r\n", "GET / HTTP/1.1 x"};
+    struct srv s;
+    struct cl c;
+    struct resp r = {0};
+    double t0;
+
+    srv_start(&s, 4096, 1000, 5);
+    cl_open(&c, &s);
+    t0 = now_s();
+    cl_send(&c, hello, sizeof(hello) - 1);
+    ck_assert_int_eq(cl_response(&c, &r), 0);
+    ck_assert_double_lt(now_s() - t0, 1.0);
+    expect_json(&r, 400);
+    ck_assert(cl_closed(&c));
+    resp_free(&r);
+    cl_close(&c);
+    for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+        cl_open(&c, &s);
+        t0 = now_s();
+        cl_sends(&c, lines[i]);
+        ck_assert_int_eq(cl_response(&c, &r), 0);
+        ck_assert_double_lt(now_s() - t0, 1.0);
+        expect_json(&r, 400);
+        resp_free(&r);
+        cl_close(&c);
+    }
+    /* Versions and methods evhttp would mishandle reach the reject route too. */
+    cl_open(&c, &s);
+    cl_sends(&c, "GET /a HTTP/1.2\r\nHost: x\r\n\r\n");
+    expect_json_reply(&c, 505);
+    cl_close(&c);
+    cl_open(&c, &s);
+    cl_sends(&c, "BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n");
+    expect_json_reply(&c, 501);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
 START_TEST(read_timeout_408)
 {
     struct srv s;
@@ -885,6 +931,53 @@ START_TEST(client_gone_mid_request)
 }
 END_TEST
 
+/* A request whose libevent request is gone already (client left, shutdown). */
+static struct gw_req *gone_req(struct gw_worker *w)
+{
+    struct gw_req *r = calloc(1, sizeof(*r));
+
+    ck_assert_ptr_nonnull(r);
+    r->w = w;
+    r->path = strdup("/v1/models");
+    ck_assert_ptr_nonnull(r->path);
+    snprintf(r->rid, sizeof(r->rid), "test");
+    w->inflight++;
+    return r;
+}
+
+/* Every reply path ends a request whose r->ev is NULL without touching libevent. */
+START_TEST(reply_without_evhttp_request)
+{
+    static const char *const origins[] = {"*"};
+    struct cfg cfg = {.cors_allow_origins = (char **)origins, .n_cors_allow_origins = 1};
+    struct gw_app app = {.cfg = &cfg};
+    struct gw_worker w = {.app = &app};
+    struct evbuffer *buf = evbuffer_new();
+    struct gw_req *r;
+
+    ck_assert_ptr_nonnull(buf);
+    r = gone_req(&w);
+    gw_reply_header(r, "Retry-After", "1");
+    gw_reply_error(r, 503, "service_starting", "starting");
+    r = gone_req(&w);
+    gw_reply_json(r, 200, json_pack("{s:i}", "a", 1));
+    r = gone_req(&w);
+    gw_reply_raw(r, 200, "text/plain", "ok", 2);
+    r = gone_req(&w);
+    gw_reply_errorf(r, 404, "not_found", "no %s", "thing");
+    r = gone_req(&w);
+    gw_reply_stream_start(r, 200, "text/event-stream");
+    evbuffer_add_printf(buf, "data: x\n\n");
+    ck_assert_uint_eq(gw_reply_stream_send(r, buf, NULL, NULL), 0);
+    ck_assert_uint_eq(evbuffer_get_length(buf), 0);
+    gw_reply_stream_end(r);
+    r = gone_req(&w);
+    gw_reply_gone(r);
+    ck_assert_uint_eq(w.inflight, 0);
+    evbuffer_free(buf);
+}
+END_TEST
+
 Suite *conn_suite(void)
 {
     Suite *s = suite_create("conn");
@@ -892,6 +985,7 @@ Suite *conn_suite(void)
     TCase *reject = tcase_create("reject");
     TCase *timer = tcase_create("timeout");
     TCase *out = tcase_create("output");
+    TCase *reply = tcase_create("reply");
 
     tcase_add_test(pass, keepalive_get_post);
     tcase_add_test(pass, pipelined_one_write);
@@ -906,6 +1000,7 @@ Suite *conn_suite(void)
     tcase_add_test(reject, chunked_too_big_413);
     tcase_add_test(reject, invalid_content_length_400);
     tcase_add_test(reject, pipelined_then_rejected);
+    tcase_add_test(reject, not_http_rejected_at_once);
     tcase_add_test(timer, read_timeout_408);
     tcase_add_test(timer, idle_is_not_timed);
     tcase_add_test(timer, timer_waits_for_busy_evhttp);
@@ -913,10 +1008,12 @@ Suite *conn_suite(void)
     tcase_add_test(out, streamed_response);
     tcase_add_test(out, client_socket_nodelay);
     tcase_add_test(out, client_gone_mid_response);
+    tcase_add_test(reply, reply_without_evhttp_request);
     tcase_set_timeout(timer, 6);
     suite_add_tcase(s, pass);
     suite_add_tcase(s, reject);
     suite_add_tcase(s, timer);
     suite_add_tcase(s, out);
+    suite_add_tcase(s, reply);
     return s;
 }

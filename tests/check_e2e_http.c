@@ -5,12 +5,16 @@
  */
 #include <check.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -183,6 +187,246 @@ START_TEST(not_found_and_method)
 }
 END_TEST
 
+/* Protocol errors are JSON like every other error; bytes that are not HTTP are refused at once. */
+START_TEST(protocol_errors_json)
+{
+    static const char hello[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+    struct t_resp r;
+    const char *req;
+    char h[256];
+    struct timespec t0, t1;
+
+    start_or_fail(NULL);
+    /* A TLS ClientHello or an SSH banner: 400 without waiting for read_timeout (30 s). */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(t_http_raw(gw.port, hello, sizeof(hello) - 1, &r, 3000), 0);
+    assert_error(&r, 400, "Malformed HTTP request", "invalid_request_error");
+    t_resp_free(&r);
+    req = "SSH-2.0-OpenSSH_9.6\r\n";
+    ck_assert_int_eq(t_http_raw(gw.port, req, strlen(req), &r, 3000), 0);
+    assert_error(&r, 400, "Malformed HTTP request", "invalid_request_error");
+    t_resp_free(&r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert_int_lt((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000, 2000);
+
+    /* An unknown method: JSON 501 (libevent answered with an HTML page). */
+    req = "BREW /health HTTP/1.1\r\nHost: x\r\n\r\n";
+    ck_assert_int_eq(t_http_raw(gw.port, req, strlen(req), &r, 3000), 0);
+    assert_error(&r, 501, "Method Not Implemented", "server_error");
+    t_resp_free(&r);
+    /* A known method the route does not take: JSON 405 with Allow. */
+    ck_assert_int_eq(t_http(gw.port, "PUT", "/v1/keys", NULL, "{}", &r), 0);
+    assert_error(&r, 405, "Method Not Allowed", "invalid_request_error");
+    ck_assert_str_eq(t_header(&r, "Allow", h, sizeof(h)), "POST, GET");
+    t_resp_free(&r);
+
+    /* HTTP/1.2 was answered as "HTTP/1.2 200": now 505 in HTTP/1.1. */
+    req = "GET /health HTTP/1.2\r\nHost: x\r\n\r\n";
+    ck_assert_int_eq(t_http_raw(gw.port, req, strlen(req), &r, 3000), 0);
+    ck_assert_int_eq(strncmp(r.head, "HTTP/1.1 505 ", 13), 0);
+    assert_error(&r, 505, "HTTP Version Not Supported: use HTTP/1.1", "server_error");
+    t_resp_free(&r);
+    req = "GET /health HTTP/1.0\r\n\r\n";
+    ck_assert_int_eq(t_http_raw(gw.port, req, strlen(req), &r, 3000), 0);
+    ck_assert_int_eq(r.status, 200);
+    t_resp_free(&r);
+    stop_ok();
+}
+END_TEST
+
+/* ---- connection cap and descriptor exhaustion ---- */
+
+/* CPU time (user + system) of pid so far, in clock ticks. */
+static long proc_cpu_ticks(pid_t pid)
+{
+    char path[64], buf[1024], *p;
+    unsigned long ut = 0, st = 0;
+    FILE *f;
+    size_t n;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    p = strrchr(buf, ')'); /* fields after the command name: state is field 3, utime 14 */
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st),
+                     2);
+    return (long)(ut + st);
+}
+
+static int proc_nfds(pid_t pid)
+{
+    char cmd[96];
+    FILE *f;
+    int n = -1;
+
+    snprintf(cmd, sizeof(cmd), "ls /proc/%d/fd | wc -l", (int)pid);
+    f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    if (fscanf(f, "%d", &n) != 1)
+        n = -1;
+    pclose(f);
+    return n;
+}
+
+/* A connected socket that sends nothing. */
+static int idle_conn(int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+/* True when the server closed fd (EOF or reset), without waiting. */
+static bool closed_by_server(int fd)
+{
+    struct pollfd pfd = {.fd = fd, .events = POLLIN};
+    char c;
+
+    if (poll(&pfd, 1, 0) <= 0)
+        return false;
+    return recv(fd, &c, 1, MSG_DONTWAIT) <= 0;
+}
+
+static int count_lines(const char *path, const char *needle)
+{
+    char *log = t_read_file(path);
+    int n = 0;
+
+    for (const char *p = log; p != NULL && (p = strstr(p, needle)) != NULL; p++)
+        n++;
+    free(log);
+    return n;
+}
+
+/*
+ * Out of file descriptors with idle clients holding them: accepting pauses instead of spinning
+ * (was: 100 % CPU per worker and "Too many open files" logged in a loop), one warning a second
+ * at most, and idle connections are closed so that a new request is still served.
+ */
+START_TEST(fd_exhaustion_no_spin)
+{
+    enum { NIDLE = 40 };
+    int fds[NIDLE], nfd;
+    struct rlimit rl;
+    struct t_resp r;
+    long c0, c1;
+
+    start_or_fail(NULL);
+    nfd = proc_nfds(gw.pid);
+    ck_assert_int_gt(nfd, 0);
+    rl.rlim_cur = rl.rlim_max = (rlim_t)nfd + 8;
+    ck_assert_int_eq(syscall(SYS_prlimit64, gw.pid, RLIMIT_NOFILE, &rl, NULL), 0);
+    for (int i = 0; i < NIDLE; i++)
+        fds[i] = idle_conn(gw.port);
+    usleep(300000);
+    c0 = proc_cpu_ticks(gw.pid);
+    usleep(1000000);
+    c1 = proc_cpu_ticks(gw.pid);
+    ck_assert_msg(c1 - c0 < 30, "gateway used %ld ticks of CPU in 1 s", c1 - c0);
+    ck_assert_int_ge(count_lines(gw.logpath, "cannot accept connections"), 1);
+    ck_assert_int_le(count_lines(gw.logpath, "cannot accept connections"), 6);
+    ck_assert_int_le(count_lines(gw.logpath, "Too many open files"), 6);
+    /* Idle connections make room, oldest first: a new client is served. */
+    ck_assert_int_eq(t_http(gw.port, "GET", "/health", NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    t_resp_free(&r);
+    for (int i = 0; i < NIDLE; i++)
+        close(fds[i]);
+    stop_ok();
+}
+END_TEST
+
+/*
+ * max_connections: idle connections beyond the cap are closed, oldest first, but never one with
+ * a request in progress; a new client is served.
+ */
+START_TEST(max_connections_cap)
+{
+    enum { NIDLE = 10 };
+    const char *part = "GET /health HTTP/1.1\r\nHost: x\r\n";
+    int fds[NIDLE], busy, closed = 0;
+    struct t_resp r;
+    char buf[512];
+    ssize_t n;
+
+    start_or_fail("max_connections: 4\n"); /* 2 workers: 2 each */
+    busy = idle_conn(gw.port);
+    ck_assert_int_eq(send(busy, part, strlen(part), 0), (ssize_t)strlen(part));
+    for (int i = 0; i < NIDLE; i++) {
+        fds[i] = idle_conn(gw.port);
+        usleep(20000);
+    }
+    for (int k = 0; k < 50 && closed < NIDLE - 4; k++) {
+        usleep(100000);
+        closed = 0;
+        for (int i = 0; i < NIDLE; i++)
+            closed += closed_by_server(fds[i]);
+    }
+    ck_assert_msg(closed >= NIDLE - 4, "only %d idle connections closed", closed);
+    /* The connection with a request in progress was kept: it completes now. */
+    ck_assert_int_eq(send(busy, "\r\n", 2, 0), 2);
+    {
+        struct pollfd pfd = {.fd = busy, .events = POLLIN};
+        ck_assert_int_eq(poll(&pfd, 1, 5000), 1);
+    }
+    n = recv(busy, buf, sizeof(buf) - 1, 0);
+    ck_assert_int_gt(n, 12);
+    buf[n] = '\0';
+    ck_assert_int_eq(strncmp(buf, "HTTP/1.1 200 ", 13), 0);
+    ck_assert_int_eq(t_http(gw.port, "GET", "/health", NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    t_resp_free(&r);
+    close(busy);
+    for (int i = 0; i < NIDLE; i++)
+        close(fds[i]);
+    stop_ok();
+}
+END_TEST
+
+/* serve raises the soft descriptor limit to the hard one. */
+START_TEST(fd_limit_raised)
+{
+    struct rlimit rl;
+    char path[64], *limits = NULL, want[128];
+    const char *line;
+
+    ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max <= 256)
+        return; /* nothing to raise */
+    rl.rlim_cur = 256;
+    ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0); /* inherited by the gateway */
+    start_or_fail(NULL);
+    snprintf(path, sizeof(path), "cat /proc/%d/limits", (int)gw.pid);
+    {
+        FILE *f = popen(path, "r");
+        size_t n;
+        ck_assert_ptr_nonnull(f);
+        limits = calloc(1, 8192);
+        n = fread(limits, 1, 8191, f);
+        pclose(f);
+        ck_assert_uint_gt(n, 0);
+    }
+    line = strstr(limits, "Max open files");
+    ck_assert_ptr_nonnull(line);
+    if (rl.rlim_max == RLIM_INFINITY)
+        snprintf(want, sizeof(want), "unlimited");
+    else
+        snprintf(want, sizeof(want), "%llu", (unsigned long long)rl.rlim_max);
+    ck_assert_msg(strncmp(line + 26, want, strlen(want)) == 0, "limits: %.80s", line);
+    free(limits);
+    stop_ok();
+}
+END_TEST
+
 START_TEST(limits_body_and_headers)
 {
     struct t_resp r;
@@ -307,6 +551,34 @@ START_TEST(cors_explicit_origin)
     ck_assert_int_eq(r.status, 400);
     ck_assert_str_eq(r.body, "Disallowed CORS origin, method");
     t_resp_free(&r);
+    stop_ok();
+}
+END_TEST
+
+/* The preflight's requested method is one exact, case-sensitive token of the allowed list. */
+START_TEST(cors_method_exact_token)
+{
+    static const char *const bad[] = {"OST", "ETE", "GE", "post", "GET, POST", "POSTX", ","};
+    static const char *const good[] = {"GET", "POST", "PATCH", "DELETE", "OPTIONS"};
+    struct t_resp r;
+    char hdr[256];
+
+    start_or_fail("cors_allow_origins: [\"https://app.example\"]\n");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(hdr, sizeof(hdr),
+                 "Origin: https://app.example\r\nAccess-Control-Request-Method: %s\r\n", bad[i]);
+        ck_assert_int_eq(t_http(gw.port, "OPTIONS", "/v1/chat/completions", hdr, NULL, &r), 0);
+        ck_assert_msg(r.status == 400, "method '%s' got %d", bad[i], r.status);
+        ck_assert_str_eq(r.body, "Disallowed CORS method");
+        t_resp_free(&r);
+    }
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        snprintf(hdr, sizeof(hdr),
+                 "Origin: https://app.example\r\nAccess-Control-Request-Method: %s\r\n", good[i]);
+        ck_assert_int_eq(t_http(gw.port, "OPTIONS", "/v1/chat/completions", hdr, NULL, &r), 0);
+        ck_assert_msg(r.status == 200, "method '%s' got %d", good[i], r.status);
+        t_resp_free(&r);
+    }
     stop_ok();
 }
 END_TEST
@@ -539,10 +811,15 @@ Suite *e2e_http_suite(void)
     tcase_add_test(tc, readiness_fails_without_database);
     tcase_add_test(tc, root_page);
     tcase_add_test(tc, not_found_and_method);
+    tcase_add_test(tc, protocol_errors_json);
     tcase_add_test(tc, limits_body_and_headers);
+    tcase_add_test(tc, fd_exhaustion_no_spin);
+    tcase_add_test(tc, max_connections_cap);
+    tcase_add_test(tc, fd_limit_raised);
     tcase_add_test(tc, limits_read_timeout);
     tcase_add_test(tc, request_id);
     tcase_add_test(tc, cors_explicit_origin);
+    tcase_add_test(tc, cors_method_exact_token);
     tcase_add_test(tc, cors_wildcard_and_off);
     tcase_add_test(tc, database_created_and_migrated);
     tcase_add_test(tc, sigint_and_keepalive_shutdown);

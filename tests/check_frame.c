@@ -52,7 +52,8 @@ static void feed_piece(struct gw_frame *f, const char *buf, size_t off, size_t n
         } else if (ev == GW_FRAME_ERROR) {
             ck_assert(!gw_frame_is_busy(f));
             o->status = in->status;
-            ck_assert(o->status == 400 || o->status == 413 || o->status == 431);
+            ck_assert(o->status == 400 || o->status == 413 || o->status == 431 ||
+                      o->status == 501 || o->status == 505);
         }
     }
 }
@@ -152,11 +153,11 @@ START_TEST(content_length_zero_and_duplicates)
     run(S("POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n"), &o);
     ck_assert_int_eq(o.n, 1);
     ck_assert_uint_eq(o.info[0].content_length, 0);
-    /* The same value twice is one length; HEAD and unknown methods are fine without a body. */
+    /* The same value twice is one length; HEAD and TRACE are fine without a body. */
     run(S("PUT / HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 003\r\n\r\nabc"), &o);
     ck_assert_int_eq(o.n, 1);
     ck_assert_uint_eq(o.total[0], 61);
-    run(S("HEAD / HTTP/1.1\r\nContent-Length: 0\r\n\r\nFOO /x HTTP/1.1\r\n\r\n"), &o);
+    run(S("HEAD / HTTP/1.1\r\nContent-Length: 0\r\n\r\nTRACE /x HTTP/1.1\r\n\r\n"), &o);
     ck_assert_int_eq(o.n, 2);
     ck_assert_int_eq(o.status, 0);
 }
@@ -326,7 +327,6 @@ START_TEST(bad_head)
         "GET  / HTTP/1.1\r\n\r\n",
         "GET / HTTP/1.1 \r\n\r\n",
         "GET /\r\n\r\n",
-        "GET / HTTP/2.0\r\n\r\n",
         "GET / HTTP/1.x\r\n\r\n",
         "GET / FTP/1.1x\r\n\r\n",
         "G(T / HTTP/1.1\r\n\r\n",
@@ -341,8 +341,6 @@ START_TEST(bad_head)
         /* evhttp 2.1 would read these bodies as the next request */
         "HEAD / HTTP/1.1\r\nContent-Length: 1\r\n\r\nx",
         "TRACE / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-        "get / HTTP/1.1\r\nContent-Length: 1\r\n\r\nx",
-        "PROPFIND / HTTP/1.1\r\nContent-Length: 1\r\n\r\nx",
     };
 
     for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++)
@@ -358,6 +356,80 @@ START_TEST(bad_head)
         run(S(nulv), &o);
         ck_assert_int_eq(o.status, 400);
     }
+}
+END_TEST
+
+/* Only HTTP/1.0 and HTTP/1.1 are served (505), only evhttp's methods (501), whole heads. */
+START_TEST(version_and_method)
+{
+    static const char *const v505[] = {
+        "GET / HTTP/1.2\r\n\r\n",
+        "GET / HTTP/2.0\r\n\r\n",
+        "GET / HTTP/0.9\r\n\r\n",
+        "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        "POST /v1/chat/completions HTTP/1.9\r\nContent-Length: 2\r\n\r\n{}",
+    };
+    static const char *const v501[] = {
+        "BREW / HTTP/1.1\r\n\r\n",
+        "get / HTTP/1.1\r\n\r\n",
+        "get / HTTP/1.1\r\nContent-Length: 1\r\n\r\nx",
+        "PROPFIND / HTTP/1.1\r\nContent-Length: 1\r\n\r\nx",
+        "SSH-2.0-OpenSSH_9.6 x HTTP/1.1\r\n\r\n",
+    };
+    static const char ok10[] = "GET / HTTP/1.0\r\n\r\n";
+    struct fr_out o;
+
+    for (size_t i = 0; i < sizeof(v505) / sizeof(v505[0]); i++) {
+        ck_assert_msg(status_of(v505[i]) == 505, "request %zu", i);
+        check_splits(v505[i], strlen(v505[i]), 8192, 1000);
+    }
+    for (size_t i = 0; i < sizeof(v501) / sizeof(v501[0]); i++) {
+        ck_assert_msg(status_of(v501[i]) == 501, "request %zu", i);
+        check_splits(v501[i], strlen(v501[i]), 8192, 1000);
+    }
+    run(S(ok10), &o);
+    ck_assert_int_eq(o.status, 0);
+    ck_assert_int_eq(o.n, 1);
+    ck_assert(!o.info[0].http11);
+}
+END_TEST
+
+/* Bytes that cannot start an HTTP/1.x request: 400 at the first impossible byte, without waiting
+ * for a line end or the end of the head. */
+START_TEST(not_http_at_once)
+{
+    static const struct {
+        const char *bytes;
+        size_t len;
+        size_t bad; /* offset of the first impossible byte */
+    } cases[] = {
+        {S("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"), 0}, /* TLS ClientHello */
+        {S("SSH-2.0-OpenSSH_9.6\r\n"), 19},
+        {S("SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.6\r\n"), 39},
+        {S("\x00\x01\x02"), 0},
+        {S("GET / HTTP/1.1 \r\n"), 14},
+        {S("GET /\r\n"), 5},
+        {S("GET  / HTTP/1.1\r\n"), 4},
+        {S("GET / http/1.1\r\n"), 6},
+        {S("GET / HTTP/1.1\rX"), 15},
+        {S("GET / HTTP/11.1\r\n"), 12},
+        {S("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), 32},
+    };
+    static const char partial[] = "GET /v1/models HTTP/1.";
+    struct fr_out o;
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        /* Everything up to the bad byte is still a possible request... */
+        drive(cases[i].bytes, cases[i].bad, 1, 0, 8192, 1000, &o);
+        ck_assert_msg(o.status == 0, "case %zu: %d before the bad byte", i, o.status);
+        /* ...and the bad byte itself is refused, fed whole or byte by byte. */
+        drive(cases[i].bytes, cases[i].bad + 1, cases[i].bad + 1, 0, 8192, 1000, &o);
+        ck_assert_msg(o.status == 400, "case %zu: %d", i, o.status);
+        drive(cases[i].bytes, cases[i].len, 1, 0, 8192, 1000, &o);
+        ck_assert_msg(o.status == 400, "case %zu: %d", i, o.status);
+    }
+    drive(S(partial), 1, 0, 8192, 1000, &o);
+    ck_assert_int_eq(o.status, 0);
 }
 END_TEST
 
@@ -527,6 +599,8 @@ Suite *frame_suite(void)
     tcase_add_test(bad, bad_transfer_encoding);
     tcase_add_test(bad, bad_chunks);
     tcase_add_test(bad, bad_head);
+    tcase_add_test(bad, version_and_method);
+    tcase_add_test(bad, not_http_at_once);
     tcase_add_test(lim, head_limit);
     tcase_add_test(lim, trailer_limit);
     tcase_add_test(lim, body_limit);

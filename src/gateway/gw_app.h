@@ -23,6 +23,7 @@ struct event;
 struct event_base;
 struct evhttp;
 struct evhttp_bound_socket;
+struct evconnlistener;
 
 struct gw_app {
     const struct cfg *cfg;          /* borrowed, immutable */
@@ -34,6 +35,7 @@ struct gw_app {
     int nworkers;
     struct gw_worker *workers;
     int port;          /* the bound port (resolved when cfg->port is 0) */
+    size_t conn_cap;   /* client connections per worker (max_connections shared out) */
     atomic_bool ready; /* start-up over the database done (gw_boot_start()): serve everything */
 };
 
@@ -53,6 +55,16 @@ struct gw_worker {
     bool draining;     /* stop accepting; exit when inflight reaches 0 */
     uint64_t rid_seed; /* per-worker random prefix of generated request ids */
     uint64_t rid_seq;
+    /* Connection cap and descriptor exhaustion (gw_server.c). */
+    struct gw_conn_limits conn_limits; /* app->limits plus conns */
+    struct gw_conn_set *conns;         /* this loop's open client connections */
+    struct evconnlistener *listener;   /* of bound */
+    struct event *accept_ev;           /* deferred check, then the resume timer */
+    size_t conn_cap;                   /* this worker's share of max_connections */
+    bool accept_paused;                /* the listener is disabled */
+    bool fd_exhausted;                 /* accept() failed with EMFILE/ENFILE/ENOBUFS/ENOMEM */
+    int64_t warn_us;                   /* when the last accept warning was logged */
+    unsigned warn_suppressed;          /* accept warnings not logged since */
 };
 
 #endif

@@ -28,6 +28,7 @@
 
 #include "gateway/gw_frame.h"
 #include "log.h"
+#include "util.h"
 
 #define CONN_NVEC 8         /* socket-input chains looked at per evbuffer_peek() */
 #define CONN_COPY_MAX 2048  /* requests parts up to this size are copied, not moved */
@@ -50,8 +51,16 @@ struct gw_conn {
     bool rejected;                    /* the reject request went out: drop all further input */
     bool flushing;                    /* conn_output() may write (we are in conn_write_cb) */
     bool write_failed;
-    bool nodelay; /* TCP_NODELAY is set on the socket */
-    bool paused;  /* rev is off: a whole request waits for a busy evhttp */
+    bool nodelay;                /* TCP_NODELAY is set on the socket */
+    bool paused;                 /* rev is off: a whole request waits for a busy evhttp */
+    struct gw_conn_set *set;     /* lim->set, or NULL */
+    struct gw_conn *prev, *next; /* in set */
+    int64_t active_us;           /* monotonic time of the last bytes read */
+};
+
+struct gw_conn_set {
+    struct gw_conn *head;
+    size_t n;
 };
 
 /* bufferevent_free() clears the callbacks; evhttp always has an event callback until then. */
@@ -341,6 +350,8 @@ static int conn_take(struct gw_conn *c, struct evbuffer *src, struct evbuffer *d
     }
     if (evbuffer_get_length(src) == c->scanned)
         return 0;
+    if (c->set != NULL)
+        c->active_us = util_mono_us();
     if (!c->nodelay) {
         /*
          * Without it, a stream's second small write waits for the client's delayed ACK of the
@@ -593,6 +604,12 @@ static void conn_free(void *arg)
 {
     struct gw_conn *c = arg;
 
+    if (c->set != NULL) {
+        *(c->prev != NULL ? &c->prev->next : &c->set->head) = c->next;
+        if (c->next != NULL)
+            c->next->prev = c->prev;
+        c->set->n--;
+    }
     /* libevent's free functions are not NULL-safe. */
     if (c->out_cb != NULL)
         evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cb);
@@ -636,6 +653,14 @@ struct bufferevent *gw_conn_bev_new(struct event_base *base, void *arg)
         bufferevent_free(c->bev);
         return NULL;
     }
+    if ((c->set = lim->set) != NULL) {
+        c->active_us = util_mono_us();
+        c->next = c->set->head;
+        if (c->next != NULL)
+            c->next->prev = c;
+        c->set->head = c;
+        c->set->n++;
+    }
     return c->bev;
 
 fail:
@@ -646,4 +671,49 @@ fail:
         gw_frame_free(c->fr);
     free(c);
     return NULL;
+}
+
+struct gw_conn_set *gw_conn_set_new(void)
+{
+    return calloc(1, sizeof(struct gw_conn_set));
+}
+
+void gw_conn_set_free(struct gw_conn_set *set)
+{
+    free(set);
+}
+
+size_t gw_conn_set_count(const struct gw_conn_set *set)
+{
+    return set->n;
+}
+
+/* Between requests: evhttp waits to read one, and nothing is begun, pending or unsent. */
+static bool conn_is_idle(struct gw_conn *c)
+{
+    return !conn_is_closing(c) && !c->rejected && !c->paused && !gw_frame_is_busy(c->fr) &&
+           (bufferevent_get_enabled(c->bev) & EV_READ) &&
+           evbuffer_get_length(bufferevent_get_input(c->bev)) == 0 &&
+           evbuffer_get_length(bufferevent_get_output(c->bev)) == 0 &&
+           (c->pre == NULL || evbuffer_get_length(c->pre) == 0);
+}
+
+bool gw_conn_set_close_idle(struct gw_conn_set *set, int64_t min_idle_us)
+{
+    struct gw_conn *oldest = NULL;
+    int64_t before = util_mono_us() - min_idle_us;
+
+    for (struct gw_conn *c = set->head; c != NULL; c = c->next) {
+        if (conn_is_idle(c) && (oldest == NULL || c->active_us <= oldest->active_us))
+            oldest = c;
+    }
+    if (oldest == NULL || oldest->active_us > before)
+        return false;
+    LOG_DEBUG("conn: closing the longest-idle connection");
+    bufferevent_incref(oldest->bev); /* evhttp frees the connection in its event callback */
+    if (oldest->rev != NULL)
+        event_del(oldest->rev);
+    bufferevent_trigger_event(oldest->bev, BEV_EVENT_EOF | BEV_EVENT_READING, 0);
+    bufferevent_decref(oldest->bev);
+    return true;
 }

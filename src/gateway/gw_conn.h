@@ -26,18 +26,44 @@
 #ifndef GW_CONN_H
 #define GW_CONN_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct event_base;
 struct bufferevent;
+struct gw_conn_set;
 
 #define GW_CONN_REJECT_PREFIX "/_gw/reject/"
 
 struct gw_conn_limits {
     size_t max_header_size;
     size_t max_body_size;
-    int read_timeout; /* seconds */
+    int read_timeout;        /* seconds */
+    struct gw_conn_set *set; /* optional: the loop's open connections (NULL: not tracked) */
 };
+
+/*
+ * The open connections of one event loop (one thread), for a connection cap and for closing
+ * idle keep-alive connections when file descriptors run short. Returns owned, free with
+ * gw_conn_set_free() once every connection is gone (after evhttp_free and event_base_free);
+ * NULL when out of memory. NULL-safe free.
+ */
+struct gw_conn_set *gw_conn_set_new(void) __attribute__((warn_unused_result));
+void gw_conn_set_free(struct gw_conn_set *set);
+
+/* Connections opened and not yet freed. */
+size_t gw_conn_set_count(const struct gw_conn_set *set);
+
+/*
+ * Closes the connection that has been idle longest, if for at least min_idle_us: no request in
+ * progress, none waiting for evhttp and no reply being written (a keep-alive connection between
+ * requests, or one that never sent a byte). The close is what a client's EOF causes; its descriptor
+ * is released when evhttp has freed it (at once, or later in this loop iteration). Returns false
+ * when no connection is idle. Loop thread only; not from inside evhttp's callbacks of that
+ * connection.
+ */
+bool gw_conn_set_close_idle(struct gw_conn_set *set, int64_t min_idle_us);
 
 /*
  * evhttp bevcb: returns a new bufferevent (owned by evhttp, which sets its fd) that frames

@@ -30,6 +30,18 @@ enum fr_state {
     FR_ERROR,
 };
 
+/* The request line, checked byte by byte as it arrives (fr_check_line()). */
+enum fr_line {
+    RL_METHOD,  /* method token */
+    RL_TARGET,  /* request target */
+    RL_VERSION, /* "HTTP/d.d" */
+    RL_CR,      /* CR seen after the version */
+    RL_DONE,    /* the request line is complete and well formed */
+};
+
+/* Longest method token taken for one: a longer run of token bytes is not HTTP. */
+#define FR_METHOD_MAX 32
+
 struct gw_frame {
     size_t max_head;
     size_t max_body;
@@ -37,6 +49,8 @@ struct gw_frame {
     struct gw_frame_info info;
     size_t consumed;    /* bytes of this request so far, skipped empty lines included */
     int hstate;         /* FR_HEAD: 0 inside a line, 1 just after LF, 2 after LF CR */
+    enum fr_line rl;    /* FR_HEAD: progress through the request line */
+    size_t rl_n;        /* bytes of the current request-line part */
     uint64_t left;      /* bytes left in the Content-Length body or in the current chunk */
     uint64_t chunk_sum; /* sum of the chunk sizes so far */
     uint64_t csize;     /* chunk size being read */
@@ -129,6 +143,19 @@ static bool fr_ieq(const char *s, size_t n, const char *lit)
     return true;
 }
 
+/* The methods evhttp 2.1 knows (exact, case-sensitive); any other token is answered 501. */
+static bool fr_method_is_known(const char *m, size_t n)
+{
+    static const char *const methods[] = {"GET",     "POST",  "HEAD",    "PUT",  "DELETE",
+                                          "OPTIONS", "TRACE", "CONNECT", "PATCH"};
+
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        if (strlen(methods[i]) == n && memcmp(methods[i], m, n) == 0)
+            return true;
+    }
+    return false;
+}
+
 /*
  * evhttp 2.1 reads a body only for these methods (exact, case-sensitive); for any other method
  * it would parse the body as the next request, so such a body is refused instead.
@@ -145,27 +172,36 @@ static bool fr_method_reads_body(const char *m, size_t n)
     return false;
 }
 
-/* "METHOD SP target SP HTTP/d.d" with exactly one space between parts, as evhttp splits it. */
+/*
+ * "METHOD SP target SP HTTP/d.d" with exactly one space between parts, as evhttp splits it.
+ * Returns 0, 400 (malformed), 505 (a version other than 1.0 and 1.1: evhttp would answer in
+ * that version) or 501 (a method evhttp does not know: it would answer with an HTML page).
+ */
 static int fr_request_line(struct gw_frame *f, const char *s, size_t n, bool *body_ok)
 {
-    size_t i = 0, target;
+    size_t i = 0, method, target;
     const char *v;
 
     while (i < n && fr_is_tchar((unsigned char)s[i]))
         i++;
     if (i == 0 || i >= n || s[i] != ' ')
-        return -1;
+        return 400;
+    method = i;
     *body_ok = fr_method_reads_body(s, i);
     target = ++i;
     while (i < n && (unsigned char)s[i] > ' ' && s[i] != 0x7f)
         i++;
     if (i == target || i >= n || s[i] != ' ')
-        return -1;
+        return 400;
     v = s + i + 1;
-    if (n - i - 1 != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '1' || v[6] != '.' ||
+    if (n - i - 1 != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' || v[6] != '.' ||
         v[7] < '0' || v[7] > '9')
-        return -1;
-    f->info.http11 = v[5] == '1' && v[7] >= '1';
+        return 400;
+    if (v[5] != '1' || v[7] > '1')
+        return 505;
+    if (!fr_method_is_known(s, method))
+        return 501;
+    f->info.http11 = v[7] == '1';
     return 0;
 }
 
@@ -235,6 +271,7 @@ static enum gw_frame_ev fr_parse_head(struct gw_frame *f, const char *h, size_t 
     const char *line = h, *end = h + n, *nl;
     bool body_ok = false, has_body;
     size_t len;
+    int status;
 
     for (bool first = true;; first = false) {
         nl = memchr(line, '\n', (size_t)(end - line));
@@ -243,8 +280,8 @@ static enum gw_frame_ev fr_parse_head(struct gw_frame *f, const char *h, size_t 
         if (len > 0 && line[len - 1] == '\r')
             len--;
         if (first) {
-            if (fr_request_line(f, line, len, &body_ok) < 0)
-                return fr_fail(f, 400);
+            if ((status = fr_request_line(f, line, len, &body_ok)) != 0)
+                return fr_fail(f, status);
         } else if (len == 0) {
             break;
         } else if (fr_header(f, line, len, (size_t)(line - h), (size_t)(nl + 1 - line)) < 0) {
@@ -277,6 +314,61 @@ enum gw_frame_ev gw_frame_head(struct gw_frame *f, const char *head)
 {
     assert(f->st == FR_HEAD_WAIT);
     return fr_parse_head(f, head, f->info.head_len);
+}
+
+/*
+ * Checks the request line as its bytes arrive (p[0..n), the bytes after those seen before), so
+ * that a client speaking something else (TLS, SSH, binary) is refused at its first impossible
+ * byte instead of after read_timeout: a method of token bytes, one space, a target of visible
+ * bytes, one space, "HTTP/" digit "." digit, then CRLF or LF. Returns -1 at the first byte that
+ * cannot belong to an HTTP/1.x request line, 0 otherwise.
+ */
+static int fr_check_line(struct gw_frame *f, const char *p, size_t n)
+{
+    static const char version[] = "HTTP/d.d";
+
+    for (size_t i = 0; i < n && f->rl != RL_DONE; i++) {
+        unsigned char c = (unsigned char)p[i];
+
+        switch (f->rl) {
+        case RL_METHOD:
+            if (c == ' ' && f->rl_n > 0) {
+                f->rl = RL_TARGET;
+                f->rl_n = 0;
+            } else if (!fr_is_tchar(c) || ++f->rl_n > FR_METHOD_MAX) {
+                return -1;
+            }
+            break;
+        case RL_TARGET:
+            if (c == ' ' && f->rl_n > 0) {
+                f->rl = RL_VERSION;
+                f->rl_n = 0;
+            } else if (c <= ' ' || c == 0x7f) {
+                return -1;
+            } else {
+                f->rl_n++;
+            }
+            break;
+        case RL_VERSION:
+            if (f->rl_n == sizeof(version) - 1) {
+                if (c != '\r' && c != '\n')
+                    return -1;
+                f->rl = c == '\r' ? RL_CR : RL_DONE;
+            } else if (version[f->rl_n] == 'd' ? (c < '0' || c > '9') : c != version[f->rl_n]) {
+                return -1;
+            }
+            f->rl_n++;
+            break;
+        case RL_CR:
+            if (c != '\n')
+                return -1;
+            f->rl = RL_DONE;
+            break;
+        case RL_DONE:
+            break;
+        }
+    }
+    return 0;
 }
 
 /*
@@ -462,6 +554,14 @@ enum gw_frame_ev gw_frame_feed(struct gw_frame *f, const char *p, size_t len, si
                 f->st = FR_HEAD;
             break;
         case FR_HEAD:
+            if (f->rl != RL_DONE) {
+                size_t seen = f->info.skip + f->info.head_len;
+                size_t room = seen < f->max_head ? f->max_head - seen : 0;
+                if (fr_check_line(f, p + i, len - i < room ? len - i : room) < 0) {
+                    ev = fr_fail(f, 400);
+                    break;
+                }
+            }
             ev = fr_scan_head(f, p, len, &i);
             break;
         case FR_BODY:

@@ -20,13 +20,14 @@ enum gw_frame_ev {
     GW_FRAME_MORE,  /* every byte given was consumed; the request is not complete */
     GW_FRAME_HEAD,  /* the head is complete: call gw_frame_head() before feeding more */
     GW_FRAME_DONE,  /* the request is complete; gw_frame_info() describes it */
-    GW_FRAME_ERROR, /* the request breaks a rule: gw_frame_info()->status is 400, 413 or 431 */
+    GW_FRAME_ERROR, /* the request breaks a rule: gw_frame_info()->status is 400, 413, 431, */
+                    /* 501 or 505 */
 };
 
 /* What the framer knows about the current request. The head starts after the skipped empty
  * lines; expect_off counts from the start of the head. */
 struct gw_frame_info {
-    int status;              /* after GW_FRAME_ERROR: 400, 413 or 431; 0 otherwise */
+    int status;              /* after GW_FRAME_ERROR: 400, 413, 431, 501, 505; 0 otherwise */
     size_t skip;             /* empty lines (CR/LF bytes) before the request line, to drop */
     size_t head_len;         /* request line + headers + empty line, starting at skip */
     size_t total_len;        /* after GW_FRAME_DONE: skip + head + body with its framing */
@@ -63,7 +64,12 @@ void gw_frame_free(struct gw_frame *f);
  * exactly "chunked", both Content-Length and Transfer-Encoding, a body on a method that evhttp
  * reads no body for (anything but GET POST PUT DELETE OPTIONS CONNECT PATCH), a bad chunk-size
  * line, missing CRLF after chunk data, or a malformed trailer -> 400; Content-Length or chunk
- * sum > max_body_size -> 413.
+ * sum > max_body_size -> 413; a method other than GET POST HEAD PUT DELETE OPTIONS TRACE CONNECT
+ * PATCH (case-sensitive) -> 501; a version other than HTTP/1.0 and HTTP/1.1 -> 505.
+ * The request line is checked as it arrives: the first byte that cannot belong to an HTTP/1.x
+ * request line (a non-token byte in the method, a method over 32 bytes, a control byte in the
+ * target, anything but "HTTP/" digit "." digit CRLF after it) is a 400 at once, without waiting
+ * for the end of the line or of the head (a TLS ClientHello fails at its first byte).
  */
 enum gw_frame_ev gw_frame_feed(struct gw_frame *f, const char *p, size_t len, size_t *used);
 

@@ -62,6 +62,8 @@ static const char *gw_reason(int status)
         return "Service Unavailable";
     case 504:
         return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
         return status < 400 ? "OK" : "Error";
     }
@@ -92,6 +94,8 @@ const char *gw_error_type(int status)
 
 void gw_reply_header(struct gw_req *r, const char *name, const char *value)
 {
+    if (r->ev == NULL)
+        return;
     evhttp_add_header(evhttp_request_get_output_headers(r->ev), name, value);
 }
 
@@ -138,11 +142,18 @@ static void gw_reply_overhead(struct gw_req *r, struct evkeyvalq *out)
     evhttp_add_header(out, "X-Gateway-Overhead-Ms", v);
 }
 
+/*
+ * r->ev may be gone already (the client left, or the server shuts down): every reply path then
+ * only ends r, without touching libevent.
+ */
 static void gw_reply_common_headers(struct gw_req *r, const char *ctype)
 {
-    struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
+    struct evkeyvalq *out;
     bool vary_origin;
 
+    if (r->ev == NULL)
+        return;
+    out = evhttp_request_get_output_headers(r->ev);
     evhttp_add_header(out, "X-Request-Id", r->rid);
     gw_reply_overhead(r, out);
     if (ctype != NULL)

@@ -111,6 +111,13 @@ void gw_reject(struct gw_req *r, const struct gw_params *p)
                  r->w->app->limits.max_header_size);
         gw_reply_error(r, 431, "headers_too_large", msg);
         return;
+    case 501:
+        gw_reply_error(r, 501, "method_not_implemented", "Method Not Implemented");
+        return;
+    case 505:
+        gw_reply_error(r, 505, "http_version_not_supported",
+                       "HTTP Version Not Supported: use HTTP/1.1");
+        return;
     default:
         gw_reply_error(r, 400, "bad_request", "Malformed HTTP request");
         return;
@@ -143,6 +150,31 @@ static bool gw_cors_header_allowed(const char *h, size_t n)
     return false;
 }
 
+/*
+ * Access-Control-Request-Method names one method (Fetch standard): after trimming spaces and
+ * tabs it must equal one of gw_cors_methods exactly. Methods are case-sensitive (RFC 9110 9.1),
+ * as in Starlette's `requested_method not in allow_methods`; a substring ("OST") or a list
+ * ("GET, POST") is no method.
+ */
+static bool gw_cors_method_allowed(const char *method)
+{
+    const char *b = method, *e = method + strlen(method), *s = gw_cors_methods;
+
+    while (b < e && (*b == ' ' || *b == '\t'))
+        b++;
+    while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    while (*s != '\0') {
+        size_t n = strcspn(s, ",");
+        if (n == (size_t)(e - b) && n > 0 && memcmp(s, b, n) == 0)
+            return true;
+        s += n;
+        while (*s == ',' || *s == ' ')
+            s++;
+    }
+    return false;
+}
+
 /* The preflight answer of Starlette's CORSMiddleware (allow_methods/headers of the reference). */
 static void gw_cors_preflight(struct gw_req *r, const char *origin, const char *method,
                               const char *req_headers)
@@ -161,8 +193,7 @@ static void gw_cors_preflight(struct gw_req *r, const char *origin, const char *
             origin_ok = true;
     }
     origin_ok = origin_ok || allow_all;
-    method_ok = strstr(gw_cors_methods, method) != NULL && strchr(method, ',') == NULL &&
-                strlen(method) >= 3;
+    method_ok = gw_cors_method_allowed(method);
     if (req_headers != NULL) {
         const char *s = req_headers;
         while (*s != '\0') {
@@ -229,6 +260,26 @@ static char *gw_decode_path(struct evhttp_request *ev)
     return path;
 }
 
+/*
+ * Out of memory before a struct gw_req exists: the usual JSON 500, built without allocating
+ * more than libevent itself needs (a static body by reference).
+ */
+static void gw_route_oom(struct evhttp_request *ev)
+{
+    static const char body[] = "{\"detail\":\"Internal Server Error\",\"error\":{\"message\":"
+                               "\"Internal Server Error\",\"type\":\"server_error\","
+                               "\"code\":\"internal_error\"}}";
+    struct evbuffer *buf = evbuffer_new();
+
+    LOG_ERR("out of memory while routing a request");
+    if (buf != NULL)
+        evbuffer_add_reference(buf, body, sizeof(body) - 1, NULL, NULL);
+    evhttp_add_header(evhttp_request_get_output_headers(ev), "Content-Type", "application/json");
+    evhttp_send_reply(ev, 500, "Internal Server Error", buf);
+    if (buf != NULL)
+        evbuffer_free(buf);
+}
+
 void gw_route_dispatch(struct evhttp_request *ev, void *arg)
 {
     struct gw_worker *w = arg;
@@ -241,11 +292,13 @@ void gw_route_dispatch(struct evhttp_request *ev, void *arg)
     char allow[128] = "";
     const char *origin;
 
-    if (bad_path)
-        path = strdup("/");
-    r = gw_req_new(ev, w, path);
+    if (bad_path && (path = strdup("/")) == NULL) {
+        gw_route_oom(ev);
+        return;
+    }
+    r = gw_req_new(ev, w, path); /* frees path when it fails */
     if (r == NULL) {
-        evhttp_send_error(ev, 500, "Internal Server Error");
+        gw_route_oom(ev);
         return;
     }
     if (bad_path) {

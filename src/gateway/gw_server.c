@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/listener.h>
 #include <event2/util.h>
 
 #include "config.h"
@@ -30,6 +32,9 @@
 #define GW_MAX_WORKERS 256
 #define GW_LISTEN_BACKLOG 1024
 #define GW_UPSTREAM_IDLE_CONNECTIONS 1024 /* per worker, see gw_httpc_opts */
+#define GW_ACCEPT_PAUSE_US 100000         /* accepting pauses this long when it cannot go on */
+#define GW_ACCEPT_WARN_US 1000000         /* at most one accept warning a second per worker */
+#define GW_IDLE_GRACE_US 100000           /* a connection this new is not closed as idle */
 
 struct gw_server {
     struct gw_app app; /* first: a worker's app pointer is its server */
@@ -91,6 +96,118 @@ static const struct httpc_opts gw_httpc_opts = {
     .max_idle_connections = GW_UPSTREAM_IDLE_CONNECTIONS,
 };
 
+/* One warning a second at most (accept() fails in a loop otherwise); the others are counted. */
+static void gw_accept_warn(struct gw_worker *w, const char *what)
+{
+    int64_t now = util_mono_us();
+
+    if (w->warn_us != 0 && now - w->warn_us < GW_ACCEPT_WARN_US) {
+        w->warn_suppressed++;
+        return;
+    }
+    if (w->warn_suppressed > 0)
+        LOG_WARN("worker %d: %s (%u more since the last message)", w->id, what, w->warn_suppressed);
+    else
+        LOG_WARN("worker %d: %s", w->id, what);
+    w->warn_us = now;
+    w->warn_suppressed = 0;
+}
+
+/* Stops accepting; gw_accept_check() runs again in GW_ACCEPT_PAUSE_US. */
+static void gw_accept_pause(struct gw_worker *w)
+{
+    static const struct timeval tv = {0, GW_ACCEPT_PAUSE_US};
+
+    if (!w->accept_paused)
+        evconnlistener_disable(w->listener);
+    w->accept_paused = true;
+    evtimer_add(w->accept_ev, &tv);
+}
+
+/*
+ * Runs after an accept that reached the worker's connection cap, after a failed accept, and
+ * every GW_ACCEPT_PAUSE_US while accepting is paused. At the cap or out of descriptors, the
+ * longest-idle keep-alive connection is closed to make room; when descriptors ran out, or the
+ * cap is reached and nothing is idle, accepting pauses (new clients wait in the listen queue)
+ * instead of failing accept() in a busy loop.
+ */
+static void gw_accept_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct gw_worker *w = arg;
+    size_t n, need, closed = 0;
+
+    (void)fd;
+    (void)what;
+    if (w->draining || w->listener == NULL)
+        return;
+    /* Several accepts may come in one listener callback: bring the count under the cap. */
+    n = gw_conn_set_count(w->conns);
+    need = n >= w->conn_cap ? n - w->conn_cap + 1 : 0;
+    if (need == 0 && w->fd_exhausted)
+        need = 1;
+    while (closed < need && gw_conn_set_close_idle(w->conns, GW_IDLE_GRACE_US))
+        closed++;
+    if (w->fd_exhausted) {
+        w->fd_exhausted = false;
+        gw_accept_pause(w);
+        return;
+    }
+    if (n - closed >= w->conn_cap) {
+        /* The closed ones are freed by the next check; nothing idle long enough otherwise. */
+        if (closed == 0) {
+            char msg[128];
+            snprintf(msg, sizeof(msg),
+                     "%zu connections open (max_connections share), none idle: accepting paused",
+                     n);
+            gw_accept_warn(w, msg);
+        }
+        gw_accept_pause(w);
+        return;
+    }
+    if (w->accept_paused)
+        evconnlistener_enable(w->listener);
+    w->accept_paused = false;
+}
+
+/*
+ * The worker whose loop runs on this thread: the listener's error callback gets evhttp's
+ * argument (the evhttp), not ours.
+ */
+static _Thread_local struct gw_worker *gw_this_worker;
+
+/* accept() failed (libevent retries EINTR, EAGAIN and ECONNABORTED itself). */
+static void gw_accept_error(struct evconnlistener *l, void *arg)
+{
+    struct gw_worker *w = gw_this_worker;
+    int err = EVUTIL_SOCKET_ERROR();
+    char msg[160];
+
+    (void)arg;
+    if (w == NULL || w->listener != l) {
+        evconnlistener_disable(l); /* not ours to manage: at least do not spin */
+        return;
+    }
+    snprintf(msg, sizeof(msg), "cannot accept connections: %s; pausing accept for %d ms",
+             strerror(err), GW_ACCEPT_PAUSE_US / 1000);
+    gw_accept_warn(w, msg);
+    w->fd_exhausted = true; /* EMFILE, ENFILE, ENOBUFS, ENOMEM: whatever it is, do not spin */
+    if (!w->accept_paused)
+        evconnlistener_disable(w->listener);
+    w->accept_paused = true;
+    event_active(w->accept_ev, EV_TIMEOUT, 0);
+}
+
+/* evhttp's bufferevent factory: the framer, counted in this worker's connection set. */
+static struct bufferevent *gw_worker_bev_new(struct event_base *base, void *arg)
+{
+    struct gw_worker *w = arg;
+    struct bufferevent *bev = gw_conn_bev_new(base, &w->conn_limits);
+
+    if (gw_conn_set_count(w->conns) >= w->conn_cap)
+        event_active(w->accept_ev, EV_TIMEOUT, 0);
+    return bev;
+}
+
 static int gw_worker_init(struct gw_worker *w, const struct addrinfo *ai)
 {
     const struct cfg *cfg = w->app->cfg;
@@ -120,7 +237,15 @@ static int gw_worker_init(struct gw_worker *w, const struct addrinfo *ai)
     /* The framer (gw_conn.c) enforces our limits with JSON answers; these are a safety net. */
     evhttp_set_max_headers_size(w->http, (ev_ssize_t)cfg->max_header_size + 4096);
     evhttp_set_max_body_size(w->http, (ev_ssize_t)cfg->max_body_size + 1);
-    evhttp_set_bevcb(w->http, gw_conn_bev_new, &w->app->limits);
+    w->conns = gw_conn_set_new();
+    w->accept_ev = evtimer_new(w->base, gw_accept_check, w);
+    if (w->conns == NULL || w->accept_ev == NULL) {
+        LOG_ERR("cannot create the connection set");
+        return -1;
+    }
+    w->conn_limits = w->app->limits;
+    w->conn_limits.set = w->conns;
+    evhttp_set_bevcb(w->http, gw_worker_bev_new, w);
     evhttp_set_gencb(w->http, gw_route_dispatch, w);
     if (w->id == 0) {
         static const struct timeval one_second = {1, 0};
@@ -137,11 +262,16 @@ static int gw_worker_init(struct gw_worker *w, const struct addrinfo *ai)
         w->listen_fd = -1;
         return -1;
     }
+    w->listener = evhttp_bound_socket_get_listener(w->bound);
+    evconnlistener_set_error_cb(w->listener, gw_accept_error);
     return 0;
 }
 
 static void gw_worker_cleanup(struct gw_worker *w)
 {
+    if (w->accept_ev != NULL)
+        event_free(w->accept_ev);
+    w->accept_ev = NULL;
     if (w->deadline != NULL)
         event_free(w->deadline);
     w->deadline = NULL;
@@ -162,14 +292,16 @@ static void gw_worker_cleanup(struct gw_worker *w)
     if (w->base != NULL)
         event_base_free(w->base);
     w->base = NULL;
+    gw_conn_set_free(w->conns); /* every connection is gone with the base */
+    w->conns = NULL;
 }
 
 static void *gw_worker_main(void *arg)
 {
     struct gw_worker *w = arg;
-
     struct gw_server *srv = (struct gw_server *)w->app;
 
+    gw_this_worker = w;
     event_base_dispatch(w->base);
     /*
      * Upstream calls still running after the shutdown deadline end here, on their own thread,
@@ -219,9 +351,12 @@ static void gw_worker_drain(evutil_socket_t fd, short what, void *arg)
     w->draining = true;
     if (w->flush != NULL)
         gw_index_flush_touched(w->app->index, w->app->db, w->base);
+    if (w->accept_ev != NULL)
+        evtimer_del(w->accept_ev);
     if (w->bound != NULL)
         evhttp_del_accept_socket(w->http, w->bound); /* closes the listening socket */
     w->bound = NULL;
+    w->listener = NULL;
     w->listen_fd = -1;
     if (w->inflight == 0) {
         event_base_loopexit(w->base, NULL);
@@ -247,6 +382,26 @@ static int gw_resolve(const char *host, int port, struct addrinfo **res)
         return -1;
     }
     return 0;
+}
+
+/*
+ * Each worker's share of max_connections, which is held to half the process's descriptor
+ * limit: the other half is for upstream and database connections, so that the cap, not
+ * EMFILE, is what a flood of clients meets first.
+ */
+static size_t gw_conn_cap(const struct cfg *cfg, int nworkers)
+{
+    struct rlimit rl;
+    size_t total = (size_t)cfg->max_connections, cap;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur / 2 < total) {
+        total = rl.rlim_cur / 2 > 0 ? (size_t)(rl.rlim_cur / 2) : 1;
+        LOG_INFO("max_connections %d lowered to %zu: the file-descriptor limit is %llu",
+                 cfg->max_connections, total, (unsigned long long)rl.rlim_cur);
+    }
+    cap = (total + (size_t)nworkers - 1) / (size_t)nworkers;
+    return cap > 0 ? cap : 1;
 }
 
 void gw_server_free(struct gw_server *srv)
@@ -287,6 +442,7 @@ struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db, struct gw_
     app->limits.max_body_size = cfg->max_body_size;
     app->limits.read_timeout = cfg->read_timeout;
     app->port = cfg->port;
+    app->conn_cap = gw_conn_cap(cfg, app->nworkers);
     app->workers = calloc((size_t)app->nworkers, sizeof(*app->workers));
     if (app->workers == NULL || gw_resolve(cfg->host, cfg->port, &srv->ai) < 0)
         goto fail;
@@ -296,6 +452,7 @@ struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db, struct gw_
         struct gw_worker *w = &app->workers[i];
         w->app = app;
         w->id = i;
+        w->conn_cap = app->conn_cap;
         if (gw_worker_init(w, srv->ai) < 0)
             goto fail;
         if (i == 0 && app->port == 0) {
@@ -355,8 +512,10 @@ int gw_server_run(struct gw_server *srv)
         }
     }
     if (started == app->nworkers) {
-        LOG_INFO("any-llm-gateway %s listening on http://%s:%d (%d worker%s)", GW_VERSION,
-                 cfg->host, app->port, app->nworkers, app->nworkers == 1 ? "" : "s");
+        LOG_INFO("any-llm-gateway %s listening on http://%s:%d (%d worker%s, up to %zu "
+                 "connections each)",
+                 GW_VERSION, cfg->host, app->port, app->nworkers, app->nworkers == 1 ? "" : "s",
+                 app->conn_cap);
         pthread_mutex_lock(&srv->mu);
         while (srv->stop == 0)
             pthread_cond_wait(&srv->cv, &srv->mu);
