@@ -51,6 +51,12 @@ int t_run(const char *const *argv, const char *const *envs, char **out);
  * Returns 0 or -1 (connect failure / timeout). */
 int t_http_raw(int port, const char *req, size_t len, struct t_resp *resp, int timeout_ms);
 
+/* A blocking TCP connection to 127.0.0.1:port; returns the fd or -1. */
+int t_connect(int port);
+
+/* Reads one response on fd (until it is complete, EOF or timeout_ms). Returns 0 or -1. */
+int t_http_read(int fd, struct t_resp *resp, int timeout_ms);
+
 /* Builds and sends "METHOD path HTTP/1.1" with Host, Connection: close, extra headers
  * ("Name: value\r\n" lines, may be NULL) and body (may be NULL). */
 int t_http(int port, const char *method, const char *path, const char *headers, const char *body,

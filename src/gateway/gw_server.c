@@ -21,6 +21,7 @@
 #include "config.h"
 #include "gateway/gw_app.h"
 #include "gateway/gw_conn.h"
+#include "gateway/gw_early.h"
 #include "gateway/gw_index.h"
 #include "gateway/gw_route.h"
 #include "httpc.h"
@@ -256,6 +257,8 @@ struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db, struct gw_
     app->limits.max_header_size = cfg->max_header_size;
     app->limits.max_body_size = cfg->max_body_size;
     app->limits.read_timeout = cfg->read_timeout;
+    app->limits.head_check = gw_early_check; /* DESIGN.md §2.14 */
+    app->limits.head_arg = app;
     app->port = cfg->port;
     app->workers = calloc((size_t)app->nworkers, sizeof(*app->workers));
     if (app->workers == NULL || gw_resolve(cfg->host, cfg->port, &srv->ai) < 0)
