@@ -95,11 +95,10 @@ static void srv_cb(struct evhttp_request *req, void *arg)
 {
     struct srv *s = arg;
     const char *uri = evhttp_request_get_uri(req);
-    size_t plen = strlen(GW_CONN_REJECT_PREFIX);
+    int status = gw_conn_internal_status(evhttp_request_get_input_headers(req));
     struct evbuffer *b = evbuffer_new();
 
-    if (strncmp(uri, GW_CONN_REJECT_PREFIX, plen) == 0) {
-        int status = atoi(uri + plen);
+    if (status > 0) {
         evbuffer_add_printf(b, "{\"error\":{\"status\":%d}}", status);
         reply_json(req, status, "Rejected", b);
     } else if (strcmp(uri, "/big") == 0) {
@@ -161,6 +160,8 @@ static void *srv_loop(void *arg)
     return NULL;
 }
 
+static gw_conn_head_fn *srv_head_check; /* the early check of the next srv_start() */
+
 static void srv_start(struct srv *s, size_t max_head, size_t max_body, int read_timeout)
 {
     static const struct timeval tick = {0, 10000};
@@ -172,6 +173,7 @@ static void srv_start(struct srv *s, size_t max_head, size_t max_body, int read_
     s->lim.max_header_size = max_head;
     s->lim.max_body_size = max_body;
     s->lim.read_timeout = read_timeout;
+    s->lim.head_check = srv_head_check; /* set before the loop thread starts */
     s->base = event_base_new();
     ck_assert_ptr_nonnull(s->base);
     s->http = evhttp_new(s->base);
@@ -931,6 +933,201 @@ START_TEST(client_gone_mid_request)
 }
 END_TEST
 
+/* ---- early refusal (limits.head_check) and lingering close ---- */
+
+/* The test's credential rule: a head must carry "Authorization: ok". */
+static int refuse_keyless(void *arg, const char *head, size_t len)
+{
+    (void)arg;
+    return find(head, len, "\r\nAuthorization: ok\r\n") != NULL ? 0 : 401;
+}
+
+static void srv_start_checked(struct srv *s, size_t max_body)
+{
+    srv_head_check = refuse_keyless;
+    srv_start(s, 4096, max_body, 5);
+    srv_head_check = NULL;
+}
+
+/* Sends n body bytes in a blocking fashion; returns the bytes the kernel accepted. */
+static size_t cl_send_body(struct cl *c, size_t n)
+{
+    char chunk[16384];
+    size_t sent = 0;
+
+    memset(chunk, 'b', sizeof(chunk));
+    while (sent < n) {
+        size_t k = n - sent < sizeof(chunk) ? n - sent : sizeof(chunk);
+        ssize_t w = send(c->fd, chunk, k, MSG_NOSIGNAL);
+        if (w <= 0)
+            break;
+        sent += (size_t)w;
+    }
+    return sent;
+}
+
+/* A small send buffer: the client cannot park the body in the kernel and must really send it. */
+static void cl_small_sndbuf(struct cl *c)
+{
+    int sz = 16384;
+
+    ck_assert_int_eq(setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)), 0);
+}
+
+START_TEST(refused_before_body)
+{
+    struct srv s;
+    struct cl c;
+    double t0;
+
+    srv_start_checked(&s, 1 << 20);
+    cl_open(&c, &s);
+    t0 = now_s();
+    cl_sends(&c, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{bad");
+    expect_json_reply(&c, 401);
+    ck_assert_double_lt(now_s() - t0, 0.5);
+    ck_assert(cl_closed(&c)); /* the write side is shut once the answer is out */
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+/* No 100 Continue for a refused request; a request that passes still gets it. */
+START_TEST(refused_expect_continue)
+{
+    struct srv s;
+    struct cl c;
+    struct resp r = {0};
+
+    srv_start_checked(&s, 1 << 20);
+    cl_open(&c, &s);
+    cl_sends(&c, "POST /e HTTP/1.1\r\nHost: x\r\nAuthorization: ok\r\n"
+                 "Expect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    ck_assert_int_eq(cl_response(&c, &r), 0);
+    ck_assert_int_eq(r.status, 100);
+    resp_free(&r);
+    cl_sends(&c, "hello");
+    expect_echo(&c, "/e", 5);
+    cl_sends(&c,
+             "POST /e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    expect_json_reply(&c, 401);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+/* Pipelining and chunked bodies do not get past the check. */
+START_TEST(refused_pipelined_chunked)
+{
+    struct srv s;
+    struct cl c;
+
+    srv_start_checked(&s, 1 << 20);
+    cl_open(&c, &s);
+    cl_sends(&c, "GET /a HTTP/1.1\r\nHost: x\r\nAuthorization: ok\r\n\r\n"
+                 "POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel");
+    expect_echo(&c, "/a", 0);
+    expect_json_reply(&c, 401);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+/* A request that carries the framer's marker with a wrong secret is an ordinary request. */
+START_TEST(marker_cannot_be_forged)
+{
+    struct srv s;
+    struct cl c;
+
+    srv_start(&s, 4096, 1000, 5);
+    cl_open(&c, &s);
+    cl_sends(&c, "GET /_gw/reject/413 HTTP/1.1\r\nHost: x\r\n" GW_CONN_MARKER
+                 ": 00000000000000000000000000000000 413\r\n\r\n");
+    expect_echo(&c, "/_gw/reject/413", 0);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+/*
+ * A client that writes its whole oversized body before reading (Python's http.client, httpx)
+ * reads the 413: the framer discards the body instead of closing under it.
+ */
+START_TEST(blocking_client_reads_413)
+{
+    struct srv s;
+    struct cl c;
+    size_t n = 512 * 1024;
+    char head[128];
+
+    srv_start(&s, 4096, 1000, 5);
+    cl_open(&c, &s);
+    cl_small_sndbuf(&c);
+    snprintf(head, sizeof(head), "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", n);
+    cl_sends(&c, head);
+    usleep(100000); /* the answer is out before the body is sent */
+    ck_assert_uint_eq(cl_send_body(&c, n), n);
+    expect_json_reply(&c, 413);
+    ck_assert(cl_closed(&c));
+    cl_close(&c);
+    srv_stop(&s);
+    /* the same for a refused request */
+    srv_start_checked(&s, 1000);
+    cl_open(&c, &s);
+    cl_small_sndbuf(&c);
+    snprintf(head, sizeof(head), "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 900\r\n\r\n");
+    cl_sends(&c, head);
+    usleep(100000);
+    ck_assert_uint_eq(cl_send_body(&c, 900), 900);
+    expect_json_reply(&c, 401);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+/* The discarding is bounded: past max_body_size + GW_CONN_LINGER_EXTRA bytes the socket closes. */
+START_TEST(linger_bounded_in_bytes)
+{
+    struct srv s;
+    struct cl c;
+    size_t n = 16u << 20;
+
+    srv_start(&s, 4096, 1000, 5);
+    cl_open(&c, &s);
+    cl_small_sndbuf(&c);
+    cl_sends(&c, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 16777216\r\n\r\n");
+    ck_assert_uint_lt(cl_send_body(&c, n), n);
+    expect_json_reply(&c, 413);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
+/* ... and in time: a client that stops sending is closed GW_CONN_LINGER_IDLE_MS later. */
+START_TEST(linger_bounded_in_time)
+{
+    struct srv s;
+    struct cl c;
+    size_t sent = 0;
+    double t0;
+
+    srv_start(&s, 4096, 1000, 5);
+    cl_open(&c, &s);
+    cl_sends(&c, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n");
+    expect_json_reply(&c, 413);
+    t0 = now_s();
+    usleep((GW_CONN_LINGER_IDLE_MS + 300) * 1000);
+    for (int i = 0; i < 20 && sent == (size_t)i * 100; i++) {
+        sent += cl_send_body(&c, 100); /* the closed socket answers with a reset */
+        usleep(20000);
+    }
+    ck_assert_uint_lt(sent, 2000);
+    ck_assert_double_lt(now_s() - t0, 3.0);
+    cl_close(&c);
+    srv_stop(&s);
+}
+END_TEST
+
 /* A request whose libevent request is gone already (client left, shutdown). */
 static struct gw_req *gone_req(struct gw_worker *w)
 {
@@ -985,6 +1182,7 @@ Suite *conn_suite(void)
     TCase *reject = tcase_create("reject");
     TCase *timer = tcase_create("timeout");
     TCase *out = tcase_create("output");
+    TCase *early = tcase_create("early");
     TCase *reply = tcase_create("reply");
 
     tcase_add_test(pass, keepalive_get_post);
@@ -1008,12 +1206,21 @@ Suite *conn_suite(void)
     tcase_add_test(out, streamed_response);
     tcase_add_test(out, client_socket_nodelay);
     tcase_add_test(out, client_gone_mid_response);
+    tcase_add_test(early, refused_before_body);
+    tcase_add_test(early, refused_expect_continue);
+    tcase_add_test(early, refused_pipelined_chunked);
+    tcase_add_test(early, marker_cannot_be_forged);
+    tcase_add_test(early, blocking_client_reads_413);
+    tcase_add_test(early, linger_bounded_in_bytes);
+    tcase_add_test(early, linger_bounded_in_time);
     tcase_add_test(reply, reply_without_evhttp_request);
     tcase_set_timeout(timer, 6);
+    tcase_set_timeout(early, 10);
     suite_add_tcase(s, pass);
     suite_add_tcase(s, reject);
     suite_add_tcase(s, timer);
     suite_add_tcase(s, out);
+    suite_add_tcase(s, early);
     suite_add_tcase(s, reply);
     return s;
 }

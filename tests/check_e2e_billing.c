@@ -915,15 +915,10 @@ END_TEST
 /* The gateway's log so far (owned), waiting up to 2 s for needle (lines go through a thread). */
 static char *bill_log_with(const char *needle)
 {
-    char *log = NULL;
+    char *log = t_gw_log_wait(&t_api, needle, (int)bill_ms(2000));
 
-    for (long deadline = bill_now_ms() + bill_ms(2000);; usleep(20000)) {
-        free(log);
-        log = t_read_file(t_api.logpath);
-        ck_assert_ptr_nonnull(log);
-        if (strstr(log, needle) != NULL || bill_now_ms() > deadline)
-            return log;
-    }
+    ck_assert_ptr_nonnull(log);
+    return log;
 }
 
 /* A newline in the model cannot start a forged log line (regression: the model of an unpriced

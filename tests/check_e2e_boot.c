@@ -46,7 +46,7 @@ static char *run_once(const char *yaml)
     char *log;
 
     ck_assert_int_eq(t_gw_start(&gw, yaml, args, NULL), 0);
-    log = t_read_file(gw.logpath);
+    log = t_gw_log_wait(&gw, "listening on http", 3000);
     ck_assert_int_eq(t_gw_stop(&gw, SIGTERM, 10000), 0);
     return log;
 }

@@ -220,11 +220,12 @@ START_TEST(master_key_rules)
                    "Missing X-AnyLLM-Key or Authorization header");
     t_expect_error("GET", "/v1/budgets?limit=0", NULL, NULL, 401,
                    "Missing X-AnyLLM-Key or Authorization header");
-    /* ...but a malformed JSON body is rejected before auth. */
-    j = t_call("POST", "/v1/budgets", NULL, "{oops", 422);
-    t_expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
-    json_decref(j);
-    j = t_call("PATCH", "/v1/budgets/x", "Authorization: Bearer wrong\r\n", "{oops", 422);
+    /* ...and before the body is parsed (DESIGN.md §2.14; the reference gives 422 first). */
+    t_expect_error("POST", "/v1/budgets", NULL, "{oops", 401,
+                   "Missing X-AnyLLM-Key or Authorization header");
+    t_expect_error("PATCH", "/v1/budgets/x", "Authorization: Bearer wrong\r\n", "{oops", 401,
+                   "Invalid master key");
+    j = t_call("POST", "/v1/budgets", T_AUTH, "{oops", 422);
     t_expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
 

@@ -405,8 +405,11 @@ START_TEST(validation_before_upstream)
     t_llm_need();
     key = t_llm_user_key("chat-valid");
     before = t_fake_stat(&t_llm_fake, "requests");
-    /* Malformed JSON is refused before authentication (as FastAPI does). */
+    /* Authentication comes before the body is parsed (DESIGN.md §2.14; FastAPI: 422 first). */
     chat(NULL, "{\"model\":", &r);
+    ck_assert_int_eq(r.status, 401);
+    t_resp_free(&r);
+    chat(key, "{\"model\":", &r);
     ck_assert_int_eq(r.status, 422);
     t_resp_free(&r);
     expect_422(key, "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "missing", "model",

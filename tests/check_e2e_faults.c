@@ -233,7 +233,7 @@ START_TEST(db_down_at_start)
     v = fl_sql_until(url, "SELECT count(*) FROM usage_logs", "1", 5000);
     ck_assert_msg(v != NULL && strcmp(v, "1") == 0, "usage rows: %s", v);
     free(v);
-    log = t_read_file(t_api.logpath);
+    log = t_gw_log_wait(&t_api, "start-up complete", 3000);
     ck_assert_ptr_nonnull(log);
     ck_assert_msg(strstr(log, "retrying") != NULL, "no retry in the log:\n%s", log);
     ck_assert_msg(strstr(log, "start-up complete") != NULL, "no completion in the log:\n%s", log);

@@ -92,8 +92,9 @@ START_TEST(error_replies_have_overhead)
     ck_assert(expect_overhead(key, "fake-status-429", false, 429) >= 0);
     /* The gateway's own errors, before any provider is called. */
     ck_assert(expect_overhead(NULL, "fake-ok", false, 401) >= 0);
-    ck_assert_int_eq(
-        t_http(t_api.port, "POST", CHAT, "Content-Type: application/json\r\n", "{not json", &r), 0);
+    ck_assert_int_eq(t_http(t_api.port, "POST", CHAT, T_AUTH "Content-Type: application/json\r\n",
+                            "{not json", &r),
+                     0);
     ck_assert_int_eq(r.status, 422);
     ck_assert(overhead_ms(&r) >= 0);
     t_resp_free(&r);

@@ -322,14 +322,16 @@ START_TEST(pricing_auth)
                  "Missing X-AnyLLM-Key or Authorization header", "authentication_error");
     expect_error("DELETE", "/v1/pricing/openai:auth-test", "Authorization: Bearer wrong\r\n", NULL,
                  401, "Invalid master key", "authentication_error");
-    /* Auth before validation and before the model-key check; malformed JSON before auth. */
+    /* Auth before validation, the model-key check and the body parse (DESIGN.md §2.14). */
     expect_error("POST", "/v1/pricing", NULL, "{\"input_price_per_million\": -1}", 401,
                  "Missing X-AnyLLM-Key or Authorization header", "authentication_error");
     expect_error("POST", "/v1/pricing", "Authorization: Bearer wrong\r\n",
                  "{\"model_key\": \"bogus\", \"input_price_per_million\": 1, "
                  "\"output_price_per_million\": 1}",
                  401, "Invalid master key", "authentication_error");
-    j = t_call("POST", "/v1/pricing", NULL, "{nope", 422);
+    expect_error("POST", "/v1/pricing", NULL, "{nope", 401,
+                 "Missing X-AnyLLM-Key or Authorization header", "authentication_error");
+    j = t_call("POST", "/v1/pricing", T_AUTH, "{nope", 422);
     t_expect_422_item(j, 0, "json_invalid", "body", NULL, NULL);
     json_decref(j);
     t_assert_sql("0", "SELECT count(*) FROM model_pricing WHERE model_key = '%s'",
@@ -609,7 +611,7 @@ END_TEST
 static bool bootstrap_key(char *buf, size_t len)
 {
     static const char marker[] = "Save this key now: ";
-    char *log = t_read_file(t_api.logpath), *p;
+    char *log = t_gw_log_wait(&t_api, marker, 3000), *p;
     size_t n;
 
     p = log != NULL ? strstr(log, marker) : NULL;

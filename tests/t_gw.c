@@ -249,30 +249,29 @@ static bool t_resp_complete(const char *buf, size_t len)
     return len >= (size_t)(end + 4 - buf) + strtoul(cl + 17, NULL, 10);
 }
 
-int t_http_raw(int port, const char *req, size_t len, struct t_resp *resp, int timeout_ms)
+int t_connect(int port)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_port = htons((uint16_t)port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    size_t cap = 8192, got = 0, off = 0;
-    long deadline = t_now_ms() + timeout_ms;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    char *buf, *sep;
 
-    memset(resp, 0, sizeof(*resp));
     if (fd < 0)
         return -1;
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         close(fd);
         return -1;
     }
-    while (off < len) {
-        ssize_t w = send(fd, req + off, len - off, MSG_NOSIGNAL);
-        if (w <= 0)
-            break; /* the server may answer early (e.g. 413) and close */
-        off += (size_t)w;
-    }
-    buf = malloc(cap);
+    return fd;
+}
+
+int t_http_read(int fd, struct t_resp *resp, int timeout_ms)
+{
+    size_t cap = 8192, got = 0;
+    long deadline = t_now_ms() + timeout_ms;
+    char *buf = malloc(cap), *sep;
+
+    memset(resp, 0, sizeof(*resp));
     for (;;) {
         struct pollfd pfd = {.fd = fd, .events = POLLIN};
         long left = deadline - t_now_ms();
@@ -289,7 +288,6 @@ int t_http_raw(int port, const char *req, size_t len, struct t_resp *resp, int t
         if (t_resp_complete(buf, got))
             break;
     }
-    close(fd);
     buf[got] = '\0';
     sep = strstr(buf, "\r\n\r\n");
     if (got < 12 || sep == NULL) {
@@ -304,6 +302,25 @@ int t_http_raw(int port, const char *req, size_t len, struct t_resp *resp, int t
     resp->body[resp->body_len] = '\0';
     free(buf);
     return 0;
+}
+
+int t_http_raw(int port, const char *req, size_t len, struct t_resp *resp, int timeout_ms)
+{
+    size_t off = 0;
+    int fd = t_connect(port), rc;
+
+    memset(resp, 0, sizeof(*resp));
+    if (fd < 0)
+        return -1;
+    while (off < len) {
+        ssize_t w = send(fd, req + off, len - off, MSG_NOSIGNAL);
+        if (w <= 0)
+            break; /* the server may answer early (e.g. 413) and close */
+        off += (size_t)w;
+    }
+    rc = t_http_read(fd, resp, timeout_ms);
+    close(fd);
+    return rc;
 }
 
 int t_http(int port, const char *method, const char *path, const char *headers, const char *body,
@@ -417,4 +434,17 @@ int t_sql_exec(const char *dbpath, const char *sql)
     }
     sqlite3_close(db);
     return rc;
+}
+
+char *t_gw_log_wait(const struct t_gw *g, const char *needle, int timeout_ms)
+{
+    long deadline = t_now_ms() + timeout_ms;
+    char *log = t_read_file(g->logpath);
+
+    while ((log == NULL || strstr(log, needle) == NULL) && t_now_ms() < deadline) {
+        free(log);
+        usleep(20 * 1000);
+        log = t_read_file(g->logpath);
+    }
+    return log;
 }

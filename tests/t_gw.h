@@ -51,6 +51,12 @@ int t_run(const char *const *argv, const char *const *envs, char **out);
  * Returns 0 or -1 (connect failure / timeout). */
 int t_http_raw(int port, const char *req, size_t len, struct t_resp *resp, int timeout_ms);
 
+/* A blocking TCP connection to 127.0.0.1:port; returns the fd or -1. */
+int t_connect(int port);
+
+/* Reads one response on fd (until it is complete, EOF or timeout_ms). Returns 0 or -1. */
+int t_http_read(int fd, struct t_resp *resp, int timeout_ms);
+
 /* Builds and sends "METHOD path HTTP/1.1" with Host, Connection: close, extra headers
  * ("Name: value\r\n" lines, may be NULL) and body (may be NULL). */
 int t_http(int port, const char *method, const char *path, const char *headers, const char *body,
@@ -60,6 +66,12 @@ int t_http(int port, const char *method, const char *path, const char *headers, 
 const char *t_header(const struct t_resp *resp, const char *name, char *buf, size_t len);
 
 void t_resp_free(struct t_resp *resp);
+
+/*
+ * The gateway's log so far (owned, NULL when unreadable), after waiting up to timeout_ms for
+ * needle to appear in it: lines reach the file through the gateway's log writer thread.
+ */
+char *t_gw_log_wait(const struct t_gw *g, const char *needle, int timeout_ms);
 
 /* Reads the whole file into an owned string (NULL on failure). */
 char *t_read_file(const char *path);

@@ -14,14 +14,16 @@
 #include "util.h"
 #include "vkey.h"
 
-const char *gw_auth_token(const struct evkeyvalq *headers, const char **err)
+const char *const gw_auth_headers[GW_AUTH_NHEADERS] = {"AnyLLM-Key", "X-AnyLLM-Key",
+                                                       "Authorization", "x-api-key"};
+
+const char *gw_auth_pick(const char *const vals[GW_AUTH_NHEADERS], const char **err)
 {
-    static const char *const bearer_headers[] = {"AnyLLM-Key", "X-AnyLLM-Key", "Authorization"};
-    struct evkeyvalq *h = (struct evkeyvalq *)headers;
     const char *v = NULL;
 
-    for (size_t i = 0; i < sizeof(bearer_headers) / sizeof(bearer_headers[0]); i++) {
-        v = evhttp_find_header(h, bearer_headers[i]);
+    /* The first three carry "Bearer <token>"; x-api-key the raw token. */
+    for (size_t i = 0; i < GW_AUTH_NHEADERS - 1; i++) {
+        v = vals[i];
         if (v != NULL && v[0] != '\0')
             break;
         v = NULL;
@@ -33,11 +35,45 @@ const char *gw_auth_token(const struct evkeyvalq *headers, const char **err)
         }
         return v + 7;
     }
-    v = evhttp_find_header(h, "x-api-key");
+    v = vals[GW_AUTH_NHEADERS - 1];
     if (v != NULL && v[0] != '\0')
         return v;
     *err = "Missing X-AnyLLM-Key or Authorization header";
     return NULL;
+}
+
+const char *gw_auth_token(const struct evkeyvalq *headers, const char **err)
+{
+    struct evkeyvalq *h = (struct evkeyvalq *)headers;
+    const char *vals[GW_AUTH_NHEADERS];
+
+    for (size_t i = 0; i < GW_AUTH_NHEADERS; i++)
+        vals[i] = evhttp_find_header(h, gw_auth_headers[i]);
+    return gw_auth_pick(vals, err);
+}
+
+int gw_auth_early(const struct gw_app *app, enum gw_auth_need need,
+                  const char *const vals[GW_AUTH_NHEADERS])
+{
+    const char *err = NULL, *mk = app->cfg->master_key, *token;
+    char buf[128], hash[SHA256_HEX_LEN];
+    struct gw_key_ref ref;
+
+    if (need == GW_AUTH_NONE)
+        return 0;
+    if (need == GW_AUTH_MASTER && mk == NULL)
+        return 503;
+    token = gw_auth_pick(vals, &err);
+    if (token == NULL)
+        return 401;
+    if (mk != NULL && vkey_ct_equal(token, mk))
+        return 0;
+    if (need == GW_AUTH_MASTER || vkey_format_error(token, buf, sizeof(buf)) != NULL)
+        return 401;
+    /* A key that passes is recorded as used now, as the handler does right after. */
+    return gw_index_key_check(app->index, vkey_hash(token, hash), util_now_us(), &ref) == GW_KEY_OK
+               ? 0
+               : 401;
 }
 
 bool gw_auth_is_master(const struct gw_req *r, const char *token)

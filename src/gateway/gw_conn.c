@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,7 +26,9 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <event2/http.h>
 
+#include "gateway/gw_early.h"
 #include "gateway/gw_frame.h"
 #include "log.h"
 #include "util.h"
@@ -36,6 +39,10 @@
 #define CONN_READS 4        /* reads per readiness callback while the socket fills them */
 
 static const char conn_continue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+/* The marker secret: 32 hex digits from the CSPRNG, "" when it could not be drawn. */
+static char conn_secret[33];
+static pthread_once_t conn_secret_once = PTHREAD_ONCE_INIT;
 
 struct gw_conn {
     const struct gw_conn_limits *lim;
@@ -48,8 +55,17 @@ struct gw_conn {
     struct evbuffer *pre;             /* rest of a partly sent 100 Continue, or NULL */
     struct evbuffer_cb_entry *out_cb; /* conn_out_added() on evhttp's output */
     size_t scanned;                   /* bytes at the front of the socket input fed to fr */
+    struct event *ltimer;             /* lingering close: idle / total time limit, or NULL */
+    int64_t linger_end_us;            /* monotonic deadline of the lingering */
+    uint64_t linger_left;             /* bytes still to discard before the close */
     bool rejected;                    /* the reject request went out: drop all further input */
-    bool flushing;                    /* conn_output() may write (we are in conn_write_cb) */
+    bool head_done;                   /* the current request's head was parsed */
+    bool linger;                      /* lingering: evhttp's close is held until linger_over */
+    bool linger_over;                 /* enough was discarded (or timed out): let evhttp close */
+    bool held;     /* a placeholder byte in evhttp's output holds its close (the answer is sent) */
+    bool adding;   /* we add the placeholder ourselves (not evhttp's output) */
+    bool shut;     /* the socket's write side is shut down */
+    bool flushing; /* conn_output() may write (we are in conn_write_cb) */
     bool write_failed;
     bool nodelay;                /* TCP_NODELAY is set on the socket */
     bool paused;                 /* rev is off: a whole request waits for a busy evhttp */
@@ -74,6 +90,7 @@ static bool conn_is_closing(struct gw_conn *c)
 
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_write_schedule(struct gw_conn *c, bool now);
 
 static void conn_timer_start(struct gw_conn *c)
 {
@@ -108,24 +125,139 @@ static int conn_move(struct evbuffer *src, struct evbuffer *dst, size_t n)
     return evbuffer_get_length(dst) - before == n ? 0 : -1;
 }
 
+static void conn_secret_init(void)
+{
+    unsigned char b[16];
+
+    if (util_random(b, sizeof(b)) < 0)
+        return;
+    for (size_t i = 0; i < sizeof(b); i++)
+        snprintf(conn_secret + 2 * i, 3, "%02x", b[i]);
+}
+
+int gw_conn_internal_status(const struct evkeyvalq *headers)
+{
+    const char *v = evhttp_find_header((struct evkeyvalq *)headers, GW_CONN_MARKER);
+    unsigned char diff = 0;
+    int status;
+
+    if (v == NULL || conn_secret[0] == '\0' || strlen(v) < 36 || v[32] != ' ')
+        return 0;
+    for (size_t i = 0; i < 32; i++) /* constant time: the secret is not guessable bit by bit */
+        diff |= (unsigned char)(v[i] ^ conn_secret[i]);
+    status = atoi(v + 33);
+    return diff == 0 && status >= 100 && status <= 599 ? status : 0;
+}
+
+static void conn_linger_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Lingering is over: evhttp may close (the held answer is released by conn_write_cb()). */
+static void conn_linger_end(struct gw_conn *c)
+{
+    if (c->linger_over)
+        return;
+    c->linger_over = true;
+    if (c->ltimer != NULL)
+        evtimer_del(c->ltimer);
+    if (c->held)
+        conn_write_schedule(c, true);
+}
+
+/* (Re)arms the lingering timer: GW_CONN_LINGER_IDLE_MS, never past the deadline. */
+static void conn_linger_arm(struct gw_conn *c)
+{
+    int64_t left = c->linger_end_us - util_mono_us();
+    struct timeval tv;
+
+    if (left > (int64_t)GW_CONN_LINGER_IDLE_MS * 1000)
+        left = (int64_t)GW_CONN_LINGER_IDLE_MS * 1000;
+    if (left <= 0 || c->ltimer == NULL) {
+        conn_linger_end(c);
+        return;
+    }
+    tv.tv_sec = (time_t)(left / 1000000);
+    tv.tv_usec = (suseconds_t)(left % 1000000);
+    evtimer_add(c->ltimer, &tv);
+}
+
+static void conn_linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    conn_linger_end(arg);
+}
+
+/* n more bytes of the client were discarded while lingering. */
+static void conn_linger_took(struct gw_conn *c, size_t n)
+{
+    if (!c->linger || c->linger_over)
+        return;
+    if (n >= c->linger_left) {
+        c->linger_left = 0;
+        conn_linger_end(c);
+        return;
+    }
+    c->linger_left -= n;
+    conn_linger_arm(c);
+}
+
+/*
+ * Starts lingering for the request at the front of src (avail bytes of it are in): the rest of
+ * its declared body when the head is known, else the whole stream, within the byte cap.
+ */
+static void conn_linger_start(struct gw_conn *c, size_t avail)
+{
+    const struct gw_frame_info *in = gw_frame_info(c->fr);
+    uint64_t cap = (uint64_t)c->lim->max_body_size + GW_CONN_LINGER_EXTRA;
+
+    c->linger = true;
+    c->linger_left = cap;
+    c->linger_end_us = util_mono_us() + (int64_t)GW_CONN_LINGER_MS * 1000;
+    if (c->head_done && in->has_content_length && !in->chunked) {
+        size_t head = in->skip + in->head_len;
+        uint64_t got = avail > head ? avail - head : 0;
+        uint64_t rest = in->content_length > got ? in->content_length - got : 0;
+        if (rest < cap)
+            c->linger_left = rest;
+    }
+    if (c->linger_left == 0) {
+        c->linger_over = true; /* nothing more to come: close after the answer as usual */
+        return;
+    }
+    if (c->ltimer == NULL)
+        c->ltimer = evtimer_new(bufferevent_get_base(c->bev), conn_linger_cb, c);
+    conn_linger_arm(c);
+}
+
 /*
  * Drops the request in progress and everything after it (src is the socket input) and gives
- * evhttp (dst) the synthetic request instead; our route answers it and evhttp closes.
+ * evhttp (dst) a synthetic request instead, marked as ours: "GET /_gw/reject/<status>", or with
+ * head (the current request's complete head) a body-less copy of it. Our router answers it and
+ * evhttp closes once the lingering is over.
  */
-static int conn_reject(struct gw_conn *c, struct evbuffer *src, struct evbuffer *dst, int status)
+static int conn_reject(struct gw_conn *c, struct evbuffer *src, struct evbuffer *dst, int status,
+                       const char *head)
 {
-    char req[128];
-    int n = snprintf(req, sizeof(req),
-                     "GET " GW_CONN_REJECT_PREFIX "%d HTTP/1.1\r\nHost: gw\r\n"
-                     "Connection: close\r\n\r\n",
-                     status);
+    char mark[64];
+    int rc;
 
     LOG_DEBUG("conn: request rejected with %d", status);
+    snprintf(mark, sizeof(mark), "%s %d", conn_secret, status);
+    if (head != NULL)
+        rc = gw_early_head_copy(head, gw_frame_info(c->fr)->head_len, GW_CONN_MARKER, mark, dst);
+    else
+        rc = evbuffer_add_printf(dst,
+                                 "GET " GW_CONN_REJECT_PREFIX "%d HTTP/1.1\r\nHost: gw\r\n"
+                                 "Connection: close\r\n" GW_CONN_MARKER ": %s\r\n\r\n",
+                                 status, mark) < 0
+                 ? -1
+                 : 0;
+    conn_linger_start(c, evbuffer_get_length(src));
     evbuffer_drain(src, evbuffer_get_length(src));
     c->scanned = 0;
     c->rejected = true;
     conn_timer_stop(c);
-    return evbuffer_add(dst, req, (size_t)n);
+    return rc;
 }
 
 /*
@@ -191,6 +323,7 @@ static int conn_pass(struct gw_conn *c, struct evbuffer *src, struct evbuffer *d
     if (rc == 0)
         rc = in->chunk_ext ? conn_pass_chunked(src, dst, body) : conn_move(src, dst, body);
     c->scanned -= in->total_len;
+    c->head_done = false;
     conn_timer_stop(c);
     return rc;
 }
@@ -293,13 +426,20 @@ static int conn_event(struct gw_conn *c, enum gw_frame_ev ev, struct evbuffer *s
         if (p == NULL)
             return -1;
         ev = gw_frame_head(c->fr, (const char *)p + in->skip);
+        c->head_done = true;
+        if (ev != GW_FRAME_ERROR && c->lim->head_check != NULL) {
+            /* Before any body byte is taken and before a 100 Continue (DESIGN.md §2.14). */
+            int st = c->lim->head_check(c->lim->head_arg, (const char *)p + in->skip, in->head_len);
+            if (st > 0)
+                return conn_reject(c, src, dst, st, (const char *)p + in->skip);
+        }
         if (ev == GW_FRAME_MORE)
             conn_maybe_continue(c, src, dst);
     }
     if (ev == GW_FRAME_DONE)
         return conn_pass(c, src, dst);
     if (ev == GW_FRAME_ERROR)
-        return conn_reject(c, src, dst, in->status);
+        return conn_reject(c, src, dst, in->status, NULL);
     return 0;
 }
 
@@ -345,7 +485,9 @@ restart:
 static int conn_take(struct gw_conn *c, struct evbuffer *src, struct evbuffer *dst)
 {
     if (c->rejected) {
-        evbuffer_drain(src, evbuffer_get_length(src));
+        size_t n = evbuffer_get_length(src);
+        evbuffer_drain(src, n);
+        conn_linger_took(c, n);
         return 0;
     }
     if (evbuffer_get_length(src) == c->scanned)
@@ -528,6 +670,28 @@ static enum bufferevent_filter_result conn_output(struct evbuffer *src, struct e
     (void)mode;
     if (!c->flushing || c->write_failed)
         return BEV_NEED_MORE;
+    if (c->held) {
+        evbuffer_drain(src, 1); /* the placeholder: never sent */
+        c->held = false;
+        if (evbuffer_get_length(src) == 0)
+            return c->linger_over ? BEV_OK : BEV_NEED_MORE;
+    }
+    if (c->linger && !c->linger_over && evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
+        /*
+         * The answer to our synthetic request (evhttp took it): it goes out through pre, and a
+         * placeholder byte stays in evhttp's output so that evhttp, which closes as soon as its
+         * output is empty, waits until the lingering is over.
+         */
+        if (c->pre == NULL && (c->pre = evbuffer_new()) == NULL)
+            return BEV_ERROR;
+        if (evbuffer_add_buffer(c->pre, src) < 0)
+            return BEV_ERROR;
+        c->adding = true;
+        c->held = evbuffer_add(src, "", 1) == 0;
+        c->adding = false;
+        conn_write_schedule(c, true);
+        return c->held ? BEV_NEED_MORE : BEV_OK;
+    }
     if (conn_write_buf(c, src) < 0)
         return BEV_ERROR;
     return evbuffer_get_length(src) < before ? BEV_OK : BEV_NEED_MORE;
@@ -538,7 +702,7 @@ static void conn_out_added(struct evbuffer *buf, const struct evbuffer_cb_info *
     struct gw_conn *c = arg;
 
     (void)buf;
-    if (info->n_added > 0 && !c->write_failed)
+    if (info->n_added > 0 && !c->write_failed && !c->adding)
         conn_write_schedule(c, true);
 }
 
@@ -559,14 +723,19 @@ static void conn_write_cb(evutil_socket_t fd, short what, void *arg)
             return;
         }
     }
-    if (evbuffer_get_length(out) == 0)
+    if (c->held && !c->shut) {
+        /* The whole answer is out: the client sees its end while we go on discarding. */
+        (void)shutdown(bufferevent_getfd(c->under), SHUT_WR);
+        c->shut = true;
+    }
+    if (evbuffer_get_length(out) == 0 || (c->held && !c->linger_over))
         return;
     /* BEV_FLUSH: the filter calls conn_output() even while evhttp has writing disabled. */
     bufferevent_incref(c->bev);
     c->flushing = true;
     bufferevent_flush(c->bev, EV_WRITE, BEV_FLUSH);
     c->flushing = false;
-    if (!c->write_failed && !conn_is_closing(c) && evbuffer_get_length(out) > 0)
+    if (!c->write_failed && !conn_is_closing(c) && evbuffer_get_length(out) > 0 && !c->held)
         conn_write_schedule(c, false);
     if (c->paused && !conn_is_closing(c) && (bufferevent_get_enabled(c->bev) & EV_READ)) {
         /* The reply is out and evhttp reads again (it takes the waiting request itself). */
@@ -592,7 +761,8 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
         conn_timer_start(c);
         return;
     }
-    if (conn_reject(c, bufferevent_get_input(c->under), bufferevent_get_input(c->bev), 408) < 0) {
+    if (conn_reject(c, bufferevent_get_input(c->under), bufferevent_get_input(c->bev), 408, NULL) <
+        0) {
         LOG_ERR("conn: out of memory");
         return;
     }
@@ -615,6 +785,8 @@ static void conn_free(void *arg)
         evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cb);
     if (c->timer != NULL)
         event_free(c->timer);
+    if (c->ltimer != NULL)
+        event_free(c->ltimer);
     if (c->wev != NULL)
         event_free(c->wev);
     if (c->rev != NULL)
@@ -633,6 +805,12 @@ struct bufferevent *gw_conn_bev_new(struct event_base *base, void *arg)
 
     if (c == NULL)
         goto fail;
+    pthread_once(&conn_secret_once, conn_secret_init);
+    if (conn_secret[0] == '\0') {
+        LOG_ERR("conn: no random bytes for the marker secret");
+        free(c);
+        return NULL;
+    }
     c->lim = lim;
     c->fr = gw_frame_new(lim->max_header_size, lim->max_body_size);
     if (c->fr == NULL)

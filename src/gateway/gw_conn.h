@@ -13,15 +13,26 @@
  * removed from the head that evhttp sees.
  * The read timer starts with the first byte of a request (not on an idle keep-alive connection)
  * and waits while evhttp is busy with an earlier request; read_timeout <= 0 disables it.
- * evhttp_set_timeout() still applies as the idle/write timeout. The routes must answer
- * GET GW_CONN_REJECT_PREFIX "<status>". Chunk extensions are removed before evhttp sees the
- * body (evhttp 2.1 refuses them). Output is written to the socket by the framer itself, so that
- * evhttp's "written" callback means the kernel has the bytes (see gw_conn.c).
- * The socket is read by the framer's own persistent event, also while evhttp is busy with a
- * request (no epoll change per request). A client's close or reset is thus reported to evhttp
- * at once, as BEV_EVENT_EOF/ERROR, even while its request waits for an upstream: evhttp fails
- * the connection and runs its close callback (evhttp_connection_set_closecb). Reading pauses
- * while a whole further (pipelined) request waits for evhttp, until the reply before it is out.
+ * evhttp_set_timeout() still applies as the idle/write timeout. Chunk extensions are removed before
+ * evhttp sees the body (evhttp 2.1 refuses them). Output is written to the socket by the framer
+ * itself, so that evhttp's "written" callback means the kernel has the bytes (see gw_conn.c). The
+ * socket is read by the framer's own persistent event, also while evhttp is busy with a request (no
+ * epoll change per request). A client's close or reset is thus reported to evhttp at once, as
+ * BEV_EVENT_EOF/ERROR, even while its request waits for an upstream: evhttp fails the connection
+ * and runs its close callback (evhttp_connection_set_closecb). Reading pauses while a whole further
+ * (pipelined) request waits for evhttp, until the reply before it is out. Early refusal (DESIGN.md
+ * §2.14): once a head is complete, limits->head_check may refuse it (e.g. 401, no valid key) before
+ * any body byte is taken; evhttp then gets a copy of that head without its body
+ * (gw_early_head_copy()), so the handler's own answer goes out at once, even when the body is
+ * malformed, pipelined or chunked, and no 100 Continue is sent for it. Synthetic requests (rejects
+ * and refusals) carry a GW_CONN_MARKER header with a per-process random secret and the status;
+ * gw_conn_internal_status() tells them apart from anything a client sends (a client's own
+ * GW_CONN_MARKER lines are dropped or cannot match). Lingering close (as nginx's): after a reject
+ * or refusal the framer goes on reading and discarding the client's bytes, at most the rest of the
+ * declared body (the whole stream when unknown) and never more than max_body_size +
+ * GW_CONN_LINGER_EXTRA bytes, for at most GW_CONN_LINGER_MS (GW_CONN_LINGER_IDLE_MS without a
+ * byte); evhttp's close is held until then and the write side is shut once the answer is out. A
+ * client that writes its whole body before reading thus reads the error instead of a reset.
  */
 #ifndef GW_CONN_H
 #define GW_CONN_H
@@ -34,13 +45,29 @@ struct event_base;
 struct bufferevent;
 struct gw_conn_set;
 
+struct evkeyvalq;
+
+/* Path of the synthetic reject requests (only for the access log: the marker decides). */
 #define GW_CONN_REJECT_PREFIX "/_gw/reject/"
+#define GW_CONN_MARKER "X-Gw-Internal"
+#define GW_CONN_LINGER_MS 5000
+#define GW_CONN_LINGER_IDLE_MS 1000
+#define GW_CONN_LINGER_EXTRA (1024 * 1024)
+
+/*
+ * Early check of a complete, valid request head (borrowed for the call): returns 0 to let the
+ * request go on, or the HTTP status to refuse it with. Runs on the connection's loop: must not
+ * block.
+ */
+typedef int gw_conn_head_fn(void *arg, const char *head, size_t len);
 
 struct gw_conn_limits {
     size_t max_header_size;
     size_t max_body_size;
-    int read_timeout;        /* seconds */
-    struct gw_conn_set *set; /* optional: the loop's open connections (NULL: not tracked) */
+    int read_timeout;            /* seconds */
+    struct gw_conn_set *set;     /* optional: the loop's open connections (NULL: not tracked) */
+    gw_conn_head_fn *head_check; /* optional (NULL: no early check) */
+    void *head_arg;
 };
 
 /*
@@ -64,6 +91,12 @@ size_t gw_conn_set_count(const struct gw_conn_set *set);
  * connection.
  */
 bool gw_conn_set_close_idle(struct gw_conn_set *set, int64_t min_idle_us);
+
+/*
+ * The status of a synthetic request made by the framer (a reject or an early refusal), read from
+ * its GW_CONN_MARKER header; 0 for every request a client sent.
+ */
+int gw_conn_internal_status(const struct evkeyvalq *headers);
 
 /*
  * evhttp bevcb: returns a new bufferevent (owned by evhttp, which sets its fd) that frames

@@ -56,7 +56,4 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p);
 void gw_models_list(struct gw_req *r, const struct gw_params *p);
 void gw_models_get(struct gw_req *r, const struct gw_params *p);
 
-/* gw_route.c: answers the framer's synthetic /_gw/reject/<status> requests. */
-void gw_reject(struct gw_req *r, const struct gw_params *p);
-
 #endif

@@ -14,6 +14,8 @@
 #include <event2/http.h>
 
 #include "gateway/gw_app.h"
+#include "gateway/gw_auth.h"
+#include "gateway/gw_conn.h"
 #include "gateway/gw_handlers.h"
 #include "gateway/gw_reply.h"
 #include "gateway/gw_req.h"
@@ -23,39 +25,47 @@ struct gw_route {
     int methods; /* mask of enum evhttp_cmd_type */
     const char *pattern;
     gw_handler_fn *handler;
-    bool early; /* served before start-up is complete (the database may be away) */
+    bool early;             /* served before start-up is complete (the database may be away) */
+    enum gw_auth_need auth; /* what its handler checks first (gw_early.c checks it earlier) */
 };
 
+#define M GW_AUTH_MASTER
+#define K GW_AUTH_KEY
+#define N GW_AUTH_NONE
+
 static const struct gw_route gw_routes[] = {
-    {EVHTTP_REQ_GET, "/", gw_root, true},
-    {EVHTTP_REQ_GET, "/health", gw_health, true},
-    {EVHTTP_REQ_GET, "/health/liveness", gw_health_liveness, true},
-    {EVHTTP_REQ_GET, "/health/readiness", gw_health_readiness, true},
-    {EVHTTP_REQ_GET, GW_CONN_REJECT_PREFIX "{status}", gw_reject, true},
-    {EVHTTP_REQ_POST, "/v1/chat/completions", gw_chat_completions, false},
-    {EVHTTP_REQ_POST, "/v1/keys", gw_keys_create, false},
-    {EVHTTP_REQ_GET, "/v1/keys", gw_keys_list, false},
-    {EVHTTP_REQ_GET, "/v1/keys/{id}", gw_keys_get, false},
-    {EVHTTP_REQ_PATCH, "/v1/keys/{id}", gw_keys_update, false},
-    {EVHTTP_REQ_DELETE, "/v1/keys/{id}", gw_keys_delete, false},
-    {EVHTTP_REQ_POST, "/v1/users", gw_users_create, false},
-    {EVHTTP_REQ_GET, "/v1/users", gw_users_list, false},
-    {EVHTTP_REQ_GET, "/v1/users/{id}", gw_users_get, false},
-    {EVHTTP_REQ_PATCH, "/v1/users/{id}", gw_users_update, false},
-    {EVHTTP_REQ_DELETE, "/v1/users/{id}", gw_users_delete, false},
-    {EVHTTP_REQ_GET, "/v1/users/{id}/usage", gw_users_usage, false},
-    {EVHTTP_REQ_POST, "/v1/budgets", gw_budgets_create, false},
-    {EVHTTP_REQ_GET, "/v1/budgets", gw_budgets_list, false},
-    {EVHTTP_REQ_GET, "/v1/budgets/{id}", gw_budgets_get, false},
-    {EVHTTP_REQ_PATCH, "/v1/budgets/{id}", gw_budgets_update, false},
-    {EVHTTP_REQ_DELETE, "/v1/budgets/{id}", gw_budgets_delete, false},
-    {EVHTTP_REQ_POST, "/v1/pricing", gw_pricing_set, false},
-    {EVHTTP_REQ_GET, "/v1/pricing", gw_pricing_list, false},
-    {EVHTTP_REQ_GET, "/v1/pricing/{model_key}", gw_pricing_get, false},
-    {EVHTTP_REQ_DELETE, "/v1/pricing/{model_key}", gw_pricing_delete, false},
-    {EVHTTP_REQ_GET, "/v1/models", gw_models_list, false},
-    {EVHTTP_REQ_GET, "/v1/models/{*model_id}", gw_models_get, false},
+    {EVHTTP_REQ_GET, "/", gw_root, true, N},
+    {EVHTTP_REQ_GET, "/health", gw_health, true, N},
+    {EVHTTP_REQ_GET, "/health/liveness", gw_health_liveness, true, N},
+    {EVHTTP_REQ_GET, "/health/readiness", gw_health_readiness, true, N},
+    {EVHTTP_REQ_POST, "/v1/chat/completions", gw_chat_completions, false, K},
+    {EVHTTP_REQ_POST, "/v1/keys", gw_keys_create, false, M},
+    {EVHTTP_REQ_GET, "/v1/keys", gw_keys_list, false, M},
+    {EVHTTP_REQ_GET, "/v1/keys/{id}", gw_keys_get, false, M},
+    {EVHTTP_REQ_PATCH, "/v1/keys/{id}", gw_keys_update, false, M},
+    {EVHTTP_REQ_DELETE, "/v1/keys/{id}", gw_keys_delete, false, M},
+    {EVHTTP_REQ_POST, "/v1/users", gw_users_create, false, M},
+    {EVHTTP_REQ_GET, "/v1/users", gw_users_list, false, M},
+    {EVHTTP_REQ_GET, "/v1/users/{id}", gw_users_get, false, M},
+    {EVHTTP_REQ_PATCH, "/v1/users/{id}", gw_users_update, false, M},
+    {EVHTTP_REQ_DELETE, "/v1/users/{id}", gw_users_delete, false, M},
+    {EVHTTP_REQ_GET, "/v1/users/{id}/usage", gw_users_usage, false, M},
+    {EVHTTP_REQ_POST, "/v1/budgets", gw_budgets_create, false, M},
+    {EVHTTP_REQ_GET, "/v1/budgets", gw_budgets_list, false, M},
+    {EVHTTP_REQ_GET, "/v1/budgets/{id}", gw_budgets_get, false, M},
+    {EVHTTP_REQ_PATCH, "/v1/budgets/{id}", gw_budgets_update, false, M},
+    {EVHTTP_REQ_DELETE, "/v1/budgets/{id}", gw_budgets_delete, false, M},
+    {EVHTTP_REQ_POST, "/v1/pricing", gw_pricing_set, false, M},
+    {EVHTTP_REQ_GET, "/v1/pricing", gw_pricing_list, false, N},
+    {EVHTTP_REQ_GET, "/v1/pricing/{model_key}", gw_pricing_get, false, N},
+    {EVHTTP_REQ_DELETE, "/v1/pricing/{model_key}", gw_pricing_delete, false, M},
+    {EVHTTP_REQ_GET, "/v1/models", gw_models_list, false, K},
+    {EVHTTP_REQ_GET, "/v1/models/{*model_id}", gw_models_get, false, K},
 };
+
+#undef M
+#undef K
+#undef N
 
 #define GW_NROUTES (sizeof(gw_routes) / sizeof(gw_routes[0]))
 
@@ -90,12 +100,45 @@ static bool gw_route_match(const char *pattern, const char *path, char *buf, siz
     return *sp == '\0';
 }
 
-void gw_reject(struct gw_req *r, const struct gw_params *p)
+enum gw_auth_need gw_route_auth_need(int method, const char *path)
 {
-    int status = atoi(p->v[0]);
+    char buf[512];
+    struct gw_params params;
+
+    for (size_t i = 0; i < GW_NROUTES; i++) {
+        const struct gw_route *rt = &gw_routes[i];
+        if ((rt->methods & method) && gw_route_match(rt->pattern, path, buf, sizeof(buf), &params))
+            return rt->auth;
+    }
+    return GW_AUTH_NONE;
+}
+
+/*
+ * The framer refused this request from its head (gw_conn.c, gw_early.c): the route's own check
+ * gives the exact answer. Should it pass meanwhile (a key created since), the body is gone: 401.
+ */
+static void gw_refuse(struct gw_req *r)
+{
+    struct gw_caller caller;
+    enum gw_auth_need need = gw_route_auth_need(r->method, r->path);
+
+    if (need == GW_AUTH_MASTER && !gw_auth_master(r))
+        return;
+    if (need == GW_AUTH_KEY && !gw_auth_caller(r, &caller))
+        return;
+    gw_reply_error(r, 401, "invalid_api_key", "Invalid API key");
+}
+
+/* Answers the framer's synthetic requests (gw_conn.h): its rejects and early refusals. */
+static void gw_reject(struct gw_req *r, int status)
+{
     char msg[128];
 
     switch (status) {
+    case 401:
+    case 503:
+        gw_refuse(r);
+        return;
     case 408:
         gw_reply_error(r, 408, "request_timeout",
                        "Request timeout: the request was not received "
@@ -291,6 +334,7 @@ void gw_route_dispatch(struct evhttp_request *ev, void *arg)
     char parambuf[512];
     char allow[128] = "";
     const char *origin;
+    int internal;
 
     if (bad_path && (path = strdup("/")) == NULL) {
         gw_route_oom(ev);
@@ -299,6 +343,11 @@ void gw_route_dispatch(struct evhttp_request *ev, void *arg)
     r = gw_req_new(ev, w, path); /* frees path when it fails */
     if (r == NULL) {
         gw_route_oom(ev);
+        return;
+    }
+    internal = gw_conn_internal_status(in);
+    if (internal > 0) {
+        gw_reject(r, internal);
         return;
     }
     if (bad_path) {

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "gateway/gw_app.h"
 #include "gateway/gw_conn.h"
+#include "gateway/gw_early.h"
 #include "gateway/gw_index.h"
 #include "gateway/gw_route.h"
 #include "httpc.h"
@@ -441,6 +442,8 @@ struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db, struct gw_
     app->limits.max_header_size = cfg->max_header_size;
     app->limits.max_body_size = cfg->max_body_size;
     app->limits.read_timeout = cfg->read_timeout;
+    app->limits.head_check = gw_early_check; /* DESIGN.md §2.14 */
+    app->limits.head_arg = app;
     app->port = cfg->port;
     app->conn_cap = gw_conn_cap(cfg, app->nworkers);
     app->workers = calloc((size_t)app->nworkers, sizeof(*app->workers));
