@@ -109,7 +109,8 @@ static bool fake_parse_num(const char *s, char stop, long min, long max, long *o
     return true;
 }
 
-static void fake_spec_parse(const char *model, struct fake_spec *sp)
+/* The scenario of model; a "~tag" suffix (the soak test's request tags) is ignored. */
+static void fake_spec_parse(const char *tagged, struct fake_spec *sp)
 {
     static const struct {
         const char *name;
@@ -120,8 +121,12 @@ static void fake_spec_parse(const char *model, struct fake_spec *sp)
         {"fake-badjson", FAKE_BADJSON},   {"fake-echo", FAKE_ECHO},
     };
     struct fake_spec s = {.kind = FAKE_OK};
-    const char *p;
+    const char *p, *tilde = strchr(tagged, '~');
+    char model[128];
     long code;
+
+    snprintf(model, sizeof(model), "%.*s",
+             (int)(tilde != NULL ? (size_t)(tilde - tagged) : strlen(tagged)), tagged);
 
     *sp = s;
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {

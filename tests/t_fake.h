@@ -18,6 +18,7 @@
  *   fake-hang                       never answers
  *   fake-badjson                    200 application/json "this is not json"
  *   fake-echo                       content = the exact request body text
+ * A "~tag" suffix on any name is ignored (fake-slow-5-10~a1 is fake-slow-5-10).
  * Streams send the usage-only chunk only when stream_options.include_usage is true.
  * GET /_last: {"method","path","query","headers":{lower-case name: value},"body": JSON or null}
  * of the latest POST (all null before any). GET /_stats: requests, active, client_closed,
