@@ -66,8 +66,10 @@ static bool gw_chat_valid_messages(struct gw_req *r, json_t *messages)
 }
 
 /*
- * The user to bill (spec §1.3 step 2): master key -> the "user" field (required); virtual key ->
- * "user" if given, else the key's user. Replies and returns NULL when there is none.
+ * The user to bill (spec §1.3 step 2 with DESIGN.md §2.10): master key -> the "user" field
+ * (required); a virtual key that belongs to a user -> always that user (the request's "user" is
+ * then only the end-user id forwarded upstream, never a way to bill someone else); a key without
+ * a user -> the "user" field. Replies and returns NULL when there is none.
  */
 static const char *gw_chat_user(struct gw_req *r, const struct gw_caller *caller, json_t *body)
 {
@@ -81,13 +83,13 @@ static const char *gw_chat_user(struct gw_req *r, const struct gw_caller *caller
                            "When using master key, 'user' field is required in request body");
         return user;
     }
-    if (user != NULL)
-        return user;
-    if (caller->key.user_id[0] == '\0') {
+    if (caller->key.user_id[0] != '\0')
+        return caller->key.user_id;
+    if (user == NULL) {
         gw_reply_error(r, 500, "internal_error", "API key has no associated user");
         return NULL;
     }
-    return caller->key.user_id;
+    return user;
 }
 
 /* Price of provider:model, else of the legacy provider/model (spec §5.2). */
