@@ -35,7 +35,11 @@ static void chat_up(void)
              "    api_base: http://127.0.0.1:%d/v1\n"
              "    timeout: 1\n"
              "  lmstudio:\n"
-             "    api_base: http://127.0.0.1:1/v1\n",
+             "    api_base: http://127.0.0.1:1/v1\n"
+             "  anthropic:\n"
+             "    api_key: sk-ant-unused\n"
+             "  databricks:\n"
+             "    api_key: sk-db-unused\n",
              "stream_heartbeat: 1\n"
              "pricing:\n"
              "  \"openai:fake-ok\":\n"
@@ -493,9 +497,17 @@ START_TEST(model_routing_errors)
         int status;
         const char *needle;
     } cases[] = {
-        {"gpt-4o", 400, "provider:model"},           {"nosuch:gpt", 400, "nosuch"},
-        {"openai:", 400, "provider:model"},          {"anthropic:claude-3", 501, "anthropic"},
+        {"gpt-4o", 400, "provider:model"},
+        {"nosuch:gpt", 400, "nosuch"},
+        {"openai:", 400, "provider:model"},
+        {"anthropic:claude-3", 501, "anthropic"},
         {"databricks:dbrx", 502, "DATABRICKS_HOST"},
+        /* DESIGN.md §2.13: providers without a section or key variable are not reachable,
+           local servers at their default addresses included. */
+        {"llamacpp:x", 400, "Provider 'llamacpp' is not configured"},
+        {"ollama:llama3", 400, "Provider 'ollama' is not configured"},
+        {"mistral:mistral-small", 400, "Provider 'mistral' is not configured"},
+        {"gemini:gemini-2.5-flash", 400, "Provider 'gemini' is not configured"},
     };
 
     t_llm_need();
@@ -511,6 +523,8 @@ START_TEST(model_routing_errors)
         j = t_json(&r);
         ck_assert_msg(strstr(json_string_value(json_object_get(j, "detail")), cases[i].needle),
                       "%s: %s", cases[i].model, r.body);
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
+                         json_string_value(json_object_get(j, "detail")));
         json_decref(j);
         t_resp_free(&r);
     }

@@ -172,10 +172,16 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
     if (reset.happened)
         gw_usage_reset(app->usage, user, reset.budget_id, reset.previous_spend, reset.reset_at_us,
                        reset.next_reset_us);
-    if (info == NULL || (spec.dialect = prov_dialect_get(info->dialect)) == NULL) {
+    if (info != NULL)
+        spec.conf = prov_confs_get(app->provs, info);
+    if (info == NULL || !spec.conf->usable ||
+        (spec.dialect = prov_dialect_get(info->dialect)) == NULL) {
         gw_index_settle(app->index, user, spec.reserve, 0);
         if (info == NULL)
             gw_reply_error(r, 400, "invalid_model", err);
+        else if (!spec.conf->usable)
+            gw_reply_errorf(r, 400, "provider_not_configured", "Provider '%s' is not configured",
+                            info->id);
         else
             gw_reply_errorf(r, 501, "provider_not_supported",
                             "Provider '%s' is not supported by this gateway yet: its API is not "
@@ -183,7 +189,6 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
                             info->id);
         goto out;
     }
-    spec.conf = prov_confs_get(app->provs, info);
     spec.provider = info->id;
     spec.model = model;
     spec.endpoint = "/v1/chat/completions";
