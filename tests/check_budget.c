@@ -357,6 +357,50 @@ START_TEST(settle_edges)
 }
 END_TEST
 
+/*
+ * A duration far beyond any sane period (a row written outside the API, or before the limit
+ * existed): the reset time is clamped instead of overflowing (UBSan aborted here, and the
+ * release build wrapped to a past time and reset the budget before every request).
+ */
+START_TEST(huge_duration_does_not_overflow)
+{
+    static const int64_t durations[] = {INT64_MAX, INT64_MAX / 1000000 + 1, INT64_C(1) << 62};
+    struct gw_budget_reset r;
+
+    for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+        struct gw_budget_state b = budget_max(10.0, durations[i]);
+        struct gw_user_state u = user_on_b1(3.0);
+
+        u.next_reset_us = NOW - SEC;
+        ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 0, false, &r), GW_BUDGET_OK);
+        ck_assert(r.happened);
+        ck_assert_int_gt(r.next_reset_us, NOW);
+        ck_assert_int_eq(u.next_reset_us, r.next_reset_us);
+        u.spend = 4.0;
+        /* The next requests, even years later, do not reset again. */
+        ck_assert_int_eq(gw_budget_admit(&u, &b, NOW + SEC, 0, false, &r), GW_BUDGET_OK);
+        ck_assert(!r.happened);
+        ck_assert_int_eq(gw_budget_admit(&u, &b, NOW + 50 * 365 * DAY_SEC * SEC, 0, false, &r),
+                         GW_BUDGET_OK);
+        ck_assert(!r.happened);
+        ck_assert_double_eq(u.spend, 4.0);
+    }
+}
+END_TEST
+
+START_TEST(next_reset_clamped)
+{
+    ck_assert_int_eq(gw_budget_next_reset_us(NOW, 0), 0);
+    ck_assert_int_eq(gw_budget_next_reset_us(NOW, -5), 0);
+    ck_assert_int_eq(gw_budget_next_reset_us(NOW, 1), NOW + SEC);
+    ck_assert_int_eq(gw_budget_next_reset_us(NOW, GW_BUDGET_MAX_DURATION_SEC),
+                     NOW + GW_BUDGET_MAX_DURATION_SEC * SEC);
+    ck_assert_int_eq(gw_budget_next_reset_us(NOW, INT64_MAX),
+                     NOW + GW_BUDGET_MAX_DURATION_SEC * SEC);
+    ck_assert_int_eq(gw_budget_next_reset_us(INT64_MAX - 5, 10), INT64_MAX);
+}
+END_TEST
+
 START_TEST(reserve_formula)
 {
     struct gw_price p = {.input_per_million = 2.0, .output_per_million = 8.0};
@@ -710,6 +754,8 @@ Suite *budget_suite(void)
     tcase_add_test(tc, one_reset_however_many_periods);
     tcase_add_test(tc, reset_without_duration_happens_once);
     tcase_add_test(tc, reset_then_exceeded_same_call);
+    tcase_add_test(tc, huge_duration_does_not_overflow);
+    tcase_add_test(tc, next_reset_clamped);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("reservations");

@@ -8,6 +8,17 @@
 
 #include "providers/prov_usage.h"
 
+int64_t gw_budget_next_reset_us(int64_t now_us, int64_t duration_sec)
+{
+    int64_t d;
+
+    if (duration_sec <= 0)
+        return 0;
+    d = (duration_sec < GW_BUDGET_MAX_DURATION_SEC ? duration_sec : GW_BUDGET_MAX_DURATION_SEC) *
+        INT64_C(1000000);
+    return now_us > INT64_MAX - d ? INT64_MAX : now_us + d;
+}
+
 enum gw_budget_verdict gw_budget_admit(struct gw_user_state *u, const struct gw_budget_state *b,
                                        int64_t now_us, double reserve, bool free_model,
                                        struct gw_budget_reset *reset)
@@ -23,8 +34,7 @@ enum gw_budget_verdict gw_budget_admit(struct gw_user_state *u, const struct gw_
             snprintf(reset->budget_id, sizeof(reset->budget_id), "%s", u->budget_id);
             reset->previous_spend = u->spend;
             reset->reset_at_us = now_us;
-            reset->next_reset_us =
-                b->duration_sec > 0 ? now_us + b->duration_sec * INT64_C(1000000) : 0;
+            reset->next_reset_us = gw_budget_next_reset_us(now_us, b->duration_sec);
             u->spend = 0;
             u->started_us = now_us;
             u->next_reset_us = reset->next_reset_us;

@@ -15,6 +15,20 @@
 
 #include "gateway/gw_index.h"
 
+/*
+ * Longest budget period accepted (100 years of 365.25 days, in seconds). budgets.
+ * budget_duration_sec is checked against it (1 .. this, else 422), and every next-reset time is
+ * computed with at most this, so a timestamp plus a duration never overflows 64 bits.
+ */
+#define GW_BUDGET_MAX_DURATION_SEC INT64_C(3155760000)
+
+/*
+ * The next reset of a period of duration_sec starting at now_us: 0 (none) when duration_sec
+ * <= 0, else now_us plus the duration clamped to GW_BUDGET_MAX_DURATION_SEC (a longer value can
+ * only come from a row written outside the API). Never overflows.
+ */
+int64_t gw_budget_next_reset_us(int64_t now_us, int64_t duration_sec);
+
 /* Output tokens reserved for a request that sets neither max_tokens nor max_completion_tokens. */
 #define GW_BUDGET_DEFAULT_OUTPUT_TOKENS 1024
 
