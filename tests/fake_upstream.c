@@ -48,9 +48,10 @@ enum fake_kind {
 
 struct fake_spec {
     enum fake_kind kind;
-    long n;   /* content chunks (slow, big) */
-    long ms;  /* delay before each chunk (slow) */
-    int code; /* HTTP status (status) */
+    long n;          /* content chunks (slow, big) */
+    long ms;         /* delay before each chunk (slow) */
+    int code;        /* HTTP status (status) */
+    long completion; /* reported completion tokens when > 0 (overrun), else n */
 };
 
 struct fake_call;
@@ -133,6 +134,14 @@ static void fake_spec_parse(const char *model, struct fake_spec *sp)
         if (fake_parse_num(model + 10, '-', 1, FAKE_MAX_N, &s.n, &p) &&
             fake_parse_num(p + 1, '\0', 0, FAKE_MAX_MS, &s.ms, &p)) {
             s.kind = FAKE_SLOW;
+            *sp = s;
+        }
+    } else if (strncmp(model, "fake-overrun-", 13) == 0) {
+        /* fake-overrun-<c>-<ms>: one chunk after ms, usage 10/c whatever max_tokens said. */
+        if (fake_parse_num(model + 13, '-', 1, FAKE_MAX_N, &s.completion, &p) &&
+            fake_parse_num(p + 1, '\0', 0, FAKE_MAX_MS, &s.ms, &p)) {
+            s.kind = FAKE_SLOW;
+            s.n = 1;
             *sp = s;
         }
     } else if (strncmp(model, "fake-big-", 9) == 0) {
@@ -478,7 +487,8 @@ static void fake_slow_step(struct fake_call *c)
         fake_call_after(c, c->sp.ms);
         return;
     }
-    if (c->usage && (usage = fake_usage_new(10, c->sp.n)) == NULL) {
+    if (c->usage &&
+        (usage = fake_usage_new(10, c->sp.completion > 0 ? c->sp.completion : c->sp.n)) == NULL) {
         fake_call_abort(c);
         return;
     }
@@ -501,7 +511,7 @@ static void fake_slow_reply(struct fake_call *c)
                 break;
         doc = fake_completion_new(
             c->model, json_stringn((const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b)),
-            fake_usage_new(10, c->sp.n));
+            fake_usage_new(10, c->sp.completion > 0 ? c->sp.completion : c->sp.n));
         evbuffer_free(b);
     }
     fake_reply_json(fake_call_release(c), 200, doc);

@@ -105,15 +105,6 @@ static bool gw_chat_price(struct gw_index *ix, const char *provider, const char 
     return gw_index_price_get(ix, key, out) == 0;
 }
 
-static long gw_chat_max_output(json_t *body)
-{
-    json_t *v = json_object_get(body, "max_completion_tokens");
-
-    if (!json_is_integer(v))
-        v = json_object_get(body, "max_tokens");
-    return json_is_integer(v) ? (long)json_integer_value(v) : 0;
-}
-
 void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
 {
     struct gw_app *app = r->w->app;
@@ -124,7 +115,7 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
     const char *user, *model = NULL;
     char provider[64], err[512];
     json_t *body = NULL;
-    long max_out;
+    struct gw_budget_est est;
 
     (void)p;
     if (!gw_valid_body_json(r, &body))
@@ -140,8 +131,9 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
     if (info != NULL)
         spec.priced = gw_chat_price(app->index, provider, model, &spec.price);
     spec.prompt_bytes = prov_usage_prompt_bytes(json_object_get(body, "messages"));
-    max_out = gw_chat_max_output(body);
-    spec.reserve = gw_budget_reserve(spec.priced ? &spec.price : NULL, spec.prompt_bytes, max_out);
+    gw_budget_estimate(body, &est);
+    spec.reserve = gw_budget_reserve(spec.priced ? &spec.price : NULL, &est,
+                                     app->cfg->budget_min_reservation_tokens);
     /* Budget first, as the reference: a blocked user learns that before a model typo. */
     switch (gw_index_admit(app->index, user, util_now_us(), spec.reserve,
                            spec.priced && spec.price.input_per_million == 0 &&
