@@ -537,6 +537,81 @@ START_TEST(model_routing_errors)
 }
 END_TEST
 
+/* Occurrences of needle in the gateway's log once it has settled (the log is written async). */
+static int log_count(const char *needle)
+{
+    int n = 0;
+
+    for (int i = 0; i < 40; i++) {
+        char *log = t_read_file(t_api.logpath);
+        int now = log != NULL ? count(log, needle) : 0;
+
+        free(log);
+        if (now > 0 && now == n)
+            break;
+        n = now;
+        usleep(50000);
+    }
+    return n;
+}
+
+/*
+ * A model string is at most 256 bytes (a 10 MB one used to go into the usage table), and the
+ * "No pricing configured" warning is logged once per model per interval, not per request.
+ */
+START_TEST(model_length_and_unpriced_warning)
+{
+    char *key, *body, model[300];
+    size_t big = 1 << 20;
+    long before;
+    struct t_resp r;
+    json_t *j;
+
+    t_llm_need();
+    key = t_llm_user_key("chat-model-len");
+    snprintf(model, sizeof(model), "openai:%0249d", 7); /* 256 bytes */
+    ck_assert_uint_eq(strlen(model), 256);
+    body = malloc(big + 256);
+    ck_assert_ptr_nonnull(body);
+    snprintf(body, big + 256, "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\"}]}", model);
+    chat(key, body, &r);
+    ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+    t_resp_free(&r);
+
+    before = t_fake_stat(&t_llm_fake, "requests");
+    snprintf(body, big + 256, "{\"model\":\"%s8\",\"messages\":[{\"role\":\"user\"}]}",
+             model); /* 257 bytes */
+    chat(key, body, &r);
+    ck_assert_int_eq(r.status, 400);
+    j = t_json(&r);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "detail")),
+                     "Model name is too long: 257 bytes, at most 256 are accepted");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                     "invalid_model");
+    json_decref(j);
+    t_resp_free(&r);
+    /* A 1 MiB model name. */
+    memcpy(body, "{\"model\":\"openai:", 17);
+    memset(body + 17, 'm', big);
+    snprintf(body + 17 + big, 64, "\",\"messages\":[{\"role\":\"user\"}]}");
+    chat(key, body, &r);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_ptr_nonnull(strstr(r.body, "Model name is too long"));
+    t_resp_free(&r);
+    ck_assert_int_eq(t_fake_stat(&t_llm_fake, "requests"), before);
+    free(body);
+
+    /* Three requests for one unpriced model: one warning. */
+    for (int i = 0; i < 3; i++) {
+        chat(key, "{\"model\":\"openai:fake-unpriced-w\",\"messages\":[{\"role\":\"user\"}]}", &r);
+        ck_assert_int_eq(r.status, 200);
+        t_resp_free(&r);
+    }
+    ck_assert_int_eq(log_count("No pricing configured for 'openai:fake-unpriced-w'"), 1);
+    free(key);
+}
+END_TEST
+
 START_TEST(heartbeat_while_provider_silent)
 {
     struct t_resp r;
@@ -642,6 +717,7 @@ Suite *e2e_chat_suite(void)
     tcase_add_test(tc, validation_before_upstream);
     tcase_add_test(tc, auth_and_user_resolution);
     tcase_add_test(tc, model_routing_errors);
+    tcase_add_test(tc, model_length_and_unpriced_warning);
     tcase_add_test(tc, heartbeat_while_provider_silent);
     tcase_add_test(tc, slow_reader_backpressure);
     t_api_add_shutdown_test(tc);

@@ -23,6 +23,8 @@
 #include "providers/prov_registry.h"
 #include "util.h"
 
+#define GW_CHAT_MAX_MODEL 256 /* bytes of "provider:model" */
+
 /* The request fields the gateway itself reads (spec §1.3); everything else passes through. */
 static const struct gw_field gw_chat_fields[] = {
     {"model", GW_F_STR, GW_F_REQUIRED, 0},
@@ -63,6 +65,19 @@ static bool gw_chat_valid_messages(struct gw_req *r, json_t *messages)
         }
     }
     return true;
+}
+
+/* A model string longer than GW_CHAT_MAX_MODEL bytes: 400 (it would go into every usage row). */
+static bool gw_chat_valid_model(struct gw_req *r, json_t *model)
+{
+    size_t n = json_string_length(model);
+
+    if (n <= GW_CHAT_MAX_MODEL)
+        return true;
+    gw_reply_errorf(r, 400, "invalid_model",
+                    "Model name is too long: %zu bytes, at most %d are accepted", n,
+                    GW_CHAT_MAX_MODEL);
+    return false;
 }
 
 /*
@@ -124,6 +139,7 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
         !gw_valid_fields(r, body, gw_chat_fields,
                          sizeof(gw_chat_fields) / sizeof(gw_chat_fields[0])) ||
         !gw_chat_valid_messages(r, json_object_get(body, "messages")) ||
+        !gw_chat_valid_model(r, json_object_get(body, "model")) ||
         (user = gw_chat_user(r, &caller, body)) == NULL)
         goto out;
     info = prov_split_model(json_string_value(json_object_get(body, "model")), provider,
