@@ -72,6 +72,8 @@ static const struct cfg_key cfg_keys[] = {
     {"usage_log_sync", CFG_T_BOOL, CFG_F(usage_log_sync), 0, "false", CFG_NOLIMIT},
     {"usage_flush_ms", CFG_T_INT, CFG_F(usage_flush_ms), 0, "50", 1, 10000},
     {"stream_heartbeat", CFG_T_INT, CFG_F(stream_heartbeat), 0, "15", 0, 3600},
+    {"budget_min_reservation_tokens", CFG_T_INT, CFG_F(budget_min_reservation_tokens), 0, "1024", 0,
+     100000000},
 };
 
 #define CFG_NKEYS (sizeof(cfg_keys) / sizeof(cfg_keys[0]))

@@ -65,6 +65,7 @@ struct cfg {
     bool usage_log_sync;    /* reply waits for its usage row (default false) */
     int usage_flush_ms;     /* batching writer flush window, default 50 */
     int stream_heartbeat;   /* seconds of upstream silence before an SSE comment, 0 = off */
+    int budget_min_reservation_tokens; /* output tokens a budget reservation never goes below */
 };
 
 /*

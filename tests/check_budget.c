@@ -6,6 +6,7 @@
  * restores, budget removal, and many threads admitting and settling at once).
  */
 #include <check.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -357,27 +358,151 @@ START_TEST(settle_edges)
 }
 END_TEST
 
+/*
+ * A duration far beyond any sane period (a row written outside the API, or before the limit
+ * existed): the reset time is clamped instead of overflowing (UBSan aborted here, and the
+ * release build wrapped to a past time and reset the budget before every request).
+ */
+START_TEST(huge_duration_does_not_overflow)
+{
+    static const int64_t durations[] = {INT64_MAX, INT64_MAX / 1000000 + 1, INT64_C(1) << 62};
+    struct gw_budget_reset r;
+
+    for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+        struct gw_budget_state b = budget_max(10.0, durations[i]);
+        struct gw_user_state u = user_on_b1(3.0);
+
+        u.next_reset_us = NOW - SEC;
+        ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 0, false, &r), GW_BUDGET_OK);
+        ck_assert(r.happened);
+        ck_assert_int_gt(r.next_reset_us, NOW);
+        ck_assert_int_eq(u.next_reset_us, r.next_reset_us);
+        u.spend = 4.0;
+        /* The next requests, even years later, do not reset again. */
+        ck_assert_int_eq(gw_budget_admit(&u, &b, NOW + SEC, 0, false, &r), GW_BUDGET_OK);
+        ck_assert(!r.happened);
+        ck_assert_int_eq(gw_budget_admit(&u, &b, NOW + 50 * 365 * DAY_SEC * SEC, 0, false, &r),
+                         GW_BUDGET_OK);
+        ck_assert(!r.happened);
+        ck_assert_double_eq(u.spend, 4.0);
+    }
+}
+END_TEST
+
+START_TEST(next_reset_clamped)
+{
+    ck_assert_int_eq(gw_budget_next_reset_us(NOW, 0), 0);
+    ck_assert_int_eq(gw_budget_next_reset_us(NOW, -5), 0);
+    ck_assert_int_eq(gw_budget_next_reset_us(NOW, 1), NOW + SEC);
+    ck_assert_int_eq(gw_budget_next_reset_us(NOW, GW_BUDGET_MAX_DURATION_SEC),
+                     NOW + GW_BUDGET_MAX_DURATION_SEC * SEC);
+    ck_assert_int_eq(gw_budget_next_reset_us(NOW, INT64_MAX),
+                     NOW + GW_BUDGET_MAX_DURATION_SEC * SEC);
+    ck_assert_int_eq(gw_budget_next_reset_us(INT64_MAX - 5, 10), INT64_MAX);
+}
+END_TEST
+
+/* gw_budget_reserve() of a request with only prompt bytes and max_output, no floor. */
+static double rsv(const struct gw_price *p, size_t prompt_bytes, long max_output)
+{
+    struct gw_budget_est e = {.prompt_bytes = prompt_bytes, .max_output = max_output, .n = 1};
+
+    return gw_budget_reserve(p, &e, 0);
+}
+
 START_TEST(reserve_formula)
 {
     struct gw_price p = {.input_per_million = 2.0, .output_per_million = 8.0};
     struct gw_price free_price = {.input_per_million = 0, .output_per_million = 0};
 
-    ck_assert_double_eq(gw_budget_reserve(NULL, 1000000, 1000000), 0);
-    ck_assert_double_eq(gw_budget_reserve(&free_price, 4000, 100), 0);
+    ck_assert_double_eq(rsv(NULL, 1000000, 1000000), 0);
+    ck_assert_double_eq(rsv(&free_price, 4000, 100), 0);
     /* 4001 bytes -> 1001 prompt tokens (rounded up), plus 100 output tokens. */
-    ck_assert_double_eq_tol(gw_budget_reserve(&p, 4001, 100), 1001 * 2e-6 + 100 * 8e-6, 1e-15);
-    ck_assert_double_eq_tol(gw_budget_reserve(&p, 4000, 100), 1000 * 2e-6 + 100 * 8e-6, 1e-15);
-    ck_assert_double_eq_tol(gw_budget_reserve(&p, 1, 1), 1 * 2e-6 + 1 * 8e-6, 1e-15);
+    ck_assert_double_eq_tol(rsv(&p, 4001, 100), 1001 * 2e-6 + 100 * 8e-6, 1e-15);
+    ck_assert_double_eq_tol(rsv(&p, 4000, 100), 1000 * 2e-6 + 100 * 8e-6, 1e-15);
+    ck_assert_double_eq_tol(rsv(&p, 1, 1), 1 * 2e-6 + 1 * 8e-6, 1e-15);
     /* No max_tokens (0) or a nonsensical one: the default output allowance. */
-    ck_assert_double_eq_tol(gw_budget_reserve(&p, 0, 0), GW_BUDGET_DEFAULT_OUTPUT_TOKENS * 8e-6,
-                            1e-15);
-    ck_assert_double_eq_tol(gw_budget_reserve(&p, 0, -5), GW_BUDGET_DEFAULT_OUTPUT_TOKENS * 8e-6,
-                            1e-15);
+    ck_assert_double_eq_tol(rsv(&p, 0, 0), GW_BUDGET_DEFAULT_OUTPUT_TOKENS * 8e-6, 1e-15);
+    ck_assert_double_eq_tol(rsv(&p, 0, -5), GW_BUDGET_DEFAULT_OUTPUT_TOKENS * 8e-6, 1e-15);
     /* One million of each at $2 / $8. */
-    ck_assert_double_eq_tol(gw_budget_reserve(&p, 4000000, 1000000), 10.0, 1e-12);
+    ck_assert_double_eq_tol(rsv(&p, 4000000, 1000000), 10.0, 1e-12);
     /* Only the output price set. */
     p.input_per_million = 0;
-    ck_assert_double_eq_tol(gw_budget_reserve(&p, 4000000, 250000), 2.0, 1e-12);
+    ck_assert_double_eq_tol(rsv(&p, 4000000, 250000), 2.0, 1e-12);
+}
+END_TEST
+
+/*
+ * The client's max_tokens is not trusted (a provider may overrun it): the floor raises it, n
+ * multiplies the output, images count GW_BUDGET_IMAGE_TOKENS each on the prompt side.
+ */
+START_TEST(reserve_floor_n_images)
+{
+    struct gw_price p = {.input_per_million = 1.0, .output_per_million = 1.0};
+    struct gw_budget_est e = {.prompt_bytes = 400, .max_output = 1, .n = 1};
+
+    ck_assert_double_eq_tol(gw_budget_reserve(&p, &e, 0), (100 + 1) * 1e-6, 1e-15);
+    ck_assert_double_eq_tol(gw_budget_reserve(&p, &e, 1024), (100 + 1024) * 1e-6, 1e-15);
+    /* A max_tokens above the floor is kept; no max_tokens is the default, floored too. */
+    e.max_output = 5000;
+    ck_assert_double_eq_tol(gw_budget_reserve(&p, &e, 1024), (100 + 5000) * 1e-6, 1e-15);
+    e.max_output = 0;
+    ck_assert_double_eq_tol(gw_budget_reserve(&p, &e, 4096), (100 + 4096) * 1e-6, 1e-15);
+    /* n choices: n times the output. */
+    e.max_output = 10;
+    e.n = 8;
+    ck_assert_double_eq_tol(gw_budget_reserve(&p, &e, 1024), (100 + 8 * 1024) * 1e-6, 1e-15);
+    e.n = 0; /* not set: one */
+    ck_assert_double_eq_tol(gw_budget_reserve(&p, &e, 0), (100 + 10) * 1e-6, 1e-15);
+    /* Images on the prompt side. */
+    e.images = 3;
+    ck_assert_double_eq_tol(gw_budget_reserve(&p, &e, 0),
+                            (100 + 3 * GW_BUDGET_IMAGE_TOKENS + 10) * 1e-6, 1e-15);
+    /* Huge values do not overflow. */
+    e.max_output = LONG_MAX;
+    e.n = LONG_MAX;
+    ck_assert(gw_budget_reserve(&p, &e, 0) > 1e30);
+}
+END_TEST
+
+/* The estimate read from a request body. */
+START_TEST(estimate_from_body)
+{
+    static const char tools[] = "[{\"type\":\"function\",\"function\":{\"name\":\"f\","
+                                "\"parameters\":{\"type\":\"object\"}}}]";
+    char text[1024];
+    struct gw_budget_est e;
+    json_t *body;
+
+    snprintf(text, sizeof(text),
+             "{\"model\":\"openai:x\",\"n\":3,\"max_tokens\":7,\"tools\":%s,"
+             "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\","
+             "\"text\":\"12345678\"},{\"type\":\"image_url\",\"image_url\":{\"url\":"
+             "\"data:image/png;base64,AAAA\"}}]},{\"role\":\"user\",\"content\":[{\"type\":"
+             "\"input_image\"},{\"type\":\"image\"}]},{\"role\":\"user\",\"content\":\"abcd\"}]}",
+             tools);
+    body = json_loads(text, 0, NULL);
+    ck_assert_ptr_nonnull(body);
+    gw_budget_estimate(body, &e);
+    ck_assert_uint_eq(e.prompt_bytes, 8 + 4 + strlen(tools));
+    ck_assert_int_eq(e.images, 3);
+    ck_assert_int_eq(e.max_output, 7);
+    ck_assert_int_eq(e.n, 3);
+    /* max_completion_tokens wins over max_tokens. */
+    json_object_set_new(body, "max_completion_tokens", json_integer(99));
+    gw_budget_estimate(body, &e);
+    ck_assert_int_eq(e.max_output, 99);
+    json_decref(body);
+
+    /* Missing or ill-typed fields count as absent. */
+    body = json_loads("{\"messages\":\"x\",\"n\":-2,\"max_tokens\":\"9\",\"tools\":null}", 0, NULL);
+    ck_assert_ptr_nonnull(body);
+    gw_budget_estimate(body, &e);
+    ck_assert_uint_eq(e.prompt_bytes, 0);
+    ck_assert_int_eq(e.images, 0);
+    ck_assert_int_eq(e.max_output, 0);
+    ck_assert_int_eq(e.n, 0);
+    json_decref(body);
 }
 END_TEST
 
@@ -710,12 +835,16 @@ Suite *budget_suite(void)
     tcase_add_test(tc, one_reset_however_many_periods);
     tcase_add_test(tc, reset_without_duration_happens_once);
     tcase_add_test(tc, reset_then_exceeded_same_call);
+    tcase_add_test(tc, huge_duration_does_not_overflow);
+    tcase_add_test(tc, next_reset_clamped);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("reservations");
     tcase_add_test(tc, reservations_bound_concurrency);
     tcase_add_test(tc, settle_edges);
     tcase_add_test(tc, reserve_formula);
+    tcase_add_test(tc, reserve_floor_n_images);
+    tcase_add_test(tc, estimate_from_body);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("index");

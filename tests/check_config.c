@@ -163,6 +163,7 @@ START_TEST(defaults)
     ck_assert_int_eq(t_cfg.shutdown_timeout, 25);
     ck_assert(!t_cfg.usage_log_sync);
     ck_assert_int_eq(t_cfg.usage_flush_ms, 50);
+    ck_assert_int_eq(t_cfg.budget_min_reservation_tokens, 1024);
 }
 END_TEST
 
@@ -195,7 +196,8 @@ START_TEST(every_key)
                             "max_connections: 500\n"
                             "shutdown_timeout: 0\n"
                             "usage_log_sync: TRUE\n"
-                            "usage_flush_ms: 10000\n"),
+                            "usage_flush_ms: 10000\n"
+                            "budget_min_reservation_tokens: 4096\n"),
                      0);
     ck_assert_str_eq(t_cfg.database_url, "postgresql://u:p@db:5432/gw");
     ck_assert(!t_cfg.auto_migrate);
@@ -226,6 +228,7 @@ START_TEST(every_key)
     ck_assert_int_eq(t_cfg.shutdown_timeout, 0);
     ck_assert(t_cfg.usage_log_sync);
     ck_assert_int_eq(t_cfg.usage_flush_ms, 10000);
+    ck_assert_int_eq(t_cfg.budget_min_reservation_tokens, 4096);
 }
 END_TEST
 
@@ -343,6 +346,8 @@ START_TEST(type_errors)
     t_expect_err("max_connections: 0\n", "1:18: max_connections: must be between 1 and 10000000");
     t_expect_err("shutdown_timeout: -1\n", "1:19: shutdown_timeout: must be between 0 and 86400");
     t_expect_err("usage_flush_ms: 0\n", "1:17: usage_flush_ms: must be between 1 and 10000");
+    t_expect_err("budget_min_reservation_tokens: -1\n",
+                 "1:32: budget_min_reservation_tokens: must be between 0 and 100000000");
     t_expect_err("usage_log_sync: \"true\"\n",
                  "1:17: usage_log_sync: expected a boolean (true/false), got quoted string "
                  "\"true\"");
@@ -608,6 +613,7 @@ START_TEST(env_gateway_vars)
     setenv("GATEWAY_MAX_BODY_SIZE", "1024", 1);
     setenv("GATEWAY_WORKERS", "3", 1);
     setenv("GATEWAY_MAX_CONNECTIONS", "64", 1);
+    setenv("GATEWAY_BUDGET_MIN_RESERVATION_TOKENS", "16", 1);
     setenv("GATEWAY_RATE_LIMIT_RPM", "", 1); /* empty = null */
     setenv("GATEWAY_PROVIDERS", "{\"openai\": {\"api_key\": \"k\", \"timeout\": 5}}", 1);
     setenv("GATEWAY_PRICING",
@@ -624,6 +630,7 @@ START_TEST(env_gateway_vars)
     ck_assert_uint_eq(t_cfg.max_body_size, 1024);
     ck_assert_int_eq(t_cfg.workers, 3);
     ck_assert_int_eq(t_cfg.max_connections, 64);
+    ck_assert_int_eq(t_cfg.budget_min_reservation_tokens, 16);
     ck_assert_int_eq(t_cfg.rate_limit_rpm, 0);
     ck_assert_str_eq(t_provider_str("openai", "api_key"), "k");
     ck_assert_uint_eq(t_cfg.n_pricing, 1);

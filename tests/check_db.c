@@ -314,9 +314,10 @@ START_TEST(test_migrate_memory)
         ck_assert_int_eq(db_exec(db, base, DB_Q_SCHEMA_VERSIONS, NULL, cap_cb, &c), 0);
         ck_assert(t_pump(base, &c.calls, 1));
         ck_assert_int_eq(c.status, 0);
-        ck_assert_uint_eq(c.nrows, 1);
+        ck_assert_uint_eq(c.nrows, 2);
         ck_assert_uint_eq(c.ncols, 2);
         ck_assert_str_eq(c.cells[0], "0001_initial");
+        ck_assert_str_eq(c.cells[2], "0002_budget_duration_bigint");
         /* applied_at: util_ts_format() form, e.g. 2025-11-07T16:41:44.429258+00:00 */
         n = strlen(c.cells[1]);
         ck_assert_uint_ge(n, 25);
@@ -346,10 +347,11 @@ START_TEST(test_migrate_file_idempotent)
     db_close(db);
 
     raw = t_raw_open(path);
-    ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM schema_migrations"), 1);
-    ck_assert_str_eq(t_raw_text(raw, "SELECT version FROM schema_migrations", buf, sizeof(buf)),
-                     "0001_initial");
-    t_raw_text(raw, "SELECT applied_at FROM schema_migrations", at1, sizeof(at1));
+    ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM schema_migrations"), 2);
+    ck_assert_str_eq(
+        t_raw_text(raw, "SELECT version FROM schema_migrations ORDER BY version", buf, sizeof(buf)),
+        "0001_initial");
+    t_raw_text(raw, "SELECT applied_at FROM schema_migrations ORDER BY version", at1, sizeof(at1));
     sqlite3_close(raw);
 
     /* Same handle twice, then a fresh handle: nothing more is applied. */
@@ -359,8 +361,8 @@ START_TEST(test_migrate_file_idempotent)
     db_close(db);
 
     raw = t_raw_open(path);
-    ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM schema_migrations"), 1);
-    t_raw_text(raw, "SELECT applied_at FROM schema_migrations", at2, sizeof(at2));
+    ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM schema_migrations"), 2);
+    t_raw_text(raw, "SELECT applied_at FROM schema_migrations ORDER BY version", at2, sizeof(at2));
     ck_assert_str_eq(at1, at2);
     ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM sqlite_master WHERE name='budgets'"), 1);
     sqlite3_close(raw);
@@ -780,7 +782,7 @@ START_TEST(test_ping_on_loop)
     ck_assert(!c.has_error);
     ck_assert_uint_eq(c.nrows, 1);
     ck_assert_uint_eq(c.ncols, 1);
-    ck_assert_str_eq(c.cells[0], "1");
+    ck_assert_str_eq(c.cells[0], T_DB_NMIGRATIONS);
     event_base_loop(base, EVLOOP_NONBLOCK);
     ck_assert_int_eq(c.calls, 1); /* exactly once */
     cap_free(&c);

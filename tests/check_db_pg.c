@@ -218,7 +218,7 @@ START_TEST(test_url_forms)
         t_migrate(db);
         t_run(db, base, DB_Q_PING, NULL, &r);
         ck_assert_msg(r.status == 0, "%s: %s", forms[i], r.error);
-        ck_assert_str_eq(cell(&r, 0), "1");
+        ck_assert_str_eq(cell(&r, 0), T_DB_NMIGRATIONS);
         db_close(db);
     }
     res_clear(&r);
@@ -255,6 +255,10 @@ START_TEST(test_migrate)
         {"SELECT data_type FROM information_schema.columns WHERE table_name = 'users' AND "
          "column_name = 'metadata'",
          "json"},
+        /* 0002: 100 years of seconds do not fit a 32-bit INTEGER. */
+        {"SELECT data_type FROM information_schema.columns WHERE table_name = 'budgets' AND "
+         "column_name = 'budget_duration_sec'",
+         "bigint"},
         {"SELECT is_nullable || column_default FROM information_schema.columns WHERE "
          "table_name = 'usage_logs' AND column_name = 'usage_estimated'",
          "NOfalse"},
@@ -277,7 +281,7 @@ START_TEST(test_migrate)
     t_migrate(db); /* no-op */
     t_run(db, base, DB_Q_SCHEMA_VERSIONS, NULL, &r);
     ck_assert_int_eq(r.status, 0);
-    ck_assert_uint_eq(r.nrows, 1);
+    ck_assert_uint_eq(r.nrows, 2);
     ck_assert_str_eq(cell(&r, 0), "0001_initial");
     n = strlen(cell(&r, 1));
     ck_assert_uint_ge(n, 25);
@@ -289,13 +293,14 @@ START_TEST(test_migrate)
     db = t_open(url); /* a fresh handle applies nothing either */
     t_migrate(db);
     t_run(db, base, DB_Q_SCHEMA_VERSIONS, NULL, &r);
-    ck_assert_uint_eq(r.nrows, 1);
+    ck_assert_uint_eq(r.nrows, 2);
     ck_assert_str_eq(cell(&r, 1), at1);
     {
         char err[256] = "";
 
         ck_assert_int_eq(db_migrate_to(db, "0042", err, sizeof(err)), -1);
-        ck_assert_str_eq(err, "unknown revision '0042' (known: head, 0001_initial)");
+        ck_assert_str_eq(err, "unknown revision '0042' (known: head, 0001_initial, "
+                              "0002_budget_duration_bigint)");
     }
     db_close(db);
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
@@ -341,7 +346,7 @@ START_TEST(test_migrate_concurrent)
         ck_assert_msg(m[i].rc == 0, "migrator %d: %s", i, m[i].err);
     }
     t_raw("migrate_concurrent", "SELECT count(*) FROM schema_migrations", buf, sizeof(buf));
-    ck_assert_str_eq(buf, "1");
+    ck_assert_str_eq(buf, "2");
 }
 END_TEST
 
@@ -431,7 +436,7 @@ START_TEST(test_ping_and_echo)
     ck_assert(r.exec_returned);
     ck_assert(pthread_equal(r.thread, pthread_self()));
     ck_assert_int_eq(r.status, 0);
-    ck_assert_str_eq(cell(&r, 0), "1");
+    ck_assert_str_eq(cell(&r, 0), T_DB_NMIGRATIONS);
 
     snprintf(text, sizeof(text), "it's \"quoted\" $1 ;");
     p.v[0] = (struct db_value){.type = DB_T_TEXT, .u.s = text};
@@ -615,7 +620,7 @@ static const struct db_usage_row batch2[] = {
 
 static const struct step steps[] = {
     {DB_Q_PING, 0, {{0}}, 0, 1, false},
-    {DB_Q_SCHEMA_VERSIONS, 0, {{0}}, 0, 1, true},
+    {DB_Q_SCHEMA_VERSIONS, 0, {{0}}, 0, 2, true}, /* 0001_initial, 0002_budget_duration_bigint */
     {DB_Q_BUDGET_INSERT, 4, {S("b1"), R(10.5), I(3600), S(T1)}, 0, 1, false},
     {DB_Q_BUDGET_INSERT, 4, {S("b2"), NUL, NUL, S(T2)}, 0, 1, false},
     {DB_Q_BUDGET_INSERT, 4, {S("b1"), NUL, NUL, S(T2)}, -1, 0, false}, /* duplicate */
@@ -944,7 +949,7 @@ START_TEST(test_server_restart)
         t_run(db, base, DB_Q_PING, NULL, &r);
     } while (r.status != 0 && util_mono_us() < deadline);
     ck_assert_msg(r.status == 0, "no reconnect: %s", r.error);
-    ck_assert_str_eq(cell(&r, 0), "1");
+    ck_assert_str_eq(cell(&r, 0), T_DB_NMIGRATIONS);
     for (int i = 0; i < 8; i++) { /* every pooled connection works again */
         t_run(db, base, DB_Q_BUDGET_GET, &p, &r);
         ck_assert_msg(r.status == 0, "%s", r.error);

@@ -147,6 +147,43 @@ START_TEST(conf_env_precedence)
 }
 END_TEST
 
+/*
+ * DESIGN.md §2.13: a provider is usable only when it has a providers: section or its key
+ * variable is set (not empty); local servers with default localhost addresses are not.
+ */
+START_TEST(conf_usable_only_when_configured)
+{
+    struct prov_confs *pc;
+
+    clear_env();
+    unsetenv("MISTRAL_API_KEY");
+    unsetenv("VLLM_API_KEY");
+    unsetenv("LLAMACPP_API_BASE");
+    pc = confs(NULL);
+    ck_assert(!conf_of(pc, "openai")->usable);
+    ck_assert(!conf_of(pc, "llamacpp")->usable);
+    ck_assert(!conf_of(pc, "ollama")->usable);
+    ck_assert(!conf_of(pc, "lmstudio")->usable);
+    ck_assert(!conf_of(pc, "vllm")->usable);
+    prov_confs_free(pc);
+
+    setenv("MISTRAL_API_KEY", "sk-m", 1);
+    setenv("OPENAI_API_KEY", "", 1);                         /* empty: not set */
+    setenv("LLAMACPP_API_BASE", "http://127.0.0.1:9/v1", 1); /* a base URL alone is not enough */
+    pc = confs("{\"vllm\":{},\"llamafile\":{\"api_base\":\"http://gpu:8080/v1\"}}");
+    ck_assert(conf_of(pc, "mistral")->usable);
+    ck_assert(!conf_of(pc, "mistral")->configured);
+    ck_assert(!conf_of(pc, "openai")->usable);
+    ck_assert(!conf_of(pc, "llamacpp")->usable);
+    ck_assert(conf_of(pc, "vllm")->usable);
+    ck_assert(conf_of(pc, "llamafile")->usable);
+    prov_confs_free(pc);
+    unsetenv("MISTRAL_API_KEY");
+    unsetenv("LLAMACPP_API_BASE");
+    clear_env();
+}
+END_TEST
+
 static long timeout_of(const char *section)
 {
     char text[512];
@@ -1050,6 +1087,7 @@ Suite *dialect_suite(void)
     tc = tcase_create("conf");
     tcase_add_test(tc, dialect_table);
     tcase_add_test(tc, conf_env_precedence);
+    tcase_add_test(tc, conf_usable_only_when_configured);
     tcase_add_test(tc, conf_timeout);
     tcase_add_test(tc, conf_kwargs_and_headers);
     suite_add_tcase(s, tc);

@@ -384,6 +384,60 @@ START_TEST(update_budget)
 }
 END_TEST
 
+/*
+ * budget_duration_sec is 1 s .. 100 years (3155760000 s) on both databases: a larger value is a
+ * 422 in the reference's shape (it used to be stored, abort the sanitized build and make the
+ * release build reset the budget before every request), and 100 years fits the column on
+ * PostgreSQL too (BIGINT since migration 0002) and gives a reset time 100 years ahead.
+ */
+START_TEST(budget_duration_range)
+{
+    json_t *a, *j, *it;
+    char path[128], body[256];
+    const char *next;
+
+    t_api_need();
+    j = t_call("POST", "/v1/budgets", T_AUTH, "{\"budget_duration_sec\": 9223372036854775807}",
+               422);
+    ck_assert_int_eq(json_array_size(json_object_get(j, "detail")), 1);
+    t_expect_422_item(j, 0, "less_than_equal", "body", "budget_duration_sec",
+                      "Input should be less than or equal to 3155760000");
+    it = json_array_get(json_object_get(j, "detail"), 0);
+    ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(it, "ctx"), "le")),
+                     3155760000LL);
+    ck_assert_int_eq(json_integer_value(json_object_get(it, "input")), 9223372036854775807LL);
+    json_decref(j);
+    expect_422("POST", "/v1/budgets", "{\"budget_duration_sec\": 3155760001}", "less_than_equal",
+               "budget_duration_sec");
+    expect_422("POST", "/v1/budgets", "{\"budget_duration_sec\": \"4000000000\"}",
+               "less_than_equal", "budget_duration_sec");
+
+    j = create("{\"max_budget\": 1, \"budget_duration_sec\": 1}");
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "budget_duration_sec")), 1);
+    json_decref(j);
+    a = create("{\"max_budget\": 1, \"budget_duration_sec\": 3155760000}");
+    ck_assert_int_eq(json_integer_value(json_object_get(a, "budget_duration_sec")), 3155760000LL);
+    t_assert_sql("3155760000", "SELECT budget_duration_sec FROM budgets WHERE budget_id = '%s'",
+                 check_budget(a));
+    snprintf(path, sizeof(path), "/v1/budgets/%s", check_budget(a));
+    expect_422("PATCH", path, "{\"budget_duration_sec\": 9223372036854775807}", "less_than_equal",
+               "budget_duration_sec");
+    j = t_call("GET", path, T_AUTH, NULL, 200);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "budget_duration_sec")), 3155760000LL);
+    json_decref(j);
+
+    /* A user on it: the next reset is 100 years ahead, not in the past. */
+    snprintf(body, sizeof(body), "{\"user_id\": \"u-century\", \"budget_id\": \"%s\"}",
+             check_budget(a));
+    j = t_call("POST", "/v1/users", T_AUTH, body, 200);
+    next = json_string_value(json_object_get(j, "next_budget_reset_at"));
+    ck_assert_ptr_nonnull(next);
+    ck_assert_msg(strtol(next, NULL, 10) >= 2120, "next reset %s", next);
+    json_decref(j);
+    json_decref(a);
+}
+END_TEST
+
 START_TEST(update_keeps_user_reset_times)
 {
     json_t *a, *j;
@@ -518,6 +572,7 @@ Suite *e2e_budgets_suite(void)
     tcase_add_test(tc, get_and_list);
     tcase_add_test(tc, update_budget);
     tcase_add_test(tc, update_keeps_user_reset_times);
+    tcase_add_test(tc, budget_duration_range);
     tcase_add_test(tc, delete_budget);
     tcase_add_test(tc, delete_blocked_by_reset_logs);
     t_api_add_shutdown_test(tc);

@@ -35,7 +35,11 @@ static void chat_up(void)
              "    api_base: http://127.0.0.1:%d/v1\n"
              "    timeout: 1\n"
              "  lmstudio:\n"
-             "    api_base: http://127.0.0.1:1/v1\n",
+             "    api_base: http://127.0.0.1:1/v1\n"
+             "  anthropic:\n"
+             "    api_key: sk-ant-unused\n"
+             "  databricks:\n"
+             "    api_key: sk-db-unused\n",
              "stream_heartbeat: 1\n"
              "pricing:\n"
              "  \"openai:fake-ok\":\n"
@@ -496,9 +500,17 @@ START_TEST(model_routing_errors)
         int status;
         const char *needle;
     } cases[] = {
-        {"gpt-4o", 400, "provider:model"},           {"nosuch:gpt", 400, "nosuch"},
-        {"openai:", 400, "provider:model"},          {"anthropic:claude-3", 501, "anthropic"},
+        {"gpt-4o", 400, "provider:model"},
+        {"nosuch:gpt", 400, "nosuch"},
+        {"openai:", 400, "provider:model"},
+        {"anthropic:claude-3", 501, "anthropic"},
         {"databricks:dbrx", 502, "DATABRICKS_HOST"},
+        /* DESIGN.md §2.13: providers without a section or key variable are not reachable,
+           local servers at their default addresses included. */
+        {"llamacpp:x", 400, "Provider 'llamacpp' is not configured"},
+        {"ollama:llama3", 400, "Provider 'ollama' is not configured"},
+        {"mistral:mistral-small", 400, "Provider 'mistral' is not configured"},
+        {"gemini:gemini-2.5-flash", 400, "Provider 'gemini' is not configured"},
     };
 
     t_llm_need();
@@ -514,6 +526,8 @@ START_TEST(model_routing_errors)
         j = t_json(&r);
         ck_assert_msg(strstr(json_string_value(json_object_get(j, "detail")), cases[i].needle),
                       "%s: %s", cases[i].model, r.body);
+        ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "message")),
+                         json_string_value(json_object_get(j, "detail")));
         json_decref(j);
         t_resp_free(&r);
     }
@@ -522,6 +536,81 @@ START_TEST(model_routing_errors)
     chat(key, "{\"model\":\"openai/fake-ok\",\"messages\":[{\"role\":\"user\"}]}", &r);
     ck_assert_int_eq(r.status, 200);
     t_resp_free(&r);
+    free(key);
+}
+END_TEST
+
+/* Occurrences of needle in the gateway's log once it has settled (the log is written async). */
+static int log_count(const char *needle)
+{
+    int n = 0;
+
+    for (int i = 0; i < 40; i++) {
+        char *log = t_read_file(t_api.logpath);
+        int now = log != NULL ? count(log, needle) : 0;
+
+        free(log);
+        if (now > 0 && now == n)
+            break;
+        n = now;
+        usleep(50000);
+    }
+    return n;
+}
+
+/*
+ * A model string is at most 256 bytes (a 10 MB one used to go into the usage table), and the
+ * "No pricing configured" warning is logged once per model per interval, not per request.
+ */
+START_TEST(model_length_and_unpriced_warning)
+{
+    char *key, *body, model[300];
+    size_t big = 1 << 20;
+    long before;
+    struct t_resp r;
+    json_t *j;
+
+    t_llm_need();
+    key = t_llm_user_key("chat-model-len");
+    snprintf(model, sizeof(model), "openai:%0249d", 7); /* 256 bytes */
+    ck_assert_uint_eq(strlen(model), 256);
+    body = malloc(big + 256);
+    ck_assert_ptr_nonnull(body);
+    snprintf(body, big + 256, "{\"model\":\"%s\",\"messages\":[{\"role\":\"user\"}]}", model);
+    chat(key, body, &r);
+    ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+    t_resp_free(&r);
+
+    before = t_fake_stat(&t_llm_fake, "requests");
+    snprintf(body, big + 256, "{\"model\":\"%s8\",\"messages\":[{\"role\":\"user\"}]}",
+             model); /* 257 bytes */
+    chat(key, body, &r);
+    ck_assert_int_eq(r.status, 400);
+    j = t_json(&r);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "detail")),
+                     "Model name is too long: 257 bytes, at most 256 are accepted");
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "error"), "code")),
+                     "invalid_model");
+    json_decref(j);
+    t_resp_free(&r);
+    /* A 1 MiB model name. */
+    memcpy(body, "{\"model\":\"openai:", 17);
+    memset(body + 17, 'm', big);
+    snprintf(body + 17 + big, 64, "\",\"messages\":[{\"role\":\"user\"}]}");
+    chat(key, body, &r);
+    ck_assert_int_eq(r.status, 400);
+    ck_assert_ptr_nonnull(strstr(r.body, "Model name is too long"));
+    t_resp_free(&r);
+    ck_assert_int_eq(t_fake_stat(&t_llm_fake, "requests"), before);
+    free(body);
+
+    /* Three requests for one unpriced model: one warning. */
+    for (int i = 0; i < 3; i++) {
+        chat(key, "{\"model\":\"openai:fake-unpriced-w\",\"messages\":[{\"role\":\"user\"}]}", &r);
+        ck_assert_int_eq(r.status, 200);
+        t_resp_free(&r);
+    }
+    ck_assert_int_eq(log_count("No pricing configured for 'openai:fake-unpriced-w'"), 1);
     free(key);
 }
 END_TEST
@@ -631,6 +720,7 @@ Suite *e2e_chat_suite(void)
     tcase_add_test(tc, validation_before_upstream);
     tcase_add_test(tc, auth_and_user_resolution);
     tcase_add_test(tc, model_routing_errors);
+    tcase_add_test(tc, model_length_and_unpriced_warning);
     tcase_add_test(tc, heartbeat_while_provider_silent);
     tcase_add_test(tc, slow_reader_backpressure);
     t_api_add_shutdown_test(tc);

@@ -207,6 +207,16 @@ START_TEST(create_key_expiry_and_metadata)
                      "2001-01-01T00:00:00+00:00");
     t_expect_key_auth(json_string_value(json_object_get(j, "key")), 401, "API key has expired");
     json_decref(j);
+    /* The edges of the accepted range (1970 .. 9999), stored and echoed as given. */
+    j = create_key("{\"expires_at\": \"9999-12-31T23:59:59Z\"}");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "expires_at")),
+                     "9999-12-31T23:59:59+00:00");
+    t_expect_key_auth(json_string_value(json_object_get(j, "key")), 200, NULL);
+    json_decref(j);
+    j = create_key("{\"expires_at\": \"1970-01-01T00:00:00Z\"}");
+    ck_assert_str_eq(json_string_value(json_object_get(j, "expires_at")),
+                     "1970-01-01T00:00:00+00:00");
+    json_decref(j);
 
     /* metadata: echoed, stored as compact JSON. */
     j = create_key("{\"key_name\": \"m\", \"metadata\": {\"team\": \"a\", \"n\": [1, 2], "
@@ -284,6 +294,15 @@ START_TEST(create_key_422)
     expect_422("POST", "/v1/keys", "{\"expires_at\": \"tomorrow\"}", "datetime_from_date_parsing",
                "expires_at");
     expect_422("POST", "/v1/keys", "{\"expires_at\": true}", "datetime_type", "expires_at");
+    /* Dates outside 1970 .. 9999 (year 0000 was stored before). */
+    expect_422("POST", "/v1/keys", "{\"expires_at\": \"0000-01-01T00:00:00\"}",
+               "datetime_from_date_parsing", "expires_at");
+    expect_422("POST", "/v1/keys", "{\"expires_at\": \"1969-12-31T23:59:59Z\"}",
+               "datetime_from_date_parsing", "expires_at");
+    expect_422("POST", "/v1/keys", "{\"expires_at\": \"9999-12-31T23:30:00-01:00\"}",
+               "datetime_from_date_parsing", "expires_at");
+    expect_422("PATCH", "/v1/keys/no-such-key", "{\"expires_at\": \"0001-01-01\"}",
+               "datetime_from_date_parsing", "expires_at");
     expect_422("POST", "/v1/keys", "{\"metadata\": \"x\"}", "dict_type", "metadata");
     expect_422("POST", "/v1/keys", "{\"metadata\": [1]}", "dict_type", "metadata");
     expect_422("POST", "/v1/keys", "{\"metadata\": null}", "dict_type", "metadata");

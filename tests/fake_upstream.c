@@ -48,10 +48,11 @@ enum fake_kind {
 
 struct fake_spec {
     enum fake_kind kind;
-    long n;   /* content chunks (slow, big) */
-    long ms;  /* delay before each chunk (slow) */
-    int code; /* HTTP status (status) */
-    int cut;  /* status: characters cut off the end of the echoed token (fake-keycut-) */
+    long n;          /* content chunks (slow, big) */
+    long ms;         /* delay before each chunk (slow) */
+    int code;        /* HTTP status (status) */
+    int cut;         /* status: characters cut off the end of the echoed token (fake-keycut-) */
+    long completion; /* reported completion tokens when > 0 (overrun), else n */
 };
 
 struct fake_call;
@@ -127,7 +128,6 @@ static void fake_spec_parse(const char *tagged, struct fake_spec *sp)
 
     snprintf(model, sizeof(model), "%.*s",
              (int)(tilde != NULL ? (size_t)(tilde - tagged) : strlen(tagged)), tagged);
-
     *sp = s;
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
         if (strcmp(model, fixed[i].name) == 0) {
@@ -139,6 +139,14 @@ static void fake_spec_parse(const char *tagged, struct fake_spec *sp)
         if (fake_parse_num(model + 10, '-', 1, FAKE_MAX_N, &s.n, &p) &&
             fake_parse_num(p + 1, '\0', 0, FAKE_MAX_MS, &s.ms, &p)) {
             s.kind = FAKE_SLOW;
+            *sp = s;
+        }
+    } else if (strncmp(model, "fake-overrun-", 13) == 0) {
+        /* fake-overrun-<c>-<ms>: one chunk after ms, usage 10/c whatever max_tokens said. */
+        if (fake_parse_num(model + 13, '-', 1, FAKE_MAX_N, &s.completion, &p) &&
+            fake_parse_num(p + 1, '\0', 0, FAKE_MAX_MS, &s.ms, &p)) {
+            s.kind = FAKE_SLOW;
+            s.n = 1;
             *sp = s;
         }
     } else if (strncmp(model, "fake-big-", 9) == 0) {
@@ -491,7 +499,8 @@ static void fake_slow_step(struct fake_call *c)
         fake_call_after(c, c->sp.ms);
         return;
     }
-    if (c->usage && (usage = fake_usage_new(10, c->sp.n)) == NULL) {
+    if (c->usage &&
+        (usage = fake_usage_new(10, c->sp.completion > 0 ? c->sp.completion : c->sp.n)) == NULL) {
         fake_call_abort(c);
         return;
     }
@@ -514,7 +523,7 @@ static void fake_slow_reply(struct fake_call *c)
                 break;
         doc = fake_completion_new(
             c->model, json_stringn((const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b)),
-            fake_usage_new(10, c->sp.n));
+            fake_usage_new(10, c->sp.completion > 0 ? c->sp.completion : c->sp.n));
         evbuffer_free(b);
     }
     fake_reply_json(fake_call_release(c), 200, doc);

@@ -30,7 +30,7 @@ static void t_db_worker_cb(const struct db_result *res, void *arg)
     w->calls++;
     if (pthread_equal(pthread_self(), w->self))
         w->on_own_thread++;
-    if (res->status == 0 && res->nrows == 1 && strcmp(res->cells[0], "1") == 0)
+    if (res->status == 0 && res->nrows == 1 && strcmp(res->cells[0], T_DB_NMIGRATIONS) == 0)
         w->ok++;
 }
 

@@ -6,6 +6,9 @@
 
 struct db;
 
+/* What DB_Q_PING answers on a migrated database: the number of migrations in migrations/<db>/. */
+#define T_DB_NMIGRATIONS "2"
+
 /*
  * Runs per_thread DB_Q_PING queries from each of nthreads threads, each thread on an event_base
  * of its own, closes db (which answers whatever is still queued), then asserts every thread got

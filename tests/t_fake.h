@@ -7,6 +7,8 @@
  *   fake-nousage                    no usage anywhere, even with include_usage
  *   fake-slow-<n>-<ms>              n chunks "x0 ".."x<n-1> " every ms (usage 10/n); non-stream
  *                                   answers after n*ms
+ *   fake-overrun-<c>-<ms>           like fake-slow-1-<ms> but reports c completion tokens,
+ *                                   whatever max_tokens asked (a provider that overruns)
  *   fake-big-<n>                    n chunks of 1000 'a' with backpressure (usage 10/n*250)
  *   fake-midfail                    stream: 2 chunks then TCP close without the last chunk;
  *                                   non-stream: close without any reply

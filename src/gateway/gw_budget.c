@@ -3,10 +3,22 @@
  */
 #include "gateway/gw_budget.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "providers/prov_usage.h"
+
+int64_t gw_budget_next_reset_us(int64_t now_us, int64_t duration_sec)
+{
+    int64_t d;
+
+    if (duration_sec <= 0)
+        return 0;
+    d = (duration_sec < GW_BUDGET_MAX_DURATION_SEC ? duration_sec : GW_BUDGET_MAX_DURATION_SEC) *
+        INT64_C(1000000);
+    return now_us > INT64_MAX - d ? INT64_MAX : now_us + d;
+}
 
 enum gw_budget_verdict gw_budget_admit(struct gw_user_state *u, const struct gw_budget_state *b,
                                        int64_t now_us, double reserve, bool free_model,
@@ -23,8 +35,7 @@ enum gw_budget_verdict gw_budget_admit(struct gw_user_state *u, const struct gw_
             snprintf(reset->budget_id, sizeof(reset->budget_id), "%s", u->budget_id);
             reset->previous_spend = u->spend;
             reset->reset_at_us = now_us;
-            reset->next_reset_us =
-                b->duration_sec > 0 ? now_us + b->duration_sec * INT64_C(1000000) : 0;
+            reset->next_reset_us = gw_budget_next_reset_us(now_us, b->duration_sec);
             u->spend = 0;
             u->started_us = now_us;
             u->next_reset_us = reset->next_reset_us;
@@ -51,15 +62,61 @@ void gw_budget_settle(struct gw_user_state *u, double reserve, double cost)
         u->spend += cost;
 }
 
-double gw_budget_reserve(const struct gw_price *p, size_t prompt_bytes, long max_output_tokens)
+static bool gw_budget_is_image(const json_t *part)
 {
-    struct prov_usage u;
+    const char *t = json_string_value(json_object_get(part, "type"));
+
+    return t != NULL && (strcmp(t, "image_url") == 0 || strcmp(t, "input_image") == 0 ||
+                         strcmp(t, "image") == 0);
+}
+
+static long gw_budget_int(const json_t *body, const char *name)
+{
+    const json_t *v = json_object_get(body, name);
+    json_int_t i = json_integer_value(v);
+
+    return json_is_integer(v) && i > 0 ? (i > LONG_MAX ? LONG_MAX : (long)i) : 0;
+}
+
+void gw_budget_estimate(const json_t *body, struct gw_budget_est *e)
+{
+    static const char *const tool_fields[] = {"tools", "functions"};
+    const json_t *messages = json_object_get(body, "messages"), *m, *part;
+    size_t i, j;
+
+    memset(e, 0, sizeof(*e));
+    e->prompt_bytes = prov_usage_prompt_bytes(messages);
+    for (i = 0; i < sizeof(tool_fields) / sizeof(tool_fields[0]); i++) {
+        const json_t *t = json_object_get(body, tool_fields[i]);
+        if (t != NULL && !json_is_null(t))
+            e->prompt_bytes += json_dumpb(t, NULL, 0, JSON_COMPACT);
+    }
+    json_array_foreach(messages, i, m)
+    {
+        json_array_foreach(json_object_get(m, "content"), j, part)
+        {
+            if (gw_budget_is_image(part) && e->images < LONG_MAX)
+                e->images++;
+        }
+    }
+    e->max_output = gw_budget_int(body, "max_completion_tokens");
+    if (e->max_output == 0)
+        e->max_output = gw_budget_int(body, "max_tokens");
+    e->n = gw_budget_int(body, "n");
+}
+
+double gw_budget_reserve(const struct gw_price *p, const struct gw_budget_est *e, long min_output)
+{
+    double prompt, output;
 
     if (p == NULL)
         return 0;
-    prov_usage_init(&u);
-    u.prompt_tokens = prov_usage_tokens_for_bytes(prompt_bytes);
-    u.completion_tokens =
-        max_output_tokens > 0 ? max_output_tokens : GW_BUDGET_DEFAULT_OUTPUT_TOKENS;
-    return prov_usage_cost(&u, p->input_per_million, p->output_per_million);
+    /* In double: n x max_tokens or many images must not overflow a long. */
+    prompt = (double)prov_usage_tokens_for_bytes(e->prompt_bytes) +
+             (double)e->images * GW_BUDGET_IMAGE_TOKENS;
+    output = e->max_output > 0 ? (double)e->max_output : GW_BUDGET_DEFAULT_OUTPUT_TOKENS;
+    if (output < (double)min_output)
+        output = (double)min_output;
+    output *= e->n > 1 ? (double)e->n : 1.0;
+    return prompt / 1000000.0 * p->input_per_million + output / 1000000.0 * p->output_per_million;
 }

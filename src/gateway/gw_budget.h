@@ -13,7 +13,23 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "gateway/gw_index.h"
+
+/*
+ * Longest budget period accepted (100 years of 365.25 days, in seconds). budgets.
+ * budget_duration_sec is checked against it (1 .. this, else 422), and every next-reset time is
+ * computed with at most this, so a timestamp plus a duration never overflows 64 bits.
+ */
+#define GW_BUDGET_MAX_DURATION_SEC INT64_C(3155760000)
+
+/*
+ * The next reset of a period of duration_sec starting at now_us: 0 (none) when duration_sec
+ * <= 0, else now_us plus the duration clamped to GW_BUDGET_MAX_DURATION_SEC (a longer value can
+ * only come from a row written outside the API). Never overflows.
+ */
+int64_t gw_budget_next_reset_us(int64_t now_us, int64_t duration_sec);
 
 /* Output tokens reserved for a request that sets neither max_tokens nor max_completion_tokens. */
 #define GW_BUDGET_DEFAULT_OUTPUT_TOKENS 1024
@@ -43,11 +59,32 @@ bool gw_budget_needs_store(const struct gw_user_state *u, const struct gw_budget
 /* Ends a request: releases its reservation (never below 0) and adds its cost (>= 0) to spend. */
 void gw_budget_settle(struct gw_user_state *u, double reserve, double cost);
 
+/* Prompt tokens counted for each image part of a request (a large image on the main APIs). */
+#define GW_BUDGET_IMAGE_TOKENS 1600
+
+/* What a chat request may cost, read from its body (gw_budget_estimate()). */
+struct gw_budget_est {
+    size_t prompt_bytes; /* text of the messages plus the JSON of tools / functions */
+    long images;         /* image parts in the messages */
+    long max_output;     /* max_completion_tokens, else max_tokens; <= 0: not set */
+    long n;              /* choices asked for; <= 0: 1 */
+};
+
 /*
- * The reservation for a request: its estimated prompt tokens (prompt_bytes / 4) at the input
- * price plus max_output_tokens (GW_BUDGET_DEFAULT_OUTPUT_TOKENS when <= 0) at the output price.
- * 0 when p is NULL (unpriced requests cost nothing).
+ * Fills e from a chat request body (borrowed; anything missing or of the wrong type counts as
+ * absent): the prompt bytes of "messages" (prov_usage_prompt_bytes()) plus the compact JSON
+ * bytes of "tools" and "functions", the image parts ("image_url", "input_image", "image") in
+ * the messages' content arrays, max_completion_tokens / max_tokens and n.
  */
-double gw_budget_reserve(const struct gw_price *p, size_t prompt_bytes, long max_output_tokens);
+void gw_budget_estimate(const json_t *body, struct gw_budget_est *e);
+
+/*
+ * The reservation for a request (DESIGN.md §2.5): prompt tokens (prompt_bytes / 4 rounded up,
+ * plus GW_BUDGET_IMAGE_TOKENS per image) at the input price, plus output tokens at the output
+ * price: max_output (GW_BUDGET_DEFAULT_OUTPUT_TOKENS when not set) raised to min_output (the
+ * budget_min_reservation_tokens floor: a client's small max_tokens is not trusted, a provider
+ * may overrun it), times n. 0 when p is NULL (unpriced requests cost nothing).
+ */
+double gw_budget_reserve(const struct gw_price *p, const struct gw_budget_est *e, long min_output);
 
 #endif

@@ -4,6 +4,7 @@
  * still referenced by budget_reset_logs cannot be deleted (500 "Database error", as the
  * reference).
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "db/db.h"
 #include "gateway/gw_app.h"
 #include "gateway/gw_auth.h"
+#include "gateway/gw_budget.h"
 #include "gateway/gw_handlers.h"
 #include "gateway/gw_index.h"
 #include "gateway/gw_reply.h"
@@ -26,6 +28,24 @@ static const struct gw_field gw_budget_fields[] = {
     {"max_budget", GW_F_NUM, GW_F_NULLABLE | GW_F_GE, 0},
     {"budget_duration_sec", GW_F_INT, GW_F_NULLABLE | GW_F_GT, 0},
 };
+
+/*
+ * budget_duration_sec beyond GW_BUDGET_MAX_DURATION_SEC (the table checks > 0): replies 422 in
+ * the reference's shape (pydantic's le constraint) and returns false.
+ */
+static bool gw_budget_valid_duration(struct gw_req *r, json_t *body)
+{
+    json_t *ds = json_object_get(body, "budget_duration_sec");
+    char msg[96];
+
+    if (!json_is_integer(ds) || json_integer_value(ds) <= GW_BUDGET_MAX_DURATION_SEC)
+        return true;
+    snprintf(msg, sizeof(msg), "Input should be less than or equal to %" PRId64,
+             GW_BUDGET_MAX_DURATION_SEC);
+    gw_valid_reply_one(r, "less_than_equal", "body", "budget_duration_sec", msg, json_incref(ds),
+                       json_pack("{s:I}", "le", (json_int_t)GW_BUDGET_MAX_DURATION_SEC));
+    return false;
+}
 
 /* One pending budget query: the request plus the path id (the router's copy dies on return). */
 struct gw_budget_op {
@@ -93,7 +113,8 @@ void gw_budgets_create(struct gw_req *r, const struct gw_params *p)
     if (!gw_valid_body_json(r, &body))
         return;
     if (!gw_auth_master(r) ||
-        !gw_valid_fields(r, body, gw_budget_fields, GW_NCOLS(gw_budget_fields)))
+        !gw_valid_fields(r, body, gw_budget_fields, GW_NCOLS(gw_budget_fields)) ||
+        !gw_budget_valid_duration(r, body))
         goto out;
     if (util_uuid4(id) < 0) {
         gw_reply_error(r, 500, "internal_error", "Internal Server Error");
@@ -156,7 +177,8 @@ void gw_budgets_update(struct gw_req *r, const struct gw_params *p)
     if (!gw_valid_body_json(r, &body))
         return;
     if (!gw_auth_master(r) ||
-        !gw_valid_fields(r, body, gw_budget_fields, GW_NCOLS(gw_budget_fields)))
+        !gw_valid_fields(r, body, gw_budget_fields, GW_NCOLS(gw_budget_fields)) ||
+        !gw_budget_valid_duration(r, body))
         goto out;
     op = gw_budget_op_new(r, p->v[0]);
     if (op == NULL)

@@ -13,6 +13,8 @@
 #include "gateway/gw_call.h"
 
 #include <ctype.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +99,53 @@ static void gw_call_free(struct gw_call *c)
     free(c);
 }
 
+/*
+ * The "No pricing configured" warning at most once per model per GW_WARN_INTERVAL_US, and at
+ * most GW_WARN_MAX of them per interval in all (model names are chosen by clients): a fixed
+ * table of hashed names, shared by the workers under a mutex taken only for unpriced models.
+ */
+#define GW_WARN_SLOTS 256
+#define GW_WARN_MAX 32
+#define GW_WARN_INTERVAL_US (INT64_C(600) * 1000000)
+
+static struct {
+    pthread_mutex_t lock;
+    uint64_t hash[GW_WARN_SLOTS];
+    int64_t at_us[GW_WARN_SLOTS];
+    int64_t window_us; /* start of the current interval of the global cap */
+    int in_window;
+} gw_warn = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static bool gw_call_unpriced_should_warn(const char *provider, const char *model)
+{
+    uint64_t h = UINT64_C(1469598103934665603); /* FNV-1a over "provider:model" */
+    int64_t now = util_mono_us();
+    size_t slot;
+    bool warn = false;
+
+    for (const char *s = provider; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * UINT64_C(1099511628211);
+    h = (h ^ ':') * UINT64_C(1099511628211);
+    for (const char *s = model; *s != '\0'; s++)
+        h = (h ^ (unsigned char)*s) * UINT64_C(1099511628211);
+    h |= 1; /* 0 marks an empty slot */
+    slot = (size_t)(h % GW_WARN_SLOTS);
+    pthread_mutex_lock(&gw_warn.lock);
+    if (gw_warn.window_us == 0 || now - gw_warn.window_us >= GW_WARN_INTERVAL_US) {
+        gw_warn.window_us = now;
+        gw_warn.in_window = 0;
+    }
+    if ((gw_warn.hash[slot] != h || now - gw_warn.at_us[slot] >= GW_WARN_INTERVAL_US) &&
+        gw_warn.in_window < GW_WARN_MAX) {
+        gw_warn.hash[slot] = h;
+        gw_warn.at_us[slot] = now;
+        gw_warn.in_window++;
+        warn = true;
+    }
+    pthread_mutex_unlock(&gw_warn.lock);
+    return warn;
+}
+
 /* Replies as decided (or not at all when the client is gone), ends the request, frees c. */
 static void gw_call_reply(struct gw_call *c)
 {
@@ -164,7 +213,7 @@ static void gw_call_end(struct gw_call *c, const char *status, const struct prov
             rec.cost = cost;
         }
     }
-    if (u != NULL && !c->priced)
+    if (u != NULL && !c->priced && gw_call_unpriced_should_warn(c->provider, c->model))
         LOG_WARN("No pricing configured for '%s:%s'. Usage will be tracked without cost.",
                  c->provider, c->model);
     gw_index_settle(w->app->index, c->user_id, c->reserve, cost);

@@ -23,6 +23,8 @@
 #include "providers/prov_registry.h"
 #include "util.h"
 
+#define GW_CHAT_MAX_MODEL 256 /* bytes of "provider:model" */
+
 /* The request fields the gateway itself reads (spec §1.3); everything else passes through. */
 static const struct gw_field gw_chat_fields[] = {
     {"model", GW_F_STR, GW_F_REQUIRED, 0},
@@ -65,9 +67,24 @@ static bool gw_chat_valid_messages(struct gw_req *r, json_t *messages)
     return true;
 }
 
+/* A model string longer than GW_CHAT_MAX_MODEL bytes: 400 (it would go into every usage row). */
+static bool gw_chat_valid_model(struct gw_req *r, json_t *model)
+{
+    size_t n = json_string_length(model);
+
+    if (n <= GW_CHAT_MAX_MODEL)
+        return true;
+    gw_reply_errorf(r, 400, "invalid_model",
+                    "Model name is too long: %zu bytes, at most %d are accepted", n,
+                    GW_CHAT_MAX_MODEL);
+    return false;
+}
+
 /*
- * The user to bill (spec §1.3 step 2): master key -> the "user" field (required); virtual key ->
- * "user" if given, else the key's user. Replies and returns NULL when there is none.
+ * The user to bill (spec §1.3 step 2 with DESIGN.md §2.10): master key -> the "user" field
+ * (required); a virtual key that belongs to a user -> always that user (the request's "user" is
+ * then only the end-user id forwarded upstream, never a way to bill someone else); a key without
+ * a user -> the "user" field. Replies and returns NULL when there is none.
  */
 static const char *gw_chat_user(struct gw_req *r, const struct gw_caller *caller, json_t *body)
 {
@@ -81,13 +98,13 @@ static const char *gw_chat_user(struct gw_req *r, const struct gw_caller *caller
                            "When using master key, 'user' field is required in request body");
         return user;
     }
-    if (user != NULL)
-        return user;
-    if (caller->key.user_id[0] == '\0') {
+    if (caller->key.user_id[0] != '\0')
+        return caller->key.user_id;
+    if (user == NULL) {
         gw_reply_error(r, 500, "internal_error", "API key has no associated user");
         return NULL;
     }
-    return caller->key.user_id;
+    return user;
 }
 
 /* Price of provider:model, else of the legacy provider/model (spec §5.2). */
@@ -103,15 +120,6 @@ static bool gw_chat_price(struct gw_index *ix, const char *provider, const char 
     return gw_index_price_get(ix, key, out) == 0;
 }
 
-static long gw_chat_max_output(json_t *body)
-{
-    json_t *v = json_object_get(body, "max_completion_tokens");
-
-    if (!json_is_integer(v))
-        v = json_object_get(body, "max_tokens");
-    return json_is_integer(v) ? (long)json_integer_value(v) : 0;
-}
-
 void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
 {
     struct gw_app *app = r->w->app;
@@ -122,7 +130,7 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
     const char *user, *model = NULL;
     char provider[64], err[512];
     json_t *body = NULL;
-    long max_out;
+    struct gw_budget_est est;
 
     (void)p;
     if (!gw_valid_body_json(r, &body))
@@ -131,6 +139,7 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
         !gw_valid_fields(r, body, gw_chat_fields,
                          sizeof(gw_chat_fields) / sizeof(gw_chat_fields[0])) ||
         !gw_chat_valid_messages(r, json_object_get(body, "messages")) ||
+        !gw_chat_valid_model(r, json_object_get(body, "model")) ||
         (user = gw_chat_user(r, &caller, body)) == NULL)
         goto out;
     info = prov_split_model(json_string_value(json_object_get(body, "model")), provider,
@@ -138,8 +147,9 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
     if (info != NULL)
         spec.priced = gw_chat_price(app->index, provider, model, &spec.price);
     spec.prompt_bytes = prov_usage_prompt_bytes(json_object_get(body, "messages"));
-    max_out = gw_chat_max_output(body);
-    spec.reserve = gw_budget_reserve(spec.priced ? &spec.price : NULL, spec.prompt_bytes, max_out);
+    gw_budget_estimate(body, &est);
+    spec.reserve = gw_budget_reserve(spec.priced ? &spec.price : NULL, &est,
+                                     app->cfg->budget_min_reservation_tokens);
     /* Budget first, as the reference: a blocked user learns that before a model typo. */
     switch (gw_index_admit(app->index, user, util_now_us(), spec.reserve,
                            spec.priced && spec.price.input_per_million == 0 &&
@@ -170,10 +180,16 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
     if (reset.happened)
         gw_usage_reset(app->usage, user, reset.budget_id, reset.previous_spend, reset.reset_at_us,
                        reset.next_reset_us);
-    if (info == NULL || (spec.dialect = prov_dialect_get(info->dialect)) == NULL) {
+    if (info != NULL)
+        spec.conf = prov_confs_get(app->provs, info);
+    if (info == NULL || !spec.conf->usable ||
+        (spec.dialect = prov_dialect_get(info->dialect)) == NULL) {
         gw_index_settle(app->index, user, spec.reserve, 0);
         if (info == NULL)
             gw_reply_error(r, 400, "invalid_model", err);
+        else if (!spec.conf->usable)
+            gw_reply_errorf(r, 400, "provider_not_configured", "Provider '%s' is not configured",
+                            info->id);
         else
             gw_reply_errorf(r, 501, "provider_not_supported",
                             "Provider '%s' is not supported by this gateway yet: its API is not "
@@ -181,7 +197,6 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
                             info->id);
         goto out;
     }
-    spec.conf = prov_confs_get(app->provs, info);
     spec.provider = info->id;
     spec.model = model;
     spec.endpoint = "/v1/chat/completions";

@@ -16,6 +16,7 @@
 #include "db/db.h"
 #include "gateway/gw_app.h"
 #include "gateway/gw_auth.h"
+#include "gateway/gw_budget.h"
 #include "gateway/gw_handlers.h"
 #include "gateway/gw_index.h"
 #include "gateway/gw_reply.h"
@@ -201,7 +202,7 @@ static void gw_user_budget_done(const struct db_result *res, void *arg)
     op->next[0] = '\0';
     if (dur != NULL)
         util_ts_format(op->next, sizeof(op->next),
-                       op->now_us + (int64_t)strtoll(dur, NULL, 10) * 1000000);
+                       gw_budget_next_reset_us(op->now_us, (int64_t)strtoll(dur, NULL, 10)));
     op->write(op);
 }
 

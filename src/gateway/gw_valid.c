@@ -21,6 +21,10 @@
 #include "gateway/gw_req.h"
 #include "jmem.h"
 
+/* Date-times accepted in request fields: 1970-01-01T00:00:00Z .. 9999-12-31T23:59:59.999999Z. */
+#define GW_VALID_MIN_DATETIME_US 0LL
+#define GW_VALID_MAX_DATETIME_US 253402300799999999LL
+
 static json_t *gw_valid_item(const char *type, json_t *loc, const char *msg, json_t *input,
                              json_t *ctx)
 {
@@ -242,8 +246,14 @@ static json_t *gw_valid_value(const struct gw_field *f, json_t *body, json_t *v,
                              json_incref(v), NULL);
     case GW_F_DATETIME: {
         long long us;
-        if (s != NULL && gw_valid_parse_datetime(s, &us) == 0)
-            goto ok;
+        if (s != NULL && gw_valid_parse_datetime(s, &us) == 0) {
+            if (us >= GW_VALID_MIN_DATETIME_US && us <= GW_VALID_MAX_DATETIME_US)
+                goto ok;
+            return gw_valid_item("datetime_from_date_parsing", gw_field_loc(f),
+                                 "Input should be a valid datetime or date, year out of range "
+                                 "(1970 to 9999)",
+                                 json_incref(v), NULL);
+        }
         if (s != NULL)
             return gw_valid_item("datetime_from_date_parsing", gw_field_loc(f),
                                  "Input should be a valid datetime or date, unable to parse "

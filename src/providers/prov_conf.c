@@ -73,6 +73,7 @@ static int prov_conf_resolve(struct prov_conf *c, const struct prov_info *info,
 
     c->info = info;
     c->configured = json_is_object(section);
+    c->usable = c->configured || (env_key != NULL && env_key[0] != '\0');
     c->timeout_ms =
         prov_conf_timeout_ms(json_object_get(section, "timeout"), PROV_DEFAULT_TIMEOUT_MS);
     c->timeout_ms = prov_conf_timeout_ms(json_object_get(client, "timeout"), c->timeout_ms);
