@@ -956,6 +956,89 @@ START_TEST(bill_log_no_forged_lines)
 }
 END_TEST
 
+/* ---- ids longer than any fixed buffer ------------------------------------------------------ */
+
+/* A string of n copies of c after prefix (owned). */
+static char *bill_long(const char *prefix, char c, size_t n)
+{
+    size_t len = strlen(prefix);
+    char *s = malloc(len + n + 1);
+
+    ck_assert_ptr_nonnull(s);
+    memcpy(s, prefix, len);
+    memset(s + len, c, n);
+    s[len + n] = '\0';
+    return s;
+}
+
+/* POSTs the JSON of o (taken) to path with the master key and asserts 200. */
+static void bill_post(const char *path, json_t *o)
+{
+    char *body = json_dumps(o, 0);
+
+    json_decref(o);
+    ck_assert_ptr_nonnull(body);
+    json_decref(t_call("POST", path, T_AUTH_JSON, body, 200));
+    free(body);
+}
+
+/*
+ * A key of a user whose id is 1010 bytes bills that user, not the user whose id is its first 255
+ * bytes (regression: the in-memory key index cut user ids at 255 bytes), and a model whose price
+ * key is 617 bytes is billed at its own price, not at that of the key's first 511 bytes
+ * (regression: the price lookup cut its key at 511 bytes).
+ */
+START_TEST(bill_long_ids)
+{
+    char *user = bill_long("bill-long-", 'u', 1000), *twin = strndup(user, 255);
+    char *model = bill_long("fake-long-", 'm', 600),
+         *key = bill_long("openai:fake-long-", 'm', 600);
+    char *price_twin = strndup(key, 511), *body, hdr[256];
+    json_t *o;
+    struct t_resp r;
+
+    t_llm_need();
+    bill_post("/v1/users", json_pack("{s:s}", "user_id", user));
+    bill_post("/v1/users", json_pack("{s:s}", "user_id", twin));
+    bill_key(user, hdr, sizeof(hdr), NULL, 0);
+    bill_chat_ok(hdr, "{\"model\": \"openai:fake-ok\", \"messages\": [{\"role\": \"user\", "
+                      "\"content\": \"Hi\"}]}");
+    bill_wait_sql("1", "SELECT count(*) FROM usage_logs WHERE user_id LIKE 'bill-long-%%'");
+    t_assert_sql("1010",
+                 "SELECT length(user_id) FROM usage_logs WHERE user_id LIKE 'bill-long-%%'");
+    t_assert_sql("1", "SELECT CASE WHEN abs(spend - " BILL_COST ") < 1e-12 THEN 1 ELSE 0 END "
+                      "FROM users WHERE user_id LIKE 'bill-long-%%' AND length(user_id) = 1010");
+    t_assert_sql("1", "SELECT CASE WHEN spend = 0 THEN 1 ELSE 0 END FROM users "
+                      "WHERE user_id LIKE 'bill-long-%%' AND length(user_id) = 255");
+
+    /* The long model at $10/$20 per million, its 511-byte twin at $1/$2. */
+    bill_post("/v1/pricing",
+              json_pack("{s:s, s:f, s:f}", "model_key", key, "input_price_per_million", 10.0,
+                        "output_price_per_million", 20.0));
+    bill_post("/v1/pricing",
+              json_pack("{s:s, s:f, s:f}", "model_key", price_twin, "input_price_per_million", 1.0,
+                        "output_price_per_million", 2.0));
+    o = json_pack("{s:s+, s:[{s:s, s:s}]}", "model", "openai:", model, "messages", "role", "user",
+                  "content", "Hi");
+    body = json_dumps(o, 0);
+    json_decref(o);
+    ck_assert_ptr_nonnull(body);
+    bill_chat(hdr, body, 200, &r);
+    t_resp_free(&r);
+    free(body);
+    bill_wait_sql("1", "SELECT count(*) FROM usage_logs WHERE model LIKE 'fake-long-%%'");
+    /* fake-ok usage: 10 prompt tokens at $10/M + 5 completion tokens at $20/M. */
+    t_assert_sql("610|1", "SELECT length(model) || '|' || CASE WHEN abs(cost - 2e-4) < 1e-12 "
+                          "THEN 1 ELSE 0 END FROM usage_logs WHERE model LIKE 'fake-long-%%'");
+    t_assert_sql("0", "SELECT count(*) FROM usage_logs WHERE length(user_id) = 255");
+    free(user);
+    free(twin);
+    free(model);
+    free(key);
+    free(price_twin);
+}
+END_TEST
+
 /* A provider echoing the gateway's key cut short: neither the client nor the log nor the usage
  * row sees any of it (regression: only the whole key was masked). */
 START_TEST(bill_provider_key_cut_masked)
@@ -1118,6 +1201,7 @@ Suite *e2e_billing_suite(void)
     tcase_add_test(tc, bill_client_disconnect_waiting);
     tcase_add_test(tc, bill_log_no_forged_lines);
     tcase_add_test(tc, bill_provider_key_cut_masked);
+    tcase_add_test(tc, bill_long_ids);
     t_api_add_shutdown_test(tc);
     suite_add_tcase(s, tc);
 
