@@ -958,19 +958,6 @@ END_TEST
 
 /* ---- ids longer than any fixed buffer ------------------------------------------------------ */
 
-/* A string of n copies of c after prefix (owned). */
-static char *bill_long(const char *prefix, char c, size_t n)
-{
-    size_t len = strlen(prefix);
-    char *s = malloc(len + n + 1);
-
-    ck_assert_ptr_nonnull(s);
-    memcpy(s, prefix, len);
-    memset(s + len, c, n);
-    s[len + n] = '\0';
-    return s;
-}
-
 /* POSTs the JSON of o (taken) to path with the master key and asserts 200. */
 static void bill_post(const char *path, json_t *o)
 {
@@ -990,9 +977,9 @@ static void bill_post(const char *path, json_t *o)
  */
 START_TEST(bill_long_ids)
 {
-    char *user = bill_long("bill-long-", 'u', 1000), *twin = strndup(user, 255);
-    char *model = bill_long("fake-long-", 'm', 600),
-         *key = bill_long("openai:fake-long-", 'm', 600);
+    char *user = t_long_str("bill-long-", 'u', 1000), *twin = strndup(user, 255);
+    char *model = t_long_str("fake-long-", 'm', 600),
+         *key = t_long_str("openai:fake-long-", 'm', 600);
     char *price_twin = strndup(key, 511), *body, hdr[256];
     json_t *o;
     struct t_resp r;

@@ -461,15 +461,11 @@ END_TEST
  */
 START_TEST(long_model_key)
 {
-    char *key = malloc(1008), path[1100];
+    char *key = t_long_str("openai:", 'm', 1000), path[1100];
     json_t *j, *d;
     bool listed = false;
 
     t_api_need();
-    ck_assert_ptr_nonnull(key);
-    memcpy(key, "openai:", 7);
-    memset(key + 7, 'm', 1000);
-    key[1007] = '\0';
     j = set_price(key, 3, 4);
     check_price(j, key, 3, 4);
     json_decref(j);

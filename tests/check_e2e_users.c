@@ -660,13 +660,10 @@ END_TEST
  */
 START_TEST(long_user_id)
 {
-    char *id = malloc(1001), *body, path[1100];
+    char *id = t_long_str("", 'u', 1000), *body, path[1100];
     json_t *j;
 
     t_api_need();
-    ck_assert_ptr_nonnull(id);
-    memset(id, 'u', 1000);
-    id[1000] = '\0';
     j = json_pack("{s:s}", "user_id", id);
     body = json_dumps(j, 0);
     json_decref(j);

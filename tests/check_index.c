@@ -8,6 +8,7 @@
 
 #include "db/db.h"
 #include "gateway/gw_index.h"
+#include "t_api.h"
 
 static const char *hash_a = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
@@ -128,19 +129,6 @@ START_TEST(prices_sorted)
 }
 END_TEST
 
-/* A string of n copies of c after prefix (owned). */
-static char *long_id(const char *prefix, char c, size_t n)
-{
-    size_t len = strlen(prefix);
-    char *s = malloc(len + n + 1);
-
-    ck_assert_ptr_nonnull(s);
-    memcpy(s, prefix, len);
-    memset(s + len, c, n);
-    s[len + n] = '\0';
-    return s;
-}
-
 /*
  * Long ids are never truncated: a key resolves to its own user, not to another user whose id is
  * the first 255 bytes of it, and the spend of one is not the other's.
@@ -148,7 +136,7 @@ static char *long_id(const char *prefix, char c, size_t n)
 START_TEST(long_user_ids)
 {
     struct gw_index *ix = gw_index_new();
-    char *long_user = long_id("u-", 'x', 1200), *twin = strndup(long_user, 255);
+    char *long_user = t_long_str("u-", 'x', 1200), *twin = strndup(long_user, 255);
     struct gw_key_ref ref;
     struct gw_user_state st;
     struct gw_budget_reset reset;
@@ -178,7 +166,7 @@ END_TEST
 START_TEST(long_price_keys)
 {
     struct gw_index *ix = gw_index_new();
-    char *model = long_id("fake-", 'm', 1200), *key = long_id("openai:fake-", 'm', 1200);
+    char *model = t_long_str("fake-", 'm', 1200), *key = t_long_str("openai:fake-", 'm', 1200);
     char *twin = strndup(key, 511);
     struct gw_price_item *list;
     struct gw_price p;
