@@ -1053,6 +1053,49 @@ START_TEST(bill_log_no_forged_lines)
 }
 END_TEST
 
+/* ---- ids longer than any fixed buffer ------------------------------------------------------ */
+
+/* POSTs the JSON of o (taken) to path with the master key and asserts 200. */
+static void bill_post(const char *path, json_t *o)
+{
+    char *body = json_dumps(o, 0);
+
+    json_decref(o);
+    ck_assert_ptr_nonnull(body);
+    json_decref(t_call("POST", path, T_AUTH_JSON, body, 200));
+    free(body);
+}
+
+/*
+ * A key of a user whose id is 1010 bytes bills that user, not the user whose id is its first 255
+ * bytes (regression: the in-memory key index cut user ids at 255 bytes), and a model whose price
+ * key is 617 bytes is billed at its own price, not at that of the key's first 511 bytes
+ * (regression: the price lookup cut its key at 511 bytes).
+ */
+START_TEST(bill_long_ids)
+{
+    char *user = t_long_str("bill-long-", 'u', 1000), *twin = strndup(user, 255), hdr[256];
+
+    /* Long price keys are the index's unit test (long_price_keys): a chat model is <= 256 bytes. */
+    t_llm_need();
+    bill_post("/v1/users", json_pack("{s:s}", "user_id", user));
+    bill_post("/v1/users", json_pack("{s:s}", "user_id", twin));
+    bill_key(user, hdr, sizeof(hdr), NULL, 0);
+    bill_chat_ok(hdr, "{\"model\": \"openai:fake-ok\", \"messages\": [{\"role\": \"user\", "
+                      "\"content\": \"Hi\"}]}");
+    bill_wait_sql("1", "SELECT count(*) FROM usage_logs WHERE user_id LIKE 'bill-long-%%'");
+    t_assert_sql("1010",
+                 "SELECT length(user_id) FROM usage_logs WHERE user_id LIKE 'bill-long-%%'");
+    t_assert_sql("1", "SELECT CASE WHEN abs(spend - " BILL_COST ") < 1e-12 THEN 1 ELSE 0 END "
+                      "FROM users WHERE user_id LIKE 'bill-long-%%' AND length(user_id) = 1010");
+    t_assert_sql("1", "SELECT CASE WHEN spend = 0 THEN 1 ELSE 0 END FROM users "
+                      "WHERE user_id LIKE 'bill-long-%%' AND length(user_id) = 255");
+    t_assert_sql("0", "SELECT count(*) FROM usage_logs WHERE length(user_id) = 255");
+    free(user);
+    free(twin);
+}
+END_TEST
+
 /* A provider echoing the gateway's key cut short: neither the client nor the log nor the usage
  * row sees any of it (regression: only the whole key was masked). */
 START_TEST(bill_provider_key_cut_masked)
@@ -1217,6 +1260,7 @@ Suite *e2e_billing_suite(void)
     tcase_add_test(tc, bill_log_no_forged_lines);
     tcase_add_test(tc, bill_provider_key_cut_masked);
     tcase_add_test(tc, bill_concurrent_overrun);
+    tcase_add_test(tc, bill_long_ids);
     t_api_add_shutdown_test(tc);
     suite_add_tcase(s, tc);
 

@@ -73,13 +73,18 @@ static void check_price(json_t *j, const char *key, double in, double out)
 /* Sets a price with the master key and returns the response (owned). */
 static json_t *set_price(const char *key, double in, double out)
 {
-    char body[512];
+    size_t len = strlen(key) + 128; /* the key may be of any length */
+    char *body = malloc(len);
+    json_t *j;
 
-    snprintf(body, sizeof(body),
+    ck_assert_ptr_nonnull(body);
+    snprintf(body, len,
              "{\"model_key\": \"%s\", \"input_price_per_million\": %.17g, "
              "\"output_price_per_million\": %.17g}",
              key, in, out);
-    return t_call("POST", "/v1/pricing", T_AUTH, body, 200);
+    j = t_call("POST", "/v1/pricing", T_AUTH, body, 200);
+    free(body);
+    return j;
 }
 
 static void no_content(const char *method, const char *path, const char *headers)
@@ -451,6 +456,46 @@ START_TEST(get_and_delete)
 }
 END_TEST
 
+/*
+ * A 1007-byte model key is stored, served, listed and deleted whole (regression: the in-memory
+ * price kept 255 bytes of it for /v1/models, and a path parameter over 511 bytes matched no
+ * route).
+ */
+START_TEST(long_model_key)
+{
+    char *key = t_long_str("openai:", 'm', 1000), path[1100];
+    json_t *j, *d;
+    bool listed = false;
+
+    t_api_need();
+    j = set_price(key, 3, 4);
+    check_price(j, key, 3, 4);
+    json_decref(j);
+    snprintf(path, sizeof(path), "/v1/pricing/%s", key);
+    j = t_call("GET", path, NULL, NULL, 200);
+    check_price(j, key, 3, 4);
+    json_decref(j);
+    snprintf(path, sizeof(path), "/v1/models/%s", key);
+    j = t_call("GET", path, T_AUTH, NULL, 200);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "id")), key);
+    json_decref(j);
+    j = t_call("GET", "/v1/models", T_AUTH, NULL, 200);
+    d = json_object_get(j, "data");
+    for (size_t i = 0; i < json_array_size(d); i++) {
+        const char *id = json_string_value(json_object_get(json_array_get(d, i), "id"));
+        ck_assert_msg(id == NULL || strncmp(id, key, 255) != 0 || strcmp(id, key) == 0,
+                      "model id cut at %zu bytes", strlen(id));
+        listed = listed || (id != NULL && strcmp(id, key) == 0);
+    }
+    ck_assert_msg(listed, "the long model key is not listed");
+    json_decref(j);
+    snprintf(path, sizeof(path), "/v1/pricing/%s", key);
+    no_content("DELETE", path, T_AUTH);
+    t_assert_sql("0", "SELECT count(*) FROM model_pricing WHERE length(model_key) = 1007");
+    free(key);
+}
+END_TEST
+
 START_TEST(no_master_key)
 {
     static const char msg[] =
@@ -701,6 +746,7 @@ Suite *e2e_pricing_suite(void)
     tcase_add_test(tp, pricing_auth);
     tcase_add_test(tp, list_and_pagination);
     tcase_add_test(tp, get_and_delete);
+    tcase_add_test(tp, long_model_key);
     t_api_add_shutdown_test(tp);
     suite_add_tcase(s, tp);
 

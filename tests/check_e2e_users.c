@@ -655,6 +655,37 @@ START_TEST(usage)
 }
 END_TEST
 
+/*
+ * A 1000-byte user id is created, read, updated and deleted through its path (regression: a path
+ * parameter over 511 bytes matched no route: 404 "Not Found").
+ */
+START_TEST(long_user_id)
+{
+    char *id = t_long_str("", 'u', 1000), *body, path[1100];
+    json_t *j;
+
+    t_api_need();
+    j = json_pack("{s:s}", "user_id", id);
+    body = json_dumps(j, 0);
+    json_decref(j);
+    j = create_user(body);
+    free(body);
+    ck_assert_str_eq(str(j, "user_id"), id);
+    json_decref(j);
+    snprintf(path, sizeof(path), "/v1/users/%s", id);
+    j = t_call("GET", path, T_AUTH, NULL, 200);
+    ck_assert_str_eq(str(j, "user_id"), id);
+    json_decref(j);
+    j = t_call("PATCH", path, T_AUTH_JSON, "{\"alias\": \"long\"}", 200);
+    ck_assert_str_eq(str(j, "alias"), "long");
+    json_decref(j);
+    t_call_204("DELETE", path, T_AUTH);
+    t_assert_sql("1", "SELECT count(*) FROM users WHERE length(user_id) = 1000 AND deleted_at IS "
+                      "NOT NULL");
+    free(id);
+}
+END_TEST
+
 START_TEST(no_master_key_503)
 {
     static const char msg[] =
@@ -691,6 +722,7 @@ Suite *e2e_users_suite(void)
     tcase_add_test(tc, delete_user);
     tcase_add_test(tc, restore_user);
     tcase_add_test(tc, usage);
+    tcase_add_test(tc, long_user_id);
     t_api_add_shutdown_test(tc);
     suite_add_tcase(s, tc);
 

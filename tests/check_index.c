@@ -8,6 +8,7 @@
 
 #include "db/db.h"
 #include "gateway/gw_index.h"
+#include "t_api.h"
 
 static const char *hash_a = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 
@@ -22,6 +23,7 @@ START_TEST(key_states)
     ck_assert_int_eq(gw_index_key_check(ix, hash_a, now, &ref), GW_KEY_OK);
     ck_assert_str_eq(ref.id, "k1");
     ck_assert_str_eq(ref.user_id, "alice");
+    gw_key_ref_clear(&ref);
     /* Replace by id: inactive, then expired, then removed. */
     ck_assert_int_eq(gw_index_key_set(ix, "k1", hash_a, "alice", false, NULL), 0);
     ck_assert_int_eq(gw_index_key_check(ix, hash_a, now, &ref), GW_KEY_INACTIVE);
@@ -31,6 +33,7 @@ START_TEST(key_states)
     ck_assert_int_eq(gw_index_key_set(ix, "k1", hash_a, "alice", true, "2023-11-14T22:13:21+00:00"),
                      0);
     ck_assert_int_eq(gw_index_key_check(ix, hash_a, now, &ref), GW_KEY_OK); /* 1 s left */
+    gw_key_ref_clear(&ref);
     gw_index_key_remove(ix, "k1");
     ck_assert_int_eq(gw_index_key_check(ix, hash_a, now, &ref), GW_KEY_UNKNOWN);
     gw_index_free(ix);
@@ -104,7 +107,8 @@ END_TEST
 START_TEST(prices_sorted)
 {
     struct gw_index *ix = gw_index_new();
-    struct gw_price p, *list;
+    struct gw_price p;
+    struct gw_price_item *list;
     size_t n;
 
     ck_assert_int_eq(gw_index_price_set(ix, "openai:gpt-4o", 2.5, 10, NULL), 0);
@@ -114,13 +118,74 @@ START_TEST(prices_sorted)
     ck_assert_uint_eq(n, 2);
     ck_assert_str_eq(list[0].model_key, "anthropic:claude");
     ck_assert_str_eq(list[1].model_key, "openai:gpt-4o");
-    ck_assert_double_eq(list[1].input_per_million, 2);
-    ck_assert_int_eq(list[1].created_us, 1735787045LL * 1000000);
+    ck_assert_double_eq(list[1].price.input_per_million, 2);
+    ck_assert_int_eq(list[1].price.created_us, 1735787045LL * 1000000);
     free(list);
     gw_index_price_remove(ix, "openai:gpt-4o");
     ck_assert_int_eq(gw_index_price_get(ix, "openai:gpt-4o", &p), -1);
     ck_assert_int_eq(gw_index_price_get(ix, "anthropic:claude", &p), 0);
     ck_assert_double_eq(p.output_per_million, 15);
+    gw_index_free(ix);
+}
+END_TEST
+
+/*
+ * Long ids are never truncated: a key resolves to its own user, not to another user whose id is
+ * the first 255 bytes of it, and the spend of one is not the other's.
+ */
+START_TEST(long_user_ids)
+{
+    struct gw_index *ix = gw_index_new();
+    char *long_user = t_long_str("u-", 'x', 1200), *twin = strndup(long_user, 255);
+    struct gw_key_ref ref;
+    struct gw_user_state st;
+    struct gw_budget_reset reset;
+    int64_t now = 1700000000LL * 1000000;
+
+    ck_assert_int_eq(gw_index_user_ensure(ix, long_user), 0);
+    ck_assert_int_eq(gw_index_user_ensure(ix, twin), 0);
+    ck_assert_int_eq(gw_index_key_set(ix, "k1", hash_a, long_user, true, NULL), 0);
+    ck_assert_int_eq(gw_index_key_check(ix, hash_a, now, &ref), GW_KEY_OK);
+    ck_assert_str_eq(ref.id, "k1");
+    ck_assert_uint_eq(strlen(ref.user_id), strlen(long_user));
+    ck_assert_str_eq(ref.user_id, long_user);
+    ck_assert_int_eq(gw_index_admit(ix, ref.user_id, now, 0.5, false, true, &reset), GW_BUDGET_OK);
+    gw_index_settle(ix, ref.user_id, 0.5, 0.25);
+    ck_assert_int_eq(gw_index_user_get(ix, long_user, &st), 0);
+    ck_assert_double_eq(st.spend, 0.25);
+    ck_assert_int_eq(gw_index_user_get(ix, twin, &st), 0);
+    ck_assert_double_eq(st.spend, 0);
+    gw_key_ref_clear(&ref);
+    free(long_user);
+    free(twin);
+    gw_index_free(ix);
+}
+END_TEST
+
+/* A long model key is listed whole and found exactly, never as its truncated twin. */
+START_TEST(long_price_keys)
+{
+    struct gw_index *ix = gw_index_new();
+    char *model = t_long_str("fake-", 'm', 1200), *key = t_long_str("openai:fake-", 'm', 1200);
+    char *twin = strndup(key, 511);
+    struct gw_price_item *list;
+    struct gw_price p;
+    size_t n;
+
+    ck_assert_int_eq(gw_index_price_set(ix, key, 10, 20, NULL), 0);
+    ck_assert_int_eq(gw_index_price_set(ix, twin, 1, 2, NULL), 0);
+    list = gw_index_price_list(ix, &n);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(list[0].model_key, twin);
+    ck_assert_str_eq(list[1].model_key, key);
+    ck_assert_double_eq(list[1].price.input_per_million, 10);
+    free(list);
+    ck_assert_int_eq(gw_index_price_find(ix, "openai", model, &p), 1);
+    ck_assert_double_eq(p.input_per_million, 10);
+    ck_assert_double_eq(p.output_per_million, 20);
+    free(model);
+    free(key);
+    free(twin);
     gw_index_free(ix);
 }
 END_TEST
@@ -133,6 +198,8 @@ Suite *index_suite(void)
     tcase_add_test(tc, key_states);
     tcase_add_test(tc, users_and_budgets);
     tcase_add_test(tc, prices_sorted);
+    tcase_add_test(tc, long_user_ids);
+    tcase_add_test(tc, long_price_keys);
     suite_add_tcase(s, tc);
     return s;
 }

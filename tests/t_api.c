@@ -89,6 +89,18 @@ void t_assert_sql(const char *want, const char *fmt, ...)
     free(v);
 }
 
+char *t_long_str(const char *prefix, char c, size_t n)
+{
+    size_t len = strlen(prefix);
+    char *s = malloc(len + n + 1);
+
+    ck_assert_ptr_nonnull(s);
+    memcpy(s, prefix, len);
+    memset(s + len, c, n);
+    s[len + n] = '\0';
+    return s;
+}
+
 bool t_ends_with(const char *s, const char *suffix)
 {
     size_t n = strlen(s), m = strlen(suffix);

@@ -49,6 +49,9 @@ void t_assert_sql(const char *want, const char *fmt, ...) __attribute__((format(
 
 bool t_ends_with(const char *s, const char *suffix);
 
+/* prefix followed by n copies of c (owned): ids longer than any fixed buffer. */
+char *t_long_str(const char *prefix, char c, size_t n);
+
 /* Sends a request that must answer 204 with an empty body. */
 void t_call_204(const char *method, const char *path, const char *headers);
 

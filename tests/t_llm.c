@@ -51,15 +51,26 @@ void t_llm_need(void)
     t_api_need();
 }
 
+/* {"user_id": user} as JSON text (owned), whatever the length of user. */
+static char *t_llm_user_body(const char *user)
+{
+    json_t *o = json_pack("{s:s}", "user_id", user);
+    char *body = json_dumps(o, 0);
+
+    json_decref(o);
+    ck_assert_ptr_nonnull(body);
+    return body;
+}
+
 char *t_llm_key(const char *user, char *id, size_t idlen)
 {
-    char body[256];
+    char *body = t_llm_user_body(user);
     const char *key;
     json_t *j;
     char *out;
 
-    snprintf(body, sizeof(body), "{\"user_id\": \"%s\"}", user);
     j = t_call("POST", "/v1/keys", T_AUTH_JSON, body, 200);
+    free(body);
     key = json_string_value(json_object_get(j, "key"));
     ck_assert_msg(key != NULL && strncmp(key, "gw-", 3) == 0, "no gw- key for %s", user);
     out = strdup(key);
@@ -71,9 +82,9 @@ char *t_llm_key(const char *user, char *id, size_t idlen)
 
 char *t_llm_user_key(const char *user)
 {
-    char body[256];
+    char *body = t_llm_user_body(user);
 
-    snprintf(body, sizeof(body), "{\"user_id\": \"%s\"}", user);
     json_decref(t_call("POST", "/v1/users", T_AUTH_JSON, body, 200));
+    free(body);
     return t_llm_key(user, NULL, 0);
 }

@@ -134,6 +134,9 @@ bool gw_auth_caller(struct gw_req *r, struct gw_caller *c)
     case GW_KEY_EXPIRED:
         gw_reply_error(r, 401, "expired_api_key", "API key has expired");
         return false;
+    case GW_KEY_NOMEM:
+        gw_reply_error(r, 500, "internal_error", "Internal Server Error");
+        return false;
     default:
         gw_reply_error(r, 401, "invalid_api_key", "Invalid API key");
         return false;

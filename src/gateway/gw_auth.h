@@ -64,8 +64,9 @@ struct gw_caller {
 /*
  * For key-or-master endpoints (spec §2.3): true with *c filled when the request carries the
  * master key or a valid, active, unexpired virtual key (looked up in memory, last use recorded
- * for the batched last_used_at write). Otherwise replies 401 with the reference's message,
- * ending r, and returns false.
+ * for the batched last_used_at write); release c->key with gw_key_ref_clear(). Otherwise replies
+ * 401 with the reference's message (500 when out of memory), ending r, and returns false with
+ * nothing to release.
  */
 bool gw_auth_caller(struct gw_req *r, struct gw_caller *c);
 

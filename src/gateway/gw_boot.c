@@ -71,14 +71,15 @@ static void gw_boot_inserted_cb(const struct db_result *res, void *arg)
 }
 
 /*
- * Checks config pricing entry pr (its provider must be configured) and writes its
- * "provider:model" key. Returns 0, or -1 with the reason in err.
+ * Checks config pricing entry pr (its provider must be configured) and sets *key to its
+ * "provider:model" key (owned, whatever its length). Returns 0, or -1 with the reason in err.
  */
-static int gw_boot_price_key(const struct cfg *cfg, const struct cfg_price *pr, char *key,
-                             size_t keylen, char *err, size_t errlen)
+static int gw_boot_price_key(const struct cfg *cfg, const struct cfg_price *pr, char **key,
+                             char *err, size_t errlen)
 {
     char prov[64], why[256];
     const char *model;
+    size_t n;
 
     if (prov_split_model(pr->model_key, prov, sizeof(prov), &model, why, sizeof(why)) == NULL) {
         snprintf(err, errlen, "pricing: %s", why);
@@ -91,17 +92,23 @@ static int gw_boot_price_key(const struct cfg *cfg, const struct cfg_price *pr, 
                  pr->model_key, prov);
         return -1;
     }
-    snprintf(key, keylen, "%s:%s", prov, model);
+    n = strlen(prov) + strlen(model) + 2;
+    if ((*key = malloc(n)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    snprintf(*key, n, "%s:%s", prov, model);
     return 0;
 }
 
 int gw_boot_check(const struct cfg *cfg, char *err, size_t errlen)
 {
-    char key[512];
-
     for (size_t i = 0; i < cfg->n_pricing; i++) {
-        if (gw_boot_price_key(cfg, &cfg->pricing[i], key, sizeof(key), err, errlen) < 0)
+        char *key;
+
+        if (gw_boot_price_key(cfg, &cfg->pricing[i], &key, err, errlen) < 0)
             return -1;
+        free(key);
     }
     return 0;
 }
@@ -113,26 +120,29 @@ static int gw_boot_pricing(const struct cfg *cfg, struct db *db, char *err, size
     util_ts_format(now, sizeof(now), util_now_us());
     for (size_t i = 0; i < cfg->n_pricing; i++) {
         const struct cfg_price *pr = &cfg->pricing[i];
-        char key[512];
+        char *key;
         struct db_params p = {.n = 4};
         bool inserted = false;
+        int rc;
 
-        if (gw_boot_price_key(cfg, pr, key, sizeof(key), err, errlen) < 0)
+        if (gw_boot_price_key(cfg, pr, &key, err, errlen) < 0)
             return -1;
         p.v[0] = (struct db_value){.type = DB_T_TEXT, .u.s = key};
         p.v[1] = (struct db_value){.type = DB_T_REAL, .u.d = pr->input_price_per_million};
         p.v[2] = (struct db_value){.type = DB_T_REAL, .u.d = pr->output_price_per_million};
         p.v[3] = (struct db_value){.type = DB_T_TEXT, .u.s = now};
-        if (db_exec_sync(db, DB_Q_PRICE_INSERT_ABSENT, &p, gw_boot_inserted_cb, &inserted) < 0) {
+        rc = db_exec_sync(db, DB_Q_PRICE_INSERT_ABSENT, &p, gw_boot_inserted_cb, &inserted);
+        if (rc < 0)
             snprintf(err, errlen, "cannot store pricing for '%s'", key);
-            return -1;
-        }
-        if (inserted)
+        else if (inserted)
             LOG_INFO("pricing for '%s' loaded from the configuration", key);
         else
             LOG_WARN("pricing for '%s' already exists in the database; keeping the database "
                      "value (change it with POST /v1/pricing)",
                      key);
+        free(key);
+        if (rc < 0)
+            return -1;
     }
     return 0;
 }

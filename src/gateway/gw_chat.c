@@ -98,26 +98,13 @@ static const char *gw_chat_user(struct gw_req *r, const struct gw_caller *caller
                            "When using master key, 'user' field is required in request body");
         return user;
     }
-    if (caller->key.user_id[0] != '\0')
+    if (caller->key.user_id != NULL && caller->key.user_id[0] != '\0')
         return caller->key.user_id;
     if (user == NULL) {
         gw_reply_error(r, 500, "internal_error", "API key has no associated user");
         return NULL;
     }
     return user;
-}
-
-/* Price of provider:model, else of the legacy provider/model (spec §5.2). */
-static bool gw_chat_price(struct gw_index *ix, const char *provider, const char *model,
-                          struct gw_price *out)
-{
-    char key[512];
-
-    snprintf(key, sizeof(key), "%s:%s", provider, model);
-    if (gw_index_price_get(ix, key, out) == 0)
-        return true;
-    snprintf(key, sizeof(key), "%s/%s", provider, model);
-    return gw_index_price_get(ix, key, out) == 0;
 }
 
 void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
@@ -144,8 +131,14 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
         goto out;
     info = prov_split_model(json_string_value(json_object_get(body, "model")), provider,
                             sizeof(provider), &model, err, sizeof(err));
-    if (info != NULL)
-        spec.priced = gw_chat_price(app->index, provider, model, &spec.price);
+    if (info != NULL) {
+        int priced = gw_index_price_find(app->index, provider, model, &spec.price);
+        if (priced < 0) {
+            gw_reply_error(r, 500, "internal_error", "Internal Server Error");
+            goto out;
+        }
+        spec.priced = priced == 1;
+    }
     spec.prompt_bytes = prov_usage_prompt_bytes(json_object_get(body, "messages"));
     gw_budget_estimate(body, &est);
     spec.reserve = gw_budget_reserve(spec.priced ? &spec.price : NULL, &est,
@@ -207,5 +200,6 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
     spec.stream = json_is_true(json_object_get(body, "stream"));
     gw_call_start(r, &spec);
 out:
+    gw_key_ref_clear(&caller.key);
     json_decref(body);
 }

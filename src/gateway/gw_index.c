@@ -200,12 +200,21 @@ void gw_index_user_delete(struct gw_index *ix, const char *user_id)
     }
     pthread_rwlock_unlock(&ix->lock);
 }
+void gw_key_ref_clear(struct gw_key_ref *ref)
+{
+    if (ref == NULL)
+        return;
+    free(ref->user_id);
+    ref->user_id = NULL;
+}
+
 enum gw_key_state gw_index_key_check(struct gw_index *ix, const char *hash, int64_t now_us,
                                      struct gw_key_ref *out)
 {
     enum gw_key_state st = GW_KEY_OK;
     struct gw_ikey *k;
 
+    memset(out, 0, sizeof(*out));
     pthread_rwlock_rdlock(&ix->lock);
     k = hmap_get(ix->by_hash, hash);
     if (k == NULL) {
@@ -216,8 +225,10 @@ enum gw_key_state gw_index_key_check(struct gw_index *ix, const char *hash, int6
         st = GW_KEY_EXPIRED;
     } else {
         snprintf(out->id, sizeof(out->id), "%s", k->id);
-        snprintf(out->user_id, sizeof(out->user_id), "%s", k->user_id ? k->user_id : "");
-        __atomic_store_n(&k->last_used_us, now_us, __ATOMIC_RELAXED);
+        if (k->user_id != NULL && (out->user_id = strdup(k->user_id)) == NULL)
+            st = GW_KEY_NOMEM;
+        else
+            __atomic_store_n(&k->last_used_us, now_us, __ATOMIC_RELAXED);
     }
     pthread_rwlock_unlock(&ix->lock);
     return st;
@@ -282,7 +293,6 @@ int gw_index_price_set(struct gw_index *ix, const char *model_key, double in, do
 
     if (p == NULL)
         return -1;
-    snprintf(p->model_key, sizeof(p->model_key), "%s", model_key);
     p->input_per_million = in;
     p->output_per_million = out;
     if (created_at != NULL && gw_valid_parse_datetime(created_at, &us) == 0)
@@ -320,32 +330,87 @@ int gw_index_price_get(struct gw_index *ix, const char *model_key, struct gw_pri
     return p != NULL ? 0 : -1;
 }
 
+/* "provider<sep>model" into buf when it fits, else into a malloc'd string; NULL: out of memory. */
+static char *gw_price_key(char *buf, size_t len, const char *provider, char sep, const char *model)
+{
+    size_t np = strlen(provider), nm = strlen(model);
+    char *key = np + nm + 2 <= len ? buf : malloc(np + nm + 2);
+
+    if (key != NULL) {
+        memcpy(key, provider, np);
+        key[np] = sep;
+        memcpy(key + np + 1, model, nm + 1);
+    }
+    return key;
+}
+
+int gw_index_price_find(struct gw_index *ix, const char *provider, const char *model,
+                        struct gw_price *out)
+{
+    static const char seps[] = {':', '/'};
+    char buf[256];
+
+    for (size_t i = 0; i < sizeof(seps); i++) {
+        char *key = gw_price_key(buf, sizeof(buf), provider, seps[i], model);
+        int rc;
+
+        if (key == NULL)
+            return -1;
+        rc = gw_index_price_get(ix, key, out);
+        if (key != buf)
+            free(key);
+        if (rc == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Copying the prices out: sizing (a == NULL: count key bytes), then filling. */
 struct gw_price_copy {
-    struct gw_price *a;
+    struct gw_price_item *a;
+    char *keys; /* next free byte of the key area after the items */
     size_t n;
+    size_t key_bytes;
 };
+
+static void gw_price_size_cb(const char *key, void *value, void *arg)
+{
+    struct gw_price_copy *c = arg;
+
+    (void)value;
+    c->key_bytes += strlen(key) + 1;
+}
 
 static void gw_price_copy_cb(const char *key, void *value, void *arg)
 {
     struct gw_price_copy *c = arg;
+    size_t len = strlen(key) + 1;
 
-    (void)key;
-    c->a[c->n++] = *(struct gw_price *)value;
+    memcpy(c->keys, key, len);
+    c->a[c->n].model_key = c->keys;
+    c->a[c->n++].price = *(struct gw_price *)value;
+    c->keys += len;
 }
 
 static int gw_price_cmp(const void *a, const void *b)
 {
-    return strcmp(((const struct gw_price *)a)->model_key, ((const struct gw_price *)b)->model_key);
+    return strcmp(((const struct gw_price_item *)a)->model_key,
+                  ((const struct gw_price_item *)b)->model_key);
 }
 
-struct gw_price *gw_index_price_list(struct gw_index *ix, size_t *n)
+struct gw_price_item *gw_index_price_list(struct gw_index *ix, size_t *n)
 {
     struct gw_price_copy c = {0};
+    size_t count;
 
     pthread_rwlock_rdlock(&ix->lock);
-    c.a = malloc((hmap_count(ix->prices) + 1) * sizeof(*c.a));
-    if (c.a != NULL)
+    count = hmap_count(ix->prices);
+    hmap_each(ix->prices, gw_price_size_cb, &c);
+    c.a = malloc((count + 1) * sizeof(*c.a) + c.key_bytes);
+    if (c.a != NULL) {
+        c.keys = (char *)(c.a + count + 1);
         hmap_each(ix->prices, gw_price_copy_cb, &c);
+    }
     pthread_rwlock_unlock(&ix->lock);
     if (c.a != NULL)
         qsort(c.a, c.n, sizeof(*c.a), gw_price_cmp);
@@ -692,7 +757,6 @@ static void gw_refresh_prices_cb(const struct db_result *res, void *arg)
             rf->oom = true;
             continue;
         }
-        snprintf(p->model_key, sizeof(p->model_key), "%s", key);
         p->input_per_million = in != NULL ? strtod(in, NULL) : 0;
         p->output_per_million = out != NULL ? strtod(out, NULL) : 0;
         if (gw_cell(res, r, 3) != NULL && gw_valid_parse_datetime(gw_cell(res, r, 3), &us) == 0)

@@ -19,13 +19,22 @@ struct db_result;
 struct event_base;
 struct gw_index;
 
-enum gw_key_state { GW_KEY_OK, GW_KEY_UNKNOWN, GW_KEY_INACTIVE, GW_KEY_EXPIRED };
+enum gw_key_state {
+    GW_KEY_OK,
+    GW_KEY_UNKNOWN,
+    GW_KEY_INACTIVE,
+    GW_KEY_EXPIRED,
+    GW_KEY_NOMEM, /* valid, but its user id could not be copied out (out of memory) */
+};
 
 /* What a request learns about its key (copied out under the lock). */
 struct gw_key_ref {
     char id[UTIL_UUID_LEN];
-    char user_id[256]; /* "" when the key has no user */
+    char *user_id; /* owned (gw_key_ref_clear()); NULL when the key has no user */
 };
+
+/* Frees ref->user_id and sets it to NULL. NULL-safe; safe on a zeroed ref. */
+void gw_key_ref_clear(struct gw_key_ref *ref);
 
 /* Returns owned index (free with gw_index_free()) or NULL. */
 struct gw_index *gw_index_new(void);
@@ -45,8 +54,9 @@ int gw_index_key_set(struct gw_index *ix, const char *id, const char *hash, cons
 void gw_index_key_remove(struct gw_index *ix, const char *id);
 
 /*
- * Looks up a key by the hex SHA-256 of its text at time now_us. On GW_KEY_OK fills *out and
- * records now_us as the key's last use.
+ * Looks up a key by the hex SHA-256 of its text at time now_us. On GW_KEY_OK fills *out (the
+ * whole user id, whatever its length: release it with gw_key_ref_clear()) and records now_us as
+ * the key's last use. *out is left zeroed on any other state.
  */
 enum gw_key_state gw_index_key_check(struct gw_index *ix, const char *hash, int64_t now_us,
                                      struct gw_key_ref *out);
@@ -56,7 +66,7 @@ struct gw_user_state {
     bool blocked;
     bool deleted;
     bool has_budget;
-    char budget_id[128];
+    char budget_id[128];   /* budget ids are UUID4s made by POST /v1/budgets (spec §1) */
     double spend;          /* USD in the current budget period */
     double reserved;       /* USD held by admitted requests in flight (gw_budget.h) */
     int64_t started_us;    /* budget_started_at, 0 when none */
@@ -133,9 +143,8 @@ void gw_index_settle(struct gw_index *ix, const char *user_id, double reserve, d
 /* Start-up: loads every user and budget from the database (synchronously). Returns 0 or -1. */
 int gw_index_load_accounts(struct gw_index *ix, struct db *db) __attribute__((warn_unused_result));
 
-/* One model price (USD per million tokens). */
+/* One model price (USD per million tokens); its model_key is the key it is stored under. */
 struct gw_price {
-    char model_key[256];
     double input_per_million;
     double output_per_million;
     int64_t created_us; /* creation time of the pricing row */
@@ -156,10 +165,25 @@ void gw_index_price_remove(struct gw_index *ix, const char *model_key);
 int gw_index_price_get(struct gw_index *ix, const char *model_key, struct gw_price *out);
 
 /*
- * Copies every price, sorted by model_key, into an array (owned, free()); *n gets its length.
- * Returns NULL only when out of memory (an empty index gives a non-NULL array with *n = 0).
+ * The price of a request's model (spec §5.2): that of "provider:model", else of the legacy
+ * "provider/model", whatever their length. Returns 1 with *out filled, 0 when there is none, -1
+ * when out of memory.
  */
-struct gw_price *gw_index_price_list(struct gw_index *ix, size_t *n);
+int gw_index_price_find(struct gw_index *ix, const char *provider, const char *model,
+                        struct gw_price *out);
+
+/* One entry of gw_index_price_list(). */
+struct gw_price_item {
+    const char *model_key; /* the whole key, stored in the list's own allocation */
+    struct gw_price price;
+};
+
+/*
+ * Copies every price, sorted by model_key, into one allocation (owned, a single free()); *n gets
+ * its length. Returns NULL only when out of memory (an empty index gives a non-NULL array with
+ * *n = 0).
+ */
+struct gw_price_item *gw_index_price_list(struct gw_index *ix, size_t *n);
 
 /* Start-up: loads every price from the database (synchronously). Returns 0 or -1. */
 int gw_index_load_prices(struct gw_index *ix, struct db *db) __attribute__((warn_unused_result));

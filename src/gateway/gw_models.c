@@ -19,17 +19,17 @@
  * ModelObject of one price: id = model_key, created = unix seconds of the row's created_at,
  * owned_by = the text before the first ':' ("unknown" without one, e.g. legacy "a/b" keys).
  */
-static json_t *gw_model_json(const struct gw_price *p)
+static json_t *gw_model_json(const char *model_key, const struct gw_price *p)
 {
-    const char *colon = strchr(p->model_key, ':');
+    const char *colon = strchr(model_key, ':');
     json_t *o = json_object();
 
-    json_object_set_new(o, "id", json_string(p->model_key));
+    json_object_set_new(o, "id", json_string(model_key));
     json_object_set_new(o, "object", json_string("model"));
     /* Python's int(dt.timestamp()) truncates toward zero, as C division does. */
     json_object_set_new(o, "created", json_integer((json_int_t)(p->created_us / 1000000LL)));
     json_object_set_new(o, "owned_by",
-                        colon != NULL ? json_stringn(p->model_key, (size_t)(colon - p->model_key))
+                        colon != NULL ? json_stringn(model_key, (size_t)(colon - model_key))
                                       : json_string("unknown"));
     return o;
 }
@@ -37,13 +37,14 @@ static json_t *gw_model_json(const struct gw_price *p)
 void gw_models_list(struct gw_req *r, const struct gw_params *p)
 {
     struct gw_caller c;
-    struct gw_price *prices;
+    struct gw_price_item *prices;
     size_t n = 0;
     json_t *data;
 
     (void)p;
     if (!gw_auth_caller(r, &c))
         return;
+    gw_key_ref_clear(&c.key);
     prices = gw_index_price_list(r->w->app->index, &n);
     if (prices == NULL) {
         gw_reply_error(r, 500, "internal_error", "Internal Server Error");
@@ -51,7 +52,7 @@ void gw_models_list(struct gw_req *r, const struct gw_params *p)
     }
     data = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(data, gw_model_json(&prices[i]));
+        json_array_append_new(data, gw_model_json(prices[i].model_key, &prices[i].price));
     free(prices);
     gw_reply_json(r, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
 }
@@ -63,9 +64,10 @@ void gw_models_get(struct gw_req *r, const struct gw_params *p)
 
     if (!gw_auth_caller(r, &c))
         return;
+    gw_key_ref_clear(&c.key);
     if (gw_index_price_get(r->w->app->index, p->v[0], &price) < 0) {
         gw_reply_errorf(r, 404, "model_not_found", "Model '%s' not found", p->v[0]);
         return;
     }
-    gw_reply_json(r, 200, gw_model_json(&price));
+    gw_reply_json(r, 200, gw_model_json(p->v[0], &price));
 }

@@ -331,7 +331,8 @@ void gw_route_dispatch(struct evhttp_request *ev, void *arg)
     bool bad_path = path == NULL;
     struct gw_req *r;
     struct gw_params params;
-    char parambuf[512];
+    char small[512], *parambuf = small; /* a copy of the path's parameters */
+    size_t plen;
     char allow[128] = "";
     const char *origin;
     int internal;
@@ -361,19 +362,25 @@ void gw_route_dispatch(struct evhttp_request *ev, void *arg)
                           evhttp_find_header(in, "Access-Control-Request-Headers"));
         return;
     }
+    /* Parameters are cut from the path, one NUL each: never longer than this (no cut). */
+    plen = strlen(r->path) + GW_ROUTE_MAX_PARAMS + 1;
+    if (plen > sizeof(small) && (parambuf = malloc(plen)) == NULL) {
+        gw_reply_error(r, 500, "internal_error", "Internal Server Error");
+        return;
+    }
     for (size_t i = 0; i < GW_NROUTES; i++) {
         const struct gw_route *rt = &gw_routes[i];
-        if (!gw_route_match(rt->pattern, r->path, parambuf, sizeof(parambuf), &params))
+        if (!gw_route_match(rt->pattern, r->path, parambuf, plen, &params))
             continue;
         if (rt->methods & r->method) {
             if (!rt->early && !atomic_load(&w->app->ready)) {
                 gw_reply_header(r, "Retry-After", "1");
                 gw_reply_error(r, 503, "service_starting",
                                "The gateway is starting: waiting for the database");
-                return;
+                goto out;
             }
-            rt->handler(r, &params);
-            return;
+            rt->handler(r, &params); /* r may be gone after this */
+            goto out;
         }
         for (int m = 1; m <= EVHTTP_REQ_PATCH; m <<= 1)
             gw_list_add(allow, sizeof(allow),
@@ -383,7 +390,10 @@ void gw_route_dispatch(struct evhttp_request *ev, void *arg)
     if (allow[0] != '\0') {
         gw_reply_header(r, "Allow", allow);
         gw_reply_error(r, 405, "method_not_allowed", "Method Not Allowed");
-        return;
+        goto out;
     }
     gw_reply_error(r, 404, "not_found", "Not Found");
+out:
+    if (parambuf != small)
+        free(parambuf);
 }
