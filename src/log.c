@@ -101,6 +101,22 @@ static bool log_is_token_char(unsigned char c)
            c == '=';
 }
 
+/* True when s (a ':') is the first ':' of the userinfo of a URL: the nearest "://" before s is
+ * followed by no '@', '/', ':' or whitespace up to s. */
+static bool log_url_authority(const char *start, const char *s)
+{
+    const char *a = NULL;
+
+    for (const char *p = strstr(start, "://"); p != NULL && p + 3 <= s; p = strstr(p + 1, "://"))
+        a = p + 3;
+    if (a == NULL)
+        return false;
+    for (const char *p = a; p < s; p++)
+        if (*p == '@' || *p == '/' || *p == ':' || isspace((unsigned char)*p))
+            return false;
+    return true;
+}
+
 /* Length of the secret starting at s when s begins a known secret form, else 0;
  * *keep is how many leading bytes stay visible. */
 static size_t log_secret_at(const char *s, const char *start, size_t *keep)
@@ -115,16 +131,14 @@ static size_t log_secret_at(const char *s, const char *start, size_t *keep)
         *keep = 7;
     } else if (strncasecmp(s, "password=", 9) == 0) {
         *keep = 9;
-    } else if (s[0] == ':' && s > start && strstr(start, "://") != NULL &&
-               strstr(start, "://") < s) {
-        /* URL userinfo password: "scheme://user:PASSWORD@host" */
-        const char *at = strchr(s, '@');
-        const char *slash = strchr(strstr(start, "://") + 3, '/');
-        if (at == NULL || (slash != NULL && slash < at) || strchr(s + 1, ':') < at)
+    } else if (s[0] == ':' && log_url_authority(start, s)) {
+        /* URL userinfo password: "scheme://user:PASSWORD@host", up to the first '@' of the URL
+         * (a '/' or ':' in an unencoded password is masked too). */
+        const char *at = s + 1;
+        while (*at != '\0' && *at != '@' && !isspace((unsigned char)*at))
+            at++;
+        if (*at != '@')
             return 0;
-        for (const char *p = strstr(start, "://") + 3; p < s; p++)
-            if (*p == '@' || *p == '/')
-                return 0;
         *keep = 1;
         return (size_t)(at - s);
     } else {
