@@ -38,7 +38,7 @@ TEST_SRCS := $(wildcard tests/*.c)
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 SUITES := $(patsubst tests/check_%.c,%,$(filter-out tests/check_main.c,$(wildcard tests/check_*.c)))
 MIGRATIONS := $(sort $(wildcard migrations/sqlite/*.sql migrations/postgres/*.sql))
-FMT_SRCS := $(wildcard src/*.[ch] src/*/*.[ch] tests/*.[ch] bench/*.[ch])
+FMT_SRCS := $(wildcard src/*.[ch] src/*/*.[ch] tests/*.[ch] tests/fuzz/*.[ch] bench/*.[ch])
 
 BIN := $(BUILD)/any-llm-gateway
 TESTBIN := $(BUILD)/check_gateway
@@ -131,6 +131,7 @@ test: deps-test
 	    ONLY="$(TSAN_SQLITE_SUITES)"
 	@$(MAKE) --no-print-directory TSAN=1 BUILD=build-tsan check BACKENDS=postgres \
 	    ONLY="$(TSAN_PG_SUITES)"
+	@$(MAKE) --no-print-directory fuzz-check
 
 # The benchmark (bench/README.md): every contender in one run; ARGS=--quick for a short one.
 bench: deps
@@ -144,7 +145,7 @@ format-check:
 	clang-format --dry-run -Werror $(FMT_SRCS)
 
 clean:
-	rm -rf build build-san build-tsan
+	rm -rf build build-san build-tsan $(FUZZ_BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
@@ -162,3 +163,58 @@ bench-tools: $(BENCH_TOOLS)
 $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< $(BENCH_LIBS)
+
+# --- fuzz (tests/fuzz/) ---
+# libFuzzer targets built with clang (-fsanitize=fuzzer,address,undefined) in their own tree,
+# linked with the project's library sources (not main.c) compiled there with the same sanitizers.
+#   make fuzz          build every target, then fuzz each for FUZZ_SECONDS (new inputs are kept
+#                      in build-fuzz/corpus/<target>/, crashes in build-fuzz/artifacts/)
+#   make fuzz-check    (part of make test) replay each committed corpus, tests/fuzz/corpus/<target>/,
+#                      then fuzz each target for FUZZ_CHECK_SECONDS; any crash fails
+FUZZ_BUILD := build-fuzz
+FUZZ_CC := clang
+FUZZ_SECONDS ?= 60
+FUZZ_CHECK_SECONDS ?= 4
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DGW_VERSION='"$(VERSION)"' \
+               $(WARN) -O1 -g $(FUZZ_SAN) -pthread -Isrc -I$(FUZZ_BUILD)/gen $(PKG_CFLAGS) -MMD -MP
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+FUZZ_LIB_OBJS := $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/gen/migrations.o
+
+.PHONY: fuzz fuzz-build fuzz-check
+.SECONDARY: $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/tests/fuzz/%.o)
+
+fuzz-build: $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-sql.sh
+	@mkdir -p $(dir $@)
+	scripts/embed-sql.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+$(FUZZ_BUILD)/gen/migrations.o: $(FUZZ_BUILD)/gen/migrations.c
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/libgateway.a: $(FUZZ_LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(FUZZ_BUILD)/tests/fuzz/%.o: tests/fuzz/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Itests/fuzz -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libgateway.a
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -pthread -o $@ $^ $(LDLIBS)
+
+fuzz: deps-test
+	@$(MAKE) --no-print-directory -j$(NPROC) fuzz-build
+	@tests/fuzz/run.sh long $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-check:
+	@$(MAKE) --no-print-directory -j$(NPROC) fuzz-build
+	@tests/fuzz/run.sh check $(FUZZ_BUILD) $(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)
+
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

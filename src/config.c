@@ -90,6 +90,31 @@ struct cfg_ctx {
 static int cfg_fail(struct cfg_ctx *c, const struct cfg_node *n, const char *path, const char *fmt,
                     ...) __attribute__((format(printf, 4, 5)));
 
+/* Replaces control characters (a newline in a quoted key, say) with '?': one line per error. */
+static char *cfg_mask_ctl(char *s)
+{
+    for (char *p = s; *p != '\0'; p++)
+        if (iscntrl((unsigned char)*p))
+            *p = '?';
+    return s;
+}
+
+static void cfg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A warning with control characters masked: a key cannot forge a log line. */
+static void cfg_warn(const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    if (LOG_LVL_WARN < log_threshold)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    LOG_WARN("%s", cfg_mask_ctl(line));
+}
+
 /* Writes "<where>: <path>: <message>" to the error buffer; returns -1. */
 static int cfg_fail(struct cfg_ctx *c, const struct cfg_node *n, const char *path, const char *fmt,
                     ...)
@@ -108,6 +133,7 @@ static int cfg_fail(struct cfg_ctx *c, const struct cfg_node *n, const char *pat
     else
         snprintf(c->err, c->errlen, "%s%s%s%s%s", c->label ? c->label : "", c->label ? ": " : "",
                  path ? path : "", path ? ": " : "", msg);
+    cfg_mask_ctl(c->err);
     return -1;
 }
 
@@ -523,7 +549,7 @@ static int cfg_price(struct cfg_ctx *c, const struct cfg_node *n, const char *pa
     for (size_t i = 0; i < CFG_MAP_LEN(n); i++) {
         const struct cfg_node *k = CFG_MAP_KEY(n, i);
         if (strcmp(k->text, fields[0]) != 0 && strcmp(k->text, fields[1]) != 0)
-            LOG_WARN("%s: %s: unknown pricing field '%s' ignored", cfg_where(c, k, d, sizeof(d)),
+            cfg_warn("%s: %s: unknown pricing field '%s' ignored", cfg_where(c, k, d, sizeof(d)),
                      path, k->text);
     }
     return 0;
@@ -706,7 +732,7 @@ static int cfg_apply_yaml(struct cfg_ctx *c, struct cfg *cfg, const char *path)
         const struct cfg_key *key = cfg_key_find(k->text, false);
         char where[CFG_PATH_MAX];
         if (key == NULL) {
-            LOG_WARN("%s: unknown configuration key '%s' ignored%s",
+            cfg_warn("%s: unknown configuration key '%s' ignored%s",
                      cfg_where(c, k, where, sizeof(where)), k->text,
                      strcmp(k->text, "models") == 0 ? " (model prices belong under 'pricing:')"
                                                     : "");
@@ -749,7 +775,7 @@ static int cfg_apply_dotenv(struct cfg_ctx *c, struct cfg *cfg, const char *path
     while (rc == 0 && getline(&line, &cap, f) >= 0) {
         lineno++;
         if ((r = cfg_dotenv_parse_line(line, &key, &val)) < 0)
-            LOG_WARN("%s:%d: cannot parse .env line; ignored", path, lineno);
+            cfg_warn("%s:%d: cannot parse .env line; ignored", path, lineno);
         if (r <= 0 || strncasecmp(key, "GATEWAY_", 8) != 0 ||
             (k = cfg_key_find(key + 8, true)) == NULL)
             continue;

@@ -344,6 +344,10 @@ static int yb_fail(struct yb *b, const yaml_mark_t *m, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(b->err + o, b->errlen - (size_t)o, fmt, ap);
         va_end(ap);
+        /* A key quoted in the message may hold a newline: keep the error on one line. */
+        for (char *c = b->err + o; *c != '\0'; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
     }
     return -1;
 }

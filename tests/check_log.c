@@ -39,6 +39,13 @@ START_TEST(redact_secrets)
 
     ck_assert_str_eq(log_redact(out, sizeof(out), "postgresql://gw:s3cret@db:5432/gw"),
                      "postgresql://gw:***@db:5432/gw");
+    /* Found by fuzzing: a URL without a port, or after another URL, kept its password. */
+    ck_assert_str_eq(log_redact(out, sizeof(out), "postgresql://gw:s3cret@db/gw"),
+                     "postgresql://gw:***@db/gw");
+    ck_assert_str_eq(log_redact(out, sizeof(out), "see https://a/b then postgresql://u:pw@h/d"),
+                     "see https://a/b then postgresql://u:***@h/d");
+    ck_assert_str_eq(log_redact(out, sizeof(out), "https://h:443/p x://u:a:b/c@h"),
+                     "https://h:443/p x://u:***@h");
     ck_assert_str_eq(log_redact(out, sizeof(out), "sqlite:///./any-llm-gateway.db"),
                      "sqlite:///./any-llm-gateway.db");
     ck_assert_str_eq(log_redact(out, sizeof(out), "key gw-AbC_d-123 used"), "key gw-*** used");
