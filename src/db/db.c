@@ -418,22 +418,31 @@ static void db_sync_done(const struct db_result *res, void *arg)
         s->cb(res, s->arg);
 }
 
-int db_exec_sync(struct db *db, enum db_query q, const struct db_params *p, db_done_fn *cb,
-                 void *arg)
+int db_exec_wait(struct db *db, struct event_base *base, enum db_query q, const struct db_params *p,
+                 db_done_fn *cb, void *arg)
 {
-    struct event_base *base = event_base_new();
     struct db_sync s = {.cb = cb, .arg = arg, .status = -1};
 
-    if (base == NULL)
-        return -1;
     if (db_exec(db, base, q, p, db_sync_done, &s) == 0) {
         /* The result is posted to base from the database thread: block until it arrives (a
          * loop with no event would return at once and spin). */
         while (!s.done)
             event_base_loop(base, EVLOOP_ONCE | EVLOOP_NO_EXIT_ON_EMPTY);
     }
-    event_base_free(base);
     return s.done ? s.status : -1;
+}
+
+int db_exec_sync(struct db *db, enum db_query q, const struct db_params *p, db_done_fn *cb,
+                 void *arg)
+{
+    struct event_base *base = event_base_new();
+    int rc;
+
+    if (base == NULL)
+        return -1;
+    rc = db_exec_wait(db, base, q, p, cb, arg);
+    event_base_free(base);
+    return rc;
 }
 
 const char *db_backend_name(const struct db *db)

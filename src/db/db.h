@@ -242,6 +242,15 @@ int db_exec_sync(struct db *db, enum db_query q, const struct db_params *p, db_d
                  void *arg);
 
 /*
+ * db_exec_sync() on a loop the caller keeps (base, borrowed; used by nothing else meanwhile), for
+ * a thread that waits on the database again and again (the replica sync): no event base, and so
+ * no descriptors, made per call, which would also fail fatally inside libevent when descriptors
+ * have run out.
+ */
+int db_exec_wait(struct db *db, struct event_base *base, enum db_query q, const struct db_params *p,
+                 db_done_fn *cb, void *arg);
+
+/*
  * Finishes every queued operation (their callbacks are posted to their bases), then closes.
  * NULL-safe. Every base that still has queued operations must stay allocated until db_close()
  * returns; a callback posted to a base that never dispatches again is dropped (its result is

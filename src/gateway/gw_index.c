@@ -902,7 +902,7 @@ static void gw_refresh_sweep_locked(struct gw_refresh *rf, int which)
     free(sw.ids);
 }
 
-int gw_index_refresh(struct gw_index *ix, struct db *db)
+int gw_index_refresh(struct gw_index *ix, struct db *db, struct event_base *base)
 {
     static const struct {
         enum db_query q;
@@ -924,7 +924,7 @@ int gw_index_refresh(struct gw_index *ix, struct db *db)
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         rf.seen = hmap_new();
         rf.oom = rf.seen == NULL;
-        if (rf.oom || db_exec_sync(db, steps[i].q, NULL, steps[i].cb, &rf) < 0) {
+        if (rf.oom || db_exec_wait(db, base, steps[i].q, NULL, steps[i].cb, &rf) < 0) {
             rc = -1; /* nothing is swept after a failed read */
         } else if (steps[i].sweep >= 0 && !rf.oom) {
             pthread_rwlock_wrlock(&ix->lock);

@@ -197,7 +197,8 @@ int gw_index_load_prices(struct gw_index *ix, struct db *db) __attribute__((warn
  * written (gw_index_spend_written), unless a budget reset made here is not yet written either.
  * Reservations stay local. Returns 0, or -1 when a query failed (memory unchanged for it).
  */
-int gw_index_refresh(struct gw_index *ix, struct db *db) __attribute__((warn_unused_result));
+int gw_index_refresh(struct gw_index *ix, struct db *db, struct event_base *base)
+    __attribute__((warn_unused_result));
 
 /* The usage writer's hook (gw_usage_written_fn): cost of user_id is no longer pending here. */
 void gw_index_spend_written(const char *user_id, double cost, int status, void *ix);

@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+#include <event2/event.h>
+
 #include "gateway/gw_index.h"
 #include "log.h"
 #include "nap.h"
@@ -16,6 +18,7 @@
 struct gw_sync {
     struct gw_index *ix;
     struct db *db;
+    struct event_base *base; /* the loop the thread waits for its queries on, made once */
     int interval_ms;
     pthread_t thread;
     struct nap nap;
@@ -27,7 +30,7 @@ static void *gw_sync_main(void *arg)
     bool failing = false;
 
     while (!nap_sleep(&s->nap, s->interval_ms)) {
-        if (gw_index_refresh(s->ix, s->db) < 0) {
+        if (gw_index_refresh(s->ix, s->db, s->base) < 0) {
             if (!failing)
                 LOG_WARN("replica sync: cannot refresh keys, users, budgets and prices from the "
                          "database; serving the last known state");
@@ -49,9 +52,14 @@ struct gw_sync *gw_sync_start(struct gw_index *ix, struct db *db, int interval_m
     s->ix = ix;
     s->db = db;
     s->interval_ms = interval_ms > 0 ? interval_ms : GW_SYNC_INTERVAL_MS;
+    if ((s->base = event_base_new()) == NULL) {
+        free(s);
+        return NULL;
+    }
     nap_init(&s->nap);
     if (pthread_create(&s->thread, NULL, gw_sync_main, s) != 0) {
         nap_destroy(&s->nap);
+        event_base_free(s->base);
         free(s);
         return NULL;
     }
@@ -65,5 +73,6 @@ void gw_sync_stop(struct gw_sync *s)
     nap_stop(&s->nap);
     pthread_join(s->thread, NULL);
     nap_destroy(&s->nap);
+    event_base_free(s->base);
     free(s);
 }
