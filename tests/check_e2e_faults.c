@@ -10,6 +10,7 @@
  *     the server is back, then start-up completes by itself (migrations included).
  */
 #include <check.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <libpq-fe.h>
 
 #include "t_llm.h"
 #include "t_pg.h"
@@ -242,6 +245,92 @@ START_TEST(db_down_at_start)
 }
 END_TEST
 
+/* The advisory lock that serialises migrations across replicas (db_pg_migrate.c). */
+#define FL_MIGRATE_LOCK "7020945710798026615"
+
+/* Waits up to limit_ms for pid to exit; returns its wait status, or -1 (still running). */
+static int fl_wait_exit(pid_t pid, long limit_ms)
+{
+    long t0 = fl_now_ms();
+    int st;
+
+    while (fl_now_ms() - t0 <= limit_ms) {
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return st;
+        usleep(20000);
+    }
+    return -1;
+}
+
+/*
+ * SIGTERM ends a migration waiting for another replica's lock, for the migrate command and for
+ * a serving gateway whose start-up waits on it (regression: both waited for the lock's holder,
+ * and serve did so before its listeners answered, so its liveness probe failed meanwhile).
+ */
+START_TEST(stop_while_migration_lock_held)
+{
+    char url[256], conninfo[512];
+    const char *bin = getenv("GW_BIN") != NULL ? getenv("GW_BIN") : "build/any-llm-gateway";
+    PGconn *holder;
+    PGresult *res;
+    pid_t pid;
+    int st;
+    long t0;
+
+    ck_assert_msg(fl_pg_up, "no PostgreSQL cluster");
+    ck_assert_int_eq(t_pg_createdb(&fl_pg, "fl_lock", url, sizeof(url)), 0);
+    t_pg_conninfo(&fl_pg, "fl_lock", conninfo, sizeof(conninfo));
+    holder = PQconnectdb(conninfo);
+    ck_assert_int_eq(PQstatus(holder), CONNECTION_OK);
+    res = PQexec(holder, "SELECT pg_advisory_lock(" FL_MIGRATE_LOCK ")");
+    ck_assert_int_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+    PQclear(res);
+
+    /* any-llm-gateway migrate, waiting for the lock */
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        execl(bin, bin, "migrate", "--database-url", url, (char *)NULL);
+        _exit(127);
+    }
+    usleep(800 * 1000);
+    ck_assert_int_eq(waitpid(pid, &st, WNOHANG), 0); /* still waiting for the lock */
+    t0 = fl_now_ms();
+    kill(pid, SIGTERM);
+    st = fl_wait_exit(pid, 3000);
+    if (st == -1) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &st, 0);
+        ck_abort_msg("migrate kept waiting for the lock after SIGTERM");
+    }
+    ck_assert_msg(WIFEXITED(st), "migrate ended by a signal");
+    ck_assert_int_lt(fl_now_ms() - t0, 3000);
+
+    /* serve: listening (liveness) while its start-up waits for the lock; SIGTERM stops it */
+    fl_gateway_up(url);
+    usleep(500 * 1000);
+    t0 = fl_now_ms();
+    ck_assert_int_eq(t_gw_stop(&t_api, SIGTERM, 5000), 0);
+    ck_assert_int_lt(fl_now_ms() - t0, 5000);
+    t_api_started = 0;
+    t_fake_stop(&t_llm_fake);
+
+    /* Live but not ready while another replica migrates; ready once its lock is released. */
+    fl_gateway_up(url);
+    ck_assert_int_eq(fl_status("GET", "/health/liveness", NULL, NULL), 200);
+    ck_assert_int_eq(fl_status("GET", "/health/readiness", NULL, NULL), 503);
+    res = PQexec(holder, "SELECT pg_advisory_unlock(" FL_MIGRATE_LOCK ")");
+    ck_assert_int_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+    PQclear(res);
+    ck_assert_int_ge(fl_until("GET", "/health/readiness", NULL, NULL, 200, 15000), 0);
+    fl_gateway_down();
+    PQfinish(holder);
+}
+END_TEST
+
 Suite *e2e_faults_suite(void)
 {
     Suite *s = suite_create("e2e_faults");
@@ -253,6 +342,7 @@ Suite *e2e_faults_suite(void)
         tcase_set_timeout(tc, 90);
         tcase_add_test(tc, db_lost_while_serving);
         tcase_add_test(tc, db_down_at_start);
+        tcase_add_test(tc, stop_while_migration_lock_held);
     }
     suite_add_tcase(s, tc);
     return s;

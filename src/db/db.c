@@ -24,6 +24,7 @@ struct db {
     void *backend;           /* owned by ops; freed by ops->close() */
     atomic_bool closing;     /* set by db_shutdown()/db_close(); read by any thread */
     atomic_bool interrupted; /* set by db_interrupt(): migrations stop waiting */
+    atomic_bool nowait;      /* db_migrate_nowait(): a taken migration lock fails at once */
 };
 
 /*
@@ -178,6 +179,17 @@ void db_interrupt(struct db *db)
 bool db_interrupted(struct db *db)
 {
     return db != NULL && atomic_load(&db->interrupted);
+}
+
+void db_migrate_nowait(struct db *db, bool on)
+{
+    if (db != NULL)
+        atomic_store(&db->nowait, on);
+}
+
+bool db_migrate_is_nowait(struct db *db)
+{
+    return db != NULL && atomic_load(&db->nowait);
 }
 
 int db_migrate_to(struct db *db, const char *target, char *err, size_t errlen)

@@ -194,6 +194,14 @@ void db_interrupt(struct db *db);
 bool db_interrupted(struct db *db);
 
 /*
+ * on: a migration that finds another replica's migration lock taken fails at once ("another
+ * replica is migrating the database") instead of waiting for it; serve's first start-up attempt
+ * uses it so that the listeners come up and its retries do the waiting. Any thread.
+ */
+void db_migrate_nowait(struct db *db, bool on);
+bool db_migrate_is_nowait(struct db *db);
+
+/*
  * Applies every pending migration of the backend, each in its own transaction, recorded in
  * schema_migrations. Synchronous: only for start-up and the migrate/init-db commands, before
  * any event loop runs. Returns 0 or -1 with err.

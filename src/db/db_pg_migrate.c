@@ -93,6 +93,10 @@ static int pg_migrate_lock(PGconn *c, struct db *db, char *err, size_t errlen)
         }
         if (got)
             return 0;
+        if (db_migrate_is_nowait(db)) {
+            snprintf(err, errlen, "another replica is migrating the database");
+            return -1;
+        }
         if (waited == 0)
             LOG_INFO("migrations: waiting for another replica's migration to finish");
         if (db_interrupted(db)) {

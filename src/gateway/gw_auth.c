@@ -57,7 +57,8 @@ int gw_auth_early(const struct gw_app *app, enum gw_auth_need need,
 {
     const char *err = NULL, *mk = app->cfg->master_key, *token;
     char buf[128], hash[SHA256_HEX_LEN];
-    struct gw_key_ref ref;
+    struct gw_key_ref ref = {0};
+    int st;
 
     if (need == GW_AUTH_NONE)
         return 0;
@@ -70,10 +71,11 @@ int gw_auth_early(const struct gw_app *app, enum gw_auth_need need,
         return 0;
     if (need == GW_AUTH_MASTER || vkey_format_error(token, buf, sizeof(buf)) != NULL)
         return 401;
-    /* A key that passes is recorded as used now, as the handler does right after. */
-    return gw_index_key_check(app->index, vkey_hash(token, hash), util_now_us(), &ref) == GW_KEY_OK
-               ? 0
-               : 401;
+    /* A key that passes is recorded as used now, as the handler does right after. Out of memory
+     * is the handler's to answer (500), not a refusal. */
+    st = gw_index_key_check(app->index, vkey_hash(token, hash), util_now_us(), &ref);
+    gw_key_ref_clear(&ref);
+    return st == GW_KEY_OK || st == GW_KEY_NOMEM ? 0 : 401;
 }
 
 bool gw_auth_is_master(const struct gw_req *r, const char *token)

@@ -211,6 +211,7 @@ struct gw_boot_run *gw_boot_start(const struct cfg *cfg, struct db *db, struct g
 {
     struct gw_boot_run *b = calloc(1, sizeof(*b));
     char err[512];
+    int rc;
 
     if (b == NULL)
         return NULL;
@@ -220,7 +221,11 @@ struct gw_boot_run *gw_boot_start(const struct cfg *cfg, struct db *db, struct g
     b->ready = ready;
     b->arg = arg;
     nap_init(&b->nap);
-    if (gw_boot_attempt(b, err, sizeof(err)) == 0) {
+    /* Another replica migrating: the retries wait for it, with the listeners up (liveness). */
+    db_migrate_nowait(db, true);
+    rc = gw_boot_attempt(b, err, sizeof(err));
+    db_migrate_nowait(db, false);
+    if (rc == 0) {
         ready(arg);
         return b;
     }

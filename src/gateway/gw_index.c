@@ -200,6 +200,7 @@ void gw_index_user_delete(struct gw_index *ix, const char *user_id)
     }
     pthread_rwlock_unlock(&ix->lock);
 }
+
 void gw_key_ref_clear(struct gw_key_ref *ref)
 {
     if (ref == NULL)

@@ -17,6 +17,7 @@
 #include "gateway/gw_auth.h"
 #include "gateway/gw_conn.h"
 #include "gateway/gw_handlers.h"
+#include "gateway/gw_index.h"
 #include "gateway/gw_reply.h"
 #include "gateway/gw_req.h"
 #include "log.h"
@@ -124,8 +125,11 @@ static void gw_refuse(struct gw_req *r)
 
     if (need == GW_AUTH_MASTER && !gw_auth_master(r))
         return;
-    if (need == GW_AUTH_KEY && !gw_auth_caller(r, &caller))
-        return;
+    if (need == GW_AUTH_KEY) {
+        if (!gw_auth_caller(r, &caller))
+            return;
+        gw_key_ref_clear(&caller.key);
+    }
     gw_reply_error(r, 401, "invalid_api_key", "Invalid API key");
 }
 
