@@ -38,13 +38,13 @@ TEST_SRCS := $(wildcard tests/*.c)
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 SUITES := $(patsubst tests/check_%.c,%,$(filter-out tests/check_main.c,$(wildcard tests/check_*.c)))
 MIGRATIONS := $(sort $(wildcard migrations/sqlite/*.sql migrations/postgres/*.sql))
-FMT_SRCS := $(wildcard src/*.[ch] src/*/*.[ch] tests/*.[ch] tests/fuzz/*.[ch] bench/*.[ch])
+FMT_SRCS := $(wildcard src/*.[ch] src/*/*.[ch] tests/*.[ch] tests/fuzz/*.[ch] tests/soak/*.[ch] bench/*.[ch])
 
 BIN := $(BUILD)/any-llm-gateway
 TESTBIN := $(BUILD)/check_gateway
 FAKE := $(BUILD)/fake-upstream
 
-.PHONY: all run test check deps deps-test sdk-deps bench format format-check clean
+.PHONY: all run test check deps deps-test sdk-deps bench soak format format-check clean
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -132,6 +132,17 @@ test: deps-test
 	@$(MAKE) --no-print-directory TSAN=1 BUILD=build-tsan check BACKENDS=postgres \
 	    ONLY="$(TSAN_PG_SUITES)"
 	@$(MAKE) --no-print-directory fuzz-check
+
+# The soak test (tests/soak/soak.c): a few minutes of mixed load on PostgreSQL with a database
+# restart, then SIGTERM; one usage row per request, flat RSS. SOAK_SECONDS=n sets its length.
+SOAK := $(BUILD)/soak
+$(SOAK): $(BUILD)/tests/soak/soak.o $(BUILD)/tests/t_gw.o $(BUILD)/tests/t_pg.o \
+         $(BUILD)/tests/t_fake.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+soak: deps-test
+	@$(MAKE) --no-print-directory -j$(NPROC) $(BIN) $(FAKE) $(SOAK)
+	GW_BIN=$(abspath $(BIN)) GW_FAKE=$(abspath $(FAKE)) GW_ROOT=$(CURDIR) ./$(SOAK)
 
 # The benchmark (bench/README.md): every contender in one run; ARGS=--quick for a short one.
 bench: deps
