@@ -20,7 +20,7 @@
 
 #define LOG_LINE_MAX 4096
 
-int log_threshold = LOG_LVL_INFO;
+_Atomic int log_threshold = LOG_LVL_INFO;
 
 static const struct {
     const char *name;

@@ -18,7 +18,8 @@ enum log_level {
     LOG_LVL_CRIT = 50,
 };
 
-extern int log_threshold; /* messages below this level are dropped before formatting */
+extern _Atomic int log_threshold; /* messages below this level are dropped before formatting; SIGHUP
+                                     may change it */
 
 /* Sets the threshold. Accepts 10..50 (any integer) or a name: debug, info, warning, error,
  * critical. Returns 0, or -1 for an unknown name (threshold unchanged). */
