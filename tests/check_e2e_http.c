@@ -230,6 +230,14 @@ START_TEST(protocol_errors_json)
     ck_assert_int_eq(t_http_raw(gw.port, req, strlen(req), &r, 3000), 0);
     ck_assert_int_eq(r.status, 200);
     t_resp_free(&r);
+    /* The access log shows what the client sent could not be read, not the internal route. */
+    {
+        char *log = t_gw_log_wait(&gw, "status=505", 3000);
+        ck_assert_ptr_nonnull(log);
+        ck_assert_msg(strstr(log, "_gw/reject") == NULL, "internal path in the log:\n%s", log);
+        ck_assert_ptr_nonnull(strstr(log, "method=- path=- status=501"));
+        free(log);
+    }
     stop_ok();
 }
 END_TEST

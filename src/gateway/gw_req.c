@@ -161,7 +161,8 @@ void gw_req_finish(struct gw_req *r)
     if (log_threshold <= LOG_LVL_INFO) {
         char path[256];
         log_msg(LOG_LVL_INFO, "rid=%s method=%s path=%s status=%d dur_ms=%.3f%s", r->rid,
-                gw_method_name(r->method), log_redact(path, sizeof(path), r->path), r->status,
+                r->unread ? "-" : gw_method_name(r->method),
+                r->unread ? "-" : log_redact(path, sizeof(path), r->path), r->status,
                 (double)(util_mono_us() - r->t0_us) / 1000.0,
                 r->client_gone ? " client_gone=1" : "");
     }

@@ -138,6 +138,8 @@ static void gw_reject(struct gw_req *r, int status)
 {
     char msg[128];
 
+    if (status != 401 && status != 503)
+        r->unread = true; /* its request line was never handed on: log "-", not our route */
     switch (status) {
     case 401:
     case 503:
