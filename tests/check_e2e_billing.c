@@ -219,6 +219,16 @@ static void bill_key(const char *user, char *hdr, size_t hdrlen, char *id, size_
     free(key);
 }
 
+/* Creates user with a budget of max_budget USD (no reset) and a key; hdr gets its header. */
+static void bill_budget_user_key(const char *user, const char *max_budget, char *hdr, size_t len)
+{
+    char *b = bill_budget(max_budget, "null");
+
+    bill_user(user, b, false);
+    free(b);
+    bill_key(user, hdr, len, NULL, 0);
+}
+
 /* A chat body for openai:<model> with one short user message and extra members (may be ""). */
 static const char *bill_body(char *buf, size_t len, const char *model, const char *extra)
 {
@@ -558,13 +568,9 @@ END_TEST
 START_TEST(bill_free_model)
 {
     char hdr[256], body[512];
-    char *zero;
 
     t_llm_need();
-    zero = bill_budget("0", "null");
-    bill_user("bill-free", zero, false);
-    free(zero);
-    bill_key("bill-free", hdr, sizeof(hdr), NULL, 0);
+    bill_budget_user_key("bill-free", "0", hdr, sizeof(hdr));
     bill_chat_ok(hdr, bill_body(body, sizeof(body), "fake-free", ""));
     bill_chat_ok(hdr, bill_body(body, sizeof(body), "fake-free", ", \"stream\": true"));
     bill_wait_sql("2", "SELECT count(*) FROM usage_logs WHERE user_id = 'bill-free'");
@@ -918,12 +924,7 @@ START_TEST(bill_concurrent_budget)
     double s;
 
     t_llm_need();
-    {
-        char *b = bill_budget("5.0", "null");
-        bill_user("bill-conc", b, false);
-        free(b);
-    }
-    bill_key("bill-conc", hdr, sizeof(hdr), NULL, 0);
+    bill_budget_user_key("bill-conc", "5.0", hdr, sizeof(hdr));
     ok = bill_burst(hdr, body, BILL_CONC_N, "bill-conc");
     ck_assert_msg(ok >= 3, "only %ld requests passed", ok);
     s = bill_settled_spend("bill-conc", ok);
@@ -953,12 +954,7 @@ START_TEST(bill_concurrent_overrun)
     double s;
 
     t_llm_need();
-    {
-        char *b = bill_budget("5.0", "null");
-        bill_user("bill-overrun", b, false);
-        free(b);
-    }
-    bill_key("bill-overrun", hdr, sizeof(hdr), NULL, 0);
+    bill_budget_user_key("bill-overrun", "5.0", hdr, sizeof(hdr));
     ok = bill_burst(hdr, body, BILL_BURST_MAX, "bill-overrun");
     ck_assert_msg(ok >= 1 && ok < BILL_BURST_MAX, "%ld of %d requests passed", ok, BILL_BURST_MAX);
     s = bill_settled_spend("bill-overrun", ok);

@@ -85,7 +85,8 @@ void gw_budget_estimate(const json_t *body, struct gw_budget_est *e)
     size_t i, j;
 
     memset(e, 0, sizeof(*e));
-    e->prompt_bytes = prov_usage_prompt_bytes(messages);
+    e->message_bytes = prov_usage_prompt_bytes(messages);
+    e->prompt_bytes = e->message_bytes;
     for (i = 0; i < sizeof(tool_fields) / sizeof(tool_fields[0]); i++) {
         const json_t *t = json_object_get(body, tool_fields[i]);
         if (t != NULL && !json_is_null(t))

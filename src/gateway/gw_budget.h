@@ -64,10 +64,11 @@ void gw_budget_settle(struct gw_user_state *u, double reserve, double cost);
 
 /* What a chat request may cost, read from its body (gw_budget_estimate()). */
 struct gw_budget_est {
-    size_t prompt_bytes; /* text of the messages plus the JSON of tools / functions */
-    long images;         /* image parts in the messages */
-    long max_output;     /* max_completion_tokens, else max_tokens; <= 0: not set */
-    long n;              /* choices asked for; <= 0: 1 */
+    size_t message_bytes; /* text of the messages (prov_usage_prompt_bytes()) */
+    size_t prompt_bytes;  /* message_bytes plus the JSON of tools / functions */
+    long images;          /* image parts in the messages */
+    long max_output;      /* max_completion_tokens, else max_tokens; <= 0: not set */
+    long n;               /* choices asked for; <= 0: 1 */
 };
 
 /*

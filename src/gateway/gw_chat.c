@@ -139,8 +139,8 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
         }
         spec.priced = priced == 1;
     }
-    spec.prompt_bytes = prov_usage_prompt_bytes(json_object_get(body, "messages"));
     gw_budget_estimate(body, &est);
+    spec.prompt_bytes = est.message_bytes;
     spec.reserve = gw_budget_reserve(spec.priced ? &spec.price : NULL, &est,
                                      app->cfg->budget_min_reservation_tokens);
     /* Budget first, as the reference: a blocked user learns that before a model typo. */
