@@ -32,7 +32,7 @@ CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DGW_VERSION='"$(
 LDFLAGS := $(OPT) -pthread
 LDLIBS := $(PKG_LIBS) -lm
 
-LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c src/gateway/*.c src/providers/*.c src/db/*.c))
+LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c src/gateway/*/*.c src/acct/*.c src/providers/*.c src/db/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
 TEST_SRCS := $(wildcard tests/*.c)
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
@@ -196,7 +196,7 @@ FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 # Only the sources the targets use are compiled with clang (a target that needs another fails to
 # link: add it here). prov_openai.c is #included by fuzz_openai.c for its static scanner.
 FUZZ_LIB_SRCS := src/config.c src/config_env.c src/config_yaml.c src/log.c \
-                 src/gateway/gw_frame.c src/providers/prov_dialect.c src/providers/prov_sse.c \
+                 src/gateway/http/gw_frame.c src/providers/prov_dialect.c src/providers/prov_sse.c \
                  src/providers/prov_usage.c
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
 

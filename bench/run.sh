@@ -493,7 +493,7 @@ run_profile() {
         ir=$(awk '/^summary:/ {print $2}' "$f")
         [ -n "$ir" ] && [ "$ir" -gt 1000000 ] || continue
         callgrind_annotate --inclusive=yes "$f" >"$f.txt" 2>/dev/null || true
-        name=$(grep -o -m1 -E 'gw_worker_main|sq_thread|gu_thread|db_pg[a-z_]*|gw_sync[a-z_]*' "$f.txt" || true)
+        name=$(grep -o -m1 -E 'gw_worker_main|sq_thread|gu_thread|db_pg[a-z_]*|acct_sync[a-z_]*' "$f.txt" || true)
         t=$((ir / ok))
         total=$((total + t))
         printf '  %-16s %8d\n' "${name:-other}" "$t"

@@ -14,14 +14,14 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "acct/acct_boot.h"
+#include "acct/acct_index.h"
+#include "acct/acct_sync.h"
+#include "acct/acct_usage.h"
 #include "cli.h"
 #include "config.h"
 #include "db/db.h"
-#include "gateway/gw_boot.h"
-#include "gateway/gw_index.h"
-#include "gateway/gw_server.h"
-#include "gateway/gw_sync.h"
-#include "gateway/gw_usage.h"
+#include "gateway/http/gw_server.h"
 #include "httpc.h"
 #include "log.h"
 #include "providers/prov_conf.h"
@@ -104,12 +104,12 @@ static void sig_attach(struct db *db, struct gw_server *srv)
     pthread_mutex_unlock(&sigs.mu);
 }
 
-/* What becomes live once start-up over the database is done (gw_boot_start()'s ready). */
+/* What becomes live once start-up over the database is done (acct_boot_start()'s ready). */
 struct serve_ctx {
     struct gw_server *srv;
-    struct gw_index *ix;
+    struct acct_index *ix;
     struct db *db;
-    struct gw_sync *sync; /* PostgreSQL: written by ready(), read after gw_boot_stop() */
+    struct acct_sync *sync; /* PostgreSQL: written by ready(), read after acct_boot_stop() */
     bool sync_failed;
 };
 
@@ -119,7 +119,7 @@ static void serve_ready(void *arg)
 
     /* PostgreSQL may be shared by several replicas: keep memory coherent with it. */
     if (strcmp(db_backend_name(sc->db), "postgresql") == 0 &&
-        (sc->sync = gw_sync_start(sc->ix, sc->db, 0)) == NULL) {
+        (sc->sync = acct_sync_start(sc->ix, sc->db, 0)) == NULL) {
         LOG_ERR("start-up failed: cannot start the replica sync");
         sc->sync_failed = true;
         return;
@@ -179,13 +179,13 @@ static int run_serve(const struct cfg *cfg)
     char err[512], redacted[512];
     struct serve_ctx sc = {0};
     struct db *db;
-    struct gw_index *ix = NULL;
+    struct acct_index *ix = NULL;
     struct prov_confs *provs = NULL;
-    struct gw_usage *usage = NULL;
-    struct gw_boot_run *boot = NULL;
+    struct acct_usage *usage = NULL;
+    struct acct_boot_run *boot = NULL;
     int rc = 1;
 
-    if (gw_boot_check(cfg, err, sizeof(err)) < 0) {
+    if (acct_boot_check(cfg, err, sizeof(err)) < 0) {
         LOG_ERR("start-up failed: %s", err);
         return 2;
     }
@@ -198,16 +198,16 @@ static int run_serve(const struct cfg *cfg)
     sig_attach(db, NULL);
     if (cfg->master_key == NULL)
         LOG_WARN("No master key configured. Key management endpoints will be unavailable.");
-    ix = gw_index_new();
+    ix = acct_index_new();
     provs = prov_confs_new(cfg->providers);
-    usage = gw_usage_new(db, cfg->usage_flush_ms, 0);
+    usage = acct_usage_new(db, cfg->usage_flush_ms, 0);
     if (ix == NULL || provs == NULL || usage == NULL) {
         LOG_ERR("start-up failed: out of memory");
         goto out;
     }
     if (strcmp(db_backend_name(db), "postgresql") == 0)
-        gw_usage_on_written(usage, gw_index_spend_written, ix);
-    if (gw_usage_start(usage) < 0) {
+        acct_usage_on_written(usage, acct_index_spend_written, ix);
+    if (acct_usage_start(usage) < 0) {
         LOG_ERR("start-up failed: cannot start the usage writer");
         goto out;
     }
@@ -216,22 +216,22 @@ static int run_serve(const struct cfg *cfg)
     sc.ix = ix;
     sc.db = db;
     sig_attach(db, sc.srv);
-    if ((boot = gw_boot_start(cfg, db, ix, serve_ready, &sc)) == NULL)
+    if ((boot = acct_boot_start(cfg, db, ix, serve_ready, &sc)) == NULL)
         goto out;
     if (!sc.sync_failed && gw_server_run(sc.srv) == 0)
         rc = 0;
 out:
     sig_attach(NULL, NULL);
-    db_interrupt(db);   /* a start-up retry waiting for the migration lock ends now */
-    gw_boot_stop(boot); /* after it, sc.sync is stable */
-    gw_sync_stop(sc.sync);
+    db_interrupt(db);     /* a start-up retry waiting for the migration lock ends now */
+    acct_boot_stop(boot); /* after it, sc.sync is stable */
+    acct_sync_stop(sc.sync);
     if (usage != NULL)
-        gw_usage_stop(usage); /* every queued usage row is written before the database closes */
+        acct_usage_stop(usage); /* every queued usage row is written before the database closes */
     db_close(db); /* finishes every queued operation while the event bases still exist */
     gw_server_free(sc.srv);
-    gw_usage_free(usage);
+    acct_usage_free(usage);
     prov_confs_free(provs);
-    gw_index_free(ix);
+    acct_index_free(ix);
     return rc;
 }
 

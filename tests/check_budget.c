@@ -1,8 +1,8 @@
 /*
- * Unit tests of budget admission (gw_budget.h): the reference's rules (max 0, ">=", no limit
+ * Unit tests of budget admission (acct_budget.h): the reference's rules (max 0, ">=", no limit
  * without a max or a budget, one lazy reset re-anchored at the request, reset then exceeded),
  * reservations bounding what concurrent requests can overshoot, the free-model exemption,
- * settlement, the reservation formula, and the same through a real gw_index (admin rewrites,
+ * settlement, the reservation formula, and the same through a real acct_index (admin rewrites,
  * restores, budget removal, and many threads admitting and settling at once).
  */
 #include <check.h>
@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acct/acct_budget.h"
+#include "acct/acct_index.h"
 #include "db/db.h"
-#include "gateway/gw_budget.h"
-#include "gateway/gw_index.h"
 
 #define SEC INT64_C(1000000)
 #define NOW (INT64_C(1700000000) * SEC)
@@ -30,39 +30,39 @@ static struct gw_user_state user_on_b1(double spend)
     return u;
 }
 
-static struct gw_budget_state budget_max(double max, int64_t duration_sec)
+static struct acct_budget_state budget_max(double max, int64_t duration_sec)
 {
-    return (struct gw_budget_state){
+    return (struct acct_budget_state){
         .has_max = true, .max_budget = max, .duration_sec = duration_sec};
 }
 
 START_TEST(verdict_order)
 {
-    struct gw_budget_state b = budget_max(1.0, DAY_SEC);
+    struct acct_budget_state b = budget_max(1.0, DAY_SEC);
     struct gw_user_state u = user_on_b1(5.0);
-    struct gw_budget_reset r;
+    struct acct_budget_reset r;
 
     /* Deleted beats blocked beats exceeded; a due reset is not performed for either. */
     u.deleted = true;
     u.blocked = true;
     u.next_reset_us = NOW - SEC;
     memset(&r, 0xAB, sizeof(r));
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 0.5, false, &r), GW_BUDGET_NO_USER);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 0.5, false, &r), ACCT_BUDGET_NO_USER);
     ck_assert(!r.happened);
     u.deleted = false;
     memset(&r, 0xAB, sizeof(r));
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 0.5, false, &r), GW_BUDGET_BLOCKED);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 0.5, false, &r), ACCT_BUDGET_BLOCKED);
     ck_assert(!r.happened);
     /* A free model does not lift a block, and refusals reserve nothing. */
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 0.5, true, &r), GW_BUDGET_BLOCKED);
-    ck_assert_int_eq(gw_budget_admit(&u, NULL, NOW, 0.5, true, &r), GW_BUDGET_BLOCKED);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 0.5, true, &r), ACCT_BUDGET_BLOCKED);
+    ck_assert_int_eq(acct_budget_admit(&u, NULL, NOW, 0.5, true, &r), ACCT_BUDGET_BLOCKED);
     ck_assert_double_eq(u.spend, 5.0);
     ck_assert_double_eq(u.reserved, 0);
     ck_assert_int_eq(u.next_reset_us, NOW - SEC);
 
     u.blocked = false;
     u.next_reset_us = 0;
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 0.5, false, &r), GW_BUDGET_EXCEEDED);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 0.5, false, &r), ACCT_BUDGET_EXCEEDED);
     ck_assert(!r.happened);
     ck_assert_double_eq(u.reserved, 0);
 }
@@ -70,13 +70,13 @@ END_TEST
 
 START_TEST(max_zero_blocks_at_once)
 {
-    struct gw_budget_state b = budget_max(0, 0);
+    struct acct_budget_state b = budget_max(0, 0);
     struct gw_user_state u = user_on_b1(0);
-    struct gw_budget_reset r;
+    struct acct_budget_reset r;
 
     /* Reference: spend 0 >= max_budget 0, even for a request that costs nothing. */
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 0, false, &r), GW_BUDGET_EXCEEDED);
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 0.25, false, &r), GW_BUDGET_EXCEEDED);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 0, false, &r), ACCT_BUDGET_EXCEEDED);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 0.25, false, &r), ACCT_BUDGET_EXCEEDED);
     ck_assert_double_eq(u.reserved, 0);
     ck_assert_double_eq(u.spend, 0);
 }
@@ -84,43 +84,43 @@ END_TEST
 
 START_TEST(limit_is_greater_or_equal)
 {
-    struct gw_budget_state b = budget_max(10.0, 0);
+    struct acct_budget_state b = budget_max(10.0, 0);
     struct gw_user_state u = user_on_b1(10.0);
-    struct gw_budget_reset r;
+    struct acct_budget_reset r;
 
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 0, false, &r), GW_BUDGET_EXCEEDED);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 0, false, &r), ACCT_BUDGET_EXCEEDED);
     u.spend = 12.5;
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 0, false, &r), GW_BUDGET_EXCEEDED);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 0, false, &r), ACCT_BUDGET_EXCEEDED);
     /* The largest spend below the limit is admitted, and its reservation recorded. */
     u.spend = nextafter(10.0, 0.0);
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 3.0, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 3.0, false, &r), ACCT_BUDGET_OK);
     ck_assert_double_eq(u.reserved, 3.0);
     ck_assert_double_eq(u.spend, nextafter(10.0, 0.0));
     /* Reservations count like spend: 4 + 6 reaches 10. */
     u.spend = 4.0;
     u.reserved = 6.0;
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 1.0, false, &r), GW_BUDGET_EXCEEDED);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 1.0, false, &r), ACCT_BUDGET_EXCEEDED);
     u.reserved = 5.75;
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 1.0, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 1.0, false, &r), ACCT_BUDGET_OK);
     ck_assert_double_eq(u.reserved, 6.75);
 }
 END_TEST
 
 START_TEST(unlimited_without_max_or_budget)
 {
-    struct gw_budget_state nomax = {.has_max = false, .max_budget = 0, .duration_sec = 0};
+    struct acct_budget_state nomax = {.has_max = false, .max_budget = 0, .duration_sec = 0};
     struct gw_user_state u = user_on_b1(1e9);
-    struct gw_budget_reset r;
+    struct acct_budget_reset r;
 
     /* A budget without max_budget never refuses, however much is spent or reserved. */
     for (int i = 0; i < 100; i++)
-        ck_assert_int_eq(gw_budget_admit(&u, &nomax, NOW, 1e6, false, &r), GW_BUDGET_OK);
+        ck_assert_int_eq(acct_budget_admit(&u, &nomax, NOW, 1e6, false, &r), ACCT_BUDGET_OK);
     ck_assert_double_eq(u.reserved, 1e8);
     /* No budget at all (b NULL): same, and a scheduled reset is not performed without one. */
     u = user_on_b1(1e9);
     u.has_budget = false;
     u.next_reset_us = NOW - DAY_SEC * SEC;
-    ck_assert_int_eq(gw_budget_admit(&u, NULL, NOW, 2.0, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_budget_admit(&u, NULL, NOW, 2.0, false, &r), ACCT_BUDGET_OK);
     ck_assert(!r.happened);
     ck_assert_double_eq(u.spend, 1e9);
     ck_assert_double_eq(u.reserved, 2.0);
@@ -129,15 +129,15 @@ END_TEST
 
 START_TEST(lazy_reset_when_due)
 {
-    struct gw_budget_state b = budget_max(10.0, DAY_SEC);
+    struct acct_budget_state b = budget_max(10.0, DAY_SEC);
     struct gw_user_state u = user_on_b1(7.5);
-    struct gw_budget_reset r;
+    struct acct_budget_reset r;
 
     u.started_us = NOW - DAY_SEC * SEC;
     u.next_reset_us = NOW + 1;
     u.reserved = 0.5;
     /* One microsecond early: no reset. */
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 0.25, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 0.25, false, &r), ACCT_BUDGET_OK);
     ck_assert(!r.happened);
     ck_assert_double_eq(u.spend, 7.5);
     ck_assert_int_eq(u.next_reset_us, NOW + 1);
@@ -145,7 +145,7 @@ START_TEST(lazy_reset_when_due)
 
     /* Due exactly now: spend 0, period re-anchored, the reset described for the database. */
     u.next_reset_us = NOW;
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 0.25, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 0.25, false, &r), ACCT_BUDGET_OK);
     ck_assert(r.happened);
     ck_assert_str_eq(r.budget_id, "b1");
     ck_assert_double_eq(r.previous_spend, 7.5);
@@ -158,21 +158,21 @@ START_TEST(lazy_reset_when_due)
     ck_assert_double_eq(u.reserved, 1.0);
 
     /* The next request in the same period sees no reset. */
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW + 5 * SEC, 0, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW + 5 * SEC, 0, false, &r), ACCT_BUDGET_OK);
     ck_assert(!r.happened);
 }
 END_TEST
 
 START_TEST(one_reset_however_many_periods)
 {
-    struct gw_budget_state b = budget_max(10.0, 3600);
+    struct acct_budget_state b = budget_max(10.0, 3600);
     struct gw_user_state u = user_on_b1(9.0);
-    struct gw_budget_reset r;
+    struct acct_budget_reset r;
     const int64_t late = NOW + 1000 * 3600 * SEC + 17 * SEC; /* 1000 periods and 17 s late */
 
     u.started_us = NOW - 3600 * SEC;
     u.next_reset_us = NOW;
-    ck_assert_int_eq(gw_budget_admit(&u, &b, late, 0, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, late, 0, false, &r), ACCT_BUDGET_OK);
     ck_assert(r.happened);
     ck_assert_double_eq(r.previous_spend, 9.0);
     /* Re-anchored at the request, not at the old schedule (which would give NOW + 1001 h). */
@@ -182,8 +182,8 @@ START_TEST(one_reset_however_many_periods)
     ck_assert_int_eq(r.next_reset_us, late + 3600 * SEC);
 
     /* Spending again, then a request one second before the new boundary: still no reset. */
-    gw_budget_settle(&u, 0, 4.0);
-    ck_assert_int_eq(gw_budget_admit(&u, &b, late + 3599 * SEC, 0, false, &r), GW_BUDGET_OK);
+    acct_budget_settle(&u, 0, 4.0);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, late + 3599 * SEC, 0, false, &r), ACCT_BUDGET_OK);
     ck_assert(!r.happened);
     ck_assert_double_eq(u.spend, 4.0);
 }
@@ -191,33 +191,33 @@ END_TEST
 
 START_TEST(reset_without_duration_happens_once)
 {
-    struct gw_budget_state b = budget_max(10.0, 0);
+    struct acct_budget_state b = budget_max(10.0, 0);
     struct gw_user_state u = user_on_b1(11.0);
-    struct gw_budget_reset r;
+    struct acct_budget_reset r;
 
     /* A reset left over from before the duration was removed: done once, none scheduled. */
     u.next_reset_us = NOW - SEC;
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 0, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 0, false, &r), ACCT_BUDGET_OK);
     ck_assert(r.happened);
     ck_assert_int_eq(r.next_reset_us, 0);
     ck_assert_int_eq(u.next_reset_us, 0);
     ck_assert_double_eq(u.spend, 0);
-    gw_budget_settle(&u, 0, 10.0);
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW + 1000 * DAY_SEC * SEC, 0, false, &r),
-                     GW_BUDGET_EXCEEDED);
+    acct_budget_settle(&u, 0, 10.0);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW + 1000 * DAY_SEC * SEC, 0, false, &r),
+                     ACCT_BUDGET_EXCEEDED);
     ck_assert(!r.happened);
 }
 END_TEST
 
 START_TEST(reset_then_exceeded_same_call)
 {
-    struct gw_budget_state zero = budget_max(0, DAY_SEC), ten = budget_max(10.0, DAY_SEC);
+    struct acct_budget_state zero = budget_max(0, DAY_SEC), ten = budget_max(10.0, DAY_SEC);
     struct gw_user_state u = user_on_b1(3.0);
-    struct gw_budget_reset r;
+    struct acct_budget_reset r;
 
     /* max 0: the period turns over (to be written to the database) and the request is refused. */
     u.next_reset_us = NOW;
-    ck_assert_int_eq(gw_budget_admit(&u, &zero, NOW, 0.5, false, &r), GW_BUDGET_EXCEEDED);
+    ck_assert_int_eq(acct_budget_admit(&u, &zero, NOW, 0.5, false, &r), ACCT_BUDGET_EXCEEDED);
     ck_assert(r.happened);
     ck_assert_double_eq(r.previous_spend, 3.0);
     ck_assert_double_eq(u.spend, 0);
@@ -228,14 +228,14 @@ START_TEST(reset_then_exceeded_same_call)
     u = user_on_b1(12.0);
     u.reserved = 10.0;
     u.next_reset_us = NOW - SEC;
-    ck_assert_int_eq(gw_budget_admit(&u, &ten, NOW, 0.5, false, &r), GW_BUDGET_EXCEEDED);
+    ck_assert_int_eq(acct_budget_admit(&u, &ten, NOW, 0.5, false, &r), ACCT_BUDGET_EXCEEDED);
     ck_assert(r.happened);
     ck_assert_double_eq(r.previous_spend, 12.0);
     ck_assert_double_eq(u.spend, 0);
     ck_assert_double_eq(u.reserved, 10.0);
     /* Once they settle, the new period has room. */
-    gw_budget_settle(&u, 10.0, 2.0);
-    ck_assert_int_eq(gw_budget_admit(&u, &ten, NOW + SEC, 0.5, false, &r), GW_BUDGET_OK);
+    acct_budget_settle(&u, 10.0, 2.0);
+    ck_assert_int_eq(acct_budget_admit(&u, &ten, NOW + SEC, 0.5, false, &r), ACCT_BUDGET_OK);
     ck_assert(!r.happened);
 }
 END_TEST
@@ -247,15 +247,15 @@ END_TEST
 static int admit_burst(double max, double spend, int n, double reserve, double cost,
                        double *final_spend)
 {
-    struct gw_budget_state b = budget_max(max, 0);
+    struct acct_budget_state b = budget_max(max, 0);
     struct gw_user_state u = user_on_b1(spend);
-    struct gw_budget_reset r;
+    struct acct_budget_reset r;
     int ok = 0;
 
     for (int i = 0; i < n; i++)
-        ok += gw_budget_admit(&u, &b, NOW, reserve, false, &r) == GW_BUDGET_OK;
+        ok += acct_budget_admit(&u, &b, NOW, reserve, false, &r) == ACCT_BUDGET_OK;
     for (int i = 0; i < ok; i++)
-        gw_budget_settle(&u, reserve, cost);
+        acct_budget_settle(&u, reserve, cost);
     ck_assert_double_eq_tol(u.reserved, 0, 1e-9);
     *final_spend = u.spend;
     return ok;
@@ -299,61 +299,61 @@ END_TEST
 
 START_TEST(free_model_exemption)
 {
-    struct gw_budget_state b = budget_max(1.0, 0), zero = budget_max(0, 0);
+    struct acct_budget_state b = budget_max(1.0, 0), zero = budget_max(0, 0);
     struct gw_user_state u = user_on_b1(2.0);
-    struct gw_budget_reset r;
+    struct acct_budget_reset r;
 
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 0, false, &r), GW_BUDGET_EXCEEDED);
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 0, true, &r), GW_BUDGET_OK);
-    ck_assert_int_eq(gw_budget_admit(&u, &zero, NOW, 0, true, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 0, false, &r), ACCT_BUDGET_EXCEEDED);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 0, true, &r), ACCT_BUDGET_OK);
+    ck_assert_int_eq(acct_budget_admit(&u, &zero, NOW, 0, true, &r), ACCT_BUDGET_OK);
     ck_assert_double_eq(u.reserved, 0);
     ck_assert_double_eq(u.spend, 2.0);
     /* A due reset still happens on a free request. */
     u.next_reset_us = NOW;
-    ck_assert_int_eq(gw_budget_admit(&u, &zero, NOW, 0, true, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_budget_admit(&u, &zero, NOW, 0, true, &r), ACCT_BUDGET_OK);
     ck_assert(r.happened);
     ck_assert_double_eq(u.spend, 0);
     /* Deleted users are still unknown. */
     u.deleted = true;
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 0, true, &r), GW_BUDGET_NO_USER);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 0, true, &r), ACCT_BUDGET_NO_USER);
 }
 END_TEST
 
 START_TEST(settle_edges)
 {
     struct gw_user_state u = user_on_b1(1.0);
-    struct gw_budget_state b = budget_max(100.0, 0);
-    struct gw_budget_reset r;
+    struct acct_budget_state b = budget_max(100.0, 0);
+    struct acct_budget_reset r;
 
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 0.5, false, &r), GW_BUDGET_OK);
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 0.25, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 0.5, false, &r), ACCT_BUDGET_OK);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 0.25, false, &r), ACCT_BUDGET_OK);
     ck_assert_double_eq(u.reserved, 0.75);
     /* A negative reserve on admission does not lower the reservations of others. */
-    ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, -3.0, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, -3.0, false, &r), ACCT_BUDGET_OK);
     ck_assert_double_eq(u.reserved, 0.75);
 
-    gw_budget_settle(&u, 0.5, 0.125);
+    acct_budget_settle(&u, 0.5, 0.125);
     ck_assert_double_eq(u.reserved, 0.25);
     ck_assert_double_eq(u.spend, 1.125);
     /* Cost above the reservation is charged in full. */
-    gw_budget_settle(&u, 0.25, 3.0);
+    acct_budget_settle(&u, 0.25, 3.0);
     ck_assert_double_eq(u.reserved, 0);
     ck_assert_double_eq(u.spend, 4.125);
     /* Releasing more than is reserved stops at 0; a zero or negative cost adds nothing. */
-    gw_budget_settle(&u, 2.0, 0);
+    acct_budget_settle(&u, 2.0, 0);
     ck_assert_double_eq(u.reserved, 0);
     ck_assert_double_eq(u.spend, 4.125);
     u.reserved = 0.5;
-    gw_budget_settle(&u, 0.75, -1.0);
+    acct_budget_settle(&u, 0.75, -1.0);
     ck_assert_double_eq(u.reserved, 0);
     ck_assert_double_eq(u.spend, 4.125);
     /* A negative reserve releases nothing. */
     u.reserved = 0.5;
-    gw_budget_settle(&u, -0.5, 0.5);
+    acct_budget_settle(&u, -0.5, 0.5);
     ck_assert_double_eq(u.reserved, 0.5);
     ck_assert_double_eq(u.spend, 4.625);
     /* Exact release leaves exactly 0. */
-    gw_budget_settle(&u, 0.5, 0);
+    acct_budget_settle(&u, 0.5, 0);
     ck_assert_double_eq(u.reserved, 0);
 }
 END_TEST
@@ -366,23 +366,23 @@ END_TEST
 START_TEST(huge_duration_does_not_overflow)
 {
     static const int64_t durations[] = {INT64_MAX, INT64_MAX / 1000000 + 1, INT64_C(1) << 62};
-    struct gw_budget_reset r;
+    struct acct_budget_reset r;
 
     for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
-        struct gw_budget_state b = budget_max(10.0, durations[i]);
+        struct acct_budget_state b = budget_max(10.0, durations[i]);
         struct gw_user_state u = user_on_b1(3.0);
 
         u.next_reset_us = NOW - SEC;
-        ck_assert_int_eq(gw_budget_admit(&u, &b, NOW, 0, false, &r), GW_BUDGET_OK);
+        ck_assert_int_eq(acct_budget_admit(&u, &b, NOW, 0, false, &r), ACCT_BUDGET_OK);
         ck_assert(r.happened);
         ck_assert_int_gt(r.next_reset_us, NOW);
         ck_assert_int_eq(u.next_reset_us, r.next_reset_us);
         u.spend = 4.0;
         /* The next requests, even years later, do not reset again. */
-        ck_assert_int_eq(gw_budget_admit(&u, &b, NOW + SEC, 0, false, &r), GW_BUDGET_OK);
+        ck_assert_int_eq(acct_budget_admit(&u, &b, NOW + SEC, 0, false, &r), ACCT_BUDGET_OK);
         ck_assert(!r.happened);
-        ck_assert_int_eq(gw_budget_admit(&u, &b, NOW + 50 * 365 * DAY_SEC * SEC, 0, false, &r),
-                         GW_BUDGET_OK);
+        ck_assert_int_eq(acct_budget_admit(&u, &b, NOW + 50 * 365 * DAY_SEC * SEC, 0, false, &r),
+                         ACCT_BUDGET_OK);
         ck_assert(!r.happened);
         ck_assert_double_eq(u.spend, 4.0);
     }
@@ -391,23 +391,23 @@ END_TEST
 
 START_TEST(next_reset_clamped)
 {
-    ck_assert_int_eq(gw_budget_next_reset_us(NOW, 0), 0);
-    ck_assert_int_eq(gw_budget_next_reset_us(NOW, -5), 0);
-    ck_assert_int_eq(gw_budget_next_reset_us(NOW, 1), NOW + SEC);
-    ck_assert_int_eq(gw_budget_next_reset_us(NOW, GW_BUDGET_MAX_DURATION_SEC),
-                     NOW + GW_BUDGET_MAX_DURATION_SEC * SEC);
-    ck_assert_int_eq(gw_budget_next_reset_us(NOW, INT64_MAX),
-                     NOW + GW_BUDGET_MAX_DURATION_SEC * SEC);
-    ck_assert_int_eq(gw_budget_next_reset_us(INT64_MAX - 5, 10), INT64_MAX);
+    ck_assert_int_eq(acct_budget_next_reset_us(NOW, 0), 0);
+    ck_assert_int_eq(acct_budget_next_reset_us(NOW, -5), 0);
+    ck_assert_int_eq(acct_budget_next_reset_us(NOW, 1), NOW + SEC);
+    ck_assert_int_eq(acct_budget_next_reset_us(NOW, ACCT_BUDGET_MAX_DURATION_SEC),
+                     NOW + ACCT_BUDGET_MAX_DURATION_SEC * SEC);
+    ck_assert_int_eq(acct_budget_next_reset_us(NOW, INT64_MAX),
+                     NOW + ACCT_BUDGET_MAX_DURATION_SEC * SEC);
+    ck_assert_int_eq(acct_budget_next_reset_us(INT64_MAX - 5, 10), INT64_MAX);
 }
 END_TEST
 
-/* gw_budget_reserve() of a request with only prompt bytes and max_output, no floor. */
+/* acct_budget_reserve() of a request with only prompt bytes and max_output, no floor. */
 static double rsv(const struct gw_price *p, size_t prompt_bytes, long max_output)
 {
-    struct gw_budget_est e = {.prompt_bytes = prompt_bytes, .max_output = max_output, .n = 1};
+    struct acct_budget_est e = {.prompt_bytes = prompt_bytes, .max_output = max_output, .n = 1};
 
-    return gw_budget_reserve(p, &e, 0);
+    return acct_budget_reserve(p, &e, 0);
 }
 
 START_TEST(reserve_formula)
@@ -422,8 +422,8 @@ START_TEST(reserve_formula)
     ck_assert_double_eq_tol(rsv(&p, 4000, 100), 1000 * 2e-6 + 100 * 8e-6, 1e-15);
     ck_assert_double_eq_tol(rsv(&p, 1, 1), 1 * 2e-6 + 1 * 8e-6, 1e-15);
     /* No max_tokens (0) or a nonsensical one: the default output allowance. */
-    ck_assert_double_eq_tol(rsv(&p, 0, 0), GW_BUDGET_DEFAULT_OUTPUT_TOKENS * 8e-6, 1e-15);
-    ck_assert_double_eq_tol(rsv(&p, 0, -5), GW_BUDGET_DEFAULT_OUTPUT_TOKENS * 8e-6, 1e-15);
+    ck_assert_double_eq_tol(rsv(&p, 0, 0), ACCT_BUDGET_DEFAULT_OUTPUT_TOKENS * 8e-6, 1e-15);
+    ck_assert_double_eq_tol(rsv(&p, 0, -5), ACCT_BUDGET_DEFAULT_OUTPUT_TOKENS * 8e-6, 1e-15);
     /* One million of each at $2 / $8. */
     ck_assert_double_eq_tol(rsv(&p, 4000000, 1000000), 10.0, 1e-12);
     /* Only the output price set. */
@@ -434,34 +434,34 @@ END_TEST
 
 /*
  * The client's max_tokens is not trusted (a provider may overrun it): the floor raises it, n
- * multiplies the output, images count GW_BUDGET_IMAGE_TOKENS each on the prompt side.
+ * multiplies the output, images count ACCT_BUDGET_IMAGE_TOKENS each on the prompt side.
  */
 START_TEST(reserve_floor_n_images)
 {
     struct gw_price p = {.input_per_million = 1.0, .output_per_million = 1.0};
-    struct gw_budget_est e = {.prompt_bytes = 400, .max_output = 1, .n = 1};
+    struct acct_budget_est e = {.prompt_bytes = 400, .max_output = 1, .n = 1};
 
-    ck_assert_double_eq_tol(gw_budget_reserve(&p, &e, 0), (100 + 1) * 1e-6, 1e-15);
-    ck_assert_double_eq_tol(gw_budget_reserve(&p, &e, 1024), (100 + 1024) * 1e-6, 1e-15);
+    ck_assert_double_eq_tol(acct_budget_reserve(&p, &e, 0), (100 + 1) * 1e-6, 1e-15);
+    ck_assert_double_eq_tol(acct_budget_reserve(&p, &e, 1024), (100 + 1024) * 1e-6, 1e-15);
     /* A max_tokens above the floor is kept; no max_tokens is the default, floored too. */
     e.max_output = 5000;
-    ck_assert_double_eq_tol(gw_budget_reserve(&p, &e, 1024), (100 + 5000) * 1e-6, 1e-15);
+    ck_assert_double_eq_tol(acct_budget_reserve(&p, &e, 1024), (100 + 5000) * 1e-6, 1e-15);
     e.max_output = 0;
-    ck_assert_double_eq_tol(gw_budget_reserve(&p, &e, 4096), (100 + 4096) * 1e-6, 1e-15);
+    ck_assert_double_eq_tol(acct_budget_reserve(&p, &e, 4096), (100 + 4096) * 1e-6, 1e-15);
     /* n choices: n times the output. */
     e.max_output = 10;
     e.n = 8;
-    ck_assert_double_eq_tol(gw_budget_reserve(&p, &e, 1024), (100 + 8 * 1024) * 1e-6, 1e-15);
+    ck_assert_double_eq_tol(acct_budget_reserve(&p, &e, 1024), (100 + 8 * 1024) * 1e-6, 1e-15);
     e.n = 0; /* not set: one */
-    ck_assert_double_eq_tol(gw_budget_reserve(&p, &e, 0), (100 + 10) * 1e-6, 1e-15);
+    ck_assert_double_eq_tol(acct_budget_reserve(&p, &e, 0), (100 + 10) * 1e-6, 1e-15);
     /* Images on the prompt side. */
     e.images = 3;
-    ck_assert_double_eq_tol(gw_budget_reserve(&p, &e, 0),
-                            (100 + 3 * GW_BUDGET_IMAGE_TOKENS + 10) * 1e-6, 1e-15);
+    ck_assert_double_eq_tol(acct_budget_reserve(&p, &e, 0),
+                            (100 + 3 * ACCT_BUDGET_IMAGE_TOKENS + 10) * 1e-6, 1e-15);
     /* Huge values do not overflow. */
     e.max_output = LONG_MAX;
     e.n = LONG_MAX;
-    ck_assert(gw_budget_reserve(&p, &e, 0) > 1e30);
+    ck_assert(acct_budget_reserve(&p, &e, 0) > 1e30);
 }
 END_TEST
 
@@ -471,7 +471,7 @@ START_TEST(estimate_from_body)
     static const char tools[] = "[{\"type\":\"function\",\"function\":{\"name\":\"f\","
                                 "\"parameters\":{\"type\":\"object\"}}}]";
     char text[1024];
-    struct gw_budget_est e;
+    struct acct_budget_est e;
     json_t *body;
 
     snprintf(text, sizeof(text),
@@ -483,21 +483,21 @@ START_TEST(estimate_from_body)
              tools);
     body = json_loads(text, 0, NULL);
     ck_assert_ptr_nonnull(body);
-    gw_budget_estimate(body, &e);
+    acct_budget_estimate(body, &e);
     ck_assert_uint_eq(e.prompt_bytes, 8 + 4 + strlen(tools));
     ck_assert_int_eq(e.images, 3);
     ck_assert_int_eq(e.max_output, 7);
     ck_assert_int_eq(e.n, 3);
     /* max_completion_tokens wins over max_tokens. */
     json_object_set_new(body, "max_completion_tokens", json_integer(99));
-    gw_budget_estimate(body, &e);
+    acct_budget_estimate(body, &e);
     ck_assert_int_eq(e.max_output, 99);
     json_decref(body);
 
     /* Missing or ill-typed fields count as absent. */
     body = json_loads("{\"messages\":\"x\",\"n\":-2,\"max_tokens\":\"9\",\"tools\":null}", 0, NULL);
     ck_assert_ptr_nonnull(body);
-    gw_budget_estimate(body, &e);
+    acct_budget_estimate(body, &e);
     ck_assert_uint_eq(e.prompt_bytes, 0);
     ck_assert_int_eq(e.images, 0);
     ck_assert_int_eq(e.max_output, 0);
@@ -512,7 +512,7 @@ END_TEST
 #define BUDGET_COLS 5
 
 /* One DB_COLS_USER row (spend, budget, next reset, blocked, deleted_at may be NULL). */
-static void load_user(struct gw_index *ix, const char *id, const char *spend, const char *budget,
+static void load_user(struct acct_index *ix, const char *id, const char *spend, const char *budget,
                       const char *started, const char *next_reset, const char *blocked,
                       const char *deleted_at)
 {
@@ -529,51 +529,51 @@ static void load_user(struct gw_index *ix, const char *id, const char *spend, co
                                     deleted_at};
     struct db_result res = {.nrows = 1, .ncols = USER_COLS, .cells = (char **)cells};
 
-    ck_assert_int_eq(gw_index_user_from_row(ix, &res, 0), 0);
+    ck_assert_int_eq(acct_index_user_from_row(ix, &res, 0), 0);
 }
 
-static void load_budget(struct gw_index *ix, const char *id, const char *max, const char *dur)
+static void load_budget(struct acct_index *ix, const char *id, const char *max, const char *dur)
 {
     const char *cells[BUDGET_COLS] = {id, max, dur, "2023-01-01T00:00:00+00:00",
                                       "2023-01-01T00:00:00+00:00"};
     struct db_result res = {.nrows = 1, .ncols = BUDGET_COLS, .cells = (char **)cells};
 
-    ck_assert_int_eq(gw_index_budget_from_row(ix, &res, 0), 0);
+    ck_assert_int_eq(acct_index_budget_from_row(ix, &res, 0), 0);
 }
 
-static struct gw_user_state get_user(struct gw_index *ix, const char *id)
+static struct gw_user_state get_user(struct acct_index *ix, const char *id)
 {
     struct gw_user_state u;
 
-    ck_assert_int_eq(gw_index_user_get(ix, id, &u), 0);
+    ck_assert_int_eq(acct_index_user_get(ix, id, &u), 0);
     return u;
 }
 
 START_TEST(index_unknown_user)
 {
-    struct gw_index *ix = gw_index_new();
-    struct gw_budget_reset r;
+    struct acct_index *ix = acct_index_new();
+    struct acct_budget_reset r;
     struct gw_user_state u;
 
     ck_assert_ptr_nonnull(ix);
     memset(&r, 0xAB, sizeof(r));
-    ck_assert_int_eq(gw_index_admit(ix, "ghost", NOW, 1.0, false, true, &r), GW_BUDGET_NO_USER);
+    ck_assert_int_eq(acct_index_admit(ix, "ghost", NOW, 1.0, false, true, &r), ACCT_BUDGET_NO_USER);
     ck_assert(!r.happened);
-    ck_assert_int_eq(gw_index_admit(ix, "ghost", NOW, 0, true, true, &r), GW_BUDGET_NO_USER);
+    ck_assert_int_eq(acct_index_admit(ix, "ghost", NOW, 0, true, true, &r), ACCT_BUDGET_NO_USER);
     /* Settling an unknown user is a no-op and does not create it. */
-    gw_index_settle(ix, "ghost", 1.0, 1.0);
-    ck_assert_int_eq(gw_index_user_get(ix, "ghost", &u), -1);
+    acct_index_settle(ix, "ghost", 1.0, 1.0);
+    ck_assert_int_eq(acct_index_user_get(ix, "ghost", &u), -1);
     /* Soft-deleted users are unknown too. */
     load_user(ix, "gone", "0", NULL, NULL, NULL, "0", "2024-01-01T00:00:00+00:00");
-    ck_assert_int_eq(gw_index_admit(ix, "gone", NOW, 0, false, true, &r), GW_BUDGET_NO_USER);
-    gw_index_free(ix);
+    ck_assert_int_eq(acct_index_admit(ix, "gone", NOW, 0, false, true, &r), ACCT_BUDGET_NO_USER);
+    acct_index_free(ix);
 }
 END_TEST
 
 START_TEST(index_admit_settle_and_reset)
 {
-    struct gw_index *ix = gw_index_new();
-    struct gw_budget_reset r;
+    struct acct_index *ix = acct_index_new();
+    struct acct_budget_reset r;
     struct gw_user_state u;
 
     /* NOW is 2023-11-14T22:13:20Z; alice's period ended an hour before. */
@@ -583,7 +583,7 @@ START_TEST(index_admit_settle_and_reset)
     load_user(ix, "bob", "9.5", "b1", "2023-11-14T21:13:20+00:00", "2023-11-15T21:13:20+00:00", "0",
               NULL);
 
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0.25, false, true, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_index_admit(ix, "alice", NOW, 0.25, false, true, &r), ACCT_BUDGET_OK);
     ck_assert(r.happened);
     ck_assert_str_eq(r.budget_id, "b1");
     ck_assert_double_eq(r.previous_spend, 9.5);
@@ -594,31 +594,31 @@ START_TEST(index_admit_settle_and_reset)
     ck_assert_double_eq(u.reserved, 0.25);
     ck_assert_int_eq(u.started_us, NOW);
     ck_assert_int_eq(u.next_reset_us, NOW + DAY_SEC * SEC);
-    gw_index_settle(ix, "alice", 0.25, 0.125);
+    acct_index_settle(ix, "alice", 0.25, 0.125);
     u = get_user(ix, "alice");
     ck_assert_double_eq(u.spend, 0.125);
     ck_assert_double_eq(u.reserved, 0);
 
     /* bob: 9.5 + 0.25 + 0.25 reaches 10, the third concurrent request is refused. */
-    ck_assert_int_eq(gw_index_admit(ix, "bob", NOW, 0.25, false, true, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_index_admit(ix, "bob", NOW, 0.25, false, true, &r), ACCT_BUDGET_OK);
     ck_assert(!r.happened);
-    ck_assert_int_eq(gw_index_admit(ix, "bob", NOW, 0.25, false, true, &r), GW_BUDGET_OK);
-    ck_assert_int_eq(gw_index_admit(ix, "bob", NOW, 0.25, false, true, &r), GW_BUDGET_EXCEEDED);
-    ck_assert_int_eq(gw_index_admit(ix, "bob", NOW, 0, true, true, &r), GW_BUDGET_OK);
-    gw_index_settle(ix, "bob", 0.25, 0.25);
-    gw_index_settle(ix, "bob", 0.25, 0.25);
+    ck_assert_int_eq(acct_index_admit(ix, "bob", NOW, 0.25, false, true, &r), ACCT_BUDGET_OK);
+    ck_assert_int_eq(acct_index_admit(ix, "bob", NOW, 0.25, false, true, &r), ACCT_BUDGET_EXCEEDED);
+    ck_assert_int_eq(acct_index_admit(ix, "bob", NOW, 0, true, true, &r), ACCT_BUDGET_OK);
+    acct_index_settle(ix, "bob", 0.25, 0.25);
+    acct_index_settle(ix, "bob", 0.25, 0.25);
     u = get_user(ix, "bob");
     ck_assert_double_eq(u.spend, 10.0);
     ck_assert_double_eq(u.reserved, 0);
-    ck_assert_int_eq(gw_index_admit(ix, "bob", NOW, 0, false, true, &r), GW_BUDGET_EXCEEDED);
-    gw_index_free(ix);
+    ck_assert_int_eq(acct_index_admit(ix, "bob", NOW, 0, false, true, &r), ACCT_BUDGET_EXCEEDED);
+    acct_index_free(ix);
 }
 END_TEST
 
 START_TEST(index_store_down_fails_closed)
 {
-    struct gw_index *ix = gw_index_new();
-    struct gw_budget_reset r;
+    struct acct_index *ix = acct_index_new();
+    struct acct_budget_reset r;
     struct gw_user_state u;
 
     /* capped: limited budget whose period is due (a reset would have to be recorded). */
@@ -631,39 +631,41 @@ START_TEST(index_store_down_fails_closed)
     load_user(ix, "blocked", "1.0", "cap", NULL, NULL, "1", NULL);
 
     /* Database away: a capped user is refused without reserving or resetting anything. */
-    ck_assert_int_eq(gw_index_admit(ix, "capped", NOW, 0.5, false, false, &r),
-                     GW_BUDGET_UNAVAILABLE);
+    ck_assert_int_eq(acct_index_admit(ix, "capped", NOW, 0.5, false, false, &r),
+                     ACCT_BUDGET_UNAVAILABLE);
     ck_assert(!r.happened);
     u = get_user(ix, "capped");
     ck_assert_double_eq(u.spend, 1.0);
     ck_assert_double_eq(u.reserved, 0);
     /* A free model needs no spending decision; nor do users without a limit. */
-    ck_assert_int_eq(gw_index_admit(ix, "capped", NOW, 0, true, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_index_admit(ix, "capped", NOW, 0, true, false, &r), ACCT_BUDGET_OK);
     ck_assert(r.happened); /* the due reset is queued like any other */
-    ck_assert_int_eq(gw_index_admit(ix, "unlimited", NOW, 0.5, false, false, &r), GW_BUDGET_OK);
-    ck_assert_int_eq(gw_index_admit(ix, "nobudget", NOW, 0.5, false, false, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_index_admit(ix, "unlimited", NOW, 0.5, false, false, &r), ACCT_BUDGET_OK);
+    ck_assert_int_eq(acct_index_admit(ix, "nobudget", NOW, 0.5, false, false, &r), ACCT_BUDGET_OK);
     /* Memory still knows who is blocked or unknown. */
-    ck_assert_int_eq(gw_index_admit(ix, "blocked", NOW, 0.5, false, false, &r), GW_BUDGET_BLOCKED);
-    ck_assert_int_eq(gw_index_admit(ix, "ghost", NOW, 0.5, false, false, &r), GW_BUDGET_NO_USER);
+    ck_assert_int_eq(acct_index_admit(ix, "blocked", NOW, 0.5, false, false, &r),
+                     ACCT_BUDGET_BLOCKED);
+    ck_assert_int_eq(acct_index_admit(ix, "ghost", NOW, 0.5, false, false, &r),
+                     ACCT_BUDGET_NO_USER);
     /* Back up: decided as usual. */
     load_user(ix, "capped2", "1.0", "cap", NULL, NULL, "0", NULL);
-    ck_assert_int_eq(gw_index_admit(ix, "capped2", NOW, 0.5, false, true, &r), GW_BUDGET_OK);
-    gw_index_free(ix);
+    ck_assert_int_eq(acct_index_admit(ix, "capped2", NOW, 0.5, false, true, &r), ACCT_BUDGET_OK);
+    acct_index_free(ix);
 }
 END_TEST
 
 START_TEST(index_admin_rewrite_keeps_memory)
 {
-    struct gw_index *ix = gw_index_new();
-    struct gw_budget_reset r;
+    struct acct_index *ix = acct_index_new();
+    struct acct_budget_reset r;
     struct gw_user_state u;
 
     load_budget(ix, "b1", "10.0", NULL);
     load_budget(ix, "b2", "100.0", NULL);
     load_user(ix, "alice", "1.0", "b1", NULL, NULL, "0", NULL);
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0.5, false, true, &r), GW_BUDGET_OK);
-    gw_index_settle(ix, "alice", 0.5, 2.0);
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0.25, false, true, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_index_admit(ix, "alice", NOW, 0.5, false, true, &r), ACCT_BUDGET_OK);
+    acct_index_settle(ix, "alice", 0.5, 2.0);
+    ck_assert_int_eq(acct_index_admit(ix, "alice", NOW, 0.25, false, true, &r), ACCT_BUDGET_OK);
 
     /*
      * An admin PATCH commits and writes the row back: the database's spend (1.0) lags behind the
@@ -676,31 +678,31 @@ START_TEST(index_admin_rewrite_keeps_memory)
     ck_assert_double_eq(u.reserved, 0.25);
     ck_assert(u.blocked);
     ck_assert_str_eq(u.budget_id, "b2");
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0, false, true, &r), GW_BUDGET_BLOCKED);
+    ck_assert_int_eq(acct_index_admit(ix, "alice", NOW, 0, false, true, &r), ACCT_BUDGET_BLOCKED);
     load_user(ix, "alice", "1.0", "b2", NULL, NULL, "0", NULL);
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0, false, true, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_index_admit(ix, "alice", NOW, 0, false, true, &r), ACCT_BUDGET_OK);
     /* The request in flight settles against the rewritten user. */
-    gw_index_settle(ix, "alice", 0.25, 0.25);
+    acct_index_settle(ix, "alice", 0.25, 0.25);
     u = get_user(ix, "alice");
     ck_assert_double_eq(u.spend, 3.25);
     ck_assert_double_eq(u.reserved, 0);
-    gw_index_free(ix);
+    acct_index_free(ix);
 }
 END_TEST
 
 START_TEST(index_restored_user_takes_row_spend)
 {
-    struct gw_index *ix = gw_index_new();
-    struct gw_budget_reset r;
+    struct acct_index *ix = acct_index_new();
+    struct acct_budget_reset r;
     struct gw_user_state u;
 
     load_budget(ix, "b1", "10.0", NULL);
     load_user(ix, "alice", "0", "b1", NULL, NULL, "0", NULL);
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0.5, false, true, &r), GW_BUDGET_OK);
-    gw_index_settle(ix, "alice", 0.5, 9.75);
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0.125, false, true, &r), GW_BUDGET_OK);
-    gw_index_user_delete(ix, "alice");
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0, false, true, &r), GW_BUDGET_NO_USER);
+    ck_assert_int_eq(acct_index_admit(ix, "alice", NOW, 0.5, false, true, &r), ACCT_BUDGET_OK);
+    acct_index_settle(ix, "alice", 0.5, 9.75);
+    ck_assert_int_eq(acct_index_admit(ix, "alice", NOW, 0.125, false, true, &r), ACCT_BUDGET_OK);
+    acct_index_user_delete(ix, "alice");
+    ck_assert_int_eq(acct_index_admit(ix, "alice", NOW, 0, false, true, &r), ACCT_BUDGET_NO_USER);
 
     /* Re-created (the upsert restores the row with spend 0): a fresh start, not 9.75. */
     load_user(ix, "alice", "0", "b1", NULL, NULL, "0", NULL);
@@ -709,9 +711,9 @@ START_TEST(index_restored_user_takes_row_spend)
     ck_assert_double_eq(u.spend, 0);
     /* The request still in flight keeps its reservation, so its settlement balances. */
     ck_assert_double_eq(u.reserved, 0.125);
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 0.5, false, true, &r), GW_BUDGET_OK);
-    gw_index_settle(ix, "alice", 0.125, 0);
-    gw_index_settle(ix, "alice", 0.5, 0.5);
+    ck_assert_int_eq(acct_index_admit(ix, "alice", NOW, 0.5, false, true, &r), ACCT_BUDGET_OK);
+    acct_index_settle(ix, "alice", 0.125, 0);
+    acct_index_settle(ix, "alice", 0.5, 0.5);
     u = get_user(ix, "alice");
     ck_assert_double_eq(u.spend, 0.5);
     ck_assert_double_eq(u.reserved, 0);
@@ -721,42 +723,42 @@ START_TEST(index_restored_user_takes_row_spend)
     u = get_user(ix, "alice");
     ck_assert(u.deleted);
     ck_assert_double_eq(u.spend, 7.0);
-    gw_index_free(ix);
+    acct_index_free(ix);
 }
 END_TEST
 
 START_TEST(index_budget_removed_unlimited)
 {
-    struct gw_index *ix = gw_index_new();
-    struct gw_budget_reset r;
+    struct acct_index *ix = acct_index_new();
+    struct acct_budget_reset r;
     struct gw_user_state u;
 
     load_budget(ix, "b1", "1.0", "3600");
     load_user(ix, "alice", "5.0", "b1", NULL, "2023-11-14T20:00:00+00:00", "0", NULL);
     load_user(ix, "carol", "5.0", "b-missing", NULL, NULL, "0", NULL);
     load_user(ix, "dave", "5.0", "b1", NULL, NULL, "0", NULL);
-    ck_assert_int_eq(gw_index_admit(ix, "dave", NOW, 0, false, true, &r), GW_BUDGET_EXCEEDED);
+    ck_assert_int_eq(acct_index_admit(ix, "dave", NOW, 0, false, true, &r), ACCT_BUDGET_EXCEEDED);
 
-    gw_index_budget_remove(ix, "b1");
+    acct_index_budget_remove(ix, "b1");
     /* No budget: unlimited, and the stale reset schedule is not acted on. */
-    ck_assert_int_eq(gw_index_admit(ix, "alice", NOW, 1.0, false, true, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_index_admit(ix, "alice", NOW, 1.0, false, true, &r), ACCT_BUDGET_OK);
     ck_assert(!r.happened);
-    ck_assert_int_eq(gw_index_admit(ix, "dave", NOW, 1.0, false, true, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_index_admit(ix, "dave", NOW, 1.0, false, true, &r), ACCT_BUDGET_OK);
     u = get_user(ix, "alice");
     ck_assert(!u.has_budget);
     ck_assert_double_eq(u.spend, 5.0);
     ck_assert_double_eq(u.reserved, 1.0);
     /* A user pointing at a budget the index does not know is unlimited too. */
-    ck_assert_int_eq(gw_index_admit(ix, "carol", NOW, 1.0, false, true, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_index_admit(ix, "carol", NOW, 1.0, false, true, &r), ACCT_BUDGET_OK);
     /* A budget row without max_budget: unlimited. */
     load_budget(ix, "b3", NULL, "3600");
     load_user(ix, "erin", "1e6", "b3", NULL, NULL, "0", NULL);
-    ck_assert_int_eq(gw_index_admit(ix, "erin", NOW, 1.0, false, true, &r), GW_BUDGET_OK);
+    ck_assert_int_eq(acct_index_admit(ix, "erin", NOW, 1.0, false, true, &r), ACCT_BUDGET_OK);
     /* A budget of 0 from a row blocks at once. */
     load_budget(ix, "b4", "0", NULL);
     load_user(ix, "fred", "0", "b4", NULL, NULL, "0", NULL);
-    ck_assert_int_eq(gw_index_admit(ix, "fred", NOW, 0, false, true, &r), GW_BUDGET_EXCEEDED);
-    gw_index_free(ix);
+    ck_assert_int_eq(acct_index_admit(ix, "fred", NOW, 0, false, true, &r), ACCT_BUDGET_EXCEEDED);
+    acct_index_free(ix);
 }
 END_TEST
 
@@ -764,7 +766,7 @@ END_TEST
 #define PAIRS 10000
 
 struct worker {
-    struct gw_index *ix;
+    struct acct_index *ix;
     int id;
     double cost; /* sum of what this worker settled */
     int refused;
@@ -773,17 +775,17 @@ struct worker {
 static void *worker_run(void *arg)
 {
     struct worker *w = arg;
-    struct gw_budget_reset r;
+    struct acct_budget_reset r;
 
     for (int i = 0; i < PAIRS; i++) {
         /* Multiples of 1/8: every partial sum is exact in a double. */
         double reserve = (double)((i + w->id) % 5) * 0.125, cost = (double)(i % 3) * 0.125;
 
-        if (gw_index_admit(w->ix, "shared", NOW, reserve, false, true, &r) != GW_BUDGET_OK) {
+        if (acct_index_admit(w->ix, "shared", NOW, reserve, false, true, &r) != ACCT_BUDGET_OK) {
             w->refused++;
             continue;
         }
-        gw_index_settle(w->ix, "shared", reserve, cost);
+        acct_index_settle(w->ix, "shared", reserve, cost);
         w->cost += cost;
     }
     return NULL;
@@ -791,7 +793,7 @@ static void *worker_run(void *arg)
 
 START_TEST(index_threads_balance)
 {
-    struct gw_index *ix = gw_index_new();
+    struct acct_index *ix = acct_index_new();
     struct worker w[THREADS];
     pthread_t t[THREADS];
     struct gw_user_state u;
@@ -813,7 +815,7 @@ START_TEST(index_threads_balance)
     ck_assert_double_eq(u.spend, 0.5 + total);
     /* (0 + 1 + 2) / 8 per three requests, 10000 requests per thread. */
     ck_assert_double_eq(total, THREADS * 3333 * 0.375);
-    gw_index_free(ix);
+    acct_index_free(ix);
 }
 END_TEST
 

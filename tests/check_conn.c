@@ -29,9 +29,9 @@
 #include <event2/keyvalq_struct.h>
 
 #include "gateway/gw_app.h"
-#include "gateway/gw_conn.h"
-#include "gateway/gw_reply.h"
-#include "gateway/gw_req.h"
+#include "gateway/http/gw_conn.h"
+#include "gateway/http/gw_reply.h"
+#include "gateway/http/gw_req.h"
 
 #define BIG_LEN (1024 * 1024)
 

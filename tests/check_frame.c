@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/gw_frame.h"
+#include "gateway/http/gw_frame.h"
 
 #define MAXREQ 8
 

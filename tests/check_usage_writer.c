@@ -1,5 +1,5 @@
 /*
- * The batching usage writer (gw_usage.c) against a real migrated SQLite file: every column of
+ * The batching usage writer (acct_usage.c) against a real migrated SQLite file: every column of
  * a row, spend increments per user, group commit from several threads, resets as barriers,
  * deleted keys and odd text, done callbacks in synchronous mode, a database that fails for a while,
  * the queue bound and the stop contract. Results are read back with the raw sqlite3 API.
@@ -16,8 +16,8 @@
 #include <event2/thread.h>
 #include <sqlite3.h>
 
+#include "acct/acct_usage.h"
 #include "db/db.h"
-#include "gateway/gw_usage.h"
 #include "util.h"
 
 /* ---- helpers ---- */
@@ -124,9 +124,9 @@ static double t_double(struct tdb *t, const char *sql)
     } while (0)
 
 /* A successful row of user_id with cost (has_cost when cost >= 0). */
-static struct gw_usage_rec t_row(const char *user_id, double cost)
+static struct acct_usage_rec t_row(const char *user_id, double cost)
 {
-    return (struct gw_usage_rec){
+    return (struct acct_usage_rec){
         .user_id = user_id,
         .model = "gpt-4o",
         .provider = "openai",
@@ -142,13 +142,13 @@ static struct gw_usage_rec t_row(const char *user_id, double cost)
     };
 }
 
-static struct gw_usage *t_writer(struct tdb *t, int flush_ms, size_t max_queue, bool start)
+static struct acct_usage *t_writer(struct tdb *t, int flush_ms, size_t max_queue, bool start)
 {
-    struct gw_usage *u = gw_usage_new(t->db, flush_ms, max_queue);
+    struct acct_usage *u = acct_usage_new(t->db, flush_ms, max_queue);
 
     ck_assert_ptr_nonnull(u);
     if (start)
-        ck_assert_int_eq(gw_usage_start(u), 0);
+        ck_assert_int_eq(acct_usage_start(u), 0);
     return u;
 }
 
@@ -197,9 +197,9 @@ static bool t_pump(struct event_base *base, const int *counter, int target, int 
 START_TEST(test_row_columns)
 {
     struct tdb t;
-    struct gw_usage *u;
-    struct gw_usage_stats st;
-    struct gw_usage_rec full = {
+    struct acct_usage *u;
+    struct acct_usage_stats st;
+    struct acct_usage_rec full = {
         .api_key_id = "k1",
         .user_id = "u1",
         .model = "gpt-4o",
@@ -215,7 +215,7 @@ START_TEST(test_row_columns)
         .usage_estimated = true,
         .ts_us = 1762533704429258LL, /* 2025-11-07T16:41:44.429258Z */
     };
-    struct gw_usage_rec bare = {
+    struct acct_usage_rec bare = {
         .model = "claude-3",
         .endpoint = "/v1/messages",
         .status = "error",
@@ -227,15 +227,15 @@ START_TEST(test_row_columns)
 
     t_open(&t);
     u = t_writer(&t, 5, 0, true);
-    ck_assert_int_eq(gw_usage_log(u, &full, NULL, NULL, NULL), 0);
-    ck_assert_int_eq(gw_usage_log(u, &bare, NULL, NULL, NULL), 0);
-    gw_usage_stop(u);
-    ck_assert_uint_eq(gw_usage_pending(u), 0);
-    gw_usage_stats(u, &st);
+    ck_assert_int_eq(acct_usage_log(u, &full, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(acct_usage_log(u, &bare, NULL, NULL, NULL), 0);
+    acct_usage_stop(u);
+    ck_assert_uint_eq(acct_usage_pending(u), 0);
+    acct_usage_stats(u, &st);
     ck_assert_uint_eq(st.rows_written, 2);
     ck_assert_uint_eq(st.batches, 1); /* both rows in one transaction */
     ck_assert_uint_eq(st.lost, 0);
-    gw_usage_free(u);
+    acct_usage_free(u);
 
     ck_assert_int_eq(t_long(&t, "SELECT count(*) FROM usage_logs"), 2);
     /* The full row. */
@@ -285,26 +285,26 @@ END_TEST
 START_TEST(test_spend_per_user)
 {
     struct tdb t;
-    struct gw_usage *u;
-    struct gw_usage_rec r;
+    struct acct_usage *u;
+    struct acct_usage_rec r;
 
     t_open(&t);
     u = t_writer(&t, 5, 0, true);
     r = t_row("u1", 0.25);
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), 0);
     r = t_row("u2", 1.0);
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), 0);
     r = t_row("u1", 0.5);
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), 0);
     r = t_row("u1", -1); /* no cost: no spend change */
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), 0);
     r = t_row("u3", 5.0); /* soft-deleted: row kept, spend untouched */
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), 0);
     r = t_row(NULL, 7.0); /* no user */
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), 0);
     r = t_row("u2", NAN); /* not a number: written without cost */
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
-    gw_usage_free(u); /* stops, which writes everything */
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), 0);
+    acct_usage_free(u); /* stops, which writes everything */
 
     ck_assert_int_eq(t_long(&t, "SELECT count(*) FROM usage_logs"), 7);
     ck_assert_double_eq(t_double(&t, "SELECT spend FROM users WHERE user_id='u1'"), 0.75);
@@ -323,7 +323,7 @@ END_TEST
 #define T_PER_THREAD 1000
 
 struct t_producer {
-    struct gw_usage *u;
+    struct acct_usage *u;
     const char *provider; /* tags the thread's rows */
     int ok;
 };
@@ -333,11 +333,11 @@ static void *t_producer_main(void *arg)
     struct t_producer *p = arg;
 
     for (int i = 0; i < T_PER_THREAD; i++) {
-        struct gw_usage_rec r = t_row(i % 2 == 0 ? "u1" : "u2", 0.001);
+        struct acct_usage_rec r = t_row(i % 2 == 0 ? "u1" : "u2", 0.001);
 
         r.provider = p->provider;
         r.total_tokens = i; /* sequence number */
-        if (gw_usage_log(p->u, &r, NULL, NULL, NULL) == 0)
+        if (acct_usage_log(p->u, &r, NULL, NULL, NULL) == 0)
             p->ok++;
     }
     return NULL;
@@ -346,8 +346,8 @@ static void *t_producer_main(void *arg)
 START_TEST(test_two_threads)
 {
     struct tdb t;
-    struct gw_usage *u;
-    struct gw_usage_stats st;
+    struct acct_usage *u;
+    struct acct_usage_stats st;
     struct t_producer p[2] = {{.provider = "p0"}, {.provider = "p1"}};
     pthread_t th[2];
 
@@ -360,14 +360,14 @@ START_TEST(test_two_threads)
     for (int i = 0; i < 2; i++)
         ck_assert_int_eq(pthread_join(th[i], NULL), 0);
     ck_assert_int_eq(p[0].ok + p[1].ok, 2 * T_PER_THREAD);
-    gw_usage_stop(u);
-    ck_assert_uint_eq(gw_usage_pending(u), 0);
-    gw_usage_stats(u, &st);
+    acct_usage_stop(u);
+    ck_assert_uint_eq(acct_usage_pending(u), 0);
+    acct_usage_stats(u, &st);
     ck_assert_uint_eq(st.rows_written, 2 * T_PER_THREAD);
     ck_assert_uint_eq(st.failures, 0);
     ck_assert_uint_ge(st.batches, 4);   /* at most 500 rows per transaction */
     ck_assert_uint_lt(st.batches, 100); /* and grouped, not one per row */
-    gw_usage_free(u);
+    acct_usage_free(u);
 
     /* Every row exactly once, each thread's rows in the order it logged them. */
     ck_assert_int_eq(t_long(&t, "SELECT count(*) FROM usage_logs"), 2 * T_PER_THREAD);
@@ -390,30 +390,30 @@ END_TEST
 START_TEST(test_reset_barrier)
 {
     struct tdb t;
-    struct gw_usage *u;
-    struct gw_usage_stats st;
-    struct gw_usage_rec r;
+    struct acct_usage *u;
+    struct acct_usage_stats st;
+    struct acct_usage_rec r;
     int64_t reset_at = 1762533704429258LL, next = reset_at + 86400LL * 1000000;
 
     t_open(&t);
     /* Queued before the thread runs, so all of it would fit in one flush window. */
     u = t_writer(&t, 5, 0, false);
     r = t_row("u1", 1.0);
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), 0);
     r = t_row("u1", 2.0);
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
-    ck_assert_int_eq(gw_usage_reset(u, "u1", "b1", 3.0, reset_at, next), 0);
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(acct_usage_reset(u, "u1", "b1", 3.0, reset_at, next), 0);
     r = t_row("u1", 4.0);
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
-    ck_assert_uint_eq(gw_usage_pending(u), 4);
-    ck_assert_int_eq(gw_usage_start(u), 0);
-    ck_assert_int_eq(gw_usage_start(u), -1); /* only once */
-    gw_usage_stop(u);
-    gw_usage_stats(u, &st);
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), 0);
+    ck_assert_uint_eq(acct_usage_pending(u), 4);
+    ck_assert_int_eq(acct_usage_start(u), 0);
+    ck_assert_int_eq(acct_usage_start(u), -1); /* only once */
+    acct_usage_stop(u);
+    acct_usage_stats(u, &st);
     ck_assert_uint_eq(st.rows_written, 3);
     ck_assert_uint_eq(st.resets_written, 1);
     ck_assert_uint_eq(st.batches, 3); /* rows 1+2, the reset, row 4 */
-    gw_usage_free(u);
+    acct_usage_free(u);
 
     ck_assert_double_eq(t_double(&t, "SELECT spend FROM users WHERE user_id='u1'"), 4.0);
     T_TEXT_EQ(&t, "SELECT budget_started_at FROM users WHERE user_id='u1'",
@@ -435,28 +435,28 @@ END_TEST
 START_TEST(test_reset_edge_cases)
 {
     struct tdb t;
-    struct gw_usage *u;
-    struct gw_usage_stats st;
-    struct gw_usage_rec r;
+    struct acct_usage *u;
+    struct acct_usage_stats st;
+    struct acct_usage_rec r;
 
     t_open(&t);
     t_raw_exec(t.raw, "UPDATE users SET spend = 2.5");
     u = t_writer(&t, 5, 0, true);
     /* No next reset: next_budget_reset_at NULL. */
-    ck_assert_int_eq(gw_usage_reset(u, "u1", "b1", 2.5, 1762533704000000LL, 0), 0);
+    ck_assert_int_eq(acct_usage_reset(u, "u1", "b1", 2.5, 1762533704000000LL, 0), 0);
     /* A budget that does not exist: spend reset, no log row (no foreign key failure). */
-    ck_assert_int_eq(gw_usage_reset(u, "u2", "gone", 2.5, 1762533704000000LL, 0), 0);
+    ck_assert_int_eq(acct_usage_reset(u, "u2", "gone", 2.5, 1762533704000000LL, 0), 0);
     /* A soft-deleted user: nothing. Unknown user: nothing. */
-    ck_assert_int_eq(gw_usage_reset(u, "u3", "b1", 2.5, 1762533704000000LL, 0), 0);
-    ck_assert_int_eq(gw_usage_reset(u, "nobody", "b1", 2.5, 1762533704000000LL, 0), 0);
+    ck_assert_int_eq(acct_usage_reset(u, "u3", "b1", 2.5, 1762533704000000LL, 0), 0);
+    ck_assert_int_eq(acct_usage_reset(u, "nobody", "b1", 2.5, 1762533704000000LL, 0), 0);
     r = t_row("u2", 0.5);
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
-    ck_assert_int_eq(gw_usage_reset(u, NULL, "b1", 0, 0, 0), -1);
-    gw_usage_stop(u);
-    gw_usage_stats(u, &st);
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(acct_usage_reset(u, NULL, "b1", 0, 0, 0), -1);
+    acct_usage_stop(u);
+    acct_usage_stats(u, &st);
     ck_assert_uint_eq(st.resets_written, 4);
     ck_assert_uint_eq(st.failures, 0);
-    gw_usage_free(u);
+    acct_usage_free(u);
 
     ck_assert_double_eq(t_double(&t, "SELECT spend FROM users WHERE user_id='u1'"), 0.0);
     T_TEXT_EQ(&t, "SELECT next_budget_reset_at FROM users WHERE user_id='u1'", "<null>");
@@ -479,9 +479,9 @@ END_TEST
 START_TEST(test_deleted_key_and_user)
 {
     struct tdb t;
-    struct gw_usage *u;
-    struct gw_usage_stats st;
-    struct gw_usage_rec r;
+    struct acct_usage *u;
+    struct acct_usage_stats st;
+    struct acct_usage_rec r;
 
     t_open(&t);
     t_raw_exec(t.raw, "DELETE FROM api_keys WHERE id='k2'");
@@ -489,19 +489,19 @@ START_TEST(test_deleted_key_and_user)
     r = t_row("u2", 1.0);
     r.api_key_id = "k2"; /* deleted after the request was authenticated */
     r.model = "m-deleted-key";
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), 0);
     r = t_row("ghost", 1.0); /* a user that does not exist (anymore) */
     r.api_key_id = "k1";
     r.model = "m-ghost";
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), 0);
     r = t_row("u1", -1);
     r.model = "m-bad-utf8-\xff\xc3\xa9"; /* not UTF-8: kept, the stray byte as '?' */
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
-    gw_usage_stop(u);
-    gw_usage_stats(u, &st);
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), 0);
+    acct_usage_stop(u);
+    acct_usage_stats(u, &st);
     ck_assert_uint_eq(st.failures, 0);
     ck_assert_uint_eq(st.rows_written, 3);
-    gw_usage_free(u);
+    acct_usage_free(u);
 
     T_TEXT_EQ(&t,
               "SELECT coalesce(api_key_id, 'N') || ' ' || user_id FROM usage_logs WHERE "
@@ -525,8 +525,8 @@ END_TEST
 START_TEST(test_done_after_commit)
 {
     struct tdb t;
-    struct gw_usage *u;
-    struct gw_usage_rec r;
+    struct acct_usage *u;
+    struct acct_usage_rec r;
     struct t_done d = {.caller = pthread_self(), .model = "m-sync", .status = 99};
     int64_t t0;
 
@@ -536,10 +536,10 @@ START_TEST(test_done_after_commit)
     u = t_writer(&t, 10000, 0, true);
     r = t_row("u1", 0.5);
     r.model = "m-plain"; /* queued first, written in the same transaction */
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), 0);
     r.model = "m-sync";
     t0 = util_mono_us();
-    ck_assert_int_eq(gw_usage_log(u, &r, t.base, t_done_cb, &d), 0);
+    ck_assert_int_eq(acct_usage_log(u, &r, t.base, t_done_cb, &d), 0);
     ck_assert_int_eq(d.calls, 0); /* never called before the function returns */
     ck_assert(t_pump(t.base, &d.calls, 1, 3000));
     ck_assert_int_lt(util_mono_us() - t0, 3000000);
@@ -548,8 +548,8 @@ START_TEST(test_done_after_commit)
     ck_assert_int_eq(d.rows_seen, 1); /* durable and visible when done ran */
     ck_assert_int_eq(t_long(&t, "SELECT count(*) FROM usage_logs WHERE model='m-plain'"), 1);
     ck_assert_double_eq(t_double(&t, "SELECT spend FROM users WHERE user_id='u1'"), 1.0);
-    ck_assert_uint_eq(gw_usage_pending(u), 0);
-    gw_usage_free(u);
+    ck_assert_uint_eq(acct_usage_pending(u), 0);
+    acct_usage_free(u);
     event_base_loop(t.base, EVLOOP_NONBLOCK);
     ck_assert_int_eq(d.calls, 1);
     t_close(&t);
@@ -561,9 +561,9 @@ END_TEST
 START_TEST(test_db_fails_for_a_while)
 {
     struct tdb t;
-    struct gw_usage *u;
-    struct gw_usage_stats st;
-    struct gw_usage_rec r;
+    struct acct_usage *u;
+    struct acct_usage_stats st;
+    struct acct_usage_rec r;
     struct t_done d = {.caller = pthread_self(), .model = "m-retry", .status = 99};
     int never = 0;
 
@@ -574,16 +574,16 @@ START_TEST(test_db_fails_for_a_while)
     for (int i = 0; i < 10; i++) {
         r = t_row("u1", 0.125);
         r.model = "m-retry";
-        ck_assert_int_eq(gw_usage_log(u, &r, i == 9 ? t.base : NULL, i == 9 ? t_done_cb : NULL,
-                                      i == 9 ? &d : NULL),
+        ck_assert_int_eq(acct_usage_log(u, &r, i == 9 ? t.base : NULL, i == 9 ? t_done_cb : NULL,
+                                        i == 9 ? &d : NULL),
                          0);
     }
-    ck_assert_int_eq(gw_usage_reset(u, "u2", "b1", 0.0, util_now_us(), 0), 0);
+    ck_assert_int_eq(acct_usage_reset(u, "u2", "b1", 0.0, util_now_us(), 0), 0);
     /* The writer keeps failing (and backing off) while the table is away. */
     ck_assert(!t_pump(t.base, &never, 1, 250));
     ck_assert_int_eq(d.calls, 0);
-    ck_assert_uint_eq(gw_usage_pending(u), 11);
-    gw_usage_stats(u, &st);
+    ck_assert_uint_eq(acct_usage_pending(u), 11);
+    acct_usage_stats(u, &st);
     ck_assert_uint_ge(st.failures, 2);
     ck_assert_uint_eq(st.rows_written, 0);
     ck_assert_uint_eq(st.resets_written, 0); /* the reset waits behind the rows */
@@ -591,12 +591,12 @@ START_TEST(test_db_fails_for_a_while)
     ck_assert(t_pump(t.base, &d.calls, 1, 3000));
     ck_assert_int_eq(d.status, 0);
     ck_assert_int_eq(d.rows_seen, 10);
-    gw_usage_stop(u);
-    gw_usage_stats(u, &st);
+    acct_usage_stop(u);
+    acct_usage_stats(u, &st);
     ck_assert_uint_eq(st.rows_written, 10);
     ck_assert_uint_eq(st.resets_written, 1);
     ck_assert_uint_eq(st.lost, 0);
-    gw_usage_free(u);
+    acct_usage_free(u);
 
     ck_assert_int_eq(t_long(&t, "SELECT count(*) FROM usage_logs"), 10);
     ck_assert_int_eq(t_long(&t, "SELECT count(DISTINCT id) FROM usage_logs"), 10);
@@ -611,24 +611,24 @@ END_TEST
 START_TEST(test_queue_full_then_stop_unstarted)
 {
     struct tdb t;
-    struct gw_usage *u;
-    struct gw_usage_stats st;
-    struct gw_usage_rec r = t_row("u1", 1.0);
+    struct acct_usage *u;
+    struct acct_usage_stats st;
+    struct acct_usage_rec r = t_row("u1", 1.0);
     struct t_done d = {.caller = pthread_self()};
 
     t_open(&t);
     u = t_writer(&t, 5, 3, false);
     for (int i = 0; i < 3; i++)
-        ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
-    ck_assert_int_eq(gw_usage_log(u, &r, t.base, t_done_cb, &d), -1);
-    ck_assert_int_eq(gw_usage_reset(u, "u1", "b1", 0, 0, 0), -1);
-    ck_assert_uint_eq(gw_usage_pending(u), 3);
-    gw_usage_stats(u, &st);
+        ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(acct_usage_log(u, &r, t.base, t_done_cb, &d), -1);
+    ck_assert_int_eq(acct_usage_reset(u, "u1", "b1", 0, 0, 0), -1);
+    ck_assert_uint_eq(acct_usage_pending(u), 3);
+    acct_usage_stats(u, &st);
     ck_assert_uint_eq(st.lost, 2);
     /* Never started: stop writes the queue on this thread. */
-    gw_usage_stop(u);
-    ck_assert_uint_eq(gw_usage_pending(u), 0);
-    gw_usage_free(u);
+    acct_usage_stop(u);
+    ck_assert_uint_eq(acct_usage_pending(u), 0);
+    acct_usage_free(u);
     event_base_loop(t.base, EVLOOP_NONBLOCK);
     ck_assert_int_eq(d.calls, 0); /* -1 means done is never called */
     ck_assert_int_eq(t_long(&t, "SELECT count(*) FROM usage_logs"), 3);
@@ -640,26 +640,26 @@ END_TEST
 START_TEST(test_after_stop)
 {
     struct tdb t;
-    struct gw_usage *u;
-    struct gw_usage_rec r = t_row("u1", 1.0);
+    struct acct_usage *u;
+    struct acct_usage_rec r = t_row("u1", 1.0);
     struct t_done d = {.caller = pthread_self()};
 
     t_open(&t);
     u = t_writer(&t, 5, 0, true);
     r.model = NULL;
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), -1); /* model required */
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), -1); /* model required */
     r.model = "gpt-4o";
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, t_done_cb, &d), -1); /* done needs a base */
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
-    gw_usage_stop(u);
-    gw_usage_stop(u); /* idempotent */
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), -1);
-    ck_assert_int_eq(gw_usage_log(u, &r, t.base, t_done_cb, &d), -1);
-    ck_assert_int_eq(gw_usage_reset(u, "u1", "b1", 1.0, util_now_us(), 0), -1);
-    ck_assert_int_eq(gw_usage_start(u), -1);
-    ck_assert_uint_eq(gw_usage_pending(u), 0);
-    gw_usage_free(u);
-    gw_usage_free(NULL);
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, t_done_cb, &d), -1); /* done needs a base */
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), 0);
+    acct_usage_stop(u);
+    acct_usage_stop(u); /* idempotent */
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), -1);
+    ck_assert_int_eq(acct_usage_log(u, &r, t.base, t_done_cb, &d), -1);
+    ck_assert_int_eq(acct_usage_reset(u, "u1", "b1", 1.0, util_now_us(), 0), -1);
+    ck_assert_int_eq(acct_usage_start(u), -1);
+    ck_assert_uint_eq(acct_usage_pending(u), 0);
+    acct_usage_free(u);
+    acct_usage_free(NULL);
     event_base_loop(t.base, EVLOOP_NONBLOCK);
     ck_assert_int_eq(d.calls, 0);
     ck_assert_int_eq(t_long(&t, "SELECT count(*) FROM usage_logs"), 1);
@@ -671,27 +671,27 @@ END_TEST
 START_TEST(test_give_up_when_db_closed)
 {
     struct tdb t;
-    struct gw_usage *u;
-    struct gw_usage_stats st;
-    struct gw_usage_rec r = t_row("u1", 1.0);
+    struct acct_usage *u;
+    struct acct_usage_stats st;
+    struct acct_usage_rec r = t_row("u1", 1.0);
     struct t_done d = {.caller = pthread_self(), .status = 99};
     int64_t t0;
 
     t_open(&t);
     u = t_writer(&t, 10000, 0, true);
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
-    ck_assert_int_eq(gw_usage_reset(u, "u1", "b1", 1.0, util_now_us(), 0), 0);
-    ck_assert_int_eq(gw_usage_log(u, &r, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), 0);
+    ck_assert_int_eq(acct_usage_reset(u, "u1", "b1", 1.0, util_now_us(), 0), 0);
+    ck_assert_int_eq(acct_usage_log(u, &r, NULL, NULL, NULL), 0);
     db_shutdown(t.db);
-    ck_assert_int_eq(gw_usage_log(u, &r, t.base, t_done_cb, &d), 0);
+    ck_assert_int_eq(acct_usage_log(u, &r, t.base, t_done_cb, &d), 0);
     t0 = util_mono_us();
-    gw_usage_stop(u);
+    acct_usage_stop(u);
     ck_assert_int_lt(util_mono_us() - t0, 1000000);
-    ck_assert_uint_eq(gw_usage_pending(u), 0);
-    gw_usage_stats(u, &st);
+    ck_assert_uint_eq(acct_usage_pending(u), 0);
+    acct_usage_stats(u, &st);
     ck_assert_uint_eq(st.lost, 4);
     ck_assert_uint_eq(st.rows_written, 0);
-    gw_usage_free(u);
+    acct_usage_free(u);
     ck_assert(t_pump(t.base, &d.calls, 1, 1000));
     ck_assert_int_eq(d.status, -1);
     ck_assert(d.on_caller_thread);

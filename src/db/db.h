@@ -71,7 +71,7 @@ enum db_query {
     DB_Q_PRICE_DELETE,        /* (model_key) -> one row (model_key) when deleted */
 
     /*
-     * Usage writer (gw_usage.c), each (tx). DB_Q_USAGE_INSERT_BATCH is run through
+     * Usage writer (acct_usage.c), each (tx). DB_Q_USAGE_INSERT_BATCH is run through
      * db_usage_insert() only (its rows are not db_params). A backend without its own
      * usage_insert gets one TEXT parameter, a JSON array of row objects {"id", "key"?, "user"?,
      * "ts", "model", "provider"?, "endpoint", "pt"?, "ct"?, "tt"?, "cost"?, "status", "err"?,

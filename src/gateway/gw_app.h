@@ -12,11 +12,11 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "gateway/gw_conn.h"
+#include "gateway/http/gw_conn.h"
 
 struct db;
-struct gw_index;
-struct gw_usage;
+struct acct_index;
+struct acct_usage;
 struct httpc;
 struct prov_confs;
 struct event;
@@ -28,15 +28,15 @@ struct evconnlistener;
 struct gw_app {
     const struct cfg *cfg;          /* borrowed, immutable */
     struct db *db;                  /* shared storage handle */
-    struct gw_index *index;         /* in-memory keys, users, budgets, prices (borrowed) */
+    struct acct_index *index;       /* in-memory keys, users, budgets, prices (borrowed) */
     const struct prov_confs *provs; /* resolved provider settings (borrowed) */
-    struct gw_usage *usage;         /* batching usage-log writer (borrowed) */
+    struct acct_usage *usage;       /* batching usage-log writer (borrowed) */
     struct gw_conn_limits limits;
     int nworkers;
     struct gw_worker *workers;
     int port;          /* the bound port (resolved when cfg->port is 0) */
     size_t conn_cap;   /* client connections per worker (max_connections shared out) */
-    atomic_bool ready; /* start-up over the database done (gw_boot_start()): serve everything */
+    atomic_bool ready; /* start-up over the database done (acct_boot_start()): serve everything */
 };
 
 struct gw_worker {

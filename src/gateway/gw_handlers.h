@@ -5,7 +5,7 @@
 #ifndef GW_HANDLERS_H
 #define GW_HANDLERS_H
 
-#include "gateway/gw_route.h"
+#include "gateway/http/gw_route.h"
 
 /* gw_health.c */
 void gw_health(struct gw_req *r, const struct gw_params *p);

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "fz.h"
-#include "gateway/gw_frame.h"
+#include "gateway/http/gw_frame.h"
 
 struct run {
     struct fz_log log;

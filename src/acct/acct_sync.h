@@ -1,0 +1,27 @@
+/*
+ * Replica sync (DESIGN.md §2.7): when several gateways share one PostgreSQL database, a thread
+ * of its own refreshes the in-memory index from the database every interval, so a key revoked
+ * or a user blocked through another replica is refused here within about one interval, and
+ * spend written by the others counts in budget admission here.
+ */
+#ifndef ACCT_SYNC_H
+#define ACCT_SYNC_H
+
+struct db;
+struct acct_index;
+struct acct_sync;
+
+/* Default refresh interval: revocations reach every replica within a second. */
+#define ACCT_SYNC_INTERVAL_MS 500
+
+/*
+ * Starts the refresh thread over ix and db (both borrowed; they must outlive acct_sync_stop()).
+ * interval_ms <= 0 means ACCT_SYNC_INTERVAL_MS. Returns owned state (stop and free with
+ * acct_sync_stop()) or NULL.
+ */
+struct acct_sync *acct_sync_start(struct acct_index *ix, struct db *db, int interval_ms);
+
+/* Stops the thread (waits for a refresh in progress) and frees. NULL-safe. */
+void acct_sync_stop(struct acct_sync *s);
+
+#endif
