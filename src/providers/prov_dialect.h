@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "httpc.h"
+#include "providers/prov_anthropic.h"
 #include "providers/prov_conf.h"
 #include "providers/prov_usage.h"
 
@@ -48,7 +49,8 @@ int prov_http_add(struct prov_http *h, const char *name, const char *value);
  */
 int prov_http_add_auth(struct prov_http *h, const struct prov_conf *pc);
 
-/* The client's chat request, as chat_build gets it. */
+/* The client's request, as chat_build gets it: the pivot (OpenAI chat), or for a native table
+   (prov_dialect_native) the provider's own request shape. */
 struct prov_chat_in {
     const char *model; /* the bare model name (without "provider:") */
     json_t *req;       /* the request, an object */
@@ -59,27 +61,40 @@ struct prov_chat_in {
     const char *raw;
     size_t raw_len;
     bool stream; /* the client asked for SSE */
+    /* Native tables only: the client's anthropic-version / anthropic-beta headers (NULL: none). */
+    const char *anthropic_version;
+    const char *anthropic_beta;
 };
+
+/* chat_build's result when the request cannot be expressed in the dialect (a client error). */
+#define PROV_E_REQUEST (-2)
 
 /* Per-stream state a dialect keeps while parsing events. */
 struct prov_stream {
-    struct prov_usage usage; /* merged from the chunks that carry usage */
-    size_t gen_bytes;        /* generated text seen, for an estimate */
-    bool client_usage;       /* the client asked for usage: forward the usage-only chunk */
-    bool done;               /* the provider's end marker arrived */
-    bool failed;             /* the provider sent an error event */
-    char error[256];         /* its message (for the usage log) */
+    struct prov_usage usage;      /* merged from the chunks that carry usage */
+    size_t gen_bytes;             /* generated text seen, for an estimate */
+    bool client_usage;            /* the client asked for usage: forward the usage-only chunk */
+    bool done;                    /* the provider's end marker arrived */
+    bool failed;                  /* the provider sent an error event */
+    char error[256];              /* its message (for the usage log) */
+    struct prov_anth_stream anth; /* the Anthropic dialects' state (prov_anthropic.h) */
 };
 
-/* Sends one OpenAI chunk (the JSON text of a "data:" field) to the client. Returns 0 or -1. */
-typedef int prov_emit_fn(const char *data, size_t len, void *arg);
+/*
+ * Sends one event towards the client: with event NULL a pivot chunk (an OpenAI chat chunk, the
+ * JSON text of a "data:" field); with event set, one event of the client's own shape relayed
+ * untouched by a native table (e.g. "message_start" and its JSON). Returns 0 or -1.
+ */
+typedef int prov_emit_fn(const char *event, const char *data, size_t len, void *arg);
 
 struct prov_dialect_ops {
     const char *name;
     /*
      * Builds the chat call from in (the dialect may modify in->req). *client_usage gets whether
-     * the client asked for the usage chunk itself. Returns 0, or -1 with a one-line reason in err
-     * (e.g. a provider without a base URL).
+     * the client asked for the usage chunk itself. Returns 0; -1 with a one-line reason in err
+     * when the provider's settings do not allow a call (e.g. no base URL: the gateway's fault,
+     * 502); PROV_E_REQUEST with the reason in err when the request cannot be expressed in this
+     * dialect (e.g. unparsable tool-call arguments: the client's fault, 400).
      */
     int (*chat_build)(const struct prov_conf *pc, const struct prov_chat_in *in, bool *client_usage,
                       struct prov_http *out, char *err, size_t errlen);
@@ -106,11 +121,20 @@ struct prov_dialect_ops {
                           size_t codelen);
 };
 
-/* The dialect of a provider family, or NULL while that family is not implemented. */
+/* The chat dialect (pivot in, pivot out) of a provider family, or NULL while not implemented. */
 const struct prov_dialect_ops *prov_dialect_get(enum prov_dialect d);
+
+/*
+ * The native Anthropic Messages table of a provider family whose own wire is the Anthropic
+ * Messages API (for /v1/messages: the client's body forwarded with the model and credentials
+ * replaced, the reply and events relayed untouched, usage read on the way), or NULL.
+ */
+const struct prov_dialect_ops *prov_dialect_native_messages(enum prov_dialect d);
 
 /* Dialect tables (one per file). */
 extern const struct prov_dialect_ops prov_dialect_openai;
+extern const struct prov_dialect_ops prov_dialect_anthropic;        /* pivot <-> Messages API */
+extern const struct prov_dialect_ops prov_dialect_anthropic_native; /* Messages API relayed */
 
 /*
  * Replaces every occurrence of secret (when at least 4 characters), and of any prefix of it of

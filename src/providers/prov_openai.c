@@ -844,7 +844,7 @@ static int openai_chat_event(struct prov_stream *s, const char *event, const cha
         }
         s->gen_bytes += f.text;
         if (s->client_usage || !(f.usage_object && f.choices_array && f.nchoices == 0))
-            rc = emit(data, len, arg);
+            rc = emit(NULL, data, len, arg);
         return rc;
     }
     j = json_loadb(data, len, 0, NULL);
@@ -867,7 +867,7 @@ static int openai_chat_event(struct prov_stream *s, const char *event, const cha
     prov_usage_merge_chunk(&s->usage, j);
     s->gen_bytes += prov_usage_text_bytes(j);
     if (s->client_usage || !prov_usage_is_usage_only(j))
-        rc = emit(data, len, arg);
+        rc = emit(NULL, data, len, arg);
     json_decref(j);
     return rc;
 }

@@ -47,8 +47,9 @@ static void facts_differential(const char *buf, size_t len)
     json_decref(j);
 }
 
-static int emit_count(const char *d, size_t n, void *arg)
+static int emit_count(const char *ev, const char *d, size_t n, void *arg)
 {
+    (void)ev;
     (void)d;
     *(size_t *)arg += n;
     return 0;

@@ -30,6 +30,7 @@
 #include "gateway/http/gw_valid.h"
 #include "httpc.h"
 #include "log.h"
+#include "providers/prov_shape.h"
 #include "providers/prov_sse.h"
 #include "util.h"
 
@@ -38,17 +39,13 @@
 #define GW_CALL_MAX_ERROR 65536              /* error body bytes kept */
 #define GW_CALL_CONNECT_TIMEOUT_MS 10000L
 
-static const char gw_sse_done[] = "data: [DONE]\n\n";
-static const char gw_sse_error[] =
-    "data: {\"error\":{\"message\":\"An error occurred during streaming\","
-    "\"type\":\"server_error\"}}\n\n";
-
 /* How the call ends for the client. */
 enum gw_call_end { GW_END_RAW, GW_END_ERROR, GW_END_STREAM, GW_END_GONE };
 
 struct gw_call {
     struct gw_req *r;
     const struct prov_dialect_ops *d;
+    const struct prov_shape_ops *shape; /* the client's wire format */
     const struct prov_conf *pc;
     struct httpc_req *hr; /* NULL once done or cancelled */
     char *provider, *model, *user_id, *key_id, *endpoint;
@@ -64,6 +61,7 @@ struct gw_call {
     struct evbuffer *out;    /* SSE bytes on their way to the client */
     struct prov_sse sse;
     struct prov_stream ps;
+    struct prov_shape_stream ss;
     struct event *beat; /* heartbeat while the provider is silent */
     struct event *idle; /* streams: the provider's silence limit (its timeout) */
     int64_t last_sent_us;
@@ -272,14 +270,19 @@ static size_t gw_call_flush(struct gw_call *c)
     return gw_reply_stream_send(c->r, c->out, gw_call_drained, c);
 }
 
-static int gw_call_emit(const char *data, size_t len, void *arg)
+static int gw_call_write(const char *p, size_t n, void *arg)
 {
     struct gw_call *c = arg;
 
-    if (evbuffer_add(c->out, "data: ", 6) < 0 || evbuffer_add(c->out, data, len) < 0 ||
-        evbuffer_add(c->out, "\n\n", 2) < 0)
-        return -1;
-    return 0;
+    return evbuffer_add(c->out, p, n);
+}
+
+/* One pivot chunk or native event from the dialect, written in the client's shape. */
+static int gw_call_emit(const char *event, const char *data, size_t len, void *arg)
+{
+    struct gw_call *c = arg;
+
+    return c->shape->chunk(&c->ss, event, data, len, gw_call_write, c);
 }
 
 static int gw_call_on_event(const struct prov_sse_event *ev, void *arg)
@@ -392,18 +395,19 @@ static void gw_call_stream_done(struct gw_call *c, const struct httpc_result *re
     if (c->beat != NULL)
         event_del(c->beat);
     c->end = GW_END_STREAM;
-    if (res->kind == HTTPC_OK && !c->ps.failed) {
-        evbuffer_add(c->out, gw_sse_done, sizeof(gw_sse_done) - 1);
+    if (res->kind == HTTPC_OK && !c->ps.failed && c->shape->finish(&c->ss, gw_call_write, c) == 0) {
         gw_call_flush(c);
         u = gw_call_usage(c, &c->ps.usage, c->ps.gen_bytes, &est);
         gw_call_end(c, "success", &u, est, NULL);
         return;
     }
-    /* The provider failed mid-stream: an error event, then the end (spec §1.3 step 11). */
-    evbuffer_add(c->out, gw_sse_error, sizeof(gw_sse_error) - 1);
-    evbuffer_add(c->out, gw_sse_done, sizeof(gw_sse_done) - 1);
+    /* The provider failed mid-stream: the shape's error event(s) (spec §1.3 step 11). */
+    (void)c->shape->fail(&c->ss, gw_call_write, c);
     gw_call_flush(c);
-    snprintf(row, sizeof(row), "stream failed: %s", c->ps.failed ? c->ps.error : res->error);
+    snprintf(row, sizeof(row), "stream failed: %s",
+             c->ps.failed            ? c->ps.error
+             : res->kind == HTTPC_OK ? "cannot write the end of the stream"
+                                     : res->error);
     prov_scrub(row, c->pc->api_key);
     gw_call_end(c, "error", NULL, false, row);
 }
@@ -489,7 +493,7 @@ static void gw_call_shutdown(struct gw_call *c)
 
     c->cut = true; /* no waiting for a durable row: nothing would run the callback */
     if (c->started) {
-        evbuffer_add(c->out, gw_sse_error, sizeof(gw_sse_error) - 1);
+        (void)c->shape->fail(&c->ss, gw_call_write, c);
         gw_call_flush(c);
         c->end = GW_END_STREAM;
     } else {
@@ -501,6 +505,8 @@ static void gw_call_shutdown(struct gw_call *c)
     u = gw_call_usage(c, &c->ps.usage, c->ps.gen_bytes, &est);
     gw_call_end(c, "cancelled", &u, est, "shutdown");
 }
+
+static int gw_call_shape_reply(struct gw_call *c);
 
 static void gw_call_on_done(const struct httpc_result *res, void *arg)
 {
@@ -575,9 +581,33 @@ static void gw_call_on_done(const struct httpc_result *res, void *arg)
         c->body = (char *)res->body;
         c->body_len = res->body_len;
     }
+    if (gw_call_shape_reply(c) < 0) {
+        gw_call_fail(c, 502, "upstream_error",
+                     "The request could not be completed by the provider: malformed reply",
+                     "malformed reply from the provider: cannot translate it for the client");
+        return;
+    }
     c->end = GW_END_RAW;
     u = gw_call_usage(c, &u, gen, &est);
     gw_call_end(c, "success", &u, est, NULL);
+}
+
+/* The reply in the client's shape: c->body is replaced when the shape translates it. */
+static int gw_call_shape_reply(struct gw_call *c)
+{
+    char *out = NULL;
+    size_t out_len = 0;
+
+    if (c->shape->reply(c->body, c->body_len, &out, &out_len) < 0)
+        return -1;
+    if (out == NULL)
+        return 0;
+    if (c->body_owned)
+        free(c->body);
+    c->body = out;
+    c->body_len = out_len;
+    c->body_owned = true;
+    return 0;
 }
 
 /* The client went away before the outcome: stop the provider and bill what was generated. */
@@ -614,6 +644,7 @@ void gw_call_start(struct gw_req *r, const struct gw_call_spec *spec)
     struct httpc_cbs cbs = {0};
     char err[256];
     bool client_usage = false;
+    int rc;
 
     if (c == NULL || (c->out = evbuffer_new()) == NULL || (c->errbuf = evbuffer_new()) == NULL ||
         (c->provider = gw_dup(spec->provider)) == NULL ||
@@ -628,6 +659,7 @@ void gw_call_start(struct gw_req *r, const struct gw_call_spec *spec)
     }
     c->r = r;
     c->d = spec->dialect;
+    c->shape = spec->shape != NULL ? spec->shape : &prov_shape_openai;
     c->pc = spec->conf;
     c->stream = spec->stream;
     c->priced = spec->priced;
@@ -641,9 +673,15 @@ void gw_call_start(struct gw_req *r, const struct gw_call_spec *spec)
     in.raw = spec->raw;
     in.raw_len = spec->raw_len;
     in.stream = spec->stream;
-    if (c->d->chat_build(c->pc, &in, &client_usage, &h, err, sizeof(err)) < 0) {
+    in.anthropic_version = spec->anthropic_version;
+    in.anthropic_beta = spec->anthropic_beta;
+    rc = c->d->chat_build(c->pc, &in, &client_usage, &h, err, sizeof(err));
+    if (rc < 0) {
         prov_http_cleanup(&h);
-        gw_call_fail(c, 502, "provider_not_configured", err, NULL);
+        if (rc == PROV_E_REQUEST)
+            gw_call_fail(c, 400, "invalid_request", err, NULL);
+        else
+            gw_call_fail(c, 502, "provider_not_configured", err, NULL);
         return;
     }
     c->ps.client_usage = client_usage;

@@ -16,6 +16,7 @@
 #include "acct/acct_index.h"
 #include "providers/prov_conf.h"
 #include "providers/prov_dialect.h"
+#include "providers/prov_shape.h"
 
 struct gw_req;
 
@@ -23,6 +24,9 @@ struct gw_req;
 struct gw_call_spec {
     const struct prov_conf *conf;
     const struct prov_dialect_ops *dialect;
+    const struct prov_shape_ops *shape; /* the client's wire format; NULL: OpenAI chat */
+    const char *anthropic_version;      /* client headers a native table forwards (or NULL) */
+    const char *anthropic_beta;
     const char *provider; /* provider id */
     const char *model;    /* model name without the provider */
     const char *endpoint; /* route path, for the usage log */
