@@ -151,26 +151,11 @@ static void bill_wait_sql(const char *want, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void bill_wait_sql(const char *want, const char *fmt, ...)
 {
-    long deadline = bill_now_ms() + bill_ms(2000);
-    char q[2048];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(q, sizeof(q), fmt, ap);
+    t_wait_sqlv(want, fmt, ap);
     va_end(ap);
-    for (;;) {
-        char *v = t_sql(t_api.db, q);
-        bool ok = v != NULL && strcmp(v, want) == 0;
-
-        if (ok || bill_now_ms() >= deadline) {
-            ck_assert_msg(ok, "%s: got '%s', want '%s' (after polling)", q,
-                          v != NULL ? v : "(error)", want);
-            free(v);
-            return;
-        }
-        free(v);
-        usleep(20000);
-    }
 }
 
 /* POST /v1/budgets {max_budget, budget_duration_sec} (JSON literals); returns the id (owned). */

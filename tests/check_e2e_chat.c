@@ -60,28 +60,6 @@ static void chat(const char *key, const char *body, struct t_resp *r)
     ck_assert_int_eq(t_http(t_api.port, "POST", CHAT, hdr, body, r), 0);
 }
 
-/* Removes the chunked framing of an HTTP body in place; returns the new length. */
-static size_t dechunk(char *b, size_t len)
-{
-    size_t in = 0, out = 0;
-
-    while (in < len) {
-        char *end;
-        unsigned long n = strtoul(b + in, &end, 16);
-        char *crlf = strstr(b + in, "\r\n");
-        if (crlf == NULL || end == b + in)
-            break;
-        in = (size_t)(crlf - b) + 2;
-        if (n == 0 || in + n > len)
-            break;
-        memmove(b + out, b + in, n);
-        out += n;
-        in += n + 2;
-    }
-    b[out] = '\0';
-    return out;
-}
-
 /*
  * Occurrences of needle in s. A plain loop: sanitizer builds intercept strstr() and re-measure
  * the whole haystack on every call, which is quadratic on a 20 MB stream.
@@ -198,7 +176,7 @@ START_TEST(stream_relayed_in_order)
     ck_assert_int_eq(r.status, 200);
     ck_assert_str_eq(t_header(&r, "Content-Type", ct, sizeof(ct)),
                      "text/event-stream; charset=utf-8");
-    r.body_len = dechunk(r.body, r.body_len);
+    r.body_len = t_dechunk(r.body, r.body_len);
     b = r.body;
     ck_assert_int_eq(count(b, "data: {"), 3);
     ck_assert_ptr_nonnull(strstr(b, "\"Hel\""));
@@ -221,7 +199,7 @@ START_TEST(stream_relayed_in_order)
          "\"x_extra\":1},\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
          &r);
     ck_assert_int_eq(r.status, 200);
-    r.body_len = dechunk(r.body, r.body_len);
+    r.body_len = t_dechunk(r.body, r.body_len);
     ck_assert_int_eq(count(r.body, "data: {"), 4);
     ck_assert_ptr_nonnull(strstr(r.body, "\"total_tokens\":15"));
     ck_assert(strstr(r.body, "\"total_tokens\":15") < strstr(r.body, "data: [DONE]"));
@@ -336,7 +314,7 @@ START_TEST(timeout_and_unreachable)
          "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
          &r);
     ck_assert_int_eq(r.status, 200);
-    r.body_len = dechunk(r.body, r.body_len);
+    r.body_len = t_dechunk(r.body, r.body_len);
     ck_assert_msg(strstr(r.body, "An error occurred during streaming") != NULL, "%s", r.body);
     ck_assert_str_eq(strstr(r.body, "data: [DONE]"), "data: [DONE]\n\n");
     t_resp_free(&r);
@@ -372,7 +350,7 @@ START_TEST(midstream_failure_event)
                  models[i]);
         chat(key, body, &r);
         ck_assert_int_eq(r.status, 200);
-        r.body_len = dechunk(r.body, r.body_len);
+        r.body_len = t_dechunk(r.body, r.body_len);
         ck_assert_ptr_nonnull(strstr(r.body, "\"Hel\""));
         ev = strstr(r.body, "data: {\"error\":{\"message\":\"An error occurred during streaming\","
                             "\"type\":\"server_error\"}}\n\n");
@@ -627,7 +605,7 @@ START_TEST(heartbeat_while_provider_silent)
          "\"messages\":[{\"role\":\"user\",\"content\":\"x\"}]}",
          &r);
     ck_assert_int_eq(r.status, 200);
-    r.body_len = dechunk(r.body, r.body_len);
+    r.body_len = t_dechunk(r.body, r.body_len);
     ck_assert_msg(strstr(r.body, ": keep-alive\n\n") != NULL, "%s", r.body);
     ck_assert_int_eq(count(r.body, "data: {"), 2);
     ck_assert_str_eq(strstr(r.body, "data: [DONE]"), "data: [DONE]\n\n");

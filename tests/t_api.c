@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 struct t_gw t_api;
@@ -231,4 +232,41 @@ END_TEST
 void t_api_add_shutdown_test(TCase *tc)
 {
     tcase_add_test(tc, t_api_shutdown_clean);
+}
+
+void t_wait_sqlv(const char *want, const char *fmt, va_list ap)
+{
+    const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+    long k = m != NULL ? strtol(m, NULL, 10) : 1;
+    struct timespec ts;
+    long now_ms, deadline;
+    char q[2048];
+
+    vsnprintf(q, sizeof(q), fmt, ap);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    deadline = ts.tv_sec * 1000L + ts.tv_nsec / 1000000L + 2000L * (k > 1 ? k : 1);
+    for (;;) {
+        char *v = t_sql(t_api.db, q);
+        bool ok = v != NULL && strcmp(v, want) == 0;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        now_ms = ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+        if (ok || now_ms >= deadline) {
+            ck_assert_msg(ok, "%s: got '%s', want '%s' (after polling)", q,
+                          v != NULL ? v : "(error)", want);
+            free(v);
+            return;
+        }
+        free(v);
+        usleep(20000);
+    }
+}
+
+void t_wait_sql(const char *want, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    t_wait_sqlv(want, fmt, ap);
+    va_end(ap);
 }

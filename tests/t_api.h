@@ -5,6 +5,7 @@
 #ifndef T_API_H
 #define T_API_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -82,5 +83,14 @@ void t_api_add_shutdown_test(TCase *tc);
  * sanitizer report, leaks included, fails the suite); t_api_down() reaps it afterwards.
  */
 void t_api_stop_clean(void);
+
+/*
+ * Polls the first cell of the query (printf-style) until it equals want, for up to 2 s (scaled
+ * by CK_TIMEOUT_MULTIPLIER): rows written by the usage writer arrive a moment after the reply.
+ * Fails the test on a timeout.
+ */
+void t_wait_sql(const char *want, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void t_wait_sqlv(const char *want, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 #endif

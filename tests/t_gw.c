@@ -448,3 +448,25 @@ char *t_gw_log_wait(const struct t_gw *g, const char *needle, int timeout_ms)
     }
     return log;
 }
+
+/* Removes the chunked framing of an HTTP body in place; returns the new length. */
+size_t t_dechunk(char *b, size_t len)
+{
+    size_t in = 0, out = 0;
+
+    while (in < len) {
+        char *end;
+        unsigned long n = strtoul(b + in, &end, 16);
+        char *crlf = strstr(b + in, "\r\n");
+        if (crlf == NULL || end == b + in)
+            break;
+        in = (size_t)(crlf - b) + 2;
+        if (n == 0 || in + n > len)
+            break;
+        memmove(b + out, b + in, n);
+        out += n;
+        in += n + 2;
+    }
+    b[out] = '\0';
+    return out;
+}

@@ -67,6 +67,9 @@ const char *t_header(const struct t_resp *resp, const char *name, char *buf, siz
 
 void t_resp_free(struct t_resp *resp);
 
+/* Removes the chunked framing of an HTTP body in place; returns the new length. */
+size_t t_dechunk(char *b, size_t len);
+
 /*
  * The gateway's log so far (owned, NULL when unreadable), after waiting up to timeout_ms for
  * needle to appear in it: lines reach the file through the gateway's log writer thread.

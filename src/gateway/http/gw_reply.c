@@ -17,6 +17,7 @@
 #include "gateway/gw_app.h"
 #include "gateway/http/gw_req.h"
 #include "log.h"
+#include "providers/prov_shape.h"
 #include "util.h"
 
 static const char *gw_reason(int status)
@@ -308,6 +309,16 @@ void gw_reply_error_obj(struct gw_req *r, int status, const char *code, const ch
     json_t *err = json_object();
 
     json_object_set_new(err, "message", gw_json_text(msg));
+    if (r->err_anthropic) {
+        /* {"type":"error","error":{"type","message"}} (providers.md §14.5), so Anthropic SDKs
+           raise their typed errors; "detail" kept for the reference's clients. */
+        json_object_set_new(err, "type", json_string(prov_shape_anthropic_error_type(status)));
+        json_object_set_new(body, "type", json_string("error"));
+        json_object_set_new(body, "error", err);
+        json_object_set_new(body, "detail", detail != NULL ? detail : gw_json_text(msg));
+        gw_reply_json(r, status, body);
+        return;
+    }
     json_object_set_new(err, "type", json_string(gw_error_type(status)));
     json_object_set_new(err, "code", code != NULL ? json_string(code) : json_null());
     json_object_set_new(body, "detail", detail != NULL ? detail : gw_json_text(msg));

@@ -48,6 +48,8 @@ struct gw_req *gw_req_new(struct evhttp_request *ev, struct gw_worker *w, char *
     r->t0_us = util_mono_us();
     r->method = (int)evhttp_request_get_command(ev);
     r->path = path;
+    /* The Anthropic Messages endpoint answers every error in Anthropic's shape. */
+    r->err_anthropic = strcmp(path, "/v1/messages") == 0;
     rid = evhttp_find_header(evhttp_request_get_input_headers(ev), "X-Request-Id");
     if (gw_rid_is_sane(rid))
         snprintf(r->rid, sizeof(r->rid), "%s", rid);

@@ -34,6 +34,7 @@ struct gw_req {
     bool body_normalised;    /* gw_valid_fields() rewrote a body value (e.g. "1" -> 1) */
     bool large;              /* its body was large: trim the heap after it (gw_req_note_large) */
     bool unread;             /* the framer's reject: the client's method and path are unknown */
+    bool err_anthropic;      /* errors in Anthropic's shape (the Anthropic Messages endpoint) */
     gw_req_gone_fn *on_gone; /* optional hook run when the client goes away */
     void *gone_arg;
     void (*drain_fn)(void *arg); /* streaming: run when queued output reached the kernel */

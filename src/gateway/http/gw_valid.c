@@ -54,6 +54,17 @@ void gw_valid_reply_one(struct gw_req *r, const char *type, const char *loc0, co
     gw_valid_reply(r, json_pack("[o]", gw_valid_item(type, loc, msg, input, ctx)));
 }
 
+bool gw_valid_nonempty(struct gw_req *r, json_t *list, const char *name)
+{
+    if (json_array_size(list) > 0)
+        return true;
+    gw_valid_reply_one(
+        r, "too_short", "body", name, "List should have at least 1 item after validation, not 0",
+        json_incref(list),
+        json_pack("{s:s,s:i,s:i}", "field_type", "List", "min_length", 1, "actual_length", 0));
+    return false;
+}
+
 bool gw_valid_body_json(struct gw_req *r, json_t **body)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);

@@ -73,6 +73,12 @@ bool gw_valid_page(struct gw_req *r, long *skip, long *limit);
  */
 int gw_valid_parse_datetime(const char *s, long long *us);
 
+/*
+ * An array field that must hold at least one item (the reference's "too_short"). Returns true,
+ * or replies 422 and returns false. list is the field's value (borrowed).
+ */
+bool gw_valid_nonempty(struct gw_req *r, json_t *list, const char *name);
+
 /* Replies 422 with a single detail item. input may be NULL (JSON null); takes ownership. */
 void gw_valid_reply_one(struct gw_req *r, const char *type, const char *loc0, const char *loc1,
                         const char *msg, json_t *input, json_t *ctx);

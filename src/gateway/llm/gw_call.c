@@ -28,6 +28,7 @@
 #include "gateway/http/gw_reply.h"
 #include "gateway/http/gw_req.h"
 #include "gateway/http/gw_valid.h"
+#include "gateway/llm/gw_admit.h"
 #include "httpc.h"
 #include "log.h"
 #include "providers/prov_shape.h"
@@ -462,8 +463,8 @@ static void gw_call_http_error(struct gw_call *c, const char *body, size_t len)
     prov_scrub(msg, c->pc->api_key);
     prov_scrub(code, c->pc->api_key);
     snprintf(row, sizeof(row), "provider returned HTTP %d: %s", s, msg);
-    if (s == 400 || s == 404 || s == 413 || s == 422 || s == 429) {
-        status = s;
+    if (s == 400 || s == 404 || s == 413 || s == 422 || s == 429 || s == 529) {
+        status = s == 529 ? 429 : s; /* Anthropic's 529 "overloaded": throttled, retry later */
         snprintf(text, sizeof(text), "%s",
                  msg[0] != '\0' ? msg : "The provider rejected the request");
     } else if (s == 401 || s == 403) {
@@ -633,6 +634,21 @@ static void gw_call_gone(struct gw_req *r, void *arg)
 static char *gw_dup(const char *s)
 {
     return s != NULL ? strdup(s) : NULL;
+}
+
+void gw_call_spec_admitted(struct gw_call_spec *spec, struct gw_admit *a, const char *endpoint)
+{
+    spec->conf = a->conf;
+    spec->provider = a->info->id;
+    spec->model = a->model;
+    spec->endpoint = endpoint;
+    spec->user_id = a->user;
+    spec->key_id = a->caller.master ? NULL : a->caller.key.id;
+    spec->priced = a->priced;
+    spec->price = a->price;
+    spec->reserve = a->reserve;
+    spec->prompt_bytes = a->est.message_bytes;
+    a->reserved = false; /* gw_call_start() settles it whatever happens */
 }
 
 void gw_call_start(struct gw_req *r, const struct gw_call_spec *spec)

@@ -42,6 +42,14 @@ struct gw_call_spec {
     double reserve;        /* the budget reservation already taken for this request */
 };
 
+struct gw_admit;
+
+/*
+ * Fills the admission's part of spec (provider settings, names, user, key, price, reservation)
+ * from an admitted request; the reservation now belongs to the call.
+ */
+void gw_call_spec_admitted(struct gw_call_spec *spec, struct gw_admit *a, const char *endpoint);
+
 /*
  * Starts the call and takes over r: it is answered and ended exactly once, now (bad provider
  * settings) or later. The reservation is always settled.

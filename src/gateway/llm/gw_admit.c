@@ -1,0 +1,148 @@
+/*
+ * The shared admission step of the LLM endpoints (contract in gw_admit.h).
+ */
+#include "gateway/llm/gw_admit.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "acct/acct_usage.h"
+#include "db/db.h"
+#include "gateway/gw_app.h"
+#include "gateway/http/gw_reply.h"
+#include "gateway/http/gw_req.h"
+#include "util.h"
+
+bool gw_fail_set(struct gw_fail *f, int status, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+
+    f->status = status;
+    f->code = code;
+    f->retry_after = false;
+    va_start(ap, fmt);
+    vsnprintf(f->msg, sizeof(f->msg), fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+bool gw_admit_caller(struct gw_req *r, struct gw_admit *a)
+{
+    a->have_caller = gw_auth_caller(r, &a->caller);
+    return a->have_caller;
+}
+
+/* The user to bill (spec §1.3 step 2 with DESIGN.md §2.10), or NULL with f filled. */
+static const char *gw_admit_user(const struct gw_admit *a, const char *user_field,
+                                 const char *user_name, struct gw_fail *f)
+{
+    const char *user = user_field != NULL && user_field[0] != '\0' ? user_field : NULL;
+
+    if (a->caller.master) {
+        if (user == NULL)
+            gw_fail_set(f, 400, "user_required",
+                        "When using master key, %s is required in request body", user_name);
+        return user;
+    }
+    if (a->caller.key.user_id != NULL && a->caller.key.user_id[0] != '\0')
+        return a->caller.key.user_id;
+    if (user == NULL)
+        gw_fail_set(f, 500, "internal_error", "API key has no associated user");
+    return user;
+}
+
+/* Records a budget reset the admission performed (the writer stores it). */
+static void gw_admit_note_reset(struct gw_app *app, const char *user,
+                                const struct acct_budget_reset *reset)
+{
+    if (reset->happened)
+        acct_usage_reset(app->usage, user, reset->budget_id, reset->previous_spend,
+                         reset->reset_at_us, reset->next_reset_us);
+}
+
+bool gw_admit_run(struct gw_req *r, struct gw_admit *a, const char *model_str,
+                  const char *user_field, const char *user_name, const json_t *est_body,
+                  struct gw_fail *f)
+{
+    struct gw_app *app = r->w->app;
+    struct acct_budget_reset reset;
+    char provider[64], err[512];
+    size_t mlen = model_str != NULL ? strlen(model_str) : 0;
+
+    if (mlen > GW_ADMIT_MAX_MODEL)
+        return gw_fail_set(f, 400, "invalid_model",
+                           "Model name is too long: %zu bytes, at most %d are accepted", mlen,
+                           GW_ADMIT_MAX_MODEL);
+    if ((a->user = gw_admit_user(a, user_field, user_name, f)) == NULL)
+        return false;
+    a->info = prov_split_model(model_str != NULL ? model_str : "", provider, sizeof(provider),
+                               &a->model, err, sizeof(err));
+    if (a->info != NULL) {
+        int priced = acct_index_price_find(app->index, provider, a->model, &a->price);
+        if (priced < 0)
+            return gw_fail_set(f, 500, "internal_error", "Internal Server Error");
+        a->priced = priced == 1;
+    }
+    acct_budget_estimate(est_body, &a->est);
+    a->reserve = acct_budget_reserve(a->priced ? &a->price : NULL, &a->est,
+                                     app->cfg->budget_min_reservation_tokens);
+    /* Budget first, as the reference: a blocked user learns that before a model typo. */
+    switch (acct_index_admit(app->index, a->user, util_now_us(), a->reserve,
+                             a->priced && a->price.input_per_million == 0 &&
+                                 a->price.output_per_million == 0,
+                             db_available(app->db), &reset)) {
+    case ACCT_BUDGET_OK:
+        break;
+    case ACCT_BUDGET_NO_USER:
+        return gw_fail_set(f, 404, "user_not_found", "User '%s' not found", a->user);
+    case ACCT_BUDGET_BLOCKED:
+        return gw_fail_set(f, 403, "user_blocked", "User '%s' is blocked", a->user);
+    case ACCT_BUDGET_EXCEEDED:
+        gw_admit_note_reset(app, a->user, &reset);
+        return gw_fail_set(f, 403, "budget_exceeded", "User '%s' has exceeded budget limit",
+                           a->user);
+    case ACCT_BUDGET_UNAVAILABLE:
+        gw_fail_set(f, 503, "budget_unavailable",
+                    "Cannot check the budget of user '%s': the database is unavailable; try "
+                    "again later",
+                    a->user);
+        f->retry_after = true;
+        return false;
+    }
+    gw_admit_note_reset(app, a->user, &reset);
+    a->reserved = true;
+    if (a->info == NULL) {
+        gw_admit_abort(r, a);
+        return gw_fail_set(f, 400, "invalid_model", "%s", err);
+    }
+    a->conf = prov_confs_get(app->provs, a->info);
+    if (!a->conf->usable) {
+        gw_admit_abort(r, a);
+        return gw_fail_set(f, 400, "provider_not_configured", "Provider '%s' is not configured",
+                           a->info->id);
+    }
+    return true;
+}
+
+void gw_admit_abort(struct gw_req *r, struct gw_admit *a)
+{
+    if (!a->reserved)
+        return;
+    acct_index_settle(r->w->app->index, a->user, a->reserve, 0);
+    a->reserved = false;
+}
+
+void gw_admit_release(struct gw_admit *a)
+{
+    if (a->have_caller)
+        gw_key_ref_clear(&a->caller.key);
+    a->have_caller = false;
+}
+
+void gw_admit_reply(struct gw_req *r, const struct gw_fail *f)
+{
+    if (f->retry_after)
+        gw_reply_header(r, "Retry-After", "1");
+    gw_reply_error(r, f->status, f->code, f->msg);
+}
