@@ -391,6 +391,16 @@ START_TEST(reply_rows)
                 "{\"type\":\"tool_use\",\"id\":\"c\",\"name\":\"h\",\"input\":{}}]");
     json_decref(m);
 
+    /* Content as parts: one text block per non-empty text part. */
+    m = reply_of(COMPLETION("{\"role\":\"assistant\",\"content\":[{\"type\":\"text\","
+                            "\"text\":\"a\"},{\"type\":\"text\",\"text\":\"\"},"
+                            "{\"type\":\"refusal\",\"refusal\":\"no\"},"
+                            "{\"type\":\"text\",\"text\":\"b\"}]}",
+                            "\"stop\"", ""));
+    expect_json(json_object_get(m, "content"), "[{\"type\":\"text\",\"text\":\"a\"},"
+                                               "{\"type\":\"text\",\"text\":\"b\"}]");
+    json_decref(m);
+
     /* Cached is clamped to [0, prompt_tokens]. */
     m = reply_of(COMPLETION("{\"content\":\"x\"}", "\"stop\"",
                             ",\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,"
