@@ -30,19 +30,25 @@ typedef int prov_write_fn(const char *p, size_t n, void *arg);
 /* Block types of the Anthropic event writer. */
 enum prov_shape_block { PROV_BLOCK_NONE, PROV_BLOCK_THINKING, PROV_BLOCK_TEXT, PROV_BLOCK_TOOL };
 
-/* Per-stream state of a shape (zeroed before the first call: all-zero is the initial state). */
+/*
+ * Per-stream state of a shape (zeroed before the first call: all-zero is the initial state). Only
+ * the bridged Anthropic shape uses it; tool blocks are opened in ascending block order, so
+ * open_tools lists the open ones in the order they close.
+ */
 struct prov_shape_stream {
     bool started;                         /* message_start written */
+    bool any_block;                       /* a content block was opened */
     enum prov_shape_block cur;            /* the open text/thinking block, if any */
     int cur_index;                        /* its block index */
     int next_block;                       /* the next block index */
-    int ntools;                           /* entries of tool_block used */
     int tool_block[PROV_SHAPE_MAX_TOOLS]; /* OpenAI tool index -> block index + 1 (0: none) */
     bool tool_open[PROV_SHAPE_MAX_TOOLS]; /* that tool block is still open */
+    int nopen;                            /* entries of open_tools used */
+    int open_tools[PROV_SHAPE_MAX_TOOLS]; /* OpenAI tool indexes of the open tool blocks */
     long prompt_tokens, completion_tokens, cached_tokens; /* last non-zero values seen */
-    char stop_reason[32];                                 /* "" until a finish_reason */
-    char id[96];
-    char model[160];
+    char stop_reason[32];                                 /* Anthropic reason; "" until known */
+    char id[96];                                          /* the first chunk's id */
+    char model[160];                                      /* the first chunk's model */
 };
 
 struct prov_shape_ops {
