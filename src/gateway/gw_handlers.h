@@ -52,6 +52,9 @@ void gw_pricing_delete(struct gw_req *r, const struct gw_params *p);
 /* gw_chat.c: the LLM path (spec §1.3). */
 void gw_chat_completions(struct gw_req *r, const struct gw_params *p);
 
+/* gw_messages.c: Anthropic Messages in, for every provider (spec §1.4). */
+void gw_messages(struct gw_req *r, const struct gw_params *p);
+
 /* gw_models.c */
 void gw_models_list(struct gw_req *r, const struct gw_params *p);
 void gw_models_get(struct gw_req *r, const struct gw_params *p);

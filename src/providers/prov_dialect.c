@@ -19,6 +19,12 @@ const struct prov_dialect_ops *prov_dialect_get(enum prov_dialect d)
     }
 }
 
+const struct prov_dialect_ops *prov_dialect_native_messages(enum prov_dialect d)
+{
+    (void)d; /* none yet */
+    return NULL;
+}
+
 void prov_http_cleanup(struct prov_http *h)
 {
     free(h->url);

@@ -97,7 +97,7 @@ static const struct prov_info prov_table[] = {
     {"together", PROV_D_OPENAI, "https://api.together.xyz/v1", "TOGETHER_API_KEY",
      "TOGETHER_API_BASE", PROV_AUTH_BEARER},
     {"vertexai", PROV_D_GEMINI, NULL, NULL, "VERTEXAI_API_BASE", PROV_AUTH_CLOUD},
-    {"vertexaianthropic", PROV_D_ANTHROPIC, NULL, NULL, "VERTEXAI_ANTHROPIC_API_BASE",
+    {"vertexaianthropic", PROV_D_ANTHROPIC_VERTEX, NULL, NULL, "VERTEXAI_ANTHROPIC_API_BASE",
      PROV_AUTH_CLOUD},
     {"vllm", PROV_D_OPENAI, "http://localhost:8000/v1", "VLLM_API_KEY", "VLLM_API_BASE",
      PROV_AUTH_BEARER},
@@ -110,6 +110,18 @@ static const struct prov_info prov_table[] = {
 };
 
 #define PROV_N (sizeof(prov_table) / sizeof(prov_table[0]))
+
+unsigned prov_caps(const struct prov_info *p)
+{
+    switch (p->dialect) {
+    case PROV_D_OPENAI:
+        return PROV_CAP_CHAT | PROV_CAP_STREAM | PROV_CAP_EMBED;
+    case PROV_D_ANTHROPIC:
+        return PROV_CAP_CHAT | PROV_CAP_STREAM | PROV_CAP_MESSAGES_NATIVE;
+    default:
+        return 0; /* a dialect of its own, not implemented yet */
+    }
+}
 
 const struct prov_info *prov_find(const char *id)
 {

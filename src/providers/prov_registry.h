@@ -8,10 +8,11 @@
 #include <stddef.h>
 
 enum prov_dialect {
-    PROV_D_OPENAI,    /* OpenAI chat/completions wire format at base_url */
-    PROV_D_ANTHROPIC, /* Anthropic Messages API */
-    PROV_D_GEMINI,    /* Google Gemini / Vertex AI */
-    PROV_D_OTHER,     /* own SDK wire format: needs a dialect of its own */
+    PROV_D_OPENAI,           /* OpenAI chat/completions wire format at base_url */
+    PROV_D_ANTHROPIC,        /* Anthropic Messages API */
+    PROV_D_ANTHROPIC_VERTEX, /* Anthropic Messages on Vertex AI (URL and OAuth of its own) */
+    PROV_D_GEMINI,           /* Google Gemini / Vertex AI */
+    PROV_D_OTHER,            /* own SDK wire format: needs a dialect of its own */
 };
 
 /* How a provider expects its API key. */
@@ -32,6 +33,21 @@ struct prov_info {
     const char *base_env;
     enum prov_auth auth; /* omitted in the table: PROV_AUTH_BEARER */
 };
+
+/* What a provider can be asked for (DESIGN.md §3: capabilities per provider). */
+enum prov_cap {
+    PROV_CAP_CHAT = 1 << 0,            /* chat completions, JSON */
+    PROV_CAP_STREAM = 1 << 1,          /* chat completions, streamed */
+    PROV_CAP_EMBED = 1 << 2,           /* embeddings */
+    PROV_CAP_MESSAGES_NATIVE = 1 << 3, /* its own wire is the Anthropic Messages API */
+};
+
+/*
+ * The capabilities of p that this gateway serves today (a mask of enum prov_cap): those of its
+ * wire dialect, 0 for a dialect not implemented yet. Chat implies /v1/messages (bridged when not
+ * native).
+ */
+unsigned prov_caps(const struct prov_info *p);
 
 /* The provider with this exact (case-sensitive) id, or NULL. */
 const struct prov_info *prov_find(const char *id);
