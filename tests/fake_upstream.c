@@ -411,6 +411,8 @@ static void fake_route(struct evhttp_request *req, void *arg)
         fake_record(srv, req, path, text, len);
         if (fake_ends_with(path, "/chat/completions"))
             fake_chat(srv, req, text, len);
+        else if (fake_ends_with(path, "/v1/messages"))
+            fake_messages(srv, req, text, len);
         else if (fake_ends_with(path, "/embeddings"))
             fake_embeddings(req, text, len);
         else

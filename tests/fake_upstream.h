@@ -131,4 +131,9 @@ void fake_chat(struct fake_srv *srv, struct evhttp_request *req, const char *tex
 /* POST .../embeddings. */
 void fake_embeddings(struct evhttp_request *req, const char *text, size_t len);
 
+/* ---- fake_anthropic.c ---- */
+
+/* POST .../v1/messages. */
+void fake_messages(struct fake_srv *srv, struct evhttp_request *req, const char *text, size_t len);
+
 #endif
