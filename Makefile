@@ -43,6 +43,7 @@ FMT_SRCS := $(wildcard src/*.[ch] src/*/*.[ch] tests/*.[ch] tests/fuzz/*.[ch] te
 BIN := $(BUILD)/any-llm-gateway
 TESTBIN := $(BUILD)/check_gateway
 FAKE := $(BUILD)/fake-upstream
+FAKE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/fake_*.c))
 
 .PHONY: all run test check deps deps-test sdk-deps bench soak format format-check clean
 .DEFAULT_GOAL := all
@@ -76,11 +77,11 @@ $(BUILD)/tests/%.o: tests/%.c | $(BUILD)/gen/suites.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CHECK_FLAGS) -Itests -include tests/t_suites.h -c $< -o $@
 
-$(TESTBIN): $(filter-out $(BUILD)/tests/fake_upstream.o,$(TEST_OBJS)) $(BUILD)/libgateway.a
+$(TESTBIN): $(filter-out $(FAKE_OBJS),$(TEST_OBJS)) $(BUILD)/libgateway.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_FLAGS) $(LDLIBS)
 
-# A fake OpenAI-wire provider for the end-to-end tests (tests/fake_upstream.c).
-$(FAKE): $(BUILD)/tests/fake_upstream.o
+# A fake provider for the end-to-end tests (tests/fake_*.c: OpenAI wire, Anthropic Messages).
+$(FAKE): $(FAKE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The official SDKs (npm) the end-to-end tests drive the gateway with, in an ignored folder.

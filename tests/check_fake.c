@@ -1,8 +1,9 @@
 /*
- * Tests of the fake provider (tests/fake_upstream.c) and its client (t_fake.c) over plain HTTP:
- * every scenario's status and body, SSE event order with and without include_usage, the
- * control endpoints, client-close detection, backpressure, and a clean (leak-free under SAN)
- * exit with requests still in flight.
+ * Tests of the fake provider (tests/fake_*.c) and its client (t_fake.c) over plain HTTP: every
+ * scenario's status and body, SSE event order with and without include_usage, the control
+ * endpoints, client-close detection, backpressure, and a clean (leak-free under SAN) exit with
+ * requests still in flight; the same for the Anthropic Messages mode (message shape, event
+ * order and framing, error types and retry-after, the checks a real API makes).
  */
 #include <check.h>
 #include <signal.h>
@@ -231,25 +232,33 @@ static bool wait_stat(const char *name, long want, int ms)
     return false;
 }
 
-/* Opens a connection and sends a chat request for model without reading the answer. */
-static int raw_chat(const char *model, bool stream)
+/* Opens a connection and POSTs body to path with extra headers without reading the answer. */
+static int raw_post(const char *path, const char *headers, const char *body)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET,
                              .sin_port = htons((uint16_t)fk.port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    char body[256], req[512];
-    int fd = socket(AF_INET, SOCK_STREAM, 0), n, bn;
+    char req[1024];
+    int fd = socket(AF_INET, SOCK_STREAM, 0), n;
 
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    bn = snprintf(body, sizeof(body), "{\"model\":\"%s\",\"stream\":%s}", model,
-                  stream ? "true" : "false");
     n = snprintf(req, sizeof(req),
-                 "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n" JSON_CT
-                 "Content-Length: %d\r\n\r\n%s",
-                 bn, body);
+                 "POST %s HTTP/1.1\r\nHost: x\r\n" JSON_CT "%sContent-Length: %zu\r\n\r\n%s", path,
+                 headers, strlen(body), body);
+    ck_assert_int_lt(n, (int)sizeof(req));
     ck_assert_int_eq(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
     return fd;
+}
+
+/* Opens a connection and sends a chat request for model without reading the answer. */
+static int raw_chat(const char *model, bool stream)
+{
+    char body[256];
+
+    snprintf(body, sizeof(body), "{\"model\":\"%s\",\"stream\":%s}", model,
+             stream ? "true" : "false");
+    return raw_post("/v1/chat/completions", "", body);
 }
 
 START_TEST(start_stop_and_port_file)
@@ -746,6 +755,426 @@ START_TEST(shutdown_in_flight)
 }
 END_TEST
 
+/* ---- Anthropic Messages mode ---- */
+
+#define ANTH_AUTH "x-api-key: sk-ant-test\r\nanthropic-version: 2023-06-01\r\n"
+
+/* POSTs a Messages request for model with extra top-level members (",..." or "") and headers
+ * (NULL: ANTH_AUTH) to /v1/messages. */
+static void messages(const char *model, const char *extra, const char *headers, struct t_resp *r)
+{
+    char body[1024], hdrs[512];
+
+    snprintf(body, sizeof(body),
+             "{\"model\":\"%s\",\"max_tokens\":64,\"messages\":[{\"role\":\"user\",\"content\":"
+             "\"hi\"}]%s}",
+             model, extra);
+    snprintf(hdrs, sizeof(hdrs), JSON_CT "%s", headers != NULL ? headers : ANTH_AUTH);
+    ck_assert_int_eq(t_http(fk.port, "POST", "/v1/messages", hdrs, body, r), 0);
+}
+
+/*
+ * Splits an Anthropic SSE body into its data objects (a JSON array, owned). Every event must be
+ * exactly "event: <type>\ndata: <json>\n\n" with <type> equal to the data's "type".
+ * *complete: the chunked body had its final chunk.
+ */
+static json_t *anth_events(const struct t_resp *r, int *complete)
+{
+    json_t *events = json_array();
+    char *text, *p;
+
+    ck_assert_int_eq(r->status, 200);
+    assert_header(r, "Content-Type", "text/event-stream");
+    *complete = dechunk(r->body, r->body_len, &text);
+    for (p = text; *p != '\0';) {
+        char *nl = strchr(p, '\n'), *end = strstr(p, "\n\n");
+        json_t *j;
+
+        ck_assert_msg(strncmp(p, "event: ", 7) == 0, "event without a name: %s", p);
+        ck_assert_msg(nl != NULL && end != NULL && nl < end, "unterminated event: %s", p);
+        ck_assert_msg(strncmp(nl + 1, "data: ", 6) == 0, "event without data: %s", p);
+        j = json_loadb(nl + 7, (size_t)(end - nl - 7), 0, NULL);
+        ck_assert_msg(json_is_object(j), "event data is not a JSON object: %s", p);
+        ck_assert_msg(jstr(j, "type") != NULL && strlen(jstr(j, "type")) == (size_t)(nl - p - 7) &&
+                          strncmp(jstr(j, "type"), p + 7, (size_t)(nl - p - 7)) == 0,
+                      "event name is not the data's type: %s", p);
+        json_array_append_new(events, j);
+        p = end + 2;
+    }
+    free(text);
+    return events;
+}
+
+/* The events' types joined by spaces ("message_start content_block_start ..."). */
+static void anth_types(json_t *events, char *buf, size_t len)
+{
+    size_t i, n = 0;
+    json_t *e;
+
+    buf[0] = '\0';
+    json_array_foreach(events, i, e)
+    {
+        n += (size_t)snprintf(buf + n, len - n, "%s%s", i > 0 ? " " : "", jstr(e, "type"));
+        ck_assert_uint_lt(n, len);
+    }
+}
+
+/* Event i's delta.<field> (content_block_delta at index). */
+static const char *anth_delta(json_t *events, size_t i, long index, const char *dtype,
+                              const char *field)
+{
+    json_t *e = json_array_get(events, i), *d = json_object_get(e, "delta");
+
+    ck_assert_str_eq(jstr(e, "type"), "content_block_delta");
+    ck_assert_int_eq(json_integer_value(json_object_get(e, "index")), index);
+    ck_assert_str_eq(jstr(d, "type"), dtype);
+    return jstr(d, field);
+}
+
+static void anth_assert_usage(json_t *usage, long in, long cread, long ccreate, long out)
+{
+    ck_assert_int_eq(json_integer_value(json_object_get(usage, "input_tokens")), in);
+    ck_assert_int_eq(json_integer_value(json_object_get(usage, "cache_read_input_tokens")), cread);
+    ck_assert_int_eq(json_integer_value(json_object_get(usage, "cache_creation_input_tokens")),
+                     ccreate);
+    ck_assert_int_eq(json_integer_value(json_object_get(usage, "output_tokens")), out);
+}
+
+/* A JSON reply: the message envelope for model; returns its content array (borrowed from *j). */
+static json_t *anth_message(const struct t_resp *r, const char *model, const char *stop, json_t **j)
+{
+    ck_assert_int_eq(r->status, 200);
+    assert_header(r, "Content-Type", "application/json");
+    *j = body_json(r);
+    ck_assert_str_eq(jstr(*j, "id"), "msg_fake");
+    ck_assert_str_eq(jstr(*j, "type"), "message");
+    ck_assert_str_eq(jstr(*j, "role"), "assistant");
+    ck_assert_str_eq(jstr(*j, "model"), model);
+    ck_assert_str_eq(jstr(*j, "stop_reason"), stop);
+    ck_assert(json_is_null(json_object_get(*j, "stop_sequence")));
+    return json_object_get(*j, "content");
+}
+
+START_TEST(anthropic_json)
+{
+    static const char *const models[] = {"claude-ok", "claude-sonnet-4-5", "claude-cache~t1"};
+    struct t_resp r;
+    json_t *j, *content, *b;
+
+    for (size_t i = 0; i < 3; i++) {
+        messages(models[i], "", NULL, &r);
+        content = anth_message(&r, models[i], "end_turn", &j);
+        ck_assert_int_eq(json_array_size(content), 1);
+        ck_assert_str_eq(jstr(json_array_get(content, 0), "type"), "text");
+        ck_assert_str_eq(jstr(json_array_get(content, 0), "text"), "Hello from claude");
+        anth_assert_usage(json_object_get(j, "usage"), 10, i == 2 ? 100 : 0, i == 2 ? 20 : 0, 5);
+        json_decref(j);
+        t_resp_free(&r);
+    }
+    messages("claude-tools", "", NULL, &r);
+    content = anth_message(&r, "claude-tools", "tool_use", &j);
+    ck_assert_int_eq(json_array_size(content), 2);
+    ck_assert_str_eq(jstr(json_array_get(content, 0), "text"), "Let me check.");
+    b = json_array_get(content, 1);
+    ck_assert_str_eq(jstr(b, "type"), "tool_use");
+    ck_assert_str_eq(jstr(b, "id"), "toolu_01B");
+    ck_assert_str_eq(jstr(b, "name"), "get_weather");
+    ck_assert_str_eq(jstr(b, "input.city"), "Paris");
+    ck_assert_int_eq(json_object_size(json_object_get(b, "input")), 1);
+    anth_assert_usage(json_object_get(j, "usage"), 120, 0, 0, 40);
+    json_decref(j);
+    t_resp_free(&r);
+    messages("claude-thinking", "", NULL, &r);
+    content = anth_message(&r, "claude-thinking", "end_turn", &j);
+    ck_assert_int_eq(json_array_size(content), 2);
+    b = json_array_get(content, 0);
+    ck_assert_str_eq(jstr(b, "type"), "thinking");
+    ck_assert_str_eq(jstr(b, "thinking"), "Let me think");
+    ck_assert_str_eq(jstr(b, "signature"), "sig123");
+    ck_assert_str_eq(jstr(json_array_get(content, 1), "text"), "Answer");
+    json_decref(j);
+    t_resp_free(&r);
+    ck_assert_int_eq(t_fake_stat(&fk, "requests"), 5);
+    fake_stop_clean();
+}
+END_TEST
+
+START_TEST(anthropic_stream)
+{
+    struct t_resp r;
+    json_t *ev, *start, *md;
+    int complete;
+    char types[1024];
+
+    messages("claude-cache", ",\"stream\":true", NULL, &r);
+    ev = anth_events(&r, &complete);
+    ck_assert_int_eq(complete, 1);
+    anth_types(ev, types, sizeof(types));
+    ck_assert_str_eq(types, "message_start content_block_start ping content_block_delta "
+                            "content_block_delta content_block_stop message_delta message_stop");
+    start = json_object_get(json_array_get(ev, 0), "message");
+    ck_assert_str_eq(jstr(start, "id"), "msg_fake");
+    ck_assert_str_eq(jstr(start, "model"), "claude-cache");
+    ck_assert_int_eq(json_array_size(json_object_get(start, "content")), 0);
+    ck_assert(json_is_null(json_object_get(start, "stop_reason")));
+    anth_assert_usage(json_object_get(start, "usage"), 10, 100, 20, 1);
+    ck_assert_str_eq(jstr(json_array_get(ev, 1), "content_block.type"), "text");
+    ck_assert_str_eq(jstr(json_array_get(ev, 1), "content_block.text"), "");
+    ck_assert_str_eq(anth_delta(ev, 3, 0, "text_delta", "text"), "Hel");
+    ck_assert_str_eq(anth_delta(ev, 4, 0, "text_delta", "text"), "lo");
+    md = json_array_get(ev, 6);
+    ck_assert_str_eq(jstr(md, "delta.stop_reason"), "end_turn");
+    ck_assert_int_eq(jint(md, "usage", "output_tokens"), 5);
+    json_decref(ev);
+    t_resp_free(&r);
+
+    messages("claude-tools", ",\"stream\":true", NULL, &r);
+    ev = anth_events(&r, &complete);
+    anth_types(ev, types, sizeof(types));
+    ck_assert_str_eq(types, "message_start content_block_start ping content_block_delta "
+                            "content_block_stop content_block_start content_block_delta "
+                            "content_block_delta content_block_stop message_delta message_stop");
+    anth_assert_usage(json_object_get(json_object_get(json_array_get(ev, 0), "message"), "usage"),
+                      120, 0, 0, 1);
+    ck_assert_str_eq(anth_delta(ev, 3, 0, "text_delta", "text"), "Let me check.");
+    start = json_array_get(ev, 5);
+    ck_assert_int_eq(json_integer_value(json_object_get(start, "index")), 1);
+    ck_assert_str_eq(jstr(start, "content_block.type"), "tool_use");
+    ck_assert_str_eq(jstr(start, "content_block.id"), "toolu_01B");
+    ck_assert_str_eq(jstr(start, "content_block.name"), "get_weather");
+    ck_assert_int_eq(
+        json_object_size(json_object_get(json_object_get(start, "content_block"), "input")), 0);
+    ck_assert_str_eq(anth_delta(ev, 6, 1, "input_json_delta", "partial_json"), "{\"city\":");
+    ck_assert_str_eq(anth_delta(ev, 7, 1, "input_json_delta", "partial_json"), "\"Paris\"}");
+    md = json_array_get(ev, 9);
+    ck_assert_str_eq(jstr(md, "delta.stop_reason"), "tool_use");
+    ck_assert_int_eq(jint(md, "usage", "output_tokens"), 40);
+    json_decref(ev);
+    t_resp_free(&r);
+
+    messages("claude-thinking", ",\"stream\":true", NULL, &r);
+    ev = anth_events(&r, &complete);
+    anth_types(ev, types, sizeof(types));
+    ck_assert_str_eq(types, "message_start content_block_start ping content_block_delta "
+                            "content_block_delta content_block_stop content_block_start "
+                            "content_block_delta content_block_stop message_delta message_stop");
+    ck_assert_str_eq(jstr(json_array_get(ev, 1), "content_block.type"), "thinking");
+    ck_assert_str_eq(anth_delta(ev, 3, 0, "thinking_delta", "thinking"), "Let me think");
+    ck_assert_str_eq(anth_delta(ev, 4, 0, "signature_delta", "signature"), "sig123");
+    ck_assert_str_eq(anth_delta(ev, 7, 1, "text_delta", "text"), "Answer");
+    json_decref(ev);
+    t_resp_free(&r);
+    /* Deltas with content count as chunks: 2 + 3 + 2 (not the signature). */
+    ck_assert_int_eq(t_fake_stat(&fk, "chunks_sent"), 7);
+    ck_assert_int_eq(t_fake_stat(&fk, "active"), 0);
+    fake_stop_clean();
+}
+END_TEST
+
+/* The Anthropic error body of r: status, error.type, error.message. */
+static void anth_assert_error(const struct t_resp *r, int status, const char *type,
+                              const char *message)
+{
+    json_t *j;
+
+    ck_assert_int_eq(r->status, status);
+    assert_header(r, "Content-Type", "application/json");
+    j = body_json(r);
+    ck_assert_str_eq(jstr(j, "type"), "error");
+    ck_assert_str_eq(jstr(j, "error.type"), type);
+    ck_assert_str_eq(jstr(j, "error.message"), message);
+    json_decref(j);
+}
+
+START_TEST(anthropic_errors)
+{
+    static const struct {
+        const char *model, *type, *message;
+        int status;
+        bool retry;
+    } cases[] = {
+        {"claude-status-429", "rate_limit_error", "fake anthropic error 429", 429, true},
+        {"claude-status-529", "overloaded_error", "fake anthropic error 529", 529, true},
+        {"claude-status-400", "invalid_request_error", "fake anthropic error 400", 400, false},
+        {"claude-status-401", "authentication_error", "fake anthropic error 401", 401, false},
+        {"claude-status-413", "request_too_large", "fake anthropic error 413", 413, false},
+        {"claude-status-503", "api_error", "fake anthropic error 503", 503, false},
+        {"claude-error", "api_error", "fake anthropic error 500", 500, false},
+    };
+    struct t_resp r;
+    json_t *ev, *err;
+    int complete;
+    char buf[64], types[512];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        /* A stream request is refused the same way, before any event. */
+        messages(cases[i].model, i % 2 == 0 ? "" : ",\"stream\":true", NULL, &r);
+        anth_assert_error(&r, cases[i].status, cases[i].type, cases[i].message);
+        if (cases[i].retry)
+            assert_header(&r, "retry-after", "7");
+        else
+            ck_assert_ptr_null(t_header(&r, "retry-after", buf, sizeof(buf)));
+        t_resp_free(&r);
+    }
+    messages("claude-error", ",\"stream\":true", NULL, &r);
+    ev = anth_events(&r, &complete);
+    ck_assert_int_eq(complete, 1); /* the body ends normally after the error event */
+    anth_types(ev, types, sizeof(types));
+    ck_assert_str_eq(types, "message_start content_block_start ping content_block_delta error");
+    ck_assert_str_eq(anth_delta(ev, 3, 0, "text_delta", "text"), "Hel");
+    err = json_array_get(ev, 4);
+    ck_assert_str_eq(jstr(err, "error.type"), "overloaded_error");
+    ck_assert_str_eq(jstr(err, "error.message"), "Overloaded");
+    json_decref(ev);
+    t_resp_free(&r);
+    fake_stop_clean();
+}
+END_TEST
+
+/* What the real API refuses before looking at the model: credentials, version, shape. */
+START_TEST(anthropic_request_checks)
+{
+    struct t_resp r;
+
+    messages("claude-ok", "", "anthropic-version: 2023-06-01\r\nAuthorization: Bearer sk-x\r\n",
+             &r);
+    anth_assert_error(&r, 401, "authentication_error", "x-api-key header is required");
+    t_resp_free(&r);
+    messages("claude-ok", "", "x-api-key: k\r\n", &r);
+    anth_assert_error(&r, 400, "invalid_request_error", "anthropic-version: header is required");
+    t_resp_free(&r);
+    messages("claude-ok", ",\"stream_options\":{\"include_usage\":true}", NULL, &r);
+    anth_assert_error(&r, 400, "invalid_request_error",
+                      "stream_options: Extra inputs are not permitted");
+    t_resp_free(&r);
+    ck_assert_int_eq(t_http(fk.port, "POST", "/v1/messages", JSON_CT ANTH_AUTH,
+                            "{\"model\":\"claude-ok\",\"messages\":[]}", &r),
+                     0);
+    anth_assert_error(&r, 400, "invalid_request_error", "max_tokens: Field required");
+    t_resp_free(&r);
+    ck_assert_int_eq(t_http(fk.port, "POST", "/v1/messages", JSON_CT ANTH_AUTH, "[1]", &r), 0);
+    anth_assert_error(&r, 400, "invalid_request_error", "request body is not a JSON object");
+    t_resp_free(&r);
+    /* Every path ending in /v1/messages; the OpenAI path still answers the OpenAI way. */
+    ck_assert_int_eq(t_http(fk.port, "POST", "/anthropic/v1/messages", JSON_CT ANTH_AUTH,
+                            "{\"model\":\"m\",\"max_tokens\":1,\"messages\":[]}", &r),
+                     0);
+    ck_assert_int_eq(r.status, 200);
+    t_resp_free(&r);
+    chat("claude-ok", "", NULL, &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.body, "Hello from fake"));
+    t_resp_free(&r);
+    ck_assert_int_eq(t_fake_stat(&fk, "requests"), 7);
+    fake_stop_clean();
+}
+END_TEST
+
+START_TEST(anthropic_last_and_echo)
+{
+    static const char body[] =
+        "{\"model\": \"claude-echo\", \"max_tokens\": 8, \"messages\": [{\"x\": \"\\u00e9\"}]}";
+    struct t_resp r;
+    json_t *j, *last, *hdrs, *ev;
+    int complete;
+
+    ck_assert_int_eq(t_http(fk.port, "POST", "/v1/messages",
+                            JSON_CT ANTH_AUTH "anthropic-beta: a,b\r\n", body, &r),
+                     0);
+    ck_assert_str_eq(
+        jstr(json_array_get(anth_message(&r, "claude-echo", "end_turn", &j), 0), "text"), body);
+    json_decref(j);
+    t_resp_free(&r);
+    last = t_fake_get(&fk, "/_last");
+    ck_assert_ptr_nonnull(last);
+    ck_assert_str_eq(jstr(last, "path"), "/v1/messages");
+    ck_assert_str_eq(jstr(last, "raw"), body);
+    ck_assert_str_eq(jstr(last, "body.model"), "claude-echo");
+    ck_assert_int_eq(jint(last, "body", "max_tokens"), 8);
+    hdrs = json_object_get(last, "headers");
+    ck_assert_str_eq(jstr(hdrs, "x-api-key"), "sk-ant-test");
+    ck_assert_str_eq(jstr(hdrs, "anthropic-version"), "2023-06-01");
+    ck_assert_str_eq(jstr(hdrs, "anthropic-beta"), "a,b");
+    ck_assert_ptr_null(json_object_get(hdrs, "authorization"));
+    json_decref(last);
+    /* Refused requests are recorded too (a test can see what the gateway sent). */
+    messages("claude-ok", "", "anthropic-version: 2023-06-01\r\n", &r);
+    ck_assert_int_eq(r.status, 401);
+    t_resp_free(&r);
+    last = t_fake_get(&fk, "/_last");
+    ck_assert_ptr_null(json_object_get(json_object_get(last, "headers"), "x-api-key"));
+    json_decref(last);
+    /* Streamed, the body comes back as one text delta. */
+    messages("claude-echo", ",\"stream\":true", NULL, &r);
+    ev = anth_events(&r, &complete);
+    ck_assert_ptr_nonnull(strstr(anth_delta(ev, 3, 0, "text_delta", "text"), "\"stream\":true"));
+    json_decref(ev);
+    t_resp_free(&r);
+    fake_stop_clean();
+}
+END_TEST
+
+START_TEST(anthropic_cut_and_slow)
+{
+    struct t_resp r;
+    json_t *ev, *j;
+    int complete, fd;
+    char types[512];
+    long t0;
+
+    messages("claude-cut", ",\"stream\":true", NULL, &r);
+    ev = anth_events(&r, &complete);
+    ck_assert_int_eq(complete, 0); /* no terminating zero-size chunk */
+    anth_types(ev, types, sizeof(types));
+    ck_assert_str_eq(types, "message_start content_block_start ping content_block_delta");
+    json_decref(ev);
+    t_resp_free(&r);
+    ck_assert_int_eq(t_http(fk.port, "POST", "/v1/messages", JSON_CT ANTH_AUTH,
+                            "{\"model\":\"claude-cut\",\"max_tokens\":1,\"messages\":[]}", &r),
+                     -1);
+    t_resp_free(&r);
+
+    t0 = now_ms();
+    messages("claude-slow-3-60", ",\"stream\":true", NULL, &r);
+    ck_assert_int_ge(now_ms() - t0, 180 - 5);
+    ev = anth_events(&r, &complete);
+    ck_assert_int_eq(complete, 1);
+    anth_types(ev, types, sizeof(types));
+    ck_assert_str_eq(types, "message_start content_block_start ping content_block_delta "
+                            "content_block_delta content_block_delta content_block_stop "
+                            "message_delta message_stop");
+    ck_assert_str_eq(anth_delta(ev, 5, 0, "text_delta", "text"), "x2 ");
+    ck_assert_int_eq(jint(json_array_get(ev, 7), "usage", "output_tokens"), 3);
+    json_decref(ev);
+    t_resp_free(&r);
+    t0 = now_ms();
+    messages("claude-slow-2-60", "", NULL, &r);
+    ck_assert_int_ge(now_ms() - t0, 120 - 5);
+    ck_assert_str_eq(
+        jstr(json_array_get(anth_message(&r, "claude-slow-2-60", "end_turn", &j), 0), "text"),
+        "x0 x1 ");
+    anth_assert_usage(json_object_get(j, "usage"), 10, 0, 0, 2);
+    json_decref(j);
+    t_resp_free(&r);
+
+    /* A client that leaves mid-stream is noticed; SIGTERM with one in flight exits cleanly. */
+    fd = raw_post("/v1/messages", ANTH_AUTH,
+                  "{\"model\":\"claude-slow-50-100\",\"max_tokens\":1,\"messages\":[],"
+                  "\"stream\":true}");
+    ck_assert(wait_stat("active", 1, 2000));
+    for (t0 = now_ms(); t_fake_stat(&fk, "chunks_sent") < 6 && now_ms() - t0 < 2000;)
+        usleep(5000);
+    close(fd);
+    ck_assert(wait_stat("client_closed", 1, 2000));
+    ck_assert_int_eq(t_fake_stat(&fk, "active"), 0);
+    fd = raw_post("/v1/messages", ANTH_AUTH,
+                  "{\"model\":\"claude-slow-5-100000\",\"max_tokens\":1,\"messages\":[]}");
+    ck_assert(wait_stat("active", 1, 2000));
+    fake_stop_clean();
+    close(fd);
+}
+END_TEST
+
 Suite *fake_suite(void)
 {
     Suite *s = suite_create("fake");
@@ -769,6 +1198,12 @@ Suite *fake_suite(void)
     tcase_add_test(tc, last_stats_reset);
     tcase_add_test(tc, client_close);
     tcase_add_test(tc, shutdown_in_flight);
+    tcase_add_test(tc, anthropic_json);
+    tcase_add_test(tc, anthropic_stream);
+    tcase_add_test(tc, anthropic_errors);
+    tcase_add_test(tc, anthropic_request_checks);
+    tcase_add_test(tc, anthropic_last_and_echo);
+    tcase_add_test(tc, anthropic_cut_and_slow);
     suite_add_tcase(s, tc);
     return s;
 }

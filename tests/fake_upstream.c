@@ -1,10 +1,14 @@
 /*
- * fake-upstream: a scriptable OpenAI-wire provider for the end-to-end tests. The request's model
- * name picks the behaviour (fake-ok, fake-slow-N-MS, fake-big-N, fake-status-CODE, ...), and
+ * fake-upstream: a scriptable provider for the end-to-end tests, speaking the OpenAI wire
+ * (fake_openai.c) and Anthropic Messages (fake_anthropic.c). The request's model name picks the
+ * behaviour (fake-ok, fake-slow-N-MS, claude-tools, claude-status-CODE, ...; see t_fake.h), and
  * GET /_last, GET /_stats and POST /_reset let a test see what the gateway sent. Single-threaded
  * evhttp on 127.0.0.1:0; the port goes to --port-file once listening. SIGTERM/SIGINT free
- * everything and exit 0, so LeakSanitizer runs of the tests also check this program.
+ * everything and exit 0, so LeakSanitizer runs of the tests also check this program. This file:
+ * the process, routing, the control endpoints, reply helpers and calls answered over time.
  */
+#include "fake_upstream.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <signal.h>
@@ -26,75 +30,11 @@
 #include <jansson.h>
 #include <netinet/in.h>
 
-#define FAKE_CREATED 1700000000
-#define FAKE_HWM (256 * 1024) /* fake-big stops queueing above this much evhttp output */
-#define FAKE_BIG_LEN 1000     /* content bytes per fake-big chunk */
-#define FAKE_MAX_N 10000000L
-#define FAKE_MAX_MS 600000L
 #define FAKE_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(9))
-
-enum fake_kind {
-    FAKE_OK, /* also every unknown model */
-    FAKE_NOUSAGE,
-    FAKE_SLOW,
-    FAKE_BIG,
-    FAKE_MIDFAIL,
-    FAKE_MIDERROR,
-    FAKE_STATUS,
-    FAKE_HANG,
-    FAKE_BADJSON,
-    FAKE_ECHO,
-};
-
-struct fake_spec {
-    enum fake_kind kind;
-    long n;          /* content chunks (slow, big) */
-    long ms;         /* delay before each chunk (slow) */
-    int code;        /* HTTP status (status) */
-    int cut;         /* status: characters cut off the end of the echoed token (fake-keycut-) */
-    long completion; /* reported completion tokens when > 0 (overrun), else n */
-};
-
-struct fake_call;
-
-struct fake_srv {
-    struct event_base *base;
-    struct evhttp *http;
-    TAILQ_HEAD(fake_call_list, fake_call) calls; /* requests still being answered */
-    long requests;                               /* POSTs received since the last reset */
-    long active;                                 /* length of calls */
-    long client_closed;
-    long chunks_sent; /* SSE content chunks handed to evhttp */
-    json_t *last;     /* the /_last document; NULL when no POST since the last reset */
-};
-
-/*
- * One request answered over time (streams, delays, hangs). It is owned by srv->calls and ends
- * in exactly one of: fake_call_release (we answered), fake_call_closed (the client left, from
- * evhttp's close callback), fake_call_abort (we cut the connection), or shutdown.
- */
-struct fake_call {
-    TAILQ_ENTRY(fake_call) link;
-    struct fake_srv *srv;
-    struct evhttp_request *req;
-    struct evhttp_connection *evcon;
-    struct fake_spec sp;
-    char *model;
-    bool stream;
-    bool usage;     /* stream_options.include_usage */
-    bool close_now; /* the next tick cuts the connection (fake-midfail, internal errors) */
-    long sent;      /* content chunks sent */
-    struct event *timer;
-    struct event *watch; /* EOF detector while no reply has started */
-};
-
-typedef void fake_sent_fn(struct evhttp_connection *evcon, void *arg);
 
 /* ---- model names ---- */
 
-/* Parses a decimal in [min, max] at s that ends at stop; *end points at the stop character. */
-static bool fake_parse_num(const char *s, char stop, long min, long max, long *out,
-                           const char **end)
+bool fake_parse_num(const char *s, char stop, long min, long max, long *out, const char **end)
 {
     char *e;
     long v;
@@ -110,127 +50,12 @@ static bool fake_parse_num(const char *s, char stop, long min, long max, long *o
     return true;
 }
 
-/* The scenario of model; a "~tag" suffix (the soak test's request tags) is ignored. */
-static void fake_spec_parse(const char *tagged, struct fake_spec *sp)
+void fake_model_base(const char *tagged, char *out, size_t outlen)
 {
-    static const struct {
-        const char *name;
-        enum fake_kind kind;
-    } fixed[] = {
-        {"fake-nousage", FAKE_NOUSAGE},   {"fake-midfail", FAKE_MIDFAIL},
-        {"fake-miderror", FAKE_MIDERROR}, {"fake-hang", FAKE_HANG},
-        {"fake-badjson", FAKE_BADJSON},   {"fake-echo", FAKE_ECHO},
-    };
-    struct fake_spec s = {.kind = FAKE_OK};
-    const char *p, *tilde = strchr(tagged, '~');
-    char model[128];
-    long code;
+    const char *tilde = strchr(tagged, '~');
 
-    snprintf(model, sizeof(model), "%.*s",
-             (int)(tilde != NULL ? (size_t)(tilde - tagged) : strlen(tagged)), tagged);
-    *sp = s;
-    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-        if (strcmp(model, fixed[i].name) == 0) {
-            sp->kind = fixed[i].kind;
-            return;
-        }
-    }
-    if (strncmp(model, "fake-slow-", 10) == 0) {
-        if (fake_parse_num(model + 10, '-', 1, FAKE_MAX_N, &s.n, &p) &&
-            fake_parse_num(p + 1, '\0', 0, FAKE_MAX_MS, &s.ms, &p)) {
-            s.kind = FAKE_SLOW;
-            *sp = s;
-        }
-    } else if (strncmp(model, "fake-overrun-", 13) == 0) {
-        /* fake-overrun-<c>-<ms>: one chunk after ms, usage 10/c whatever max_tokens said. */
-        if (fake_parse_num(model + 13, '-', 1, FAKE_MAX_N, &s.completion, &p) &&
-            fake_parse_num(p + 1, '\0', 0, FAKE_MAX_MS, &s.ms, &p)) {
-            s.kind = FAKE_SLOW;
-            s.n = 1;
-            *sp = s;
-        }
-    } else if (strncmp(model, "fake-big-", 9) == 0) {
-        if (fake_parse_num(model + 9, '\0', 1, FAKE_MAX_N, &s.n, &p)) {
-            s.kind = FAKE_BIG;
-            *sp = s;
-        }
-    } else if (strncmp(model, "fake-status-", 12) == 0) {
-        if (fake_parse_num(model + 12, '\0', 200, 599, &code, &p)) {
-            s.kind = FAKE_STATUS;
-            s.code = (int)code;
-            *sp = s;
-        }
-    } else if (strncmp(model, "fake-keycut-", 12) == 0) {
-        if (fake_parse_num(model + 12, '\0', 200, 599, &code, &p)) {
-            s.kind = FAKE_STATUS;
-            s.code = (int)code;
-            s.cut = 1;
-            *sp = s;
-        }
-    }
-}
-
-/* ---- JSON documents ---- */
-
-static json_t *fake_usage_new(long prompt, long completion)
-{
-    return json_pack("{s:I,s:I,s:I}", "prompt_tokens", (json_int_t)prompt, "completion_tokens",
-                     (json_int_t)completion, "total_tokens", (json_int_t)(prompt + completion));
-}
-
-/* A chat.completion; takes ownership of content and usage (usage may be NULL: no key). */
-static json_t *fake_completion_new(const char *model, json_t *content, json_t *usage)
-{
-    json_t *doc = NULL;
-
-    if (content == NULL)
-        goto out;
-    doc = json_pack("{s:s,s:s,s:i,s:s,s:[{s:i,s:{s:s,s:O},s:s}]}", "id", "chatcmpl-fake", "object",
-                    "chat.completion", "created", FAKE_CREATED, "model", model, "choices", "index",
-                    0, "message", "role", "assistant", "content", content, "finish_reason", "stop");
-    if (doc != NULL && usage != NULL && json_object_set(doc, "usage", usage) < 0) {
-        json_decref(doc);
-        doc = NULL;
-    }
-out:
-    json_decref(content);
-    json_decref(usage);
-    return doc;
-}
-
-/* One chat.completion.chunk with a content delta; the first also carries the role, the last the
- * finish_reason. */
-static json_t *fake_chunk_new(const char *model, const char *text, size_t len, bool first,
-                              bool last)
-{
-    json_t *delta = json_object();
-    json_t *doc = NULL;
-
-    if (delta == NULL)
-        return NULL;
-    if (first && json_object_set_new(delta, "role", json_string("assistant")) < 0)
-        goto out;
-    if (json_object_set_new(delta, "content", json_stringn(text, len)) < 0)
-        goto out;
-    doc = json_pack("{s:s,s:s,s:i,s:s,s:[{s:i,s:O,s:s?}]}", "id", "chatcmpl-fake", "object",
-                    "chat.completion.chunk", "created", FAKE_CREATED, "model", model, "choices",
-                    "index", 0, "delta", delta, "finish_reason", last ? "stop" : NULL);
-out:
-    json_decref(delta);
-    return doc;
-}
-
-/* The usage-only chunk sent after the content when include_usage is set; takes usage. */
-static json_t *fake_usage_chunk_new(const char *model, json_t *usage)
-{
-    json_t *doc = NULL;
-
-    if (usage != NULL)
-        doc = json_pack("{s:s,s:s,s:i,s:s,s:[],s:O}", "id", "chatcmpl-fake", "object",
-                        "chat.completion.chunk", "created", FAKE_CREATED, "model", model, "choices",
-                        "usage", usage);
-    json_decref(usage);
-    return doc;
+    snprintf(out, outlen, "%.*s", (int)(tilde != NULL ? (size_t)(tilde - tagged) : strlen(tagged)),
+             tagged);
 }
 
 static json_t *fake_error_new(const char *message, const char *type, const char *code)
@@ -245,8 +70,7 @@ static int fake_dump_cb(const char *buf, size_t len, void *arg)
     return evbuffer_add(arg, buf, len);
 }
 
-/* Sends doc (ownership taken; NULL means an earlier allocation failed: 500) as the reply. */
-static void fake_reply_json(struct evhttp_request *req, int status, json_t *doc)
+void fake_reply_json(struct evhttp_request *req, int status, json_t *doc)
 {
     struct evbuffer *b = evbuffer_new();
 
@@ -263,14 +87,12 @@ static void fake_reply_json(struct evhttp_request *req, int status, json_t *doc)
     json_decref(doc);
 }
 
-static void fake_reply_error(struct evhttp_request *req, int status, const char *message,
-                             const char *type)
+void fake_reply_error(struct evhttp_request *req, int status, const char *message, const char *type)
 {
     fake_reply_json(req, status, fake_error_new(message, type, NULL));
 }
 
-/* Starts a 200 SSE reply (chunked: evhttp adds Transfer-Encoding for HTTP/1.1 clients). */
-static void fake_stream_start(struct evhttp_request *req)
+void fake_stream_start(struct evhttp_request *req)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 
@@ -280,10 +102,8 @@ static void fake_stream_start(struct evhttp_request *req)
     evhttp_send_reply_start(req, 200, "OK");
 }
 
-/* Hands len bytes to evhttp as one HTTP chunk; cb (may be NULL) runs once evhttp's output has
- * drained. */
-static int fake_send_raw(struct evhttp_request *req, const char *data, size_t len, fake_sent_fn *cb,
-                         void *arg)
+int fake_send_raw(struct evhttp_request *req, const char *data, size_t len, fake_sent_fn *cb,
+                  void *arg)
 {
     struct evbuffer *b = evbuffer_new();
 
@@ -297,14 +117,15 @@ static int fake_send_raw(struct evhttp_request *req, const char *data, size_t le
     return 0;
 }
 
-/* Sends "data: <doc>\n\n" (doc taken; NULL fails). content: count it in chunks_sent. */
-static int fake_send_event(struct fake_srv *srv, struct evhttp_request *req, json_t *doc,
-                           bool content, fake_sent_fn *cb, void *arg)
+int fake_send_event(struct fake_srv *srv, struct evhttp_request *req, const char *event,
+                    json_t *doc, bool content, fake_sent_fn *cb, void *arg)
 {
     struct evbuffer *b = evbuffer_new();
     int rc = -1;
 
     if (b == NULL || doc == NULL)
+        goto out;
+    if (event != NULL && evbuffer_add_printf(b, "event: %s\n", event) < 0)
         goto out;
     if (evbuffer_add(b, "data: ", 6) < 0 ||
         json_dump_callback(doc, fake_dump_cb, b, FAKE_DUMP_FLAGS) < 0 ||
@@ -319,21 +140,6 @@ out:
         evbuffer_free(b);
     json_decref(doc);
     return rc;
-}
-
-/* Ends a started stream: the usage chunk when usage != NULL (taken), [DONE], end of reply.
- * req is freed by evhttp afterwards. */
-static void fake_stream_finish(struct fake_srv *srv, struct evhttp_request *req, const char *model,
-                               json_t *usage)
-{
-    static const char done[] = "data: [DONE]\n\n";
-
-    if (usage != NULL &&
-        fake_send_event(srv, req, fake_usage_chunk_new(model, usage), false, NULL, NULL) < 0)
-        fprintf(stderr, "fake-upstream: cannot send the usage chunk\n");
-    if (fake_send_raw(req, done, sizeof(done) - 1, NULL, NULL) < 0)
-        fprintf(stderr, "fake-upstream: cannot send [DONE]\n");
-    evhttp_send_reply_end(req);
 }
 
 /* ---- calls answered over time ---- */
@@ -355,10 +161,9 @@ static void fake_call_free(struct fake_call *c)
     free(c);
 }
 
-/* Registers a call for req; its close callback is set until fake_call_release/abort. */
-static struct fake_call *fake_call_new(struct fake_srv *srv, struct evhttp_request *req,
-                                       const struct fake_spec *sp, const char *model, bool stream,
-                                       bool usage)
+struct fake_call *fake_call_new(struct fake_srv *srv, struct evhttp_request *req,
+                                const struct fake_spec *sp, const char *model, bool stream,
+                                bool usage, fake_tick_fn *tick)
 {
     struct fake_call *c = calloc(1, sizeof(*c));
 
@@ -370,6 +175,7 @@ static struct fake_call *fake_call_new(struct fake_srv *srv, struct evhttp_reque
     c->sp = *sp;
     c->stream = stream;
     c->usage = usage;
+    c->tick = tick;
     TAILQ_INSERT_TAIL(&srv->calls, c, link);
     srv->active++;
     c->model = strdup(model);
@@ -382,9 +188,7 @@ static struct fake_call *fake_call_new(struct fake_srv *srv, struct evhttp_reque
     return c;
 }
 
-/* Forgets c before answering its request: the close callback must not fire on a connection that
- * outlives the request (keep-alive) or closes after our reply. Returns the request. */
-static struct evhttp_request *fake_call_release(struct fake_call *c)
+struct evhttp_request *fake_call_release(struct fake_call *c)
 {
     struct evhttp_request *req = c->req;
 
@@ -393,9 +197,7 @@ static struct evhttp_request *fake_call_release(struct fake_call *c)
     return req;
 }
 
-/* Cuts the TCP connection without finishing the reply. Never call this from inside an evhttp
- * callback: evhttp_connection_free would pull the connection from under it. */
-static void fake_call_abort(struct fake_call *c)
+void fake_call_abort(struct fake_call *c)
 {
     struct evhttp_connection *evcon = c->evcon;
 
@@ -403,7 +205,7 @@ static void fake_call_abort(struct fake_call *c)
     evhttp_connection_free(evcon); /* also frees the request, still queued on it */
 }
 
-static void fake_call_after(struct fake_call *c, long long ms)
+void fake_call_after(struct fake_call *c, long long ms)
 {
     struct timeval tv = {.tv_sec = (time_t)(ms / 1000), .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 
@@ -414,9 +216,7 @@ static void fake_call_after(struct fake_call *c, long long ms)
         fprintf(stderr, "fake-upstream: evtimer_add failed\n");
 }
 
-/* Internal failure mid-answer: cut the connection from a fresh event, since this may run inside
- * an evhttp callback. */
-static void fake_call_fail(struct fake_call *c)
+void fake_call_fail(struct fake_call *c)
 {
     c->close_now = true;
     fake_call_after(c, 0);
@@ -439,8 +239,8 @@ static void fake_call_closed(struct evhttp_connection *evcon, void *arg)
     fake_call_free(c);
 }
 
-/* evhttp has written everything we queued: continue from a timer, outside its callback. */
-static void fake_call_flushed(struct evhttp_connection *evcon, void *arg)
+/* Continues from a timer, outside evhttp's callback. */
+void fake_call_flushed(struct evhttp_connection *evcon, void *arg)
 {
     (void)evcon;
     fake_call_after(arg, 0);
@@ -469,100 +269,13 @@ static void fake_call_watch(evutil_socket_t fd, short what, void *arg)
     evhttp_connection_free(c->evcon);
 }
 
-static void fake_call_watch_start(struct fake_call *c)
+void fake_call_watch_start(struct fake_call *c)
 {
     evutil_socket_t fd = bufferevent_getfd(evhttp_connection_get_bufferevent(c->evcon));
 
     c->watch = event_new(c->srv->base, fd, EV_READ, fake_call_watch, c);
     if (c->watch == NULL || event_add(c->watch, NULL) < 0)
         fprintf(stderr, "fake-upstream: cannot watch for client close\n");
-}
-
-/* fake-slow stream: one "x<i> " chunk per tick, then usage and [DONE]. */
-static void fake_slow_step(struct fake_call *c)
-{
-    char text[32];
-    bool last = c->sent + 1 >= c->sp.n;
-    struct fake_srv *srv = c->srv;
-    json_t *usage = NULL;
-    char *model;
-
-    snprintf(text, sizeof(text), "x%ld ", c->sent);
-    if (fake_send_event(c->srv, c->req,
-                        fake_chunk_new(c->model, text, strlen(text), c->sent == 0, last), true,
-                        NULL, NULL) < 0) {
-        fake_call_abort(c);
-        return;
-    }
-    c->sent++;
-    if (!last) {
-        fake_call_after(c, c->sp.ms);
-        return;
-    }
-    if (c->usage &&
-        (usage = fake_usage_new(10, c->sp.completion > 0 ? c->sp.completion : c->sp.n)) == NULL) {
-        fake_call_abort(c);
-        return;
-    }
-    /* Release first: the close callback must be gone before the reply can end. */
-    model = c->model;
-    c->model = NULL;
-    fake_stream_finish(srv, fake_call_release(c), model, usage);
-    free(model);
-}
-
-/* fake-slow without stream: one answer after n*ms with "x0 x1 ... " as content. */
-static void fake_slow_reply(struct fake_call *c)
-{
-    struct evbuffer *b = evbuffer_new();
-    json_t *doc = NULL;
-
-    if (b != NULL) {
-        for (long i = 0; i < c->sp.n; i++)
-            if (evbuffer_add_printf(b, "x%ld ", i) < 0)
-                break;
-        doc = fake_completion_new(
-            c->model, json_stringn((const char *)evbuffer_pullup(b, -1), evbuffer_get_length(b)),
-            fake_usage_new(10, c->sp.completion > 0 ? c->sp.completion : c->sp.n));
-        evbuffer_free(b);
-    }
-    fake_reply_json(fake_call_release(c), 200, doc);
-}
-
-/*
- * fake-big: queue chunks until evhttp holds FAKE_HWM bytes, then wait for its output to drain
- * (fake_call_flushed) so a client that stops reading stalls us instead of growing our memory.
- */
-static void fake_big_pump(struct fake_call *c)
-{
-    struct evbuffer *out = bufferevent_get_output(evhttp_connection_get_bufferevent(c->evcon));
-    struct fake_srv *srv = c->srv;
-    char text[FAKE_BIG_LEN];
-    json_t *usage = NULL;
-    char *model;
-
-    memset(text, 'a', sizeof(text));
-    while (c->sent < c->sp.n && evbuffer_get_length(out) < FAKE_HWM) {
-        json_t *chunk =
-            fake_chunk_new(c->model, text, sizeof(text), c->sent == 0, c->sent + 1 == c->sp.n);
-
-        if (fake_send_event(c->srv, c->req, chunk, true, fake_call_flushed, c) < 0) {
-            fake_call_fail(c);
-            return;
-        }
-        c->sent++;
-    }
-    if (c->sent < c->sp.n)
-        return;
-    if (c->usage && (usage = fake_usage_new(10, c->sp.n * 250)) == NULL) {
-        fake_call_fail(c);
-        return;
-    }
-    /* The plain chunks and the end replace fake_call_flushed as evhttp's write callback. */
-    model = c->model;
-    c->model = NULL;
-    fake_stream_finish(srv, fake_call_release(c), model, usage);
-    free(model);
 }
 
 static void fake_call_tick(evutil_socket_t fd, short what, void *arg)
@@ -575,237 +288,11 @@ static void fake_call_tick(evutil_socket_t fd, short what, void *arg)
         fake_call_abort(c);
         return;
     }
-    switch (c->sp.kind) {
-    case FAKE_SLOW:
-        if (c->stream)
-            fake_slow_step(c);
-        else
-            fake_slow_reply(c);
-        break;
-    case FAKE_BIG:
-        fake_big_pump(c);
-        break;
-    default:
-        break;
-    }
+    if (c->tick != NULL)
+        c->tick(c);
 }
 
-/* ---- endpoints ---- */
-
-/* Synchronous streams (fake-ok, fake-nousage, fake-echo): the given deltas, then the end. */
-static void fake_stream_now(struct fake_srv *srv, struct evhttp_request *req, const char *model,
-                            const char *const *parts, const size_t *lens, size_t n, json_t *usage)
-{
-    fake_stream_start(req);
-    for (size_t i = 0; i < n; i++) {
-        if (fake_send_event(srv, req, fake_chunk_new(model, parts[i], lens[i], i == 0, i + 1 == n),
-                            true, NULL, NULL) < 0)
-            fprintf(stderr, "fake-upstream: cannot send a chunk\n");
-    }
-    fake_stream_finish(srv, req, model, usage);
-}
-
-static void fake_midfail(struct fake_srv *srv, struct evhttp_request *req,
-                         const struct fake_spec *sp, const char *model, bool stream)
-{
-    struct fake_call *c = fake_call_new(srv, req, sp, model, stream, false);
-
-    if (c == NULL) {
-        fake_reply_error(req, 500, "fake-upstream: out of memory", "server_error");
-        return;
-    }
-    c->close_now = true;
-    if (!stream) {
-        fake_call_after(c, 0); /* no reply at all, just the close */
-        return;
-    }
-    fake_stream_start(req);
-    if (fake_send_event(srv, req, fake_chunk_new(model, "Hel", 3, true, false), true, NULL, NULL) <
-            0 ||
-        fake_send_event(srv, req, fake_chunk_new(model, "lo", 2, false, false), true,
-                        fake_call_flushed, c) < 0)
-        fake_call_after(c, 0);
-    /* Otherwise fake_call_flushed closes once both chunks reached the socket. */
-}
-
-static void fake_miderror(struct fake_srv *srv, struct evhttp_request *req, const char *model,
-                          bool stream)
-{
-    static const char err[] =
-        "data: {\"error\":{\"message\":\"boom mid-stream\",\"type\":\"server_error\"}}\n\n";
-
-    if (!stream) {
-        fake_reply_error(req, 500, "boom mid-stream", "server_error");
-        return;
-    }
-    fake_stream_start(req);
-    if (fake_send_event(srv, req, fake_chunk_new(model, "Hel", 3, true, false), true, NULL, NULL) <
-            0 ||
-        fake_send_raw(req, err, sizeof(err) - 1, NULL, NULL) < 0)
-        fprintf(stderr, "fake-upstream: cannot send the mid-stream error\n");
-    evhttp_send_reply_end(req);
-}
-
-/* The bearer token the client sent (Authorization, else x-api-key / api-key), "" if none. */
-static const char *fake_token(struct evhttp_request *req)
-{
-    struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-    const char *v = evhttp_find_header(in, "Authorization");
-
-    if (v != NULL) {
-        if (strncasecmp(v, "Bearer ", 7) == 0)
-            v += 7;
-        return v;
-    }
-    v = evhttp_find_header(in, "x-api-key");
-    if (v == NULL)
-        v = evhttp_find_header(in, "api-key");
-    return v != NULL ? v : "";
-}
-
-static void fake_status(struct evhttp_request *req, int code, int cut)
-{
-    const char *tok = fake_token(req);
-    int keep = (int)strlen(tok) > cut ? (int)strlen(tok) - cut : 0;
-    json_t *msg = json_sprintf("fake error %d for token %.*s", code, keep, tok);
-    json_t *doc = NULL;
-
-    if (msg != NULL)
-        doc = json_pack("{s:{s:O,s:s,s:s}}", "error", "message", msg, "type", "fake_type", "code",
-                        "fake_code");
-    json_decref(msg);
-    if (code == 429 &&
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After", "7") < 0)
-        fprintf(stderr, "fake-upstream: cannot add Retry-After\n");
-    fake_reply_json(req, code, doc);
-}
-
-static void fake_badjson(struct evhttp_request *req)
-{
-    static const char text[] = "this is not json";
-    struct evbuffer *b = evbuffer_new();
-
-    if (b == NULL || evbuffer_add(b, text, sizeof(text) - 1) < 0 ||
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-                          "application/json") < 0)
-        evhttp_send_error(req, 500, NULL);
-    else
-        evhttp_send_reply(req, 200, "OK", b);
-    if (b != NULL)
-        evbuffer_free(b);
-}
-
-/* POST .../chat/completions: the model name picks the scenario (see the file comment). */
-static void fake_chat(struct fake_srv *srv, struct evhttp_request *req, const char *text,
-                      size_t len)
-{
-    static const char *const ok_parts[] = {"Hel", "lo", " world"};
-    static const size_t ok_lens[] = {3, 2, 6};
-    json_t *body = json_loadb(text, len, 0, NULL);
-    const char *model;
-    struct fake_spec sp;
-    struct fake_call *c;
-    bool stream, usage;
-
-    if (!json_is_object(body)) {
-        fake_reply_error(req, 400, "request body is not a JSON object", "invalid_request_error");
-        goto out;
-    }
-    model = json_string_value(json_object_get(body, "model"));
-    if (model == NULL)
-        model = "";
-    stream = json_is_true(json_object_get(body, "stream"));
-    usage = json_is_true(json_object_get(json_object_get(body, "stream_options"), "include_usage"));
-    fake_spec_parse(model, &sp);
-    switch (sp.kind) {
-    case FAKE_OK:
-    case FAKE_NOUSAGE:
-        if (stream)
-            fake_stream_now(srv, req, model, ok_parts, ok_lens, 3,
-                            usage && sp.kind == FAKE_OK ? fake_usage_new(10, 5) : NULL);
-        else
-            fake_reply_json(req, 200,
-                            fake_completion_new(model, json_string("Hello from fake"),
-                                                sp.kind == FAKE_OK ? fake_usage_new(10, 5) : NULL));
-        break;
-    case FAKE_ECHO:
-        if (stream)
-            fake_stream_now(srv, req, model, &text, &len, 1, usage ? fake_usage_new(10, 5) : NULL);
-        else
-            fake_reply_json(
-                req, 200,
-                fake_completion_new(model, json_stringn(text, len), fake_usage_new(10, 5)));
-        break;
-    case FAKE_BIG:
-        if (!stream) {
-            char *all = malloc((size_t)sp.n * FAKE_BIG_LEN);
-
-            if (all != NULL)
-                memset(all, 'a', (size_t)sp.n * FAKE_BIG_LEN);
-            fake_reply_json(req, 200,
-                            all == NULL ? NULL
-                                        : fake_completion_new(
-                                              model, json_stringn(all, (size_t)sp.n * FAKE_BIG_LEN),
-                                              fake_usage_new(10, sp.n * 250)));
-            free(all);
-            break;
-        }
-        c = fake_call_new(srv, req, &sp, model, stream, usage);
-        if (c == NULL) {
-            fake_reply_error(req, 500, "fake-upstream: out of memory", "server_error");
-            break;
-        }
-        fake_stream_start(req);
-        fake_big_pump(c);
-        break;
-    case FAKE_SLOW:
-    case FAKE_HANG:
-        c = fake_call_new(srv, req, &sp, model, stream, usage);
-        if (c == NULL) {
-            fake_reply_error(req, 500, "fake-upstream: out of memory", "server_error");
-            break;
-        }
-        if (sp.kind == FAKE_SLOW && stream) {
-            fake_stream_start(req); /* headers now, the first chunk after ms */
-            fake_call_after(c, sp.ms);
-            break;
-        }
-        fake_call_watch_start(c);
-        if (sp.kind == FAKE_SLOW)
-            fake_call_after(c, (long long)sp.n * sp.ms);
-        break;
-    case FAKE_MIDFAIL:
-        fake_midfail(srv, req, &sp, model, stream);
-        break;
-    case FAKE_MIDERROR:
-        fake_miderror(srv, req, model, stream);
-        break;
-    case FAKE_STATUS:
-        fake_status(req, sp.code, sp.cut);
-        break;
-    case FAKE_BADJSON:
-        fake_badjson(req);
-        break;
-    }
-out:
-    json_decref(body);
-}
-
-static void fake_embeddings(struct evhttp_request *req, const char *text, size_t len)
-{
-    json_t *body = json_loadb(text, len, 0, NULL);
-    const char *model = json_string_value(json_object_get(body, "model"));
-
-    if (!json_is_object(body))
-        fake_reply_error(req, 400, "request body is not a JSON object", "invalid_request_error");
-    else
-        fake_reply_json(req, 200,
-                        json_pack("{s:s,s:[{s:s,s:i,s:[f,f,f]}],s:s,s:{s:i,s:i}}", "object", "list",
-                                  "data", "object", "embedding", "index", 0, "embedding", 0.1, 0.2,
-                                  0.3, "model", model != NULL ? model : "", "usage",
-                                  "prompt_tokens", 4, "total_tokens", 4));
-    json_decref(body);
-}
+/* ---- control endpoints, routing ---- */
 
 /* Header names are lower-cased (HTTP names are case-insensitive); repeats are joined by ", ". */
 static json_t *fake_headers_new(struct evhttp_request *req)
@@ -924,6 +411,8 @@ static void fake_route(struct evhttp_request *req, void *arg)
         fake_record(srv, req, path, text, len);
         if (fake_ends_with(path, "/chat/completions"))
             fake_chat(srv, req, text, len);
+        else if (fake_ends_with(path, "/v1/messages"))
+            fake_messages(srv, req, text, len);
         else if (fake_ends_with(path, "/embeddings"))
             fake_embeddings(req, text, len);
         else

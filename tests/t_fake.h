@@ -1,8 +1,9 @@
 /*
- * Test-side control of the fake OpenAI-wire provider (tests/fake_upstream.c, binary $GW_FAKE):
- * start it on an ephemeral loopback port, read its /_last and /_stats, reset it, stop it.
+ * Test-side control of the fake provider (tests/fake_*.c, binary $GW_FAKE): start it on an
+ * ephemeral loopback port, read its /_last and /_stats, reset it, stop it.
  *
- * Scenarios, picked by the request body's "model" (the gateway forwards the bare name):
+ * OpenAI wire (POST to any path ending in /chat/completions or /embeddings). Scenarios, picked by
+ * the request body's "model" (the gateway forwards the bare name):
  *   fake-ok (and any unknown name)  "Hello from fake", usage 10/5/15; stream: "Hel","lo"," world"
  *   fake-nousage                    no usage anywhere, even with include_usage
  *   fake-slow-<n>-<ms>              n chunks "x0 ".."x<n-1> " every ms (usage 10/n); non-stream
@@ -20,11 +21,45 @@
  *   fake-hang                       never answers
  *   fake-badjson                    200 application/json "this is not json"
  *   fake-echo                       content = the exact request body text
- * A "~tag" suffix on any name is ignored (fake-slow-5-10~a1 is fake-slow-5-10).
  * Streams send the usage-only chunk only when stream_options.include_usage is true.
+ *
+ * Anthropic Messages (POST to any path ending in /v1/messages; providers.md §2). Like the real
+ * API: no x-api-key header → 401 authentication_error; no anthropic-version header, a body that
+ * is not an object, a top-level member the API does not know (e.g. stream_options) or a missing
+ * model / max_tokens (integer) / messages (array) → 400 invalid_request_error. Errors are
+ * {"type":"error","error":{"type","message"}}. JSON replies: id "msg_fake", the request's model,
+ * content blocks, stop_reason, stop_sequence null, usage {input_tokens,
+ * cache_creation_input_tokens, cache_read_input_tokens, output_tokens}. With "stream": true,
+ * "event: <type>\ndata: <json>\n\n" events: message_start (usage: input side, output_tokens
+ * 1), content_block_start index 0, ping, the deltas, content_block_stop, further blocks (start,
+ * deltas, stop), message_delta {stop_reason, usage {output_tokens}}, message_stop.
+ *   claude-ok (and any unknown name)  text "Hello from claude", end_turn, usage 10/5, cache 0/0;
+ *                                   stream: text_delta "Hel", "lo"
+ *   claude-tools                    text "Let me check." + tool_use toolu_01B get_weather
+ *                                   {"city":"Paris"}, tool_use, usage 120/40; stream: text at
+ *                                   index 0, tool_use at index 1 with input_json_delta
+ *                                   '{"city":' then '"Paris"}'
+ *   claude-cache                    claude-ok with cache_read 100, cache_creation 20 (a gateway
+ *                                   that counts cache tokens bills prompt 130)
+ *   claude-thinking                 thinking "Let me think" (signature "sig123"; stream:
+ *                                   thinking_delta + signature_delta) then text "Answer"
+ *   claude-error                    stream: start, text_delta "Hel", event: error
+ *                                   overloaded_error "Overloaded", end of body (no
+ *                                   message_delta/stop); non-stream: 500 api_error
+ *   claude-status-<code>            that status, error type per §2.5 (other 5xx api_error, other
+ *                                   4xx invalid_request_error), message "fake anthropic error
+ *                                   <code>"; 429 and 529 add retry-after: 7
+ *   claude-cut                      stream: start, text_delta "Hel", then TCP close; non-stream:
+ *                                   close without any reply
+ *   claude-slow-<n>-<ms>            stream: start at once, then n text deltas "x0 ".."x<n-1> "
+ *                                   every ms, end_turn, usage 10/n; non-stream answers after n*ms
+ *   claude-echo                     text = the exact request body (stream: one text_delta)
+ *
+ * A "~tag" suffix on any name is ignored (fake-slow-5-10~a1 is fake-slow-5-10).
  * GET /_last: {"method","path","query","headers":{lower-case name: value},"body": JSON or null}
  * of the latest POST (all null before any). GET /_stats: requests, active, client_closed,
- * chunks_sent. POST /_reset zeroes all but active and forgets the last request.
+ * chunks_sent (OpenAI content chunks; Anthropic text, thinking and input_json deltas).
+ * POST /_reset zeroes all but active and forgets the last request.
  */
 #ifndef T_FAKE_H
 #define T_FAKE_H

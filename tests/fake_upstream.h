@@ -1,0 +1,139 @@
+/*
+ * Internals shared by the parts of the fake-upstream binary (not by the test runner):
+ * fake_upstream.c (process, routing, /_last and /_stats, reply helpers, calls answered over
+ * time), fake_openai.c (the OpenAI-wire scenarios) and fake_anthropic.c (the Anthropic Messages
+ * scenarios). The scenarios themselves are listed in t_fake.h.
+ */
+#ifndef FAKE_UPSTREAM_H
+#define FAKE_UPSTREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+
+#define FAKE_MAX_N 10000000L
+#define FAKE_MAX_MS 600000L
+
+/* A scenario picked from the model name; kind is the mode's own enum. */
+struct fake_spec {
+    int kind;
+    long n;          /* content chunks (slow, big) */
+    long ms;         /* delay before each chunk (slow) */
+    int code;        /* HTTP status (status) */
+    int cut;         /* status: characters cut off the end of the echoed token (fake-keycut-) */
+    long completion; /* reported completion tokens when > 0 (overrun), else n */
+};
+
+struct fake_call;
+
+struct fake_srv {
+    struct event_base *base;
+    struct evhttp *http;
+    TAILQ_HEAD(fake_call_list, fake_call) calls; /* requests still being answered */
+    long requests;                               /* POSTs received since the last reset */
+    long active;                                 /* length of calls */
+    long client_closed;
+    long chunks_sent; /* SSE content chunks handed to evhttp */
+    json_t *last;     /* the /_last document; NULL when no POST since the last reset */
+};
+
+/* What a call does when its timer fires (unless close_now is set: then it is cut). */
+typedef void fake_tick_fn(struct fake_call *c);
+
+/*
+ * One request answered over time (streams, delays, hangs). It is owned by srv->calls and ends
+ * in exactly one of: fake_call_release (we answered), fake_call_closed (the client left, from
+ * evhttp's close callback), fake_call_abort (we cut the connection), or shutdown.
+ */
+struct fake_call {
+    TAILQ_ENTRY(fake_call) link;
+    struct fake_srv *srv;
+    struct evhttp_request *req;
+    struct evhttp_connection *evcon;
+    struct fake_spec sp;
+    fake_tick_fn *tick; /* NULL: the timer only serves close_now */
+    char *model;
+    bool stream;
+    bool usage;     /* stream_options.include_usage */
+    bool close_now; /* the next tick cuts the connection (fake-midfail, internal errors) */
+    long sent;      /* content chunks sent */
+    struct event *timer;
+    struct event *watch; /* EOF detector while no reply has started */
+};
+
+typedef void fake_sent_fn(struct evhttp_connection *evcon, void *arg);
+
+/* ---- fake_upstream.c ---- */
+
+/* Parses a decimal in [min, max] at s that ends at stop; *end points at the stop character. */
+bool fake_parse_num(const char *s, char stop, long min, long max, long *out, const char **end);
+
+/* Copies tagged without its "~tag" suffix (the soak test's request tags) into out. */
+void fake_model_base(const char *tagged, char *out, size_t outlen);
+
+/* Sends doc (ownership taken; NULL means an earlier allocation failed: 500) as the reply. */
+void fake_reply_json(struct evhttp_request *req, int status, json_t *doc);
+
+/* An OpenAI-shaped error reply {"error":{"message","type"}}. */
+void fake_reply_error(struct evhttp_request *req, int status, const char *message,
+                      const char *type);
+
+/* Starts a 200 SSE reply (chunked: evhttp adds Transfer-Encoding for HTTP/1.1 clients). */
+void fake_stream_start(struct evhttp_request *req);
+
+/* Hands len bytes to evhttp as one HTTP chunk; cb (may be NULL) runs once evhttp's output has
+ * drained. Returns 0 or -1. */
+int fake_send_raw(struct evhttp_request *req, const char *data, size_t len, fake_sent_fn *cb,
+                  void *arg);
+
+/* Sends "event: <event>\n" (when event != NULL) then "data: <doc>\n\n" as one HTTP chunk (doc
+ * taken; NULL fails). content: count it in chunks_sent. Returns 0 or -1. */
+int fake_send_event(struct fake_srv *srv, struct evhttp_request *req, const char *event,
+                    json_t *doc, bool content, fake_sent_fn *cb, void *arg);
+
+/* Registers a call for req; its close callback is set until fake_call_release/abort. */
+struct fake_call *fake_call_new(struct fake_srv *srv, struct evhttp_request *req,
+                                const struct fake_spec *sp, const char *model, bool stream,
+                                bool usage, fake_tick_fn *tick);
+
+/* Forgets c before answering its request: the close callback must not fire on a connection that
+ * outlives the request (keep-alive) or closes after our reply. Returns the request. */
+struct evhttp_request *fake_call_release(struct fake_call *c);
+
+/* Cuts the TCP connection without finishing the reply. Never call this from inside an evhttp
+ * callback: evhttp_connection_free would pull the connection from under it. */
+void fake_call_abort(struct fake_call *c);
+
+/* Runs the call's tick after ms. */
+void fake_call_after(struct fake_call *c, long long ms);
+
+/* Internal failure mid-answer: cut the connection from a fresh event, since this may run inside
+ * an evhttp callback. */
+void fake_call_fail(struct fake_call *c);
+
+/* A fake_sent_fn: evhttp has written everything we queued; arg is the call, whose tick runs
+ * next (outside evhttp's callback). */
+void fake_call_flushed(struct evhttp_connection *evcon, void *arg);
+
+/* Watches the connection for the client's EOF while no reply has started (evhttp does not read a
+ * connection that holds a whole request). */
+void fake_call_watch_start(struct fake_call *c);
+
+/* ---- fake_openai.c ---- */
+
+/* POST .../chat/completions. */
+void fake_chat(struct fake_srv *srv, struct evhttp_request *req, const char *text, size_t len);
+
+/* POST .../embeddings. */
+void fake_embeddings(struct evhttp_request *req, const char *text, size_t len);
+
+/* ---- fake_anthropic.c ---- */
+
+/* POST .../v1/messages. */
+void fake_messages(struct fake_srv *srv, struct evhttp_request *req, const char *text, size_t len);
+
+#endif
