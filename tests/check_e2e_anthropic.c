@@ -418,6 +418,66 @@ START_TEST(messages_bridged)
 }
 END_TEST
 
+/* providers.md §15's bridge fixture: reasoning, text, two parallel tools, trailing usage. */
+START_TEST(messages_bridged_tools)
+{
+    struct t_resp r;
+    json_t *j, *ev;
+    char *key, names[1024];
+    size_t i;
+    int tool_starts = 0;
+
+    t_llm_need();
+    key = t_llm_user_key("msg-tools");
+    post(MSGS, "x-api-key", key, NULL, MSG_BODY("openai:fake-tools", ""), &r);
+    ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+    j = t_json(&r);
+    ck_assert_str_eq(jstr(j, "content.0.type"), "thinking");
+    ck_assert_str_eq(jstr(j, "content.0.thinking"), "Thinking");
+    ck_assert_str_eq(jstr(j, "content.1.text"), "Checking.");
+    ck_assert_str_eq(jstr(j, "content.2.type"), "tool_use");
+    ck_assert_str_eq(jstr(j, "content.2.input.city"), "Paris");
+    ck_assert_str_eq(jstr(j, "stop_reason"), "tool_use");
+    ck_assert_int_eq(jint(j, "usage.input_tokens"), 20);
+    ck_assert_int_eq(jint(j, "usage.cache_read_input_tokens"), 10);
+    ck_assert_int_eq(jint(j, "usage.output_tokens"), 25);
+    json_decref(j);
+    t_resp_free(&r);
+
+    post(MSGS, "x-api-key", key, NULL, MSG_BODY("openai:fake-tools", ",\"stream\":true"), &r);
+    ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+    event_names(r.body, names, sizeof(names));
+    ck_assert_str_eq(names, "message_start,content_block_start,content_block_delta,"
+                            "content_block_stop,content_block_start,content_block_delta,"
+                            "content_block_stop,content_block_start,content_block_start,"
+                            "content_block_delta,content_block_delta,content_block_delta,"
+                            "content_block_delta,content_block_stop,content_block_stop,"
+                            "message_delta,message_stop");
+    ev = sse_data(r.body);
+    for (i = 0; i < json_array_size(ev); i++) {
+        json_t *e = json_array_get(ev, i);
+        if (strcmp(jstr(e, "type"), "content_block_start") == 0 &&
+            strcmp(jstr(e, "content_block.type"), "tool_use") == 0) {
+            ck_assert_int_eq(jint(e, "index"), 2 + tool_starts);
+            tool_starts++;
+        }
+    }
+    ck_assert_int_eq(tool_starts, 2);
+    ck_assert_str_eq(jstr(ev, "9.delta.partial_json"), "{\"city\":");
+    ck_assert_int_eq(jint(ev, "9.index"), 2);
+    ck_assert_int_eq(jint(ev, "10.index"), 3);
+    ck_assert_str_eq(jstr(ev, "15.delta.stop_reason"), "tool_use");
+    ck_assert_int_eq(jint(ev, "15.usage.input_tokens"), 20);
+    ck_assert_int_eq(jint(ev, "15.usage.cache_read_input_tokens"), 10);
+    ck_assert_int_eq(jint(ev, "15.usage.output_tokens"), 25);
+    json_decref(ev);
+    t_resp_free(&r);
+    t_wait_sql("2|60|50", "SELECT count(*) || '|' || sum(prompt_tokens) || '|' || "
+                          "sum(completion_tokens) FROM usage_logs WHERE user_id = 'msg-tools'");
+    free(key);
+}
+END_TEST
+
 /* An error on /v1/messages in Anthropic's shape. */
 static void expect_ant_error(const struct t_resp *r, int status, const char *type,
                              const char *needle)
@@ -533,6 +593,7 @@ Suite *e2e_anthropic_suite(void)
     tcase_add_test(tc, chat_errors_mapped);
     tcase_add_test(tc, messages_native);
     tcase_add_test(tc, messages_bridged);
+    tcase_add_test(tc, messages_bridged_tools);
     tcase_add_test(tc, messages_errors);
     tcase_add_test(tc, messages_disconnect_cancelled);
     t_api_add_shutdown_test(tc);

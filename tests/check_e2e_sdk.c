@@ -1,8 +1,10 @@
 /*
- * End-to-end tests with the official OpenAI Node SDK (tests/sdk/openai_chat.mjs, installed into
- * tests/npm by scripts/sdk-deps.sh) driving the real gateway, which forwards to the fake provider
- * (tests/fake_upstream.c): replies, streams with and without usage, relayed provider errors mapped
- * onto the SDK's error classes, a refused key, and the usage rows and spend the requests leave.
+ * End-to-end tests with the official OpenAI and Anthropic Node SDKs (tests/sdk/openai_chat.mjs
+ * and anthropic_messages.mjs, installed into tests/npm by scripts/sdk-deps.sh) driving the real
+ * gateway, which forwards to the fake provider (tests/fake_upstream.c): replies, streams with and
+ * without usage, relayed provider errors mapped onto the SDK's error classes, a refused key, and
+ * the usage rows and spend the requests leave; the OpenAI SDK through an Anthropic provider, and
+ * the Anthropic SDK on /v1/messages natively to Anthropic and bridged to an OpenAI-wire provider.
  */
 #include <check.h>
 #include <errno.h>
@@ -46,10 +48,13 @@ static const char *sdk_dump(const json_t *j)
 /* Unchecked fixture: the fake provider, then a gateway pointed at it with pricing for fake-ok. */
 static void sdk_up(void)
 {
-    t_llm_up("", "pricing:\n"
-                 "  \"openai:fake-ok\":\n"
-                 "    input_price_per_million: 1.0\n"
-                 "    output_price_per_million: 2.0\n");
+    t_llm_up("  anthropic:\n"
+             "    api_key: sk-ant-sdk-key\n"
+             "    api_base: http://127.0.0.1:%d\n",
+             "pricing:\n"
+             "  \"openai:fake-ok\":\n"
+             "    input_price_per_million: 1.0\n"
+             "    output_price_per_million: 2.0\n");
 }
 
 static const char *sdk_root(void)
@@ -78,9 +83,10 @@ static void sdk_need(void)
  * 20 s and printed one JSON object, which it returns (owned). The script's stderr goes to a file
  * in the gateway's temporary directory and is quoted on failure.
  */
-static json_t *sdk_run(const char *kase, const char *key)
+static json_t *sdk_exec(const char *name, const char *kase, const char *arg, const char *url_path,
+                        const char *key, const char *const *env)
 {
-    char script[512], url[64], errpath[256], buf[4096], *err;
+    char script[512], url[64], errpath[256], buf[8192], *err;
     size_t len = 0;
     int p[2], st = 0, rc;
     long deadline = sdk_now_ms() + 20000;
@@ -89,8 +95,8 @@ static json_t *sdk_run(const char *kase, const char *key)
     json_error_t jerr;
 
     sdk_need();
-    snprintf(script, sizeof(script), "%s/tests/sdk/openai_chat.mjs", sdk_root());
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1", t_api.port);
+    snprintf(script, sizeof(script), "%s/tests/sdk/%s", sdk_root(), name);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", t_api.port, url_path);
     snprintf(errpath, sizeof(errpath), "%s/node-%s.err", t_api.dir, kase);
     ck_assert_int_eq(pipe(p), 0);
     pid = fork();
@@ -104,8 +110,12 @@ static json_t *sdk_run(const char *kase, const char *key)
         setenv("GW_BASE_URL", url, 1);
         setenv("GW_KEY", key, 1);
         unsetenv("GW_PREFIX");
+        unsetenv("GW_AUTH");
+        unsetenv("GW_MODEL");
         unsetenv("NODE_OPTIONS");
-        execlp("node", "node", script, kase, (char *)NULL);
+        for (size_t i = 0; env != NULL && env[i] != NULL; i += 2)
+            setenv(env[i], env[i + 1], 1);
+        execlp("node", "node", script, kase, arg, (char *)NULL);
         fprintf(stderr, "cannot run node (%s): install Node.js >= 18 (scripts/deps.sh test)\n",
                 strerror(errno));
         _exit(127);
@@ -132,40 +142,33 @@ static json_t *sdk_run(const char *kase, const char *key)
         ;
     err = t_read_file(errpath);
     ck_assert_msg(rc == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-                  "node openai_chat.mjs %s: wait status 0x%x (killed after 20 s if 0x9);\n"
+                  "node %s %s: wait status 0x%x (killed after 20 s if 0x9);\n"
                   "stdout: %s\nstderr: %s",
-                  kase, st, buf, err != NULL ? err : "");
+                  name, kase, st, buf, err != NULL ? err : "");
     j = json_loads(buf, 0, &jerr);
-    ck_assert_msg(json_is_object(j), "node openai_chat.mjs %s printed no JSON object: '%s' (%s)",
-                  kase, buf, err != NULL ? err : "");
+    ck_assert_msg(json_is_object(j), "node %s %s printed no JSON object: '%s' (%s)", name, kase,
+                  buf, err != NULL ? err : "");
     free(err);
     return j;
 }
 
-/* Like t_assert_sql, but polls for up to 2 s: usage rows come from a batching writer. */
-static void sdk_wait_sql(const char *want, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void sdk_wait_sql(const char *want, const char *fmt, ...)
+/* `node tests/sdk/openai_chat.mjs kase` with key (env: NULL or name/value pairs, NULL-ended). */
+static json_t *sdk_run_env(const char *kase, const char *key, const char *const *env)
 {
-    char q[1024];
-    long deadline = sdk_now_ms() + 2000;
-    va_list ap;
-    char *v = NULL;
+    return sdk_exec("openai_chat.mjs", kase, NULL, "/v1", key, env);
+}
 
-    va_start(ap, fmt);
-    vsnprintf(q, sizeof(q), fmt, ap);
-    va_end(ap);
-    for (;;) {
-        free(v);
-        v = t_sql(t_api.db, q);
-        if ((v != NULL && strcmp(v, want) == 0) || sdk_now_ms() >= deadline)
-            break;
-        usleep(20000);
-    }
-    ck_assert_msg(v != NULL, "query failed: %s", q);
-    ck_assert_msg(strcmp(v, want) == 0, "%s: got '%s', want '%s' (after 2 s)", q, v, want);
-    free(v);
+static json_t *sdk_run(const char *kase, const char *key)
+{
+    return sdk_run_env(kase, key, NULL);
+}
+
+/* `node tests/sdk/anthropic_messages.mjs kase model` with key sent as auth (GW_AUTH). */
+static json_t *sdk_ant(const char *kase, const char *model, const char *key, const char *auth)
+{
+    const char *env[] = {"GW_AUTH", auth, NULL};
+
+    return sdk_exec("anthropic_messages.mjs", kase, model, "", key, env);
 }
 
 static long sdk_int(json_t *o, const char *k)
@@ -199,7 +202,7 @@ static void sdk_check_usage(json_t *usage)
  */
 static void sdk_check_row(const char *user)
 {
-    sdk_wait_sql("1", "SELECT count(*) FROM usage_logs WHERE user_id = '%s'", user);
+    t_wait_sql("1", "SELECT count(*) FROM usage_logs WHERE user_id = '%s'", user);
     t_assert_sql("success|openai|fake-ok|/v1/chat/completions|10|5|15|0|1",
                  "SELECT status || '|' || provider || '|' || model || '|' || endpoint || '|' || "
                  "prompt_tokens || '|' || completion_tokens || '|' || total_tokens || '|' || "
@@ -209,10 +212,10 @@ static void sdk_check_row(const char *user)
     t_assert_sql(
         "1", "SELECT abs(cost - " SDK_COST ") < 1e-15 FROM usage_logs WHERE user_id = '%s'", user);
     /* Spend is incremented by the same writer, possibly a flush after the row. */
-    sdk_wait_sql("1",
-                 "SELECT abs(spend - (SELECT sum(cost) FROM usage_logs WHERE user_id = '%s')) "
-                 "< 1e-15 FROM users WHERE user_id = '%s'",
-                 user, user);
+    t_wait_sql("1",
+               "SELECT abs(spend - (SELECT sum(cost) FROM usage_logs WHERE user_id = '%s')) "
+               "< 1e-15 FROM users WHERE user_id = '%s'",
+               user, user);
 }
 
 /*
@@ -221,7 +224,7 @@ static void sdk_check_row(const char *user)
  */
 static void sdk_check_error_row(const char *user, const char *model)
 {
-    sdk_wait_sql("1", "SELECT count(*) FROM usage_logs WHERE user_id = '%s'", user);
+    t_wait_sql("1", "SELECT count(*) FROM usage_logs WHERE user_id = '%s'", user);
     t_assert_sql("error|openai|1|1|1",
                  "SELECT status || '|' || provider || '|' || (model = '%s') || '|' || "
                  "(cost IS NULL OR cost = 0) || '|' || "
@@ -380,6 +383,137 @@ START_TEST(sdk_authfail)
 }
 END_TEST
 
+/* The OpenAI SDK on /v1/chat/completions to an Anthropic provider (translated both ways). */
+START_TEST(sdk_openai_to_anthropic)
+{
+    const char *env[] = {"GW_PREFIX", "anthropic:", NULL};
+    char *key;
+    json_t *j;
+
+    sdk_need();
+    key = t_llm_user_key("sdk-oa-ant");
+    j = sdk_run_env("chat", key, env);
+    ck_assert_str_eq(sdk_str(j, "content"), "Hello from claude");
+    sdk_check_usage(json_object_get(j, "usage"));
+    json_decref(j);
+    j = sdk_run_env("stream_usage", key, env);
+    ck_assert_str_eq(sdk_str(j, "text"), "Hello");
+    sdk_check_usage(json_object_get(j, "usage"));
+    json_decref(j);
+    t_wait_sql("2|anthropic|/v1/chat/completions|20|10",
+               "SELECT count(*) || '|' || max(provider) || '|' || max(endpoint) || '|' || "
+               "sum(prompt_tokens) || '|' || sum(completion_tokens) FROM usage_logs WHERE "
+               "user_id = 'sdk-oa-ant'");
+    free(key);
+}
+END_TEST
+
+/* The SDK's JSON summary of a message: text, stop reason, usage. */
+static void sdk_ant_check(json_t *j, const char *text, const char *stop, long in, long out)
+{
+    json_t *u = json_object_get(j, "usage");
+
+    ck_assert_str_eq(sdk_str(j, "text"), text);
+    ck_assert_str_eq(sdk_str(j, "stop_reason"), stop);
+    ck_assert_int_eq(sdk_int(u, "input_tokens"), in);
+    ck_assert_int_eq(sdk_int(u, "output_tokens"), out);
+}
+
+/* The events an SDK saw, comma-joined. */
+static const char *sdk_events(json_t *j)
+{
+    static char buf[1024];
+    size_t used = 0, i;
+    json_t *e;
+
+    buf[0] = '\0';
+    json_array_foreach(json_object_get(j, "events"), i, e)
+    {
+        used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s", i > 0 ? "," : "",
+                                 json_string_value(e));
+        ck_assert(used < sizeof(buf));
+    }
+    return buf;
+}
+
+/*
+ * The Anthropic SDK on /v1/messages, natively to Anthropic (prefix "anthropic:", the fake's
+ * claude-* scenarios) or bridged to an OpenAI-wire provider ("openai:", fake-*): create, stream
+ * with finalMessage(), tool use both ways, typed errors, both ways of sending the key.
+ */
+static void sdk_ant_cases(const char *user, bool native)
+{
+    const char *ok = native ? "anthropic:claude-ok" : "openai:fake-ok";
+    const char *tools = native ? "anthropic:claude-tools" : "openai:fake-tools";
+    const char *limited = native ? "anthropic:claude-status-429" : "openai:fake-status-429";
+    const char *bad = native ? "anthropic:claude-status-400" : "openai:fake-status-400";
+    const char *broken = native ? "anthropic:claude-error" : "openai:fake-miderror";
+    char *key;
+    json_t *j, *tool;
+
+    sdk_need();
+    key = t_llm_user_key(user);
+    j = sdk_ant("create", ok, key, "apikey");
+    sdk_ant_check(j, native ? "Hello from claude" : "Hello from fake", "end_turn", 10, 5);
+    json_decref(j);
+    j = sdk_ant("stream", ok, key, "apikey");
+    sdk_ant_check(j, native ? "Hello" : "Hello world", "end_turn", 10, 5);
+    ck_assert_str_eq(sdk_events(j),
+                     native ? "message_start,content_block_start,content_block_delta,"
+                              "content_block_delta,content_block_stop,message_delta,message_stop"
+                            : "message_start,content_block_start,content_block_delta,"
+                              "content_block_delta,content_block_delta,content_block_stop,"
+                              "message_delta,message_stop");
+    json_decref(j);
+    for (int streamed = 0; streamed < 2; streamed++) {
+        j = sdk_ant(streamed ? "stream_tools" : "tools", tools, key, "bearer");
+        tool = json_object_get(j, "tool");
+        ck_assert_str_eq(sdk_str(j, "stop_reason"), "tool_use");
+        ck_assert_str_eq(sdk_str(tool, "name"), "get_weather");
+        ck_assert_str_eq(sdk_str(json_object_get(tool, "input"), "city"), "Paris");
+        json_decref(j);
+    }
+    j = sdk_ant("error", limited, key, "x-api-key");
+    ck_assert_str_eq(sdk_str(j, "name"), "RateLimitError");
+    ck_assert_int_eq(sdk_int(j, "status"), 429);
+    ck_assert_str_eq(sdk_str(j, "retryAfter"), "7");
+    ck_assert_str_eq(sdk_str(j, "type"), "rate_limit_error");
+    json_decref(j);
+    j = sdk_ant("error", bad, key, "apikey");
+    ck_assert_str_eq(sdk_str(j, "name"), "BadRequestError");
+    ck_assert_str_eq(sdk_str(j, "type"), "invalid_request_error");
+    json_decref(j);
+    j = sdk_ant("stream_error", broken, key, "apikey");
+    ck_assert_msg(json_is_true(json_object_get(j, "instanceofAPIError")), "%s", sdk_dump(j));
+    json_decref(j);
+    j = sdk_ant("error", ok, "gw-invalid", "apikey");
+    ck_assert_str_eq(sdk_str(j, "name"), "AuthenticationError");
+    ck_assert_str_eq(sdk_str(j, "type"), "authentication_error");
+    json_decref(j);
+    j = sdk_ant("auth_xapikey", ok, key, "apikey");
+    ck_assert_msg(json_is_true(json_object_get(j, "ok")), "%s", sdk_dump(j));
+    json_decref(j);
+    /* create, stream, 2 tools, 2 errors and the failed stream, auth_xapikey: all rows on
+       /v1/messages; the key was refused before any row. */
+    t_wait_sql("8|/v1/messages|5|3",
+               "SELECT count(*) || '|' || max(endpoint) || '|' || sum(status = 'success') || '|' "
+               "|| sum(status = 'error') FROM usage_logs WHERE user_id = '%s'",
+               user);
+    free(key);
+}
+
+START_TEST(sdk_anthropic_native)
+{
+    sdk_ant_cases("sdk-ant-native", true);
+}
+END_TEST
+
+START_TEST(sdk_anthropic_bridged)
+{
+    sdk_ant_cases("sdk-ant-bridged", false);
+}
+END_TEST
+
 Suite *e2e_sdk_suite(void)
 {
     Suite *s = suite_create("e2e_sdk");
@@ -393,6 +527,9 @@ Suite *e2e_sdk_suite(void)
     tcase_add_test(tc, sdk_error);
     tcase_add_test(tc, sdk_ratelimit);
     tcase_add_test(tc, sdk_authfail);
+    tcase_add_test(tc, sdk_openai_to_anthropic);
+    tcase_add_test(tc, sdk_anthropic_native);
+    tcase_add_test(tc, sdk_anthropic_bridged);
     t_api_add_shutdown_test(tc);
     suite_add_tcase(s, tc);
     return s;

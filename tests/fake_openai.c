@@ -31,6 +31,7 @@ enum fake_kind {
     FAKE_HANG,
     FAKE_BADJSON,
     FAKE_ECHO,
+    FAKE_TOOLS,
 };
 
 /* ---- model names ---- */
@@ -45,6 +46,7 @@ static void fake_spec_parse(const char *tagged, struct fake_spec *sp)
         {"fake-nousage", FAKE_NOUSAGE},   {"fake-midfail", FAKE_MIDFAIL},
         {"fake-miderror", FAKE_MIDERROR}, {"fake-hang", FAKE_HANG},
         {"fake-badjson", FAKE_BADJSON},   {"fake-echo", FAKE_ECHO},
+        {"fake-tools", FAKE_TOOLS},
     };
     struct fake_spec s = {.kind = FAKE_OK};
     const char *p;
@@ -285,6 +287,71 @@ static void fake_stream_now(struct fake_srv *srv, struct evhttp_request *req, co
     fake_stream_finish(srv, req, model, usage);
 }
 
+/*
+ * fake-tools (providers.md §15, the /v1/messages bridge fixture): reasoning, text, then two
+ * parallel tool calls whose argument fragments interleave, finish tool_calls, and a usage-only
+ * chunk (30 prompt with 10 cached, 25 completion) when include_usage is set.
+ */
+static void fake_tools(struct fake_srv *srv, struct evhttp_request *req, bool stream, bool usage)
+{
+#define FAKE_TC(i, rest) "{\"tool_calls\":[{\"index\":" #i "," rest "}]}"
+    static const char *const deltas[] = {
+        "{\"role\":\"assistant\",\"content\":\"\"}",
+        "{\"reasoning\":{\"content\":\"Thinking\"}}",
+        "{\"content\":\"Checking.\"}",
+        FAKE_TC(0, "\"id\":\"call_a\",\"type\":\"function\",\"function\":{\"name\":"
+                   "\"get_weather\",\"arguments\":\"\"}"),
+        FAKE_TC(1, "\"id\":\"call_b\",\"type\":\"function\",\"function\":{\"name\":"
+                   "\"get_time\",\"arguments\":\"\"}"),
+        FAKE_TC(0, "\"function\":{\"arguments\":\"{\\\"city\\\":\"}"),
+        FAKE_TC(1, "\"function\":{\"arguments\":\"{\\\"tz\\\":\"}"),
+        FAKE_TC(0, "\"function\":{\"arguments\":\"\\\"Paris\\\"}\"}"),
+        FAKE_TC(1, "\"function\":{\"arguments\":\"\\\"CET\\\"}\"}"),
+    };
+#undef FAKE_TC
+    static const char usage_json[] = "{\"prompt_tokens\":30,\"completion_tokens\":25,"
+                                     "\"total_tokens\":55,\"prompt_tokens_details\":"
+                                     "{\"cached_tokens\":10}}";
+    char buf[1024];
+    int n;
+
+    if (!stream) {
+        n = snprintf(buf, sizeof(buf),
+                     "{\"id\":\"chatcmpl-tools\",\"object\":\"chat.completion\",\"created\":%d,"
+                     "\"model\":\"fake-tools\",\"choices\":[{\"index\":0,\"message\":{\"role\":"
+                     "\"assistant\",\"content\":\"Checking.\",\"reasoning\":{\"content\":"
+                     "\"Thinking\"},\"tool_calls\":[{\"id\":\"call_a\",\"type\":\"function\","
+                     "\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":"
+                     "\\\"Paris\\\"}\"}}]},\"finish_reason\":\"tool_calls\"}],\"usage\":%s}",
+                     FAKE_CREATED, usage_json);
+        fake_reply_json(req, 200, json_loadb(buf, (size_t)n, 0, NULL));
+        return;
+    }
+    (void)srv;
+    fake_stream_start(req);
+    for (size_t i = 0; i <= sizeof(deltas) / sizeof(deltas[0]); i++) {
+        n = snprintf(buf, sizeof(buf),
+                     "data: {\"id\":\"chatcmpl-tools\",\"object\":\"chat.completion.chunk\","
+                     "\"created\":%d,\"model\":\"fake-tools\",\"choices\":[{\"index\":0,"
+                     "\"delta\":%s,\"finish_reason\":%s}]}\n\n",
+                     FAKE_CREATED, i < sizeof(deltas) / sizeof(deltas[0]) ? deltas[i] : "{}",
+                     i < sizeof(deltas) / sizeof(deltas[0]) ? "null" : "\"tool_calls\"");
+        if (fake_send_raw(req, buf, (size_t)n, NULL, NULL) < 0)
+            fprintf(stderr, "fake-upstream: cannot send a chunk\n");
+    }
+    if (usage) {
+        n = snprintf(buf, sizeof(buf),
+                     "data: {\"id\":\"chatcmpl-tools\",\"object\":\"chat.completion.chunk\","
+                     "\"created\":%d,\"model\":\"fake-tools\",\"choices\":[],\"usage\":%s}\n\n",
+                     FAKE_CREATED, usage_json);
+        if (fake_send_raw(req, buf, (size_t)n, NULL, NULL) < 0)
+            fprintf(stderr, "fake-upstream: cannot send the usage chunk\n");
+    }
+    if (fake_send_raw(req, "data: [DONE]\n\n", 14, NULL, NULL) < 0)
+        fprintf(stderr, "fake-upstream: cannot send [DONE]\n");
+    evhttp_send_reply_end(req);
+}
+
 static void fake_midfail(struct fake_srv *srv, struct evhttp_request *req,
                          const struct fake_spec *sp, const char *model, bool stream)
 {
@@ -452,6 +519,9 @@ void fake_chat(struct fake_srv *srv, struct evhttp_request *req, const char *tex
         fake_call_watch_start(c);
         if (sp.kind == FAKE_SLOW)
             fake_call_after(c, (long long)sp.n * sp.ms);
+        break;
+    case FAKE_TOOLS:
+        fake_tools(srv, req, stream, usage);
         break;
     case FAKE_MIDFAIL:
         fake_midfail(srv, req, &sp, model, stream);

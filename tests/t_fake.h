@@ -21,6 +21,10 @@
  *   fake-hang                       never answers
  *   fake-badjson                    200 application/json "this is not json"
  *   fake-echo                       content = the exact request body text
+ *   fake-tools                      reasoning "Thinking", text "Checking.", tool calls call_a
+ *                                   get_weather {"city":"Paris"} (and, streamed, call_b get_time
+ *                                   {"tz":"CET"} with interleaved fragments), finish tool_calls,
+ *                                   usage 30 (10 cached) / 25
  * Streams send the usage-only chunk only when stream_options.include_usage is true.
  *
  * Anthropic Messages (POST to any path ending in /v1/messages; providers.md §2). Like the real
