@@ -36,8 +36,8 @@ static void chat_up(void)
              "    timeout: 1\n"
              "  lmstudio:\n"
              "    api_base: http://127.0.0.1:1/v1\n"
-             "  anthropic:\n"
-             "    api_key: sk-ant-unused\n"
+             "  cohere:\n"
+             "    api_key: sk-co-unused\n"
              "  databricks:\n"
              "    api_key: sk-db-unused\n",
              "stream_heartbeat: 1\n"
@@ -503,7 +503,7 @@ START_TEST(model_routing_errors)
         {"gpt-4o", 400, "provider:model"},
         {"nosuch:gpt", 400, "nosuch"},
         {"openai:", 400, "provider:model"},
-        {"anthropic:claude-3", 501, "anthropic"},
+        {"cohere:command-r", 501, "cohere"},
         {"databricks:dbrx", 502, "DATABRICKS_HOST"},
         /* DESIGN.md §2.13: providers without a section or key variable are not reachable,
            local servers at their default addresses included. */
