@@ -198,7 +198,8 @@ FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 # link: add it here). prov_openai.c is #included by fuzz_openai.c for its static scanner.
 FUZZ_LIB_SRCS := src/config.c src/config_env.c src/config_yaml.c src/log.c \
                  src/gateway/http/gw_frame.c src/providers/prov_dialect.c src/providers/prov_sse.c \
-                 src/providers/prov_usage.c
+                 src/providers/prov_usage.c src/providers/prov_anthropic.c \
+                 src/providers/prov_anthropic_req.c
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
 
 .PHONY: fuzz fuzz-build fuzz-check

@@ -91,7 +91,10 @@ START_TEST(dialect_table)
     ck_assert_ptr_nonnull(d->chat_reply);
     ck_assert_ptr_nonnull(d->chat_event);
     ck_assert_ptr_nonnull(d->error_message);
-    ck_assert_ptr_null(prov_dialect_get(PROV_D_ANTHROPIC));
+    ck_assert_ptr_eq(prov_dialect_get(PROV_D_ANTHROPIC), &prov_dialect_anthropic);
+    ck_assert_ptr_eq(prov_dialect_native_messages(PROV_D_ANTHROPIC),
+                     &prov_dialect_anthropic_native);
+    ck_assert_ptr_null(prov_dialect_native_messages(PROV_D_OPENAI));
     ck_assert_ptr_null(prov_dialect_get(PROV_D_GEMINI));
     ck_assert_ptr_null(prov_dialect_get(PROV_D_OTHER));
 }

@@ -14,6 +14,8 @@ const struct prov_dialect_ops *prov_dialect_get(enum prov_dialect d)
     switch (d) {
     case PROV_D_OPENAI:
         return &prov_dialect_openai;
+    case PROV_D_ANTHROPIC:
+        return &prov_dialect_anthropic;
     default:
         return NULL;
     }
@@ -21,8 +23,7 @@ const struct prov_dialect_ops *prov_dialect_get(enum prov_dialect d)
 
 const struct prov_dialect_ops *prov_dialect_native_messages(enum prov_dialect d)
 {
-    (void)d; /* none yet */
-    return NULL;
+    return d == PROV_D_ANTHROPIC ? &prov_dialect_anthropic_native : NULL;
 }
 
 void prov_http_cleanup(struct prov_http *h)

@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const struct prov_info prov_table[] = {
-    {"anthropic", PROV_D_ANTHROPIC, "https://api.anthropic.com/v1", "ANTHROPIC_API_KEY",
+    {"anthropic", PROV_D_ANTHROPIC, "https://api.anthropic.com", "ANTHROPIC_API_KEY",
      "ANTHROPIC_BASE_URL", PROV_AUTH_X_API_KEY},
     {"atlascloud", PROV_D_OPENAI, "https://api.atlascloud.ai/v1", "ATLASCLOUD_API_KEY",
      "ATLASCLOUD_API_BASE", PROV_AUTH_BEARER},
