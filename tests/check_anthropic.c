@@ -210,6 +210,17 @@ START_TEST(http_line_and_headers)
     built_free(&b);
     prov_confs_free(pc);
 
+    /* vertexaianthropic (rawPredict, Google OAuth) is refused, even with a base URL. */
+    pc = confs("{\"vertexaianthropic\":{\"api_base\":\"http://v:1\"}}");
+    build(&b, conf_of(pc, "vertexaianthropic"), "{" USER_HI "}", false);
+    ck_assert_int_eq(b.rc, -1);
+    ck_assert_ptr_nonnull(strstr(b.err, "not supported yet"));
+    built_free(&b);
+    build_with(native(), &b, conf_of(pc, "vertexaianthropic"), "{" USER_HI "}", false, NULL, NULL);
+    ck_assert_int_eq(b.rc, -1);
+    built_free(&b);
+    prov_confs_free(pc);
+
     /* A custom anthropic-version replaces the default (never sent twice). */
     pc = confs("{\"anthropic\":{\"api_key\":\"k\",\"client_args\":{\"custom_headers\":"
                "{\"anthropic-version\":\"2099-01-01\"}}}}");
