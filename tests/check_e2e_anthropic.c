@@ -233,7 +233,7 @@ START_TEST(chat_stream_translated)
     ck_assert_str_eq(jstr(ev, "0.choices.0.delta.role"), "assistant");
     json_decref(ev);
     t_resp_free(&r);
-    t_wait_sql("2|130|80", "SELECT count(*) || '|' || sum(prompt_tokens) || '|' || "
+    t_wait_sql("2|130|45", "SELECT count(*) || '|' || sum(prompt_tokens) || '|' || "
                            "sum(completion_tokens) FROM usage_logs WHERE user_id = 'ant-stream'");
     free(key);
 }
@@ -530,7 +530,7 @@ START_TEST(messages_errors)
          MSG_BODY("openai:fake-ok", ",\"metadata\":{\"user_id\":\"msg-err\"}"), &r);
     ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
     t_resp_free(&r);
-    t_wait_sql("1|1|4", "SELECT sum(status = 'success') || '|' || sum(api_key_id IS NULL) || '|' "
+    t_wait_sql("1|1|3", "SELECT sum(status = 'success') || '|' || sum(api_key_id IS NULL) || '|' "
                         "|| sum(status = 'error') FROM usage_logs WHERE user_id = 'msg-err'");
     /* A bridged stream that fails mid-way: message_delta without a stop reason, then error. */
     post(MSGS, "x-api-key", key, NULL, MSG_BODY("openai:fake-miderror", ",\"stream\":true"), &r);
