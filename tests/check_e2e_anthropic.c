@@ -168,10 +168,35 @@ START_TEST(chat_json_translated)
     ck_assert_ptr_null(json_object_get(body, "stream_options"));
     json_decref(last);
 
+    /* Thinking comes back as message.reasoning with its signature in extra_content, and the
+       signature goes back to Anthropic on the next turn (providers.md §1.3, §2.2). */
+    post(CHAT, "Authorization", key, NULL, CHAT_BODY("claude-thinking", ""), &r);
+    ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+    j = t_json(&r);
+    ck_assert_str_eq(jstr(j, "choices.0.message.content"), "Answer");
+    ck_assert_str_eq(jstr(j, "choices.0.message.reasoning.content"), "Let me think");
+    ck_assert_str_eq(jstr(j, "choices.0.message.extra_content.anthropic.signature"), "sig123");
+    json_decref(j);
+    t_resp_free(&r);
+    post(CHAT, "Authorization", key, NULL,
+         "{\"model\":\"anthropic:claude-ok\",\"messages\":[{\"role\":\"user\",\"content\":\"q\"},"
+         "{\"role\":\"assistant\",\"content\":\"Answer\",\"reasoning\":{\"content\":\"Let me "
+         "think\"},\"extra_content\":{\"anthropic\":{\"signature\":\"sig123\"}}},{\"role\":"
+         "\"user\",\"content\":\"and?\"}]}",
+         &r);
+    ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+    t_resp_free(&r);
+    last = last_upstream();
+    ck_assert_str_eq(jstr(last, "body.messages.1.role"), "assistant");
+    ck_assert_str_eq(jstr(last, "body.messages.1.content.0.type"), "thinking");
+    ck_assert_str_eq(jstr(last, "body.messages.1.content.0.thinking"), "Let me think");
+    ck_assert_str_eq(jstr(last, "body.messages.1.content.0.signature"), "sig123");
+    json_decref(last);
+
     t_wait_sql("claude-tools|anthropic|/v1/chat/completions|120|40|160|success",
                "SELECT model || '|' || provider || '|' || endpoint || '|' || prompt_tokens || '|' "
                "|| completion_tokens || '|' || total_tokens || '|' || status FROM usage_logs "
-               "WHERE user_id = 'ant-json'");
+               "WHERE user_id = 'ant-json' AND model = 'claude-tools'");
     free(key);
 }
 END_TEST
@@ -257,9 +282,11 @@ START_TEST(chat_cache_tokens_billed)
     json_decref(j);
     t_resp_free(&r);
     /* 130 x $1/M + 5 x $2/M */
-    t_wait_sql("130|5|1", "SELECT prompt_tokens || '|' || completion_tokens || '|' || "
-                          "(abs(cost - 0.00014) < 1e-12) FROM usage_logs WHERE user_id = "
-                          "'ant-cache'");
+    t_wait_sql(
+        "130|5|1",
+        "SELECT prompt_tokens || '|' || completion_tokens || '|' || "
+        "(CASE WHEN abs(cost - 0.00014) < 1e-12 THEN 1 ELSE 0 END) FROM usage_logs WHERE user_id = "
+        "'ant-cache'");
     free(key);
 }
 END_TEST
@@ -314,6 +341,18 @@ START_TEST(chat_errors_mapped)
     t_resp_free(&r);
     t_wait_sql("1", "SELECT count(*) FROM usage_logs WHERE user_id = 'ant-err' AND status = "
                     "'error' AND error_message LIKE '%%Overloaded%%'");
+    /* A stream Anthropic cuts mid-way (TCP closed): the same error event and end, an error row. */
+    post(CHAT, "Authorization", key, NULL,
+         "{\"model\":\"anthropic:claude-cut\",\"stream\":true,\"messages\":[{\"role\":\"user\","
+         "\"content\":\"x\"}]}",
+         &r);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.body, "\"content\":\"Hel\""));
+    ck_assert_ptr_nonnull(strstr(r.body, "An error occurred during streaming"));
+    ck_assert(t_ends_with(r.body, "data: [DONE]\n\n"));
+    t_resp_free(&r);
+    t_wait_sql("1", "SELECT count(*) FROM usage_logs WHERE user_id = 'ant-err' AND model = "
+                    "'claude-cut' AND status = 'error'");
     free(key);
 }
 END_TEST
@@ -412,7 +451,8 @@ START_TEST(messages_bridged)
     t_resp_free(&r);
     t_wait_sql("2|20|10|/v1/messages|2",
                "SELECT count(*) || '|' || sum(prompt_tokens) || '|' || sum(completion_tokens) || "
-               "'|' || max(endpoint) || '|' || sum(cost > 0) FROM usage_logs WHERE user_id = "
+               "'|' || max(endpoint) || '|' || sum(CASE WHEN cost > 0 THEN 1 ELSE 0 END) FROM "
+               "usage_logs WHERE user_id = "
                "'msg-bridge'");
     free(key);
 }
@@ -530,8 +570,10 @@ START_TEST(messages_errors)
          MSG_BODY("openai:fake-ok", ",\"metadata\":{\"user_id\":\"msg-err\"}"), &r);
     ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
     t_resp_free(&r);
-    t_wait_sql("1|1|3", "SELECT sum(status = 'success') || '|' || sum(api_key_id IS NULL) || '|' "
-                        "|| sum(status = 'error') FROM usage_logs WHERE user_id = 'msg-err'");
+    t_wait_sql("1|1|3", "SELECT sum(CASE WHEN status = 'success' THEN 1 ELSE 0 END) || '|' || "
+                        "sum(CASE WHEN api_key_id IS NULL THEN 1 ELSE 0 END) || '|' "
+                        "|| sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END) FROM usage_logs "
+                        "WHERE user_id = 'msg-err'");
     /* A bridged stream that fails mid-way: message_delta without a stop reason, then error. */
     post(MSGS, "x-api-key", key, NULL, MSG_BODY("openai:fake-miderror", ",\"stream\":true"), &r);
     ck_assert_int_eq(r.status, 200);
@@ -574,8 +616,10 @@ START_TEST(messages_disconnect_cancelled)
         usleep(200000);
         close(fd);
     }
-    t_wait_sql("2|/v1/messages", "SELECT sum(status = 'cancelled') || '|' || max(endpoint) FROM "
-                                 "usage_logs WHERE user_id = 'msg-gone'");
+    t_wait_sql(
+        "2|/v1/messages",
+        "SELECT sum(CASE WHEN status = 'cancelled' THEN 1 ELSE 0 END) || '|' || max(endpoint) FROM "
+        "usage_logs WHERE user_id = 'msg-gone'");
     free(key);
 }
 END_TEST

@@ -495,10 +495,12 @@ static void sdk_ant_cases(const char *user, bool native)
     json_decref(j);
     /* create, stream, 2 tools, 2 errors and the failed stream, auth_xapikey: all rows on
        /v1/messages; the key was refused before any row. */
-    t_wait_sql("8|/v1/messages|5|3",
-               "SELECT count(*) || '|' || max(endpoint) || '|' || sum(status = 'success') || '|' "
-               "|| sum(status = 'error') FROM usage_logs WHERE user_id = '%s'",
-               user);
+    t_wait_sql(
+        "8|/v1/messages|5|3",
+        "SELECT count(*) || '|' || max(endpoint) || '|' || sum(CASE WHEN status = 'success' THEN 1 "
+        "ELSE 0 END) || '|' "
+        "|| sum(CASE WHEN status = 'error' THEN 1 ELSE 0 END) FROM usage_logs WHERE user_id = '%s'",
+        user);
     free(key);
 }
 
