@@ -108,7 +108,7 @@ CK_MULT := $(if $(filter 1,$(TSAN)),6,$(if $(filter 1,$(SAN)),4,1))
 # loops, usage writer, SQLite thread, log writer, signal thread, httpc, index and budgets); on
 # PostgreSQL the replica, fault, budget and billing suites (sync thread, connection pool). A race
 # halts the gateway (exit 66), which the clean-shutdown checks catch.
-TSAN_SQLITE_SUITES := e2e_chat e2e_billing e2e_budgets e2e_http e2e_edge e2e_keys e2e_sdk conn \
+TSAN_SQLITE_SUITES := e2e_chat e2e_anthropic e2e_billing e2e_budgets e2e_http e2e_edge e2e_keys e2e_sdk conn \
                       usage_writer db httpc log index budget
 TSAN_PG_SUITES := e2e_replicas e2e_faults e2e_budgets e2e_billing
 export TSAN_OPTIONS ?= halt_on_error=1 exitcode=66 second_deadlock_stack=1

@@ -17,32 +17,6 @@
 
 /* ---- Shared helpers ---- */
 
-/*
- * Copies n bytes of s into out (cap bytes) as one printable line: control bytes become spaces,
- * a UTF-8 sequence that does not fit is left out whole.
- */
-static void anth_line(char *out, size_t cap, const char *s, size_t n)
-{
-    size_t o = 0, i = 0, k;
-
-    if (cap == 0)
-        return;
-    while (i < n) {
-        unsigned char c = (unsigned char)s[i];
-        k = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-        if (k > n - i)
-            k = n - i;
-        if (o + k >= cap)
-            break;
-        memcpy(out + o, s + i, k);
-        if (k == 1 && (c < 0x20 || c == 0x7f))
-            out[o] = ' ';
-        o += k;
-        i += k;
-    }
-    out[o] = '\0';
-}
-
 /* Reads the token fields a usage object reports (integers >= 0). False when u is no object. */
 static bool anth_usage_read(struct prov_anth_stream *a, const json_t *u)
 {
@@ -112,7 +86,7 @@ static void anth_stream_fail(struct prov_stream *s, const json_t *j, const char 
 
     s->failed = true;
     if (json_is_string(m))
-        anth_line(s->error, sizeof(s->error), json_string_value(m), json_string_length(m));
+        prov_copy_line(s->error, sizeof(s->error), json_string_value(m), json_string_length(m));
     else
         snprintf(s->error, sizeof(s->error), "%s", fallback);
 }
@@ -661,15 +635,16 @@ static void anth_error_message(const char *body, size_t len, char *out, size_t o
     if (code != NULL && codelen > 0)
         code[0] = '\0';
     if (code != NULL && json_is_string(t))
-        anth_line(code, codelen, json_string_value(t), json_string_length(t));
+        prov_copy_line(code, codelen, json_string_value(t), json_string_length(t));
     if (json_is_string(e))
         m = e;
     if (!json_is_string(m))
         m = json_object_get(j, "message");
     if (json_is_string(m))
-        anth_line(out, outlen, json_string_value(m), json_string_length(m));
+        prov_copy_line(out, outlen, json_string_value(m), json_string_length(m));
     else
-        anth_line(out, outlen, body, len < 200 ? len : 200); /* not JSON: the start of the text */
+        prov_copy_line(out, outlen, body,
+                       len < 200 ? len : 200); /* not JSON: the start of the text */
     json_decref(j);
 }
 

@@ -81,3 +81,21 @@ void prov_scrub(char *s, const char *secret)
 {
     log_scrub(s, secret); /* the key, and any prefix of 8+ characters of it */
 }
+
+void prov_copy_line(char *out, size_t outlen, const char *s, size_t len)
+{
+    size_t o = 0, k;
+    unsigned char lead;
+
+    if (outlen == 0)
+        return;
+    for (size_t i = 0; i < len && o + 1 < outlen; i++)
+        out[o++] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? ' ' : s[i];
+    out[o] = '\0';
+    k = o;
+    while (k > 0 && o - k < 3 && ((unsigned char)out[k - 1] & 0xC0) == 0x80)
+        k--;
+    lead = k > 0 ? (unsigned char)out[k - 1] : 0;
+    if (lead >= 0xC0 && o - (k - 1) < (size_t)(lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2))
+        out[k - 1] = '\0';
+}

@@ -137,6 +137,13 @@ extern const struct prov_dialect_ops prov_dialect_anthropic;        /* pivot <->
 extern const struct prov_dialect_ops prov_dialect_anthropic_native; /* Messages API relayed */
 
 /*
+ * Copies len bytes of s into out (outlen bytes, NUL-terminated) as one printable line: control
+ * bytes become spaces and a UTF-8 sequence cut by the end of out is left out whole. For provider
+ * error messages and codes.
+ */
+void prov_copy_line(char *out, size_t outlen, const char *s, size_t len);
+
+/*
  * Replaces every occurrence of secret (when at least 4 characters), and of any prefix of it of
  * 8 or more characters, in s by "***", in place (log_scrub). For provider keys echoed in
  * upstream error messages, whole or cut short.

@@ -794,29 +794,6 @@ oom:
     return -1;
 }
 
-/*
- * Copies a printable, single-line version of s (at most len bytes) into out: control characters
- * (newlines, escape sequences) become spaces, and a UTF-8 sequence cut short at the end is
- * dropped.
- */
-static void openai_copy_line(char *out, size_t outlen, const char *s, size_t len)
-{
-    size_t o = 0, k;
-    unsigned char lead;
-
-    if (outlen == 0)
-        return;
-    for (size_t i = 0; i < len && o + 1 < outlen; i++)
-        out[o++] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? ' ' : s[i];
-    out[o] = '\0';
-    k = o;
-    while (k > 0 && o - k < 3 && ((unsigned char)out[k - 1] & 0xC0) == 0x80)
-        k--;
-    lead = k > 0 ? (unsigned char)out[k - 1] : 0;
-    if (lead >= 0xC0 && o - (k - 1) < (size_t)(lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2))
-        out[k - 1] = '\0';
-}
-
 static int openai_chat_event(struct prov_stream *s, const char *event, const char *data, size_t len,
                              prov_emit_fn *emit, void *arg)
 {
@@ -860,7 +837,7 @@ static int openai_chat_event(struct prov_stream *s, const char *event, const cha
         if (m == NULL)
             m = json_is_string(e) ? json_string_value(e) : "error event from the provider";
         s->failed = true;
-        openai_copy_line(s->error, sizeof(s->error), m, strlen(m));
+        prov_copy_line(s->error, sizeof(s->error), m, strlen(m));
         json_decref(j);
         return 0;
     }
@@ -887,7 +864,7 @@ static void openai_error_message(const char *body, size_t len, char *out, size_t
         if (!json_is_string(c))
             c = json_object_get(e, "type");
         if (json_is_string(c) && code != NULL)
-            openai_copy_line(code, codelen, json_string_value(c), json_string_length(c));
+            prov_copy_line(code, codelen, json_string_value(c), json_string_length(c));
     } else if (json_is_string(e)) {
         m = json_string_value(e);
     }
@@ -896,11 +873,11 @@ static void openai_error_message(const char *body, size_t len, char *out, size_t
     if (m == NULL)
         m = json_string_value(json_object_get(j, "detail"));
     if (m != NULL) {
-        openai_copy_line(out, outlen, m, strlen(m));
+        prov_copy_line(out, outlen, m, strlen(m));
     } else {
         /* Not JSON: the start of the text, without control characters. */
         size_t n = len < 200 ? len : 200;
-        openai_copy_line(out, outlen, body, n);
+        prov_copy_line(out, outlen, body, n);
     }
     json_decref(j);
 }
