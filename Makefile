@@ -20,7 +20,7 @@ BUILD ?= build
 OPT := -O2 -g
 endif
 
-PKGS := libevent libevent_pthreads libcurl jansson libpq yaml-0.1 sqlite3
+PKGS := libevent libevent_pthreads libcurl jansson libpq yaml-0.1 sqlite3 libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_FLAGS := $(shell pkg-config --cflags --libs check 2>/dev/null)

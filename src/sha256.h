@@ -1,28 +1,23 @@
 /*
- * SHA-256 (FIPS 180-4), small and dependency-free: virtual keys are stored only as the
- * lowercase hex digest of the key string.
+ * SHA-256 through OpenSSL libcrypto (never hand-written): virtual keys are stored only as the
+ * lowercase hex digest of the key string, and signatures (JWT, SigV4) hash their input.
  */
 #ifndef GW_SHA256_H
 #define GW_SHA256_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 #define SHA256_DIGEST_LEN 32
 #define SHA256_HEX_LEN 65 /* 64 hex digits + NUL */
 
-struct sha256 {
-    uint32_t h[8];
-    uint64_t len; /* bytes hashed so far */
-    unsigned char buf[64];
-    size_t nbuf;
-};
+/* The digest of data into out. Returns 0, or -1 when libcrypto fails (out of memory). */
+int sha256_digest(const void *data, size_t len, unsigned char out[SHA256_DIGEST_LEN]);
 
-void sha256_init(struct sha256 *c);
-void sha256_update(struct sha256 *c, const void *data, size_t len);
-void sha256_final(struct sha256 *c, unsigned char out[SHA256_DIGEST_LEN]);
+/* Lowercase hex of n bytes into hex (2n + 1 bytes). Returns hex. */
+char *sha256_to_hex(const unsigned char *d, size_t n, char *hex);
 
-/* One-shot: writes the lowercase hex digest of data into hex. Returns hex. */
+/* One-shot: writes the lowercase hex digest of data into hex ("" if libcrypto fails). Returns hex.
+ */
 char *sha256_hex(const void *data, size_t len, char hex[SHA256_HEX_LEN]);
 
 #endif

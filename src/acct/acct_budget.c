@@ -121,6 +121,8 @@ double acct_budget_reserve(const struct gw_price *p, const struct acct_budget_es
     output = e->max_output > 0 ? (double)e->max_output : ACCT_BUDGET_DEFAULT_OUTPUT_TOKENS;
     if (output < (double)min_output)
         output = (double)min_output;
+    if (e->no_output)
+        output = 0;
     output *= e->n > 1 ? (double)e->n : 1.0;
     return prompt / 1000000.0 * p->input_per_million + output / 1000000.0 * p->output_per_million;
 }

@@ -70,6 +70,7 @@ struct acct_budget_est {
     long images;          /* image parts in the messages */
     long max_output;      /* max_completion_tokens, else max_tokens; <= 0: not set */
     long n;               /* choices asked for; <= 0: 1 */
+    bool no_output;       /* nothing is generated (embeddings): no output tokens reserved */
 };
 
 /*

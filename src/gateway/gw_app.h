@@ -18,6 +18,7 @@ struct db;
 struct acct_index;
 struct acct_usage;
 struct httpc;
+struct prov_tokens;
 struct prov_confs;
 struct event;
 struct event_base;
@@ -46,10 +47,11 @@ struct gw_worker {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
-    struct httpc *httpc;    /* upstream calls of this loop (connection pools) */
-    struct event *deadline; /* shutdown deadline timer */
-    struct event *flush;    /* worker 0: periodic last_used_at flush */
-    struct event *trim;     /* gives memory back a moment after a large request (gw_req.c) */
+    struct httpc *httpc;        /* upstream calls of this loop (connection pools) */
+    struct prov_tokens *tokens; /* access tokens of OAuth providers, fetched on this loop */
+    struct event *deadline;     /* shutdown deadline timer */
+    struct event *flush;        /* worker 0: periodic last_used_at flush */
+    struct event *trim;         /* gives memory back a moment after a large request (gw_req.c) */
     int listen_fd;
     unsigned inflight; /* requests accepted and not yet answered */
     bool draining;     /* stop accepting; exit when inflight reaches 0 */

@@ -55,6 +55,9 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p);
 /* gw_messages.c: Anthropic Messages in, for every provider (spec §1.4). */
 void gw_messages(struct gw_req *r, const struct gw_params *p);
 
+/* gw_embeddings.c: embeddings for every provider that has them (spec §1.5). */
+void gw_embeddings(struct gw_req *r, const struct gw_params *p);
+
 /* gw_models.c */
 void gw_models_list(struct gw_req *r, const struct gw_params *p);
 void gw_models_get(struct gw_req *r, const struct gw_params *p);

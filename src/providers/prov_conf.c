@@ -71,6 +71,8 @@ static int prov_conf_resolve(struct prov_conf *c, const struct prov_info *info,
     json_t *v;
     size_t n;
 
+    if ((env_key == NULL || env_key[0] == '\0') && info->key_env_alt != NULL)
+        env_key = getenv(info->key_env_alt);
     c->info = info;
     c->configured = json_is_object(section);
     c->usable = c->configured || (env_key != NULL && env_key[0] != '\0');

@@ -27,12 +27,18 @@ struct prov_conf {
     json_t *kwargs;  /* other keys of the section: request fields the request does not set
                         (never "model", "stream" or "stream_options"); empty object if none */
     bool configured; /* the provider has a section under providers: */
+    /* Cloud settings (providers.md §1.2): Google project and location or region (Vertex AI),
+       the service account for access tokens (prov_google.h); NULL when not set. */
+    char *project;
+    char *location;
+    struct prov_google_sa *google;
     /* DESIGN.md §2.13: may be called at all. True when configured, or when the provider's key
        variable (info->key_env) is set and not empty; any other provider is refused with a 400,
        so a key holder cannot make the gateway call a local default address. */
     bool usable;
 };
 
+struct prov_google_sa;
 struct prov_confs;
 
 /*

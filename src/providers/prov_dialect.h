@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -61,6 +62,8 @@ struct prov_chat_in {
     const char *raw;
     size_t raw_len;
     bool stream; /* the client asked for SSE */
+    /* An access token fetched for this call (OAuth providers, prov_token.h), else NULL. */
+    const char *bearer;
     /* Native tables only: the client's anthropic-version / anthropic-beta headers (NULL: none). */
     const char *anthropic_version;
     const char *anthropic_beta;
@@ -68,6 +71,17 @@ struct prov_chat_in {
 
 /* chat_build's result when the request cannot be expressed in the dialect (a client error). */
 #define PROV_E_REQUEST (-2)
+
+/* Stream state shared by the translating dialects (Gemini, Cohere, Ollama, ...). */
+struct prov_xlate_stream {
+    char id[96];     /* one id for every chunk (synthesised when the provider has none) */
+    char model[160]; /* the model named in the chunks */
+    int64_t created; /* one created for every chunk */
+    bool started;    /* the role chunk is out */
+    bool finished;   /* the finish chunk is out */
+    int ntools;      /* tool calls emitted so far: the next OpenAI tool index */
+    char finish[32]; /* the finish_reason, once known */
+};
 
 /* Per-stream state a dialect keeps while parsing events. */
 struct prov_stream {
@@ -78,6 +92,7 @@ struct prov_stream {
     bool failed;                  /* the provider sent an error event */
     char error[256];              /* its message (for the usage log) */
     struct prov_anth_stream anth; /* the Anthropic dialects' state (prov_anthropic.h) */
+    struct prov_xlate_stream x;   /* the other translating dialects' state */
 };
 
 /*
@@ -87,8 +102,15 @@ struct prov_stream {
  */
 typedef int prov_emit_fn(const char *event, const char *data, size_t len, void *arg);
 
+/* How a dialect's streams are framed on the wire. */
+enum prov_framing {
+    PROV_FRAME_SSE = 0, /* Server-Sent Events (prov_sse.h): text/event-stream */
+    PROV_FRAME_NDJSON,  /* one JSON object per line (prov_ndjson.h): Ollama */
+};
+
 struct prov_dialect_ops {
     const char *name;
+    enum prov_framing framing; /* of chat streams; each event or line goes to chat_event */
     /*
      * Builds the chat call from in (the dialect may modify in->req). *client_usage gets whether
      * the client asked for the usage chunk itself. Returns 0; -1 with a one-line reason in err
@@ -119,6 +141,23 @@ struct prov_dialect_ops {
      */
     void (*error_message)(const char *body, size_t len, char *out, size_t outlen, char *code,
                           size_t codelen);
+    /*
+     * Embeddings (NULL when the dialect has none). in->req is the pivot: an OpenAI embeddings
+     * request ({"model","input": string | [string] | tokens,"dimensions"?,"encoding_format"?});
+     * "user" is never forwarded. Builds the upstream call like chat_build (same return values).
+     * A dialect that cannot send base64 asks the provider for floats: the gateway converts.
+     */
+    int (*embed_build)(const struct prov_conf *pc, const struct prov_chat_in *in,
+                       struct prov_http *out, char *err, size_t errlen);
+    /*
+     * Reads a complete 2xx embeddings reply into the pivot: *out gets an owned OpenAI
+     * embeddings body ({"object":"list","data":[{"object":"embedding","index":i,"embedding":
+     * [floats] or base64}],"model","usage":{"prompt_tokens","total_tokens"}}) or NULL when body
+     * already is one. *u gets the prompt tokens (seen false when the provider reports none).
+     * Returns 0, or -1 when the reply is malformed.
+     */
+    int (*embed_reply)(const char *body, size_t len, struct prov_usage *u, char **out,
+                       size_t *out_len);
 };
 
 /* The chat dialect (pivot in, pivot out) of a provider family, or NULL while not implemented. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "providers/prov_dialect.h"
+#include "providers/prov_embed.h"
 
 /*
  * ---- Fast path for replies and stream chunks ----
@@ -888,4 +889,6 @@ const struct prov_dialect_ops prov_dialect_openai = {
     .chat_reply = openai_chat_reply,
     .chat_event = openai_chat_event,
     .error_message = openai_error_message,
+    .embed_build = prov_openai_embed_build,
+    .embed_reply = prov_openai_embed_reply,
 };

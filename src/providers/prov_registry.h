@@ -11,7 +11,11 @@ enum prov_dialect {
     PROV_D_OPENAI,           /* OpenAI chat/completions wire format at base_url */
     PROV_D_ANTHROPIC,        /* Anthropic Messages API */
     PROV_D_ANTHROPIC_VERTEX, /* Anthropic Messages on Vertex AI (URL and OAuth of its own) */
-    PROV_D_GEMINI,           /* Google Gemini / Vertex AI */
+    PROV_D_GEMINI,           /* Google Gemini API (generateContent) */
+    PROV_D_VERTEX,           /* Gemini on Vertex AI (generateContent at a Vertex URL, OAuth) */
+    PROV_D_COHERE,           /* Cohere v2 chat / embed */
+    PROV_D_OLLAMA,           /* Ollama native (/api/chat, NDJSON streams, /api/embed) */
+    PROV_D_VOYAGE,           /* Voyage AI (embeddings only) */
     PROV_D_OTHER,            /* own SDK wire format: needs a dialect of its own */
 };
 
@@ -21,15 +25,17 @@ enum prov_auth {
     PROV_AUTH_X_API_KEY,  /* x-api-key: <key> (Anthropic) */
     PROV_AUTH_API_KEY,    /* api-key: <key> (Azure) */
     PROV_AUTH_GOOG,       /* x-goog-api-key: <key> (Gemini) */
-    PROV_AUTH_CLOUD,      /* cloud credentials (AWS SigV4, Google ADC) */
+    PROV_AUTH_CLOUD,      /* cloud credentials (AWS SigV4) */
+    PROV_AUTH_GOOGLE,     /* Google OAuth bearer from a service account (prov_token.h) */
     PROV_AUTH_NONE,       /* local servers without a key */
 };
 
 struct prov_info {
     const char *id;
     enum prov_dialect dialect;
-    const char *base_url; /* NULL: must be configured */
-    const char *key_env;  /* NULL: no key */
+    const char *base_url;    /* NULL: must be configured */
+    const char *key_env;     /* NULL: no key */
+    const char *key_env_alt; /* read when key_env is unset or empty (NULL: none) */
     const char *base_env;
     enum prov_auth auth; /* omitted in the table: PROV_AUTH_BEARER */
 };

@@ -41,6 +41,7 @@ static const struct gw_route gw_routes[] = {
     {EVHTTP_REQ_GET, "/health/readiness", gw_health_readiness, true, N},
     {EVHTTP_REQ_POST, "/v1/chat/completions", gw_chat_completions, false, K},
     {EVHTTP_REQ_POST, "/v1/messages", gw_messages, false, K},
+    {EVHTTP_REQ_POST, "/v1/embeddings", gw_embeddings, false, K},
     {EVHTTP_REQ_POST, "/v1/keys", gw_keys_create, false, M},
     {EVHTTP_REQ_GET, "/v1/keys", gw_keys_list, false, M},
     {EVHTTP_REQ_GET, "/v1/keys/{id}", gw_keys_get, false, M},

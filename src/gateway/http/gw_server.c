@@ -28,6 +28,7 @@
 #include "gateway/http/gw_route.h"
 #include "httpc.h"
 #include "log.h"
+#include "providers/prov_token.h"
 #include "util.h"
 
 #define GW_MAX_WORKERS 256
@@ -226,7 +227,8 @@ static int gw_worker_init(struct gw_worker *w, const struct addrinfo *ai)
         LOG_ERR("cannot create event loop");
         return -1;
     }
-    if ((w->httpc = httpc_new(w->base, &gw_httpc_opts)) == NULL) {
+    if ((w->httpc = httpc_new(w->base, &gw_httpc_opts)) == NULL ||
+        (w->tokens = prov_tokens_new(w->httpc)) == NULL) {
         LOG_ERR("cannot create the upstream HTTP client");
         return -1;
     }
@@ -282,6 +284,8 @@ static void gw_worker_cleanup(struct gw_worker *w)
     if (w->trim != NULL)
         event_free(w->trim);
     w->trim = NULL;
+    prov_tokens_free(w->tokens);
+    w->tokens = NULL;
     httpc_free(w->httpc); /* a worker that never ran: its calls end before their connections */
     w->httpc = NULL;
     if (w->http != NULL)
@@ -308,6 +312,8 @@ static void *gw_worker_main(void *arg)
      * Upstream calls still running after the shutdown deadline end here, on their own thread,
      * while the usage writer still takes their rows (billed as cancelled: see gw_call.c).
      */
+    prov_tokens_free(w->tokens);
+    w->tokens = NULL;
     httpc_free(w->httpc);
     w->httpc = NULL;
     pthread_mutex_lock(&srv->mu);

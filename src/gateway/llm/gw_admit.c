@@ -84,7 +84,8 @@ bool gw_admit_run(struct gw_req *r, struct gw_admit *a, const char *model_str,
             return gw_fail_set(f, 500, "internal_error", "Internal Server Error");
         a->priced = priced == 1;
     }
-    acct_budget_estimate(est_body, &a->est);
+    if (est_body != NULL)
+        acct_budget_estimate(est_body, &a->est);
     a->reserve = acct_budget_reserve(a->priced ? &a->price : NULL, &a->est,
                                      app->cfg->budget_min_reservation_tokens);
     /* Budget first, as the reference: a blocked user learns that before a model typo. */

@@ -54,7 +54,8 @@ bool gw_admit_caller(struct gw_req *r, struct gw_admit *a);
  * Step 2: the billed user (DESIGN.md §2.10: the master key names it in user_field, a key that
  * belongs to a user always bills that user, a key without one takes user_field), the model
  * (model_str "provider:model"), its price, the budget admission with a reservation estimated
- * from the pivot chat body est_body, then whether the provider is usable. Budget comes before
+ * from the pivot chat body est_body (NULL: the endpoint filled a->est itself), then whether the
+ * provider is usable. Budget comes before
  * model errors, as in the reference. user_name is the field's name for the master-key message
  * ("'user' field", "'metadata.user_id'"). Returns true, or false with *f filled and nothing
  * reserved.

@@ -31,8 +31,10 @@
 #include "gateway/llm/gw_admit.h"
 #include "httpc.h"
 #include "log.h"
+#include "providers/prov_ndjson.h"
 #include "providers/prov_shape.h"
 #include "providers/prov_sse.h"
+#include "providers/prov_token.h"
 #include "util.h"
 
 #define GW_CALL_HWM (256 * 1024) /* unsent bytes for the client above which the provider waits */
@@ -51,6 +53,13 @@ struct gw_call {
     struct httpc_req *hr; /* NULL once done or cancelled */
     char *provider, *model, *user_id, *key_id, *endpoint;
     bool stream, priced, started, paused, completing;
+    bool embed;         /* an embeddings call (embed_build / embed_reply) */
+    bool waiting_token; /* the provider's access token is being fetched (tw, when pending) */
+    struct prov_token_wait *tw;
+    json_t *req;     /* the request for the dialect, until the upstream request is built */
+    const char *raw; /* its bytes (owned by the client's request), or NULL */
+    size_t raw_len;
+    char *anthropic_version, *anthropic_beta;
     bool cut; /* ended by the shutdown deadline: the worker's loop no longer runs */
     struct gw_price price;
     double reserve;
@@ -60,7 +69,8 @@ struct gw_call {
     char retry_after[32];
     struct evbuffer *errbuf; /* error body of a streamed request's non-2xx reply */
     struct evbuffer *out;    /* SSE bytes on their way to the client */
-    struct prov_sse sse;
+    struct prov_sse sse;     /* SSE framing (PROV_FRAME_SSE) */
+    struct prov_ndjson nd;   /* or NDJSON framing */
     struct prov_stream ps;
     struct prov_shape_stream ss;
     struct event *beat; /* heartbeat while the provider is silent */
@@ -87,7 +97,13 @@ static void gw_call_free(struct gw_call *c)
         evbuffer_free(c->errbuf);
     if (c->out != NULL)
         evbuffer_free(c->out);
+    if (c->tw != NULL)
+        prov_token_wait_cancel(c->tw);
+    json_decref(c->req);
     prov_sse_cleanup(&c->sse);
+    prov_ndjson_cleanup(&c->nd);
+    free(c->anthropic_version);
+    free(c->anthropic_beta);
     if (c->body_owned)
         free(c->body);
     free(c->provider);
@@ -297,6 +313,18 @@ static int gw_call_on_event(const struct prov_sse_event *ev, void *arg)
     return 0;
 }
 
+/* One NDJSON line (PROV_FRAME_NDJSON), handled like an SSE event's data. */
+static int gw_call_on_line(const char *line, size_t len, void *arg)
+{
+    struct gw_call *c = arg;
+
+    if (c->ps.done || c->ps.failed)
+        return 0;
+    if (c->d->chat_event(&c->ps, "message", line, len, gw_call_emit, c) < 0)
+        return -1;
+    return 0;
+}
+
 static void gw_call_beat(evutil_socket_t fd, short what, void *arg)
 {
     struct gw_call *c = arg;
@@ -349,7 +377,10 @@ static enum httpc_action gw_call_on_headers(int status, const struct httpc_heade
     }
     /* A stream starts only with an event stream; anything else is kept to be judged at the end. */
     if (c->stream && status >= 200 && status < 300 &&
-        (ct == NULL || strncasecmp(ct, "text/event-stream", 17) == 0))
+        (ct == NULL ||
+         (c->d->framing == PROV_FRAME_NDJSON ? strncasecmp(ct, "application/x-ndjson", 20) == 0 ||
+                                                   strncasecmp(ct, "application/json", 16) == 0
+                                             : strncasecmp(ct, "text/event-stream", 17) == 0)))
         gw_call_stream_start(c);
     return HTTPC_CONTINUE;
 }
@@ -367,7 +398,9 @@ static enum httpc_action gw_call_on_data(const char *buf, size_t len, void *arg)
                          len < GW_CALL_MAX_ERROR - have ? len : GW_CALL_MAX_ERROR - have);
         return HTTPC_CONTINUE;
     }
-    if (prov_sse_feed(&c->sse, buf, len) != 0 && !c->ps.failed) {
+    if ((c->d->framing == PROV_FRAME_NDJSON ? prov_ndjson_feed(&c->nd, buf, len)
+                                            : prov_sse_feed(&c->sse, buf, len)) != 0 &&
+        !c->ps.failed) {
         c->ps.failed = true;
         snprintf(c->ps.error, sizeof(c->ps.error), "unreadable event stream from the provider");
     }
@@ -392,7 +425,14 @@ static void gw_call_stream_done(struct gw_call *c, const struct httpc_result *re
     bool est;
     char row[512];
 
-    (void)prov_sse_finish(&c->sse);
+    if (c->d->framing == PROV_FRAME_NDJSON) {
+        if (prov_ndjson_finish(&c->nd) != 0 && !c->ps.failed) {
+            c->ps.failed = true;
+            snprintf(c->ps.error, sizeof(c->ps.error), "unreadable stream from the provider");
+        }
+    } else {
+        (void)prov_sse_finish(&c->sse);
+    }
     if (c->beat != NULL)
         event_del(c->beat);
     c->end = GW_END_STREAM;
@@ -570,7 +610,9 @@ static void gw_call_on_done(const struct httpc_result *res, void *arg)
         return;
     }
     c->body = NULL;
-    if (c->d->chat_reply(res->body, res->body_len, &u, &gen, &c->body, &c->body_len) < 0) {
+    if ((c->embed
+             ? c->d->embed_reply(res->body, res->body_len, &u, &c->body, &c->body_len)
+             : c->d->chat_reply(res->body, res->body_len, &u, &gen, &c->body, &c->body_len)) < 0) {
         gw_call_fail(c, 502, "upstream_error",
                      "The request could not be completed by the provider: malformed reply",
                      "malformed reply from the provider");
@@ -621,6 +663,15 @@ static void gw_call_gone(struct gw_req *r, void *arg)
     (void)r;
     if (c->completing)
         return; /* the outcome is decided; gw_call_reply() will see client_gone */
+    if (c->waiting_token && c->hr == NULL && c->up_start_us == 0) {
+        /* Gone while the access token was fetched: nothing was sent, nothing is billed. */
+        if (c->tw != NULL)
+            prov_token_wait_cancel(c->tw);
+        c->tw = NULL;
+        c->end = GW_END_GONE;
+        gw_call_end(c, "cancelled", NULL, false, "client closed the connection");
+        return;
+    }
     if (c->hr != NULL)
         httpc_cancel(c->hr);
     c->hr = NULL;
@@ -651,47 +702,33 @@ void gw_call_spec_admitted(struct gw_call_spec *spec, struct gw_admit *a, const 
     a->reserved = false; /* gw_call_start() settles it whatever happens */
 }
 
-void gw_call_start(struct gw_req *r, const struct gw_call_spec *spec)
+/* Builds the provider request (with bearer, an access token, or NULL) and starts it. */
+static void gw_call_launch(struct gw_call *c, const char *bearer)
 {
-    struct gw_call *c = calloc(1, sizeof(*c));
+    struct gw_req *r = c->r;
     struct prov_http h = {0};
-    struct prov_chat_in in;
+    struct prov_chat_in in = {0};
     struct httpc_spec hs = {0};
     struct httpc_cbs cbs = {0};
     char err[256];
     bool client_usage = false;
     int rc;
 
-    if (c == NULL || (c->out = evbuffer_new()) == NULL || (c->errbuf = evbuffer_new()) == NULL ||
-        (c->provider = gw_dup(spec->provider)) == NULL ||
-        (c->model = gw_dup(spec->model)) == NULL || (c->user_id = gw_dup(spec->user_id)) == NULL ||
-        (c->endpoint = gw_dup(spec->endpoint)) == NULL ||
-        (spec->key_id != NULL && (c->key_id = gw_dup(spec->key_id)) == NULL)) {
-        acct_index_settle(r->w->app->index, spec->user_id, spec->reserve, 0);
-        if (c != NULL)
-            gw_call_free(c);
-        gw_reply_error(r, 500, "internal_error", "Internal Server Error");
-        return;
-    }
-    c->r = r;
-    c->d = spec->dialect;
-    c->shape = spec->shape != NULL ? spec->shape : &prov_shape_openai;
-    c->pc = spec->conf;
-    c->stream = spec->stream;
-    c->priced = spec->priced;
-    c->price = spec->price;
-    c->reserve = spec->reserve;
-    c->prompt_bytes = spec->prompt_bytes;
-    prov_sse_init(&c->sse, 0, gw_call_on_event, c);
-    prov_usage_init(&c->ps.usage);
     in.model = c->model;
-    in.req = spec->body;
-    in.raw = spec->raw;
-    in.raw_len = spec->raw_len;
-    in.stream = spec->stream;
-    in.anthropic_version = spec->anthropic_version;
-    in.anthropic_beta = spec->anthropic_beta;
-    rc = c->d->chat_build(c->pc, &in, &client_usage, &h, err, sizeof(err));
+    in.req = c->req;
+    in.raw = c->raw;
+    in.raw_len = c->raw_len;
+    in.stream = c->stream;
+    in.bearer = bearer;
+    in.anthropic_version = c->anthropic_version;
+    in.anthropic_beta = c->anthropic_beta;
+    if (c->embed)
+        rc = c->d->embed_build(c->pc, &in, &h, err, sizeof(err));
+    else
+        rc = c->d->chat_build(c->pc, &in, &client_usage, &h, err, sizeof(err));
+    json_decref(c->req);
+    c->req = NULL;
+    c->raw = NULL;
     if (rc < 0) {
         prov_http_cleanup(&h);
         if (rc == PROV_E_REQUEST)
@@ -729,12 +766,81 @@ void gw_call_start(struct gw_req *r, const struct gw_call_spec *spec)
     c->up_start_us = util_mono_us();
     c->hr = httpc_start(r->w->httpc, &hs, &cbs, c);
     prov_http_cleanup(&h);
-    if (c->hr == NULL) {
+    if (c->hr == NULL)
         gw_call_fail(c, 502, "upstream_error", "The request could not be completed by the provider",
                      "cannot start the upstream request");
+}
+
+/* The provider's access token arrived (or could not be had). */
+static void gw_call_token(const char *token, const char *err, void *arg)
+{
+    struct gw_call *c = arg;
+    char msg[384];
+
+    c->tw = NULL;
+    if (token == NULL) {
+        json_decref(c->req);
+        c->req = NULL;
+        snprintf(msg, sizeof(msg),
+                 "The request could not be completed by the provider: cannot obtain an access "
+                 "token for '%s': %s",
+                 c->provider, err != NULL ? err : "unknown error");
+        gw_call_fail(c, 502, "upstream_auth_failed", msg, NULL);
         return;
     }
+    gw_call_launch(c, token);
+}
+
+void gw_call_start(struct gw_req *r, const struct gw_call_spec *spec)
+{
+    struct gw_call *c = calloc(1, sizeof(*c));
+
+    if (c == NULL || (c->out = evbuffer_new()) == NULL || (c->errbuf = evbuffer_new()) == NULL ||
+        (c->provider = gw_dup(spec->provider)) == NULL ||
+        (c->model = gw_dup(spec->model)) == NULL || (c->user_id = gw_dup(spec->user_id)) == NULL ||
+        (c->endpoint = gw_dup(spec->endpoint)) == NULL ||
+        (spec->key_id != NULL && (c->key_id = gw_dup(spec->key_id)) == NULL) ||
+        (spec->anthropic_version != NULL &&
+         (c->anthropic_version = gw_dup(spec->anthropic_version)) == NULL) ||
+        (spec->anthropic_beta != NULL &&
+         (c->anthropic_beta = gw_dup(spec->anthropic_beta)) == NULL)) {
+        acct_index_settle(r->w->app->index, spec->user_id, spec->reserve, 0);
+        if (c != NULL)
+            gw_call_free(c);
+        gw_reply_error(r, 500, "internal_error", "Internal Server Error");
+        return;
+    }
+    c->r = r;
+    c->d = spec->dialect;
+    c->shape = spec->shape != NULL ? spec->shape : &prov_shape_openai;
+    c->pc = spec->conf;
+    c->stream = spec->stream;
+    c->embed = spec->embed;
+    c->priced = spec->priced;
+    c->price = spec->price;
+    c->reserve = spec->reserve;
+    c->prompt_bytes = spec->prompt_bytes;
+    c->req = json_incref(spec->body);
+    c->raw = spec->raw; /* the request's bytes live until gw_valid_body_release() */
+    c->raw_len = spec->raw_len;
+    if (c->d->framing == PROV_FRAME_NDJSON)
+        prov_ndjson_init(&c->nd, 0, gw_call_on_line, c);
+    else
+        prov_sse_init(&c->sse, 0, gw_call_on_event, c);
+    prov_usage_init(&c->ps.usage);
     r->on_gone = gw_call_gone;
     r->gone_arg = c;
     gw_req_watch_close(r);
+    if (c->pc->info->auth == PROV_AUTH_GOOGLE) {
+        /* An access token first: now when cached, else from the event loop. */
+        struct prov_token_wait *tw;
+
+        c->waiting_token = true;
+        /* The callback may run (and end the call) inside: touch c only when it will run later. */
+        tw = prov_tokens_get(r->w->tokens, c->pc, gw_call_token, c);
+        if (tw != NULL)
+            c->tw = tw;
+        return;
+    }
+    gw_call_launch(c, NULL);
 }

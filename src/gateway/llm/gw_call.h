@@ -36,6 +36,7 @@ struct gw_call_spec {
     const char *raw;      /* its bytes when body is exactly their parse, else NULL (borrowed) */
     size_t raw_len;
     bool stream;
+    bool embed;            /* an embeddings call: the dialect's embed_build / embed_reply */
     size_t prompt_bytes;   /* for an estimate when the provider reports no usage */
     bool priced;           /* price known: cost = tokens x price */
     struct gw_price price; /* when priced */
