@@ -38,7 +38,7 @@ TEST_SRCS := $(wildcard tests/*.c)
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 SUITES := $(patsubst tests/check_%.c,%,$(filter-out tests/check_main.c,$(wildcard tests/check_*.c)))
 MIGRATIONS := $(sort $(wildcard migrations/sqlite/*.sql migrations/postgres/*.sql))
-FMT_SRCS := $(wildcard src/*.[ch] src/*/*.[ch] tests/*.[ch] tests/fuzz/*.[ch] tests/soak/*.[ch] bench/*.[ch])
+FMT_SRCS := $(wildcard src/*.[ch] src/*/*.[ch] src/*/*/*.[ch] tests/*.[ch] tests/fuzz/*.[ch] tests/soak/*.[ch] bench/*.[ch])
 
 BIN := $(BUILD)/any-llm-gateway
 TESTBIN := $(BUILD)/check_gateway
