@@ -7,33 +7,17 @@
  * the Anthropic SDK on /v1/messages natively to Anthropic and bridged to an OpenAI-wire provider.
  */
 #include <check.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <jansson.h>
 
 #include "t_llm.h"
+#include "t_sdk.h"
 
 /* 10 prompt tokens at $1/M + 5 completion tokens at $2/M. */
 #define SDK_COST "2e-05"
-
-static long sdk_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
 
 /* Compact JSON of j in a static buffer (for messages and substring checks; no allocation). */
 static const char *sdk_dump(const json_t *j)
@@ -57,105 +41,10 @@ static void sdk_up(void)
              "    output_price_per_million: 2.0\n");
 }
 
-static const char *sdk_root(void)
-{
-    const char *r = getenv("GW_ROOT");
-
-    return r != NULL && r[0] != '\0' ? r : ".";
-}
-
-/* Fails the test, with the fix, when node or the installed SDK is missing. */
-static void sdk_need(void)
-{
-    char path[512];
-    struct stat st;
-
-    t_llm_need();
-    snprintf(path, sizeof(path), "%s/tests/npm/node_modules/openai/package.json", sdk_root());
-    ck_assert_msg(stat(path, &st) == 0,
-                  "%s missing: the OpenAI SDK is not installed; run scripts/sdk-deps.sh "
-                  "(make sdk-deps) with GW_ROOT set to the repository root",
-                  path);
-}
-
-/*
- * Runs `node tests/sdk/openai_chat.mjs kase` against t_api with key; asserts it exits 0 within
- * 20 s and printed one JSON object, which it returns (owned). The script's stderr goes to a file
- * in the gateway's temporary directory and is quoted on failure.
- */
-static json_t *sdk_exec(const char *name, const char *kase, const char *arg, const char *url_path,
-                        const char *key, const char *const *env)
-{
-    char script[512], url[64], errpath[256], buf[8192], *err;
-    size_t len = 0;
-    int p[2], st = 0, rc;
-    long deadline = sdk_now_ms() + 20000;
-    pid_t pid;
-    json_t *j;
-    json_error_t jerr;
-
-    sdk_need();
-    snprintf(script, sizeof(script), "%s/tests/sdk/%s", sdk_root(), name);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", t_api.port, url_path);
-    snprintf(errpath, sizeof(errpath), "%s/node-%s.err", t_api.dir, kase);
-    ck_assert_int_eq(pipe(p), 0);
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        int efd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        close(p[0]);
-        dup2(p[1], STDOUT_FILENO);
-        if (efd >= 0)
-            dup2(efd, STDERR_FILENO);
-        setenv("GW_BASE_URL", url, 1);
-        setenv("GW_KEY", key, 1);
-        unsetenv("GW_PREFIX");
-        unsetenv("GW_AUTH");
-        unsetenv("GW_MODEL");
-        unsetenv("NODE_OPTIONS");
-        for (size_t i = 0; env != NULL && env[i] != NULL; i += 2)
-            setenv(env[i], env[i + 1], 1);
-        execlp("node", "node", script, kase, arg, (char *)NULL);
-        fprintf(stderr, "cannot run node (%s): install Node.js >= 18 (scripts/deps.sh test)\n",
-                strerror(errno));
-        _exit(127);
-    }
-    close(p[1]);
-    for (;;) {
-        struct pollfd pfd = {.fd = p[0], .events = POLLIN};
-        long left = deadline - sdk_now_ms();
-        ssize_t r;
-        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0) {
-            kill(pid, SIGKILL);
-            break;
-        }
-        r = read(p[0], buf + len, sizeof(buf) - 1 - len);
-        if (r <= 0)
-            break;
-        len += (size_t)r;
-        if (len == sizeof(buf) - 1)
-            break;
-    }
-    buf[len] = '\0';
-    close(p[0]);
-    while ((rc = waitpid(pid, &st, 0)) < 0 && errno == EINTR)
-        ;
-    err = t_read_file(errpath);
-    ck_assert_msg(rc == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-                  "node %s %s: wait status 0x%x (killed after 20 s if 0x9);\n"
-                  "stdout: %s\nstderr: %s",
-                  name, kase, st, buf, err != NULL ? err : "");
-    j = json_loads(buf, 0, &jerr);
-    ck_assert_msg(json_is_object(j), "node %s %s printed no JSON object: '%s' (%s)", name, kase,
-                  buf, err != NULL ? err : "");
-    free(err);
-    return j;
-}
-
 /* `node tests/sdk/openai_chat.mjs kase` with key (env: NULL or name/value pairs, NULL-ended). */
 static json_t *sdk_run_env(const char *kase, const char *key, const char *const *env)
 {
-    return sdk_exec("openai_chat.mjs", kase, NULL, "/v1", key, env);
+    return t_sdk_run("openai_chat.mjs", kase, NULL, "/v1", key, env);
 }
 
 static json_t *sdk_run(const char *kase, const char *key)
@@ -168,7 +57,7 @@ static json_t *sdk_ant(const char *kase, const char *model, const char *key, con
 {
     const char *env[] = {"GW_AUTH", auth, NULL};
 
-    return sdk_exec("anthropic_messages.mjs", kase, model, "", key, env);
+    return t_sdk_run("anthropic_messages.mjs", kase, model, "", key, env);
 }
 
 static long sdk_int(json_t *o, const char *k)
@@ -249,7 +138,7 @@ START_TEST(sdk_chat)
     json_t *j, *last, *body, *hdrs;
     const char *auth;
 
-    sdk_need();
+    t_sdk_need();
     key = t_llm_user_key("sdk-chat");
     j = sdk_run("chat", key);
     ck_assert_str_eq(sdk_str(j, "content"), "Hello from fake");
@@ -282,7 +171,7 @@ START_TEST(sdk_stream)
     char *key;
     json_t *j, *last, *so;
 
-    sdk_need();
+    t_sdk_need();
     key = t_llm_user_key("sdk-stream");
     j = sdk_run("stream", key);
     ck_assert_str_eq(sdk_str(j, "text"), "Hello world");
@@ -308,7 +197,7 @@ START_TEST(sdk_stream_usage)
     char *key;
     json_t *j;
 
-    sdk_need();
+    t_sdk_need();
     key = t_llm_user_key("sdk-stream-usage");
     j = sdk_run("stream_usage", key);
     ck_assert_str_eq(sdk_str(j, "text"), "Hello world");
@@ -325,7 +214,7 @@ START_TEST(sdk_error)
     json_t *j;
     const char *msg;
 
-    sdk_need();
+    t_sdk_need();
     key = t_llm_user_key("sdk-error");
     j = sdk_run("error", key);
     ck_assert_int_eq(sdk_int(j, "status"), 400);
@@ -349,7 +238,7 @@ START_TEST(sdk_ratelimit)
     char *key;
     json_t *j;
 
-    sdk_need();
+    t_sdk_need();
     key = t_llm_user_key("sdk-ratelimit");
     j = sdk_run("ratelimit", key);
     ck_assert_int_eq(sdk_int(j, "status"), 429);
@@ -371,7 +260,7 @@ START_TEST(sdk_authfail)
     json_t *j;
     long before;
 
-    sdk_need();
+    t_sdk_need();
     before = t_fake_stat(&t_llm_fake, "requests");
     j = sdk_run("authfail", "gw-invalid");
     ck_assert_int_eq(sdk_int(j, "status"), 401);
@@ -390,7 +279,7 @@ START_TEST(sdk_openai_to_anthropic)
     char *key;
     json_t *j;
 
-    sdk_need();
+    t_sdk_need();
     key = t_llm_user_key("sdk-oa-ant");
     j = sdk_run_env("chat", key, env);
     ck_assert_str_eq(sdk_str(j, "content"), "Hello from claude");
@@ -451,7 +340,7 @@ static void sdk_ant_cases(const char *user, bool native)
     char *key;
     json_t *j, *tool;
 
-    sdk_need();
+    t_sdk_need();
     key = t_llm_user_key(user);
     j = sdk_ant("create", ok, key, "apikey");
     sdk_ant_check(j, native ? "Hello from claude" : "Hello from fake", "end_turn", 10, 5);
