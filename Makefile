@@ -80,7 +80,8 @@ $(BUILD)/tests/%.o: tests/%.c | $(BUILD)/gen/suites.h
 $(TESTBIN): $(filter-out $(FAKE_OBJS),$(TEST_OBJS)) $(BUILD)/libgateway.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_FLAGS) $(LDLIBS)
 
-# A fake provider for the end-to-end tests (tests/fake_*.c: OpenAI wire, Anthropic Messages).
+# A fake provider for the end-to-end tests (tests/fake_*.c: OpenAI, Anthropic, Gemini/Vertex,
+# Cohere, Ollama and Voyage wires; libcrypto for base64 embeddings).
 $(FAKE): $(FAKE_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

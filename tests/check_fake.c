@@ -3,7 +3,8 @@
  * scenario's status and body, SSE event order with and without include_usage, the control
  * endpoints, client-close detection, backpressure, and a clean (leak-free under SAN) exit with
  * requests still in flight; the same for the Anthropic Messages mode (message shape, event
- * order and framing, error types and retry-after, the checks a real API makes).
+ * order and framing, error types and retry-after, the checks a real API makes). The Gemini,
+ * Cohere, Ollama and Voyage wires and the OpenAI embeddings are tested in check_fake_wire.c.
  */
 #include <check.h>
 #include <signal.h>

@@ -1,6 +1,6 @@
 /*
- * fake-upstream, OpenAI wire (POST .../chat/completions and .../embeddings): the fake-* scenarios
- * listed in t_fake.h, picked by the request's model name.
+ * fake-upstream, OpenAI wire (POST .../chat/completions): the fake-* scenarios listed in t_fake.h,
+ * picked by the request's model name. Embeddings are in fake_openai_embed.c.
  */
 #include "fake_upstream.h"
 
@@ -410,7 +410,7 @@ static const char *fake_token(struct evhttp_request *req)
     return v != NULL ? v : "";
 }
 
-static void fake_status(struct evhttp_request *req, int code, int cut)
+void fake_status(struct evhttp_request *req, int code, int cut)
 {
     const char *tok = fake_token(req);
     int keep = (int)strlen(tok) > cut ? (int)strlen(tok) - cut : 0;
@@ -537,21 +537,5 @@ void fake_chat(struct fake_srv *srv, struct evhttp_request *req, const char *tex
         break;
     }
 out:
-    json_decref(body);
-}
-
-void fake_embeddings(struct evhttp_request *req, const char *text, size_t len)
-{
-    json_t *body = json_loadb(text, len, 0, NULL);
-    const char *model = json_string_value(json_object_get(body, "model"));
-
-    if (!json_is_object(body))
-        fake_reply_error(req, 400, "request body is not a JSON object", "invalid_request_error");
-    else
-        fake_reply_json(req, 200,
-                        json_pack("{s:s,s:[{s:s,s:i,s:[f,f,f]}],s:s,s:{s:i,s:i}}", "object", "list",
-                                  "data", "object", "embedding", "index", 0, "embedding", 0.1, 0.2,
-                                  0.3, "model", model != NULL ? model : "", "usage",
-                                  "prompt_tokens", 4, "total_tokens", 4));
     json_decref(body);
 }

@@ -1,11 +1,13 @@
 /*
  * fake-upstream: a scriptable provider for the end-to-end tests, speaking the OpenAI wire
- * (fake_openai.c) and Anthropic Messages (fake_anthropic.c). The request's model name picks the
- * behaviour (fake-ok, fake-slow-N-MS, claude-tools, claude-status-CODE, ...; see t_fake.h), and
- * GET /_last, GET /_stats and POST /_reset let a test see what the gateway sent. Single-threaded
- * evhttp on 127.0.0.1:0; the port goes to --port-file once listening. SIGTERM/SIGINT free
- * everything and exit 0, so LeakSanitizer runs of the tests also check this program. This file:
- * the process, routing, the control endpoints, reply helpers and calls answered over time.
+ * (fake_openai.c), Anthropic Messages (fake_anthropic.c), Gemini / Vertex AI (fake_gemini.c),
+ * Cohere v2 (fake_cohere.c), Ollama (fake_ollama.c) and Voyage (fake_voyage.c). The model name
+ * picks the behaviour (fake-ok, fake-slow-N-MS, claude-tools, claude-status-CODE, ...; see
+ * t_fake.h), and GET /_last, GET /_stats and POST /_reset let a test see what the gateway sent.
+ * Single-threaded evhttp on 127.0.0.1:0; the port goes to --port-file once listening.
+ * SIGTERM/SIGINT free everything and exit 0, so LeakSanitizer runs of the tests also check this
+ * program. This file: the process, routing, the control endpoints, reply helpers and calls answered
+ * over time.
  */
 #include "fake_upstream.h"
 
@@ -415,6 +417,12 @@ static void fake_route(struct evhttp_request *req, void *arg)
             fake_messages(srv, req, text, len);
         else if (fake_ends_with(path, "/embeddings"))
             fake_embeddings(req, text, len);
+        else if (fake_gemini_path(path)) /* Gemini, Vertex, Cohere, Ollama (fake_*.c) */
+            fake_gemini(srv, req, path, text, len);
+        else if (fake_ends_with(path, "/v2/chat") || fake_ends_with(path, "/v2/embed"))
+            fake_cohere(srv, req, fake_ends_with(path, "/v2/embed"), text, len);
+        else if (fake_ends_with(path, "/api/chat") || fake_ends_with(path, "/api/embed"))
+            fake_ollama(srv, req, fake_ends_with(path, "/api/embed"), text, len);
         else
             fake_reply_error(req, 404, "fake-upstream: no such endpoint", "not_found");
     } else {

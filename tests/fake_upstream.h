@@ -1,8 +1,10 @@
 /*
  * Internals shared by the parts of the fake-upstream binary (not by the test runner):
  * fake_upstream.c (process, routing, /_last and /_stats, reply helpers, calls answered over
- * time), fake_openai.c (the OpenAI-wire scenarios) and fake_anthropic.c (the Anthropic Messages
- * scenarios). The scenarios themselves are listed in t_fake.h.
+ * time), fake_openai.c and fake_openai_embed.c (the OpenAI-wire scenarios), fake_anthropic.c
+ * (the Anthropic Messages scenarios), fake_gemini.c (Gemini API and Vertex AI), fake_cohere.c
+ * (Cohere v2), fake_ollama.c (Ollama native) and fake_voyage.c (Voyage embeddings). The
+ * scenarios are listed in t_fake.h.
  */
 #ifndef FAKE_UPSTREAM_H
 #define FAKE_UPSTREAM_H
@@ -128,12 +130,54 @@ void fake_call_watch_start(struct fake_call *c);
 /* POST .../chat/completions. */
 void fake_chat(struct fake_srv *srv, struct evhttp_request *req, const char *text, size_t len);
 
-/* POST .../embeddings. */
+/* The fake-status-<code> reply: that status, "fake error <code> for token <bearer token>" with
+ * cut characters cut off the token's end; 429 adds Retry-After: 7. */
+void fake_status(struct evhttp_request *req, int code, int cut);
+
+/* ---- fake_openai_embed.c ---- */
+
+/* POST .../embeddings (models named voy-* go to fake_voyage). */
 void fake_embeddings(struct evhttp_request *req, const char *text, size_t len);
+
+/* The embedding vector the wire modules return for input i: [0.5+i, -1.0, 0.25] (exact in
+ * float32: input 0 is "AAAAPwAAgL8AAIA+" in base64). NULL on allocation failure. */
+json_t *fake_vector_new(size_t i);
+
+/* A JSON string: base64 of v[0..n) as little-endian float32 (n <= 16); NULL on failure. */
+json_t *fake_base64_floats(const double *v, size_t n);
+
+/* The bearer token of an Authorization header, NULL when there is none. */
+const char *fake_bearer(struct evhttp_request *req);
 
 /* ---- fake_anthropic.c ---- */
 
 /* POST .../v1/messages. */
 void fake_messages(struct fake_srv *srv, struct evhttp_request *req, const char *text, size_t len);
+
+/* ---- fake_gemini.c ---- */
+
+/* True for the Gemini API and Vertex AI publishers/google model paths. */
+bool fake_gemini_path(const char *path);
+
+/* POST /v1beta/models/{model}:{method} or .../publishers/google/models/{model}:{method}. */
+void fake_gemini(struct fake_srv *srv, struct evhttp_request *req, const char *path,
+                 const char *text, size_t len);
+
+/* ---- fake_cohere.c ---- */
+
+/* POST .../v2/chat and .../v2/embed (embed: true). */
+void fake_cohere(struct fake_srv *srv, struct evhttp_request *req, bool embed, const char *text,
+                 size_t len);
+
+/* ---- fake_ollama.c ---- */
+
+/* POST .../api/chat and .../api/embed (embed: true). */
+void fake_ollama(struct fake_srv *srv, struct evhttp_request *req, bool embed, const char *text,
+                 size_t len);
+
+/* ---- fake_voyage.c ---- */
+
+/* POST .../v1/embeddings for a voy-* model; body is the parsed request (borrowed). */
+void fake_voyage(struct evhttp_request *req, json_t *body);
 
 #endif

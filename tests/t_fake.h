@@ -59,6 +59,84 @@
  *                                   every ms, end_turn, usage 10/n; non-stream answers after n*ms
  *   claude-echo                     text = the exact request body (stream: one text_delta)
  *
+ * OpenAI embeddings (POST to any path ending in /embeddings; models voy-* are Voyage's, below):
+ * input a string, strings, a token array or token arrays; one vector [0.1+i, 0.2, 0.3] per
+ * input i, or with encoding_format "base64" the base64 of those as little-endian float32
+ * ("zczMPc3MTD6amZk+" for input 0); usage 4 prompt tokens per input. emb-status-<code>: that
+ * status as fake-status-<code> says. No input / an unknown encoding_format → 400.
+ *
+ * The other wires return the vector [0.5+i, -1.0, 0.25] for input i (exact in float32: input 0
+ * is "AAAAPwAAgL8AAIA+" in base64, providers.md §13) and share these rules: a "~tag" suffix is
+ * ignored, unknown names behave like the -ok one, every POST is recorded for /_last.
+ *
+ * Gemini (providers.md §5; model from the URL): POST /v1beta/models/{model}:generateContent,
+ * :streamGenerateContent?alt=sse, :batchEmbedContents; x-goog-api-key required. Vertex AI (§6):
+ * POST /v1[beta1]/projects/{p}/locations/{loc}/publishers/google/models/{model}:generateContent,
+ * :streamGenerateContent?alt=sse, :predict; Authorization: Bearer required, and a role on every
+ * contents entry. Errors {"error":{"code","message","status"}} (401 UNAUTHENTICATED without
+ * credentials; 400 INVALID_ARGUMENT for an unknown top-level member ("Unknown name"), no or
+ * empty contents, a stream without alt=sse, batch requests whose model is not "models/{model}";
+ * 404 NOT_FOUND for other methods). Streams: "data: <json>\r\n\r\n" events, no [DONE], the
+ * end of the body ends them.
+ *   gem-ok (and any unknown name)   text "Hello from gemini", STOP, usage 10/5/15; stream (§15):
+ *                                   "Hel" with usageMetadata {promptTokenCount 5}, then "lo"
+ *                                   STOP with 5/2/7
+ *   gem-tools                       §5.3: a thought part "Thinking…", a functionCall get_weather
+ *                                   {"city":"Paris"} with thoughtSignature "c2ln", STOP, usage
+ *                                   prompt 30, candidates 8, thoughts 12, total 50, cached 0;
+ *                                   stream: the thought (usage prompt 30), then the call (STOP,
+ *                                   full usage)
+ *   gem-status-<code>               that status, "fake gemini error <code>" (429:
+ *                                   RESOURCE_EXHAUSTED "Resource exhausted" with a RetryInfo
+ *                                   detail retryDelay "7s"), for every method
+ *   gem-miderror                    stream: "Hel", then data: {"error":{"code":500,"message":
+ *                                   "fake gemini mid-stream error","status":"INTERNAL"}}, end;
+ *                                   non-stream: 500 INTERNAL
+ *   batchEmbedContents              {"embeddings":[{"values":V}...]}, one per request, no usage
+ *   predict (Vertex)                {"predictions":[{"embeddings":{"values":V,"statistics":
+ *                                   {"token_count":4,"truncated":false}}}...]}, one per instance
+ *
+ * Cohere v2 (§9; POST .../v2/chat, .../v2/embed): Authorization: Bearer required (401);
+ * errors {"id":"co-fake","message":M}; an unknown top-level member → 400. Streams ("stream":
+ * true) are "event: <type>\ndata: <json with that type>\n\n", no [DONE].
+ *   co-ok (and any unknown name)    content [{"type":"text","text":"Hello from cohere"}],
+ *                                   COMPLETE, usage billed 10/5, tokens 10/5; stream:
+ *                                   message-start, content-start, content-delta "Hel", "lo",
+ *                                   content-end, message-end COMPLETE with that usage
+ *   co-tools                        §9.2: tool_plan "I will look up the weather.", tool call
+ *                                   get_weather_1 get_weather {"city":"Paris"}, TOOL_CALL, usage
+ *                                   billed 20/12, tokens 512/12; stream: message-start,
+ *                                   tool-plan-delta, tool-call-start, tool-call-delta '{"city":'
+ *                                   and '"Paris"}', tool-call-end, message-end TOOL_CALL
+ *   co-status-<code>                that status, "fake cohere error <code>" (429: "You are
+ *                                   using a Trial key, ...")
+ *   embed                           needs texts, input_type and (if embedding_types is given)
+ *                                   "float"; {"embeddings":{"float":[V...]},"texts",
+ *                                   "meta":{"billed_units":{"input_tokens":4 per text}}}
+ *
+ * Ollama (§10; POST .../api/chat, .../api/embed): no credentials; errors {"error":M}. Streams
+ * unless "stream": false: NDJSON lines (application/x-ndjson), created_at
+ * "2026-01-05T10:00:00.123456789Z", the last line done:true with done_reason and the counts.
+ *   oll-ok (and any unknown name)   "Hello from ollama", stop, prompt_eval_count 5, eval_count
+ *                                   2; stream (§15): "Hel", "lo", then "" done:true 5/2
+ *   oll-tools                       thinking "Checking the weather.", tool_calls [{function:
+ *                                   {name get_weather, arguments {"city":"Paris"}}}] (an
+ *                                   object), content "", 41/17; stream: a thinking line, a
+ *                                   tool_calls line, the done line
+ *   oll-missing                     404 {"error":"model \"oll-missing\" not found, try pulling
+ *                                   it first"} (chat and embed)
+ *   oll-miderror                    stream: "Hel", then {"error":"fake ollama mid-stream error"},
+ *                                   end; non-stream: 500
+ *   embed                           input a string or strings; {"model","embeddings":[V...],
+ *                                   "prompt_eval_count": 4 per input}
+ *
+ * Voyage (§12; POST .../v1/embeddings with a voy-* model): Authorization: Bearer required (401
+ * {"detail":"Provided API key is invalid."}); errors {"detail":M}.
+ *   voy-ok (any other voy- name)    data[] of {"object":"embedding","embedding":V,"index":i}
+ *                                   (base64 when encoding_format is "base64"), usage
+ *                                   {"total_tokens": 4 per input}
+ *   voy-status-<code>               that status, {"detail":"fake voyage error <code>"}
+ *
  * A "~tag" suffix on any name is ignored (fake-slow-5-10~a1 is fake-slow-5-10).
  * GET /_last: {"method","path","query","headers":{lower-case name: value},"body": JSON or null}
  * of the latest POST (all null before any). GET /_stats: requests, active, client_closed,

@@ -2,7 +2,8 @@
 // tests/sdk/package.json, installed into tests/npm by scripts/sdk-deps.sh) for
 // tests/check_e2e_sdk.c.
 //
-//   GW_BASE_URL=http://127.0.0.1:PORT/v1 GW_KEY=gw-... node tests/sdk/openai_chat.mjs <case>
+//   GW_BASE_URL=http://127.0.0.1:PORT/v1 GW_KEY=gw-... [GW_MODEL=provider:model] \
+//     node tests/sdk/openai_chat.mjs <case>
 //
 // Each case prints ONE JSON line with what the SDK observed and exits 0; an unexpected
 // exception (or a missing expected one) exits 1 with a message on stderr.
@@ -24,7 +25,10 @@ const baseURL = process.env.GW_BASE_URL;
 const key = process.env.GW_KEY;
 // GW_PREFIX='' lets the script talk to the fake provider directly (models without "openai:").
 const prefix = process.env.GW_PREFIX ?? 'openai:';
-const model = `${prefix}fake-ok`;
+// GW_MODEL (the whole name, prefix included) replaces the model of every case, e.g.
+// GW_MODEL=gemini:gem-ok for chat/stream, cohere:co-status-400 for error.
+const modelFor = (name) => process.env.GW_MODEL || `${prefix}${name}`;
+const model = modelFor('fake-ok');
 
 function client(apiKey = key) {
   return new OpenAI({ apiKey, baseURL, maxRetries: 0, timeout: 10_000 });
@@ -56,6 +60,26 @@ async function expectError(fn) {
   throw new Error(`expected an API error, got a reply: ${JSON.stringify(res)}`);
 }
 
+// Embeddings of two inputs; the SDK asks for base64 (and decodes it) unless format is given.
+async function embed(format) {
+  const extra = format ? { encoding_format: format } : {};
+  const r = await client().embeddings.create({
+    model: modelFor('text-embedding-3-small'),
+    input: ['hello', 'world'],
+    ...extra,
+  });
+  return {
+    object: r.object,
+    count: r.data.length,
+    lengths: r.data.map((d) => (Array.isArray(d.embedding) ? d.embedding.length : -1)),
+    first: r.data.map((d) => d.embedding[0]),
+    vector0: r.data[0]?.embedding ?? null,
+    indexes: r.data.map((d) => d.index),
+    usage: r.usage,
+    model: r.model,
+  };
+}
+
 async function stream(extra) {
   const s = await client().chat.completions.create({ model, messages, stream: true, ...extra });
   let text = '';
@@ -76,9 +100,11 @@ const cases = {
   },
   stream: () => stream({}),
   stream_usage: () => stream({ stream_options: { include_usage: true } }),
+  embed_base64: () => embed(null),
+  embed_float: () => embed('float'),
   async error() {
     const err = await expectError(() =>
-      client().chat.completions.create({ model: `${prefix}fake-status-400`, messages }),
+      client().chat.completions.create({ model: modelFor('fake-status-400'), messages }),
     );
     return {
       name: err.constructor.name,
@@ -90,7 +116,7 @@ const cases = {
   },
   async ratelimit() {
     const err = await expectError(() =>
-      client().chat.completions.create({ model: `${prefix}fake-status-429`, messages }),
+      client().chat.completions.create({ model: modelFor('fake-status-429'), messages }),
     );
     return {
       name: err.constructor.name,
