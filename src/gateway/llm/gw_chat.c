@@ -16,6 +16,7 @@
 #include "gateway/llm/gw_admit.h"
 #include "gateway/llm/gw_call.h"
 #include "providers/prov_dialect.h"
+#include "providers/prov_registry.h"
 
 /* The request fields the gateway itself reads (spec §1.3); everything else passes through. */
 static const struct gw_field gw_chat_fields[] = {
@@ -74,7 +75,14 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
         gw_admit_reply(r, &f);
         goto out;
     }
-    if ((spec.dialect = prov_dialect_get(a.info->dialect)) == NULL) {
+    if ((spec.dialect = prov_dialect_get(a.info->dialect)) != NULL &&
+        !(prov_caps(a.info) & PROV_CAP_CHAT)) {
+        gw_admit_abort(r, &a);
+        gw_reply_errorf(r, 400, "chat_not_supported",
+                        "Provider '%s' does not support chat completions", a.info->id);
+        goto out;
+    }
+    if (spec.dialect == NULL) {
         gw_admit_abort(r, &a);
         gw_reply_errorf(r, 501, "provider_not_supported",
                         "Provider '%s' is not supported by this gateway yet: its API is not "

@@ -108,13 +108,18 @@ void gw_messages(struct gw_req *r, const struct gw_params *p)
         spec.raw = gw_valid_body_raw(r, &spec.raw_len);
         spec.anthropic_version = gw_msg_header(r, "anthropic-version");
         spec.anthropic_beta = gw_msg_header(r, "anthropic-beta");
-    } else if ((spec.dialect = prov_dialect_get(a.info->dialect)) != NULL) {
+    } else if ((spec.dialect = prov_dialect_get(a.info->dialect)) != NULL &&
+               (prov_caps(a.info) & PROV_CAP_CHAT)) {
         spec.shape = &prov_shape_anthropic;
         spec.body = pivot;
     } else {
         gw_admit_abort(r, &a);
-        gw_reply_errorf(r, 501, "provider_not_supported",
-                        "Provider '%s' is not supported by this gateway yet", a.info->id);
+        if (spec.dialect != NULL)
+            gw_reply_errorf(r, 400, "chat_not_supported", "Provider '%s' does not support messages",
+                            a.info->id);
+        else
+            gw_reply_errorf(r, 501, "provider_not_supported",
+                            "Provider '%s' is not supported by this gateway yet", a.info->id);
         goto out;
     }
     gw_call_spec_admitted(&spec, &a, "/v1/messages");
