@@ -218,7 +218,7 @@ int prov_gem_embed_reply(const char *body, size_t len, struct prov_usage *u, cha
         u->prompt_tokens = u->total_tokens = tokens;
         u->seen = true;
     }
-    /* The reply names no model; the gateway's reply carries the one the client asked for. */
+    /* Google names no model in the reply, and embed_reply is not told it: "model" is "". */
     *out = prov_embed_reply_new(vectors, "", tokens, out_len);
     return *out != NULL ? 0 : -1;
 }

@@ -11,14 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* Translation state: where errors go, and tool_call_id -> function name. */
-struct gem_req {
-    char *err;
-    size_t errlen;
-    json_t *names;
-};
-
-__attribute__((format(printf, 2, 3))) static int gem_bad(struct gem_req *r, const char *fmt, ...)
+int prov_gem_bad(struct prov_gem_req *r, const char *fmt, ...)
 {
     va_list ap;
 
@@ -28,24 +21,23 @@ __attribute__((format(printf, 2, 3))) static int gem_bad(struct gem_req *r, cons
     return PROV_E_REQUEST;
 }
 
-static int gem_oom(struct gem_req *r)
+int prov_gem_oom(struct prov_gem_req *r)
 {
     snprintf(r->err, r->errlen, "out of memory");
     return -1;
 }
 
-/* Appends v (stolen) to a; -1 when v is NULL or memory ran out. */
-static int gem_push(json_t *a, json_t *v)
+int prov_gem_push(json_t *a, json_t *v)
 {
     return v == NULL || json_array_append_new(a, v) < 0 ? -1 : 0;
 }
 
-static int gem_set(json_t *o, const char *key, json_t *v)
+int prov_gem_set(json_t *o, const char *key, json_t *v)
 {
     return v == NULL || json_object_set_new(o, key, v) < 0 ? -1 : 0;
 }
 
-static bool gem_absent(const json_t *v)
+bool prov_gem_absent(const json_t *v)
 {
     return v == NULL || json_is_null(v);
 }
@@ -80,29 +72,29 @@ int prov_gem_merge_kwargs(const json_t *kwargs, json_t *req)
 /* ---- Content parts ---- */
 
 /* The text of a content that is a string or an array of text parts, as a new string. */
-static int gem_plain_text(struct gem_req *r, const json_t *content, size_t i, json_t **out)
+static int gem_plain_text(struct prov_gem_req *r, const json_t *content, size_t i, json_t **out)
 {
     size_t k, n = 0;
     const json_t *part, *t;
     char *p;
 
     *out = NULL;
-    if (gem_absent(content)) {
+    if (prov_gem_absent(content)) {
         *out = json_string("");
     } else if (json_is_string(content)) {
         *out = json_copy((json_t *)content);
     } else if (!json_is_array(content)) {
-        return gem_bad(r, "messages[%zu].content must be a string or an array of parts", i);
+        return prov_gem_bad(r, "messages[%zu].content must be a string or an array of parts", i);
     } else {
         json_array_foreach(content, k, part)
         {
             if (!json_is_string(t = json_object_get(part, "text")))
-                return gem_bad(r, "messages[%zu].content[%zu]: only text parts are allowed here", i,
-                               k);
+                return prov_gem_bad(
+                    r, "messages[%zu].content[%zu]: only text parts are allowed here", i, k);
             n += json_string_length(t);
         }
         if ((p = malloc(n + 1)) == NULL)
-            return gem_oom(r);
+            return prov_gem_oom(r);
         n = 0;
         json_array_foreach(content, k, part)
         {
@@ -113,7 +105,7 @@ static int gem_plain_text(struct gem_req *r, const json_t *content, size_t i, js
         *out = json_stringn_nocheck(p, n);
         free(p);
     }
-    return *out != NULL ? 0 : gem_oom(r);
+    return *out != NULL ? 0 : prov_gem_oom(r);
 }
 
 /* A MIME type for a file URL, from its extension (§5.2: image/jpeg when unknown). */
@@ -135,7 +127,7 @@ static const char *gem_guess_mime(const char *url)
 }
 
 /* A data URI -> inlineData; an http(s) or gs:// URL -> fileData when allow_url. */
-static int gem_media(struct gem_req *r, const char *u, bool allow_url, const char *where,
+static int gem_media(struct prov_gem_req *r, const char *u, bool allow_url, const char *where,
                      json_t **out)
 {
     const char *semi, *b64;
@@ -144,64 +136,65 @@ static int gem_media(struct gem_req *r, const char *u, bool allow_url, const cha
         semi = strchr(u + 5, ';');
         b64 = strstr(u + 5, ";base64,");
         if (semi == NULL || b64 == NULL || semi == u + 5)
-            return gem_bad(r, "%s: a data URI must be data:<type>;base64,<data>", where);
+            return prov_gem_bad(r, "%s: a data URI must be data:<type>;base64,<data>", where);
         if (strlen(b64 + 8) / 4 * 3 > (size_t)PROV_GEM_MAX_INLINE)
-            return gem_bad(r, "%s: inline data larger than 20 MB", where);
+            return prov_gem_bad(r, "%s: inline data larger than 20 MB", where);
         *out = json_pack("{s:{s:s%, s:s}}", "inlineData", "mimeType", u + 5,
                          (size_t)(semi - (u + 5)), "data", b64 + 8);
-        return *out != NULL ? 0 : gem_oom(r);
+        return *out != NULL ? 0 : prov_gem_oom(r);
     }
     if (allow_url && (strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0 ||
                       strncmp(u, "gs://", 5) == 0)) {
         *out = json_pack("{s:{s:s, s:s}}", "fileData", "mimeType", gem_guess_mime(u), "fileUri", u);
-        return *out != NULL ? 0 : gem_oom(r);
+        return *out != NULL ? 0 : prov_gem_oom(r);
     }
-    return gem_bad(r, "%s: expected a %sdata URI", where, allow_url ? "http(s) URL or a " : "");
+    return prov_gem_bad(r, "%s: expected a %sdata URI", where,
+                        allow_url ? "http(s) URL or a " : "");
 }
 
 /* One user content part -> a Gemini part. */
-static int gem_part(struct gem_req *r, const json_t *part, const char *where, json_t **out)
+static int gem_part(struct prov_gem_req *r, const json_t *part, const char *where, json_t **out)
 {
     const char *type = json_string_value(json_object_get(part, "type"));
     const json_t *v, *fmt;
 
     *out = NULL;
     if (type == NULL)
-        return gem_bad(r, "%s: a content part needs a type", where);
+        return prov_gem_bad(r, "%s: a content part needs a type", where);
     if (strcmp(type, "text") == 0) {
         if (!json_is_string(v = json_object_get(part, "text")))
-            return gem_bad(r, "%s: text must be a string", where);
+            return prov_gem_bad(r, "%s: text must be a string", where);
         *out = json_pack("{s:O}", "text", v);
-        return *out != NULL ? 0 : gem_oom(r);
+        return *out != NULL ? 0 : prov_gem_oom(r);
     }
     if (strcmp(type, "image_url") == 0) {
         v = json_object_get(part, "image_url");
         if (json_is_object(v))
             v = json_object_get(v, "url");
         if (!json_is_string(v))
-            return gem_bad(r, "%s: image_url.url must be a string", where);
+            return prov_gem_bad(r, "%s: image_url.url must be a string", where);
         return gem_media(r, json_string_value(v), true, where, out);
     }
     if (strcmp(type, "file") == 0) {
         v = json_object_get(json_object_get(part, "file"), "file_data");
         if (!json_is_string(v))
-            return gem_bad(r, "%s: file parts need file.file_data (a data URI)", where);
+            return prov_gem_bad(r, "%s: file parts need file.file_data (a data URI)", where);
         return gem_media(r, json_string_value(v), false, where, out);
     }
     if (strcmp(type, "input_audio") == 0) {
         v = json_object_get(json_object_get(part, "input_audio"), "data");
         fmt = json_object_get(json_object_get(part, "input_audio"), "format");
         if (!json_is_string(v) || !json_is_string(fmt))
-            return gem_bad(r, "%s: input_audio needs data and format", where);
+            return prov_gem_bad(r, "%s: input_audio needs data and format", where);
         *out = json_pack("{s:{s:s+, s:O}}", "inlineData", "mimeType", "audio/",
                          json_string_value(fmt), "data", v);
-        return *out != NULL ? 0 : gem_oom(r);
+        return *out != NULL ? 0 : prov_gem_oom(r);
     }
-    return gem_bad(r, "%s: content part type '%s' is not supported by Gemini", where, type);
+    return prov_gem_bad(r, "%s: content part type '%s' is not supported by Gemini", where, type);
 }
 
 /* A user content (a string or parts) -> parts. */
-static int gem_user_parts(struct gem_req *r, const json_t *content, size_t i, json_t *parts)
+static int gem_user_parts(struct prov_gem_req *r, const json_t *content, size_t i, json_t *parts)
 {
     char where[64];
     const json_t *part;
@@ -210,16 +203,16 @@ static int gem_user_parts(struct gem_req *r, const json_t *content, size_t i, js
     int rc;
 
     if (json_is_string(content))
-        return gem_push(parts, json_pack("{s:O}", "text", content)) < 0 ? gem_oom(r) : 0;
+        return prov_gem_push(parts, json_pack("{s:O}", "text", content)) < 0 ? prov_gem_oom(r) : 0;
     if (!json_is_array(content))
-        return gem_bad(r, "messages[%zu].content must be a string or an array of parts", i);
+        return prov_gem_bad(r, "messages[%zu].content must be a string or an array of parts", i);
     json_array_foreach(content, k, part)
     {
         snprintf(where, sizeof(where), "messages[%zu].content[%zu]", i, k);
         if ((rc = gem_part(r, part, where, &p)) != 0)
             return rc;
-        if (gem_push(parts, p) < 0)
-            return gem_oom(r);
+        if (prov_gem_push(parts, p) < 0)
+            return prov_gem_oom(r);
     }
     return 0;
 }
@@ -234,30 +227,31 @@ static const json_t *gem_signature(const json_t *v)
 }
 
 /* Tool-call arguments (a JSON text) -> an object: "" -> {}, anything but an object -> 400. */
-static int gem_args(struct gem_req *r, const json_t *args, size_t i, size_t k, json_t **out)
+static int gem_args(struct prov_gem_req *r, const json_t *args, size_t i, size_t k, json_t **out)
 {
     *out = NULL;
-    if (gem_absent(args) || (json_is_string(args) && json_string_length(args) == 0)) {
+    if (prov_gem_absent(args) || (json_is_string(args) && json_string_length(args) == 0)) {
         *out = json_object();
-        return *out != NULL ? 0 : gem_oom(r);
+        return *out != NULL ? 0 : prov_gem_oom(r);
     }
     if (!json_is_string(args))
-        return gem_bad(r, "messages[%zu].tool_calls[%zu].function.arguments must be a string", i,
-                       k);
+        return prov_gem_bad(r, "messages[%zu].tool_calls[%zu].function.arguments must be a string",
+                            i, k);
     *out = json_loadb(json_string_value(args), json_string_length(args), 0, NULL);
     if (!json_is_object(*out)) {
         json_decref(*out);
         *out = NULL;
-        return gem_bad(r,
-                       "messages[%zu].tool_calls[%zu].function.arguments is not a JSON object: "
-                       "Gemini needs the call arguments as an object",
-                       i, k);
+        return prov_gem_bad(
+            r,
+            "messages[%zu].tool_calls[%zu].function.arguments is not a JSON object: "
+            "Gemini needs the call arguments as an object",
+            i, k);
     }
     return 0;
 }
 
 /* One assistant message -> model parts (text, then functionCall parts). */
-static int gem_assistant(struct gem_req *r, const json_t *m, size_t i, json_t *parts)
+static int gem_assistant(struct prov_gem_req *r, const json_t *m, size_t i, json_t *parts)
 {
     const json_t *calls = json_object_get(m, "tool_calls"), *sig = gem_signature(m), *call;
     json_t *text = NULL, *args, *p;
@@ -270,21 +264,22 @@ static int gem_assistant(struct gem_req *r, const json_t *m, size_t i, json_t *p
         p = json_pack("{s:o}", "text", text);
         if (p == NULL ||
             (sig != NULL && json_object_set(p, "thoughtSignature", (json_t *)sig) < 0) ||
-            gem_push(parts, p) < 0) {
+            prov_gem_push(parts, p) < 0) {
             json_decref(p);
-            return gem_oom(r);
+            return prov_gem_oom(r);
         }
     } else {
         json_decref(text);
     }
-    if (!gem_absent(calls) && !json_is_array(calls))
-        return gem_bad(r, "messages[%zu].tool_calls must be an array", i);
+    if (!prov_gem_absent(calls) && !json_is_array(calls))
+        return prov_gem_bad(r, "messages[%zu].tool_calls must be an array", i);
     json_array_foreach(calls, k, call)
     {
         const json_t *fn = json_object_get(call, "function"), *id = json_object_get(call, "id");
         const json_t *name = json_object_get(fn, "name");
         if (!json_is_string(name) || json_string_length(name) == 0)
-            return gem_bad(r, "messages[%zu].tool_calls[%zu]: function.name is required", i, k);
+            return prov_gem_bad(r, "messages[%zu].tool_calls[%zu]: function.name is required", i,
+                                k);
         if ((rc = gem_args(r, json_object_get(fn, "arguments"), i, k, &args)) != 0)
             return rc;
         p = json_pack("{s:{s:O, s:o}}", "functionCall", "name", name, "args", args);
@@ -295,28 +290,28 @@ static int gem_assistant(struct gem_req *r, const json_t *m, size_t i, json_t *p
              : k == 0
                  ? json_object_set_new(p, "thoughtSignature", json_string(PROV_GEM_SKIP_SIGNATURE))
                  : 0) < 0 ||
-            gem_push(parts, p) < 0 ||
+            prov_gem_push(parts, p) < 0 ||
             (json_is_string(id) &&
              json_object_set(r->names, json_string_value(id), (json_t *)name) < 0))
-            return gem_oom(r);
+            return prov_gem_oom(r);
     }
     return 0;
 }
 
 /* One role:"tool" message -> a functionResponse part (§5.2). */
-static int gem_tool_result(struct gem_req *r, const json_t *m, size_t i, json_t *parts)
+static int gem_tool_result(struct prov_gem_req *r, const json_t *m, size_t i, json_t *parts)
 {
     const json_t *id = json_object_get(m, "tool_call_id"), *name;
     json_t *text = NULL, *parsed, *resp;
     int rc;
 
     if (!json_is_string(id))
-        return gem_bad(r, "messages[%zu]: a tool message needs tool_call_id", i);
+        return prov_gem_bad(r, "messages[%zu]: a tool message needs tool_call_id", i);
     if ((name = json_object_get(r->names, json_string_value(id))) == NULL)
-        return gem_bad(r,
-                       "messages[%zu]: tool_call_id '%.64s' does not match a tool call of an "
-                       "earlier assistant message",
-                       i, json_string_value(id));
+        return prov_gem_bad(r,
+                            "messages[%zu]: tool_call_id '%.64s' does not match a tool call of an "
+                            "earlier assistant message",
+                            i, json_string_value(id));
     if ((rc = gem_plain_text(r, json_object_get(m, "content"), i, &text)) != 0)
         return rc;
     parsed = json_loadb(json_string_value(text), json_string_length(text), JSON_DECODE_ANY, NULL);
@@ -327,14 +322,14 @@ static int gem_tool_result(struct gem_req *r, const json_t *m, size_t i, json_t 
         json_decref(parsed);
     }
     json_decref(text);
-    if (gem_push(parts, json_pack("{s:{s:O, s:o}}", "functionResponse", "name", name, "response",
-                                  resp)) < 0)
-        return gem_oom(r);
+    if (prov_gem_push(parts, json_pack("{s:{s:O, s:o}}", "functionResponse", "name", name,
+                                       "response", resp)) < 0)
+        return prov_gem_oom(r);
     return 0;
 }
 
 /* Appends text to the system prompt (a string in *sys, joined with "\n"). */
-static int gem_system_add(struct gem_req *r, json_t **sys, const json_t *content, size_t i)
+static int gem_system_add(struct prov_gem_req *r, json_t **sys, const json_t *content, size_t i)
 {
     json_t *t = NULL, *joined;
     const char *a;
@@ -352,7 +347,7 @@ static int gem_system_add(struct gem_req *r, json_t **sys, const json_t *content
     na = json_string_length(*sys);
     if ((p = malloc(na + 1 + json_string_length(t) + 1)) == NULL) {
         json_decref(t);
-        return gem_oom(r);
+        return prov_gem_oom(r);
     }
     memcpy(p, a, na);
     p[na] = '\n';
@@ -361,7 +356,7 @@ static int gem_system_add(struct gem_req *r, json_t **sys, const json_t *content
     free(p);
     json_decref(t);
     if (joined == NULL)
-        return gem_oom(r);
+        return prov_gem_oom(r);
     json_decref(*sys);
     *sys = joined;
     return 0;
@@ -373,13 +368,13 @@ static json_t *gem_content_new(json_t *contents, const char *role)
     json_t *parts = json_array();
 
     if (parts == NULL ||
-        gem_push(contents, json_pack("{s:s, s:o}", "role", role, "parts", parts)) < 0)
+        prov_gem_push(contents, json_pack("{s:s, s:o}", "role", role, "parts", parts)) < 0)
         return NULL;
     return parts;
 }
 
 /* messages -> contents and the joined system instruction. */
-static int gem_messages(struct gem_req *r, const json_t *msgs, json_t *contents, json_t **sys)
+static int gem_messages(struct prov_gem_req *r, const json_t *msgs, json_t *contents, json_t **sys)
 {
     const json_t *m;
     json_t *results = NULL, *parts; /* results: the parts of the open run of tool results */
@@ -387,16 +382,16 @@ static int gem_messages(struct gem_req *r, const json_t *msgs, json_t *contents,
     int rc;
 
     if (!json_is_array(msgs))
-        return gem_bad(r, "messages must be an array");
+        return prov_gem_bad(r, "messages must be an array");
     json_array_foreach(msgs, i, m)
     {
         const char *role = json_string_value(json_object_get(m, "role"));
         const json_t *content = json_object_get(m, "content");
         if (role == NULL)
-            return gem_bad(r, "messages[%zu]: role is required", i);
+            return prov_gem_bad(r, "messages[%zu]: role is required", i);
         if (strcmp(role, "tool") == 0) {
             if (results == NULL && (results = gem_content_new(contents, "user")) == NULL)
-                return gem_oom(r);
+                return prov_gem_oom(r);
             if ((rc = gem_tool_result(r, m, i, results)) != 0)
                 return rc;
             continue;
@@ -406,11 +401,11 @@ static int gem_messages(struct gem_req *r, const json_t *msgs, json_t *contents,
             rc = gem_system_add(r, sys, content, i);
         } else if (strcmp(role, "user") == 0) {
             if ((parts = gem_content_new(contents, "user")) == NULL)
-                return gem_oom(r);
+                return prov_gem_oom(r);
             rc = gem_user_parts(r, content, i, parts);
         } else if (strcmp(role, "assistant") == 0) {
             if ((parts = json_array()) == NULL)
-                return gem_oom(r);
+                return prov_gem_oom(r);
             if ((rc = gem_assistant(r, m, i, parts)) != 0) {
                 json_decref(parts);
                 return rc;
@@ -418,306 +413,47 @@ static int gem_messages(struct gem_req *r, const json_t *msgs, json_t *contents,
             /* Nothing to say (an empty placeholder): Gemini rejects a content without parts. */
             if (json_array_size(parts) == 0)
                 json_decref(parts);
-            else if (gem_push(contents, json_pack("{s:s, s:o}", "role", "model", "parts", parts)) <
-                     0)
-                return gem_oom(r);
+            else if (prov_gem_push(contents,
+                                   json_pack("{s:s, s:o}", "role", "model", "parts", parts)) < 0)
+                return prov_gem_oom(r);
         } else {
-            return gem_bad(r, "messages[%zu]: role '%s' is not supported by Gemini", i, role);
+            return prov_gem_bad(r, "messages[%zu]: role '%s' is not supported by Gemini", i, role);
         }
         if (rc != 0)
             return rc;
     }
     if (json_array_size(contents) == 0)
-        return gem_bad(r, "messages must hold at least one user or assistant message");
+        return prov_gem_bad(r, "messages must hold at least one user or assistant message");
     return 0;
-}
-
-/* ---- Tools ---- */
-
-/* Whether a JSON schema uses what Gemini's "parameters" (an OpenAPI subset) cannot hold. */
-static bool gem_schema_is_json(const json_t *s)
-{
-    static const char *const ok[] = {
-        "type",      "format",    "title",      "description", "nullable",      "enum",
-        "maxItems",  "minItems",  "properties", "required",    "minProperties", "maxProperties",
-        "minLength", "maxLength", "pattern",    "example",     "anyOf",         "propertyOrdering",
-        "default",   "items",     "minimum",    "maximum"};
-    const char *k;
-    const json_t *v, *p;
-    size_t i;
-    bool known;
-
-    if (!json_is_object(s))
-        return !json_is_boolean(s);
-    json_object_foreach((json_t *)s, k, v)
-    {
-        known = false;
-        for (i = 0; i < sizeof(ok) / sizeof(ok[0]) && !known; i++)
-            known = strcmp(k, ok[i]) == 0;
-        if (!known || (strcmp(k, "type") == 0 && !json_is_string(v)))
-            return true;
-        if (strcmp(k, "items") == 0 && gem_schema_is_json(v))
-            return true;
-        if (strcmp(k, "properties") == 0) {
-            const char *pk;
-            json_object_foreach((json_t *)v, pk, p)
-            {
-                if (gem_schema_is_json(p))
-                    return true;
-            }
-        }
-        if (strcmp(k, "anyOf") == 0)
-            json_array_foreach(v, i, p)
-            {
-                if (gem_schema_is_json(p))
-                    return true;
-            }
-    }
-    return false;
-}
-
-/* An object schema without properties: Gemini rejects it as "parameters", and it says nothing. */
-static bool gem_schema_is_empty(const json_t *s)
-{
-    const char *type = json_string_value(json_object_get(s, "type"));
-
-    return json_object_size(json_object_get(s, "properties")) == 0 &&
-           (type == NULL || strcmp(type, "object") == 0) &&
-           json_object_size(s) <=
-               (size_t)(type != NULL) + (json_object_get(s, "properties") != NULL);
-}
-
-static int gem_tools(struct gem_req *r, const json_t *tools, json_t *g)
-{
-    const json_t *t;
-    json_t *decls, *d;
-    size_t i;
-
-    if (gem_absent(tools))
-        return 0;
-    if (!json_is_array(tools))
-        return gem_bad(r, "tools must be an array");
-    if (json_array_size(tools) == 0)
-        return 0;
-    if ((decls = json_array()) == NULL ||
-        gem_set(g, "tools", json_pack("[{s:o}]", "functionDeclarations", decls)) < 0)
-        return gem_oom(r);
-    json_array_foreach(tools, i, t)
-    {
-        const json_t *fn = json_object_get(t, "function"), *type = json_object_get(t, "type");
-        const json_t *name = json_object_get(fn, "name"),
-                     *desc = json_object_get(fn, "description");
-        const json_t *params = json_object_get(fn, "parameters");
-        if ((type != NULL &&
-             !(json_is_string(type) && strcmp(json_string_value(type), "function") == 0)) ||
-            !json_is_string(name))
-            return gem_bad(r, "tools[%zu]: expected a function tool with a name", i);
-        if (!gem_absent(params) && !json_is_object(params))
-            return gem_bad(r, "tools[%zu].function.parameters must be an object", i);
-        if ((d = json_pack("{s:O}", "name", name)) == NULL || gem_push(decls, d) < 0)
-            return gem_oom(r);
-        if (json_is_string(desc) && json_object_set(d, "description", (json_t *)desc) < 0)
-            return gem_oom(r);
-        if (!json_is_object(params) || gem_schema_is_empty(params))
-            continue;
-        if (json_object_set(d, gem_schema_is_json(params) ? "parametersJsonSchema" : "parameters",
-                            (json_t *)params) < 0)
-            return gem_oom(r);
-    }
-    return 0;
-}
-
-static int gem_tool_choice(struct gem_req *r, const json_t *req, json_t *g)
-{
-    const json_t *tc = json_object_get(req, "tool_choice"), *name;
-    const char *s = json_string_value(tc);
-    json_t *fcc;
-
-    if (gem_absent(tc))
-        return 0;
-    if (s != NULL) {
-        if (strcmp(s, "auto") == 0)
-            fcc = json_pack("{s:s}", "mode", "AUTO");
-        else if (strcmp(s, "required") == 0)
-            fcc = json_pack("{s:s}", "mode", "ANY");
-        else if (strcmp(s, "none") == 0)
-            fcc = json_pack("{s:s}", "mode", "NONE");
-        else
-            return gem_bad(r, "tool_choice '%s' is not supported (auto, required, none)", s);
-    } else if (json_is_object(tc)) {
-        name = json_object_get(json_object_get(tc, "function"), "name");
-        if (!json_is_string(name))
-            return gem_bad(r, "tool_choice: expected {\"type\":\"function\",\"function\":"
-                              "{\"name\":...}}");
-        fcc = json_pack("{s:s, s:[O]}", "mode", "ANY", "allowedFunctionNames", name);
-    } else {
-        return gem_bad(r, "tool_choice must be a string or an object");
-    }
-    return gem_set(g, "toolConfig", json_pack("{s:o}", "functionCallingConfig", fcc)) < 0
-               ? gem_oom(r)
-               : 0;
-}
-
-/* ---- generationConfig ---- */
-
-static int gem_sampling(struct gem_req *r, const json_t *req, json_t *gc)
-{
-    static const char *const nums[][2] = {{"temperature", "temperature"},
-                                          {"top_p", "topP"},
-                                          {"top_k", "topK"},
-                                          {"presence_penalty", "presencePenalty"},
-                                          {"frequency_penalty", "frequencyPenalty"}};
-    const json_t *v, *s;
-    const char *name = "max_completion_tokens";
-    json_t *seqs;
-    size_t i;
-
-    for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
-        if (gem_absent(v = json_object_get(req, nums[i][0])))
-            continue;
-        if (!json_is_number(v))
-            return gem_bad(r, "%s must be a number", nums[i][0]);
-        if (json_object_set(gc, nums[i][1], (json_t *)v) < 0)
-            return gem_oom(r);
-    }
-    if (gem_absent(v = json_object_get(req, "max_completion_tokens"))) {
-        v = json_object_get(req, "max_tokens");
-        name = "max_tokens";
-    }
-    if (!gem_absent(v) && (!json_is_integer(v) || json_integer_value(v) < 1))
-        return gem_bad(r, "%s must be a positive integer", name);
-    if (!gem_absent(v) && json_object_set(gc, "maxOutputTokens", (json_t *)v) < 0)
-        return gem_oom(r);
-    if (!gem_absent(v = json_object_get(req, "seed"))) {
-        if (!json_is_integer(v))
-            return gem_bad(r, "seed must be an integer");
-        if (json_object_set(gc, "seed", (json_t *)v) < 0)
-            return gem_oom(r);
-    }
-    if (!gem_absent(v = json_object_get(req, "n"))) {
-        if (!json_is_integer(v) || json_integer_value(v) != 1)
-            return gem_bad(r, "n must be 1: Gemini replies are read one candidate at a time");
-        if (gem_set(gc, "candidateCount", json_integer(1)) < 0)
-            return gem_oom(r);
-    }
-    v = json_object_get(req, "stop");
-    if (json_is_string(v) || json_is_array(v)) {
-        if ((seqs = json_array()) == NULL || gem_set(gc, "stopSequences", seqs) < 0)
-            return gem_oom(r);
-        if (json_is_string(v) && json_array_append(seqs, (json_t *)v) < 0)
-            return gem_oom(r);
-        json_array_foreach(v, i, s)
-        {
-            if (!json_is_string(s))
-                return gem_bad(r, "stop[%zu] must be a string", i);
-            if (json_array_append(seqs, (json_t *)s) < 0)
-                return gem_oom(r);
-        }
-    } else if (!gem_absent(v)) {
-        return gem_bad(r, "stop must be a string or an array of strings");
-    }
-    return 0;
-}
-
-/* Whether model is a Gemini 3.5 or later (thinkingLevel instead of thinkingBudget). */
-static bool gem_thinking_levels(const char *model)
-{
-    const char *p = strstr(model, "gemini-");
-    char *end;
-    long major, minor = 0;
-
-    if (p == NULL)
-        return false;
-    major = strtol(p + 7, &end, 10);
-    if (end == p + 7)
-        return false;
-    if (*end == '.')
-        minor = strtol(end + 1, NULL, 10);
-    return major > 3 || (major == 3 && minor >= 5);
-}
-
-static int gem_output(struct gem_req *r, const json_t *req, const char *model, json_t *gc)
-{
-    static const struct {
-        const char *effort, *level;
-        int budget;
-    } efforts[] = {{"minimal", "MINIMAL", 256}, {"low", "LOW", 1024},
-                   {"medium", "MEDIUM", 8192},  {"high", "HIGH", 24576},
-                   {"xhigh", "HIGH", 32768},    {"max", "HIGH", 32768}};
-    const json_t *rf = json_object_get(req, "response_format"), *schema,
-                 *re = json_object_get(req, "reasoning_effort");
-    const char *type = json_string_value(json_object_get(rf, "type")), *effort;
-    size_t i;
-
-    if (!gem_absent(rf) && type == NULL)
-        return gem_bad(r, "response_format needs a type");
-    if (type != NULL && strcmp(type, "json_schema") == 0) {
-        schema = json_object_get(json_object_get(rf, "json_schema"), "schema");
-        if (!json_is_object(schema))
-            return gem_bad(r, "response_format.json_schema.schema must be an object");
-        if (gem_set(gc, "responseMimeType", json_string("application/json")) < 0 ||
-            json_object_set(gc, "responseJsonSchema", (json_t *)schema) < 0)
-            return gem_oom(r);
-    } else if (type != NULL && strcmp(type, "json_object") == 0) {
-        if (gem_set(gc, "responseMimeType", json_string("application/json")) < 0)
-            return gem_oom(r);
-    } else if (type != NULL && strcmp(type, "text") != 0) {
-        return gem_bad(r, "response_format type '%s' is not supported by Gemini", type);
-    }
-    if (gem_absent(re))
-        return 0;
-    if ((effort = json_string_value(re)) == NULL)
-        return gem_bad(r, "reasoning_effort must be a string");
-    if (strcmp(effort, "none") == 0)
-        return gem_set(gc, "thinkingConfig", json_pack("{s:b}", "includeThoughts", 0)) < 0
-                   ? gem_oom(r)
-                   : 0;
-    for (i = 0; i < sizeof(efforts) / sizeof(efforts[0]); i++) {
-        if (strcmp(effort, efforts[i].effort) != 0)
-            continue;
-        if (gem_set(gc, "thinkingConfig",
-                    gem_thinking_levels(model)
-                        ? json_pack("{s:b, s:s}", "includeThoughts", 1, "thinkingLevel",
-                                    efforts[i].level)
-                        : json_pack("{s:b, s:i}", "includeThoughts", 1, "thinkingBudget",
-                                    efforts[i].budget)) < 0)
-            return gem_oom(r);
-        return 0;
-    }
-    return gem_bad(r,
-                   "reasoning_effort '%s' is not supported (none, minimal, low, medium, high, "
-                   "xhigh, max)",
-                   effort);
 }
 
 int prov_gem_request(const json_t *req, const char *model, json_t **out, char *err, size_t errlen)
 {
-    struct gem_req r = {.err = err, .errlen = errlen, .names = json_object()};
+    struct prov_gem_req r = {.err = err, .errlen = errlen, .names = json_object()};
     json_t *g = json_object(), *contents = json_array(), *sys = NULL, *gc = json_object();
     int rc;
 
     *out = NULL;
     if (r.names == NULL || g == NULL || contents == NULL || gc == NULL) {
         json_decref(contents);
-        rc = gem_oom(&r);
+        rc = prov_gem_oom(&r);
         goto out;
     }
     if ((rc = gem_messages(&r, json_object_get(req, "messages"), contents, &sys)) != 0) {
         json_decref(contents);
         goto out;
     }
-    if (gem_set(g, "contents", contents) < 0 ||
+    if (prov_gem_set(g, "contents", contents) < 0 ||
         (sys != NULL && json_string_length(sys) > 0 &&
-         gem_set(g, "systemInstruction", json_pack("{s:[{s:O}]}", "parts", "text", sys)) < 0)) {
-        rc = gem_oom(&r);
+         prov_gem_set(g, "systemInstruction", json_pack("{s:[{s:O}]}", "parts", "text", sys)) <
+             0)) {
+        rc = prov_gem_oom(&r);
         goto out;
     }
-    if ((rc = gem_tools(&r, json_object_get(req, "tools"), g)) != 0 ||
-        (rc = gem_tool_choice(&r, req, g)) != 0 || (rc = gem_sampling(&r, req, gc)) != 0 ||
-        (rc = gem_output(&r, req, model, gc)) != 0)
+    if ((rc = prov_gem_tools(&r, req, g)) != 0 || (rc = prov_gem_config(&r, req, model, gc)) != 0)
         goto out;
     if (json_object_size(gc) > 0 && json_object_set(g, "generationConfig", gc) < 0) {
-        rc = gem_oom(&r);
+        rc = prov_gem_oom(&r);
         goto out;
     }
     *out = g;
