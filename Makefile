@@ -200,7 +200,10 @@ FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
 FUZZ_LIB_SRCS := src/config.c src/config_env.c src/config_yaml.c src/log.c \
                  src/gateway/http/gw_frame.c src/providers/prov_dialect.c src/providers/prov_sse.c \
                  src/providers/prov_usage.c src/providers/prov_anthropic.c \
-                 src/providers/prov_anthropic_req.c src/providers/prov_registry.c
+                 src/providers/prov_anthropic_req.c src/providers/prov_registry.c \
+                 src/providers/prov_gemini.c src/providers/prov_gemini_req.c \
+                 src/providers/prov_gemini_gen.c src/providers/prov_gemini_http.c \
+                 src/providers/prov_gemini_embed.c src/providers/prov_embed.c src/util.c
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
 
 .PHONY: fuzz fuzz-build fuzz-check

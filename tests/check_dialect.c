@@ -95,7 +95,8 @@ START_TEST(dialect_table)
     ck_assert_ptr_eq(prov_dialect_native_messages(PROV_D_ANTHROPIC),
                      &prov_dialect_anthropic_native);
     ck_assert_ptr_null(prov_dialect_native_messages(PROV_D_OPENAI));
-    ck_assert_ptr_null(prov_dialect_get(PROV_D_GEMINI));
+    ck_assert_ptr_eq(prov_dialect_get(PROV_D_GEMINI), &prov_dialect_gemini);
+    ck_assert_ptr_eq(prov_dialect_get(PROV_D_VERTEX), &prov_dialect_vertex);
     ck_assert_ptr_null(prov_dialect_get(PROV_D_OTHER));
 }
 END_TEST

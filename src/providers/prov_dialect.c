@@ -16,6 +16,10 @@ const struct prov_dialect_ops *prov_dialect_get(enum prov_dialect d)
         return &prov_dialect_openai;
     case PROV_D_ANTHROPIC:
         return &prov_dialect_anthropic;
+    case PROV_D_GEMINI:
+        return &prov_dialect_gemini;
+    case PROV_D_VERTEX:
+        return &prov_dialect_vertex;
     default:
         return NULL;
     }

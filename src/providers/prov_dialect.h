@@ -81,6 +81,7 @@ struct prov_xlate_stream {
     bool finished;   /* the finish chunk is out */
     int ntools;      /* tool calls emitted so far: the next OpenAI tool index */
     char finish[32]; /* the finish_reason, once known */
+    long cached_tokens, reasoning_tokens; /* usage details as last reported (Gemini) */
 };
 
 /* Per-stream state a dialect keeps while parsing events. */
@@ -174,6 +175,8 @@ const struct prov_dialect_ops *prov_dialect_native_messages(enum prov_dialect d)
 extern const struct prov_dialect_ops prov_dialect_openai;
 extern const struct prov_dialect_ops prov_dialect_anthropic;        /* pivot <-> Messages API */
 extern const struct prov_dialect_ops prov_dialect_anthropic_native; /* Messages API relayed */
+extern const struct prov_dialect_ops prov_dialect_gemini; /* pivot <-> Gemini generateContent */
+extern const struct prov_dialect_ops prov_dialect_vertex; /* the same on Vertex AI */
 
 /*
  * Copies len bytes of s into out (outlen bytes, NUL-terminated) as one printable line: control

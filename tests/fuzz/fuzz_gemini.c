@@ -1,0 +1,193 @@
+/*
+ * Fuzz target: the Gemini dialects (src/providers/prov_gemini*.c). The input is read as an
+ * upstream alt=sse stream (fed through prov_sse whole and in pieces: every plan must emit the
+ * same chunks, each a JSON object with the stream's one id), as a complete reply and an
+ * embeddings reply (translated or refused as malformed), as an error body, and as a pivot chat
+ * and embeddings request (built, or refused as the client's fault, never with a top-level key
+ * Gemini rejects).
+ */
+/* prov_dialect.c's lookup names the OpenAI table, which the fuzz library leaves to the targets. */
+#include "providers/prov_openai.c"
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "providers/prov_dialect.h"
+#include "providers/prov_registry.h"
+#include "providers/prov_sse.h"
+
+#include "fz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct frun {
+    struct prov_stream s;
+    struct fz_log log;
+    char id[96];
+};
+
+static int on_emit(const char *event, const char *d, size_t n, void *arg)
+{
+    struct frun *r = arg;
+    const char *id;
+    json_t *j;
+    char *txt;
+
+    FZ_CHECK(event == NULL);
+    FZ_CHECK(d[n] == '\0');
+    /* A pivot chunk: logged without what is made up per run ("created", the random id). */
+    j = json_loadb(d, n, 0, NULL);
+    FZ_CHECK(json_is_object(j));
+    id = json_string_value(json_object_get(j, "id"));
+    FZ_CHECK(id != NULL && strncmp(id, "chatcmpl-", 9) == 0);
+    if (r->id[0] == '\0')
+        snprintf(r->id, sizeof(r->id), "%s", id);
+    FZ_CHECK(strcmp(r->id, id) == 0);
+    json_object_del(j, "created");
+    json_object_del(j, "id");
+    txt = json_dumps(j, JSON_COMPACT);
+    FZ_CHECK(txt != NULL);
+    fz_log_field(&r->log, txt, strlen(txt));
+    free(txt);
+    json_decref(j);
+    return 0;
+}
+
+static int on_event(const struct prov_sse_event *ev, void *arg)
+{
+    struct frun *r = arg;
+
+    if (r->s.done || r->s.failed)
+        return 0;
+    FZ_CHECK(prov_dialect_gemini.chat_event(&r->s, ev->event, ev->data, ev->data_len, on_emit, r) ==
+             0);
+    FZ_CHECK(memchr(r->s.error, '\0', sizeof(r->s.error)) != NULL);
+    return 0;
+}
+
+static void stream_run(struct frun *r, const uint8_t *data, size_t size, int plan, bool cu)
+{
+    struct prov_sse p;
+    uint64_t rng = fz_hash(data, size) | 1;
+    size_t off = 0, k;
+
+    memset(&r->s, 0, sizeof(r->s));
+    r->id[0] = '\0';
+    r->log.len = 0;
+    r->s.client_usage = cu;
+    prov_sse_init(&p, 0, on_event, r);
+    while (off < size) {
+        k = fz_piece(plan, &rng, off, size);
+        if (prov_sse_feed(&p, data + off, k) != 0)
+            break;
+        off += k;
+    }
+    (void)prov_sse_finish(&p);
+    prov_sse_cleanup(&p);
+    fz_log_num(&r->log, r->s.usage.prompt_tokens);
+    fz_log_num(&r->log, r->s.usage.completion_tokens);
+    fz_log_num(&r->log, r->s.usage.total_tokens);
+    fz_log_num(&r->log, (long long)r->s.gen_bytes);
+    fz_log_num(&r->log, r->s.done * 2 + r->s.failed);
+    FZ_CHECK(!(r->s.done && r->s.failed));
+}
+
+static void streams(const uint8_t *data, size_t size)
+{
+    static struct frun whole, part;
+    bool cu = (size & 1) != 0;
+
+    stream_run(&whole, data, size, 0, cu);
+    for (int plan = 1; plan < FZ_PLANS; plan++) {
+        stream_run(&part, data, size, plan, cu);
+        FZ_CHECK(fz_log_eq(&whole.log, &part.log));
+    }
+}
+
+static void replies(const char *buf, size_t len)
+{
+    struct prov_usage u;
+    size_t gen, out_len;
+    char *out, msg[200], code[64];
+    json_t *j;
+
+    if (prov_dialect_gemini.chat_reply(buf, len, &u, &gen, &out, &out_len) == 0) {
+        j = json_loadb(out, out_len, 0, NULL);
+        FZ_CHECK(json_is_object(j));
+        FZ_CHECK(json_array_size(json_object_get(j, "choices")) == 1);
+        FZ_CHECK(u.prompt_tokens >= 0 && u.completion_tokens >= 0);
+        json_decref(j);
+        free(out);
+    } else {
+        FZ_CHECK(out == NULL);
+    }
+    if (prov_dialect_vertex.embed_reply(buf, len, &u, &out, &out_len) == 0) {
+        j = json_loadb(out, out_len, 0, NULL);
+        FZ_CHECK(json_is_array(json_object_get(j, "data")));
+        json_decref(j);
+        free(out);
+    } else {
+        FZ_CHECK(out == NULL);
+    }
+    prov_dialect_gemini.error_message(buf, len, msg, sizeof(msg), code, sizeof(code));
+    FZ_CHECK(memchr(msg, '\0', sizeof(msg)) != NULL);
+    FZ_CHECK(memchr(code, '\0', sizeof(code)) != NULL);
+}
+
+/* As a pivot request: built, or refused with a reason; only keys Gemini knows at the top. */
+static void request(const char *buf, size_t len)
+{
+    static const char *const known[] = {"contents", "systemInstruction", "tools", "toolConfig",
+                                        "generationConfig"};
+    struct prov_conf pc = {.info = prov_find("gemini"), .base_url = "http://x", .api_key = "k"};
+    struct prov_chat_in in = {.model = "gemini-2.5-flash"};
+    struct prov_http h = {0};
+    char err[256] = "";
+    const char *k;
+    json_t *b, *v;
+    bool cu, ok;
+    int rc;
+
+    in.req = json_loadb(buf, len, 0, NULL);
+    if (!json_is_object(in.req))
+        goto out;
+    pc.kwargs = json_object();
+    FZ_CHECK(pc.kwargs != NULL);
+    in.stream = json_is_true(json_object_get(in.req, "stream"));
+    rc = prov_dialect_gemini.embed_build(&pc, &in, &h, err, sizeof(err));
+    FZ_CHECK(rc == 0 || rc == PROV_E_REQUEST);
+    prov_http_cleanup(&h);
+    rc = prov_dialect_gemini.chat_build(&pc, &in, &cu, &h, err, sizeof(err));
+    FZ_CHECK(rc == 0 || rc == PROV_E_REQUEST);
+    if (rc == 0) {
+        b = json_loadb(h.body, h.body_len, 0, NULL);
+        FZ_CHECK(json_is_object(b));
+        FZ_CHECK(json_array_size(json_object_get(b, "contents")) > 0);
+        json_object_foreach(b, k, v)
+        {
+            ok = false;
+            for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+                ok = ok || strcmp(k, known[i]) == 0;
+            FZ_CHECK(ok);
+        }
+        json_decref(b);
+    } else {
+        FZ_CHECK(err[0] != '\0');
+    }
+    prov_http_cleanup(&h);
+    json_decref(pc.kwargs);
+out:
+    json_decref(in.req);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *buf = fz_dup(data, size);
+
+    streams(data, size);
+    replies(buf, size);
+    request(buf, size);
+    free(buf);
+    return 0;
+}
