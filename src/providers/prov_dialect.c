@@ -16,6 +16,8 @@ const struct prov_dialect_ops *prov_dialect_get(enum prov_dialect d)
         return &prov_dialect_openai;
     case PROV_D_ANTHROPIC:
         return &prov_dialect_anthropic;
+    case PROV_D_COHERE:
+        return &prov_dialect_cohere;
     default:
         return NULL;
     }

@@ -174,6 +174,7 @@ const struct prov_dialect_ops *prov_dialect_native_messages(enum prov_dialect d)
 extern const struct prov_dialect_ops prov_dialect_openai;
 extern const struct prov_dialect_ops prov_dialect_anthropic;        /* pivot <-> Messages API */
 extern const struct prov_dialect_ops prov_dialect_anthropic_native; /* Messages API relayed */
+extern const struct prov_dialect_ops prov_dialect_cohere;           /* pivot <-> Cohere v2 */
 
 /*
  * Copies len bytes of s into out (outlen bytes, NUL-terminated) as one printable line: control
