@@ -38,6 +38,7 @@ static void chat_up(void)
              "    api_base: http://127.0.0.1:1/v1\n"
              "  cohere:\n"
              "    api_key: co-unused\n"
+             "    api_base: http://127.0.0.1:1\n"
              "  databricks:\n"
              "    api_key: sk-db-unused\n",
              "stream_heartbeat: 1\n"
@@ -481,7 +482,8 @@ START_TEST(model_routing_errors)
         {"gpt-4o", 400, "provider:model"},
         {"nosuch:gpt", 400, "nosuch"},
         {"openai:", 400, "provider:model"},
-        {"cohere:command-r", 501, "cohere"},
+        /* A translating dialect now (nothing listens at its base): routed, not 501. */
+        {"cohere:command-r", 502, "cannot connect"},
         {"databricks:dbrx", 502, "DATABRICKS_HOST"},
         /* DESIGN.md §2.13: providers without a section or key variable are not reachable,
            local servers at their default addresses included. */

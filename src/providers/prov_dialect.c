@@ -20,6 +20,12 @@ const struct prov_dialect_ops *prov_dialect_get(enum prov_dialect d)
         return &prov_dialect_gemini;
     case PROV_D_VERTEX:
         return &prov_dialect_vertex;
+    case PROV_D_COHERE:
+        return &prov_dialect_cohere;
+    case PROV_D_OLLAMA:
+        return &prov_dialect_ollama;
+    case PROV_D_VOYAGE:
+        return &prov_dialect_voyage;
     default:
         return NULL;
     }

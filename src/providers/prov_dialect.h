@@ -177,6 +177,9 @@ extern const struct prov_dialect_ops prov_dialect_anthropic;        /* pivot <->
 extern const struct prov_dialect_ops prov_dialect_anthropic_native; /* Messages API relayed */
 extern const struct prov_dialect_ops prov_dialect_gemini; /* pivot <-> Gemini generateContent */
 extern const struct prov_dialect_ops prov_dialect_vertex; /* the same on Vertex AI */
+extern const struct prov_dialect_ops prov_dialect_cohere; /* pivot <-> Cohere v2 */
+extern const struct prov_dialect_ops prov_dialect_ollama; /* pivot <-> Ollama /api */
+extern const struct prov_dialect_ops prov_dialect_voyage; /* embeddings only */
 
 /*
  * Copies len bytes of s into out (outlen bytes, NUL-terminated) as one printable line: control

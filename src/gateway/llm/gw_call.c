@@ -507,7 +507,7 @@ static void gw_call_http_error(struct gw_call *c, const char *body, size_t len)
         status = s == 529 ? 429 : s; /* Anthropic's 529 "overloaded": throttled, retry later */
         snprintf(text, sizeof(text), "%s",
                  msg[0] != '\0' ? msg : "The provider rejected the request");
-    } else if (s == 401 || s == 403) {
+    } else if (s == 401 || s == 403 || s == 498) { /* 498: Cohere's invalid token */
         status = 502;
         code[0] = '\0';
         snprintf(text, sizeof(text),
