@@ -138,3 +138,18 @@ void util_utf8_scrub(char *s)
             p += n;
     }
 }
+
+const char *util_memfind(const char *hay, size_t hlen, const char *needle, size_t nlen)
+{
+    const char *p = hay, *end = hay + hlen;
+
+    if (nlen == 0 || hlen < nlen)
+        return NULL;
+    while ((p = memchr(p, needle[0], (size_t)(end - p) - nlen + 1)) != NULL) {
+        if (memcmp(p, needle, nlen) == 0)
+            return p;
+        if (++p > end - nlen)
+            break;
+    }
+    return NULL;
+}

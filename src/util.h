@@ -47,4 +47,8 @@ size_t util_utf8_len(const unsigned char *s);
 /* Replaces in place every byte of s that is not part of valid UTF-8 with '?'. */
 void util_utf8_scrub(char *s);
 
+/* The first occurrence of needle (nlen > 0 bytes) in hay (hlen bytes), or NULL (memmem()
+   without _GNU_SOURCE). */
+const char *util_memfind(const char *hay, size_t hlen, const char *needle, size_t nlen);
+
 #endif

@@ -89,6 +89,9 @@ static void dia_sdk_provider(const char *user, const char *chat_model, const cha
         ck_assert(json_number_value(json_array_get(v0, 0)) == 0.5);
         ck_assert(json_number_value(json_array_get(v0, 1)) == -1.0);
         ck_assert(json_number_value(json_array_get(json_object_get(j, "first"), 1)) == 1.5);
+        /* The reply names the model, the provider's or else the request's. */
+        ck_assert_str_eq(json_string_value(json_object_get(j, "model")),
+                         strchr(embed_model, ':') + 1);
         json_decref(j);
     }
     t_wait_sql(chat_model != NULL ? "4|2|2" : "2|0|2",
@@ -114,8 +117,17 @@ END_TEST
 
 START_TEST(cohere_sdk)
 {
+    char *key;
+    json_t *j;
+
     dia_sdk_provider("dia-co", "cohere:co-ok", "Hello from cohere", 10, 5, 10, 5,
                      "cohere:embed-v4");
+    /* Cohere's replies name no model: the request's is given. */
+    key = t_llm_user_key("dia-co-model");
+    j = dia_sdk("chat", "cohere:co-ok", key);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "model")), "co-ok");
+    json_decref(j);
+    free(key);
     t_assert_sql("8|0|1", "SELECT prompt_tokens || '|' || usage_estimated || '|' || CASE WHEN "
                           "abs(cost - 8e-06) < 1e-12 THEN 1 ELSE 0 END FROM usage_logs WHERE "
                           "user_id = 'dia-co' AND endpoint = '/v1/embeddings' LIMIT 1");

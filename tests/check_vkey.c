@@ -37,6 +37,20 @@ START_TEST(sha256_digest_matches_hex)
 }
 END_TEST
 
+START_TEST(memfind)
+{
+    const char *h = "abcabd\0xyz";
+
+    ck_assert_ptr_eq(util_memfind(h, 11, "abd", 3), h + 3);
+    ck_assert_ptr_eq(util_memfind(h, 11, "xyz", 3), h + 7); /* past a NUL */
+    ck_assert_ptr_eq(util_memfind(h, 11, "a", 1), h);
+    ck_assert_ptr_null(util_memfind(h, 11, "abe", 3));
+    ck_assert_ptr_null(util_memfind(h, 9, "xyz", 3)); /* cut by the length */
+    ck_assert_ptr_null(util_memfind(h, 2, "abc", 3));
+    ck_assert_ptr_null(util_memfind(h, 11, "", 0));
+}
+END_TEST
+
 START_TEST(b64url)
 {
     char out[16];
@@ -134,6 +148,7 @@ Suite *vkey_suite(void)
 
     tcase_add_test(tc, sha256_vectors);
     tcase_add_test(tc, sha256_digest_matches_hex);
+    tcase_add_test(tc, memfind);
     tcase_add_test(tc, b64url);
     tcase_add_test(tc, generate_and_format);
     tcase_add_test(tc, hash_and_compare);

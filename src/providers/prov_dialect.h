@@ -75,7 +75,8 @@ struct prov_chat_in {
 /* Stream state shared by the translating dialects (Gemini, Cohere, Ollama, ...). */
 struct prov_xlate_stream {
     char id[96];     /* one id for every chunk (synthesised when the provider has none) */
-    char model[160]; /* the model named in the chunks */
+    char model[160]; /* the model named in the chunks: the provider's, else the request's (the
+                        gateway sets it before the first event) */
     int64_t created; /* one created for every chunk */
     bool started;    /* the role chunk is out */
     bool finished;   /* the finish chunk is out */

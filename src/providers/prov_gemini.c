@@ -351,7 +351,8 @@ static int gem_begin(struct prov_stream *s, const json_t *j, prov_emit_fn *emit,
     x->started = true;
     x->created = (int64_t)time(NULL);
     gem_new_id(x->id, sizeof(x->id));
-    snprintf(x->model, sizeof(x->model), "%s", model != NULL ? model : "");
+    if (model != NULL && model[0] != '\0') /* else the request's model, set by the gateway */
+        snprintf(x->model, sizeof(x->model), "%s", model);
     return gem_chunk(s, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL, emit,
                      arg);
 }

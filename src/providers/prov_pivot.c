@@ -243,7 +243,8 @@ int prov_pivot_begin(struct prov_stream *s, const char *id, const char *model, i
         snprintf(x->id, sizeof(x->id), "%s", id);
     else
         prov_pivot_id(x->id, sizeof(x->id), "chatcmpl-");
-    snprintf(x->model, sizeof(x->model), "%s", model != NULL ? model : "");
+    if (model != NULL && model[0] != '\0') /* else the request's model, set by the gateway */
+        snprintf(x->model, sizeof(x->model), "%s", model);
     return prov_pivot_chunk(s, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL,
                             emit, arg);
 }

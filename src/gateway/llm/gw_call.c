@@ -635,12 +635,53 @@ static void gw_call_on_done(const struct httpc_result *res, void *arg)
     gw_call_end(c, "success", &u, est, NULL);
 }
 
+/*
+ * A translated reply whose provider named no model says "model":"" (prov_pivot.c,
+ * prov_embed.c): the request's model goes there. In JSON text the sequence "model":"" can only
+ * be a key and its value (quotes inside strings are escaped), and the dialects write the
+ * top-level one first.
+ */
+static int gw_call_fill_model(struct gw_call *c)
+{
+    static const char empty[] = "\"model\":\"\"";
+    const char *at = c->body_owned && c->body_len >= sizeof(empty) - 1
+                         ? util_memfind(c->body, c->body_len, empty, sizeof(empty) - 1)
+                         : NULL;
+    json_t *m;
+    char *lit, *nb;
+    size_t ll, off;
+
+    if (at == NULL)
+        return 0;
+    m = json_string(c->model);
+    lit = m != NULL ? json_dumps(m, JSON_ENCODE_ANY) : NULL;
+    json_decref(m);
+    if (lit == NULL)
+        return -1;
+    ll = strlen(lit);
+    off = (size_t)(at - c->body) + 8; /* after "model": */
+    nb = malloc(c->body_len - 2 + ll + 1);
+    if (nb != NULL) {
+        memcpy(nb, c->body, off);
+        memcpy(nb + off, lit, ll);
+        memcpy(nb + off + ll, c->body + off + 2, c->body_len - off - 2);
+        nb[c->body_len - 2 + ll] = '\0';
+        free(c->body);
+        c->body = nb;
+        c->body_len = c->body_len - 2 + ll;
+    }
+    free(lit);
+    return nb != NULL ? 0 : -1;
+}
+
 /* The reply in the client's shape: c->body is replaced when the shape translates it. */
 static int gw_call_shape_reply(struct gw_call *c)
 {
     char *out = NULL;
     size_t out_len = 0;
 
+    if (gw_call_fill_model(c) < 0)
+        return -1;
     if (c->shape->reply(c->body, c->body_len, &out, &out_len) < 0)
         return -1;
     if (out == NULL)
@@ -828,6 +869,7 @@ void gw_call_start(struct gw_req *r, const struct gw_call_spec *spec)
     else
         prov_sse_init(&c->sse, 0, gw_call_on_event, c);
     prov_usage_init(&c->ps.usage);
+    snprintf(c->ps.x.model, sizeof(c->ps.x.model), "%s", c->model);
     r->on_gone = gw_call_gone;
     r->gone_arg = c;
     gw_req_watch_close(r);
