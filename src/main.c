@@ -170,6 +170,42 @@ static void raise_fd_limit(void)
 }
 
 /*
+ * Providers that are usable but cannot be called as configured (unreadable credentials, no
+ * project, ...). check-config prints each and fails (2); serve logs a warning for each and starts
+ * (those providers answer 502 naming the problem). Returns 0, 1 when out of memory, 2.
+ */
+static int report_providers(const struct prov_confs *provs, bool to_stderr)
+{
+    const struct prov_conf *c;
+    int rc = 0;
+
+    for (size_t i = 0; (c = prov_confs_at(provs, i)) != NULL; i++) {
+        if (!c->usable || c->problem == NULL)
+            continue;
+        if (to_stderr)
+            fprintf(stderr, "Error: providers.%s: %s\n", c->info->id, c->problem);
+        else
+            LOG_WARN("provider '%s' is misconfigured: %s", c->info->id, c->problem);
+        rc = 2;
+    }
+    return rc;
+}
+
+static int check_providers(const struct cfg *cfg)
+{
+    struct prov_confs *provs = prov_confs_new(cfg->providers);
+    int rc;
+
+    if (provs == NULL) {
+        fprintf(stderr, "Error: out of memory\n");
+        return 1;
+    }
+    rc = report_providers(provs, true);
+    prov_confs_free(provs);
+    return rc;
+}
+
+/*
  * serve: the listeners come up at once; start-up over the database (migrations, bootstrap key,
  * pricing, index) completes before, or, while the database is away, later in the background,
  * the API answering 503 meanwhile.
@@ -205,6 +241,7 @@ static int run_serve(const struct cfg *cfg)
         LOG_ERR("start-up failed: out of memory");
         goto out;
     }
+    (void)report_providers(provs, false);
     if (strcmp(db_backend_name(db), "postgresql") == 0)
         acct_usage_on_written(usage, acct_index_spend_written, ix);
     if (acct_usage_start(usage) < 0) {
@@ -291,8 +328,9 @@ int main(int argc, char **argv)
             rc = 2;
             break;
         }
-        printf("Configuration OK\n");
-        rc = 0;
+        rc = check_providers(&cfg);
+        if (rc == 0)
+            printf("Configuration OK\n");
         break;
     case CLI_INIT_DB:
     case CLI_MIGRATE:

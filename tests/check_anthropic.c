@@ -210,11 +210,12 @@ START_TEST(http_line_and_headers)
     built_free(&b);
     prov_confs_free(pc);
 
-    /* vertexaianthropic (rawPredict, Google OAuth) is refused, even with a base URL. */
+    /* vertexaianthropic without an access token is refused, even with a base URL (its URL and
+       body: check_google.c). */
     pc = confs("{\"vertexaianthropic\":{\"api_base\":\"http://v:1\"}}");
     build(&b, conf_of(pc, "vertexaianthropic"), "{" USER_HI "}", false);
     ck_assert_int_eq(b.rc, -1);
-    ck_assert_ptr_nonnull(strstr(b.err, "not supported yet"));
+    ck_assert_ptr_nonnull(strstr(b.err, "no access token"));
     built_free(&b);
     build_with(native(), &b, conf_of(pc, "vertexaianthropic"), "{" USER_HI "}", false, NULL, NULL);
     ck_assert_int_eq(b.rc, -1);

@@ -479,7 +479,7 @@ END_TEST
 START_TEST(limits_read_timeout)
 {
     struct t_resp r;
-    const char *partial = "POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{";
+    const char *partial = "POST /v1/nosuch HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{";
 
     start_or_fail("read_timeout: 1\n");
     ck_assert_int_eq(t_http_raw(gw.port, partial, strlen(partial), &r, 5000), 0);

@@ -363,10 +363,11 @@ static void fake_last(struct fake_srv *srv, struct evhttp_request *req)
 static void fake_stats(struct fake_srv *srv, struct evhttp_request *req)
 {
     fake_reply_json(req, 200,
-                    json_pack("{s:I,s:I,s:I,s:I}", "requests", (json_int_t)srv->requests, "active",
-                              (json_int_t)srv->active, "client_closed",
+                    json_pack("{s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)srv->requests,
+                              "active", (json_int_t)srv->active, "client_closed",
                               (json_int_t)srv->client_closed, "chunks_sent",
-                              (json_int_t)srv->chunks_sent));
+                              (json_int_t)srv->chunks_sent, "token_requests",
+                              (json_int_t)srv->token_requests));
 }
 
 /* active is left alone: it counts live calls, which a reset does not end. */
@@ -375,6 +376,7 @@ static void fake_reset(struct fake_srv *srv, struct evhttp_request *req)
     srv->requests = 0;
     srv->client_closed = 0;
     srv->chunks_sent = 0;
+    srv->token_requests = 0;
     json_decref(srv->last);
     srv->last = NULL;
     fake_reply_json(req, 200, json_pack("{s:b}", "ok", 1));
@@ -409,12 +411,17 @@ static void fake_route(struct evhttp_request *req, void *arg)
         fake_stats(srv, req);
     } else if (cmd == EVHTTP_REQ_POST && strcmp(path, "/_reset") == 0) {
         fake_reset(srv, req);
+    } else if (cmd == EVHTTP_REQ_POST && fake_ends_with(path, "/token")) {
+        fake_google_token(srv, req, path, text, len); /* not recorded: /_last is the call */
     } else if (cmd == EVHTTP_REQ_POST) {
         fake_record(srv, req, path, text, len);
         if (fake_ends_with(path, "/chat/completions"))
             fake_chat(srv, req, text, len);
         else if (fake_ends_with(path, "/v1/messages"))
             fake_messages(srv, req, text, len);
+        else if (strstr(path, "/publishers/anthropic/models/") != NULL &&
+                 (fake_ends_with(path, ":rawPredict") || fake_ends_with(path, ":streamRawPredict")))
+            fake_vertex_messages(srv, req, path, text, len);
         else if (fake_ends_with(path, "/embeddings"))
             fake_embeddings(req, text, len);
         else if (fake_gemini_path(path)) /* Gemini, Vertex, Cohere, Ollama (fake_*.c) */
@@ -469,21 +476,28 @@ int main(int argc, char **argv)
     struct event *sigterm = NULL, *sigint = NULL;
     struct sockaddr_in sin;
     socklen_t slen = sizeof(sin);
-    const char *port_file = NULL;
+    const char *port_file = NULL, *pubkey = NULL, *ttl = NULL;
     int rc = 1;
 
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--port-file") == 0 && i + 1 < argc) {
             port_file = argv[++i];
+        } else if (strcmp(argv[i], "--google-pubkey") == 0 && i + 1 < argc) {
+            pubkey = argv[++i];
+        } else if (strcmp(argv[i], "--token-ttl") == 0 && i + 1 < argc) {
+            ttl = argv[++i];
         } else {
-            fprintf(stderr, "usage: fake-upstream --port-file PATH\n");
-            return 2;
+            port_file = NULL;
+            break;
         }
     }
     if (port_file == NULL) {
-        fprintf(stderr, "usage: fake-upstream --port-file PATH\n");
+        fprintf(stderr, "usage: fake-upstream --port-file PATH [--google-pubkey PEM] "
+                        "[--token-ttl SECONDS]\n");
         return 2;
     }
+    if (fake_google_init(pubkey, ttl) < 0)
+        return 2;
     signal(SIGPIPE, SIG_IGN);
     TAILQ_INIT(&srv.calls);
     srv.base = event_base_new();
@@ -528,6 +542,7 @@ out:
     if (srv.base != NULL)
         event_base_free(srv.base);
     json_decref(srv.last);
+    fake_google_free();
     libevent_global_shutdown();
     return rc;
 }

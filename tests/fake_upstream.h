@@ -39,8 +39,9 @@ struct fake_srv {
     long requests;                               /* POSTs received since the last reset */
     long active;                                 /* length of calls */
     long client_closed;
-    long chunks_sent; /* SSE content chunks handed to evhttp */
-    json_t *last;     /* the /_last document; NULL when no POST since the last reset */
+    long chunks_sent;    /* SSE content chunks handed to evhttp */
+    long token_requests; /* POSTs to the Google token endpoint (fake_google.c) */
+    json_t *last;        /* the /_last document; NULL when no POST since the last reset */
 };
 
 /* What a call does when its timer fires (unless close_now is set: then it is cut). */
@@ -179,5 +180,19 @@ void fake_ollama(struct fake_srv *srv, struct evhttp_request *req, bool embed, c
 
 /* POST .../v1/embeddings for a voy-* model; body is the parsed request (borrowed). */
 void fake_voyage(struct evhttp_request *req, json_t *body);
+/* ---- fake_google.c ---- */
+
+/* The token endpoint's settings: the public key file and the TTL (NULL: from the environment,
+ * FAKE_GOOGLE_PUBKEY and FAKE_TOKEN_TTL). Returns 0, or -1 (reported on stderr). */
+int fake_google_init(const char *pubkey_path, const char *ttl);
+void fake_google_free(void);
+
+/* POST .../token (a Google OAuth token endpoint). */
+void fake_google_token(struct fake_srv *srv, struct evhttp_request *req, const char *path,
+                       const char *text, size_t len);
+
+/* POST .../publishers/anthropic/models/M:rawPredict or :streamRawPredict (Vertex AI). */
+void fake_vertex_messages(struct fake_srv *srv, struct evhttp_request *req, const char *path,
+                          const char *text, size_t len);
 
 #endif

@@ -136,6 +136,13 @@
  *                                   (base64 when encoding_format is "base64"), usage
  *                                   {"total_tokens": 4 per input}
  *   voy-status-<code>               that status, {"detail":"fake voyage error <code>"}
+ * Google OAuth (POST to any path ending in /token, fake_google.c; not recorded in /_last): the
+ * jwt-bearer grant. The assertion's RS256 signature must verify with the public key of
+ * --google-pubkey FILE (or $FAKE_GOOGLE_PUBKEY, inherited from the test), aud must be the URL
+ * posted to, exp live and at most 3600 s after iat; then {"access_token":"tok-<n>","expires_in":
+ * <--token-ttl or $FAKE_TOKEN_TTL, default 3599>,"token_type":"Bearer"} (n = tokens issued
+ * since start), else 400 {"error":"invalid_grant","error_description"}. /_stats counts them in
+ * token_requests.
  *
  * A "~tag" suffix on any name is ignored (fake-slow-5-10~a1 is fake-slow-5-10).
  * GET /_last: {"method","path","query","headers":{lower-case name: value},"body": JSON or null}

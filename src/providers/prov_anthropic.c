@@ -103,7 +103,6 @@ static bool anth_custom_has(const struct prov_conf *pc, const char *name)
 
 static int anth_no_base(const struct prov_conf *pc, char *err, size_t errlen)
 {
-    /* vertexaianthropic speaks the same body over rawPredict with Google OAuth: not done yet. */
     if (pc->info->auth == PROV_AUTH_CLOUD) {
         snprintf(err, errlen, "provider '%s' is not supported yet (it needs Google credentials)",
                  pc->info->id);
@@ -113,6 +112,14 @@ static int anth_no_base(const struct prov_conf *pc, char *err, size_t errlen)
              pc->info->id, pc->info->id, pc->info->base_env != NULL ? " or " : "",
              pc->info->base_env != NULL ? pc->info->base_env : "");
     return -1;
+}
+
+/* No address to call: no base URL (Vertex AI builds its own), or cloud auth not done here. */
+static bool anth_no_target(const struct prov_conf *pc)
+{
+    if (pc->info->dialect == PROV_D_ANTHROPIC_VERTEX)
+        return false;
+    return pc->base_url == NULL || pc->info->auth == PROV_AUTH_CLOUD;
 }
 
 /* Merges config fields the request does not set (spec §7.2: the request wins). */
@@ -131,26 +138,35 @@ static int anth_merge_kwargs(const struct prov_conf *pc, json_t *req)
 
 /*
  * URL and headers (providers.md §2.1): the provider's own credentials (x-api-key, and api-key for
- * Azure), anthropic-version (version, unless a custom header replaces the default), the beta list
- * when given, then the custom headers.
+ * Azure; Vertex AI: its URL and the access token, prov_anthropic_vertex.c), anthropic-version
+ * (version, unless a custom header replaces the default), the beta list when given, then the custom
+ * headers.
  */
-static int anth_http(const struct prov_conf *pc, const char *version, const char *beta, bool stream,
-                     struct prov_http *out, char *err, size_t errlen)
+static int anth_http(const struct prov_conf *pc, const struct prov_chat_in *in, const char *version,
+                     const char *beta, struct prov_http *out, char *err, size_t errlen)
 {
-    size_t n = strlen(pc->base_url) + sizeof("/v1/messages");
+    bool vertex = pc->info->dialect == PROV_D_ANTHROPIC_VERTEX;
+    size_t n;
 
-    if ((out->url = malloc(n)) == NULL)
-        goto oom;
-    snprintf(out->url, n, "%s/v1/messages", pc->base_url);
+    if (vertex) {
+        /* Vertex AI: its URL and a Google access token; the version is in the body. */
+        if (prov_anth_vertex_http(pc, in->model, in->stream, in->bearer, out, err, errlen) < 0)
+            return -1;
+    } else {
+        n = strlen(pc->base_url) + sizeof("/v1/messages");
+        if ((out->url = malloc(n)) == NULL)
+            goto oom;
+        snprintf(out->url, n, "%s/v1/messages", pc->base_url);
+    }
     if (prov_http_add(out, "content-type", "application/json") < 0 ||
-        prov_http_add(out, "accept", stream ? "text/event-stream" : "application/json") < 0)
+        prov_http_add(out, "accept", in->stream ? "text/event-stream" : "application/json") < 0)
         goto oom;
-    if (version == NULL && !anth_custom_has(pc, "anthropic-version"))
+    if (version == NULL && !vertex && !anth_custom_has(pc, "anthropic-version"))
         version = PROV_ANTH_VERSION;
-    if ((version != NULL && prov_http_add(out, "anthropic-version", version) < 0) ||
+    if ((version != NULL && !vertex && prov_http_add(out, "anthropic-version", version) < 0) ||
         (beta != NULL && prov_http_add(out, "anthropic-beta", beta) < 0))
         goto oom;
-    if (prov_http_add_auth(out, pc) < 0)
+    if (!vertex && prov_http_add_auth(out, pc) < 0)
         goto oom;
     if (pc->api_key != NULL && strcmp(pc->info->id, "azureanthropic") == 0 &&
         prov_http_add(out, "api-key", pc->api_key) < 0)
@@ -183,7 +199,7 @@ static int anth_chat_build(const struct prov_conf *pc, const struct prov_chat_in
 
     *client_usage =
         json_is_true(json_object_get(json_object_get(in->req, "stream_options"), "include_usage"));
-    if (pc->base_url == NULL || pc->info->auth == PROV_AUTH_CLOUD)
+    if (anth_no_target(pc))
         return anth_no_base(pc, err, errlen);
     if (anth_merge_kwargs(pc, in->req) < 0) {
         snprintf(err, errlen, "out of memory");
@@ -191,9 +207,12 @@ static int anth_chat_build(const struct prov_conf *pc, const struct prov_chat_in
     }
     if ((rc = prov_anth_request(in->req, in->model, in->stream, &body, err, errlen)) != 0)
         return rc;
-    rc = anth_body(out, body, err, errlen);
+    if (pc->info->dialect == PROV_D_ANTHROPIC_VERTEX)
+        rc = prov_anth_vertex_body(body, err, errlen);
+    if (rc == 0)
+        rc = anth_body(out, body, err, errlen);
     json_decref(body);
-    return rc < 0 ? -1 : anth_http(pc, NULL, NULL, in->stream, out, err, errlen);
+    return rc < 0 ? -1 : anth_http(pc, in, NULL, NULL, out, err, errlen);
 }
 
 /* ---- Replies ---- */
@@ -533,16 +552,19 @@ static int anth_native_build(const struct prov_conf *pc, const struct prov_chat_
                              bool *client_usage, struct prov_http *out, char *err, size_t errlen)
 {
     *client_usage = false;
-    if (pc->base_url == NULL || pc->info->auth == PROV_AUTH_CLOUD)
+    if (anth_no_target(pc))
         return anth_no_base(pc, err, errlen);
     if (anth_merge_kwargs(pc, in->req) < 0 ||
         json_object_set_new(in->req, "model", json_string(in->model)) < 0) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    if (pc->info->dialect == PROV_D_ANTHROPIC_VERTEX &&
+        prov_anth_vertex_body(in->req, err, errlen) < 0)
+        return -1;
     if (anth_body(out, in->req, err, errlen) < 0)
         return -1;
-    return anth_http(pc, in->anthropic_version, in->anthropic_beta, in->stream, out, err, errlen);
+    return anth_http(pc, in, in->anthropic_version, in->anthropic_beta, out, err, errlen);
 }
 
 /* Generated text of reply content blocks: text, thinking, tool names and inputs. */

@@ -18,6 +18,7 @@
 #define PROV_ANTH_DEFAULT_MAX_TOKENS                                                               \
     8192                               /* max_tokens when neither the request nor config sets it */
 #define PROV_ANTH_VERSION "2023-06-01" /* the anthropic-version header sent by default */
+#define PROV_ANTH_VERTEX_VERSION "vertex-2023-10-16" /* Vertex AI: the body's anthropic_version */
 
 struct prov_anth_stream {
     char id[96];     /* the message id, reused by every chunk */
@@ -40,5 +41,22 @@ struct prov_anth_stream {
  */
 int prov_anth_request(const json_t *req, const char *model, bool stream, json_t **out, char *err,
                       size_t errlen);
+
+struct prov_conf;
+struct prov_http;
+
+/*
+ * Vertex AI (vertexaianthropic, prov_anthropic_vertex.c): body drops "model" and gains
+ * "anthropic_version" (unless it has one). Returns 0, or -1 with a reason (out of memory).
+ */
+int prov_anth_vertex_body(json_t *body, char *err, size_t errlen);
+
+/*
+ * Vertex AI: sets out->url to {vertex base}/publishers/anthropic/models/{model}:rawPredict
+ * (:streamRawPredict when stream) and adds "Authorization: Bearer <bearer>". Returns 0, or -1
+ * with a reason naming the setting (no project, no access token) or out of memory.
+ */
+int prov_anth_vertex_http(const struct prov_conf *pc, const char *model, bool stream,
+                          const char *bearer, struct prov_http *out, char *err, size_t errlen);
 
 #endif

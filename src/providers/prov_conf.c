@@ -3,8 +3,12 @@
  */
 #include "providers/prov_conf.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "providers/prov_google.h"
 
 struct prov_confs {
     size_t n;
@@ -16,6 +20,18 @@ static bool prov_conf_is_client_key(const char *k)
 {
     static const char *const keys[] = {"api_key", "api_base", "client_args",   "timeout",
                                        "model",   "stream",   "stream_options"};
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (strcmp(k, keys[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Keys of a Google provider's section that configure its credentials, not the request. */
+static bool prov_conf_is_google_key(const char *k)
+{
+    static const char *const keys[] = {"credentials", "project", "project_id",
+                                       "location",    "region",  "token_uri"};
 
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
         if (strcmp(k, keys[i]) == 0)
@@ -61,6 +77,129 @@ static long prov_conf_timeout_ms(const json_t *v, long dflt)
     return s * 1000.0 > 86400000.0 ? 86400000L : (long)(s * 1000.0);
 }
 
+/* The first of names (a NULL-terminated list) set in section, else in client (NULL: none). */
+static const json_t *prov_conf_pick(const json_t *section, const json_t *client,
+                                    const char *const *names)
+{
+    const json_t *v;
+
+    for (const char *const *n = names; *n != NULL; n++)
+        if ((v = json_object_get(section, *n)) != NULL && !json_is_null(v))
+            return v;
+    for (const char *const *n = names; *n != NULL; n++)
+        if ((v = json_object_get(client, *n)) != NULL && !json_is_null(v))
+            return v;
+    return NULL;
+}
+
+/* A setting as a string (integers too: project numbers); NULL when empty or another type. */
+static char *prov_conf_text(const json_t *v)
+{
+    char buf[32];
+
+    if (json_is_integer(v)) {
+        snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return strdup(buf);
+    }
+    return json_is_string(v) ? prov_conf_dup(json_string_value(v)) : NULL;
+}
+
+/* Only these characters go into a Vertex URL path unescaped and make sense in the value. */
+static bool prov_conf_ident_ok(const char *s, const char *extra)
+{
+    for (; *s != '\0'; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '-' || strchr(extra, *s) != NULL))
+            return false;
+    return true;
+}
+
+__attribute__((format(printf, 2, 3))) static int prov_conf_problem(struct prov_conf *c,
+                                                                   const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    return (c->problem = strdup(buf)) != NULL ? 0 : -1;
+}
+
+/*
+ * The Google rows (vertexai, vertexaianthropic): credentials, project and location (prov_conf.h).
+ * A usable row that cannot be called gets c->problem. Returns -1 only when out of memory.
+ */
+static int prov_conf_google(struct prov_conf *c, const json_t *section, const json_t *client)
+{
+    static const char *const cred_keys[] = {"credentials", NULL};
+    static const char *const uri_keys[] = {"token_uri", NULL};
+    static const char *const vx_project[] = {"project", NULL};
+    static const char *const va_project[] = {"project_id", "project", NULL};
+    static const char *const vx_location[] = {"location", NULL};
+    static const char *const va_location[] = {"region", "location", NULL};
+    bool anth = c->info->dialect == PROV_D_ANTHROPIC_VERTEX;
+    const char *id = c->info->id, *env_cred = getenv("GOOGLE_APPLICATION_CREDENTIALS");
+    const char *env_project = getenv("GOOGLE_CLOUD_PROJECT");
+    const char *env_location = getenv("GOOGLE_CLOUD_LOCATION");
+    const json_t *cred = prov_conf_pick(section, client, cred_keys), *uri;
+    json_t *env_v = NULL;
+    bool from_env = false;
+    char err[400];
+
+    if (env_cred != NULL && env_cred[0] == '\0')
+        env_cred = NULL;
+    c->usable = c->configured || env_cred != NULL;
+    c->project = prov_conf_text(prov_conf_pick(section, client, anth ? va_project : vx_project));
+    c->location = prov_conf_text(prov_conf_pick(section, client, anth ? va_location : vx_location));
+    if (c->location == NULL)
+        c->location = prov_conf_dup(
+            env_location != NULL && env_location[0] != '\0' ? env_location : "us-central1");
+    if (c->location == NULL)
+        return -1;
+    if (!c->usable)
+        return 0;
+    if (cred == NULL && env_cred != NULL) {
+        from_env = true;
+        if ((cred = env_v = json_string(env_cred)) == NULL)
+            return -1;
+    }
+    if (cred == NULL)
+        return prov_conf_problem(c,
+                                 "no service-account credentials: set providers.%s.credentials "
+                                 "or GOOGLE_APPLICATION_CREDENTIALS",
+                                 id);
+    c->google = prov_google_sa_load(cred, err, sizeof(err));
+    json_decref(env_v);
+    if (c->google == NULL)
+        return prov_conf_problem(c, "%s%s", from_env ? "GOOGLE_APPLICATION_CREDENTIALS: " : "",
+                                 err);
+    uri = prov_conf_pick(section, client, uri_keys);
+    if (json_is_string(uri) && json_string_length(uri) > 0) {
+        free(c->google->token_uri);
+        if ((c->google->token_uri = strdup(json_string_value(uri))) == NULL)
+            return -1;
+    }
+    if (c->project == NULL && c->google->project_id != NULL &&
+        (c->project = strdup(c->google->project_id)) == NULL)
+        return -1;
+    if (c->project == NULL && env_project != NULL && env_project[0] != '\0' &&
+        (c->project = strdup(env_project)) == NULL)
+        return -1;
+    if (c->project == NULL)
+        return prov_conf_problem(c,
+                                 "no Google Cloud project: set providers.%s.%s, a project_id in "
+                                 "the credentials, or GOOGLE_CLOUD_PROJECT",
+                                 id, anth ? "project_id" : "project");
+    if (!prov_conf_ident_ok(c->project, ".:"))
+        return prov_conf_problem(c, "providers.%s: the project '%.100s' is not a project id", id,
+                                 c->project);
+    if (!prov_conf_ident_ok(c->location, ""))
+        return prov_conf_problem(c, "providers.%s: the %s '%.100s' is not a Google Cloud region",
+                                 id, anth ? "region" : "location", c->location);
+    return 0;
+}
+
 static int prov_conf_resolve(struct prov_conf *c, const struct prov_info *info,
                              const json_t *section)
 {
@@ -101,11 +240,14 @@ static int prov_conf_resolve(struct prov_conf *c, const struct prov_info *info,
     if (c->configured) {
         json_object_foreach((json_t *)section, k, v)
         {
-            if (!prov_conf_is_client_key(k) && json_object_set(c->kwargs, k, v) < 0)
+            if (prov_conf_is_client_key(k) ||
+                (info->auth == PROV_AUTH_GOOGLE && prov_conf_is_google_key(k)))
+                continue;
+            if (json_object_set(c->kwargs, k, v) < 0)
                 return -1;
         }
     }
-    return 0;
+    return info->auth == PROV_AUTH_GOOGLE ? prov_conf_google(c, section, client) : 0;
 }
 
 static void prov_conf_cleanup(struct prov_conf *c)
@@ -118,6 +260,10 @@ static void prov_conf_cleanup(struct prov_conf *c)
     }
     free(c->headers);
     json_decref(c->kwargs);
+    free(c->project);
+    free(c->location);
+    free(c->problem);
+    prov_google_sa_free(c->google);
 }
 
 struct prov_confs *prov_confs_new(const json_t *providers)
@@ -150,6 +296,11 @@ void prov_confs_free(struct prov_confs *pc)
         prov_conf_cleanup(&pc->v[i]);
     free(pc->v);
     free(pc);
+}
+
+const struct prov_conf *prov_confs_at(const struct prov_confs *pc, size_t i)
+{
+    return i < pc->n ? &pc->v[i] : NULL;
 }
 
 const struct prov_conf *prov_confs_get(const struct prov_confs *pc, const struct prov_info *info)

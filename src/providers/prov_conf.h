@@ -28,12 +28,22 @@ struct prov_conf {
                         (never "model", "stream" or "stream_options"); empty object if none */
     bool configured; /* the provider has a section under providers: */
     /* Cloud settings (providers.md §1.2): Google project and location or region (Vertex AI),
-       the service account for access tokens (prov_google.h); NULL when not set. */
+       the service account for access tokens (prov_google.h); NULL when not set. For the
+       PROV_AUTH_GOOGLE rows: `credentials` (a file path, inline JSON or a mapping), `project`
+       (vertexaianthropic also `project_id`), `location` (vertexaianthropic also `region`) and
+       `token_uri` (overrides the key's), at the top of the section or under client_args, else
+       GOOGLE_APPLICATION_CREDENTIALS, GOOGLE_CLOUD_PROJECT (after the key's project_id),
+       GOOGLE_CLOUD_LOCATION, us-central1. None of them is a request field. */
     char *project;
     char *location;
     struct prov_google_sa *google;
+    /* Why a usable provider cannot be called (unreadable credentials, no project, ...): one
+       line naming the setting, never key material; NULL when nothing is wrong. The gateway
+       answers 502 "provider 'x' is misconfigured: <problem>"; check-config reports it. */
+    char *problem;
     /* DESIGN.md §2.13: may be called at all. True when configured, or when the provider's key
-       variable (info->key_env) is set and not empty; any other provider is refused with a 400,
+       variable (info->key_env; GOOGLE_APPLICATION_CREDENTIALS for the Google rows) is set and
+       not empty; any other provider is refused with a 400,
        so a key holder cannot make the gateway call a local default address. */
     bool usable;
 };
@@ -48,6 +58,9 @@ struct prov_confs;
  */
 struct prov_confs *prov_confs_new(const json_t *providers);
 void prov_confs_free(struct prov_confs *pc);
+
+/* The i-th provider's settings (registry order), NULL past the end: for listings. */
+const struct prov_conf *prov_confs_at(const struct prov_confs *pc, size_t i);
 
 /* The resolved settings of a registry row (never NULL for a row of the registry). */
 const struct prov_conf *prov_confs_get(const struct prov_confs *pc, const struct prov_info *info);

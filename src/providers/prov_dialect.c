@@ -15,6 +15,7 @@ const struct prov_dialect_ops *prov_dialect_get(enum prov_dialect d)
     case PROV_D_OPENAI:
         return &prov_dialect_openai;
     case PROV_D_ANTHROPIC:
+    case PROV_D_ANTHROPIC_VERTEX:
         return &prov_dialect_anthropic;
     case PROV_D_GEMINI:
         return &prov_dialect_gemini;
@@ -33,7 +34,8 @@ const struct prov_dialect_ops *prov_dialect_get(enum prov_dialect d)
 
 const struct prov_dialect_ops *prov_dialect_native_messages(enum prov_dialect d)
 {
-    return d == PROV_D_ANTHROPIC ? &prov_dialect_anthropic_native : NULL;
+    return d == PROV_D_ANTHROPIC || d == PROV_D_ANTHROPIC_VERTEX ? &prov_dialect_anthropic_native
+                                                                 : NULL;
 }
 
 void prov_http_cleanup(struct prov_http *h)

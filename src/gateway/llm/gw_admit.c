@@ -123,6 +123,12 @@ bool gw_admit_run(struct gw_req *r, struct gw_admit *a, const char *model_str,
         return gw_fail_set(f, 400, "provider_not_configured", "Provider '%s' is not configured",
                            a->info->id);
     }
+    if (a->conf->problem != NULL) {
+        /* Usable but unusable as configured (e.g. unreadable credentials): the gateway's fault. */
+        gw_admit_abort(r, a);
+        return gw_fail_set(f, 502, "provider_misconfigured", "provider '%s' is misconfigured: %s",
+                           a->info->id, a->conf->problem);
+    }
     return true;
 }
 
