@@ -1,5 +1,6 @@
 /*
- * End-to-end tests of the translating dialects of Gemini, Cohere, Ollama and Voyage against the
+ * End-to-end tests of the translating dialects of Gemini, Vertex AI (with a service account whose
+ * access token comes from the fake's token endpoint), Cohere, Ollama and Voyage against the
  * real binary and the fake provider's wire modules (tests/fake_gemini.c, fake_cohere.c,
  * fake_ollama.c, fake_voyage.c): the official OpenAI Node SDK drives chat, streams with usage and
  * embeddings (base64, its default, and float) through each provider; tool calls, errors and
@@ -12,32 +13,60 @@
 
 #include <jansson.h>
 
+#include "t_google.h"
 #include "t_llm.h"
 #include "t_sdk.h"
 
 #define CHAT "/v1/chat/completions"
 
+static struct t_gkeys dia_keys;
+
+/*
+ * The fake (given the public half of the service account's key for its token endpoint), then the
+ * gateway with every provider pointed at it ("%1$d" is the fake's port, filled by t_llm_up).
+ */
 static void dia_up(void)
 {
-    t_llm_up("  gemini:\n"
+    char sa[192], providers[4096];
+
+    t_gkeys_init(&dia_keys);
+    snprintf(sa, sizeof(sa), "%s/sa.json", dia_keys.dir);
+    t_gsa_write(t_gsa_json(dia_keys.key, NULL, NULL), sa);
+    snprintf(providers, sizeof(providers),
+             "  vertexai:\n"
+             "    credentials: %s\n"
+             "    project: proj\n"
+             "    location: us-central1\n"
+             "    api_base: http://127.0.0.1:%%1$d\n"
+             "    token_uri: http://127.0.0.1:%%1$d/token\n"
+             "  gemini:\n"
              "    api_key: gem-provider-key-1234\n"
-             "    api_base: http://127.0.0.1:%1$d\n"
+             "    api_base: http://127.0.0.1:%%1$d\n"
              "  cohere:\n"
              "    api_key: co-provider-key-1234\n"
-             "    api_base: http://127.0.0.1:%1$d\n"
+             "    api_base: http://127.0.0.1:%%1$d\n"
              "  ollama:\n"
-             "    api_base: http://127.0.0.1:%1$d\n"
+             "    api_base: http://127.0.0.1:%%1$d\n"
              "    num_ctx: 4096\n"
              "  voyage:\n"
              "    api_key: voy-provider-key-1234\n"
-             "    api_base: http://127.0.0.1:%1$d/v1\n",
-             "pricing:\n"
-             "  \"gemini:gem-ok\":\n"
-             "    input_price_per_million: 1.0\n"
-             "    output_price_per_million: 2.0\n"
-             "  \"cohere:embed-v4\":\n"
-             "    input_price_per_million: 1.0\n"
-             "    output_price_per_million: 0\n");
+             "    api_base: http://127.0.0.1:%%1$d/v1\n",
+             sa);
+    setenv("FAKE_GOOGLE_PUBKEY", dia_keys.pub, 1);
+    t_llm_up(providers, "pricing:\n"
+                        "  \"gemini:gem-ok\":\n"
+                        "    input_price_per_million: 1.0\n"
+                        "    output_price_per_million: 2.0\n"
+                        "  \"cohere:embed-v4\":\n"
+                        "    input_price_per_million: 1.0\n"
+                        "    output_price_per_million: 0\n");
+    unsetenv("FAKE_GOOGLE_PUBKEY");
+}
+
+static void dia_down(void)
+{
+    t_llm_down();
+    t_gkeys_free(&dia_keys);
 }
 
 /* The OpenAI SDK script's case with GW_MODEL = model. */
@@ -112,6 +141,29 @@ START_TEST(gemini_sdk)
     /* Spend: 10 x $1/M + 5 x $2/M for the chat, 5 + 2 x 2 for the stream. */
     t_wait_sql("1", "SELECT CASE WHEN abs(spend - 2.9e-05) < 1e-12 THEN 1 ELSE 0 END FROM users "
                     "WHERE user_id = 'dia-gem'");
+}
+END_TEST
+
+/* Gemini on Vertex AI: the service account's token, the Vertex paths. */
+START_TEST(vertex_sdk)
+{
+    json_t *last;
+    const char *auth;
+
+    dia_sdk_provider("dia-vtx", "vertexai:gem-ok", "Hello from gemini", 10, 5, 5, 2,
+                     "vertexai:text-embedding-005");
+    last = t_fake_get(&t_llm_fake, "/_last");
+    ck_assert_ptr_nonnull(last);
+    ck_assert_str_eq(json_string_value(json_object_get(last, "path")),
+                     "/v1/projects/proj/locations/us-central1/publishers/google/models/"
+                     "text-embedding-005:predict");
+    auth = json_string_value(json_object_get(json_object_get(last, "headers"), "authorization"));
+    ck_assert_msg(auth != NULL && strncmp(auth, "Bearer tok-", 11) == 0, "%s", auth);
+    json_decref(last);
+    /* predict reports the tokens: 4 per input. */
+    t_assert_sql("8|0", "SELECT prompt_tokens || '|' || usage_estimated FROM usage_logs WHERE "
+                        "user_id = 'dia-vtx' AND endpoint = '/v1/embeddings' LIMIT 1");
+    ck_assert_int_ge(t_fake_stat(&t_llm_fake, "token_requests"), 1);
 }
 END_TEST
 
@@ -286,9 +338,10 @@ Suite *e2e_dialects_suite(void)
     Suite *s = suite_create("e2e_dialects");
     TCase *tc = tcase_create("dialects");
 
-    tcase_add_unchecked_fixture(tc, dia_up, t_llm_down);
+    tcase_add_unchecked_fixture(tc, dia_up, dia_down);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, gemini_sdk);
+    tcase_add_test(tc, vertex_sdk);
     tcase_add_test(tc, cohere_sdk);
     tcase_add_test(tc, ollama_sdk);
     tcase_add_test(tc, voyage_sdk);
