@@ -39,6 +39,12 @@ static void dia_up(void)
              "    location: us-central1\n"
              "    api_base: http://127.0.0.1:%%1$d\n"
              "    token_uri: http://127.0.0.1:%%1$d/token\n"
+             "  vertexaianthropic:\n"
+             "    credentials: %s\n"
+             "    project_id: proj\n"
+             "    region: us-east5\n"
+             "    api_base: http://127.0.0.1:%%1$d\n"
+             "    token_uri: http://127.0.0.1:%%1$d/token\n"
              "  gemini:\n"
              "    api_key: gem-provider-key-1234\n"
              "    api_base: http://127.0.0.1:%%1$d\n"
@@ -51,7 +57,7 @@ static void dia_up(void)
              "  voyage:\n"
              "    api_key: voy-provider-key-1234\n"
              "    api_base: http://127.0.0.1:%%1$d/v1\n",
-             sa);
+             sa, sa);
     setenv("FAKE_GOOGLE_PUBKEY", dia_keys.pub, 1);
     t_llm_up(providers, "pricing:\n"
                         "  \"gemini:gem-ok\":\n"
@@ -164,6 +170,33 @@ START_TEST(vertex_sdk)
     t_assert_sql("8|0", "SELECT prompt_tokens || '|' || usage_estimated FROM usage_logs WHERE "
                         "user_id = 'dia-vtx' AND endpoint = '/v1/embeddings' LIMIT 1");
     ck_assert_int_ge(t_fake_stat(&t_llm_fake, "token_requests"), 1);
+}
+END_TEST
+
+/* Claude on Vertex AI through the OpenAI SDK: rawPredict / streamRawPredict with the token. */
+START_TEST(vertex_anthropic_sdk)
+{
+    char *key;
+    json_t *j, *last;
+
+    t_sdk_need();
+    key = t_llm_user_key("dia-vant");
+    j = dia_sdk("chat", "vertexaianthropic:claude-ok", key);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "content")), "Hello from claude");
+    json_decref(j);
+    j = dia_sdk("stream_usage", "vertexaianthropic:claude-ok", key);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "text")), "Hello");
+    ck_assert_int_eq(dia_int(json_object_get(j, "usage"), "completion_tokens"), 5);
+    json_decref(j);
+    last = t_fake_get(&t_llm_fake, "/_last");
+    ck_assert_ptr_nonnull(last);
+    ck_assert_str_eq(json_string_value(json_object_get(last, "path")),
+                     "/v1/projects/proj/locations/us-east5/publishers/anthropic/models/"
+                     "claude-ok:streamRawPredict");
+    json_decref(last);
+    t_wait_sql("2|20|10", "SELECT count(*) || '|' || sum(prompt_tokens) || '|' || "
+                          "sum(completion_tokens) FROM usage_logs WHERE user_id = 'dia-vant'");
+    free(key);
 }
 END_TEST
 
@@ -342,6 +375,7 @@ Suite *e2e_dialects_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, gemini_sdk);
     tcase_add_test(tc, vertex_sdk);
+    tcase_add_test(tc, vertex_anthropic_sdk);
     tcase_add_test(tc, cohere_sdk);
     tcase_add_test(tc, ollama_sdk);
     tcase_add_test(tc, voyage_sdk);
