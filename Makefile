@@ -122,20 +122,33 @@ check: $(BIN) $(TESTBIN) $(FAKE) sdk-deps
 
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 
+# Each phase prints when it starts (elapsed seconds since make test began), so a slow phase shows.
+T0 := $(shell date +%s)
+PHASE = @echo "== $(1) (t+$$(( $$(date +%s) - $(T0) )) s)"
+
 test: deps-test
+	$(call PHASE,format check)
 	@$(MAKE) --no-print-directory format-check
+	$(call PHASE,plain build)
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BIN) $(TESTBIN) $(FAKE)
+	$(call PHASE,plain tests)
 	@$(MAKE) --no-print-directory check
+	$(call PHASE,sanitizer build)
 	@$(MAKE) --no-print-directory -j$(NPROC) SAN=1 BUILD=build-san build-san/any-llm-gateway \
 	    build-san/check_gateway build-san/fake-upstream
+	$(call PHASE,sanitizer tests)
 	@$(MAKE) --no-print-directory SAN=1 BUILD=build-san check
+	$(call PHASE,ThreadSanitizer build)
 	@$(MAKE) --no-print-directory -j$(NPROC) TSAN=1 BUILD=build-tsan build-tsan/any-llm-gateway \
 	    build-tsan/check_gateway build-tsan/fake-upstream
+	$(call PHASE,ThreadSanitizer tests)
 	@$(MAKE) --no-print-directory TSAN=1 BUILD=build-tsan check BACKENDS=sqlite \
 	    ONLY="$(TSAN_SQLITE_SUITES)"
 	@$(MAKE) --no-print-directory TSAN=1 BUILD=build-tsan check BACKENDS=postgres \
 	    ONLY="$(TSAN_PG_SUITES)"
+	$(call PHASE,fuzz targets)
 	@$(MAKE) --no-print-directory fuzz-check
+	$(call PHASE,done)
 
 # The soak test (tests/soak/soak.c): a few minutes of mixed load on PostgreSQL with a database
 # restart, then SIGTERM; one usage row per request, flat RSS. SOAK_SECONDS=n sets its length.
