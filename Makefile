@@ -113,12 +113,29 @@ TSAN_SQLITE_SUITES := e2e_chat e2e_anthropic e2e_billing e2e_budgets e2e_http e2
                       usage_writer db httpc log index budget
 TSAN_PG_SUITES := e2e_replicas e2e_faults e2e_budgets e2e_billing
 export TSAN_OPTIONS ?= halt_on_error=1 exitcode=66 second_deadlock_stack=1
+# The backends' passes run side by side (most test time is spent waiting on sockets and timers,
+# and each pass has its own ports, directories and databases): the first backend's output goes
+# straight to the terminal, the others' is kept in $(BUILD)/check-<backend>.log and printed
+# after it. CHECK_SERIAL=1 runs them one after the other.
+CHECK_SERIAL ?= 0
+CHECK_RUN = GW_TEST_BACKEND=$$b GW_BIN=$(abspath $(BIN)) GW_FAKE=$(abspath $(FAKE)) \
+	    GW_ROOT=$(CURDIR) GW_TEST_SUITES="$(ONLY)" CK_TIMEOUT_MULTIPLIER=$(CK_MULT) ./$(TESTBIN)
 check: $(BIN) $(TESTBIN) $(FAKE) sdk-deps
-	@set -e; for b in $(BACKENDS); do \
-	    echo "== tests on $$b =="; \
-	    GW_TEST_BACKEND=$$b GW_BIN=$(abspath $(BIN)) GW_FAKE=$(abspath $(FAKE)) GW_ROOT=$(CURDIR) \
-	    GW_TEST_SUITES="$(ONLY)" CK_TIMEOUT_MULTIPLIER=$(CK_MULT) ./$(TESTBIN); \
-	done
+	@set -e; first=$(firstword $(BACKENDS)); rest="$(wordlist 2,9,$(BACKENDS))"; \
+	if [ "$(CHECK_SERIAL)" = 1 ]; then first=""; rest="$(BACKENDS)"; fi; \
+	for b in $$rest; do \
+	    if [ -n "$$first" ]; then \
+	        rm -f $(BUILD)/check-$$b.rc; \
+	        ( $(CHECK_RUN) > $(BUILD)/check-$$b.log 2>&1 && echo 0 > $(BUILD)/check-$$b.rc || \
+	          echo 1 > $(BUILD)/check-$$b.rc ) & \
+	    fi; \
+	done; \
+	rc=0; \
+	if [ -n "$$first" ]; then b=$$first; echo "== tests on $$b =="; $(CHECK_RUN) || rc=1; wait; \
+	    for b in $$rest; do echo "== tests on $$b =="; cat $(BUILD)/check-$$b.log; \
+	        [ "$$(cat $(BUILD)/check-$$b.rc 2>/dev/null)" = 0 ] || rc=1; done; \
+	else for b in $$rest; do echo "== tests on $$b =="; $(CHECK_RUN) || rc=1; done; fi; \
+	exit $$rc
 
 NPROC := $(shell nproc 2>/dev/null || echo 2)
 
