@@ -159,13 +159,19 @@ test: deps-test
 	@$(MAKE) --no-print-directory -j$(NPROC) TSAN=1 BUILD=build-tsan build-tsan/any-llm-gateway \
 	    build-tsan/check_gateway build-tsan/fake-upstream
 	$(call PHASE,ThreadSanitizer tests)
-	@$(MAKE) --no-print-directory TSAN=1 BUILD=build-tsan check BACKENDS=sqlite \
-	    ONLY="$(TSAN_SQLITE_SUITES)"
-	@$(MAKE) --no-print-directory TSAN=1 BUILD=build-tsan check BACKENDS=postgres \
-	    ONLY="$(TSAN_PG_SUITES)"
+	@$(MAKE) --no-print-directory -j2 --output-sync=target tsan-check-sqlite tsan-check-postgres
 	$(call PHASE,fuzz targets)
 	@$(MAKE) --no-print-directory fuzz-check
 	$(call PHASE,done)
+
+# The ThreadSanitizer passes of make test, run side by side (their lists differ by backend).
+.PHONY: tsan-check-sqlite tsan-check-postgres
+tsan-check-sqlite:
+	@$(MAKE) --no-print-directory TSAN=1 BUILD=build-tsan check BACKENDS=sqlite \
+	    ONLY="$(TSAN_SQLITE_SUITES)"
+tsan-check-postgres:
+	@$(MAKE) --no-print-directory TSAN=1 BUILD=build-tsan check BACKENDS=postgres \
+	    ONLY="$(TSAN_PG_SUITES)"
 
 # The soak test (tests/soak/soak.c): a few minutes of mixed load on PostgreSQL with a database
 # restart, then SIGTERM; one usage row per request, flat RSS. SOAK_SECONDS=n sets its length.
