@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -62,13 +63,13 @@ static const struct prov_conf *conf_of(const struct prov_confs *pc, const char *
     return prov_confs_get(pc, prov_find(id));
 }
 
-/* The only header called name, or NULL; fails when it appears twice. */
+/* The only header called name (any case), or NULL; fails when it appears twice. */
 static const char *header(const struct prov_http *h, const char *name)
 {
     const char *v = NULL;
 
     for (size_t i = 0; i < h->nheaders; i++) {
-        if (strcmp(h->headers[i].name, name) != 0)
+        if (strcasecmp(h->headers[i].name, name) != 0)
             continue;
         ck_assert_msg(v == NULL, "header %s sent twice", name);
         v = h->headers[i].value;

@@ -158,23 +158,17 @@ static int anth_http(const struct prov_conf *pc, const struct prov_chat_in *in, 
             goto oom;
         snprintf(out->url, n, "%s/v1/messages", pc->base_url);
     }
-    if (prov_http_add(out, "content-type", "application/json") < 0 ||
-        prov_http_add(out, "accept", in->stream ? "text/event-stream" : "application/json") < 0)
-        goto oom;
     if (version == NULL && !vertex && !anth_custom_has(pc, "anthropic-version"))
         version = PROV_ANTH_VERSION;
     if ((version != NULL && !vertex && prov_http_add(out, "anthropic-version", version) < 0) ||
         (beta != NULL && prov_http_add(out, "anthropic-beta", beta) < 0))
         goto oom;
-    if (!vertex && prov_http_add_auth(out, pc) < 0)
-        goto oom;
     if (pc->api_key != NULL && strcmp(pc->info->id, "azureanthropic") == 0 &&
         prov_http_add(out, "api-key", pc->api_key) < 0)
         goto oom;
-    for (size_t i = 0; i < pc->nheaders; i++)
-        if (prov_http_add(out, pc->headers[i].name, pc->headers[i].value) < 0)
-            goto oom;
-    return 0;
+    /* Vertex AI: the Google access token instead of the key (checked by prov_anth_vertex_http). */
+    return prov_http_std(out, pc, in->stream ? "text/event-stream" : "application/json",
+                         vertex ? in->bearer : NULL, err, errlen);
 oom:
     snprintf(err, errlen, "out of memory");
     return -1;

@@ -28,14 +28,7 @@ int prov_pivot_http(const struct prov_conf *pc, const char *path, const char *ac
     if ((out->url = malloc(n)) == NULL)
         goto oom;
     snprintf(out->url, n, "%s%s%s", scheme, pc->base_url, path);
-    if (prov_http_add(out, "Content-Type", "application/json") < 0 ||
-        (accept != NULL && prov_http_add(out, "Accept", accept) < 0) ||
-        prov_http_add_auth(out, pc) < 0)
-        goto oom;
-    for (size_t i = 0; i < pc->nheaders; i++)
-        if (prov_http_add(out, pc->headers[i].name, pc->headers[i].value) < 0)
-            goto oom;
-    return 0;
+    return prov_http_std(out, pc, accept, NULL, err, errlen);
 oom:
     snprintf(err, errlen, "out of memory");
     return -1;
