@@ -3,6 +3,7 @@
  */
 #include "providers/prov_pivot.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,32 @@
 
 #include "providers/prov_embed.h"
 #include "util.h"
+
+int prov_pivot_bad(struct prov_pivot_req *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(r->err, r->errlen, fmt, ap);
+    va_end(ap);
+    return PROV_E_REQUEST;
+}
+
+int prov_pivot_oom(struct prov_pivot_req *r)
+{
+    snprintf(r->err, r->errlen, "out of memory");
+    return -1;
+}
+
+int prov_pivot_set(json_t *o, const char *key, json_t *v)
+{
+    return v == NULL || json_object_set_new(o, key, v) < 0 ? -1 : 0;
+}
+
+int prov_pivot_push(json_t *a, json_t *v)
+{
+    return v == NULL || json_array_append_new(a, v) < 0 ? -1 : 0;
+}
 
 int prov_pivot_http(const struct prov_conf *pc, const char *path, const char *accept,
                     struct prov_http *out, char *err, size_t errlen)

@@ -15,6 +15,23 @@
 
 #include "providers/prov_dialect.h"
 
+/* Where a request translation puts its one-line reason (the caller's err buffer). */
+struct prov_pivot_req {
+    char *err;
+    size_t errlen;
+};
+
+/* Puts the reason into r->err; returns PROV_E_REQUEST (the client's fault, 400). */
+__attribute__((format(printf, 2, 3))) int prov_pivot_bad(struct prov_pivot_req *r, const char *fmt,
+                                                         ...);
+
+/* Puts "out of memory" into r->err; returns -1. */
+int prov_pivot_oom(struct prov_pivot_req *r);
+
+/* Sets key to / appends v (stolen); -1 when v is NULL or out of memory (v is released). */
+int prov_pivot_set(json_t *o, const char *key, json_t *v);
+int prov_pivot_push(json_t *a, json_t *v);
+
 /*
  * The request line and headers: url = base + path (base gets "http://" when it has no scheme,
  * as OLLAMA_HOST may say "host:port"), Content-Type and Accept (accept may be NULL), the
