@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "providers/prov_dialect.h"
+#include "providers/prov_pivot.h"
 
 /* ---- Shared helpers ---- */
 
@@ -360,20 +361,10 @@ static int anth_chunk(struct prov_stream *s, json_t *delta, const char *finish, 
                       void *arg)
 {
     const struct prov_anth_stream *a = &s->anth;
-    json_t *c;
-    char *txt;
-    int rc;
 
-    c = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:s?}]}", "id", a->id, "object",
-                  "chat.completion.chunk", "created", (json_int_t)a->created, "model", a->model,
-                  "choices", "index", 0, "delta", delta, "finish_reason", finish);
-    txt = c != NULL ? json_dumps(c, JSON_COMPACT) : NULL;
-    json_decref(c);
-    if (txt == NULL)
+    if (delta == NULL)
         return -1;
-    rc = emit(NULL, txt, strlen(txt), arg);
-    free(txt);
-    return rc;
+    return prov_pivot_chunk_of(a->id, a->created, a->model, delta, finish, NULL, emit, arg);
 }
 
 /* The first chunk (role), once: from message_start's message, or made up when it never came. */
@@ -479,25 +470,16 @@ static int anth_finish_chunk(struct prov_stream *s, const char *stop_reason, pro
 static int anth_stop(struct prov_stream *s, prov_emit_fn *emit, void *arg)
 {
     const struct prov_anth_stream *a = &s->anth;
-    json_t *c;
-    char *txt;
-    int rc;
+    json_t *usage;
 
     s->done = true;
     if (anth_finish_chunk(s, NULL, emit, arg) < 0)
         return -1;
     if (!s->client_usage || !s->usage.seen)
         return 0;
-    c = json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", a->id, "object", "chat.completion.chunk",
-                  "created", (json_int_t)a->created, "model", a->model, "choices", "usage",
-                  anth_usage_json(&s->usage, a->cache_read));
-    txt = c != NULL ? json_dumps(c, JSON_COMPACT) : NULL;
-    json_decref(c);
-    if (txt == NULL)
+    if ((usage = anth_usage_json(&s->usage, a->cache_read)) == NULL)
         return -1;
-    rc = emit(NULL, txt, strlen(txt), arg);
-    free(txt);
-    return rc;
+    return prov_pivot_chunk_of(a->id, a->created, a->model, NULL, NULL, usage, emit, arg);
 }
 
 static int anth_chat_event(struct prov_stream *s, const char *event, const char *data, size_t len,

@@ -313,33 +313,6 @@ out:
 
 /* ---- Stream events (§5.4) ---- */
 
-/* Emits one chunk with this delta (stolen; NULL: the usage-only chunk) and finish reason. */
-static int gem_chunk(struct prov_stream *s, json_t *delta, const char *finish, prov_emit_fn *emit,
-                     void *arg)
-{
-    const struct prov_xlate_stream *x = &s->x;
-    json_t *c;
-    char *txt;
-    int rc;
-
-    if (delta != NULL)
-        c = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:s?}]}", "id", x->id, "object",
-                      "chat.completion.chunk", "created", (json_int_t)x->created, "model", x->model,
-                      "choices", "index", 0, "delta", delta, "finish_reason", finish);
-    else
-        c = json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", x->id, "object",
-                      "chat.completion.chunk", "created", (json_int_t)x->created, "model", x->model,
-                      "choices", "usage",
-                      gem_usage_json(&s->usage, x->cached_tokens, x->reasoning_tokens));
-    txt = c != NULL ? json_dumps(c, JSON_COMPACT) : NULL;
-    json_decref(c);
-    if (txt == NULL)
-        return -1;
-    rc = emit(NULL, txt, strlen(txt), arg);
-    free(txt);
-    return rc;
-}
-
 /* The role chunk, once, with the stream's id, created and model. */
 static int gem_begin(struct prov_stream *s, const json_t *j, prov_emit_fn *emit, void *arg)
 {
@@ -353,8 +326,8 @@ static int gem_begin(struct prov_stream *s, const json_t *j, prov_emit_fn *emit,
     gem_new_id(x->id, sizeof(x->id));
     if (model != NULL && model[0] != '\0') /* else the request's model, set by the gateway */
         snprintf(x->model, sizeof(x->model), "%s", model);
-    return gem_chunk(s, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL, emit,
-                     arg);
+    return prov_pivot_chunk(s, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL,
+                            emit, arg);
 }
 
 /* One part of a chunk: text or reasoning delta, a text part's signature, a whole tool call. */
@@ -377,25 +350,26 @@ static int gem_part_event(struct prov_stream *s, const json_t *p, prov_emit_fn *
         s->gen_bytes += strlen(args) + (json_is_string(json_object_get(fc, "name"))
                                             ? json_string_length(json_object_get(fc, "name"))
                                             : 0);
-        rc = gem_chunk(s, json_pack("{s:[o]}", "tool_calls", call), NULL, emit, arg);
+        rc = prov_pivot_chunk(s, json_pack("{s:[o]}", "tool_calls", call), NULL, emit, arg);
         if (rc == 0)
-            rc = gem_chunk(s,
-                           json_pack("{s:[{s:i, s:{s:s}}]}", "tool_calls", "index", n, "function",
-                                     "arguments", args),
-                           NULL, emit, arg);
+            rc = prov_pivot_chunk(s,
+                                  json_pack("{s:[{s:i, s:{s:s}}]}", "tool_calls", "index", n,
+                                            "function", "arguments", args),
+                                  NULL, emit, arg);
         free(args);
         return rc;
     }
     if (json_is_string(t) && json_string_length(t) > 0) {
         s->gen_bytes += json_string_length(t);
-        if ((rc = gem_chunk(s,
-                            gem_is_thought(p) ? json_pack("{s:{s:O}}", "reasoning", "content", t)
-                                              : json_pack("{s:O}", "content", t),
-                            NULL, emit, arg)) != 0)
+        if ((rc = prov_pivot_chunk(s,
+                                   gem_is_thought(p)
+                                       ? json_pack("{s:{s:O}}", "reasoning", "content", t)
+                                       : json_pack("{s:O}", "content", t),
+                                   NULL, emit, arg)) != 0)
             return rc;
     }
     if (json_is_string(sig) && !gem_is_thought(p))
-        return gem_chunk(
+        return prov_pivot_chunk(
             s, json_pack("{s:{s:{s:O}}}", "extra_content", "google", "thought_signature", sig),
             NULL, emit, arg);
     return 0;
@@ -409,9 +383,13 @@ static int gem_end(struct prov_stream *s, const char *finish, prov_emit_fn *emit
         return 0;
     s->x.finished = true;
     snprintf(s->x.finish, sizeof(s->x.finish), "%s", finish);
-    if (gem_chunk(s, json_object(), finish, emit, arg) < 0)
+    if (prov_pivot_chunk(s, json_object(), finish, emit, arg) < 0)
         return -1;
-    return s->client_usage && s->usage.seen ? gem_chunk(s, NULL, NULL, emit, arg) : 0;
+    return s->client_usage && s->usage.seen
+               ? prov_pivot_usage_chunk(
+                     s, gem_usage_json(&s->usage, s->x.cached_tokens, s->x.reasoning_tokens), emit,
+                     arg)
+               : 0;
 }
 
 static int gem_chat_event(struct prov_stream *s, const char *event, const char *data, size_t len,

@@ -230,17 +230,21 @@ out:
     return text;
 }
 
-int prov_pivot_chunk(struct prov_stream *s, json_t *delta, const char *finish, prov_emit_fn *emit,
-                     void *arg)
+int prov_pivot_chunk_of(const char *id, int64_t created, const char *model, json_t *delta,
+                        const char *finish, json_t *usage, prov_emit_fn *emit, void *arg)
 {
-    const struct prov_xlate_stream *x = &s->x;
     json_t *c;
     char *txt;
     int rc;
 
-    c = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:s?}]}", "id", x->id, "object",
-                  "chat.completion.chunk", "created", (json_int_t)x->created, "model", x->model,
-                  "choices", "index", 0, "delta", delta, "finish_reason", finish);
+    if (delta != NULL)
+        c = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:s?}]}", "id", id, "object",
+                      "chat.completion.chunk", "created", (json_int_t)created, "model", model,
+                      "choices", "index", 0, "delta", delta, "finish_reason", finish);
+    else
+        c = json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", id, "object",
+                      "chat.completion.chunk", "created", (json_int_t)created, "model", model,
+                      "choices", "usage", usage);
     txt = c != NULL ? json_dumps(c, JSON_COMPACT) : NULL;
     json_decref(c);
     if (txt == NULL)
@@ -248,6 +252,21 @@ int prov_pivot_chunk(struct prov_stream *s, json_t *delta, const char *finish, p
     rc = emit(NULL, txt, strlen(txt), arg);
     free(txt);
     return rc;
+}
+
+int prov_pivot_chunk(struct prov_stream *s, json_t *delta, const char *finish, prov_emit_fn *emit,
+                     void *arg)
+{
+    if (delta == NULL)
+        return -1;
+    return prov_pivot_chunk_of(s->x.id, s->x.created, s->x.model, delta, finish, NULL, emit, arg);
+}
+
+int prov_pivot_usage_chunk(struct prov_stream *s, json_t *usage, prov_emit_fn *emit, void *arg)
+{
+    if (usage == NULL)
+        return -1;
+    return prov_pivot_chunk_of(s->x.id, s->x.created, s->x.model, NULL, NULL, usage, emit, arg);
 }
 
 int prov_pivot_begin(struct prov_stream *s, const char *id, const char *model, int64_t created,
@@ -324,9 +343,6 @@ int prov_pivot_tool_args(struct prov_stream *s, const char *args, size_t len, pr
 int prov_pivot_end(struct prov_stream *s, const char *finish, prov_emit_fn *emit, void *arg)
 {
     struct prov_xlate_stream *x = &s->x;
-    json_t *c;
-    char *txt;
-    int rc;
 
     s->done = true;
     if (!x->finished) {
@@ -338,16 +354,7 @@ int prov_pivot_end(struct prov_stream *s, const char *finish, prov_emit_fn *emit
     }
     if (!s->client_usage || !s->usage.seen)
         return 0;
-    c = json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", x->id, "object", "chat.completion.chunk",
-                  "created", (json_int_t)x->created, "model", x->model, "choices", "usage",
-                  prov_pivot_usage_json(&s->usage));
-    txt = c != NULL ? json_dumps(c, JSON_COMPACT) : NULL;
-    json_decref(c);
-    if (txt == NULL)
-        return -1;
-    rc = emit(NULL, txt, strlen(txt), arg);
-    free(txt);
-    return rc;
+    return prov_pivot_usage_chunk(s, prov_pivot_usage_json(&s->usage), emit, arg);
 }
 
 void prov_pivot_fail(struct prov_stream *s, const json_t *msg, const char *fallback)

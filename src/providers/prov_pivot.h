@@ -100,6 +100,15 @@ char *prov_pivot_reply(const char *id, const char *model, int64_t created, json_
 int prov_pivot_begin(struct prov_stream *s, const char *id, const char *model, int64_t created,
                      prov_emit_fn *emit, void *arg);
 
+/*
+ * One chat.completion.chunk with this id, created and model: choices [{index 0, delta (stolen),
+ * finish_reason (NULL: null)}]; with delta NULL, the usage-only chunk {"choices": [], "usage":
+ * usage (stolen; NULL: out of memory)}. Returns 0 or -1 (emit failed or out of memory). For
+ * dialects whose stream state is not s->x (Anthropic).
+ */
+int prov_pivot_chunk_of(const char *id, int64_t created, const char *model, json_t *delta,
+                        const char *finish, json_t *usage, prov_emit_fn *emit, void *arg);
+
 /* One chunk with this delta (stolen; NULL: out of memory) and finish reason (NULL: null). */
 int prov_pivot_chunk(struct prov_stream *s, json_t *delta, const char *finish, prov_emit_fn *emit,
                      void *arg);
@@ -118,6 +127,9 @@ int prov_pivot_tool_start(struct prov_stream *s, const char *id, const char *nam
 /* An argument delta for the tool call started last (nothing when none or args empty). */
 int prov_pivot_tool_args(struct prov_stream *s, const char *args, size_t len, prov_emit_fn *emit,
                          void *arg);
+
+/* The usage-only chunk with this usage object (stolen; NULL: out of memory). */
+int prov_pivot_usage_chunk(struct prov_stream *s, json_t *usage, prov_emit_fn *emit, void *arg);
 
 /*
  * The end of a stream: the finish chunk (once; finish NULL: s->x.finish, else "stop"), then the
