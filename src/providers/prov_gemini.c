@@ -58,21 +58,6 @@ static int vertex_chat_build(const struct prov_conf *pc, const struct prov_chat_
 
 /* ---- Shared reply helpers ---- */
 
-/* A new "chatcmpl-<random hex>" id into buf. */
-static void gem_new_id(char *buf, size_t len)
-{
-    static unsigned long fallback;
-    unsigned char b[12];
-
-    if (util_random(b, sizeof(b)) < 0) {
-        snprintf(buf, len, "chatcmpl-%lld%lu", (long long)time(NULL), ++fallback);
-        return;
-    }
-    snprintf(buf, len, "chatcmpl-");
-    for (size_t i = 0; i < sizeof(b) && strlen(buf) + 3 <= len; i++)
-        snprintf(buf + strlen(buf), len - strlen(buf), "%02x", b[i]);
-}
-
 static long gem_count(const json_t *o, const char *key)
 {
     const json_t *v = json_object_get(o, key);
@@ -286,7 +271,7 @@ static int gem_chat_reply(const char *body, size_t len, struct prov_usage *u, si
         goto out;
     if ((msg = gem_message(gem_parts(j), &calls)) == NULL)
         goto out;
-    gem_new_id(id, sizeof(id));
+    prov_pivot_id(id, sizeof(id), "chatcmpl-");
     r = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:s, s:n}]}", "id", id, "object",
                   "chat.completion", "created", (json_int_t)time(NULL), "model",
                   json_is_string(json_object_get(j, "modelVersion"))
@@ -323,7 +308,7 @@ static int gem_begin(struct prov_stream *s, const json_t *j, prov_emit_fn *emit,
         return 0;
     x->started = true;
     x->created = (int64_t)time(NULL);
-    gem_new_id(x->id, sizeof(x->id));
+    prov_pivot_id(x->id, sizeof(x->id), "chatcmpl-");
     if (model != NULL && model[0] != '\0') /* else the request's model, set by the gateway */
         snprintf(x->model, sizeof(x->model), "%s", model);
     return prov_pivot_chunk(s, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL,
