@@ -73,28 +73,11 @@ static int on_event(const struct prov_sse_event *ev, void *arg)
 static void stream_run(struct frun *r, const struct prov_dialect_ops *d, const uint8_t *data,
                        size_t size, int plan, bool client_usage)
 {
-    struct prov_sse p;
-    uint64_t rng = fz_hash(data, size) | 1;
-    size_t off = 0, k;
-
     memset(&r->s, 0, sizeof(r->s));
     r->d = d;
     r->log.len = 0;
     r->s.client_usage = client_usage;
-    prov_sse_init(&p, 0, on_event, r);
-    while (off < size) {
-        k = fz_piece(plan, &rng, off, size);
-        if (prov_sse_feed(&p, data + off, k) != 0)
-            break;
-        off += k;
-    }
-    (void)prov_sse_finish(&p);
-    prov_sse_cleanup(&p);
-    fz_log_num(&r->log, r->s.usage.prompt_tokens);
-    fz_log_num(&r->log, r->s.usage.completion_tokens);
-    fz_log_num(&r->log, r->s.usage.total_tokens);
-    fz_log_num(&r->log, (long long)r->s.gen_bytes);
-    fz_log_num(&r->log, r->s.done * 2 + r->s.failed);
+    fz_sse_run(data, size, plan, on_event, r, &r->s, &r->log);
     if (r->s.usage.seen)
         FZ_CHECK(r->s.usage.total_tokens ==
                  r->s.usage.prompt_tokens + r->s.usage.completion_tokens);
