@@ -109,10 +109,7 @@ static int anth_no_base(const struct prov_conf *pc, char *err, size_t errlen)
                  pc->info->id);
         return -1;
     }
-    snprintf(err, errlen, "provider '%s' has no base URL: set providers.%s.api_base%s%s",
-             pc->info->id, pc->info->id, pc->info->base_env != NULL ? " or " : "",
-             pc->info->base_env != NULL ? pc->info->base_env : "");
-    return -1;
+    return prov_no_base_url(pc, err, errlen);
 }
 
 /* No address to call: no base URL (Vertex AI builds its own), or cloud auth not done here. */
@@ -628,21 +625,13 @@ static void anth_error_message(const char *body, size_t len, char *out, size_t o
                                size_t codelen)
 {
     json_t *j = json_loadb(body, len, 0, NULL), *e = json_object_get(j, "error");
-    const json_t *m = json_object_get(e, "message"), *t = json_object_get(e, "type");
+    const json_t *m = json_object_get(e, "message");
 
-    if (code != NULL && codelen > 0)
-        code[0] = '\0';
-    if (code != NULL && json_is_string(t))
-        prov_copy_line(code, codelen, json_string_value(t), json_string_length(t));
     if (json_is_string(e))
         m = e;
     if (!json_is_string(m))
         m = json_object_get(j, "message");
-    if (json_is_string(m))
-        prov_copy_line(out, outlen, json_string_value(m), json_string_length(m));
-    else
-        prov_copy_line(out, outlen, body,
-                       len < 200 ? len : 200); /* not JSON: the start of the text */
+    prov_pivot_error_text(body, len, m, json_object_get(e, "type"), out, outlen, code, codelen);
     json_decref(j);
 }
 

@@ -73,15 +73,15 @@ static int anth_system_add(struct prov_pivot_req *r, struct anth_text *t, const 
 static int anth_source(struct prov_pivot_req *r, const char *u, bool allow_url, const char *where,
                        json_t **out)
 {
-    const char *semi, *b64;
+    const char *type, *b64;
+    size_t tlen;
+    int rc;
 
-    if (strncmp(u, "data:", 5) == 0) {
-        semi = strchr(u + 5, ';');
-        b64 = strstr(u + 5, ";base64,");
-        if (semi == NULL || b64 == NULL || semi == u + 5)
-            return prov_pivot_bad(r, "%s: a data URI must be data:<type>;base64,<data>", where);
-        *out = json_pack("{s:s, s:s%, s:s}", "type", "base64", "media_type", u + 5,
-                         (size_t)(semi - (u + 5)), "data", b64 + 8);
+    if ((rc = prov_pivot_data_uri(r, u, where, &type, &tlen, &b64)) <= 0) {
+        if (rc < 0)
+            return rc;
+        *out =
+            json_pack("{s:s, s:s%, s:s}", "type", "base64", "media_type", type, tlen, "data", b64);
         return *out != NULL ? 0 : prov_pivot_oom(r);
     }
     if (allow_url && (strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0)) {
@@ -402,19 +402,15 @@ static int anth_tool_choice(struct prov_pivot_req *r, const json_t *req, json_t 
 /* max_tokens (required by Anthropic): max_completion_tokens, else max_tokens, else the default. */
 static int anth_max_tokens(struct prov_pivot_req *r, const json_t *req, json_t *a)
 {
-    const json_t *v = json_object_get(req, "max_completion_tokens");
-    const char *name = "max_completion_tokens";
+    int rc;
+    const json_t *v = prov_pivot_max_tokens(req, &rc, r->err, r->errlen);
 
-    if (v == NULL || json_is_null(v)) {
-        v = json_object_get(req, "max_tokens");
-        name = "max_tokens";
-    }
-    if (v == NULL || json_is_null(v))
+    if (rc != 0)
+        return rc;
+    if (v == NULL)
         return prov_pivot_set(a, "max_tokens", json_integer(PROV_ANTH_DEFAULT_MAX_TOKENS)) < 0
                    ? prov_pivot_oom(r)
                    : 0;
-    if (!json_is_integer(v) || json_integer_value(v) < 1)
-        return prov_pivot_bad(r, "%s must be a positive integer", name);
     return json_object_set(a, "max_tokens", (json_t *)v) < 0 ? prov_pivot_oom(r) : 0;
 }
 

@@ -94,6 +94,14 @@ int prov_http_add_auth(struct prov_http *h, const struct prov_conf *pc)
     }
 }
 
+int prov_no_base_url(const struct prov_conf *pc, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "provider '%s' has no base URL: set providers.%s.api_base%s%s",
+             pc->info->id, pc->info->id, pc->info->base_env != NULL ? " or " : "",
+             pc->info->base_env != NULL ? pc->info->base_env : "");
+    return -1;
+}
+
 int prov_http_std(struct prov_http *out, const struct prov_conf *pc, const char *accept,
                   const char *bearer, char *err, size_t errlen)
 {

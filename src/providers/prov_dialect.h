@@ -50,6 +50,10 @@ int prov_http_add(struct prov_http *h, const char *name, const char *value);
  */
 int prov_http_add_auth(struct prov_http *h, const struct prov_conf *pc);
 
+/* "provider 'x' has no base URL: set providers.x.api_base or <its env var>" into err; returns -1.
+ */
+int prov_no_base_url(const struct prov_conf *pc, char *err, size_t errlen);
+
 /*
  * The headers every JSON call carries, in this order: Content-Type: application/json, Accept
  * (when accept is not NULL), the credential (Authorization: Bearer bearer when bearer is not NULL,

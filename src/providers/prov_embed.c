@@ -19,10 +19,7 @@ int prov_openai_embed_build(const struct prov_conf *pc, const struct prov_chat_i
     size_t n;
 
     if (pc->base_url == NULL) {
-        snprintf(err, errlen, "provider '%s' has no base URL: set providers.%s.api_base%s%s",
-                 pc->info->id, pc->info->id, pc->info->base_env != NULL ? " or " : "",
-                 pc->info->base_env != NULL ? pc->info->base_env : "");
-        return -1;
+        return prov_no_base_url(pc, err, errlen);
     }
     if ((body = json_deep_copy(in->req)) == NULL)
         goto oom;

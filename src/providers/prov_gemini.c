@@ -427,20 +427,12 @@ static void gem_error_message(const char *body, size_t len, char *out, size_t ou
                               size_t codelen)
 {
     json_t *j = json_loadb(body, len, 0, NULL);
-    const json_t *e, *m, *st;
+    const json_t *e;
 
-    if (code != NULL && codelen > 0)
-        code[0] = '\0';
     /* The streaming endpoints without alt=sse answer errors as a one-element array. */
     e = json_object_get(json_is_array(j) ? json_array_get(j, 0) : j, "error");
-    m = json_is_string(e) ? e : json_object_get(e, "message");
-    st = json_object_get(e, "status");
-    if (code != NULL && json_is_string(st))
-        prov_copy_line(code, codelen, json_string_value(st), json_string_length(st));
-    if (json_is_string(m))
-        prov_copy_line(out, outlen, json_string_value(m), json_string_length(m));
-    else
-        prov_copy_line(out, outlen, body, len < 200 ? len : 200); /* not JSON: its start */
+    prov_pivot_error_text(body, len, json_is_string(e) ? e : json_object_get(e, "message"),
+                          json_object_get(e, "status"), out, outlen, code, codelen);
     json_decref(j);
 }
 

@@ -104,17 +104,16 @@ static const char *gem_guess_mime(const char *url)
 static int gem_media(struct prov_gem_req *r, const char *u, bool allow_url, const char *where,
                      json_t **out)
 {
-    const char *semi, *b64;
+    const char *type, *b64;
+    size_t tlen;
+    int rc;
 
-    if (strncmp(u, "data:", 5) == 0) {
-        semi = strchr(u + 5, ';');
-        b64 = strstr(u + 5, ";base64,");
-        if (semi == NULL || b64 == NULL || semi == u + 5)
-            return prov_pivot_bad(&r->e, "%s: a data URI must be data:<type>;base64,<data>", where);
-        if (strlen(b64 + 8) / 4 * 3 > (size_t)PROV_GEM_MAX_INLINE)
+    if ((rc = prov_pivot_data_uri(&r->e, u, where, &type, &tlen, &b64)) <= 0) {
+        if (rc < 0)
+            return rc;
+        if (strlen(b64) / 4 * 3 > (size_t)PROV_GEM_MAX_INLINE)
             return prov_pivot_bad(&r->e, "%s: inline data larger than 20 MB", where);
-        *out = json_pack("{s:{s:s%, s:s}}", "inlineData", "mimeType", u + 5,
-                         (size_t)(semi - (u + 5)), "data", b64 + 8);
+        *out = json_pack("{s:{s:s%, s:s}}", "inlineData", "mimeType", type, tlen, "data", b64);
         return *out != NULL ? 0 : prov_pivot_oom(&r->e);
     }
     if (allow_url && (strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0 ||

@@ -765,10 +765,7 @@ static int openai_chat_build(const struct prov_conf *pc, const struct prov_chat_
 
     *client_usage = false;
     if (pc->base_url == NULL) {
-        snprintf(err, errlen, "provider '%s' has no base URL: set providers.%s.api_base%s%s",
-                 pc->info->id, pc->info->id, pc->info->base_env != NULL ? " or " : "",
-                 pc->info->base_env != NULL ? pc->info->base_env : "");
-        return -1;
+        return prov_no_base_url(pc, err, errlen);
     }
     out->body = oa_body_splice(pc, in, &out->body_len);
     if (out->body == NULL && oa_body_tree(pc, in, client_usage, out, err, errlen) < 0)

@@ -38,6 +38,23 @@ int prov_pivot_push(json_t *a, json_t *v)
     return v == NULL || json_array_append_new(a, v) < 0 ? -1 : 0;
 }
 
+int prov_pivot_data_uri(struct prov_pivot_req *r, const char *u, const char *where,
+                        const char **type, size_t *type_len, const char **b64)
+{
+    const char *semi, *p;
+
+    if (strncmp(u, "data:", 5) != 0)
+        return 1;
+    semi = strchr(u + 5, ';');
+    p = strstr(u + 5, ";base64,");
+    if (semi == NULL || p == NULL || semi == u + 5)
+        return prov_pivot_bad(r, "%s: a data URI must be data:<type>;base64,<data>", where);
+    *type = u + 5;
+    *type_len = (size_t)(semi - (u + 5));
+    *b64 = p + 8;
+    return 0;
+}
+
 int prov_pivot_http(const struct prov_conf *pc, const char *path, const char *accept,
                     struct prov_http *out, char *err, size_t errlen)
 {
@@ -45,10 +62,7 @@ int prov_pivot_http(const struct prov_conf *pc, const char *path, const char *ac
     size_t n;
 
     if (pc->base_url == NULL || pc->base_url[0] == '\0') {
-        snprintf(err, errlen, "provider '%s' has no base URL: set providers.%s.api_base%s%s",
-                 pc->info->id, pc->info->id, pc->info->base_env != NULL ? " or " : "",
-                 pc->info->base_env != NULL ? pc->info->base_env : "");
-        return -1;
+        return prov_no_base_url(pc, err, errlen);
     }
     scheme = strstr(pc->base_url, "://") != NULL ? "" : "http://";
     n = strlen(scheme) + strlen(pc->base_url) + strlen(path) + 1;

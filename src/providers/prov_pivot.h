@@ -33,6 +33,14 @@ int prov_pivot_set(json_t *o, const char *key, json_t *v);
 int prov_pivot_push(json_t *a, json_t *v);
 
 /*
+ * A data URI "data:<type>;base64,<data>" at u: its type (*type_len bytes at *type, not
+ * NUL-terminated) and payload (*b64). Returns 0; 1 when u is not a data URI; PROV_E_REQUEST with
+ * "<where>: a data URI must be ..." in r->err when it is one without a type or base64 payload.
+ */
+int prov_pivot_data_uri(struct prov_pivot_req *r, const char *u, const char *where,
+                        const char **type, size_t *type_len, const char **b64);
+
+/*
  * The request line and headers: url = base + path (base gets "http://" when it has no scheme,
  * as OLLAMA_HOST may say "host:port"), Content-Type and Accept (accept may be NULL), the
  * provider's credential (prov_http_add_auth) and the custom headers. Returns 0, or -1 with the
