@@ -172,17 +172,6 @@ oom:
     return -1;
 }
 
-static int anth_body(struct prov_http *out, json_t *body, char *err, size_t errlen)
-{
-    out->body = json_dumps(body, JSON_COMPACT);
-    if (out->body == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    out->body_len = strlen(out->body);
-    return 0;
-}
-
 static int anth_chat_build(const struct prov_conf *pc, const struct prov_chat_in *in,
                            bool *client_usage, struct prov_http *out, char *err, size_t errlen)
 {
@@ -202,7 +191,7 @@ static int anth_chat_build(const struct prov_conf *pc, const struct prov_chat_in
     if (pc->info->dialect == PROV_D_ANTHROPIC_VERTEX)
         rc = prov_anth_vertex_body(body, err, errlen);
     if (rc == 0)
-        rc = anth_body(out, body, err, errlen);
+        rc = prov_pivot_body(out, body, err, errlen);
     json_decref(body);
     return rc < 0 ? -1 : anth_http(pc, in, NULL, NULL, out, err, errlen);
 }
@@ -535,7 +524,7 @@ static int anth_native_build(const struct prov_conf *pc, const struct prov_chat_
     if (pc->info->dialect == PROV_D_ANTHROPIC_VERTEX &&
         prov_anth_vertex_body(in->req, err, errlen) < 0)
         return -1;
-    if (anth_body(out, in->req, err, errlen) < 0)
+    if (prov_pivot_body(out, in->req, err, errlen) < 0)
         return -1;
     return anth_http(pc, in, in->anthropic_version, in->anthropic_beta, out, err, errlen);
 }

@@ -34,13 +34,10 @@ static int gem_build(const struct prov_conf *pc, bool vertex, const struct prov_
     }
     if ((rc = prov_gem_request(in->req, in->model, &body, err, errlen)) != 0)
         return rc;
-    out->body = json_dumps(body, JSON_COMPACT);
+    rc = prov_pivot_body(out, body, err, errlen);
     json_decref(body);
-    if (out->body == NULL) {
-        snprintf(err, errlen, "out of memory");
+    if (rc < 0)
         return -1;
-    }
-    out->body_len = strlen(out->body);
     return prov_gem_headers(pc, vertex, in->bearer, out, err, errlen);
 }
 
