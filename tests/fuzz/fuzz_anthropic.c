@@ -131,11 +131,7 @@ static void request(const char *buf, size_t len)
                                         "presence_penalty", "user"};
     struct prov_conf pc = {.info = prov_find("anthropic"), .base_url = "http://x"};
     struct prov_chat_in in = {.model = "claude-x"};
-    struct prov_http h = {0};
-    char err[256] = "";
-    bool cu;
     json_t *b;
-    int rc;
 
     in.req = json_loadb(buf, len, 0, NULL);
     if (!json_is_object(in.req))
@@ -143,20 +139,13 @@ static void request(const char *buf, size_t len)
     pc.kwargs = json_object();
     FZ_CHECK(pc.kwargs != NULL);
     in.stream = json_is_true(json_object_get(in.req, "stream"));
-    rc = prov_dialect_anthropic.chat_build(&pc, &in, &cu, &h, err, sizeof(err));
-    FZ_CHECK(rc == 0 || rc == PROV_E_REQUEST);
-    if (rc == 0) {
-        b = json_loadb(h.body, h.body_len, 0, NULL);
-        FZ_CHECK(json_is_object(b));
+    if ((b = fz_chat_build(&prov_dialect_anthropic, &pc, &in)) != NULL) {
         FZ_CHECK(json_integer_value(json_object_get(b, "max_tokens")) >= 1);
         FZ_CHECK(json_is_array(json_object_get(b, "messages")));
         for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
             FZ_CHECK(json_object_get(b, never[i]) == NULL);
         json_decref(b);
-    } else {
-        FZ_CHECK(err[0] != '\0');
     }
-    prov_http_cleanup(&h);
     json_decref(pc.kwargs);
 out:
     json_decref(in.req);

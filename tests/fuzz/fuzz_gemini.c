@@ -129,7 +129,7 @@ static void request(const char *buf, size_t len)
     char err[256] = "";
     const char *k;
     json_t *b, *v;
-    bool cu, ok;
+    bool ok;
     int rc;
 
     in.req = json_loadb(buf, len, 0, NULL);
@@ -141,11 +141,7 @@ static void request(const char *buf, size_t len)
     rc = prov_dialect_gemini.embed_build(&pc, &in, &h, err, sizeof(err));
     FZ_CHECK(rc == 0 || rc == PROV_E_REQUEST);
     prov_http_cleanup(&h);
-    rc = prov_dialect_gemini.chat_build(&pc, &in, &cu, &h, err, sizeof(err));
-    FZ_CHECK(rc == 0 || rc == PROV_E_REQUEST);
-    if (rc == 0) {
-        b = json_loadb(h.body, h.body_len, 0, NULL);
-        FZ_CHECK(json_is_object(b));
+    if ((b = fz_chat_build(&prov_dialect_gemini, &pc, &in)) != NULL) {
         FZ_CHECK(json_array_size(json_object_get(b, "contents")) > 0);
         json_object_foreach(b, k, v)
         {
@@ -155,10 +151,7 @@ static void request(const char *buf, size_t len)
             FZ_CHECK(ok);
         }
         json_decref(b);
-    } else {
-        FZ_CHECK(err[0] != '\0');
     }
-    prov_http_cleanup(&h);
     json_decref(pc.kwargs);
 out:
     json_decref(in.req);

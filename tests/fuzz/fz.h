@@ -149,6 +149,30 @@ static inline void fz_sse_run(const uint8_t *data, size_t size, int plan,
     fz_log_num(l, (long long)s->gen_bytes);
     fz_log_num(l, s->done * 2 + s->failed);
 }
+
+/*
+ * chat_build of in with d: it builds or is refused as the client's fault with a reason. Returns
+ * the built body parsed (an object, owned), or NULL when refused.
+ */
+static inline json_t *fz_chat_build(const struct prov_dialect_ops *d, const struct prov_conf *pc,
+                                    const struct prov_chat_in *in)
+{
+    struct prov_http h = {0};
+    char err[256] = "";
+    json_t *b = NULL;
+    bool cu;
+    int rc = d->chat_build(pc, in, &cu, &h, err, sizeof(err));
+
+    FZ_CHECK(rc == 0 || rc == PROV_E_REQUEST);
+    if (rc == 0) {
+        b = json_loadb(h.body, h.body_len, 0, NULL);
+        FZ_CHECK(json_is_object(b));
+    } else {
+        FZ_CHECK(err[0] != '\0');
+    }
+    prov_http_cleanup(&h);
+    return b;
+}
 #endif
 
 #endif
