@@ -559,6 +559,7 @@ static int co_embed_build(const struct prov_conf *pc, const struct prov_chat_in 
                  *dim = json_object_get(in->req, "dimensions");
     const char *type = json_string_value(it);
     json_t *texts, *body;
+    bool built;
     bool known = false;
     int rc;
 
@@ -576,15 +577,9 @@ static int co_embed_build(const struct prov_conf *pc, const struct prov_chat_in 
         return rc;
     body = json_pack("{s:s, s:o, s:s, s:[s]}", "model", in->model, "texts", texts, "input_type",
                      type != NULL ? type : "search_document", "embedding_types", "float");
-    if (body == NULL ||
-        (json_is_integer(dim) && json_object_set(body, "output_dimension", (json_t *)dim) < 0)) {
-        json_decref(body);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    rc = prov_pivot_body(out, body, err, errlen);
-    json_decref(body);
-    return rc < 0 ? -1 : prov_pivot_http(pc, "/v2/embed", "application/json", out, err, errlen);
+    built = body != NULL && (!json_is_integer(dim) ||
+                             json_object_set(body, "output_dimension", (json_t *)dim) == 0);
+    return prov_pivot_embed_send(pc, "/v2/embed", body, built, out, err, errlen);
 }
 
 static int co_embed_reply(const char *body, size_t len, struct prov_usage *u, char **out,

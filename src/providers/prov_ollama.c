@@ -522,20 +522,15 @@ static int ol_embed_build(const struct prov_conf *pc, const struct prov_chat_in 
 {
     const json_t *dim = json_object_get(in->req, "dimensions");
     json_t *texts, *body;
+    bool built;
     int rc;
 
     if ((texts = prov_pivot_embed_texts(in->req, &rc, err, errlen)) == NULL)
         return rc;
     body = json_pack("{s:s, s:o}", "model", in->model, "input", texts);
-    if (body == NULL ||
-        (json_is_integer(dim) && json_object_set(body, "dimensions", (json_t *)dim) < 0)) {
-        json_decref(body);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    rc = prov_pivot_body(out, body, err, errlen);
-    json_decref(body);
-    return rc < 0 ? -1 : prov_pivot_http(pc, "/api/embed", "application/json", out, err, errlen);
+    built = body != NULL &&
+            (!json_is_integer(dim) || json_object_set(body, "dimensions", (json_t *)dim) == 0);
+    return prov_pivot_embed_send(pc, "/api/embed", body, built, out, err, errlen);
 }
 
 static int ol_embed_reply(const char *body, size_t len, struct prov_usage *u, char **out,

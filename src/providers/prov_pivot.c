@@ -85,6 +85,21 @@ int prov_pivot_body(struct prov_http *out, const json_t *body, char *err, size_t
     return 0;
 }
 
+int prov_pivot_embed_send(const struct prov_conf *pc, const char *path, json_t *body, bool built,
+                          struct prov_http *out, char *err, size_t errlen)
+{
+    int rc;
+
+    if (body == NULL || !built) {
+        json_decref(body);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    rc = prov_pivot_body(out, body, err, errlen);
+    json_decref(body);
+    return rc < 0 ? -1 : prov_pivot_http(pc, path, "application/json", out, err, errlen);
+}
+
 int prov_pivot_kwargs(const struct prov_conf *pc, json_t *req, const char *const *skip)
 {
     const char *k;

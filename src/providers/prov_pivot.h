@@ -49,6 +49,13 @@ int prov_pivot_data_uri(struct prov_pivot_req *r, const char *u, const char *whe
 int prov_pivot_http(const struct prov_conf *pc, const char *path, const char *accept,
                     struct prov_http *out, char *err, size_t errlen);
 
+/*
+ * An embeddings call: body (stolen; NULL, or built false, means building it ran out of memory)
+ * serialised and sent to base + path as JSON (prov_pivot_http). Returns 0 or -1 (reason in err).
+ */
+int prov_pivot_embed_send(const struct prov_conf *pc, const char *path, json_t *body, bool built,
+                          struct prov_http *out, char *err, size_t errlen);
+
 /* Serialises body (borrowed) into out->body. Returns 0 or -1 (out of memory, in err). */
 int prov_pivot_body(struct prov_http *out, const json_t *body, char *err, size_t errlen);
 
