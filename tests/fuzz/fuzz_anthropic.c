@@ -103,24 +103,14 @@ static void replies(const char *buf, size_t len)
 {
     struct prov_usage u;
     size_t gen, out_len;
-    char *out, msg[200], code[64];
-    json_t *j;
+    char *out;
 
-    if (prov_dialect_anthropic.chat_reply(buf, len, &u, &gen, &out, &out_len) == 0) {
-        j = json_loadb(out, out_len, 0, NULL);
-        FZ_CHECK(json_is_object(j));
-        FZ_CHECK(json_array_size(json_object_get(j, "choices")) == 1);
+    if (fz_chat_reply(&prov_dialect_anthropic, buf, len, &u)) {
         FZ_CHECK(!u.seen || u.total_tokens == u.prompt_tokens + u.completion_tokens);
-        json_decref(j);
-        free(out);
         FZ_CHECK(prov_dialect_anthropic_native.chat_reply(buf, len, &u, &gen, &out, &out_len) == 0);
         FZ_CHECK(out == NULL);
-    } else {
-        FZ_CHECK(out == NULL);
     }
-    prov_dialect_anthropic.error_message(buf, len, msg, sizeof(msg), code, sizeof(code));
-    FZ_CHECK(memchr(msg, '\0', sizeof(msg)) != NULL);
-    FZ_CHECK(memchr(code, '\0', sizeof(code)) != NULL);
+    fz_error_message(&prov_dialect_anthropic, buf, len);
 }
 
 /* As a pivot request: built, or refused with a reason; never a field Anthropic rejects. */

@@ -91,20 +91,12 @@ static void streams(const uint8_t *data, size_t size)
 static void replies(const char *buf, size_t len)
 {
     struct prov_usage u;
-    size_t gen, out_len;
-    char *out, msg[200], code[64];
+    size_t out_len;
+    char *out;
     json_t *j;
 
-    if (prov_dialect_gemini.chat_reply(buf, len, &u, &gen, &out, &out_len) == 0) {
-        j = json_loadb(out, out_len, 0, NULL);
-        FZ_CHECK(json_is_object(j));
-        FZ_CHECK(json_array_size(json_object_get(j, "choices")) == 1);
+    if (fz_chat_reply(&prov_dialect_gemini, buf, len, &u))
         FZ_CHECK(u.prompt_tokens >= 0 && u.completion_tokens >= 0);
-        json_decref(j);
-        free(out);
-    } else {
-        FZ_CHECK(out == NULL);
-    }
     if (prov_dialect_vertex.embed_reply(buf, len, &u, &out, &out_len) == 0) {
         j = json_loadb(out, out_len, 0, NULL);
         FZ_CHECK(json_is_array(json_object_get(j, "data")));
@@ -113,9 +105,7 @@ static void replies(const char *buf, size_t len)
     } else {
         FZ_CHECK(out == NULL);
     }
-    prov_dialect_gemini.error_message(buf, len, msg, sizeof(msg), code, sizeof(code));
-    FZ_CHECK(memchr(msg, '\0', sizeof(msg)) != NULL);
-    FZ_CHECK(memchr(code, '\0', sizeof(code)) != NULL);
+    fz_error_message(&prov_dialect_gemini, buf, len);
 }
 
 /* As a pivot request: built, or refused with a reason; only keys Gemini knows at the top. */

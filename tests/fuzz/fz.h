@@ -151,6 +151,39 @@ static inline void fz_sse_run(const uint8_t *data, size_t size, int plan,
 }
 
 /*
+ * chat_reply of buf with d: accepted (true; *u set) as a chat.completion object with one choice,
+ * or refused with nothing out (false).
+ */
+static inline bool fz_chat_reply(const struct prov_dialect_ops *d, const char *buf, size_t len,
+                                 struct prov_usage *u)
+{
+    size_t gen, out_len;
+    char *out;
+    json_t *j;
+
+    if (d->chat_reply(buf, len, u, &gen, &out, &out_len) != 0) {
+        FZ_CHECK(out == NULL);
+        return false;
+    }
+    j = json_loadb(out, out_len, 0, NULL);
+    FZ_CHECK(json_is_object(j));
+    FZ_CHECK(json_array_size(json_object_get(j, "choices")) == 1);
+    json_decref(j);
+    free(out);
+    return true;
+}
+
+/* error_message of buf with d: a NUL-terminated message and code within their buffers. */
+static inline void fz_error_message(const struct prov_dialect_ops *d, const char *buf, size_t len)
+{
+    char msg[200], code[64];
+
+    d->error_message(buf, len, msg, sizeof(msg), code, sizeof(code));
+    FZ_CHECK(memchr(msg, '\0', sizeof(msg)) != NULL);
+    FZ_CHECK(memchr(code, '\0', sizeof(code)) != NULL);
+}
+
+/*
  * chat_build of in with d: it builds or is refused as the client's fault with a reason. Returns
  * the built body parsed (an object, owned), or NULL when refused.
  */
