@@ -336,16 +336,10 @@ static int anth_tools(struct prov_pivot_req *r, const json_t *tools, json_t *a)
         return prov_pivot_oom(r);
     json_array_foreach(tools, i, t)
     {
-        const json_t *fn = json_object_get(t, "function"), *type = json_object_get(t, "type");
-        const json_t *name = json_object_get(fn, "name"),
-                     *desc = json_object_get(fn, "description");
-        const json_t *params = json_object_get(fn, "parameters");
-        if ((type != NULL &&
-             !(json_is_string(type) && strcmp(json_string_value(type), "function") == 0)) ||
-            !json_is_string(name))
-            return prov_pivot_bad(r, "tools[%zu]: expected a function tool with a name", i);
-        if (params != NULL && !json_is_null(params) && !json_is_object(params))
-            return prov_pivot_bad(r, "tools[%zu].function.parameters must be an object", i);
+        const json_t *name, *desc, *params;
+        int rc = prov_pivot_tool(r, t, i, &name, &desc, &params);
+        if (rc != 0)
+            return rc;
         schema = json_is_object(params) ? json_copy((json_t *)params) : json_object();
         /* Anthropic's input_schema must say type "object". */
         if (schema == NULL || (json_object_get(schema, "type") == NULL &&

@@ -81,16 +81,10 @@ static int gem_function_decls(struct prov_gem_req *r, const json_t *tools, json_
         return prov_pivot_oom(&r->e);
     json_array_foreach(tools, i, t)
     {
-        const json_t *fn = json_object_get(t, "function"), *type = json_object_get(t, "type");
-        const json_t *name = json_object_get(fn, "name"),
-                     *desc = json_object_get(fn, "description");
-        const json_t *params = json_object_get(fn, "parameters");
-        if ((type != NULL &&
-             !(json_is_string(type) && strcmp(json_string_value(type), "function") == 0)) ||
-            !json_is_string(name))
-            return prov_pivot_bad(&r->e, "tools[%zu]: expected a function tool with a name", i);
-        if (!prov_gem_absent(params) && !json_is_object(params))
-            return prov_pivot_bad(&r->e, "tools[%zu].function.parameters must be an object", i);
+        const json_t *name, *desc, *params;
+        int rc = prov_pivot_tool(&r->e, t, i, &name, &desc, &params);
+        if (rc != 0)
+            return rc;
         if ((d = json_pack("{s:O}", "name", name)) == NULL || prov_pivot_push(decls, d) < 0)
             return prov_pivot_oom(&r->e);
         if (json_is_string(desc) && json_object_set(d, "description", (json_t *)desc) < 0)

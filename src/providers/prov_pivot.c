@@ -38,6 +38,23 @@ int prov_pivot_push(json_t *a, json_t *v)
     return v == NULL || json_array_append_new(a, v) < 0 ? -1 : 0;
 }
 
+int prov_pivot_tool(struct prov_pivot_req *r, const json_t *t, size_t i, const json_t **name,
+                    const json_t **desc, const json_t **params)
+{
+    const json_t *fn = json_object_get(t, "function"), *type = json_object_get(t, "type");
+
+    *name = json_object_get(fn, "name");
+    *desc = json_object_get(fn, "description");
+    *params = json_object_get(fn, "parameters");
+    if ((type != NULL &&
+         !(json_is_string(type) && strcmp(json_string_value(type), "function") == 0)) ||
+        !json_is_string(*name))
+        return prov_pivot_bad(r, "tools[%zu]: expected a function tool with a name", i);
+    if (*params != NULL && !json_is_null(*params) && !json_is_object(*params))
+        return prov_pivot_bad(r, "tools[%zu].function.parameters must be an object", i);
+    return 0;
+}
+
 int prov_pivot_data_uri(struct prov_pivot_req *r, const char *u, const char *where,
                         const char **type, size_t *type_len, const char **b64)
 {

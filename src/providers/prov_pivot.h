@@ -33,6 +33,14 @@ int prov_pivot_set(json_t *o, const char *key, json_t *v);
 int prov_pivot_push(json_t *a, json_t *v);
 
 /*
+ * tools[i] (t) as a function tool: its function's name (a string), description and parameters
+ * (borrowed, NULL when absent). Returns 0, or PROV_E_REQUEST in r->err when t is not a function
+ * tool with a name or its parameters are neither absent, null nor an object.
+ */
+int prov_pivot_tool(struct prov_pivot_req *r, const json_t *t, size_t i, const json_t **name,
+                    const json_t **desc, const json_t **params);
+
+/*
  * A data URI "data:<type>;base64,<data>" at u: its type (*type_len bytes at *type, not
  * NUL-terminated) and payload (*b64). Returns 0; 1 when u is not a data URI; PROV_E_REQUEST with
  * "<where>: a data URI must be ..." in r->err when it is one without a type or base64 payload.
