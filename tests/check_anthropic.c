@@ -15,16 +15,7 @@
 #include "providers/prov_conf.h"
 #include "providers/prov_dialect.h"
 #include "providers/prov_registry.h"
-#include "providers/prov_sse.h"
-
-static json_t *load(const char *text)
-{
-    json_error_t e;
-    json_t *v = json_loads(text, 0, &e);
-
-    ck_assert_msg(v != NULL, "bad test JSON: %s (%s)", e.text, text);
-    return v;
-}
+#include "t_xlate.h"
 
 static const struct prov_dialect_ops *anth(void)
 {
@@ -45,97 +36,29 @@ static void clear_env(void)
         unsetenv(vars[i]);
 }
 
-static struct prov_confs *confs(const char *providers)
-{
-    json_t *p = providers != NULL ? load(providers) : NULL;
-    struct prov_confs *pc = prov_confs_new(p);
-
-    json_decref(p);
-    ck_assert_ptr_nonnull(pc);
-    return pc;
-}
-
-static const struct prov_conf *conf_of(const struct prov_confs *pc, const char *id)
-{
-    return prov_confs_get(pc, prov_find(id));
-}
-
-/* The only header called name (case-sensitive), or NULL; fails when it appears twice. */
-static const char *header(const struct prov_http *h, const char *name)
-{
-    const char *v = NULL;
-
-    for (size_t i = 0; i < h->nheaders; i++) {
-        if (strcmp(h->headers[i].name, name) != 0)
-            continue;
-        ck_assert_msg(v == NULL, "header %s sent twice", name);
-        v = h->headers[i].value;
-    }
-    return v;
-}
-
 /* ---- Request building ---- */
 
-struct built {
-    int rc;
-    bool client_usage;
-    json_t *body;
-    struct prov_http h;
-    char err[256];
-};
-
-static void build_with(const struct prov_dialect_ops *d, struct built *b, const struct prov_conf *c,
-                       const char *req, bool stream, const char *version, const char *beta)
+static void build_with(const struct prov_dialect_ops *d, struct tx_built *b,
+                       const struct prov_conf *c, const char *req, bool stream, const char *version,
+                       const char *beta)
 {
-    json_t *r = load(req);
-    struct prov_chat_in in = {.model = "claude-x",
-                              .req = r,
-                              .stream = stream,
-                              .anthropic_version = version,
-                              .anthropic_beta = beta};
-
-    memset(b, 0, sizeof(*b));
-    b->client_usage = true; /* must be overwritten */
-    b->rc = d->chat_build(c, &in, &b->client_usage, &b->h, b->err, sizeof(b->err));
-    if (b->rc == 0) {
-        ck_assert_ptr_nonnull(b->h.body);
-        ck_assert_uint_eq(b->h.body_len, strlen(b->h.body));
-        b->body = load(b->h.body);
-    }
-    json_decref(r);
+    tx_build_in(b, d, c,
+                (struct prov_chat_in){.model = "claude-x",
+                                      .stream = stream,
+                                      .anthropic_version = version,
+                                      .anthropic_beta = beta},
+                req, false);
 }
 
-static void build(struct built *b, const struct prov_conf *c, const char *req, bool stream)
+static void build(struct tx_built *b, const struct prov_conf *c, const char *req, bool stream)
 {
     build_with(anth(), b, c, req, stream, NULL, NULL);
 }
 
-static void built_free(struct built *b)
-{
-    json_decref(b->body);
-    prov_http_cleanup(&b->h);
-}
-
-/* The body must equal expect (JSON text). */
-static void body_is(const struct built *b, const char *expect)
-{
-    json_t *e = load(expect);
-
-    ck_assert_msg(b->rc == 0, "chat_build failed (%d): %s", b->rc, b->err);
-    ck_assert_msg(json_equal(b->body, e), "body %s\nexpected %s", b->h.body, expect);
-    json_decref(e);
-}
-
-/* chat_build of req (messages: one user "hi" added in front when msgs is NULL) must be 400. */
+/* chat_build of req must be a 400 whose reason holds needle. */
 static void rejects(const struct prov_conf *c, const char *req, const char *needle)
 {
-    struct built b;
-
-    build(&b, c, req, false);
-    ck_assert_msg(b.rc == PROV_E_REQUEST, "accepted (%d): %s", b.rc, req);
-    ck_assert_msg(strstr(b.err, needle) != NULL, "'%s' lacks '%s'", b.err, needle);
-    ck_assert_ptr_null(b.h.body);
-    built_free(&b);
+    tx_rejects(anth(), c, req, false, needle);
 }
 
 #define USER_HI "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]"
@@ -160,74 +83,74 @@ END_TEST
 START_TEST(http_line_and_headers)
 {
     struct prov_confs *pc;
-    struct built b;
+    struct tx_built b;
 
     /* The default base has no /v1; the key comes from the environment. */
     clear_env();
     setenv("ANTHROPIC_API_KEY", "sk-ant-env", 1);
-    pc = confs(NULL);
-    build(&b, conf_of(pc, "anthropic"), "{" USER_HI "}", false);
+    pc = tx_confs(NULL);
+    build(&b, tx_conf(pc, "anthropic"), "{" USER_HI "}", false);
     ck_assert_msg(b.rc == 0, "%s", b.err);
     ck_assert_str_eq(b.h.url, "https://api.anthropic.com/v1/messages");
-    ck_assert_str_eq(header(&b.h, "x-api-key"), "sk-ant-env");
-    ck_assert_str_eq(header(&b.h, "anthropic-version"), "2023-06-01");
-    ck_assert_str_eq(header(&b.h, "content-type"), "application/json");
-    ck_assert_ptr_null(header(&b.h, "Authorization"));
-    ck_assert_ptr_null(header(&b.h, "api-key"));
-    ck_assert_ptr_null(header(&b.h, "anthropic-beta"));
-    built_free(&b);
+    ck_assert_str_eq(tx_header(&b.h, "x-api-key"), "sk-ant-env");
+    ck_assert_str_eq(tx_header(&b.h, "anthropic-version"), "2023-06-01");
+    ck_assert_str_eq(tx_header(&b.h, "content-type"), "application/json");
+    ck_assert_ptr_null(tx_header(&b.h, "Authorization"));
+    ck_assert_ptr_null(tx_header(&b.h, "api-key"));
+    ck_assert_ptr_null(tx_header(&b.h, "anthropic-beta"));
+    tx_built_free(&b);
     prov_confs_free(pc);
     clear_env();
 
     /* Configured base (trailing slash dropped), custom headers added after ours. */
-    pc = confs("{\"anthropic\":{\"api_key\":\"sk-ant-1\",\"api_base\":\"http://up.example:9/\","
-               "\"client_args\":{\"custom_headers\":{\"X-Org\":\"acme\"}}},"
-               "\"azureanthropic\":{\"api_key\":\"az-1\","
-               "\"api_base\":\"https://res.services.ai.azure.com/anthropic\"}}");
-    build(&b, conf_of(pc, "anthropic"), "{" USER_HI "}", true);
+    pc = tx_confs("{\"anthropic\":{\"api_key\":\"sk-ant-1\",\"api_base\":\"http://up.example:9/\","
+                  "\"client_args\":{\"custom_headers\":{\"X-Org\":\"acme\"}}},"
+                  "\"azureanthropic\":{\"api_key\":\"az-1\","
+                  "\"api_base\":\"https://res.services.ai.azure.com/anthropic\"}}");
+    build(&b, tx_conf(pc, "anthropic"), "{" USER_HI "}", true);
     ck_assert_msg(b.rc == 0, "%s", b.err);
     ck_assert_str_eq(b.h.url, "http://up.example:9/v1/messages");
-    ck_assert_str_eq(header(&b.h, "x-api-key"), "sk-ant-1");
-    ck_assert_str_eq(header(&b.h, "X-Org"), "acme");
-    ck_assert_str_eq(header(&b.h, "accept"), "text/event-stream");
-    built_free(&b);
+    ck_assert_str_eq(tx_header(&b.h, "x-api-key"), "sk-ant-1");
+    ck_assert_str_eq(tx_header(&b.h, "X-Org"), "acme");
+    ck_assert_str_eq(tx_header(&b.h, "accept"), "text/event-stream");
+    tx_built_free(&b);
 
     /* azureanthropic: the key twice, as x-api-key and api-key. */
-    build(&b, conf_of(pc, "azureanthropic"), "{" USER_HI "}", false);
+    build(&b, tx_conf(pc, "azureanthropic"), "{" USER_HI "}", false);
     ck_assert_msg(b.rc == 0, "%s", b.err);
     ck_assert_str_eq(b.h.url, "https://res.services.ai.azure.com/anthropic/v1/messages");
-    ck_assert_str_eq(header(&b.h, "x-api-key"), "az-1");
-    ck_assert_str_eq(header(&b.h, "api-key"), "az-1");
-    ck_assert_str_eq(header(&b.h, "anthropic-version"), "2023-06-01");
-    built_free(&b);
+    ck_assert_str_eq(tx_header(&b.h, "x-api-key"), "az-1");
+    ck_assert_str_eq(tx_header(&b.h, "api-key"), "az-1");
+    ck_assert_str_eq(tx_header(&b.h, "anthropic-version"), "2023-06-01");
+    tx_built_free(&b);
     prov_confs_free(pc);
 
     /* No base URL: the gateway's fault (-1), with a reason naming the setting. */
-    pc = confs("{\"azureanthropic\":{\"api_key\":\"az-1\"}}");
-    build(&b, conf_of(pc, "azureanthropic"), "{" USER_HI "}", false);
+    pc = tx_confs("{\"azureanthropic\":{\"api_key\":\"az-1\"}}");
+    build(&b, tx_conf(pc, "azureanthropic"), "{" USER_HI "}", false);
     ck_assert_int_eq(b.rc, -1);
     ck_assert_ptr_nonnull(strstr(b.err, "AZURE_ANTHROPIC_API_BASE"));
-    built_free(&b);
+    tx_built_free(&b);
     prov_confs_free(pc);
 
     /* vertexaianthropic without an access token is refused, even with a base URL (its URL and
        body: check_google.c). */
-    pc = confs("{\"vertexaianthropic\":{\"api_base\":\"http://v:1\"}}");
-    build(&b, conf_of(pc, "vertexaianthropic"), "{" USER_HI "}", false);
+    pc = tx_confs("{\"vertexaianthropic\":{\"api_base\":\"http://v:1\"}}");
+    build(&b, tx_conf(pc, "vertexaianthropic"), "{" USER_HI "}", false);
     ck_assert_int_eq(b.rc, -1);
     ck_assert_ptr_nonnull(strstr(b.err, "no access token"));
-    built_free(&b);
-    build_with(native(), &b, conf_of(pc, "vertexaianthropic"), "{" USER_HI "}", false, NULL, NULL);
+    tx_built_free(&b);
+    build_with(native(), &b, tx_conf(pc, "vertexaianthropic"), "{" USER_HI "}", false, NULL, NULL);
     ck_assert_int_eq(b.rc, -1);
-    built_free(&b);
+    tx_built_free(&b);
     prov_confs_free(pc);
 
     /* A custom anthropic-version replaces the default (never sent twice). */
-    pc = confs("{\"anthropic\":{\"api_key\":\"k\",\"client_args\":{\"custom_headers\":"
-               "{\"anthropic-version\":\"2099-01-01\"}}}}");
-    build(&b, conf_of(pc, "anthropic"), "{" USER_HI "}", false);
-    ck_assert_str_eq(header(&b.h, "anthropic-version"), "2099-01-01");
-    built_free(&b);
+    pc = tx_confs("{\"anthropic\":{\"api_key\":\"k\",\"client_args\":{\"custom_headers\":"
+                  "{\"anthropic-version\":\"2099-01-01\"}}}}");
+    build(&b, tx_conf(pc, "anthropic"), "{" USER_HI "}", false);
+    ck_assert_str_eq(tx_header(&b.h, "anthropic-version"), "2099-01-01");
+    tx_built_free(&b);
     prov_confs_free(pc);
 }
 END_TEST
@@ -235,15 +158,15 @@ END_TEST
 START_TEST(build_fields)
 {
     struct prov_confs *pc;
-    struct built b;
+    struct tx_built b;
 
     clear_env();
-    pc = confs("{\"anthropic\":{\"api_key\":\"k\",\"temperature\":0.2,\"top_p\":0.5,"
-               "\"max_tokens\":1000}}");
+    pc = tx_confs("{\"anthropic\":{\"api_key\":\"k\",\"temperature\":0.2,\"top_p\":0.5,"
+                  "\"max_tokens\":1000}}");
     /* system + developer joined; config fields fill in, request fields win; max_tokens from
        config is the default; stop string -> array; user -> metadata.user_id; everything
        Anthropic would reject is left out. */
-    build(&b, conf_of(pc, "anthropic"),
+    build(&b, tx_conf(pc, "anthropic"),
           "{\"model\":\"anthropic:claude-x\",\"messages\":["
           "{\"role\":\"system\",\"content\":\"Be brief.\"},"
           "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"Use \"},"
@@ -257,45 +180,45 @@ START_TEST(build_fields)
           "\"audio\":{},\"web_search_options\":{},\"functions\":[],\"function_call\":\"auto\","
           "\"parallel_tool_calls\":true,\"x_unknown\":1}",
           false);
-    body_is(&b, "{\"model\":\"claude-x\",\"system\":\"Be brief.\\nUse French.\","
-                "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":1000,"
-                "\"temperature\":0.2,\"top_p\":0.9,\"stop_sequences\":[\"END\"],"
-                "\"metadata\":{\"user_id\":\"u-1\"}}");
+    tx_body_is(&b, "{\"model\":\"claude-x\",\"system\":\"Be brief.\\nUse French.\","
+                   "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],\"max_tokens\":1000,"
+                   "\"temperature\":0.2,\"top_p\":0.9,\"stop_sequences\":[\"END\"],"
+                   "\"metadata\":{\"user_id\":\"u-1\"}}");
     ck_assert(b.client_usage); /* what the client asked for, not sent upstream */
-    ck_assert_str_eq(header(&b.h, "accept"), "application/json");
-    built_free(&b);
+    ck_assert_str_eq(tx_header(&b.h, "accept"), "application/json");
+    tx_built_free(&b);
     prov_confs_free(pc);
 
-    pc = confs("{\"anthropic\":{\"api_key\":\"k\"}}");
+    pc = tx_confs("{\"anthropic\":{\"api_key\":\"k\"}}");
     /* No max_tokens anywhere: 8192. Stop array, stream on, no usage asked for. */
-    build(&b, conf_of(pc, "anthropic"),
+    build(&b, tx_conf(pc, "anthropic"),
           "{" USER_HI ",\"stop\":[\"a\",\"b\"],\"temperature\":1,\"top_k\":5,\"stream\":true}",
           true);
-    body_is(&b,
-            "{\"model\":\"claude-x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
-            "\"max_tokens\":8192,\"temperature\":1,\"top_k\":5,\"stop_sequences\":[\"a\",\"b\"],"
-            "\"stream\":true}");
+    tx_body_is(&b,
+               "{\"model\":\"claude-x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+               "\"max_tokens\":8192,\"temperature\":1,\"top_k\":5,\"stop_sequences\":[\"a\",\"b\"],"
+               "\"stream\":true}");
     ck_assert(!b.client_usage);
-    built_free(&b);
+    tx_built_free(&b);
 
     /* max_completion_tokens wins over max_tokens. */
-    build(&b, conf_of(pc, "anthropic"),
+    build(&b, tx_conf(pc, "anthropic"),
           "{" USER_HI ",\"max_tokens\":10,\"max_completion_tokens\":20,\"stop\":null}", false);
-    body_is(&b, "{\"model\":\"claude-x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
-                "\"max_tokens\":20}");
-    built_free(&b);
-    build(&b, conf_of(pc, "anthropic"), "{" USER_HI ",\"max_tokens\":10}", false);
+    tx_body_is(&b, "{\"model\":\"claude-x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                   "\"max_tokens\":20}");
+    tx_built_free(&b);
+    build(&b, tx_conf(pc, "anthropic"), "{" USER_HI ",\"max_tokens\":10}", false);
     ck_assert_int_eq(json_integer_value(json_object_get(b.body, "max_tokens")), 10);
-    built_free(&b);
+    tx_built_free(&b);
 
-    rejects(conf_of(pc, "anthropic"), "{" USER_HI ",\"max_tokens\":0}", "max_tokens");
-    rejects(conf_of(pc, "anthropic"), "{" USER_HI ",\"max_completion_tokens\":\"x\"}",
+    rejects(tx_conf(pc, "anthropic"), "{" USER_HI ",\"max_tokens\":0}", "max_tokens");
+    rejects(tx_conf(pc, "anthropic"), "{" USER_HI ",\"max_completion_tokens\":\"x\"}",
             "max_completion_tokens");
-    rejects(conf_of(pc, "anthropic"), "{" USER_HI ",\"stop\":[1]}", "stop[0]");
-    rejects(conf_of(pc, "anthropic"), "{" USER_HI ",\"temperature\":\"hot\"}", "temperature");
-    rejects(conf_of(pc, "anthropic"), "{\"messages\":{}}", "messages");
-    rejects(conf_of(pc, "anthropic"), "{\"messages\":[{\"content\":\"x\"}]}", "role");
-    rejects(conf_of(pc, "anthropic"), "{\"messages\":[{\"role\":\"function\",\"content\":\"x\"}]}",
+    rejects(tx_conf(pc, "anthropic"), "{" USER_HI ",\"stop\":[1]}", "stop[0]");
+    rejects(tx_conf(pc, "anthropic"), "{" USER_HI ",\"temperature\":\"hot\"}", "temperature");
+    rejects(tx_conf(pc, "anthropic"), "{\"messages\":{}}", "messages");
+    rejects(tx_conf(pc, "anthropic"), "{\"messages\":[{\"content\":\"x\"}]}", "role");
+    rejects(tx_conf(pc, "anthropic"), "{\"messages\":[{\"role\":\"function\",\"content\":\"x\"}]}",
             "function");
     prov_confs_free(pc);
 }
@@ -304,11 +227,11 @@ END_TEST
 START_TEST(build_parts)
 {
     struct prov_confs *pc;
-    struct built b;
+    struct tx_built b;
 
     clear_env();
-    pc = confs("{\"anthropic\":{\"api_key\":\"k\"}}");
-    build(&b, conf_of(pc, "anthropic"),
+    pc = tx_confs("{\"anthropic\":{\"api_key\":\"k\"}}");
+    build(&b, tx_conf(pc, "anthropic"),
           "{\"messages\":[{\"role\":\"user\",\"content\":["
           "{\"type\":\"text\",\"text\":\"look\",\"cache_control\":{\"type\":\"ephemeral\"}},"
           "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0=\"}},"
@@ -316,36 +239,37 @@ START_TEST(build_parts)
           "{\"type\":\"file\",\"file\":{\"filename\":\"a.pdf\","
           "\"file_data\":\"data:application/pdf;base64,JVBERi0=\"}}]}]}",
           false);
-    body_is(&b, "{\"model\":\"claude-x\",\"messages\":[{\"role\":\"user\",\"content\":["
-                "{\"type\":\"text\",\"text\":\"look\",\"cache_control\":{\"type\":\"ephemeral\"}},"
-                "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\","
-                "\"data\":\"iVBORw0=\"}},"
-                "{\"type\":\"image\",\"source\":{\"type\":\"url\","
-                "\"url\":\"https://x.example/cat.jpg\"}},"
-                "{\"type\":\"document\",\"source\":{\"type\":\"base64\","
-                "\"media_type\":\"application/pdf\",\"data\":\"JVBERi0=\"}}]}],"
-                "\"max_tokens\":8192}");
-    built_free(&b);
+    tx_body_is(&b,
+               "{\"model\":\"claude-x\",\"messages\":[{\"role\":\"user\",\"content\":["
+               "{\"type\":\"text\",\"text\":\"look\",\"cache_control\":{\"type\":\"ephemeral\"}},"
+               "{\"type\":\"image\",\"source\":{\"type\":\"base64\",\"media_type\":\"image/png\","
+               "\"data\":\"iVBORw0=\"}},"
+               "{\"type\":\"image\",\"source\":{\"type\":\"url\","
+               "\"url\":\"https://x.example/cat.jpg\"}},"
+               "{\"type\":\"document\",\"source\":{\"type\":\"base64\","
+               "\"media_type\":\"application/pdf\",\"data\":\"JVBERi0=\"}}]}],"
+               "\"max_tokens\":8192}");
+    tx_built_free(&b);
 
-    rejects(conf_of(pc, "anthropic"),
+    rejects(tx_conf(pc, "anthropic"),
             "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"input_audio\","
             "\"input_audio\":{}}]}]}",
             "input_audio");
-    rejects(conf_of(pc, "anthropic"),
+    rejects(tx_conf(pc, "anthropic"),
             "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
             "\"image_url\":{\"url\":\"data:image/png,abc\"}}]}]}",
             "messages[0].content[0]");
-    rejects(conf_of(pc, "anthropic"),
+    rejects(tx_conf(pc, "anthropic"),
             "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\","
             "\"image_url\":{\"url\":\"ftp://x/y.png\"}}]}]}",
             "URL");
-    rejects(conf_of(pc, "anthropic"),
+    rejects(tx_conf(pc, "anthropic"),
             "{\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"file\","
             "\"file\":{\"file_id\":\"file-1\"}}]}]}",
             "file_data");
-    rejects(conf_of(pc, "anthropic"),
+    rejects(tx_conf(pc, "anthropic"),
             "{\"messages\":[{\"role\":\"user\",\"content\":[{\"text\":\"no type\"}]}]}", "type");
-    rejects(conf_of(pc, "anthropic"), "{\"messages\":[{\"role\":\"user\",\"content\":7}]}",
+    rejects(tx_conf(pc, "anthropic"), "{\"messages\":[{\"role\":\"user\",\"content\":7}]}",
             "content");
     prov_confs_free(pc);
 }
@@ -354,14 +278,14 @@ END_TEST
 START_TEST(build_tool_turns)
 {
     struct prov_confs *pc;
-    struct built b;
+    struct tx_built b;
 
     clear_env();
-    pc = confs("{\"anthropic\":{\"api_key\":\"k\"}}");
+    pc = tx_confs("{\"anthropic\":{\"api_key\":\"k\"}}");
     /* Assistant: thinking (reasoning + signature) first, its text, tool_use blocks with parsed
        input ("" -> {}); consecutive tool results -> one user message; an empty assistant turn
        is left out. */
-    build(&b, conf_of(pc, "anthropic"),
+    build(&b, tx_conf(pc, "anthropic"),
           "{\"messages\":[{\"role\":\"user\",\"content\":\"weather?\"},"
           "{\"role\":\"assistant\",\"content\":\"Checking.\","
           "\"reasoning\":{\"content\":\"need tools\"},"
@@ -378,36 +302,36 @@ START_TEST(build_tool_turns)
           "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"ok\"}],"
           "\"reasoning\":\"no signature: dropped\"}]}",
           false);
-    body_is(&b, "{\"model\":\"claude-x\",\"messages\":["
-                "{\"role\":\"user\",\"content\":\"weather?\"},"
-                "{\"role\":\"assistant\",\"content\":["
-                "{\"type\":\"thinking\",\"thinking\":\"need tools\",\"signature\":\"sig==\"},"
-                "{\"type\":\"text\",\"text\":\"Checking.\"},"
-                "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"get_weather\","
-                "\"input\":{\"city\":\"Paris\"}},"
-                "{\"type\":\"tool_use\",\"id\":\"toolu_2\",\"name\":\"now\",\"input\":{}}]},"
-                "{\"role\":\"user\",\"content\":["
-                "{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_1\",\"content\":\"18C\"},"
-                "{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_2\",\"content\":"
-                "[{\"type\":\"text\",\"text\":\"noon\"}]}]},"
-                "{\"role\":\"user\",\"content\":\"thanks\"},"
-                "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"ok\"}]}],"
-                "\"max_tokens\":8192}");
-    built_free(&b);
+    tx_body_is(&b, "{\"model\":\"claude-x\",\"messages\":["
+                   "{\"role\":\"user\",\"content\":\"weather?\"},"
+                   "{\"role\":\"assistant\",\"content\":["
+                   "{\"type\":\"thinking\",\"thinking\":\"need tools\",\"signature\":\"sig==\"},"
+                   "{\"type\":\"text\",\"text\":\"Checking.\"},"
+                   "{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"get_weather\","
+                   "\"input\":{\"city\":\"Paris\"}},"
+                   "{\"type\":\"tool_use\",\"id\":\"toolu_2\",\"name\":\"now\",\"input\":{}}]},"
+                   "{\"role\":\"user\",\"content\":["
+                   "{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_1\",\"content\":\"18C\"},"
+                   "{\"type\":\"tool_result\",\"tool_use_id\":\"toolu_2\",\"content\":"
+                   "[{\"type\":\"text\",\"text\":\"noon\"}]}]},"
+                   "{\"role\":\"user\",\"content\":\"thanks\"},"
+                   "{\"role\":\"assistant\",\"content\":[{\"type\":\"text\",\"text\":\"ok\"}]}],"
+                   "\"max_tokens\":8192}");
+    tx_built_free(&b);
 
-    rejects(conf_of(pc, "anthropic"),
+    rejects(tx_conf(pc, "anthropic"),
             "{\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"t\",\"type\":"
             "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"{not json\"}}]}]}",
             "messages[0].tool_calls[0].function.arguments");
-    rejects(conf_of(pc, "anthropic"),
+    rejects(tx_conf(pc, "anthropic"),
             "{\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"t\",\"type\":"
             "\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"[1]\"}}]}]}",
             "not a JSON object");
-    rejects(conf_of(pc, "anthropic"),
+    rejects(tx_conf(pc, "anthropic"),
             "{\"messages\":[{\"role\":\"assistant\",\"tool_calls\":[{\"type\":\"function\","
             "\"function\":{\"name\":\"f\"}}]}]}",
             "id and function.name");
-    rejects(conf_of(pc, "anthropic"), "{\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}",
+    rejects(tx_conf(pc, "anthropic"), "{\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}",
             "tool_call_id");
     prov_confs_free(pc);
 }
@@ -427,7 +351,7 @@ END_TEST
 static void choice_is(const struct prov_conf *c, const char *tail, const char *expect)
 {
     char req[1024], exp[1024];
-    struct built b;
+    struct tx_built b;
 
     snprintf(req, sizeof(req), "{" USER_HI "," TOOLS "%s}", tail);
     if (expect != NULL)
@@ -440,8 +364,8 @@ static void choice_is(const struct prov_conf *c, const char *tail, const char *e
                  "{\"model\":\"claude-x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
                  "\"max_tokens\":8192," TOOLS_OUT "}");
     build(&b, c, req, false);
-    body_is(&b, exp);
-    built_free(&b);
+    tx_body_is(&b, exp);
+    tx_built_free(&b);
 }
 
 START_TEST(build_tools_and_choice)
@@ -450,8 +374,8 @@ START_TEST(build_tools_and_choice)
     const struct prov_conf *c;
 
     clear_env();
-    pc = confs("{\"anthropic\":{\"api_key\":\"k\"}}");
-    c = conf_of(pc, "anthropic");
+    pc = tx_confs("{\"anthropic\":{\"api_key\":\"k\"}}");
+    c = tx_conf(pc, "anthropic");
     choice_is(c, "", NULL);
     choice_is(c, ",\"tool_choice\":\"auto\"", "{\"type\":\"auto\"}");
     choice_is(c, ",\"tool_choice\":\"required\"", "{\"type\":\"any\"}");
@@ -484,25 +408,25 @@ START_TEST(build_output_and_reasoning)
 {
     struct prov_confs *pc;
     const struct prov_conf *c;
-    struct built b;
+    struct tx_built b;
     static const char *const efforts[][2] = {{"minimal", "low"},   {"low", "low"},
                                              {"medium", "medium"}, {"high", "high"},
                                              {"xhigh", "xhigh"},   {"max", "max"}};
     char req[256];
 
     clear_env();
-    pc = confs("{\"anthropic\":{\"api_key\":\"k\"}}");
-    c = conf_of(pc, "anthropic");
+    pc = tx_confs("{\"anthropic\":{\"api_key\":\"k\"}}");
+    c = tx_conf(pc, "anthropic");
     build(&b, c,
           "{" USER_HI ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
           "{\"name\":\"w\",\"strict\":true,\"schema\":{\"type\":\"object\"}}},"
           "\"reasoning_effort\":\"medium\"}",
           false);
-    body_is(&b, "{\"model\":\"claude-x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
-                "\"max_tokens\":8192,\"output_config\":{\"format\":{\"type\":\"json_schema\","
-                "\"schema\":{\"type\":\"object\"}},\"effort\":\"medium\"},"
-                "\"thinking\":{\"type\":\"adaptive\"}}");
-    built_free(&b);
+    tx_body_is(&b, "{\"model\":\"claude-x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                   "\"max_tokens\":8192,\"output_config\":{\"format\":{\"type\":\"json_schema\","
+                   "\"schema\":{\"type\":\"object\"}},\"effort\":\"medium\"},"
+                   "\"thinking\":{\"type\":\"adaptive\"}}");
+    tx_built_free(&b);
     for (size_t i = 0; i < sizeof(efforts) / sizeof(efforts[0]); i++) {
         snprintf(req, sizeof(req), "{" USER_HI ",\"reasoning_effort\":\"%s\"}", efforts[i][0]);
         build(&b, c, req, false);
@@ -513,14 +437,14 @@ START_TEST(build_output_and_reasoning)
         ck_assert_str_eq(
             json_string_value(json_object_get(json_object_get(b.body, "thinking"), "type")),
             "adaptive");
-        built_free(&b);
+        tx_built_free(&b);
     }
     build(&b, c,
           "{" USER_HI ",\"reasoning_effort\":\"none\",\"response_format\":{\"type\":\"text\"}}",
           false);
-    body_is(&b, "{\"model\":\"claude-x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
-                "\"max_tokens\":8192,\"thinking\":{\"type\":\"disabled\"}}");
-    built_free(&b);
+    tx_body_is(&b, "{\"model\":\"claude-x\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}],"
+                   "\"max_tokens\":8192,\"thinking\":{\"type\":\"disabled\"}}");
+    tx_built_free(&b);
 
     rejects(c, "{" USER_HI ",\"response_format\":{\"type\":\"json_object\"}}", "json_object");
     rejects(c, "{" USER_HI ",\"response_format\":{\"type\":\"json_schema\"}}", "schema");
@@ -550,7 +474,7 @@ static json_t *reply(const char *body, struct prov_usage *u, size_t *gen)
     ck_assert_int_eq(anth()->chat_reply(body, strlen(body), u, gen, &out, &out_len), 0);
     ck_assert_ptr_nonnull(out);
     ck_assert_uint_eq(out_len, strlen(out));
-    j = load(out);
+    j = tx_load(out);
     free(out);
     return j;
 }
@@ -684,101 +608,6 @@ END_TEST
 
 /* ---- Streams ---- */
 
-/* Collects emits: "<event or ->|<data>\n" each, with "created" values set to 0. */
-struct sink {
-    char log[16384];
-    size_t len;
-    int n;
-    bool overflow;
-};
-
-static int sink_emit(const char *event, const char *data, size_t len, void *arg)
-{
-    struct sink *k = arg;
-    const char *ev = event != NULL ? event : "-";
-    const char *p;
-    size_t need = strlen(ev) + 1 + len + 1;
-
-    ck_assert_uint_eq(strlen(data), len); /* NUL-terminated at len */
-    if (k->len + need >= sizeof(k->log)) {
-        k->overflow = true;
-        return -1;
-    }
-    k->len += (size_t)snprintf(k->log + k->len, sizeof(k->log) - k->len, "%s|", ev);
-    for (p = data; p < data + len;) {
-        if (strncmp(p, "\"created\":", 10) == 0) {
-            memcpy(k->log + k->len, "\"created\":0", 11);
-            k->len += 11;
-            p += 10;
-            while (*p >= '0' && *p <= '9')
-                p++;
-            continue;
-        }
-        k->log[k->len++] = *p++;
-    }
-    k->log[k->len++] = '\n';
-    k->log[k->len] = '\0';
-    k->n++;
-    return 0;
-}
-
-struct run {
-    const struct prov_dialect_ops *d;
-    struct prov_stream s;
-    struct sink k;
-};
-
-static int run_event(const struct prov_sse_event *ev, void *arg)
-{
-    struct run *r = arg;
-
-    if (r->s.done || r->s.failed) /* as the gateway does */
-        return 0;
-    return r->d->chat_event(&r->s, ev->event, ev->data, ev->data_len, sink_emit, &r->k);
-}
-
-/* Runs text through prov_sse cut in two at cut. */
-static bool run_split(struct run *r, const struct prov_dialect_ops *d, const char *text, size_t cut,
-                      bool client_usage)
-{
-    struct prov_sse p;
-    size_t n = strlen(text);
-    bool ok;
-
-    memset(r, 0, sizeof(*r));
-    r->d = d;
-    r->s.client_usage = client_usage;
-    prov_usage_init(&r->s.usage);
-    prov_sse_init(&p, 0, run_event, r);
-    ok = prov_sse_feed(&p, text, cut) == 0 && prov_sse_feed(&p, text + cut, n - cut) == 0;
-    ok = !prov_sse_finish(&p) && ok;
-    prov_sse_cleanup(&p);
-    return ok;
-}
-
-static bool same_run(const struct run *a, const struct run *b)
-{
-    return a->k.len == b->k.len && memcmp(a->k.log, b->k.log, a->k.len) == 0 && a->k.n == b->k.n &&
-           memcmp(&a->s.usage, &b->s.usage, sizeof(a->s.usage)) == 0 &&
-           a->s.gen_bytes == b->s.gen_bytes && a->s.done == b->s.done &&
-           a->s.failed == b->s.failed && strcmp(a->s.error, b->s.error) == 0 && !b->k.overflow;
-}
-
-/* Whole run of text, then every cut must give exactly the same. */
-static void run_everywhere(struct run *whole, const struct prov_dialect_ops *d, const char *text,
-                           bool client_usage)
-{
-    static struct run part;
-    size_t n = strlen(text);
-
-    ck_assert(run_split(whole, d, text, n, client_usage));
-    ck_assert(!whole->k.overflow);
-    for (size_t cut = 0; cut <= n; cut++)
-        if (!run_split(&part, d, text, cut, client_usage) || !same_run(whole, &part))
-            ck_abort_msg("cut at %zu of %zu: different result:\n%s\nvs\n%s", cut, n, whole->k.log,
-                         part.k.log);
-}
-
 #define EV(type, json) "event: " type "\ndata: " json "\n\n"
 
 /* providers.md §2.4, with CRLF endings on one event. */
@@ -809,10 +638,10 @@ static const char text_stream[] = EV(
 
 START_TEST(stream_text_fixture)
 {
-    static struct run r;
+    static struct tx_run r;
 
     for (int cu = 0; cu <= 1; cu++) {
-        run_everywhere(&r, anth(), text_stream, cu == 1);
+        tx_run_everywhere(&r, anth(), text_stream, cu == 1);
         ck_assert_str_eq(
             r.k.log,
             cu == 1
@@ -887,9 +716,9 @@ static const char tool_stream[] = EV(
 
 START_TEST(stream_tool_fixture)
 {
-    static struct run r;
+    static struct tx_run r;
 
-    run_everywhere(&r, anth(), tool_stream, true);
+    tx_run_everywhere(&r, anth(), tool_stream, true);
     ck_assert_str_eq(
         r.k.log,
         TCHUNK("{\"role\":\"assistant\",\"content\":\"\"}", "null") TCHUNK(
@@ -931,10 +760,10 @@ static const char error_stream[] =
 
 START_TEST(stream_error_event)
 {
-    static struct run r;
+    static struct tx_run r;
     const char *p;
 
-    run_everywhere(&r, anth(), error_stream, true);
+    tx_run_everywhere(&r, anth(), error_stream, true);
     ck_assert(r.s.failed);
     ck_assert(!r.s.done);
     ck_assert_str_eq(r.s.error, "Overloaded");
@@ -946,15 +775,15 @@ START_TEST(stream_error_event)
     static const char *const bad[] = {"not json", "[1]", "{\"no\":\"type\"}", ""};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         memset(&r, 0, sizeof(r));
-        ck_assert_int_eq(
-            anth()->chat_event(&r.s, "message", bad[i], strlen(bad[i]), sink_emit, &r.k), 0);
+        ck_assert_int_eq(anth()->chat_event(&r.s, "message", bad[i], strlen(bad[i]), tx_emit, &r.k),
+                         0);
         ck_assert_msg(r.s.failed, "not failed: %s", bad[i]);
         ck_assert_int_eq(r.k.n, 0);
     }
     /* An event type not known yet is ignored. */
     memset(&r, 0, sizeof(r));
     p = "{\"type\":\"future_event\"}";
-    ck_assert_int_eq(anth()->chat_event(&r.s, "x", p, strlen(p), sink_emit, &r.k), 0);
+    ck_assert_int_eq(anth()->chat_event(&r.s, "x", p, strlen(p), tx_emit, &r.k), 0);
     ck_assert(!r.s.failed);
     ck_assert_int_eq(r.k.n, 0);
 }
@@ -965,42 +794,42 @@ END_TEST
 START_TEST(native_build)
 {
     struct prov_confs *pc;
-    struct built b;
+    struct tx_built b;
 
     clear_env();
-    pc = confs("{\"anthropic\":{\"api_key\":\"sk-ant-prov\",\"api_base\":\"http://up:1\","
-               "\"top_k\":3,\"temperature\":0.1}}");
-    build_with(native(), &b, conf_of(pc, "anthropic"),
+    pc = tx_confs("{\"anthropic\":{\"api_key\":\"sk-ant-prov\",\"api_base\":\"http://up:1\","
+                  "\"top_k\":3,\"temperature\":0.1}}");
+    build_with(native(), &b, tx_conf(pc, "anthropic"),
                "{\"model\":\"anthropic:claude-x\",\"max_tokens\":5,\"temperature\":0.7,"
                "\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hi\","
                "\"cache_control\":{\"type\":\"ephemeral\"}}]}],\"top_p\":0.3,\"stream\":true}",
                true, "2024-01-01", "tools-2024,pdfs");
-    body_is(&b, "{\"model\":\"claude-x\",\"max_tokens\":5,\"temperature\":0.7,\"messages\":"
-                "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hi\","
-                "\"cache_control\":{\"type\":\"ephemeral\"}}]}],\"top_p\":0.3,\"stream\":true,"
-                "\"top_k\":3}");
+    tx_body_is(&b, "{\"model\":\"claude-x\",\"max_tokens\":5,\"temperature\":0.7,\"messages\":"
+                   "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"hi\","
+                   "\"cache_control\":{\"type\":\"ephemeral\"}}]}],\"top_p\":0.3,\"stream\":true,"
+                   "\"top_k\":3}");
     ck_assert(!b.client_usage);
     ck_assert_str_eq(b.h.url, "http://up:1/v1/messages");
-    ck_assert_str_eq(header(&b.h, "x-api-key"), "sk-ant-prov");
-    ck_assert_str_eq(header(&b.h, "anthropic-version"), "2024-01-01");
-    ck_assert_str_eq(header(&b.h, "anthropic-beta"), "tools-2024,pdfs");
-    ck_assert_ptr_null(header(&b.h, "Authorization"));
-    built_free(&b);
+    ck_assert_str_eq(tx_header(&b.h, "x-api-key"), "sk-ant-prov");
+    ck_assert_str_eq(tx_header(&b.h, "anthropic-version"), "2024-01-01");
+    ck_assert_str_eq(tx_header(&b.h, "anthropic-beta"), "tools-2024,pdfs");
+    ck_assert_ptr_null(tx_header(&b.h, "Authorization"));
+    tx_built_free(&b);
 
     /* Without client headers: the default version, no beta. */
-    build_with(native(), &b, conf_of(pc, "anthropic"),
+    build_with(native(), &b, tx_conf(pc, "anthropic"),
                "{\"model\":\"x\",\"max_tokens\":5,\"messages\":[]}", false, NULL, NULL);
     ck_assert_msg(b.rc == 0, "%s", b.err);
-    ck_assert_str_eq(header(&b.h, "anthropic-version"), "2023-06-01");
-    ck_assert_ptr_null(header(&b.h, "anthropic-beta"));
+    ck_assert_str_eq(tx_header(&b.h, "anthropic-version"), "2023-06-01");
+    ck_assert_ptr_null(tx_header(&b.h, "anthropic-beta"));
     ck_assert_str_eq(json_string_value(json_object_get(b.body, "model")), "claude-x");
-    built_free(&b);
+    tx_built_free(&b);
     prov_confs_free(pc);
 
-    pc = confs("{\"azureanthropic\":{\"api_key\":\"az\"}}");
-    build_with(native(), &b, conf_of(pc, "azureanthropic"), "{\"model\":\"x\"}", false, NULL, NULL);
+    pc = tx_confs("{\"azureanthropic\":{\"api_key\":\"az\"}}");
+    build_with(native(), &b, tx_conf(pc, "azureanthropic"), "{\"model\":\"x\"}", false, NULL, NULL);
     ck_assert_int_eq(b.rc, -1);
-    built_free(&b);
+    tx_built_free(&b);
     prov_confs_free(pc);
 }
 END_TEST
@@ -1026,14 +855,14 @@ END_TEST
 
 START_TEST(native_events)
 {
-    static struct run r;
+    static struct tx_run r;
     char expect[4096];
     const char *p;
     size_t n = 0;
 
     /* Each event relayed with its JSON type, data byte for byte (the sink only zeroes
        "created", which Anthropic events do not have). */
-    run_everywhere(&r, native(), tool_stream, false);
+    tx_run_everywhere(&r, native(), tool_stream, false);
     for (p = tool_stream; (p = strstr(p, "data: ")) != NULL;) {
         const char *end = strstr(p, "\n\n");
         const char *type = strstr(p, "\"type\":\"") + 8;
@@ -1051,7 +880,7 @@ START_TEST(native_events)
     ck_assert_uint_eq(r.s.gen_bytes, 3 + 10 + 11 + 16);
 
     /* The type comes from the JSON, not the event name; an error is not relayed. */
-    run_everywhere(&r, native(), error_stream, false);
+    tx_run_everywhere(&r, native(), error_stream, false);
     ck_assert(r.s.failed);
     ck_assert(!r.s.done);
     ck_assert_str_eq(r.s.error, "Overloaded");

@@ -15,16 +15,7 @@
 #include "providers/prov_conf.h"
 #include "providers/prov_dialect.h"
 #include "providers/prov_registry.h"
-#include "providers/prov_sse.h"
-
-static json_t *load(const char *text)
-{
-    json_error_t e;
-    json_t *v = json_loads(text, 0, &e);
-
-    ck_assert_msg(v != NULL, "bad test JSON: %s (%s)", e.text, text);
-    return v;
-}
+#include "t_xlate.h"
 
 static const struct prov_dialect_ops *gem(void)
 {
@@ -47,94 +38,29 @@ static void clear_env(void)
 
 static struct prov_confs *confs(const char *providers)
 {
-    json_t *p = providers != NULL ? load(providers) : NULL;
-    struct prov_confs *pc;
-
     clear_env();
-    pc = prov_confs_new(p);
-    json_decref(p);
-    ck_assert_ptr_nonnull(pc);
-    return pc;
-}
-
-static const struct prov_conf *conf_of(const struct prov_confs *pc, const char *id)
-{
-    return prov_confs_get(pc, prov_find(id));
-}
-
-/* The only header called name, or NULL; fails when it appears twice. */
-static const char *header(const struct prov_http *h, const char *name)
-{
-    const char *v = NULL;
-
-    for (size_t i = 0; i < h->nheaders; i++) {
-        if (strcmp(h->headers[i].name, name) != 0)
-            continue;
-        ck_assert_msg(v == NULL, "header %s sent twice", name);
-        v = h->headers[i].value;
-    }
-    return v;
+    return tx_confs(providers);
 }
 
 /* ---- Request building ---- */
 
-struct built {
-    int rc;
-    bool client_usage;
-    json_t *body;
-    struct prov_http h;
-    char err[256];
-};
-
-static void build_full(const struct prov_dialect_ops *d, struct built *b, const struct prov_conf *c,
-                       const char *model, const char *req, bool stream, const char *bearer,
-                       bool embed)
+static void build_full(const struct prov_dialect_ops *d, struct tx_built *b,
+                       const struct prov_conf *c, const char *model, const char *req, bool stream,
+                       const char *bearer, bool embed)
 {
-    json_t *r = load(req);
-    struct prov_chat_in in = {.model = model, .req = r, .stream = stream, .bearer = bearer};
-
-    memset(b, 0, sizeof(*b));
-    b->client_usage = true; /* must be overwritten */
-    b->rc = embed ? d->embed_build(c, &in, &b->h, b->err, sizeof(b->err))
-                  : d->chat_build(c, &in, &b->client_usage, &b->h, b->err, sizeof(b->err));
-    if (b->rc == 0) {
-        ck_assert_ptr_nonnull(b->h.body);
-        ck_assert_uint_eq(b->h.body_len, strlen(b->h.body));
-        b->body = load(b->h.body);
-    }
-    json_decref(r);
+    tx_build_in(b, d, c, (struct prov_chat_in){.model = model, .stream = stream, .bearer = bearer},
+                req, embed);
 }
 
-static void build(struct built *b, const struct prov_conf *c, const char *req)
+static void build(struct tx_built *b, const struct prov_conf *c, const char *req)
 {
     build_full(gem(), b, c, "gemini-2.5-flash", req, false, NULL, false);
-}
-
-static void built_free(struct built *b)
-{
-    json_decref(b->body);
-    prov_http_cleanup(&b->h);
-}
-
-static void body_is(const struct built *b, const char *expect)
-{
-    json_t *e = load(expect);
-
-    ck_assert_msg(b->rc == 0, "build failed (%d): %s", b->rc, b->err);
-    ck_assert_msg(json_equal(b->body, e), "body %s\nexpected %s", b->h.body, expect);
-    json_decref(e);
 }
 
 /* chat_build of req must be a 400 whose reason holds needle. */
 static void rejects(const struct prov_conf *c, const char *req, const char *needle)
 {
-    struct built b;
-
-    build(&b, c, req);
-    ck_assert_msg(b.rc == PROV_E_REQUEST, "accepted (%d): %s", b.rc, req);
-    ck_assert_msg(strstr(b.err, needle) != NULL, "'%s' lacks '%s'", b.err, needle);
-    ck_assert_ptr_null(b.h.body);
-    built_free(&b);
+    tx_rejects(gem(), c, req, false, needle);
 }
 
 #define USER_HI "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]"
@@ -163,57 +89,57 @@ END_TEST
 START_TEST(gemini_url_and_headers)
 {
     struct prov_confs *pc;
-    struct built b;
+    struct tx_built b;
 
     /* Default base, key from GOOGLE_API_KEY when GEMINI_API_KEY is not set. */
     clear_env();
     setenv("GOOGLE_API_KEY", "g-key", 1);
     pc = prov_confs_new(NULL);
-    build(&b, conf_of(pc, "gemini"), "{" USER_HI "}");
+    build(&b, tx_conf(pc, "gemini"), "{" USER_HI "}");
     ck_assert_msg(b.rc == 0, "%s", b.err);
     ck_assert_str_eq(
         b.h.url,
         "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent");
-    ck_assert_str_eq(header(&b.h, "x-goog-api-key"), "g-key");
-    ck_assert_str_eq(header(&b.h, "content-type"), "application/json");
-    ck_assert_ptr_null(header(&b.h, "Authorization"));
+    ck_assert_str_eq(tx_header(&b.h, "x-goog-api-key"), "g-key");
+    ck_assert_str_eq(tx_header(&b.h, "content-type"), "application/json");
+    ck_assert_ptr_null(tx_header(&b.h, "Authorization"));
     ck_assert(!b.client_usage);
-    built_free(&b);
+    tx_built_free(&b);
     prov_confs_free(pc);
 
     /* api_base, custom headers, the stream form; models/ and tunedModels/ names. */
     pc = confs("{\"gemini\":{\"api_key\":\"k1\",\"api_base\":\"http://127.0.0.1:9/\","
                "\"client_args\":{\"custom_headers\":{\"X-Org\":\"acme\"}}}}");
-    build_full(gem(), &b, conf_of(pc, "gemini"), "models/gemini-2.5-pro",
+    build_full(gem(), &b, tx_conf(pc, "gemini"), "models/gemini-2.5-pro",
                "{" USER_HI ",\"stream_options\":{\"include_usage\":true}}", true, NULL, false);
     ck_assert_msg(b.rc == 0, "%s", b.err);
     ck_assert_str_eq(b.h.url, "http://127.0.0.1:9/v1beta/models/gemini-2.5-pro:"
                               "streamGenerateContent?alt=sse");
-    ck_assert_str_eq(header(&b.h, "x-goog-api-key"), "k1");
-    ck_assert_str_eq(header(&b.h, "X-Org"), "acme");
+    ck_assert_str_eq(tx_header(&b.h, "x-goog-api-key"), "k1");
+    ck_assert_str_eq(tx_header(&b.h, "X-Org"), "acme");
     ck_assert(b.client_usage);
     ck_assert_ptr_null(json_object_get(b.body, "stream_options"));
-    built_free(&b);
-    build_full(gem(), &b, conf_of(pc, "gemini"), "tunedModels/my-model", "{" USER_HI "}", false,
+    tx_built_free(&b);
+    build_full(gem(), &b, tx_conf(pc, "gemini"), "tunedModels/my-model", "{" USER_HI "}", false,
                NULL, false);
     ck_assert_str_eq(b.h.url, "http://127.0.0.1:9/v1beta/tunedModels/my-model:generateContent");
-    built_free(&b);
+    tx_built_free(&b);
     /* Characters outside the unreserved set are escaped. */
-    build_full(gem(), &b, conf_of(pc, "gemini"), "gem+ini\xC3\xA9@1", "{" USER_HI "}", false, NULL,
+    build_full(gem(), &b, tx_conf(pc, "gemini"), "gem+ini\xC3\xA9@1", "{" USER_HI "}", false, NULL,
                false);
     ck_assert_str_eq(b.h.url, "http://127.0.0.1:9/v1beta/models/gem%2Bini%C3%A9@1:generateContent");
-    built_free(&b);
+    tx_built_free(&b);
 
     /* Model names that cannot be one path segment: 400. */
     static const char *const bad[] = {
         "a/b", "x?y", "x#y", "x%2e", "x y",     "x\ty",           "x\x01",
         "..",  ".",   "",    "a:b",  "models/", "tunedModels/a/b"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        build_full(gem(), &b, conf_of(pc, "gemini"), bad[i], "{" USER_HI "}", false, NULL, false);
+        build_full(gem(), &b, tx_conf(pc, "gemini"), bad[i], "{" USER_HI "}", false, NULL, false);
         ck_assert_msg(b.rc == PROV_E_REQUEST, "accepted model '%s'", bad[i]);
         ck_assert_ptr_nonnull(strstr(b.err, "cannot be named in a URL"));
         ck_assert_ptr_null(b.h.url);
-        built_free(&b);
+        tx_built_free(&b);
     }
     prov_confs_free(pc);
 }
@@ -222,7 +148,7 @@ END_TEST
 /* A vertexai conf with this project and location (the strings outlive the call). */
 static struct prov_conf vconf(const struct prov_confs *pc, const char *project, const char *loc)
 {
-    struct prov_conf c = *conf_of(pc, "vertexai");
+    struct prov_conf c = *tx_conf(pc, "vertexai");
 
     c.project = (char *)project;
     c.location = (char *)loc;
@@ -232,15 +158,15 @@ static struct prov_conf vconf(const struct prov_confs *pc, const char *project, 
 static void vertex_url_is(const struct prov_conf *c, const char *model, bool stream,
                           const char *url)
 {
-    struct built b;
+    struct tx_built b;
 
     build_full(vtx(), &b, c, model, "{" USER_HI "}", stream, "ya29.tok", false);
     ck_assert_msg(b.rc == 0, "%s", b.err);
     ck_assert_str_eq(b.h.url, url);
-    ck_assert_str_eq(header(&b.h, "Authorization"), "Bearer ya29.tok");
-    ck_assert_ptr_null(header(&b.h, "x-goog-api-key"));
-    ck_assert_str_eq(header(&b.h, "content-type"), "application/json");
-    built_free(&b);
+    ck_assert_str_eq(tx_header(&b.h, "Authorization"), "Bearer ya29.tok");
+    ck_assert_ptr_null(tx_header(&b.h, "x-goog-api-key"));
+    ck_assert_str_eq(tx_header(&b.h, "content-type"), "application/json");
+    tx_built_free(&b);
 }
 
 START_TEST(vertex_url_and_headers)
@@ -248,7 +174,7 @@ START_TEST(vertex_url_and_headers)
     struct prov_confs *pc = confs("{\"vertexai\":{\"project\":\"ignored\",\"location\":\"x\","
                                   "\"credentials\":\"/k.json\",\"temperature\":0.5}}");
     struct prov_conf c;
-    struct built b;
+    struct tx_built b;
 
     c = vconf(pc, "my-proj", NULL); /* default location */
     vertex_url_is(&c, "gemini-2.5-flash", false,
@@ -278,8 +204,8 @@ START_TEST(vertex_url_and_headers)
        body; a default request field does. */
     c = vconf(pc, "p", NULL);
     build_full(vtx(), &b, &c, "gemini-2.5-flash", "{" USER_HI "}", false, "t", false);
-    body_is(&b, "{" CONTENTS_HI ",\"generationConfig\":{\"temperature\":0.5}}");
-    built_free(&b);
+    tx_body_is(&b, "{" CONTENTS_HI ",\"generationConfig\":{\"temperature\":0.5}}");
+    tx_built_free(&b);
 
     /* No project: the gateway's settings (-1) name the setting; no token: -1. */
     c = vconf(pc, NULL, NULL);
@@ -287,26 +213,26 @@ START_TEST(vertex_url_and_headers)
     ck_assert_int_eq(b.rc, -1);
     ck_assert_ptr_nonnull(strstr(b.err, "providers.vertexai.project"));
     ck_assert_ptr_nonnull(strstr(b.err, "GOOGLE_CLOUD_PROJECT"));
-    built_free(&b);
+    tx_built_free(&b);
     c = vconf(pc, "p", NULL);
     build_full(vtx(), &b, &c, "gemini-2.5-flash", "{" USER_HI "}", false, NULL, false);
     ck_assert_int_eq(b.rc, -1);
     ck_assert_ptr_nonnull(strstr(b.err, "access token"));
-    built_free(&b);
+    tx_built_free(&b);
     c = vconf(pc, "p/../x", NULL);
     build_full(vtx(), &b, &c, "gemini-2.5-flash", "{" USER_HI "}", false, "t", false);
     ck_assert_int_eq(b.rc, -1);
     ck_assert_ptr_nonnull(strstr(b.err, "project"));
-    built_free(&b);
+    tx_built_free(&b);
     c = vconf(pc, "p", "us central");
     build_full(vtx(), &b, &c, "gemini-2.5-flash", "{" USER_HI "}", false, "t", false);
     ck_assert_int_eq(b.rc, -1);
     ck_assert_ptr_nonnull(strstr(b.err, "location"));
-    built_free(&b);
+    tx_built_free(&b);
     c = vconf(pc, "p", NULL);
     build_full(vtx(), &b, &c, "a/b/c", "{" USER_HI "}", false, "t", false);
     ck_assert_int_eq(b.rc, PROV_E_REQUEST);
-    built_free(&b);
+    tx_built_free(&b);
     prov_confs_free(pc);
 
     /* api_base (or VERTEXAI_API_BASE) replaces the host. */
@@ -332,11 +258,11 @@ START_TEST(build_fields)
     struct prov_confs *pc =
         confs("{\"gemini\":{\"api_key\":\"k\",\"temperature\":0.2,\"top_p\":0.5,\"max_tokens\":100,"
               "\"safety\":\"x\",\"user\":\"cfg\"}}");
-    struct built b;
+    struct tx_built b;
 
     /* system + developer joined with \n; config fields fill in, the request wins; everything
        Gemini would reject as unknown is left out. */
-    build(&b, conf_of(pc, "gemini"),
+    build(&b, tx_conf(pc, "gemini"),
           "{\"model\":\"gemini:gemini-2.5-flash\",\"messages\":["
           "{\"role\":\"system\",\"content\":\"Be brief.\"},"
           "{\"role\":\"developer\",\"content\":[{\"type\":\"text\",\"text\":\"Use \"},"
@@ -350,28 +276,28 @@ START_TEST(build_fields)
           "\"logprobs\":true,\"top_logprobs\":2,\"parallel_tool_calls\":false,\"store\":true,"
           "\"stream\":false,\"stream_options\":{\"include_usage\":true},"
           "\"service_tier\":\"auto\",\"modalities\":[\"text\"]}");
-    body_is(&b, "{\"systemInstruction\":{\"parts\":[{\"text\":\"Be brief.\\nUse French.\"}]},"
-                "\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"hi\"}]},"
-                "{\"role\":\"model\",\"parts\":[{\"text\":\"Salut\"}]},"
-                "{\"role\":\"user\",\"parts\":[{\"text\":\"encore\"}]}],"
-                "\"generationConfig\":{\"temperature\":0.7,\"topP\":0.5,\"topK\":40,"
-                "\"maxOutputTokens\":64,\"stopSequences\":[\"END\"],\"seed\":7,"
-                "\"presencePenalty\":0.1,\"frequencyPenalty\":0.2,\"candidateCount\":1}}");
+    tx_body_is(&b, "{\"systemInstruction\":{\"parts\":[{\"text\":\"Be brief.\\nUse French.\"}]},"
+                   "\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"hi\"}]},"
+                   "{\"role\":\"model\",\"parts\":[{\"text\":\"Salut\"}]},"
+                   "{\"role\":\"user\",\"parts\":[{\"text\":\"encore\"}]}],"
+                   "\"generationConfig\":{\"temperature\":0.7,\"topP\":0.5,\"topK\":40,"
+                   "\"maxOutputTokens\":64,\"stopSequences\":[\"END\"],\"seed\":7,"
+                   "\"presencePenalty\":0.1,\"frequencyPenalty\":0.2,\"candidateCount\":1}}");
     ck_assert(b.client_usage);
-    built_free(&b);
+    tx_built_free(&b);
 
     /* max_tokens when max_completion_tokens is null; stop as an array; no generationConfig
        when nothing sets one. */
-    build(&b, conf_of(pc, "gemini"),
+    build(&b, tx_conf(pc, "gemini"),
           "{" USER_HI ",\"max_completion_tokens\":null,\"max_tokens\":5,\"stop\":[\"a\",\"b\"]}");
-    body_is(&b, "{" CONTENTS_HI ",\"generationConfig\":{\"temperature\":0.2,\"topP\":0.5,"
-                "\"maxOutputTokens\":5,\"stopSequences\":[\"a\",\"b\"]}}");
-    built_free(&b);
+    tx_body_is(&b, "{" CONTENTS_HI ",\"generationConfig\":{\"temperature\":0.2,\"topP\":0.5,"
+                   "\"maxOutputTokens\":5,\"stopSequences\":[\"a\",\"b\"]}}");
+    tx_built_free(&b);
     prov_confs_free(pc);
     pc = confs("{\"gemini\":{\"api_key\":\"k\"}}");
-    build(&b, conf_of(pc, "gemini"), "{" USER_HI ",\"seed\":null,\"n\":null}");
-    body_is(&b, "{" CONTENTS_HI "}");
-    built_free(&b);
+    build(&b, tx_conf(pc, "gemini"), "{" USER_HI ",\"seed\":null,\"n\":null}");
+    tx_body_is(&b, "{" CONTENTS_HI "}");
+    tx_built_free(&b);
     prov_confs_free(pc);
 }
 END_TEST
@@ -379,9 +305,9 @@ END_TEST
 START_TEST(build_parts)
 {
     struct prov_confs *pc = confs("{\"gemini\":{\"api_key\":\"k\"}}");
-    struct built b;
+    struct tx_built b;
 
-    build(&b, conf_of(pc, "gemini"),
+    build(&b, tx_conf(pc, "gemini"),
           "{\"messages\":[{\"role\":\"user\",\"content\":["
           "{\"type\":\"text\",\"text\":\"What is this?\"},"
           "{\"type\":\"image_url\",\"image_url\":{\"url\":\"data:image/png;base64,iVBORw0=\"}},"
@@ -391,8 +317,8 @@ START_TEST(build_parts)
           "{\"type\":\"file\",\"file\":{\"file_data\":\"data:application/pdf;base64,JVBE\"}},"
           "{\"type\":\"input_audio\",\"input_audio\":{\"data\":\"UklG\",\"format\":\"wav\"}}"
           "]}]}");
-    body_is(&b,
-            "{\"contents\":[{\"role\":\"user\",\"parts\":["
+    tx_body_is(
+        &b, "{\"contents\":[{\"role\":\"user\",\"parts\":["
             "{\"text\":\"What is this?\"},"
             "{\"inlineData\":{\"mimeType\":\"image/png\",\"data\":\"iVBORw0=\"}},"
             "{\"fileData\":{\"mimeType\":\"image/png\","
@@ -402,7 +328,7 @@ START_TEST(build_parts)
             "\"fileUri\":\"gs://bucket/doc.pdf\"}},"
             "{\"inlineData\":{\"mimeType\":\"application/pdf\",\"data\":\"JVBE\"}},"
             "{\"inlineData\":{\"mimeType\":\"audio/wav\",\"data\":\"UklG\"}}]}]}");
-    built_free(&b);
+    tx_built_free(&b);
     prov_confs_free(pc);
 }
 END_TEST
@@ -410,12 +336,12 @@ END_TEST
 START_TEST(build_tool_turns)
 {
     struct prov_confs *pc = confs("{\"gemini\":{\"api_key\":\"k\"}}");
-    struct built b;
+    struct tx_built b;
 
     /* Calls with their signatures (the first without one gets the skip value, later ones
        none); "" arguments -> {}; consecutive results in one content, each by its call's name;
        a text's signature back on its part; reasoning is not sent back. */
-    build(&b, conf_of(pc, "gemini"),
+    build(&b, tx_conf(pc, "gemini"),
           "{\"messages\":[{\"role\":\"user\",\"content\":\"weather?\"},"
           "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":["
           "{\"id\":\"call_0\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\","
@@ -432,25 +358,26 @@ START_TEST(build_tool_turns)
           "\"extra_content\":{\"google\":{\"thought_signature\":\"dGV4\"}}},"
           "{\"role\":\"assistant\",\"content\":\"\"},"
           "{\"role\":\"user\",\"content\":\"thanks\"}]}");
-    body_is(&b, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"weather?\"}]},"
-                "{\"role\":\"model\",\"parts\":["
-                "{\"functionCall\":{\"name\":\"get_weather\",\"args\":{\"city\":\"Paris\"}},"
-                "\"thoughtSignature\":\"skip_thought_signature_validator\"},"
-                "{\"functionCall\":{\"name\":\"get_time\",\"args\":{}},"
-                "\"thoughtSignature\":\"c2ln\"},"
-                "{\"functionCall\":{\"name\":\"noop\",\"args\":{}}}]},"
-                "{\"role\":\"user\",\"parts\":["
-                "{\"functionResponse\":{\"name\":\"get_weather\",\"response\":{\"temp\":21}}},"
-                "{\"functionResponse\":{\"name\":\"get_time\",\"response\":{\"result\":\"noon\"}}},"
-                "{\"functionResponse\":{\"name\":\"noop\",\"response\":{\"result\":42}}}]},"
-                "{\"role\":\"model\",\"parts\":[{\"text\":\"Sunny.\",\"thoughtSignature\":"
-                "\"dGV4\"}]},"
-                "{\"role\":\"user\",\"parts\":[{\"text\":\"thanks\"}]}]}");
-    built_free(&b);
+    tx_body_is(&b,
+               "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"weather?\"}]},"
+               "{\"role\":\"model\",\"parts\":["
+               "{\"functionCall\":{\"name\":\"get_weather\",\"args\":{\"city\":\"Paris\"}},"
+               "\"thoughtSignature\":\"skip_thought_signature_validator\"},"
+               "{\"functionCall\":{\"name\":\"get_time\",\"args\":{}},"
+               "\"thoughtSignature\":\"c2ln\"},"
+               "{\"functionCall\":{\"name\":\"noop\",\"args\":{}}}]},"
+               "{\"role\":\"user\",\"parts\":["
+               "{\"functionResponse\":{\"name\":\"get_weather\",\"response\":{\"temp\":21}}},"
+               "{\"functionResponse\":{\"name\":\"get_time\",\"response\":{\"result\":\"noon\"}}},"
+               "{\"functionResponse\":{\"name\":\"noop\",\"response\":{\"result\":42}}}]},"
+               "{\"role\":\"model\",\"parts\":[{\"text\":\"Sunny.\",\"thoughtSignature\":"
+               "\"dGV4\"}]},"
+               "{\"role\":\"user\",\"parts\":[{\"text\":\"thanks\"}]}]}");
+    tx_built_free(&b);
 
     /* A signature on the first call is kept; the same id reused by a later turn names the
        later call. */
-    build(&b, conf_of(pc, "gemini"),
+    build(&b, tx_conf(pc, "gemini"),
           "{\"messages\":[{\"role\":\"user\",\"content\":\"go\"},"
           "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"call_0\",\"function\":{\"name\":"
           "\"a\",\"arguments\":\"{}\"},\"extra_content\":{\"google\":{\"thought_signature\":"
@@ -459,16 +386,16 @@ START_TEST(build_tool_turns)
           "{\"role\":\"assistant\",\"tool_calls\":[{\"id\":\"call_0\",\"function\":{\"name\":"
           "\"b\",\"arguments\":\"{}\"}}]},"
           "{\"role\":\"tool\",\"tool_call_id\":\"call_0\",\"content\":null}]}");
-    body_is(&b, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"go\"}]},"
-                "{\"role\":\"model\",\"parts\":[{\"functionCall\":{\"name\":\"a\",\"args\":{}},"
-                "\"thoughtSignature\":\"AA==\"}]},"
-                "{\"role\":\"user\",\"parts\":[{\"functionResponse\":{\"name\":\"a\","
-                "\"response\":{\"result\":[1]}}}]},"
-                "{\"role\":\"model\",\"parts\":[{\"functionCall\":{\"name\":\"b\",\"args\":{}},"
-                "\"thoughtSignature\":\"skip_thought_signature_validator\"}]},"
-                "{\"role\":\"user\",\"parts\":[{\"functionResponse\":{\"name\":\"b\","
-                "\"response\":{\"result\":\"\"}}}]}]}");
-    built_free(&b);
+    tx_body_is(&b, "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"go\"}]},"
+                   "{\"role\":\"model\",\"parts\":[{\"functionCall\":{\"name\":\"a\",\"args\":{}},"
+                   "\"thoughtSignature\":\"AA==\"}]},"
+                   "{\"role\":\"user\",\"parts\":[{\"functionResponse\":{\"name\":\"a\","
+                   "\"response\":{\"result\":[1]}}}]},"
+                   "{\"role\":\"model\",\"parts\":[{\"functionCall\":{\"name\":\"b\",\"args\":{}},"
+                   "\"thoughtSignature\":\"skip_thought_signature_validator\"}]},"
+                   "{\"role\":\"user\",\"parts\":[{\"functionResponse\":{\"name\":\"b\","
+                   "\"response\":{\"result\":\"\"}}}]}]}");
+    tx_built_free(&b);
     prov_confs_free(pc);
 }
 END_TEST
@@ -476,11 +403,11 @@ END_TEST
 START_TEST(build_tools_and_choice)
 {
     struct prov_confs *pc = confs("{\"gemini\":{\"api_key\":\"k\"}}");
-    struct built b;
+    struct tx_built b;
 
     /* parameters as given; a schema Gemini's OpenAPI subset cannot hold goes as
        parametersJsonSchema; an empty object schema is left out; "strict" is dropped. */
-    build(&b, conf_of(pc, "gemini"),
+    build(&b, tx_conf(pc, "gemini"),
           "{" USER_HI ",\"tools\":["
           "{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":\"W\","
           "\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\","
@@ -496,7 +423,7 @@ START_TEST(build_tools_and_choice)
           "{\"type\":\"function\",\"function\":{\"name\":\"empty\",\"parameters\":{\"type\":"
           "\"object\",\"properties\":{}}}},"
           "{\"function\":{\"name\":\"bare\"}}],\"tool_choice\":\"required\"}");
-    body_is(
+    tx_body_is(
         &b,
         "{" CONTENTS_HI ",\"tools\":[{\"functionDeclarations\":["
         "{\"name\":\"get_weather\",\"description\":\"W\",\"parameters\":{\"type\":\"object\","
@@ -510,7 +437,7 @@ START_TEST(build_tools_and_choice)
         "{\"a\":{\"type\":[\"string\",\"null\"]}}}},"
         "{\"name\":\"empty\"},{\"name\":\"bare\"}]}],"
         "\"toolConfig\":{\"functionCallingConfig\":{\"mode\":\"ANY\"}}}");
-    built_free(&b);
+    tx_built_free(&b);
 
     static const char *const choices[][2] = {
         {"\"auto\"", "{\"mode\":\"AUTO\"}"},
@@ -527,19 +454,19 @@ START_TEST(build_tools_and_choice)
                  "{" CONTENTS_HI ",\"tools\":[{\"functionDeclarations\":[{\"name\":\"f\"}]}],"
                  "\"toolConfig\":{\"functionCallingConfig\":%s}}",
                  choices[i][1]);
-        build(&b, conf_of(pc, "gemini"), req);
-        body_is(&b, expect);
-        built_free(&b);
+        build(&b, tx_conf(pc, "gemini"), req);
+        tx_body_is(&b, expect);
+        tx_built_free(&b);
     }
     /* An empty tools list says nothing. */
-    build(&b, conf_of(pc, "gemini"), "{" USER_HI ",\"tools\":[],\"tool_choice\":null}");
-    body_is(&b, "{" CONTENTS_HI "}");
-    built_free(&b);
+    build(&b, tx_conf(pc, "gemini"), "{" USER_HI ",\"tools\":[],\"tool_choice\":null}");
+    tx_body_is(&b, "{" CONTENTS_HI "}");
+    tx_built_free(&b);
     prov_confs_free(pc);
 }
 END_TEST
 
-static void build_model(struct built *b, const struct prov_conf *c, const char *model,
+static void build_model(struct tx_built *b, const struct prov_conf *c, const char *model,
                         const char *req)
 {
     build_full(gem(), b, c, model, req, false, NULL, false);
@@ -548,25 +475,26 @@ static void build_model(struct built *b, const struct prov_conf *c, const char *
 START_TEST(build_output_and_reasoning)
 {
     struct prov_confs *pc = confs("{\"gemini\":{\"api_key\":\"k\"}}");
-    struct built b;
+    struct tx_built b;
 
-    build(&b, conf_of(pc, "gemini"),
+    build(&b, tx_conf(pc, "gemini"),
           "{" USER_HI ",\"response_format\":{\"type\":\"json_object\"}}");
-    body_is(&b, "{" CONTENTS_HI ",\"generationConfig\":{\"responseMimeType\":"
-                "\"application/json\"}}");
-    built_free(&b);
-    build(&b, conf_of(pc, "gemini"),
+    tx_body_is(&b, "{" CONTENTS_HI ",\"generationConfig\":{\"responseMimeType\":"
+                   "\"application/json\"}}");
+    tx_built_free(&b);
+    build(&b, tx_conf(pc, "gemini"),
           "{" USER_HI ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":"
           "\"x\",\"strict\":true,\"schema\":{\"type\":\"object\",\"additionalProperties\":false}}},"
           "\"reasoning_effort\":\"none\"}");
-    body_is(&b, "{" CONTENTS_HI ",\"generationConfig\":{\"responseMimeType\":\"application/json\","
-                "\"responseJsonSchema\":{\"type\":\"object\",\"additionalProperties\":false},"
-                "\"thinkingConfig\":{\"includeThoughts\":false}}}");
-    built_free(&b);
-    build(&b, conf_of(pc, "gemini"),
+    tx_body_is(&b,
+               "{" CONTENTS_HI ",\"generationConfig\":{\"responseMimeType\":\"application/json\","
+               "\"responseJsonSchema\":{\"type\":\"object\",\"additionalProperties\":false},"
+               "\"thinkingConfig\":{\"includeThoughts\":false}}}");
+    tx_built_free(&b);
+    build(&b, tx_conf(pc, "gemini"),
           "{" USER_HI ",\"response_format\":{\"type\":\"text\"},\"reasoning_effort\":null}");
-    body_is(&b, "{" CONTENTS_HI "}");
-    built_free(&b);
+    tx_body_is(&b, "{" CONTENTS_HI "}");
+    tx_built_free(&b);
 
     static const char *const budgets[][2] = {{"minimal", "256"}, {"low", "1024"},
                                              {"medium", "8192"}, {"high", "24576"},
@@ -579,17 +507,17 @@ START_TEST(build_output_and_reasoning)
                  "{" CONTENTS_HI ",\"generationConfig\":{\"thinkingConfig\":{\"includeThoughts\":"
                  "true,\"thinkingBudget\":%s}}}",
                  budgets[i][1]);
-        build_model(&b, conf_of(pc, "gemini"), "gemini-3-pro", req);
-        body_is(&b, expect);
-        built_free(&b);
+        build_model(&b, tx_conf(pc, "gemini"), "gemini-3-pro", req);
+        tx_body_is(&b, expect);
+        tx_built_free(&b);
         snprintf(expect, sizeof(expect),
                  "{" CONTENTS_HI ",\"generationConfig\":{\"thinkingConfig\":{\"includeThoughts\":"
                  "true,\"thinkingLevel\":\"%s\"}}}",
                  levels[i]);
-        build_model(&b, conf_of(pc, "gemini"), i % 2 == 0 ? "gemini-3.5-pro" : "gemini-4-flash",
+        build_model(&b, tx_conf(pc, "gemini"), i % 2 == 0 ? "gemini-3.5-pro" : "gemini-4-flash",
                     req);
-        body_is(&b, expect);
-        built_free(&b);
+        tx_body_is(&b, expect);
+        tx_built_free(&b);
     }
     prov_confs_free(pc);
 }
@@ -598,7 +526,7 @@ END_TEST
 START_TEST(build_errors)
 {
     struct prov_confs *pc = confs("{\"gemini\":{\"api_key\":\"k\"}}");
-    const struct prov_conf *c = conf_of(pc, "gemini");
+    const struct prov_conf *c = tx_conf(pc, "gemini");
 
     rejects(c, "{\"messages\":{}}", "messages must be an array");
     rejects(c, "{\"messages\":[{\"role\":\"system\",\"content\":\"x\"}]}", "at least one");
@@ -700,7 +628,7 @@ static json_t *reply(const char *body, struct prov_usage *u, size_t *gen)
     ck_assert_int_eq(gem()->chat_reply(body, strlen(body), u, gen, &out, &out_len), 0);
     ck_assert_ptr_nonnull(out);
     ck_assert_uint_eq(out_len, strlen(out));
-    j = load(out);
+    j = tx_load(out);
     free(out);
     return j;
 }
@@ -734,7 +662,7 @@ START_TEST(reply_fixture)
     ck_assert_int_gt(json_integer_value(json_object_get(j, "created")), 1700000000);
     ck_assert_str_eq(json_string_value(json_object_get(j, "object")), "chat.completion");
     ck_assert_str_eq(json_string_value(json_object_get(j, "model")), "gemini-2.5-flash");
-    e = load(
+    e = tx_load(
         "{\"role\":\"assistant\",\"content\":null,\"reasoning\":{\"content\":"
         "\"Thinking\xE2\x80\xA6\"},\"tool_calls\":[{\"id\":\"call_0\",\"type\":\"function\","
         "\"function\":{\"name\":\"get_weather\",\"arguments\":\"{\\\"city\\\":\\\"Paris\\\"}\"},"
@@ -742,9 +670,9 @@ START_TEST(reply_fixture)
     ck_assert_msg(json_equal(msg, e), "message %s", json_dumps(msg, JSON_COMPACT));
     json_decref(e);
     ck_assert_str_eq(json_string_value(json_object_get(choice0(j), "finish_reason")), "tool_calls");
-    e = load("{\"prompt_tokens\":30,\"completion_tokens\":20,\"total_tokens\":50,"
-             "\"prompt_tokens_details\":{\"cached_tokens\":0},"
-             "\"completion_tokens_details\":{\"reasoning_tokens\":12}}");
+    e = tx_load("{\"prompt_tokens\":30,\"completion_tokens\":20,\"total_tokens\":50,"
+                "\"prompt_tokens_details\":{\"cached_tokens\":0},"
+                "\"completion_tokens_details\":{\"reasoning_tokens\":12}}");
     ck_assert(json_equal(json_object_get(j, "usage"), e));
     json_decref(e);
     ck_assert(u.seen);
@@ -870,108 +798,6 @@ END_TEST
 
 /* ---- Streams ---- */
 
-/* Collects emits: "<data>\n" each, with "created" set to 0 and the one stream id to "ID". */
-struct sink {
-    char log[16384];
-    size_t len;
-    int n;
-    bool overflow;
-    char id[96];
-};
-
-static int sink_emit(const char *event, const char *data, size_t len, void *arg)
-{
-    struct sink *k = arg;
-    const char *p, *q;
-
-    ck_assert_ptr_null(event);
-    ck_assert_uint_eq(strlen(data), len);
-    if (k->len + len + 2 >= sizeof(k->log)) {
-        k->overflow = true;
-        return -1;
-    }
-    for (p = data; p < data + len;) {
-        if (strncmp(p, "\"created\":", 10) == 0) {
-            memcpy(k->log + k->len, "\"created\":0", 11);
-            k->len += 11;
-            for (p += 10; *p >= '0' && *p <= '9'; p++)
-                ;
-            continue;
-        }
-        if (strncmp(p, "\"id\":\"chatcmpl-", 15) == 0) {
-            q = strchr(p + 6, '"');
-            if (k->id[0] == '\0')
-                snprintf(k->id, sizeof(k->id), "%.*s", (int)(q - (p + 6)), p + 6);
-            /* One id for the whole stream. */
-            ck_assert_int_eq(strncmp(p + 6, k->id, strlen(k->id)), 0);
-            ck_assert_uint_eq((size_t)(q - (p + 6)), strlen(k->id));
-            memcpy(k->log + k->len, "\"id\":\"ID\"", 9);
-            k->len += 9;
-            p = q + 1;
-            continue;
-        }
-        k->log[k->len++] = *p++;
-    }
-    k->log[k->len++] = '\n';
-    k->log[k->len] = '\0';
-    k->n++;
-    return 0;
-}
-
-struct run {
-    const struct prov_dialect_ops *d;
-    struct prov_stream s;
-    struct sink k;
-};
-
-static int run_event(const struct prov_sse_event *ev, void *arg)
-{
-    struct run *r = arg;
-
-    if (r->s.done || r->s.failed) /* as the gateway does */
-        return 0;
-    return r->d->chat_event(&r->s, ev->event, ev->data, ev->data_len, sink_emit, &r->k);
-}
-
-static bool run_split(struct run *r, const char *text, size_t cut, bool client_usage)
-{
-    struct prov_sse p;
-    size_t n = strlen(text);
-    bool ok;
-
-    memset(r, 0, sizeof(*r));
-    r->d = gem();
-    r->s.client_usage = client_usage;
-    prov_usage_init(&r->s.usage);
-    prov_sse_init(&p, 0, run_event, r);
-    ok = prov_sse_feed(&p, text, cut) == 0 && prov_sse_feed(&p, text + cut, n - cut) == 0;
-    ok = !prov_sse_finish(&p) && ok;
-    prov_sse_cleanup(&p);
-    return ok;
-}
-
-static bool same_run(const struct run *a, const struct run *b)
-{
-    return a->k.len == b->k.len && memcmp(a->k.log, b->k.log, a->k.len) == 0 && a->k.n == b->k.n &&
-           memcmp(&a->s.usage, &b->s.usage, sizeof(a->s.usage)) == 0 &&
-           a->s.gen_bytes == b->s.gen_bytes && a->s.done == b->s.done &&
-           a->s.failed == b->s.failed && strcmp(a->s.error, b->s.error) == 0 && !b->k.overflow;
-}
-
-/* The whole text, then every cut in two, must give the same chunks and state. */
-static void run_everywhere(struct run *whole, const char *text, bool client_usage)
-{
-    static struct run part;
-    size_t n = strlen(text);
-
-    ck_assert(run_split(whole, text, n, client_usage));
-    ck_assert(!whole->k.overflow);
-    for (size_t cut = 0; cut <= n; cut++)
-        if (!run_split(&part, text, cut, client_usage) || !same_run(whole, &part))
-            ck_abort_msg("cut at %zu of %zu: different result:\n%s\nvs\n%s", cut, n, whole->k.log,
-                         part.k.log);
-}
-
 #define DATA(json) "data: " json "\r\n\r\n"
 
 /* §15 gemini (2). */
@@ -983,27 +809,29 @@ static const char text_stream[] =
              "\"candidatesTokenCount\":2,\"totalTokenCount\":7},\"modelVersion\":\"m2\"}");
 
 #define CHUNK(delta, finish)                                                                       \
-    "{\"id\":\"ID\",\"object\":\"chat.completion.chunk\",\"created\":0,\"model\":\"\","            \
+    "-|{\"id\":\"chatcmpl-GEN\",\"object\":\"chat.completion.chunk\",\"created\":0,\"model\":"     \
+    "\"\","                                                                                        \
     "\"choices\":[{\"index\":0,\"delta\":" delta ",\"finish_reason\":" finish "}]}\n"
 
 START_TEST(stream_text_fixture)
 {
-    static struct run r;
+    static struct tx_run r;
 
     for (int cu = 0; cu <= 1; cu++) {
-        run_everywhere(&r, text_stream, cu == 1);
+        tx_run_everywhere(&r, gem(), text_stream, cu == 1);
         ck_assert_str_eq(
             r.k.log,
             cu == 1
-                ? CHUNK("{\"role\":\"assistant\",\"content\":\"\"}", "null")
-                      CHUNK("{\"content\":\"Hel\"}", "null") CHUNK("{\"content\":\"lo\"}", "null")
-                          CHUNK("{}", "\"stop\"") "{\"id\":\"ID\",\"object\":\"chat.completion."
-                                                  "chunk\",\"created\":0,\"model\":\"\","
-                                                  "\"choices\":[],\"usage\":{\"prompt_tokens\":5,"
-                                                  "\"completion_tokens\":2,\"total_tokens\":7,"
-                                                  "\"prompt_tokens_details\":{\"cached_tokens\":0},"
-                                                  "\"completion_tokens_details\":"
-                                                  "{\"reasoning_tokens\":0}}}\n"
+                ? CHUNK("{\"role\":\"assistant\",\"content\":\"\"}", "null") CHUNK(
+                      "{\"content\":\"Hel\"}", "null") CHUNK("{\"content\":\"lo\"}", "null")
+                      CHUNK("{}",
+                            "\"stop\"") "-|{\"id\":\"chatcmpl-GEN\",\"object\":\"chat.completion."
+                                        "chunk\",\"created\":0,\"model\":\"\","
+                                        "\"choices\":[],\"usage\":{\"prompt_tokens\":5,"
+                                        "\"completion_tokens\":2,\"total_tokens\":7,"
+                                        "\"prompt_tokens_details\":{\"cached_tokens\":0},"
+                                        "\"completion_tokens_details\":"
+                                        "{\"reasoning_tokens\":0}}}\n"
                 : CHUNK("{\"role\":\"assistant\",\"content\":\"\"}", "null")
                       CHUNK("{\"content\":\"Hel\"}", "null") CHUNK("{\"content\":\"lo\"}", "null")
                           CHUNK("{}", "\"stop\""));
@@ -1033,15 +861,15 @@ static const char tool_stream[] =
                  "\"cachedContentTokenCount\":2}}") DATA("{\"candidates\":[]}");
 
 #define TCHUNK(delta, finish)                                                                      \
-    "{\"id\":\"ID\",\"object\":\"chat.completion.chunk\",\"created\":0,\"model\":"                 \
+    "-|{\"id\":\"chatcmpl-GEN\",\"object\":\"chat.completion.chunk\",\"created\":0,\"model\":"     \
     "\"gemini-2.5-pro\",\"choices\":[{\"index\":0,\"delta\":" delta ",\"finish_reason\":" finish   \
     "}]}\n"
 
 START_TEST(stream_tool_calls)
 {
-    static struct run r;
+    static struct tx_run r;
 
-    run_everywhere(&r, tool_stream, true);
+    tx_run_everywhere(&r, gem(), tool_stream, true);
     ck_assert_str_eq(
         r.k.log,
         TCHUNK("{\"role\":\"assistant\",\"content\":\"\"}",
@@ -1061,7 +889,8 @@ START_TEST(stream_tool_calls)
                                        "\"{}\"}}]}",
                                        "null")
                         TCHUNK("{}",
-                               "\"tool_calls\"") "{\"id\":\"ID\",\"object\":\"chat.completion."
+                               "\"tool_calls\"") "-|{\"id\":\"chatcmpl-GEN\",\"object\":\"chat."
+                                                 "completion."
                                                  "chunk\",\"created\":0,"
                                                  "\"model\":\"gemini-2.5-pro\",\"choices\":[],"
                                                  "\"usage\":"
@@ -1081,13 +910,13 @@ START_TEST(stream_tool_calls)
     static const char len_stream[] =
         DATA("{\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"name\":\"f\"}}]},"
              "\"finishReason\":\"MAX_TOKENS\"}]}");
-    run_everywhere(&r, len_stream, false);
+    tx_run_everywhere(&r, gem(), len_stream, false);
     ck_assert_ptr_nonnull(strstr(r.k.log, "\"finish_reason\":\"length\""));
     ck_assert(r.s.done);
     ck_assert(!r.s.usage.seen);
     static const char blocked[] = DATA("{\"promptFeedback\":{\"blockReason\":\"OTHER\"},"
                                        "\"usageMetadata\":{\"promptTokenCount\":4}}");
-    run_everywhere(&r, blocked, true);
+    tx_run_everywhere(&r, gem(), blocked, true);
     ck_assert_int_eq(r.k.n, 3); /* role, finish, usage */
     ck_assert_ptr_nonnull(strstr(r.k.log, "\"finish_reason\":\"content_filter\""));
     ck_assert(r.s.done);
@@ -1104,9 +933,9 @@ static const char error_stream[] =
 
 START_TEST(stream_error_event)
 {
-    static struct run r;
+    static struct tx_run r;
 
-    run_everywhere(&r, error_stream, true);
+    tx_run_everywhere(&r, gem(), error_stream, true);
     ck_assert(r.s.failed);
     ck_assert(!r.s.done);
     ck_assert_str_eq(r.s.error, "The model is overloaded.");
@@ -1118,7 +947,7 @@ START_TEST(stream_error_event)
     static const char *const bad[] = {"not json", "[1]", "", "\"x\"", "{\"error\":{}}"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         memset(&r, 0, sizeof(r));
-        ck_assert_int_eq(gem()->chat_event(&r.s, NULL, bad[i], strlen(bad[i]), sink_emit, &r.k), 0);
+        ck_assert_int_eq(gem()->chat_event(&r.s, NULL, bad[i], strlen(bad[i]), tx_emit, &r.k), 0);
         ck_assert_msg(r.s.failed, "not failed: %s", bad[i]);
         ck_assert(r.s.error[0] != '\0');
         ck_assert_int_eq(r.k.n, 0);
@@ -1126,7 +955,7 @@ START_TEST(stream_error_event)
     /* An emit failure is reported. */
     memset(&r, 0, sizeof(r));
     r.k.len = sizeof(r.k.log) - 4;
-    ck_assert_int_eq(gem()->chat_event(&r.s, NULL, "{}", 2, sink_emit, &r.k), -1);
+    ck_assert_int_eq(gem()->chat_event(&r.s, NULL, "{}", 2, tx_emit, &r.k), -1);
 }
 END_TEST
 
@@ -1173,7 +1002,7 @@ END_TEST
 
 /* ---- Embeddings ---- */
 
-static void embed(const struct prov_dialect_ops *d, struct built *b, const struct prov_conf *c,
+static void embed(const struct prov_dialect_ops *d, struct tx_built *b, const struct prov_conf *c,
                   const char *model, const char *req)
 {
     build_full(d, b, c, model, req, false, d == vtx() ? "tok" : NULL, true);
@@ -1183,50 +1012,52 @@ START_TEST(embed_gemini)
 {
     struct prov_confs *pc =
         confs("{\"gemini\":{\"api_key\":\"k\",\"task_type\":\"RETRIEVAL_QUERY\"}}");
-    struct built b;
+    struct tx_built b;
     struct prov_usage u;
     char *out = NULL;
     size_t len;
     json_t *j, *e;
 
-    embed(gem(), &b, conf_of(pc, "gemini"), "text-embedding-004",
+    embed(gem(), &b, tx_conf(pc, "gemini"), "text-embedding-004",
           "{\"model\":\"gemini:text-embedding-004\",\"input\":[\"a\",\"b\"],\"dimensions\":8,"
           "\"encoding_format\":\"base64\",\"user\":\"u\"}");
-    body_is(&b, "{\"requests\":[{\"model\":\"models/text-embedding-004\",\"content\":{\"parts\":"
-                "[{\"text\":\"a\"}]},\"outputDimensionality\":8,\"taskType\":\"RETRIEVAL_QUERY\"},"
-                "{\"model\":\"models/text-embedding-004\",\"content\":{\"parts\":[{\"text\":"
-                "\"b\"}]},\"outputDimensionality\":8,\"taskType\":\"RETRIEVAL_QUERY\"}]}");
+    tx_body_is(&b,
+               "{\"requests\":[{\"model\":\"models/text-embedding-004\",\"content\":{\"parts\":"
+               "[{\"text\":\"a\"}]},\"outputDimensionality\":8,\"taskType\":\"RETRIEVAL_QUERY\"},"
+               "{\"model\":\"models/text-embedding-004\",\"content\":{\"parts\":[{\"text\":"
+               "\"b\"}]},\"outputDimensionality\":8,\"taskType\":\"RETRIEVAL_QUERY\"}]}");
     ck_assert_str_eq(b.h.url, "https://generativelanguage.googleapis.com/v1beta/models/"
                               "text-embedding-004:batchEmbedContents");
-    ck_assert_str_eq(header(&b.h, "x-goog-api-key"), "k");
-    built_free(&b);
-    embed(gem(), &b, conf_of(pc, "gemini"), "models/e", "{\"input\":\"one\"}");
-    body_is(&b, "{\"requests\":[{\"model\":\"models/e\",\"content\":{\"parts\":[{\"text\":"
-                "\"one\"}]},\"taskType\":\"RETRIEVAL_QUERY\"}]}");
-    built_free(&b);
+    ck_assert_str_eq(tx_header(&b.h, "x-goog-api-key"), "k");
+    tx_built_free(&b);
+    embed(gem(), &b, tx_conf(pc, "gemini"), "models/e", "{\"input\":\"one\"}");
+    tx_body_is(&b, "{\"requests\":[{\"model\":\"models/e\",\"content\":{\"parts\":[{\"text\":"
+                   "\"one\"}]},\"taskType\":\"RETRIEVAL_QUERY\"}]}");
+    tx_built_free(&b);
 
     /* Token arrays, bad dimensions, bad model: 400. */
-    embed(gem(), &b, conf_of(pc, "gemini"), "e", "{\"input\":[[1,2]]}");
+    embed(gem(), &b, tx_conf(pc, "gemini"), "e", "{\"input\":[[1,2]]}");
     ck_assert_int_eq(b.rc, PROV_E_REQUEST);
     ck_assert_ptr_nonnull(strstr(b.err, "token arrays"));
-    built_free(&b);
-    embed(gem(), &b, conf_of(pc, "gemini"), "e", "{\"input\":\"x\",\"dimensions\":0}");
+    tx_built_free(&b);
+    embed(gem(), &b, tx_conf(pc, "gemini"), "e", "{\"input\":\"x\",\"dimensions\":0}");
     ck_assert_int_eq(b.rc, PROV_E_REQUEST);
     ck_assert_ptr_nonnull(strstr(b.err, "dimensions"));
-    built_free(&b);
-    embed(gem(), &b, conf_of(pc, "gemini"), "e/f", "{\"input\":\"x\"}");
+    tx_built_free(&b);
+    embed(gem(), &b, tx_conf(pc, "gemini"), "e/f", "{\"input\":\"x\"}");
     ck_assert_int_eq(b.rc, PROV_E_REQUEST);
-    built_free(&b);
+    tx_built_free(&b);
     prov_confs_free(pc);
 
     /* The reply: vectors in input order, no usage (the gateway estimates). */
     const char *body = "{\"embeddings\":[{\"values\":[0.5,-1]},{\"values\":[0.25,0]}]}";
     ck_assert_int_eq(gem()->embed_reply(body, strlen(body), &u, &out, &len), 0);
     ck_assert_uint_eq(len, strlen(out));
-    j = load(out);
-    e = load("{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":0,\"embedding\":"
-             "[0.5,-1]},{\"object\":\"embedding\",\"index\":1,\"embedding\":[0.25,0]}],"
-             "\"model\":\"\"}");
+    j = tx_load(out);
+    e = tx_load(
+        "{\"object\":\"list\",\"data\":[{\"object\":\"embedding\",\"index\":0,\"embedding\":"
+        "[0.5,-1]},{\"object\":\"embedding\",\"index\":1,\"embedding\":[0.25,0]}],"
+        "\"model\":\"\"}");
     ck_assert_msg(json_equal(j, e), "%s", out);
     ck_assert(!u.seen);
     json_decref(j);
@@ -1239,7 +1070,7 @@ START_TEST(embed_vertex)
 {
     struct prov_confs *pc = confs(NULL);
     struct prov_conf c = vconf(pc, "p", "global");
-    struct built b;
+    struct tx_built b;
     struct prov_usage u;
     char *out = NULL;
     size_t len;
@@ -1249,35 +1080,35 @@ START_TEST(embed_vertex)
     /* predict for text-embedding-*, gemini-embedding-001. */
     embed(vtx(), &b, &c, "text-embedding-005",
           "{\"input\":[\"a\",\"b\"],\"dimensions\":256,\"task_type\":\"CLUSTERING\"}");
-    body_is(&b, "{\"instances\":[{\"content\":\"a\",\"task_type\":\"CLUSTERING\"},{\"content\":"
-                "\"b\",\"task_type\":\"CLUSTERING\"}],\"parameters\":{\"outputDimensionality\":"
-                "256}}");
+    tx_body_is(&b, "{\"instances\":[{\"content\":\"a\",\"task_type\":\"CLUSTERING\"},{\"content\":"
+                   "\"b\",\"task_type\":\"CLUSTERING\"}],\"parameters\":{\"outputDimensionality\":"
+                   "256}}");
     ck_assert_str_eq(b.h.url, "https://aiplatform.googleapis.com/v1/projects/p/locations/global/"
                               "publishers/google/models/text-embedding-005:predict");
-    ck_assert_str_eq(header(&b.h, "Authorization"), "Bearer tok");
-    built_free(&b);
+    ck_assert_str_eq(tx_header(&b.h, "Authorization"), "Bearer tok");
+    tx_built_free(&b);
     embed(vtx(), &b, &c, "gemini-embedding-001", "{\"input\":\"a\"}");
-    body_is(&b, "{\"instances\":[{\"content\":\"a\"}]}");
+    tx_body_is(&b, "{\"instances\":[{\"content\":\"a\"}]}");
     ck_assert_ptr_nonnull(strstr(b.h.url, "gemini-embedding-001:predict"));
-    built_free(&b);
+    tx_built_free(&b);
     /* embedContent for other gemini models: one input per call. */
     embed(vtx(), &b, &c, "gemini-embedding-2", "{\"input\":[\"a\"],\"dimensions\":3}");
-    body_is(&b, "{\"content\":{\"parts\":[{\"text\":\"a\"}]},\"embedContentConfig\":"
-                "{\"outputDimensionality\":3}}");
+    tx_body_is(&b, "{\"content\":{\"parts\":[{\"text\":\"a\"}]},\"embedContentConfig\":"
+                   "{\"outputDimensionality\":3}}");
     ck_assert_ptr_nonnull(strstr(b.h.url, "gemini-embedding-2:embedContent"));
-    built_free(&b);
+    tx_built_free(&b);
     embed(vtx(), &b, &c, "gemini-embedding-2", "{\"input\":[\"a\",\"b\"]}");
     ck_assert_int_eq(b.rc, PROV_E_REQUEST);
     ck_assert_ptr_nonnull(strstr(b.err, "one input per call"));
-    built_free(&b);
+    tx_built_free(&b);
     build_full(vtx(), &b, &c, "text-embedding-005", "{\"input\":\"a\"}", false, NULL, true);
     ck_assert_int_eq(b.rc, -1);
-    built_free(&b);
+    tx_built_free(&b);
     c = vconf(pc, NULL, NULL);
     embed(vtx(), &b, &c, "text-embedding-005", "{\"input\":\"a\"}");
     ck_assert_int_eq(b.rc, -1);
     ck_assert_ptr_nonnull(strstr(b.err, "GOOGLE_CLOUD_PROJECT"));
-    built_free(&b);
+    tx_built_free(&b);
     prov_confs_free(pc);
 
     /* predict reply: token counts summed. */
@@ -1285,7 +1116,7 @@ START_TEST(embed_vertex)
            "\"truncated\":false}}},{\"embeddings\":{\"values\":[3,4],\"statistics\":"
            "{\"token_count\":2}}}],\"metadata\":{\"billableCharacterCount\":3}}";
     ck_assert_int_eq(vtx()->embed_reply(body, strlen(body), &u, &out, &len), 0);
-    j = load(out);
+    j = tx_load(out);
     ck_assert_int_eq(json_array_size(json_object_get(j, "data")), 2);
     ck_assert_int_eq(
         json_integer_value(json_object_get(json_object_get(j, "usage"), "prompt_tokens")), 7);
@@ -1298,7 +1129,7 @@ START_TEST(embed_vertex)
     /* embedContent reply. */
     body = "{\"embedding\":{\"values\":[0.5]},\"usageMetadata\":{\"promptTokenCount\":4}}";
     ck_assert_int_eq(vtx()->embed_reply(body, strlen(body), &u, &out, &len), 0);
-    j = load(out);
+    j = tx_load(out);
     ck_assert_int_eq(
         json_real_value(json_array_get(
             json_object_get(json_array_get(json_object_get(j, "data"), 0), "embedding"), 0)) == 0.5,

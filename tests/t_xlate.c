@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "providers/prov_ndjson.h"
 #include "providers/prov_registry.h"
@@ -41,7 +42,7 @@ const char *tx_header(const struct prov_http *h, const char *name)
     const char *v = NULL;
 
     for (size_t i = 0; i < h->nheaders; i++) {
-        if (strcmp(h->headers[i].name, name) != 0)
+        if (strcasecmp(h->headers[i].name, name) != 0)
             continue;
         ck_assert_msg(v == NULL, "header %s sent twice", name);
         v = h->headers[i].value;
@@ -52,11 +53,17 @@ const char *tx_header(const struct prov_http *h, const char *name)
 void tx_build(struct tx_built *b, const struct prov_dialect_ops *d, const struct prov_conf *c,
               const char *req, bool stream, bool embed)
 {
-    json_t *r = tx_load(req);
-    struct prov_chat_in in = {.model = "m1", .req = r, .stream = stream};
+    tx_build_in(b, d, c, (struct prov_chat_in){.model = "m1", .stream = stream}, req, embed);
+}
 
+void tx_build_in(struct tx_built *b, const struct prov_dialect_ops *d, const struct prov_conf *c,
+                 struct prov_chat_in in, const char *req, bool embed)
+{
+    json_t *r = tx_load(req);
+
+    in.req = r;
     memset(b, 0, sizeof(*b));
-    b->client_usage = !stream; /* must be overwritten */
+    b->client_usage = !in.stream; /* must be overwritten */
     b->rc = embed ? d->embed_build(c, &in, &b->h, b->err, sizeof(b->err))
                   : d->chat_build(c, &in, &b->client_usage, &b->h, b->err, sizeof(b->err));
     if (b->rc == 0) {
@@ -141,7 +148,21 @@ static size_t tx_gen_len(const char *p)
     return i == 24 && p[i] == '"' ? i : 0;
 }
 
-static int tx_emit(const char *event, const char *data, size_t len, void *arg)
+/* A pivot chunk's id must be the stream's one id (the first chunk's). */
+static void tx_same_id(struct tx_sink *k, const char *data)
+{
+    const char *q;
+
+    if (strncmp(data, "{\"id\":\"", 7) != 0 || (q = strchr(data + 7, '"')) == NULL)
+        return;
+    if (k->id[0] == '\0')
+        snprintf(k->id, sizeof(k->id), "%.*s", (int)(q - (data + 7)), data + 7);
+    ck_assert_msg(strlen(k->id) == (size_t)(q - (data + 7)) &&
+                      strncmp(data + 7, k->id, strlen(k->id)) == 0,
+                  "chunk id differs from the stream's %s: %s", k->id, data);
+}
+
+int tx_emit(const char *event, const char *data, size_t len, void *arg)
 {
     struct tx_sink *k = arg;
     const char *ev = event != NULL ? event : "-";
@@ -149,6 +170,8 @@ static int tx_emit(const char *event, const char *data, size_t len, void *arg)
     size_t need = strlen(ev) + 1 + len + 1, g;
 
     ck_assert_uint_eq(strlen(data), len); /* NUL-terminated at len */
+    if (event == NULL)
+        tx_same_id(k, data);
     if (k->len + need >= sizeof(k->log)) {
         k->overflow = true;
         return -1;

@@ -21,7 +21,7 @@ json_t *tx_load(const char *text);
 struct prov_confs *tx_confs(const char *providers);
 const struct prov_conf *tx_conf(const struct prov_confs *pc, const char *id);
 
-/* The only header called name (case-sensitive), or NULL; fails when it appears twice. */
+/* The only header called name (any case), or NULL; fails when it appears twice. */
 const char *tx_header(const struct prov_http *h, const char *name);
 
 /* A built call: rc, the body parsed, the request line and headers, the reason on failure. */
@@ -36,6 +36,10 @@ struct tx_built {
 /* chat_build (embed false) or embed_build of req for model "m1". */
 void tx_build(struct tx_built *b, const struct prov_dialect_ops *d, const struct prov_conf *c,
               const char *req, bool stream, bool embed);
+
+/* The same with the other inputs of in (model, stream, bearer, anthropic_*); in.req is req. */
+void tx_build_in(struct tx_built *b, const struct prov_dialect_ops *d, const struct prov_conf *c,
+                 struct prov_chat_in in, const char *req, bool embed);
 void tx_built_free(struct tx_built *b);
 
 /* The built body must equal expect (JSON text). */
@@ -56,13 +60,20 @@ json_t *tx_embed_reply(const struct prov_dialect_ops *d, const char *body, struc
 void tx_error(const struct prov_dialect_ops *d, const char *body, char *msg, size_t msglen,
               char *code, size_t codelen);
 
-/* Emitted chunks: "-|<json>\n" each, "created" values replaced by 0, generated ids by "GEN". */
+/*
+ * Emitted chunks: "<event or ->|<json>\n" each, "created" values replaced by 0, generated ids by
+ * "GEN". Every pivot chunk (no event) must carry the stream's one id (the first chunk's).
+ */
 struct tx_sink {
     char log[16384];
     size_t len;
     int n;
     bool overflow;
+    char id[96];
 };
+
+/* The emit function writing into a struct tx_sink (arg). */
+int tx_emit(const char *event, const char *data, size_t len, void *arg);
 
 /* One stream run. */
 struct tx_run {

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "providers/prov_dialect.h"
+#include "providers/prov_pivot.h"
 
 /* ---- Shared helpers ---- */
 
@@ -108,10 +109,7 @@ static int anth_no_base(const struct prov_conf *pc, char *err, size_t errlen)
                  pc->info->id);
         return -1;
     }
-    snprintf(err, errlen, "provider '%s' has no base URL: set providers.%s.api_base%s%s",
-             pc->info->id, pc->info->id, pc->info->base_env != NULL ? " or " : "",
-             pc->info->base_env != NULL ? pc->info->base_env : "");
-    return -1;
+    return prov_no_base_url(pc, err, errlen);
 }
 
 /* No address to call: no base URL (Vertex AI builds its own), or cloud auth not done here. */
@@ -158,37 +156,20 @@ static int anth_http(const struct prov_conf *pc, const struct prov_chat_in *in, 
             goto oom;
         snprintf(out->url, n, "%s/v1/messages", pc->base_url);
     }
-    if (prov_http_add(out, "content-type", "application/json") < 0 ||
-        prov_http_add(out, "accept", in->stream ? "text/event-stream" : "application/json") < 0)
-        goto oom;
     if (version == NULL && !vertex && !anth_custom_has(pc, "anthropic-version"))
         version = PROV_ANTH_VERSION;
     if ((version != NULL && !vertex && prov_http_add(out, "anthropic-version", version) < 0) ||
         (beta != NULL && prov_http_add(out, "anthropic-beta", beta) < 0))
         goto oom;
-    if (!vertex && prov_http_add_auth(out, pc) < 0)
-        goto oom;
     if (pc->api_key != NULL && strcmp(pc->info->id, "azureanthropic") == 0 &&
         prov_http_add(out, "api-key", pc->api_key) < 0)
         goto oom;
-    for (size_t i = 0; i < pc->nheaders; i++)
-        if (prov_http_add(out, pc->headers[i].name, pc->headers[i].value) < 0)
-            goto oom;
-    return 0;
+    /* Vertex AI: the Google access token instead of the key (checked by prov_anth_vertex_http). */
+    return prov_http_std(out, pc, in->stream ? "text/event-stream" : "application/json",
+                         vertex ? in->bearer : NULL, err, errlen);
 oom:
     snprintf(err, errlen, "out of memory");
     return -1;
-}
-
-static int anth_body(struct prov_http *out, json_t *body, char *err, size_t errlen)
-{
-    out->body = json_dumps(body, JSON_COMPACT);
-    if (out->body == NULL) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    out->body_len = strlen(out->body);
-    return 0;
 }
 
 static int anth_chat_build(const struct prov_conf *pc, const struct prov_chat_in *in,
@@ -210,7 +191,7 @@ static int anth_chat_build(const struct prov_conf *pc, const struct prov_chat_in
     if (pc->info->dialect == PROV_D_ANTHROPIC_VERTEX)
         rc = prov_anth_vertex_body(body, err, errlen);
     if (rc == 0)
-        rc = anth_body(out, body, err, errlen);
+        rc = prov_pivot_body(out, body, err, errlen);
     json_decref(body);
     return rc < 0 ? -1 : anth_http(pc, in, NULL, NULL, out, err, errlen);
 }
@@ -366,20 +347,10 @@ static int anth_chunk(struct prov_stream *s, json_t *delta, const char *finish, 
                       void *arg)
 {
     const struct prov_anth_stream *a = &s->anth;
-    json_t *c;
-    char *txt;
-    int rc;
 
-    c = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:s?}]}", "id", a->id, "object",
-                  "chat.completion.chunk", "created", (json_int_t)a->created, "model", a->model,
-                  "choices", "index", 0, "delta", delta, "finish_reason", finish);
-    txt = c != NULL ? json_dumps(c, JSON_COMPACT) : NULL;
-    json_decref(c);
-    if (txt == NULL)
+    if (delta == NULL)
         return -1;
-    rc = emit(NULL, txt, strlen(txt), arg);
-    free(txt);
-    return rc;
+    return prov_pivot_chunk_of(a->id, a->created, a->model, delta, finish, NULL, emit, arg);
 }
 
 /* The first chunk (role), once: from message_start's message, or made up when it never came. */
@@ -485,25 +456,16 @@ static int anth_finish_chunk(struct prov_stream *s, const char *stop_reason, pro
 static int anth_stop(struct prov_stream *s, prov_emit_fn *emit, void *arg)
 {
     const struct prov_anth_stream *a = &s->anth;
-    json_t *c;
-    char *txt;
-    int rc;
+    json_t *usage;
 
     s->done = true;
     if (anth_finish_chunk(s, NULL, emit, arg) < 0)
         return -1;
     if (!s->client_usage || !s->usage.seen)
         return 0;
-    c = json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", a->id, "object", "chat.completion.chunk",
-                  "created", (json_int_t)a->created, "model", a->model, "choices", "usage",
-                  anth_usage_json(&s->usage, a->cache_read));
-    txt = c != NULL ? json_dumps(c, JSON_COMPACT) : NULL;
-    json_decref(c);
-    if (txt == NULL)
+    if ((usage = anth_usage_json(&s->usage, a->cache_read)) == NULL)
         return -1;
-    rc = emit(NULL, txt, strlen(txt), arg);
-    free(txt);
-    return rc;
+    return prov_pivot_chunk_of(a->id, a->created, a->model, NULL, NULL, usage, emit, arg);
 }
 
 static int anth_chat_event(struct prov_stream *s, const char *event, const char *data, size_t len,
@@ -562,7 +524,7 @@ static int anth_native_build(const struct prov_conf *pc, const struct prov_chat_
     if (pc->info->dialect == PROV_D_ANTHROPIC_VERTEX &&
         prov_anth_vertex_body(in->req, err, errlen) < 0)
         return -1;
-    if (anth_body(out, in->req, err, errlen) < 0)
+    if (prov_pivot_body(out, in->req, err, errlen) < 0)
         return -1;
     return anth_http(pc, in, in->anthropic_version, in->anthropic_beta, out, err, errlen);
 }
@@ -652,21 +614,13 @@ static void anth_error_message(const char *body, size_t len, char *out, size_t o
                                size_t codelen)
 {
     json_t *j = json_loadb(body, len, 0, NULL), *e = json_object_get(j, "error");
-    const json_t *m = json_object_get(e, "message"), *t = json_object_get(e, "type");
+    const json_t *m = json_object_get(e, "message");
 
-    if (code != NULL && codelen > 0)
-        code[0] = '\0';
-    if (code != NULL && json_is_string(t))
-        prov_copy_line(code, codelen, json_string_value(t), json_string_length(t));
     if (json_is_string(e))
         m = e;
     if (!json_is_string(m))
         m = json_object_get(j, "message");
-    if (json_is_string(m))
-        prov_copy_line(out, outlen, json_string_value(m), json_string_length(m));
-    else
-        prov_copy_line(out, outlen, body,
-                       len < 200 ? len : 200); /* not JSON: the start of the text */
+    prov_pivot_error_text(body, len, m, json_object_get(e, "type"), out, outlen, code, codelen);
     json_decref(j);
 }
 

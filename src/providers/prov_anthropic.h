@@ -53,8 +53,9 @@ int prov_anth_vertex_body(json_t *body, char *err, size_t errlen);
 
 /*
  * Vertex AI: sets out->url to {vertex base}/publishers/anthropic/models/{model}:rawPredict
- * (:streamRawPredict when stream) and adds "Authorization: Bearer <bearer>". Returns 0, or -1
- * with a reason naming the setting (no project, no access token) or out of memory.
+ * (:streamRawPredict when stream), after checking there is an access token (bearer; the caller
+ * sends it with prov_http_std()). Returns 0, or -1 with a reason naming the setting (no project,
+ * no access token) or out of memory.
  */
 int prov_anth_vertex_http(const struct prov_conf *pc, const char *model, bool stream,
                           const char *bearer, struct prov_http *out, char *err, size_t errlen);

@@ -5,45 +5,12 @@
  */
 #include "providers/prov_anthropic.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "providers/prov_dialect.h"
-
-/* Where errors go while translating. */
-struct anth_req {
-    char *err;
-    size_t errlen;
-};
-
-__attribute__((format(printf, 2, 3))) static int anth_bad(struct anth_req *r, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(r->err, r->errlen, fmt, ap);
-    va_end(ap);
-    return PROV_E_REQUEST;
-}
-
-static int anth_oom(struct anth_req *r)
-{
-    snprintf(r->err, r->errlen, "out of memory");
-    return -1;
-}
-
-/* Sets key to v (stolen); -1 when out of memory (v is released). */
-static int anth_set(json_t *o, const char *key, json_t *v)
-{
-    return v == NULL || json_object_set_new(o, key, v) < 0 ? -1 : 0;
-}
-
-static int anth_push(json_t *a, json_t *v)
-{
-    return v == NULL || json_array_append_new(a, v) < 0 ? -1 : 0;
-}
+#include "providers/prov_pivot.h"
 
 /* A growable text buffer (for the joined system prompt). */
 struct anth_text {
@@ -71,7 +38,8 @@ static int anth_text_add(struct anth_text *t, const char *s, size_t n)
  * Appends the text of a system/developer content (a string, or parts whose "text" count) to t,
  * after a "\n" when t is not empty.
  */
-static int anth_system_add(struct anth_req *r, struct anth_text *t, const json_t *content, size_t i)
+static int anth_system_add(struct prov_pivot_req *r, struct anth_text *t, const json_t *content,
+                           size_t i)
 {
     size_t k;
     const json_t *part;
@@ -79,21 +47,21 @@ static int anth_system_add(struct anth_req *r, struct anth_text *t, const json_t
     if (content == NULL || json_is_null(content))
         return 0;
     if (t->len > 0 && anth_text_add(t, "\n", 1) < 0)
-        return anth_oom(r);
+        return prov_pivot_oom(r);
     if (json_is_string(content))
         return anth_text_add(t, json_string_value(content), json_string_length(content)) < 0
-                   ? anth_oom(r)
+                   ? prov_pivot_oom(r)
                    : 0;
     if (!json_is_array(content))
-        return anth_bad(r, "messages[%zu].content: expected text", i);
+        return prov_pivot_bad(r, "messages[%zu].content: expected text", i);
     json_array_foreach(content, k, part)
     {
         const json_t *text = json_object_get(part, "text");
         if (!json_is_string(text))
-            return anth_bad(r, "messages[%zu].content[%zu]: only text parts are allowed here", i,
-                            k);
+            return prov_pivot_bad(r, "messages[%zu].content[%zu]: only text parts are allowed here",
+                                  i, k);
         if (anth_text_add(t, json_string_value(text), json_string_length(text)) < 0)
-            return anth_oom(r);
+            return prov_pivot_oom(r);
     }
     return 0;
 }
@@ -102,29 +70,30 @@ static int anth_system_add(struct anth_req *r, struct anth_text *t, const json_t
  * A source object for a URL: a data URI ("data:<mime>;base64,<payload>") -> base64 source; an
  * http(s) URL -> url source when allow_url. 0, -1 or PROV_E_REQUEST.
  */
-static int anth_source(struct anth_req *r, const char *u, bool allow_url, const char *where,
+static int anth_source(struct prov_pivot_req *r, const char *u, bool allow_url, const char *where,
                        json_t **out)
 {
-    const char *semi, *b64;
+    const char *type, *b64;
+    size_t tlen;
+    int rc;
 
-    if (strncmp(u, "data:", 5) == 0) {
-        semi = strchr(u + 5, ';');
-        b64 = strstr(u + 5, ";base64,");
-        if (semi == NULL || b64 == NULL || semi == u + 5)
-            return anth_bad(r, "%s: a data URI must be data:<type>;base64,<data>", where);
-        *out = json_pack("{s:s, s:s%, s:s}", "type", "base64", "media_type", u + 5,
-                         (size_t)(semi - (u + 5)), "data", b64 + 8);
-        return *out != NULL ? 0 : anth_oom(r);
+    if ((rc = prov_pivot_data_uri(r, u, where, &type, &tlen, &b64)) <= 0) {
+        if (rc < 0)
+            return rc;
+        *out =
+            json_pack("{s:s, s:s%, s:s}", "type", "base64", "media_type", type, tlen, "data", b64);
+        return *out != NULL ? 0 : prov_pivot_oom(r);
     }
     if (allow_url && (strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0)) {
         *out = json_pack("{s:s, s:s}", "type", "url", "url", u);
-        return *out != NULL ? 0 : anth_oom(r);
+        return *out != NULL ? 0 : prov_pivot_oom(r);
     }
-    return anth_bad(r, "%s: expected a %sdata URI", where, allow_url ? "http(s) URL or a " : "");
+    return prov_pivot_bad(r, "%s: expected a %sdata URI", where,
+                          allow_url ? "http(s) URL or a " : "");
 }
 
 /* One user (or tool result) content part -> an Anthropic block. 0, -1 or PROV_E_REQUEST. */
-static int anth_part(struct anth_req *r, const json_t *part, const char *where, json_t **out)
+static int anth_part(struct prov_pivot_req *r, const json_t *part, const char *where, json_t **out)
 {
     const char *type = json_string_value(json_object_get(part, "type"));
     const json_t *v, *cc;
@@ -133,45 +102,46 @@ static int anth_part(struct anth_req *r, const json_t *part, const char *where, 
 
     *out = NULL;
     if (type == NULL)
-        return anth_bad(r, "%s: a content part needs a type", where);
+        return prov_pivot_bad(r, "%s: a content part needs a type", where);
     if (strcmp(type, "text") == 0) {
         v = json_object_get(part, "text");
         if (!json_is_string(v))
-            return anth_bad(r, "%s: text must be a string", where);
+            return prov_pivot_bad(r, "%s: text must be a string", where);
         *out = json_pack("{s:s, s:O}", "type", "text", "text", v);
     } else if (strcmp(type, "image_url") == 0) {
         v = json_object_get(part, "image_url");
         if (json_is_object(v))
             v = json_object_get(v, "url");
         if (!json_is_string(v))
-            return anth_bad(r, "%s: image_url.url must be a string", where);
+            return prov_pivot_bad(r, "%s: image_url.url must be a string", where);
         if ((rc = anth_source(r, json_string_value(v), true, where, &src)) != 0)
             return rc;
         *out = json_pack("{s:s, s:o}", "type", "image", "source", src);
     } else if (strcmp(type, "file") == 0) {
         v = json_object_get(json_object_get(part, "file"), "file_data");
         if (!json_is_string(v))
-            return anth_bad(r, "%s: file parts need file.file_data (a data URI)", where);
+            return prov_pivot_bad(r, "%s: file parts need file.file_data (a data URI)", where);
         if ((rc = anth_source(r, json_string_value(v), false, where, &src)) != 0)
             return rc;
         *out = json_pack("{s:s, s:o}", "type", "document", "source", src);
     } else {
-        return anth_bad(r, "%s: content part type '%s' is not supported by Anthropic", where, type);
+        return prov_pivot_bad(r, "%s: content part type '%s' is not supported by Anthropic", where,
+                              type);
     }
     if (*out == NULL)
-        return anth_oom(r);
+        return prov_pivot_oom(r);
     /* Prompt caching marks ride along (a common extension of OpenAI parts). */
     cc = json_object_get(part, "cache_control");
     if (json_is_object(cc) && json_object_set(*out, "cache_control", (json_t *)cc) < 0) {
         json_decref(*out);
         *out = NULL;
-        return anth_oom(r);
+        return prov_pivot_oom(r);
     }
     return 0;
 }
 
 /* A content that is a string (kept) or an array of parts (-> blocks). */
-static int anth_content(struct anth_req *r, const json_t *content, size_t i, json_t **out)
+static int anth_content(struct prov_pivot_req *r, const json_t *content, size_t i, json_t **out)
 {
     char where[64];
     size_t k;
@@ -182,19 +152,19 @@ static int anth_content(struct anth_req *r, const json_t *content, size_t i, jso
     *out = NULL;
     if (json_is_string(content)) {
         *out = json_copy((json_t *)content);
-        return *out != NULL ? 0 : anth_oom(r);
+        return *out != NULL ? 0 : prov_pivot_oom(r);
     }
     if (!json_is_array(content))
-        return anth_bad(r, "messages[%zu].content must be a string or an array of parts", i);
+        return prov_pivot_bad(r, "messages[%zu].content must be a string or an array of parts", i);
     if ((*out = json_array()) == NULL)
-        return anth_oom(r);
+        return prov_pivot_oom(r);
     json_array_foreach(content, k, part)
     {
         snprintf(where, sizeof(where), "messages[%zu].content[%zu]", i, k);
-        if ((rc = anth_part(r, part, where, &b)) != 0 || anth_push(*out, b) < 0) {
+        if ((rc = anth_part(r, part, where, &b)) != 0 || prov_pivot_push(*out, b) < 0) {
             json_decref(*out);
             *out = NULL;
-            return rc != 0 ? rc : anth_oom(r);
+            return rc != 0 ? rc : prov_pivot_oom(r);
         }
     }
     return 0;
@@ -211,7 +181,7 @@ static const json_t *anth_reasoning(const json_t *m)
 }
 
 /* One assistant message -> blocks (thinking?, text..., tool_use...). */
-static int anth_assistant(struct anth_req *r, const json_t *m, size_t i, json_t *blocks)
+static int anth_assistant(struct prov_pivot_req *r, const json_t *m, size_t i, json_t *blocks)
 {
     const json_t *content = json_object_get(m, "content"),
                  *calls = json_object_get(m, "tool_calls");
@@ -223,78 +193,80 @@ static int anth_assistant(struct anth_req *r, const json_t *m, size_t i, json_t 
     sig = json_object_get(json_object_get(json_object_get(m, "extra_content"), "anthropic"),
                           "signature");
     if (reasoning != NULL && json_is_string(sig) &&
-        anth_push(blocks, json_pack("{s:s, s:O, s:O}", "type", "thinking", "thinking", reasoning,
-                                    "signature", sig)) < 0)
-        return anth_oom(r);
+        prov_pivot_push(blocks, json_pack("{s:s, s:O, s:O}", "type", "thinking", "thinking",
+                                          reasoning, "signature", sig)) < 0)
+        return prov_pivot_oom(r);
     if (json_is_string(content) && json_string_length(content) > 0) {
-        if (anth_push(blocks, json_pack("{s:s, s:O}", "type", "text", "text", content)) < 0)
-            return anth_oom(r);
+        if (prov_pivot_push(blocks, json_pack("{s:s, s:O}", "type", "text", "text", content)) < 0)
+            return prov_pivot_oom(r);
     } else if (json_is_array(content)) {
         json_array_foreach(content, k, part)
         {
             const json_t *text = json_object_get(part, "text");
             if (!json_is_string(text))
-                return anth_bad(r, "messages[%zu].content[%zu]: assistant parts must be text", i,
-                                k);
+                return prov_pivot_bad(r, "messages[%zu].content[%zu]: assistant parts must be text",
+                                      i, k);
             if (json_string_length(text) > 0 &&
-                anth_push(blocks, json_pack("{s:s, s:O}", "type", "text", "text", text)) < 0)
-                return anth_oom(r);
+                prov_pivot_push(blocks, json_pack("{s:s, s:O}", "type", "text", "text", text)) < 0)
+                return prov_pivot_oom(r);
         }
     } else if (content != NULL && !json_is_null(content) && !json_is_string(content)) {
-        return anth_bad(r, "messages[%zu].content must be a string or an array of parts", i);
+        return prov_pivot_bad(r, "messages[%zu].content must be a string or an array of parts", i);
     }
     if (calls != NULL && !json_is_null(calls) && !json_is_array(calls))
-        return anth_bad(r, "messages[%zu].tool_calls must be an array", i);
+        return prov_pivot_bad(r, "messages[%zu].tool_calls must be an array", i);
     json_array_foreach(calls, k, call)
     {
         const json_t *fn = json_object_get(call, "function"), *id = json_object_get(call, "id");
         const json_t *name = json_object_get(fn, "name"), *args = json_object_get(fn, "arguments");
         if (!json_is_string(id) || !json_is_string(name))
-            return anth_bad(r, "messages[%zu].tool_calls[%zu]: id and function.name are required",
-                            i, k);
+            return prov_pivot_bad(
+                r, "messages[%zu].tool_calls[%zu]: id and function.name are required", i, k);
         if (args == NULL || json_is_null(args) ||
             (json_is_string(args) && json_string_length(args) == 0)) {
             input = json_object();
         } else if (!json_is_string(args)) {
-            return anth_bad(r, "messages[%zu].tool_calls[%zu].function.arguments must be a string",
-                            i, k);
+            return prov_pivot_bad(
+                r, "messages[%zu].tool_calls[%zu].function.arguments must be a string", i, k);
         } else {
             input = json_loadb(json_string_value(args), json_string_length(args), 0, &je);
             if (!json_is_object(input)) {
                 json_decref(input);
-                return anth_bad(r,
-                                "messages[%zu].tool_calls[%zu].function.arguments is not a JSON "
-                                "object: Anthropic needs the tool input as an object",
-                                i, k);
+                return prov_pivot_bad(
+                    r,
+                    "messages[%zu].tool_calls[%zu].function.arguments is not a JSON "
+                    "object: Anthropic needs the tool input as an object",
+                    i, k);
             }
         }
         if (input == NULL ||
-            anth_push(blocks, json_pack("{s:s, s:O, s:O, s:o}", "type", "tool_use", "id", id,
-                                        "name", name, "input", input)) < 0)
-            return anth_oom(r);
+            prov_pivot_push(blocks, json_pack("{s:s, s:O, s:O, s:o}", "type", "tool_use", "id", id,
+                                              "name", name, "input", input)) < 0)
+            return prov_pivot_oom(r);
     }
     return 0;
 }
 
 /* One role:"tool" message -> a tool_result block. */
-static int anth_tool_result(struct anth_req *r, const json_t *m, size_t i, json_t **out)
+static int anth_tool_result(struct prov_pivot_req *r, const json_t *m, size_t i, json_t **out)
 {
     const json_t *id = json_object_get(m, "tool_call_id"), *content = json_object_get(m, "content");
     json_t *c = NULL;
     int rc;
 
     if (!json_is_string(id))
-        return anth_bad(r, "messages[%zu]: a tool message needs tool_call_id", i);
+        return prov_pivot_bad(r, "messages[%zu]: a tool message needs tool_call_id", i);
     if (content == NULL || json_is_null(content))
         c = json_string("");
     else if ((rc = anth_content(r, content, i, &c)) != 0)
         return rc;
     *out = json_pack("{s:s, s:O, s:o}", "type", "tool_result", "tool_use_id", id, "content", c);
-    return *out != NULL ? 0 : anth_oom(r);
+    return *out != NULL ? 0 : prov_pivot_oom(r);
 }
 
 /* messages -> messages + the joined system prompt. */
-static int anth_messages(struct anth_req *r, const json_t *msgs, json_t *out, struct anth_text *sys)
+static int anth_messages(struct prov_pivot_req *r, const json_t *msgs, json_t *out,
+                         struct anth_text *sys)
 {
     size_t i;
     const json_t *m;
@@ -303,21 +275,22 @@ static int anth_messages(struct anth_req *r, const json_t *msgs, json_t *out, st
     int rc;
 
     if (!json_is_array(msgs))
-        return anth_bad(r, "messages must be an array");
+        return prov_pivot_bad(r, "messages must be an array");
     json_array_foreach(msgs, i, m)
     {
         const char *role = json_string_value(json_object_get(m, "role"));
         const json_t *content = json_object_get(m, "content");
         if (role == NULL)
-            return anth_bad(r, "messages[%zu]: role is required", i);
+            return prov_pivot_bad(r, "messages[%zu]: role is required", i);
         if (strcmp(role, "tool") == 0) {
             if (results == NULL) {
                 if ((results = json_array()) == NULL ||
-                    anth_push(out, json_pack("{s:s, s:o}", "role", "user", "content", results)) < 0)
-                    return anth_oom(r);
+                    prov_pivot_push(
+                        out, json_pack("{s:s, s:o}", "role", "user", "content", results)) < 0)
+                    return prov_pivot_oom(r);
             }
-            if ((rc = anth_tool_result(r, m, i, &b)) != 0 || anth_push(results, b) < 0)
-                return rc != 0 ? rc : anth_oom(r);
+            if ((rc = anth_tool_result(r, m, i, &b)) != 0 || prov_pivot_push(results, b) < 0)
+                return rc != 0 ? rc : prov_pivot_oom(r);
             continue;
         }
         results = NULL;
@@ -326,11 +299,11 @@ static int anth_messages(struct anth_req *r, const json_t *msgs, json_t *out, st
                 return rc;
         } else if (strcmp(role, "user") == 0) {
             if ((rc = anth_content(r, content, i, &c)) != 0 ||
-                anth_push(out, json_pack("{s:s, s:o}", "role", "user", "content", c)) < 0)
-                return rc != 0 ? rc : anth_oom(r);
+                prov_pivot_push(out, json_pack("{s:s, s:o}", "role", "user", "content", c)) < 0)
+                return rc != 0 ? rc : prov_pivot_oom(r);
         } else if (strcmp(role, "assistant") == 0) {
             if ((blocks = json_array()) == NULL)
-                return anth_oom(r);
+                return prov_pivot_oom(r);
             if ((rc = anth_assistant(r, m, i, blocks)) != 0) {
                 json_decref(blocks);
                 return rc;
@@ -338,17 +311,18 @@ static int anth_messages(struct anth_req *r, const json_t *msgs, json_t *out, st
             /* Nothing to say (e.g. an empty placeholder): Anthropic rejects empty content. */
             if (json_array_size(blocks) == 0)
                 json_decref(blocks);
-            else if (anth_push(out,
-                               json_pack("{s:s, s:o}", "role", "assistant", "content", blocks)) < 0)
-                return anth_oom(r);
+            else if (prov_pivot_push(
+                         out, json_pack("{s:s, s:o}", "role", "assistant", "content", blocks)) < 0)
+                return prov_pivot_oom(r);
         } else {
-            return anth_bad(r, "messages[%zu]: role '%s' is not supported by Anthropic", i, role);
+            return prov_pivot_bad(r, "messages[%zu]: role '%s' is not supported by Anthropic", i,
+                                  role);
         }
     }
     return 0;
 }
 
-static int anth_tools(struct anth_req *r, const json_t *tools, json_t *a)
+static int anth_tools(struct prov_pivot_req *r, const json_t *tools, json_t *a)
 {
     size_t i;
     const json_t *t;
@@ -357,37 +331,31 @@ static int anth_tools(struct anth_req *r, const json_t *tools, json_t *a)
     if (tools == NULL || json_is_null(tools))
         return 0;
     if (!json_is_array(tools))
-        return anth_bad(r, "tools must be an array");
+        return prov_pivot_bad(r, "tools must be an array");
     if ((out = json_array()) == NULL || json_object_set_new(a, "tools", out) < 0)
-        return anth_oom(r);
+        return prov_pivot_oom(r);
     json_array_foreach(tools, i, t)
     {
-        const json_t *fn = json_object_get(t, "function"), *type = json_object_get(t, "type");
-        const json_t *name = json_object_get(fn, "name"),
-                     *desc = json_object_get(fn, "description");
-        const json_t *params = json_object_get(fn, "parameters");
-        if ((type != NULL &&
-             !(json_is_string(type) && strcmp(json_string_value(type), "function") == 0)) ||
-            !json_is_string(name))
-            return anth_bad(r, "tools[%zu]: expected a function tool with a name", i);
-        if (params != NULL && !json_is_null(params) && !json_is_object(params))
-            return anth_bad(r, "tools[%zu].function.parameters must be an object", i);
+        const json_t *name, *desc, *params;
+        int rc = prov_pivot_tool(r, t, i, &name, &desc, &params);
+        if (rc != 0)
+            return rc;
         schema = json_is_object(params) ? json_copy((json_t *)params) : json_object();
         /* Anthropic's input_schema must say type "object". */
         if (schema == NULL || (json_object_get(schema, "type") == NULL &&
-                               anth_set(schema, "type", json_string("object")) < 0)) {
+                               prov_pivot_set(schema, "type", json_string("object")) < 0)) {
             json_decref(schema);
-            return anth_oom(r);
+            return prov_pivot_oom(r);
         }
         if ((tool = json_pack("{s:O}", "name", name)) == NULL ||
             (json_is_string(desc) && json_object_set(tool, "description", (json_t *)desc) < 0) ||
-            anth_set(tool, "input_schema", schema) < 0 || anth_push(out, tool) < 0)
-            return anth_oom(r);
+            prov_pivot_set(tool, "input_schema", schema) < 0 || prov_pivot_push(out, tool) < 0)
+            return prov_pivot_oom(r);
     }
     return 0;
 }
 
-static int anth_tool_choice(struct anth_req *r, const json_t *req, json_t *a)
+static int anth_tool_choice(struct prov_pivot_req *r, const json_t *req, json_t *a)
 {
     const json_t *tc = json_object_get(req, "tool_choice");
     const json_t *ptc = json_object_get(req, "parallel_tool_calls");
@@ -400,52 +368,48 @@ static int anth_tool_choice(struct anth_req *r, const json_t *req, json_t *a)
         else if (strcmp(s, "required") == 0)
             out = json_pack("{s:s}", "type", "any");
         else
-            return anth_bad(r, "tool_choice '%s' is not supported (auto, required, none)", s);
+            return prov_pivot_bad(r, "tool_choice '%s' is not supported (auto, required, none)", s);
     } else if (json_is_object(tc)) {
         const json_t *name = json_object_get(json_object_get(tc, "function"), "name");
         if (!json_is_string(name))
-            return anth_bad(r, "tool_choice: expected {\"type\":\"function\",\"function\":"
-                               "{\"name\":...}}");
+            return prov_pivot_bad(r, "tool_choice: expected {\"type\":\"function\",\"function\":"
+                                     "{\"name\":...}}");
         out = json_pack("{s:s, s:O}", "type", "tool", "name", name);
     } else if (tc != NULL && !json_is_null(tc)) {
-        return anth_bad(r, "tool_choice must be a string or an object");
+        return prov_pivot_bad(r, "tool_choice must be a string or an object");
     } else if (json_is_false(ptc) && json_array_size(json_object_get(a, "tools")) > 0) {
         out = json_pack("{s:s}", "type", "auto");
     } else {
         return 0;
     }
     if (out == NULL)
-        return anth_oom(r);
+        return prov_pivot_oom(r);
     if (json_is_false(ptc) &&
         strcmp(json_string_value(json_object_get(out, "type")), "none") != 0 &&
         json_object_set_new(out, "disable_parallel_tool_use", json_true()) < 0) {
         json_decref(out);
-        return anth_oom(r);
+        return prov_pivot_oom(r);
     }
-    return anth_set(a, "tool_choice", out) < 0 ? anth_oom(r) : 0;
+    return prov_pivot_set(a, "tool_choice", out) < 0 ? prov_pivot_oom(r) : 0;
 }
 
 /* max_tokens (required by Anthropic): max_completion_tokens, else max_tokens, else the default. */
-static int anth_max_tokens(struct anth_req *r, const json_t *req, json_t *a)
+static int anth_max_tokens(struct prov_pivot_req *r, const json_t *req, json_t *a)
 {
-    const json_t *v = json_object_get(req, "max_completion_tokens");
-    const char *name = "max_completion_tokens";
+    int rc;
+    const json_t *v = prov_pivot_max_tokens(req, &rc, r->err, r->errlen);
 
-    if (v == NULL || json_is_null(v)) {
-        v = json_object_get(req, "max_tokens");
-        name = "max_tokens";
-    }
-    if (v == NULL || json_is_null(v))
-        return anth_set(a, "max_tokens", json_integer(PROV_ANTH_DEFAULT_MAX_TOKENS)) < 0
-                   ? anth_oom(r)
+    if (rc != 0)
+        return rc;
+    if (v == NULL)
+        return prov_pivot_set(a, "max_tokens", json_integer(PROV_ANTH_DEFAULT_MAX_TOKENS)) < 0
+                   ? prov_pivot_oom(r)
                    : 0;
-    if (!json_is_integer(v) || json_integer_value(v) < 1)
-        return anth_bad(r, "%s must be a positive integer", name);
-    return json_object_set(a, "max_tokens", (json_t *)v) < 0 ? anth_oom(r) : 0;
+    return json_object_set(a, "max_tokens", (json_t *)v) < 0 ? prov_pivot_oom(r) : 0;
 }
 
 /* temperature, top_p, top_k, stop, user, stream. */
-static int anth_sampling(struct anth_req *r, const json_t *req, json_t *a, bool stream)
+static int anth_sampling(struct prov_pivot_req *r, const json_t *req, json_t *a, bool stream)
 {
     static const char *const nums[] = {"temperature", "top_p", "top_k"};
     const json_t *v, *s;
@@ -457,31 +421,31 @@ static int anth_sampling(struct anth_req *r, const json_t *req, json_t *a, bool 
         if (v == NULL || json_is_null(v))
             continue;
         if (!json_is_number(v))
-            return anth_bad(r, "%s must be a number", nums[i]);
+            return prov_pivot_bad(r, "%s must be a number", nums[i]);
         if (json_object_set(a, nums[i], (json_t *)v) < 0)
-            return anth_oom(r);
+            return prov_pivot_oom(r);
     }
     v = json_object_get(req, "stop");
     if (json_is_string(v) || json_is_array(v)) {
         if ((seqs = json_array()) == NULL || json_object_set_new(a, "stop_sequences", seqs) < 0)
-            return anth_oom(r);
+            return prov_pivot_oom(r);
         if (json_is_string(v) && json_array_append(seqs, (json_t *)v) < 0)
-            return anth_oom(r);
+            return prov_pivot_oom(r);
         json_array_foreach(v, i, s)
         {
             if (!json_is_string(s))
-                return anth_bad(r, "stop[%zu] must be a string", i);
+                return prov_pivot_bad(r, "stop[%zu] must be a string", i);
             if (json_array_append(seqs, (json_t *)s) < 0)
-                return anth_oom(r);
+                return prov_pivot_oom(r);
         }
     } else if (v != NULL && !json_is_null(v)) {
-        return anth_bad(r, "stop must be a string or an array of strings");
+        return prov_pivot_bad(r, "stop must be a string or an array of strings");
     }
     v = json_object_get(req, "user");
-    if (json_is_string(v) && anth_set(a, "metadata", json_pack("{s:O}", "user_id", v)) < 0)
-        return anth_oom(r);
-    if (stream && anth_set(a, "stream", json_true()) < 0)
-        return anth_oom(r);
+    if (json_is_string(v) && prov_pivot_set(a, "metadata", json_pack("{s:O}", "user_id", v)) < 0)
+        return prov_pivot_oom(r);
+    if (stream && prov_pivot_set(a, "stream", json_true()) < 0)
+        return prov_pivot_oom(r);
     return 0;
 }
 
@@ -490,13 +454,13 @@ static json_t *anth_output_config(json_t *a)
 {
     json_t *oc = json_object_get(a, "output_config");
 
-    if (oc == NULL && anth_set(a, "output_config", json_object()) == 0)
+    if (oc == NULL && prov_pivot_set(a, "output_config", json_object()) == 0)
         oc = json_object_get(a, "output_config");
     return oc;
 }
 
 /* response_format and reasoning_effort. */
-static int anth_output(struct anth_req *r, const json_t *req, json_t *a)
+static int anth_output(struct prov_pivot_req *r, const json_t *req, json_t *a)
 {
     static const char *const efforts[][2] = {{"minimal", "low"},   {"low", "low"},
                                              {"medium", "medium"}, {"high", "high"},
@@ -509,57 +473,59 @@ static int anth_output(struct anth_req *r, const json_t *req, json_t *a)
     size_t i;
 
     if (rf != NULL && !json_is_null(rf) && type == NULL)
-        return anth_bad(r, "response_format needs a type");
+        return prov_pivot_bad(r, "response_format needs a type");
     if (type != NULL && strcmp(type, "json_schema") == 0) {
         schema = json_object_get(json_object_get(rf, "json_schema"), "schema");
         if (!json_is_object(schema))
-            return anth_bad(r, "response_format.json_schema.schema must be an object");
+            return prov_pivot_bad(r, "response_format.json_schema.schema must be an object");
         if ((oc = anth_output_config(a)) == NULL ||
-            anth_set(oc, "format",
-                     json_pack("{s:s, s:O}", "type", "json_schema", "schema", schema)) < 0)
-            return anth_oom(r);
+            prov_pivot_set(oc, "format",
+                           json_pack("{s:s, s:O}", "type", "json_schema", "schema", schema)) < 0)
+            return prov_pivot_oom(r);
     } else if (type != NULL && strcmp(type, "text") != 0) {
-        return anth_bad(r,
-                        "response_format type '%s' is not supported by Anthropic (use "
-                        "json_schema)",
-                        type);
+        return prov_pivot_bad(r,
+                              "response_format type '%s' is not supported by Anthropic (use "
+                              "json_schema)",
+                              type);
     }
     if (effort == NULL) {
         if (json_object_get(req, "reasoning_effort") != NULL &&
             !json_is_null(json_object_get(req, "reasoning_effort")))
-            return anth_bad(r, "reasoning_effort must be a string");
+            return prov_pivot_bad(r, "reasoning_effort must be a string");
         return 0;
     }
     if (strcmp(effort, "none") == 0)
-        return anth_set(a, "thinking", json_pack("{s:s}", "type", "disabled")) < 0 ? anth_oom(r)
-                                                                                   : 0;
+        return prov_pivot_set(a, "thinking", json_pack("{s:s}", "type", "disabled")) < 0
+                   ? prov_pivot_oom(r)
+                   : 0;
     for (i = 0; i < sizeof(efforts) / sizeof(efforts[0]); i++) {
         if (strcmp(effort, efforts[i][0]) != 0)
             continue;
-        if (anth_set(a, "thinking", json_pack("{s:s}", "type", "adaptive")) < 0 ||
+        if (prov_pivot_set(a, "thinking", json_pack("{s:s}", "type", "adaptive")) < 0 ||
             (oc = anth_output_config(a)) == NULL ||
-            anth_set(oc, "effort", json_string(efforts[i][1])) < 0)
-            return anth_oom(r);
+            prov_pivot_set(oc, "effort", json_string(efforts[i][1])) < 0)
+            return prov_pivot_oom(r);
         return 0;
     }
-    return anth_bad(r,
-                    "reasoning_effort '%s' is not supported (none, minimal, low, medium, high, "
-                    "xhigh, max)",
-                    effort);
+    return prov_pivot_bad(
+        r,
+        "reasoning_effort '%s' is not supported (none, minimal, low, medium, high, "
+        "xhigh, max)",
+        effort);
 }
 
 int prov_anth_request(const json_t *req, const char *model, bool stream, json_t **out, char *err,
                       size_t errlen)
 {
-    struct anth_req r = {.err = err, .errlen = errlen};
+    struct prov_pivot_req r = {.err = err, .errlen = errlen};
     struct anth_text sys = {0};
     json_t *a = json_object(), *msgs = json_array();
     int rc;
 
     *out = NULL;
-    if (a == NULL || msgs == NULL || anth_set(a, "model", json_string(model)) < 0) {
+    if (a == NULL || msgs == NULL || prov_pivot_set(a, "model", json_string(model)) < 0) {
         json_decref(msgs);
-        rc = anth_oom(&r);
+        rc = prov_pivot_oom(&r);
         goto out;
     }
     /* "system" goes before "messages" in the body, so it is set once both are known. */
@@ -567,9 +533,9 @@ int prov_anth_request(const json_t *req, const char *model, bool stream, json_t 
         json_decref(msgs);
         goto out;
     }
-    if ((sys.len > 0 && anth_set(a, "system", json_stringn(sys.p, sys.len)) < 0) ||
-        anth_set(a, "messages", msgs) < 0) {
-        rc = anth_oom(&r);
+    if ((sys.len > 0 && prov_pivot_set(a, "system", json_stringn(sys.p, sys.len)) < 0) ||
+        prov_pivot_set(a, "messages", msgs) < 0) {
+        rc = prov_pivot_oom(&r);
         goto out;
     }
     if ((rc = anth_max_tokens(&r, req, a)) != 0 || (rc = anth_sampling(&r, req, a, stream)) != 0 ||

@@ -25,7 +25,7 @@ int prov_anth_vertex_body(json_t *body, char *err, size_t errlen)
 int prov_anth_vertex_http(const struct prov_conf *pc, const char *model, bool stream,
                           const char *bearer, struct prov_http *out, char *err, size_t errlen)
 {
-    char *base, *m = NULL, *auth;
+    char *base, *m = NULL;
     size_t n;
 
     if (bearer == NULL) {
@@ -44,13 +44,6 @@ int prov_anth_vertex_http(const struct prov_conf *pc, const char *model, bool st
              stream ? "streamRawPredict" : "rawPredict");
     free(base);
     free(m);
-    n = strlen(bearer) + sizeof("Bearer ");
-    if ((auth = malloc(n)) != NULL)
-        snprintf(auth, n, "Bearer %s", bearer);
-    if (prov_http_add_owned(out, "Authorization", auth) < 0) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
     return 0;
 oom:
     free(base);

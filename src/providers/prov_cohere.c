@@ -6,7 +6,6 @@
  * parallel_tool_calls true) or refused with a 400 (n > 1, a named tool_choice,
  * parallel_tool_calls false, parts other than text and image_url).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,49 +15,21 @@
 #include "providers/prov_embed.h"
 #include "providers/prov_pivot.h"
 
-/* Where errors go while translating. */
-struct co_req {
-    char *err;
-    size_t errlen;
-};
-
-__attribute__((format(printf, 2, 3))) static int co_bad(struct co_req *r, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(r->err, r->errlen, fmt, ap);
-    va_end(ap);
-    return PROV_E_REQUEST;
-}
-
-static int co_oom(struct co_req *r)
-{
-    snprintf(r->err, r->errlen, "out of memory");
-    return -1;
-}
-
-/* Sets key to v (stolen); -1 when v is NULL or out of memory. */
-static int co_set(json_t *o, const char *key, json_t *v)
-{
-    return v == NULL || json_object_set_new(o, key, v) < 0 ? -1 : 0;
-}
-
 /* ---- Request ---- */
 
 /* A user content: a string, or text and image_url parts (kept in Cohere's own shape). */
-static int co_user_content(struct co_req *r, const json_t *content, size_t i, json_t **out)
+static int co_user_content(struct prov_pivot_req *r, const json_t *content, size_t i, json_t **out)
 {
     const json_t *part, *v;
     size_t k;
 
     *out = NULL;
     if (json_is_string(content))
-        return (*out = json_copy((json_t *)content)) != NULL ? 0 : co_oom(r);
+        return (*out = json_copy((json_t *)content)) != NULL ? 0 : prov_pivot_oom(r);
     if (!json_is_array(content))
-        return co_bad(r, "messages[%zu].content must be a string or an array of parts", i);
+        return prov_pivot_bad(r, "messages[%zu].content must be a string or an array of parts", i);
     if ((*out = json_array()) == NULL)
-        return co_oom(r);
+        return prov_pivot_oom(r);
     json_array_foreach(content, k, part)
     {
         const char *type = json_string_value(json_object_get(part, "type"));
@@ -71,27 +42,28 @@ static int co_user_content(struct co_req *r, const json_t *content, size_t i, js
             v = json_is_object(v) ? json_object_get(v, "url") : v;
             if (!json_is_string(v)) {
                 json_decref(*out);
-                return co_bad(r, "messages[%zu].content[%zu]: image_url.url must be a string", i,
-                              k);
+                return prov_pivot_bad(
+                    r, "messages[%zu].content[%zu]: image_url.url must be a string", i, k);
             }
             p = json_pack("{s:s, s:{s:O}}", "type", "image_url", "image_url", "url", v);
         } else {
             json_decref(*out);
-            return co_bad(r,
-                          "messages[%zu].content[%zu]: content part type '%s' is not supported "
-                          "by Cohere (text, image_url)",
-                          i, k, type != NULL ? type : "(none)");
+            return prov_pivot_bad(
+                r,
+                "messages[%zu].content[%zu]: content part type '%s' is not supported "
+                "by Cohere (text, image_url)",
+                i, k, type != NULL ? type : "(none)");
         }
         if (p == NULL || json_array_append_new(*out, p) < 0) {
             json_decref(*out);
-            return co_oom(r);
+            return prov_pivot_oom(r);
         }
     }
     return 0;
 }
 
 /* An assistant message: content (or, with tool calls, tool_plan) and tool_calls. */
-static int co_assistant(struct co_req *r, const json_t *m, size_t i, json_t **out)
+static int co_assistant(struct prov_pivot_req *r, const json_t *m, size_t i, json_t **out)
 {
     const json_t *calls = json_object_get(m, "tool_calls"), *call;
     json_t *text = prov_pivot_text(json_object_get(m, "content"), ""), *tc;
@@ -99,40 +71,40 @@ static int co_assistant(struct co_req *r, const json_t *m, size_t i, json_t **ou
 
     if (text == NULL || (*out = json_pack("{s:s}", "role", "assistant")) == NULL) {
         json_decref(text);
-        return co_oom(r);
+        return prov_pivot_oom(r);
     }
     if (calls != NULL && !json_is_null(calls) && !json_is_array(calls)) {
         json_decref(text);
-        return co_bad(r, "messages[%zu].tool_calls must be an array", i);
+        return prov_pivot_bad(r, "messages[%zu].tool_calls must be an array", i);
     }
     if (json_array_size(calls) == 0)
-        return co_set(*out, "content", text) < 0 ? co_oom(r) : 0;
+        return prov_pivot_set(*out, "content", text) < 0 ? prov_pivot_oom(r) : 0;
     if (json_string_length(text) == 0)
         json_decref(text);
-    else if (co_set(*out, "tool_plan", text) < 0)
-        return co_oom(r);
-    if ((tc = json_array()) == NULL || co_set(*out, "tool_calls", tc) < 0)
-        return co_oom(r);
+    else if (prov_pivot_set(*out, "tool_plan", text) < 0)
+        return prov_pivot_oom(r);
+    if ((tc = json_array()) == NULL || prov_pivot_set(*out, "tool_calls", tc) < 0)
+        return prov_pivot_oom(r);
     json_array_foreach(calls, k, call)
     {
         const json_t *fn = json_object_get(call, "function"), *id = json_object_get(call, "id");
         const json_t *name = json_object_get(fn, "name"), *args = json_object_get(fn, "arguments");
         if (!json_is_string(id) || !json_is_string(name))
-            return co_bad(r, "messages[%zu].tool_calls[%zu]: id and function.name are required", i,
-                          k);
+            return prov_pivot_bad(
+                r, "messages[%zu].tool_calls[%zu]: id and function.name are required", i, k);
         if (args != NULL && !json_is_null(args) && !json_is_string(args))
-            return co_bad(r, "messages[%zu].tool_calls[%zu].function.arguments must be a string", i,
-                          k);
+            return prov_pivot_bad(
+                r, "messages[%zu].tool_calls[%zu].function.arguments must be a string", i, k);
         if (json_array_append_new(
                 tc, json_pack("{s:O, s:s, s:{s:O, s:s}}", "id", id, "type", "function", "function",
                               "name", name, "arguments",
                               json_string_length(args) > 0 ? json_string_value(args) : "{}")) < 0)
-            return co_oom(r);
+            return prov_pivot_oom(r);
     }
     return 0;
 }
 
-static int co_messages(struct co_req *r, const json_t *msgs, json_t *out)
+static int co_messages(struct prov_pivot_req *r, const json_t *msgs, json_t *out)
 {
     const json_t *m, *content;
     json_t *c = NULL, *o = NULL;
@@ -140,13 +112,13 @@ static int co_messages(struct co_req *r, const json_t *msgs, json_t *out)
     int rc;
 
     if (!json_is_array(msgs))
-        return co_bad(r, "messages must be an array");
+        return prov_pivot_bad(r, "messages must be an array");
     json_array_foreach(msgs, i, m)
     {
         const char *role = json_string_value(json_object_get(m, "role"));
         content = json_object_get(m, "content");
         if (role == NULL)
-            return co_bad(r, "messages[%zu]: role is required", i);
+            return prov_pivot_bad(r, "messages[%zu]: role is required", i);
         if (strcmp(role, "system") == 0 || strcmp(role, "developer") == 0) {
             o = json_pack("{s:s, s:o}", "role", "system", "content",
                           prov_pivot_text(content, "\n"));
@@ -162,20 +134,21 @@ static int co_messages(struct co_req *r, const json_t *msgs, json_t *out)
             }
         } else if (strcmp(role, "tool") == 0) {
             if (!json_is_string(json_object_get(m, "tool_call_id")))
-                return co_bad(r, "messages[%zu]: a tool message needs tool_call_id", i);
+                return prov_pivot_bad(r, "messages[%zu]: a tool message needs tool_call_id", i);
             o = json_pack("{s:s, s:O, s:o}", "role", "tool", "tool_call_id",
                           json_object_get(m, "tool_call_id"), "content",
                           prov_pivot_text(content, ""));
         } else {
-            return co_bad(r, "messages[%zu]: role '%s' is not supported by Cohere", i, role);
+            return prov_pivot_bad(r, "messages[%zu]: role '%s' is not supported by Cohere", i,
+                                  role);
         }
         if (o == NULL || json_array_append_new(out, o) < 0)
-            return co_oom(r);
+            return prov_pivot_oom(r);
     }
     return 0;
 }
 
-static int co_tools(struct co_req *r, const json_t *req, json_t *body)
+static int co_tools(struct prov_pivot_req *r, const json_t *req, json_t *body)
 {
     const json_t *tools = json_object_get(req, "tools"), *t;
     const json_t *tc = json_object_get(req, "tool_choice");
@@ -185,43 +158,44 @@ static int co_tools(struct co_req *r, const json_t *req, json_t *body)
 
     if (tools != NULL && !json_is_null(tools)) {
         if (!json_is_array(tools))
-            return co_bad(r, "tools must be an array");
-        if ((out = json_array()) == NULL || co_set(body, "tools", out) < 0)
-            return co_oom(r);
+            return prov_pivot_bad(r, "tools must be an array");
+        if ((out = json_array()) == NULL || prov_pivot_set(body, "tools", out) < 0)
+            return prov_pivot_oom(r);
         json_array_foreach(tools, i, t)
         {
             const json_t *fn = json_object_get(t, "function");
             const json_t *name = json_object_get(fn, "name");
             json_t *f;
             if (!json_is_string(name))
-                return co_bad(r, "tools[%zu]: expected a function tool with a name", i);
+                return prov_pivot_bad(r, "tools[%zu]: expected a function tool with a name", i);
             if ((f = json_pack("{s:O}", "name", name)) == NULL ||
                 json_array_append_new(
                     out, json_pack("{s:s, s:o}", "type", "function", "function", f)) < 0)
-                return co_oom(r);
+                return prov_pivot_oom(r);
             if ((json_is_string(json_object_get(fn, "description")) &&
                  json_object_set(f, "description", json_object_get(fn, "description")) < 0) ||
                 (json_is_object(json_object_get(fn, "parameters")) &&
                  json_object_set(f, "parameters", json_object_get(fn, "parameters")) < 0))
-                return co_oom(r);
+                return prov_pivot_oom(r);
         }
     }
     if (json_is_object(tc))
-        return co_bad(r, "tool_choice naming a function is not supported by Cohere (use "
-                         "\"required\", \"auto\" or \"none\")");
+        return prov_pivot_bad(r, "tool_choice naming a function is not supported by Cohere (use "
+                                 "\"required\", \"auto\" or \"none\")");
     if (tc != NULL && !json_is_null(tc) && choice == NULL)
-        return co_bad(r, "tool_choice must be a string");
+        return prov_pivot_bad(r, "tool_choice must be a string");
     if (choice == NULL || strcmp(choice, "auto") == 0)
         return 0;
     if (strcmp(choice, "required") == 0)
-        return co_set(body, "tool_choice", json_string("REQUIRED")) < 0 ? co_oom(r) : 0;
+        return prov_pivot_set(body, "tool_choice", json_string("REQUIRED")) < 0 ? prov_pivot_oom(r)
+                                                                                : 0;
     if (strcmp(choice, "none") == 0)
-        return co_set(body, "tool_choice", json_string("NONE")) < 0 ? co_oom(r) : 0;
-    return co_bad(r, "tool_choice '%s' is not supported (auto, required, none)", choice);
+        return prov_pivot_set(body, "tool_choice", json_string("NONE")) < 0 ? prov_pivot_oom(r) : 0;
+    return prov_pivot_bad(r, "tool_choice '%s' is not supported (auto, required, none)", choice);
 }
 
 /* Numbers under the same or a new name, max_tokens, stop_sequences, n, parallel_tool_calls. */
-static int co_params(struct co_req *r, const json_t *req, json_t *body)
+static int co_params(struct prov_pivot_req *r, const json_t *req, json_t *body)
 {
     static const char *const nums[][2] = {{"temperature", "temperature"},
                                           {"top_p", "p"},
@@ -237,32 +211,32 @@ static int co_params(struct co_req *r, const json_t *req, json_t *body)
         if (v == NULL || json_is_null(v))
             continue;
         if (!json_is_number(v))
-            return co_bad(r, "%s must be a number", nums[i][0]);
+            return prov_pivot_bad(r, "%s must be a number", nums[i][0]);
         if (json_object_set(body, nums[i][1], (json_t *)v) < 0)
-            return co_oom(r);
+            return prov_pivot_oom(r);
     }
     v = json_object_get(req, "seed");
     if (v != NULL && !json_is_null(v) && !json_is_integer(v))
-        return co_bad(r, "seed must be an integer");
+        return prov_pivot_bad(r, "seed must be an integer");
     if (json_is_integer(v) && json_object_set(body, "seed", (json_t *)v) < 0)
-        return co_oom(r);
+        return prov_pivot_oom(r);
     v = prov_pivot_max_tokens(req, &rc, r->err, r->errlen);
     if (rc != 0 || (v != NULL && json_object_set(body, "max_tokens", (json_t *)v) < 0))
-        return rc != 0 ? rc : co_oom(r);
+        return rc != 0 ? rc : prov_pivot_oom(r);
     if ((rc = prov_pivot_stop(req, &stop, r->err, r->errlen)) != 0)
-        return rc == -1 ? co_oom(r) : rc;
-    if (stop != NULL && co_set(body, "stop_sequences", stop) < 0)
-        return co_oom(r);
+        return rc == -1 ? prov_pivot_oom(r) : rc;
+    if (stop != NULL && prov_pivot_set(body, "stop_sequences", stop) < 0)
+        return prov_pivot_oom(r);
     v = json_object_get(req, "n");
     if (json_is_integer(v) && json_integer_value(v) > 1)
-        return co_bad(r, "n > 1 is not supported by Cohere");
+        return prov_pivot_bad(r, "n > 1 is not supported by Cohere");
     if (json_is_false(json_object_get(req, "parallel_tool_calls")))
-        return co_bad(r, "parallel_tool_calls false is not supported by Cohere");
+        return prov_pivot_bad(r, "parallel_tool_calls false is not supported by Cohere");
     return 0;
 }
 
 /* response_format and reasoning_effort. */
-static int co_output(struct co_req *r, const json_t *req, json_t *body)
+static int co_output(struct prov_pivot_req *r, const json_t *req, json_t *body)
 {
     static const struct {
         const char *effort;
@@ -275,54 +249,57 @@ static int co_output(struct co_req *r, const json_t *req, json_t *body)
     const char *effort = json_string_value(re);
 
     if (rf != NULL && !json_is_null(rf) && type == NULL)
-        return co_bad(r, "response_format needs a type");
+        return prov_pivot_bad(r, "response_format needs a type");
     if (type != NULL && strcmp(type, "json_object") == 0) {
-        if (co_set(body, "response_format", json_pack("{s:s}", "type", "json_object")) < 0)
-            return co_oom(r);
+        if (prov_pivot_set(body, "response_format", json_pack("{s:s}", "type", "json_object")) < 0)
+            return prov_pivot_oom(r);
     } else if (type != NULL && strcmp(type, "json_schema") == 0) {
         schema = json_object_get(json_object_get(rf, "json_schema"), "schema");
         if (!json_is_object(schema))
-            return co_bad(r, "response_format.json_schema.schema must be an object");
-        if (co_set(body, "response_format",
-                   json_pack("{s:s, s:O}", "type", "json_object", "json_schema", schema)) < 0)
-            return co_oom(r);
+            return prov_pivot_bad(r, "response_format.json_schema.schema must be an object");
+        if (prov_pivot_set(body, "response_format",
+                           json_pack("{s:s, s:O}", "type", "json_object", "json_schema", schema)) <
+            0)
+            return prov_pivot_oom(r);
     } else if (type != NULL && strcmp(type, "text") != 0) {
-        return co_bad(r, "response_format type '%s' is not supported by Cohere", type);
+        return prov_pivot_bad(r, "response_format type '%s' is not supported by Cohere", type);
     }
     if (re == NULL || json_is_null(re))
         return 0;
     if (effort != NULL && strcmp(effort, "none") == 0)
-        return co_set(body, "thinking", json_pack("{s:s}", "type", "disabled")) < 0 ? co_oom(r) : 0;
+        return prov_pivot_set(body, "thinking", json_pack("{s:s}", "type", "disabled")) < 0
+                   ? prov_pivot_oom(r)
+                   : 0;
     for (size_t i = 0; effort != NULL && i < sizeof(budgets) / sizeof(budgets[0]); i++)
         if (strcmp(effort, budgets[i].effort) == 0)
-            return co_set(body, "thinking",
-                          json_pack("{s:s, s:i}", "type", "enabled", "token_budget",
-                                    budgets[i].budget)) < 0
-                       ? co_oom(r)
+            return prov_pivot_set(body, "thinking",
+                                  json_pack("{s:s, s:i}", "type", "enabled", "token_budget",
+                                            budgets[i].budget)) < 0
+                       ? prov_pivot_oom(r)
                        : 0;
-    return co_bad(r,
-                  "reasoning_effort must be one of none, minimal, low, medium, high, xhigh, max");
+    return prov_pivot_bad(
+        r, "reasoning_effort must be one of none, minimal, low, medium, high, xhigh, max");
 }
 
 static int co_chat_build(const struct prov_conf *pc, const struct prov_chat_in *in,
                          bool *client_usage, struct prov_http *out, char *err, size_t errlen)
 {
-    struct co_req r = {.err = err, .errlen = errlen};
+    struct prov_pivot_req r = {.err = err, .errlen = errlen};
     json_t *body = NULL, *msgs = json_array();
     int rc;
 
     *client_usage = prov_pivot_client_usage(in->req);
     if (msgs == NULL || prov_pivot_kwargs(pc, in->req, NULL) < 0 ||
         (body = json_pack("{s:s, s:O}", "model", in->model, "messages", msgs)) == NULL) {
-        rc = co_oom(&r);
+        rc = prov_pivot_oom(&r);
         goto out;
     }
     if ((rc = co_messages(&r, json_object_get(in->req, "messages"), msgs)) != 0 ||
         (rc = co_params(&r, in->req, body)) != 0 || (rc = co_tools(&r, in->req, body)) != 0 ||
         (rc = co_output(&r, in->req, body)) != 0)
         goto out;
-    if (in->stream && co_set(body, "stream", json_true()) < 0) {
-        rc = co_oom(&r);
+    if (in->stream && prov_pivot_set(body, "stream", json_true()) < 0) {
+        rc = prov_pivot_oom(&r);
         goto out;
     }
     if ((rc = prov_pivot_body(out, body, err, errlen)) == 0)
@@ -402,10 +379,10 @@ static json_t *co_message(const json_t *m)
         json_string_setn(text, json_string_value(plan), json_string_length(plan));
     if (json_object_set(msg, "content", json_string_length(text) > 0 ? text : json_null()) < 0 ||
         (json_string_length(thinking) > 0 &&
-         co_set(msg, "reasoning", json_pack("{s:O}", "content", thinking)) < 0))
+         prov_pivot_set(msg, "reasoning", json_pack("{s:O}", "content", thinking)) < 0))
         goto fail;
     if (json_array_size(calls) > 0) {
-        if ((tc = json_array()) == NULL || co_set(msg, "tool_calls", tc) < 0)
+        if ((tc = json_array()) == NULL || prov_pivot_set(msg, "tool_calls", tc) < 0)
             goto fail;
         json_array_foreach(calls, i, call)
         {
@@ -582,6 +559,7 @@ static int co_embed_build(const struct prov_conf *pc, const struct prov_chat_in 
                  *dim = json_object_get(in->req, "dimensions");
     const char *type = json_string_value(it);
     json_t *texts, *body;
+    bool built;
     bool known = false;
     int rc;
 
@@ -599,15 +577,9 @@ static int co_embed_build(const struct prov_conf *pc, const struct prov_chat_in 
         return rc;
     body = json_pack("{s:s, s:o, s:s, s:[s]}", "model", in->model, "texts", texts, "input_type",
                      type != NULL ? type : "search_document", "embedding_types", "float");
-    if (body == NULL ||
-        (json_is_integer(dim) && json_object_set(body, "output_dimension", (json_t *)dim) < 0)) {
-        json_decref(body);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    rc = prov_pivot_body(out, body, err, errlen);
-    json_decref(body);
-    return rc < 0 ? -1 : prov_pivot_http(pc, "/v2/embed", "application/json", out, err, errlen);
+    built = body != NULL && (!json_is_integer(dim) ||
+                             json_object_set(body, "output_dimension", (json_t *)dim) == 0);
+    return prov_pivot_embed_send(pc, "/v2/embed", body, built, out, err, errlen);
 }
 
 static int co_embed_reply(const char *body, size_t len, struct prov_usage *u, char **out,

@@ -67,11 +67,19 @@ int prov_http_add_owned(struct prov_http *h, const char *name, char *value)
     return 0;
 }
 
-int prov_http_add_auth(struct prov_http *h, const struct prov_conf *pc)
+/* Authorization: Bearer token. Returns 0 or -1 (out of memory or table full). */
+static int http_add_bearer(struct prov_http *h, const char *token)
 {
-    size_t n;
+    size_t n = strlen(token) + sizeof("Bearer ");
     char *v;
 
+    if ((v = malloc(n)) != NULL)
+        snprintf(v, n, "Bearer %s", token);
+    return prov_http_add_owned(h, "Authorization", v);
+}
+
+int prov_http_add_auth(struct prov_http *h, const struct prov_conf *pc)
+{
     if (pc->api_key == NULL)
         return 0;
     switch (pc->info->auth) {
@@ -82,11 +90,33 @@ int prov_http_add_auth(struct prov_http *h, const struct prov_conf *pc)
     case PROV_AUTH_GOOG:
         return prov_http_add(h, "x-goog-api-key", pc->api_key);
     default:
-        n = strlen(pc->api_key) + sizeof("Bearer ");
-        if ((v = malloc(n)) != NULL)
-            snprintf(v, n, "Bearer %s", pc->api_key);
-        return prov_http_add_owned(h, "Authorization", v);
+        return http_add_bearer(h, pc->api_key);
     }
+}
+
+int prov_no_base_url(const struct prov_conf *pc, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "provider '%s' has no base URL: set providers.%s.api_base%s%s",
+             pc->info->id, pc->info->id, pc->info->base_env != NULL ? " or " : "",
+             pc->info->base_env != NULL ? pc->info->base_env : "");
+    return -1;
+}
+
+int prov_http_std(struct prov_http *out, const struct prov_conf *pc, const char *accept,
+                  const char *bearer, char *err, size_t errlen)
+{
+    if (prov_http_add(out, "Content-Type", "application/json") < 0 ||
+        (accept != NULL && prov_http_add(out, "Accept", accept) < 0))
+        goto oom;
+    if (bearer != NULL ? http_add_bearer(out, bearer) < 0 : prov_http_add_auth(out, pc) < 0)
+        goto oom;
+    for (size_t i = 0; i < pc->nheaders; i++)
+        if (prov_http_add(out, pc->headers[i].name, pc->headers[i].value) < 0)
+            goto oom;
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
 }
 
 void prov_scrub(char *s, const char *secret)

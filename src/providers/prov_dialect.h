@@ -50,6 +50,19 @@ int prov_http_add(struct prov_http *h, const char *name, const char *value);
  */
 int prov_http_add_auth(struct prov_http *h, const struct prov_conf *pc);
 
+/* "provider 'x' has no base URL: set providers.x.api_base or <its env var>" into err; returns -1.
+ */
+int prov_no_base_url(const struct prov_conf *pc, char *err, size_t errlen);
+
+/*
+ * The headers every JSON call carries, in this order: Content-Type: application/json, Accept
+ * (when accept is not NULL), the credential (Authorization: Bearer bearer when bearer is not NULL,
+ * e.g. a Google access token; else prov_http_add_auth()), then the provider's custom headers.
+ * Returns 0, or -1 with "out of memory" in err (out of memory or table full).
+ */
+int prov_http_std(struct prov_http *out, const struct prov_conf *pc, const char *accept,
+                  const char *bearer, char *err, size_t errlen);
+
 /* The client's request, as chat_build gets it: the pivot (OpenAI chat), or for a native table
    (prov_dialect_native) the provider's own request shape. */
 struct prov_chat_in {

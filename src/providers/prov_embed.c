@@ -19,10 +19,7 @@ int prov_openai_embed_build(const struct prov_conf *pc, const struct prov_chat_i
     size_t n;
 
     if (pc->base_url == NULL) {
-        snprintf(err, errlen, "provider '%s' has no base URL: set providers.%s.api_base%s%s",
-                 pc->info->id, pc->info->id, pc->info->base_env != NULL ? " or " : "",
-                 pc->info->base_env != NULL ? pc->info->base_env : "");
-        return -1;
+        return prov_no_base_url(pc, err, errlen);
     }
     if ((body = json_deep_copy(in->req)) == NULL)
         goto oom;
@@ -42,13 +39,7 @@ int prov_openai_embed_build(const struct prov_conf *pc, const struct prov_chat_i
     if ((out->url = malloc(n)) == NULL)
         goto oom;
     snprintf(out->url, n, "%s/embeddings", pc->base_url);
-    if (prov_http_add(out, "Content-Type", "application/json") < 0 ||
-        prov_http_add_auth(out, pc) < 0)
-        goto oom;
-    for (size_t i = 0; i < pc->nheaders; i++)
-        if (prov_http_add(out, pc->headers[i].name, pc->headers[i].value) < 0)
-            goto oom;
-    return 0;
+    return prov_http_std(out, pc, NULL, NULL, err, errlen);
 oom_body:
     json_decref(body);
 oom:

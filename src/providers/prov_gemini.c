@@ -34,13 +34,10 @@ static int gem_build(const struct prov_conf *pc, bool vertex, const struct prov_
     }
     if ((rc = prov_gem_request(in->req, in->model, &body, err, errlen)) != 0)
         return rc;
-    out->body = json_dumps(body, JSON_COMPACT);
+    rc = prov_pivot_body(out, body, err, errlen);
     json_decref(body);
-    if (out->body == NULL) {
-        snprintf(err, errlen, "out of memory");
+    if (rc < 0)
         return -1;
-    }
-    out->body_len = strlen(out->body);
     return prov_gem_headers(pc, vertex, in->bearer, out, err, errlen);
 }
 
@@ -57,21 +54,6 @@ static int vertex_chat_build(const struct prov_conf *pc, const struct prov_chat_
 }
 
 /* ---- Shared reply helpers ---- */
-
-/* A new "chatcmpl-<random hex>" id into buf. */
-static void gem_new_id(char *buf, size_t len)
-{
-    static unsigned long fallback;
-    unsigned char b[12];
-
-    if (util_random(b, sizeof(b)) < 0) {
-        snprintf(buf, len, "chatcmpl-%lld%lu", (long long)time(NULL), ++fallback);
-        return;
-    }
-    snprintf(buf, len, "chatcmpl-");
-    for (size_t i = 0; i < sizeof(b) && strlen(buf) + 3 <= len; i++)
-        snprintf(buf + strlen(buf), len - strlen(buf), "%02x", b[i]);
-}
 
 static long gem_count(const json_t *o, const char *key)
 {
@@ -286,7 +268,7 @@ static int gem_chat_reply(const char *body, size_t len, struct prov_usage *u, si
         goto out;
     if ((msg = gem_message(gem_parts(j), &calls)) == NULL)
         goto out;
-    gem_new_id(id, sizeof(id));
+    prov_pivot_id(id, sizeof(id), "chatcmpl-");
     r = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:s, s:n}]}", "id", id, "object",
                   "chat.completion", "created", (json_int_t)time(NULL), "model",
                   json_is_string(json_object_get(j, "modelVersion"))
@@ -313,33 +295,6 @@ out:
 
 /* ---- Stream events (§5.4) ---- */
 
-/* Emits one chunk with this delta (stolen; NULL: the usage-only chunk) and finish reason. */
-static int gem_chunk(struct prov_stream *s, json_t *delta, const char *finish, prov_emit_fn *emit,
-                     void *arg)
-{
-    const struct prov_xlate_stream *x = &s->x;
-    json_t *c;
-    char *txt;
-    int rc;
-
-    if (delta != NULL)
-        c = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:s?}]}", "id", x->id, "object",
-                      "chat.completion.chunk", "created", (json_int_t)x->created, "model", x->model,
-                      "choices", "index", 0, "delta", delta, "finish_reason", finish);
-    else
-        c = json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", x->id, "object",
-                      "chat.completion.chunk", "created", (json_int_t)x->created, "model", x->model,
-                      "choices", "usage",
-                      gem_usage_json(&s->usage, x->cached_tokens, x->reasoning_tokens));
-    txt = c != NULL ? json_dumps(c, JSON_COMPACT) : NULL;
-    json_decref(c);
-    if (txt == NULL)
-        return -1;
-    rc = emit(NULL, txt, strlen(txt), arg);
-    free(txt);
-    return rc;
-}
-
 /* The role chunk, once, with the stream's id, created and model. */
 static int gem_begin(struct prov_stream *s, const json_t *j, prov_emit_fn *emit, void *arg)
 {
@@ -350,11 +305,11 @@ static int gem_begin(struct prov_stream *s, const json_t *j, prov_emit_fn *emit,
         return 0;
     x->started = true;
     x->created = (int64_t)time(NULL);
-    gem_new_id(x->id, sizeof(x->id));
+    prov_pivot_id(x->id, sizeof(x->id), "chatcmpl-");
     if (model != NULL && model[0] != '\0') /* else the request's model, set by the gateway */
         snprintf(x->model, sizeof(x->model), "%s", model);
-    return gem_chunk(s, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL, emit,
-                     arg);
+    return prov_pivot_chunk(s, json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL,
+                            emit, arg);
 }
 
 /* One part of a chunk: text or reasoning delta, a text part's signature, a whole tool call. */
@@ -377,25 +332,26 @@ static int gem_part_event(struct prov_stream *s, const json_t *p, prov_emit_fn *
         s->gen_bytes += strlen(args) + (json_is_string(json_object_get(fc, "name"))
                                             ? json_string_length(json_object_get(fc, "name"))
                                             : 0);
-        rc = gem_chunk(s, json_pack("{s:[o]}", "tool_calls", call), NULL, emit, arg);
+        rc = prov_pivot_chunk(s, json_pack("{s:[o]}", "tool_calls", call), NULL, emit, arg);
         if (rc == 0)
-            rc = gem_chunk(s,
-                           json_pack("{s:[{s:i, s:{s:s}}]}", "tool_calls", "index", n, "function",
-                                     "arguments", args),
-                           NULL, emit, arg);
+            rc = prov_pivot_chunk(s,
+                                  json_pack("{s:[{s:i, s:{s:s}}]}", "tool_calls", "index", n,
+                                            "function", "arguments", args),
+                                  NULL, emit, arg);
         free(args);
         return rc;
     }
     if (json_is_string(t) && json_string_length(t) > 0) {
         s->gen_bytes += json_string_length(t);
-        if ((rc = gem_chunk(s,
-                            gem_is_thought(p) ? json_pack("{s:{s:O}}", "reasoning", "content", t)
-                                              : json_pack("{s:O}", "content", t),
-                            NULL, emit, arg)) != 0)
+        if ((rc = prov_pivot_chunk(s,
+                                   gem_is_thought(p)
+                                       ? json_pack("{s:{s:O}}", "reasoning", "content", t)
+                                       : json_pack("{s:O}", "content", t),
+                                   NULL, emit, arg)) != 0)
             return rc;
     }
     if (json_is_string(sig) && !gem_is_thought(p))
-        return gem_chunk(
+        return prov_pivot_chunk(
             s, json_pack("{s:{s:{s:O}}}", "extra_content", "google", "thought_signature", sig),
             NULL, emit, arg);
     return 0;
@@ -409,9 +365,13 @@ static int gem_end(struct prov_stream *s, const char *finish, prov_emit_fn *emit
         return 0;
     s->x.finished = true;
     snprintf(s->x.finish, sizeof(s->x.finish), "%s", finish);
-    if (gem_chunk(s, json_object(), finish, emit, arg) < 0)
+    if (prov_pivot_chunk(s, json_object(), finish, emit, arg) < 0)
         return -1;
-    return s->client_usage && s->usage.seen ? gem_chunk(s, NULL, NULL, emit, arg) : 0;
+    return s->client_usage && s->usage.seen
+               ? prov_pivot_usage_chunk(
+                     s, gem_usage_json(&s->usage, s->x.cached_tokens, s->x.reasoning_tokens), emit,
+                     arg)
+               : 0;
 }
 
 static int gem_chat_event(struct prov_stream *s, const char *event, const char *data, size_t len,
@@ -464,20 +424,12 @@ static void gem_error_message(const char *body, size_t len, char *out, size_t ou
                               size_t codelen)
 {
     json_t *j = json_loadb(body, len, 0, NULL);
-    const json_t *e, *m, *st;
+    const json_t *e;
 
-    if (code != NULL && codelen > 0)
-        code[0] = '\0';
     /* The streaming endpoints without alt=sse answer errors as a one-element array. */
     e = json_object_get(json_is_array(j) ? json_array_get(j, 0) : j, "error");
-    m = json_is_string(e) ? e : json_object_get(e, "message");
-    st = json_object_get(e, "status");
-    if (code != NULL && json_is_string(st))
-        prov_copy_line(code, codelen, json_string_value(st), json_string_length(st));
-    if (json_is_string(m))
-        prov_copy_line(out, outlen, json_string_value(m), json_string_length(m));
-    else
-        prov_copy_line(out, outlen, body, len < 200 ? len : 200); /* not JSON: its start */
+    prov_pivot_error_text(body, len, json_is_string(e) ? e : json_object_get(e, "message"),
+                          json_object_get(e, "status"), out, outlen, code, codelen);
     json_decref(j);
 }
 

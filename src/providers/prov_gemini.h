@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "providers/prov_dialect.h"
+#include "providers/prov_pivot.h"
 
 #define PROV_GEM_MAX_INLINE (20L * 1024 * 1024) /* inline data, decoded bytes (§5.2) */
 #define PROV_GEM_SKIP_SIGNATURE "skip_thought_signature_validator"
@@ -24,26 +25,17 @@
  */
 int prov_gem_merge_kwargs(const json_t *kwargs, json_t *req);
 
-/* Request translation state: where errors go, and tool_call_id -> function name. */
+/* Request translation state: where errors go (prov_pivot.h), and tool_call_id -> function name. */
 struct prov_gem_req {
-    char *err;
-    size_t errlen;
+    struct prov_pivot_req e;
     json_t *names;
 };
 
-/* Puts a reason into r->err; returns PROV_E_REQUEST. */
-__attribute__((format(printf, 2, 3))) int prov_gem_bad(struct prov_gem_req *r, const char *fmt,
-                                                       ...);
-/* Puts "out of memory" into r->err; returns -1. */
-int prov_gem_oom(struct prov_gem_req *r);
-/* Appends / sets v (stolen); -1 when v is NULL or memory ran out. */
-int prov_gem_push(json_t *a, json_t *v);
-int prov_gem_set(json_t *o, const char *key, json_t *v);
 /* Whether v is absent or null. */
 bool prov_gem_absent(const json_t *v);
 
 /* tools -> tools[0].functionDeclarations and tool_choice -> toolConfig, into g (prov_gemini_gen.c).
-   0, PROV_E_REQUEST or -1 with r->err set. */
+   0, PROV_E_REQUEST or -1 with r->e.err set. */
 int prov_gem_tools(struct prov_gem_req *r, const json_t *req, json_t *g);
 
 /* The generationConfig fields of req, into gc (prov_gemini_gen.c). Same return values. */

@@ -47,13 +47,10 @@ static int gem_embed_finish(const struct prov_conf *pc, bool vertex, const struc
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    out->body = json_dumps(body, JSON_COMPACT);
+    rc = prov_pivot_body(out, body, err, errlen);
     json_decref(body);
-    if (out->body == NULL) {
-        snprintf(err, errlen, "out of memory");
+    if (rc < 0)
         return -1;
-    }
-    out->body_len = strlen(out->body);
     if ((rc = prov_gem_url(pc, vertex, in->model, verb, &out->url, err, errlen)) != 0)
         return rc;
     return prov_gem_headers(pc, vertex, in->bearer, out, err, errlen);

@@ -73,33 +73,27 @@ static int gem_function_decls(struct prov_gem_req *r, const json_t *tools, json_
     if (prov_gem_absent(tools))
         return 0;
     if (!json_is_array(tools))
-        return prov_gem_bad(r, "tools must be an array");
+        return prov_pivot_bad(&r->e, "tools must be an array");
     if (json_array_size(tools) == 0)
         return 0;
     if ((decls = json_array()) == NULL ||
-        prov_gem_set(g, "tools", json_pack("[{s:o}]", "functionDeclarations", decls)) < 0)
-        return prov_gem_oom(r);
+        prov_pivot_set(g, "tools", json_pack("[{s:o}]", "functionDeclarations", decls)) < 0)
+        return prov_pivot_oom(&r->e);
     json_array_foreach(tools, i, t)
     {
-        const json_t *fn = json_object_get(t, "function"), *type = json_object_get(t, "type");
-        const json_t *name = json_object_get(fn, "name"),
-                     *desc = json_object_get(fn, "description");
-        const json_t *params = json_object_get(fn, "parameters");
-        if ((type != NULL &&
-             !(json_is_string(type) && strcmp(json_string_value(type), "function") == 0)) ||
-            !json_is_string(name))
-            return prov_gem_bad(r, "tools[%zu]: expected a function tool with a name", i);
-        if (!prov_gem_absent(params) && !json_is_object(params))
-            return prov_gem_bad(r, "tools[%zu].function.parameters must be an object", i);
-        if ((d = json_pack("{s:O}", "name", name)) == NULL || prov_gem_push(decls, d) < 0)
-            return prov_gem_oom(r);
+        const json_t *name, *desc, *params;
+        int rc = prov_pivot_tool(&r->e, t, i, &name, &desc, &params);
+        if (rc != 0)
+            return rc;
+        if ((d = json_pack("{s:O}", "name", name)) == NULL || prov_pivot_push(decls, d) < 0)
+            return prov_pivot_oom(&r->e);
         if (json_is_string(desc) && json_object_set(d, "description", (json_t *)desc) < 0)
-            return prov_gem_oom(r);
+            return prov_pivot_oom(&r->e);
         if (!json_is_object(params) || gem_schema_is_empty(params))
             continue;
         if (json_object_set(d, gem_schema_is_json(params) ? "parametersJsonSchema" : "parameters",
                             (json_t *)params) < 0)
-            return prov_gem_oom(r);
+            return prov_pivot_oom(&r->e);
     }
     return 0;
 }
@@ -120,18 +114,20 @@ static int gem_tool_choice(struct prov_gem_req *r, const json_t *req, json_t *g)
         else if (strcmp(s, "none") == 0)
             fcc = json_pack("{s:s}", "mode", "NONE");
         else
-            return prov_gem_bad(r, "tool_choice '%s' is not supported (auto, required, none)", s);
+            return prov_pivot_bad(&r->e, "tool_choice '%s' is not supported (auto, required, none)",
+                                  s);
     } else if (json_is_object(tc)) {
         name = json_object_get(json_object_get(tc, "function"), "name");
         if (!json_is_string(name))
-            return prov_gem_bad(r, "tool_choice: expected {\"type\":\"function\",\"function\":"
-                                   "{\"name\":...}}");
+            return prov_pivot_bad(&r->e,
+                                  "tool_choice: expected {\"type\":\"function\",\"function\":"
+                                  "{\"name\":...}}");
         fcc = json_pack("{s:s, s:[O]}", "mode", "ANY", "allowedFunctionNames", name);
     } else {
-        return prov_gem_bad(r, "tool_choice must be a string or an object");
+        return prov_pivot_bad(&r->e, "tool_choice must be a string or an object");
     }
-    return prov_gem_set(g, "toolConfig", json_pack("{s:o}", "functionCallingConfig", fcc)) < 0
-               ? prov_gem_oom(r)
+    return prov_pivot_set(g, "toolConfig", json_pack("{s:o}", "functionCallingConfig", fcc)) < 0
+               ? prov_pivot_oom(&r->e)
                : 0;
 }
 
@@ -153,45 +149,46 @@ static int gem_sampling(struct prov_gem_req *r, const json_t *req, json_t *gc)
         if (prov_gem_absent(v = json_object_get(req, nums[i][0])))
             continue;
         if (!json_is_number(v))
-            return prov_gem_bad(r, "%s must be a number", nums[i][0]);
+            return prov_pivot_bad(&r->e, "%s must be a number", nums[i][0]);
         if (json_object_set(gc, nums[i][1], (json_t *)v) < 0)
-            return prov_gem_oom(r);
+            return prov_pivot_oom(&r->e);
     }
     if (prov_gem_absent(v = json_object_get(req, "max_completion_tokens"))) {
         v = json_object_get(req, "max_tokens");
         name = "max_tokens";
     }
     if (!prov_gem_absent(v) && (!json_is_integer(v) || json_integer_value(v) < 1))
-        return prov_gem_bad(r, "%s must be a positive integer", name);
+        return prov_pivot_bad(&r->e, "%s must be a positive integer", name);
     if (!prov_gem_absent(v) && json_object_set(gc, "maxOutputTokens", (json_t *)v) < 0)
-        return prov_gem_oom(r);
+        return prov_pivot_oom(&r->e);
     if (!prov_gem_absent(v = json_object_get(req, "seed"))) {
         if (!json_is_integer(v))
-            return prov_gem_bad(r, "seed must be an integer");
+            return prov_pivot_bad(&r->e, "seed must be an integer");
         if (json_object_set(gc, "seed", (json_t *)v) < 0)
-            return prov_gem_oom(r);
+            return prov_pivot_oom(&r->e);
     }
     if (!prov_gem_absent(v = json_object_get(req, "n"))) {
         if (!json_is_integer(v) || json_integer_value(v) != 1)
-            return prov_gem_bad(r, "n must be 1: Gemini replies are read one candidate at a time");
-        if (prov_gem_set(gc, "candidateCount", json_integer(1)) < 0)
-            return prov_gem_oom(r);
+            return prov_pivot_bad(&r->e,
+                                  "n must be 1: Gemini replies are read one candidate at a time");
+        if (prov_pivot_set(gc, "candidateCount", json_integer(1)) < 0)
+            return prov_pivot_oom(&r->e);
     }
     v = json_object_get(req, "stop");
     if (json_is_string(v) || json_is_array(v)) {
-        if ((seqs = json_array()) == NULL || prov_gem_set(gc, "stopSequences", seqs) < 0)
-            return prov_gem_oom(r);
+        if ((seqs = json_array()) == NULL || prov_pivot_set(gc, "stopSequences", seqs) < 0)
+            return prov_pivot_oom(&r->e);
         if (json_is_string(v) && json_array_append(seqs, (json_t *)v) < 0)
-            return prov_gem_oom(r);
+            return prov_pivot_oom(&r->e);
         json_array_foreach(v, i, s)
         {
             if (!json_is_string(s))
-                return prov_gem_bad(r, "stop[%zu] must be a string", i);
+                return prov_pivot_bad(&r->e, "stop[%zu] must be a string", i);
             if (json_array_append(seqs, (json_t *)s) < 0)
-                return prov_gem_oom(r);
+                return prov_pivot_oom(&r->e);
         }
     } else if (!prov_gem_absent(v)) {
-        return prov_gem_bad(r, "stop must be a string or an array of strings");
+        return prov_pivot_bad(&r->e, "stop must be a string or an array of strings");
     }
     return 0;
 }
@@ -227,44 +224,45 @@ static int gem_output(struct prov_gem_req *r, const json_t *req, const char *mod
     size_t i;
 
     if (!prov_gem_absent(rf) && type == NULL)
-        return prov_gem_bad(r, "response_format needs a type");
+        return prov_pivot_bad(&r->e, "response_format needs a type");
     if (type != NULL && strcmp(type, "json_schema") == 0) {
         schema = json_object_get(json_object_get(rf, "json_schema"), "schema");
         if (!json_is_object(schema))
-            return prov_gem_bad(r, "response_format.json_schema.schema must be an object");
-        if (prov_gem_set(gc, "responseMimeType", json_string("application/json")) < 0 ||
+            return prov_pivot_bad(&r->e, "response_format.json_schema.schema must be an object");
+        if (prov_pivot_set(gc, "responseMimeType", json_string("application/json")) < 0 ||
             json_object_set(gc, "responseJsonSchema", (json_t *)schema) < 0)
-            return prov_gem_oom(r);
+            return prov_pivot_oom(&r->e);
     } else if (type != NULL && strcmp(type, "json_object") == 0) {
-        if (prov_gem_set(gc, "responseMimeType", json_string("application/json")) < 0)
-            return prov_gem_oom(r);
+        if (prov_pivot_set(gc, "responseMimeType", json_string("application/json")) < 0)
+            return prov_pivot_oom(&r->e);
     } else if (type != NULL && strcmp(type, "text") != 0) {
-        return prov_gem_bad(r, "response_format type '%s' is not supported by Gemini", type);
+        return prov_pivot_bad(&r->e, "response_format type '%s' is not supported by Gemini", type);
     }
     if (prov_gem_absent(re))
         return 0;
     if ((effort = json_string_value(re)) == NULL)
-        return prov_gem_bad(r, "reasoning_effort must be a string");
+        return prov_pivot_bad(&r->e, "reasoning_effort must be a string");
     if (strcmp(effort, "none") == 0)
-        return prov_gem_set(gc, "thinkingConfig", json_pack("{s:b}", "includeThoughts", 0)) < 0
-                   ? prov_gem_oom(r)
+        return prov_pivot_set(gc, "thinkingConfig", json_pack("{s:b}", "includeThoughts", 0)) < 0
+                   ? prov_pivot_oom(&r->e)
                    : 0;
     for (i = 0; i < sizeof(efforts) / sizeof(efforts[0]); i++) {
         if (strcmp(effort, efforts[i].effort) != 0)
             continue;
-        if (prov_gem_set(gc, "thinkingConfig",
-                         gem_thinking_levels(model)
-                             ? json_pack("{s:b, s:s}", "includeThoughts", 1, "thinkingLevel",
-                                         efforts[i].level)
-                             : json_pack("{s:b, s:i}", "includeThoughts", 1, "thinkingBudget",
-                                         efforts[i].budget)) < 0)
-            return prov_gem_oom(r);
+        if (prov_pivot_set(gc, "thinkingConfig",
+                           gem_thinking_levels(model)
+                               ? json_pack("{s:b, s:s}", "includeThoughts", 1, "thinkingLevel",
+                                           efforts[i].level)
+                               : json_pack("{s:b, s:i}", "includeThoughts", 1, "thinkingBudget",
+                                           efforts[i].budget)) < 0)
+            return prov_pivot_oom(&r->e);
         return 0;
     }
-    return prov_gem_bad(r,
-                        "reasoning_effort '%s' is not supported (none, minimal, low, medium, high, "
-                        "xhigh, max)",
-                        effort);
+    return prov_pivot_bad(
+        &r->e,
+        "reasoning_effort '%s' is not supported (none, minimal, low, medium, high, "
+        "xhigh, max)",
+        effort);
 }
 
 int prov_gem_tools(struct prov_gem_req *r, const json_t *req, json_t *g)

@@ -170,29 +170,9 @@ int prov_gem_url(const struct prov_conf *pc, bool vertex, const char *model, con
 int prov_gem_headers(const struct prov_conf *pc, bool vertex, const char *bearer,
                      struct prov_http *out, char *err, size_t errlen)
 {
-    size_t n;
-    char *v;
-
     if (vertex && bearer == NULL) {
         snprintf(err, errlen, "provider 'vertexai': no Google access token for the call");
         return -1;
     }
-    if (prov_http_add(out, "content-type", "application/json") < 0)
-        goto oom;
-    if (vertex) {
-        n = strlen(bearer) + sizeof("Bearer ");
-        if ((v = malloc(n)) != NULL)
-            snprintf(v, n, "Bearer %s", bearer);
-        if (prov_http_add_owned(out, "Authorization", v) < 0)
-            goto oom;
-    } else if (prov_http_add_auth(out, pc) < 0) {
-        goto oom;
-    }
-    for (size_t i = 0; i < pc->nheaders; i++)
-        if (prov_http_add(out, pc->headers[i].name, pc->headers[i].value) < 0)
-            goto oom;
-    return 0;
-oom:
-    snprintf(err, errlen, "out of memory");
-    return -1;
+    return prov_http_std(out, pc, NULL, vertex ? bearer : NULL, err, errlen);
 }

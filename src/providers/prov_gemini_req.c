@@ -5,37 +5,10 @@
  */
 #include "providers/prov_gemini.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-int prov_gem_bad(struct prov_gem_req *r, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(r->err, r->errlen, fmt, ap);
-    va_end(ap);
-    return PROV_E_REQUEST;
-}
-
-int prov_gem_oom(struct prov_gem_req *r)
-{
-    snprintf(r->err, r->errlen, "out of memory");
-    return -1;
-}
-
-int prov_gem_push(json_t *a, json_t *v)
-{
-    return v == NULL || json_array_append_new(a, v) < 0 ? -1 : 0;
-}
-
-int prov_gem_set(json_t *o, const char *key, json_t *v)
-{
-    return v == NULL || json_object_set_new(o, key, v) < 0 ? -1 : 0;
-}
 
 bool prov_gem_absent(const json_t *v)
 {
@@ -84,17 +57,18 @@ static int gem_plain_text(struct prov_gem_req *r, const json_t *content, size_t 
     } else if (json_is_string(content)) {
         *out = json_copy((json_t *)content);
     } else if (!json_is_array(content)) {
-        return prov_gem_bad(r, "messages[%zu].content must be a string or an array of parts", i);
+        return prov_pivot_bad(&r->e, "messages[%zu].content must be a string or an array of parts",
+                              i);
     } else {
         json_array_foreach(content, k, part)
         {
             if (!json_is_string(t = json_object_get(part, "text")))
-                return prov_gem_bad(
-                    r, "messages[%zu].content[%zu]: only text parts are allowed here", i, k);
+                return prov_pivot_bad(
+                    &r->e, "messages[%zu].content[%zu]: only text parts are allowed here", i, k);
             n += json_string_length(t);
         }
         if ((p = malloc(n + 1)) == NULL)
-            return prov_gem_oom(r);
+            return prov_pivot_oom(&r->e);
         n = 0;
         json_array_foreach(content, k, part)
         {
@@ -105,7 +79,7 @@ static int gem_plain_text(struct prov_gem_req *r, const json_t *content, size_t 
         *out = json_stringn_nocheck(p, n);
         free(p);
     }
-    return *out != NULL ? 0 : prov_gem_oom(r);
+    return *out != NULL ? 0 : prov_pivot_oom(&r->e);
 }
 
 /* A MIME type for a file URL, from its extension (§5.2: image/jpeg when unknown). */
@@ -130,26 +104,25 @@ static const char *gem_guess_mime(const char *url)
 static int gem_media(struct prov_gem_req *r, const char *u, bool allow_url, const char *where,
                      json_t **out)
 {
-    const char *semi, *b64;
+    const char *type, *b64;
+    size_t tlen;
+    int rc;
 
-    if (strncmp(u, "data:", 5) == 0) {
-        semi = strchr(u + 5, ';');
-        b64 = strstr(u + 5, ";base64,");
-        if (semi == NULL || b64 == NULL || semi == u + 5)
-            return prov_gem_bad(r, "%s: a data URI must be data:<type>;base64,<data>", where);
-        if (strlen(b64 + 8) / 4 * 3 > (size_t)PROV_GEM_MAX_INLINE)
-            return prov_gem_bad(r, "%s: inline data larger than 20 MB", where);
-        *out = json_pack("{s:{s:s%, s:s}}", "inlineData", "mimeType", u + 5,
-                         (size_t)(semi - (u + 5)), "data", b64 + 8);
-        return *out != NULL ? 0 : prov_gem_oom(r);
+    if ((rc = prov_pivot_data_uri(&r->e, u, where, &type, &tlen, &b64)) <= 0) {
+        if (rc < 0)
+            return rc;
+        if (strlen(b64) / 4 * 3 > (size_t)PROV_GEM_MAX_INLINE)
+            return prov_pivot_bad(&r->e, "%s: inline data larger than 20 MB", where);
+        *out = json_pack("{s:{s:s%, s:s}}", "inlineData", "mimeType", type, tlen, "data", b64);
+        return *out != NULL ? 0 : prov_pivot_oom(&r->e);
     }
     if (allow_url && (strncmp(u, "https://", 8) == 0 || strncmp(u, "http://", 7) == 0 ||
                       strncmp(u, "gs://", 5) == 0)) {
         *out = json_pack("{s:{s:s, s:s}}", "fileData", "mimeType", gem_guess_mime(u), "fileUri", u);
-        return *out != NULL ? 0 : prov_gem_oom(r);
+        return *out != NULL ? 0 : prov_pivot_oom(&r->e);
     }
-    return prov_gem_bad(r, "%s: expected a %sdata URI", where,
-                        allow_url ? "http(s) URL or a " : "");
+    return prov_pivot_bad(&r->e, "%s: expected a %sdata URI", where,
+                          allow_url ? "http(s) URL or a " : "");
 }
 
 /* One user content part -> a Gemini part. */
@@ -160,37 +133,38 @@ static int gem_part(struct prov_gem_req *r, const json_t *part, const char *wher
 
     *out = NULL;
     if (type == NULL)
-        return prov_gem_bad(r, "%s: a content part needs a type", where);
+        return prov_pivot_bad(&r->e, "%s: a content part needs a type", where);
     if (strcmp(type, "text") == 0) {
         if (!json_is_string(v = json_object_get(part, "text")))
-            return prov_gem_bad(r, "%s: text must be a string", where);
+            return prov_pivot_bad(&r->e, "%s: text must be a string", where);
         *out = json_pack("{s:O}", "text", v);
-        return *out != NULL ? 0 : prov_gem_oom(r);
+        return *out != NULL ? 0 : prov_pivot_oom(&r->e);
     }
     if (strcmp(type, "image_url") == 0) {
         v = json_object_get(part, "image_url");
         if (json_is_object(v))
             v = json_object_get(v, "url");
         if (!json_is_string(v))
-            return prov_gem_bad(r, "%s: image_url.url must be a string", where);
+            return prov_pivot_bad(&r->e, "%s: image_url.url must be a string", where);
         return gem_media(r, json_string_value(v), true, where, out);
     }
     if (strcmp(type, "file") == 0) {
         v = json_object_get(json_object_get(part, "file"), "file_data");
         if (!json_is_string(v))
-            return prov_gem_bad(r, "%s: file parts need file.file_data (a data URI)", where);
+            return prov_pivot_bad(&r->e, "%s: file parts need file.file_data (a data URI)", where);
         return gem_media(r, json_string_value(v), false, where, out);
     }
     if (strcmp(type, "input_audio") == 0) {
         v = json_object_get(json_object_get(part, "input_audio"), "data");
         fmt = json_object_get(json_object_get(part, "input_audio"), "format");
         if (!json_is_string(v) || !json_is_string(fmt))
-            return prov_gem_bad(r, "%s: input_audio needs data and format", where);
+            return prov_pivot_bad(&r->e, "%s: input_audio needs data and format", where);
         *out = json_pack("{s:{s:s+, s:O}}", "inlineData", "mimeType", "audio/",
                          json_string_value(fmt), "data", v);
-        return *out != NULL ? 0 : prov_gem_oom(r);
+        return *out != NULL ? 0 : prov_pivot_oom(&r->e);
     }
-    return prov_gem_bad(r, "%s: content part type '%s' is not supported by Gemini", where, type);
+    return prov_pivot_bad(&r->e, "%s: content part type '%s' is not supported by Gemini", where,
+                          type);
 }
 
 /* A user content (a string or parts) -> parts. */
@@ -203,16 +177,19 @@ static int gem_user_parts(struct prov_gem_req *r, const json_t *content, size_t 
     int rc;
 
     if (json_is_string(content))
-        return prov_gem_push(parts, json_pack("{s:O}", "text", content)) < 0 ? prov_gem_oom(r) : 0;
+        return prov_pivot_push(parts, json_pack("{s:O}", "text", content)) < 0
+                   ? prov_pivot_oom(&r->e)
+                   : 0;
     if (!json_is_array(content))
-        return prov_gem_bad(r, "messages[%zu].content must be a string or an array of parts", i);
+        return prov_pivot_bad(&r->e, "messages[%zu].content must be a string or an array of parts",
+                              i);
     json_array_foreach(content, k, part)
     {
         snprintf(where, sizeof(where), "messages[%zu].content[%zu]", i, k);
         if ((rc = gem_part(r, part, where, &p)) != 0)
             return rc;
-        if (prov_gem_push(parts, p) < 0)
-            return prov_gem_oom(r);
+        if (prov_pivot_push(parts, p) < 0)
+            return prov_pivot_oom(&r->e);
     }
     return 0;
 }
@@ -232,17 +209,17 @@ static int gem_args(struct prov_gem_req *r, const json_t *args, size_t i, size_t
     *out = NULL;
     if (prov_gem_absent(args) || (json_is_string(args) && json_string_length(args) == 0)) {
         *out = json_object();
-        return *out != NULL ? 0 : prov_gem_oom(r);
+        return *out != NULL ? 0 : prov_pivot_oom(&r->e);
     }
     if (!json_is_string(args))
-        return prov_gem_bad(r, "messages[%zu].tool_calls[%zu].function.arguments must be a string",
-                            i, k);
+        return prov_pivot_bad(
+            &r->e, "messages[%zu].tool_calls[%zu].function.arguments must be a string", i, k);
     *out = json_loadb(json_string_value(args), json_string_length(args), 0, NULL);
     if (!json_is_object(*out)) {
         json_decref(*out);
         *out = NULL;
-        return prov_gem_bad(
-            r,
+        return prov_pivot_bad(
+            &r->e,
             "messages[%zu].tool_calls[%zu].function.arguments is not a JSON object: "
             "Gemini needs the call arguments as an object",
             i, k);
@@ -264,22 +241,22 @@ static int gem_assistant(struct prov_gem_req *r, const json_t *m, size_t i, json
         p = json_pack("{s:o}", "text", text);
         if (p == NULL ||
             (sig != NULL && json_object_set(p, "thoughtSignature", (json_t *)sig) < 0) ||
-            prov_gem_push(parts, p) < 0) {
+            prov_pivot_push(parts, p) < 0) {
             json_decref(p);
-            return prov_gem_oom(r);
+            return prov_pivot_oom(&r->e);
         }
     } else {
         json_decref(text);
     }
     if (!prov_gem_absent(calls) && !json_is_array(calls))
-        return prov_gem_bad(r, "messages[%zu].tool_calls must be an array", i);
+        return prov_pivot_bad(&r->e, "messages[%zu].tool_calls must be an array", i);
     json_array_foreach(calls, k, call)
     {
         const json_t *fn = json_object_get(call, "function"), *id = json_object_get(call, "id");
         const json_t *name = json_object_get(fn, "name");
         if (!json_is_string(name) || json_string_length(name) == 0)
-            return prov_gem_bad(r, "messages[%zu].tool_calls[%zu]: function.name is required", i,
-                                k);
+            return prov_pivot_bad(&r->e, "messages[%zu].tool_calls[%zu]: function.name is required",
+                                  i, k);
         if ((rc = gem_args(r, json_object_get(fn, "arguments"), i, k, &args)) != 0)
             return rc;
         p = json_pack("{s:{s:O, s:o}}", "functionCall", "name", name, "args", args);
@@ -290,10 +267,10 @@ static int gem_assistant(struct prov_gem_req *r, const json_t *m, size_t i, json
              : k == 0
                  ? json_object_set_new(p, "thoughtSignature", json_string(PROV_GEM_SKIP_SIGNATURE))
                  : 0) < 0 ||
-            prov_gem_push(parts, p) < 0 ||
+            prov_pivot_push(parts, p) < 0 ||
             (json_is_string(id) &&
              json_object_set(r->names, json_string_value(id), (json_t *)name) < 0))
-            return prov_gem_oom(r);
+            return prov_pivot_oom(&r->e);
     }
     return 0;
 }
@@ -306,12 +283,13 @@ static int gem_tool_result(struct prov_gem_req *r, const json_t *m, size_t i, js
     int rc;
 
     if (!json_is_string(id))
-        return prov_gem_bad(r, "messages[%zu]: a tool message needs tool_call_id", i);
+        return prov_pivot_bad(&r->e, "messages[%zu]: a tool message needs tool_call_id", i);
     if ((name = json_object_get(r->names, json_string_value(id))) == NULL)
-        return prov_gem_bad(r,
-                            "messages[%zu]: tool_call_id '%.64s' does not match a tool call of an "
-                            "earlier assistant message",
-                            i, json_string_value(id));
+        return prov_pivot_bad(
+            &r->e,
+            "messages[%zu]: tool_call_id '%.64s' does not match a tool call of an "
+            "earlier assistant message",
+            i, json_string_value(id));
     if ((rc = gem_plain_text(r, json_object_get(m, "content"), i, &text)) != 0)
         return rc;
     parsed = json_loadb(json_string_value(text), json_string_length(text), JSON_DECODE_ANY, NULL);
@@ -322,9 +300,9 @@ static int gem_tool_result(struct prov_gem_req *r, const json_t *m, size_t i, js
         json_decref(parsed);
     }
     json_decref(text);
-    if (prov_gem_push(parts, json_pack("{s:{s:O, s:o}}", "functionResponse", "name", name,
-                                       "response", resp)) < 0)
-        return prov_gem_oom(r);
+    if (prov_pivot_push(parts, json_pack("{s:{s:O, s:o}}", "functionResponse", "name", name,
+                                         "response", resp)) < 0)
+        return prov_pivot_oom(&r->e);
     return 0;
 }
 
@@ -347,7 +325,7 @@ static int gem_system_add(struct prov_gem_req *r, json_t **sys, const json_t *co
     na = json_string_length(*sys);
     if ((p = malloc(na + 1 + json_string_length(t) + 1)) == NULL) {
         json_decref(t);
-        return prov_gem_oom(r);
+        return prov_pivot_oom(&r->e);
     }
     memcpy(p, a, na);
     p[na] = '\n';
@@ -356,7 +334,7 @@ static int gem_system_add(struct prov_gem_req *r, json_t **sys, const json_t *co
     free(p);
     json_decref(t);
     if (joined == NULL)
-        return prov_gem_oom(r);
+        return prov_pivot_oom(&r->e);
     json_decref(*sys);
     *sys = joined;
     return 0;
@@ -368,7 +346,7 @@ static json_t *gem_content_new(json_t *contents, const char *role)
     json_t *parts = json_array();
 
     if (parts == NULL ||
-        prov_gem_push(contents, json_pack("{s:s, s:o}", "role", role, "parts", parts)) < 0)
+        prov_pivot_push(contents, json_pack("{s:s, s:o}", "role", role, "parts", parts)) < 0)
         return NULL;
     return parts;
 }
@@ -382,16 +360,16 @@ static int gem_messages(struct prov_gem_req *r, const json_t *msgs, json_t *cont
     int rc;
 
     if (!json_is_array(msgs))
-        return prov_gem_bad(r, "messages must be an array");
+        return prov_pivot_bad(&r->e, "messages must be an array");
     json_array_foreach(msgs, i, m)
     {
         const char *role = json_string_value(json_object_get(m, "role"));
         const json_t *content = json_object_get(m, "content");
         if (role == NULL)
-            return prov_gem_bad(r, "messages[%zu]: role is required", i);
+            return prov_pivot_bad(&r->e, "messages[%zu]: role is required", i);
         if (strcmp(role, "tool") == 0) {
             if (results == NULL && (results = gem_content_new(contents, "user")) == NULL)
-                return prov_gem_oom(r);
+                return prov_pivot_oom(&r->e);
             if ((rc = gem_tool_result(r, m, i, results)) != 0)
                 return rc;
             continue;
@@ -401,11 +379,11 @@ static int gem_messages(struct prov_gem_req *r, const json_t *msgs, json_t *cont
             rc = gem_system_add(r, sys, content, i);
         } else if (strcmp(role, "user") == 0) {
             if ((parts = gem_content_new(contents, "user")) == NULL)
-                return prov_gem_oom(r);
+                return prov_pivot_oom(&r->e);
             rc = gem_user_parts(r, content, i, parts);
         } else if (strcmp(role, "assistant") == 0) {
             if ((parts = json_array()) == NULL)
-                return prov_gem_oom(r);
+                return prov_pivot_oom(&r->e);
             if ((rc = gem_assistant(r, m, i, parts)) != 0) {
                 json_decref(parts);
                 return rc;
@@ -413,47 +391,48 @@ static int gem_messages(struct prov_gem_req *r, const json_t *msgs, json_t *cont
             /* Nothing to say (an empty placeholder): Gemini rejects a content without parts. */
             if (json_array_size(parts) == 0)
                 json_decref(parts);
-            else if (prov_gem_push(contents,
-                                   json_pack("{s:s, s:o}", "role", "model", "parts", parts)) < 0)
-                return prov_gem_oom(r);
+            else if (prov_pivot_push(contents,
+                                     json_pack("{s:s, s:o}", "role", "model", "parts", parts)) < 0)
+                return prov_pivot_oom(&r->e);
         } else {
-            return prov_gem_bad(r, "messages[%zu]: role '%s' is not supported by Gemini", i, role);
+            return prov_pivot_bad(&r->e, "messages[%zu]: role '%s' is not supported by Gemini", i,
+                                  role);
         }
         if (rc != 0)
             return rc;
     }
     if (json_array_size(contents) == 0)
-        return prov_gem_bad(r, "messages must hold at least one user or assistant message");
+        return prov_pivot_bad(&r->e, "messages must hold at least one user or assistant message");
     return 0;
 }
 
 int prov_gem_request(const json_t *req, const char *model, json_t **out, char *err, size_t errlen)
 {
-    struct prov_gem_req r = {.err = err, .errlen = errlen, .names = json_object()};
+    struct prov_gem_req r = {.e = {.err = err, .errlen = errlen}, .names = json_object()};
     json_t *g = json_object(), *contents = json_array(), *sys = NULL, *gc = json_object();
     int rc;
 
     *out = NULL;
     if (r.names == NULL || g == NULL || contents == NULL || gc == NULL) {
         json_decref(contents);
-        rc = prov_gem_oom(&r);
+        rc = prov_pivot_oom(&r.e);
         goto out;
     }
     if ((rc = gem_messages(&r, json_object_get(req, "messages"), contents, &sys)) != 0) {
         json_decref(contents);
         goto out;
     }
-    if (prov_gem_set(g, "contents", contents) < 0 ||
+    if (prov_pivot_set(g, "contents", contents) < 0 ||
         (sys != NULL && json_string_length(sys) > 0 &&
-         prov_gem_set(g, "systemInstruction", json_pack("{s:[{s:O}]}", "parts", "text", sys)) <
+         prov_pivot_set(g, "systemInstruction", json_pack("{s:[{s:O}]}", "parts", "text", sys)) <
              0)) {
-        rc = prov_gem_oom(&r);
+        rc = prov_pivot_oom(&r.e);
         goto out;
     }
     if ((rc = prov_gem_tools(&r, req, g)) != 0 || (rc = prov_gem_config(&r, req, model, gc)) != 0)
         goto out;
     if (json_object_size(gc) > 0 && json_object_set(g, "generationConfig", gc) < 0) {
-        rc = prov_gem_oom(&r);
+        rc = prov_pivot_oom(&r.e);
         goto out;
     }
     *out = g;

@@ -8,7 +8,6 @@
  * parallel_tool_calls. Refused (400): image URLs that are not data URIs, file parts, tool-call
  * arguments that are not a JSON object.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,47 +19,22 @@
 
 #define PROV_OLLAMA_NUM_CTX 32000 /* options.num_ctx unless configured (the reference's) */
 
-struct ol_req {
-    char *err;
-    size_t errlen;
-};
-
-__attribute__((format(printf, 2, 3))) static int ol_bad(struct ol_req *r, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(r->err, r->errlen, fmt, ap);
-    va_end(ap);
-    return PROV_E_REQUEST;
-}
-
-static int ol_oom(struct ol_req *r)
-{
-    snprintf(r->err, r->errlen, "out of memory");
-    return -1;
-}
-
-static int ol_set(json_t *o, const char *key, json_t *v)
-{
-    return v == NULL || json_object_set_new(o, key, v) < 0 ? -1 : 0;
-}
-
 /* ---- Request ---- */
 
 /* User content: texts joined with one space into "content", data-URI images into "images". */
-static int ol_user(struct ol_req *r, const json_t *content, size_t i, json_t *msg)
+static int ol_user(struct prov_pivot_req *r, const json_t *content, size_t i, json_t *msg)
 {
     json_t *images = NULL;
     const json_t *part, *u;
     const char *type, *url, *b64;
     size_t k;
 
-    if (ol_set(msg, "content", prov_pivot_text(content, " ")) < 0)
-        return ol_oom(r);
+    if (prov_pivot_set(msg, "content", prov_pivot_text(content, " ")) < 0)
+        return prov_pivot_oom(r);
     if (!json_is_array(content)) {
         if (content != NULL && !json_is_null(content) && !json_is_string(content))
-            return ol_bad(r, "messages[%zu].content must be a string or an array of parts", i);
+            return prov_pivot_bad(r, "messages[%zu].content must be a string or an array of parts",
+                                  i);
         return 0;
     }
     json_array_foreach(content, k, part)
@@ -69,29 +43,32 @@ static int ol_user(struct ol_req *r, const json_t *content, size_t i, json_t *ms
         if (type != NULL && strcmp(type, "text") == 0)
             continue;
         if (type == NULL || strcmp(type, "image_url") != 0)
-            return ol_bad(r,
-                          "messages[%zu].content[%zu]: content part type '%s' is not supported "
-                          "by Ollama (text, image_url)",
-                          i, k, type != NULL ? type : "(none)");
+            return prov_pivot_bad(
+                r,
+                "messages[%zu].content[%zu]: content part type '%s' is not supported "
+                "by Ollama (text, image_url)",
+                i, k, type != NULL ? type : "(none)");
         u = json_object_get(part, "image_url");
         url = json_string_value(json_is_object(u) ? json_object_get(u, "url") : u);
         b64 = url != NULL ? strstr(url, ";base64,") : NULL;
         if (url == NULL || strncmp(url, "data:image/", 11) != 0 || b64 == NULL)
-            return ol_bad(r,
-                          "messages[%zu].content[%zu]: Ollama takes images as data URIs only "
-                          "(data:image/<type>;base64,...)",
-                          i, k);
-        if (images == NULL && (ol_set(msg, "images", json_array()) < 0 ||
+            return prov_pivot_bad(
+                r,
+                "messages[%zu].content[%zu]: Ollama takes images as data URIs only "
+                "(data:image/<type>;base64,...)",
+                i, k);
+        if (images == NULL && (prov_pivot_set(msg, "images", json_array()) < 0 ||
                                (images = json_object_get(msg, "images")) == NULL))
-            return ol_oom(r);
+            return prov_pivot_oom(r);
         if (json_array_append_new(images, json_string(b64 + 8)) < 0)
-            return ol_oom(r);
+            return prov_pivot_oom(r);
     }
     return 0;
 }
 
 /* An assistant message: content ("" when null), thinking, tool_calls with object arguments. */
-static int ol_assistant(struct ol_req *r, const json_t *m, size_t i, json_t *msg, json_t *names)
+static int ol_assistant(struct prov_pivot_req *r, const json_t *m, size_t i, json_t *msg,
+                        json_t *names)
 {
     const json_t *calls = json_object_get(m, "tool_calls"), *call, *re;
     json_t *tc, *input;
@@ -99,21 +76,22 @@ static int ol_assistant(struct ol_req *r, const json_t *m, size_t i, json_t *msg
 
     re = json_object_get(m, "reasoning");
     re = json_is_object(re) ? json_object_get(re, "content") : re;
-    if (ol_set(msg, "content", prov_pivot_text(json_object_get(m, "content"), "")) < 0 ||
+    if (prov_pivot_set(msg, "content", prov_pivot_text(json_object_get(m, "content"), "")) < 0 ||
         (json_is_string(re) && json_object_set(msg, "thinking", (json_t *)re) < 0))
-        return ol_oom(r);
+        return prov_pivot_oom(r);
     if (calls != NULL && !json_is_null(calls) && !json_is_array(calls))
-        return ol_bad(r, "messages[%zu].tool_calls must be an array", i);
+        return prov_pivot_bad(r, "messages[%zu].tool_calls must be an array", i);
     if (json_array_size(calls) == 0)
         return 0;
-    if ((tc = json_array()) == NULL || ol_set(msg, "tool_calls", tc) < 0)
-        return ol_oom(r);
+    if ((tc = json_array()) == NULL || prov_pivot_set(msg, "tool_calls", tc) < 0)
+        return prov_pivot_oom(r);
     json_array_foreach(calls, k, call)
     {
         const json_t *fn = json_object_get(call, "function"), *id = json_object_get(call, "id");
         const json_t *name = json_object_get(fn, "name"), *args = json_object_get(fn, "arguments");
         if (!json_is_string(name))
-            return ol_bad(r, "messages[%zu].tool_calls[%zu]: function.name is required", i, k);
+            return prov_pivot_bad(r, "messages[%zu].tool_calls[%zu]: function.name is required", i,
+                                  k);
         if (args == NULL || json_is_null(args) ||
             (json_is_string(args) && json_string_length(args) == 0))
             input = json_object();
@@ -123,21 +101,22 @@ static int ol_assistant(struct ol_req *r, const json_t *m, size_t i, json_t *msg
             input = NULL;
         if (!json_is_object(input)) {
             json_decref(input);
-            return ol_bad(r,
-                          "messages[%zu].tool_calls[%zu].function.arguments is not a JSON object: "
-                          "Ollama needs the arguments as an object",
-                          i, k);
+            return prov_pivot_bad(
+                r,
+                "messages[%zu].tool_calls[%zu].function.arguments is not a JSON object: "
+                "Ollama needs the arguments as an object",
+                i, k);
         }
         if (json_array_append_new(tc, json_pack("{s:{s:O, s:o}}", "function", "name", name,
                                                 "arguments", input)) < 0 ||
             (json_is_string(id) &&
              json_object_set(names, json_string_value(id), (json_t *)name) < 0))
-            return ol_oom(r);
+            return prov_pivot_oom(r);
     }
     return 0;
 }
 
-static int ol_messages(struct ol_req *r, const json_t *msgs, json_t *out)
+static int ol_messages(struct prov_pivot_req *r, const json_t *msgs, json_t *out)
 {
     json_t *names = json_object(), *msg; /* tool_call_id -> function name */
     const json_t *m, *name;
@@ -145,9 +124,9 @@ static int ol_messages(struct ol_req *r, const json_t *msgs, json_t *out)
     int rc = 0;
 
     if (names == NULL)
-        return ol_oom(r);
+        return prov_pivot_oom(r);
     if (!json_is_array(msgs))
-        rc = ol_bad(r, "messages must be an array");
+        rc = prov_pivot_bad(r, "messages must be an array");
     json_array_foreach(msgs, i, m)
     {
         const char *role = json_string_value(json_object_get(m, "role"));
@@ -155,14 +134,14 @@ static int ol_messages(struct ol_req *r, const json_t *msgs, json_t *out)
         if (rc != 0)
             break;
         if (role == NULL) {
-            rc = ol_bad(r, "messages[%zu]: role is required", i);
+            rc = prov_pivot_bad(r, "messages[%zu]: role is required", i);
             break;
         }
         if (strcmp(role, "developer") == 0)
             role = "system";
         if ((msg = json_pack("{s:s}", "role", role)) == NULL ||
             json_array_append_new(out, msg) < 0) {
-            rc = ol_oom(r);
+            rc = prov_pivot_oom(r);
             break;
         }
         if (strcmp(role, "user") == 0) {
@@ -170,21 +149,22 @@ static int ol_messages(struct ol_req *r, const json_t *msgs, json_t *out)
         } else if (strcmp(role, "assistant") == 0) {
             rc = ol_assistant(r, m, i, msg, names);
         } else if (strcmp(role, "system") == 0 || strcmp(role, "tool") == 0) {
-            if (ol_set(msg, "content", prov_pivot_text(json_object_get(m, "content"), "\n")) < 0)
-                rc = ol_oom(r);
+            if (prov_pivot_set(msg, "content",
+                               prov_pivot_text(json_object_get(m, "content"), "\n")) < 0)
+                rc = prov_pivot_oom(r);
             name = id != NULL ? json_object_get(names, id) : NULL;
             if (rc == 0 && strcmp(role, "tool") == 0 && name != NULL &&
                 json_object_set(msg, "tool_name", (json_t *)name) < 0)
-                rc = ol_oom(r);
+                rc = prov_pivot_oom(r);
         } else {
-            rc = ol_bad(r, "messages[%zu]: role '%s' is not supported by Ollama", i, role);
+            rc = prov_pivot_bad(r, "messages[%zu]: role '%s' is not supported by Ollama", i, role);
         }
     }
     json_decref(names);
     return rc;
 }
 
-static int ol_tools(struct ol_req *r, const json_t *req, json_t *body)
+static int ol_tools(struct prov_pivot_req *r, const json_t *req, json_t *body)
 {
     const json_t *tools = json_object_get(req, "tools"), *t;
     const char *choice = json_string_value(json_object_get(req, "tool_choice"));
@@ -194,14 +174,14 @@ static int ol_tools(struct ol_req *r, const json_t *req, json_t *body)
     if (tools == NULL || json_is_null(tools) || (choice != NULL && strcmp(choice, "none") == 0))
         return 0;
     if (!json_is_array(tools))
-        return ol_bad(r, "tools must be an array");
-    if ((out = json_array()) == NULL || ol_set(body, "tools", out) < 0)
-        return ol_oom(r);
+        return prov_pivot_bad(r, "tools must be an array");
+    if ((out = json_array()) == NULL || prov_pivot_set(body, "tools", out) < 0)
+        return prov_pivot_oom(r);
     json_array_foreach(tools, i, t)
     {
         const json_t *fn = json_object_get(t, "function");
         if (!json_is_string(json_object_get(fn, "name")))
-            return ol_bad(r, "tools[%zu]: expected a function tool with a name", i);
+            return prov_pivot_bad(r, "tools[%zu]: expected a function tool with a name", i);
         if ((f = json_pack("{s:O}", "name", json_object_get(fn, "name"))) == NULL ||
             json_array_append_new(out, json_pack("{s:s, s:o}", "type", "function", "function", f)) <
                 0 ||
@@ -209,13 +189,14 @@ static int ol_tools(struct ol_req *r, const json_t *req, json_t *body)
              json_object_set(f, "description", json_object_get(fn, "description")) < 0) ||
             (json_is_object(json_object_get(fn, "parameters")) &&
              json_object_set(f, "parameters", json_object_get(fn, "parameters")) < 0))
-            return ol_oom(r);
+            return prov_pivot_oom(r);
     }
     return 0;
 }
 
 /* options: sampling numbers, seed, stop, num_predict, num_ctx. */
-static int ol_options(struct ol_req *r, const struct prov_conf *pc, const json_t *req, json_t *body)
+static int ol_options(struct prov_pivot_req *r, const struct prov_conf *pc, const json_t *req,
+                      json_t *body)
 {
     static const char *const nums[] = {"temperature",       "top_p", "top_k", "presence_penalty",
                                        "frequency_penalty", "seed"};
@@ -223,30 +204,30 @@ static int ol_options(struct ol_req *r, const struct prov_conf *pc, const json_t
     json_t *o = json_object(), *stop;
     int rc;
 
-    if (o == NULL || ol_set(body, "options", o) < 0)
-        return ol_oom(r);
+    if (o == NULL || prov_pivot_set(body, "options", o) < 0)
+        return prov_pivot_oom(r);
     for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
         v = json_object_get(req, nums[i]);
         if (v == NULL || json_is_null(v))
             continue;
         if (!json_is_number(v))
-            return ol_bad(r, "%s must be a number", nums[i]);
+            return prov_pivot_bad(r, "%s must be a number", nums[i]);
         if (json_object_set(o, nums[i], (json_t *)v) < 0)
-            return ol_oom(r);
+            return prov_pivot_oom(r);
     }
     v = prov_pivot_max_tokens(req, &rc, r->err, r->errlen);
     if (rc != 0 || (v != NULL && json_object_set(o, "num_predict", (json_t *)v) < 0))
-        return rc != 0 ? rc : ol_oom(r);
+        return rc != 0 ? rc : prov_pivot_oom(r);
     if ((rc = prov_pivot_stop(req, &stop, r->err, r->errlen)) != 0)
-        return rc == -1 ? ol_oom(r) : rc;
-    if (stop != NULL && ol_set(o, "stop", stop) < 0)
-        return ol_oom(r);
+        return rc == -1 ? prov_pivot_oom(r) : rc;
+    if (stop != NULL && prov_pivot_set(o, "stop", stop) < 0)
+        return prov_pivot_oom(r);
     if (ctx == NULL) {
-        if (ol_set(o, "num_ctx", json_integer(PROV_OLLAMA_NUM_CTX)) < 0)
-            return ol_oom(r);
+        if (prov_pivot_set(o, "num_ctx", json_integer(PROV_OLLAMA_NUM_CTX)) < 0)
+            return prov_pivot_oom(r);
     } else if (json_is_integer(ctx) && json_integer_value(ctx) > 0) {
         if (json_object_set(o, "num_ctx", (json_t *)ctx) < 0)
-            return ol_oom(r);
+            return prov_pivot_oom(r);
     } else if (!json_is_null(ctx) && !(json_is_integer(ctx) && json_integer_value(ctx) == 0)) {
         snprintf(r->err, r->errlen,
                  "providers.%s.num_ctx must be a positive integer (0 or null: Ollama's default)",
@@ -257,7 +238,8 @@ static int ol_options(struct ol_req *r, const struct prov_conf *pc, const json_t
 }
 
 /* format (response_format), think (reasoning_effort), keep_alive (config). */
-static int ol_output(struct ol_req *r, const struct prov_conf *pc, const json_t *req, json_t *body)
+static int ol_output(struct prov_pivot_req *r, const struct prov_conf *pc, const json_t *req,
+                     json_t *body)
 {
     static const char *const efforts[][2] = {{"minimal", "low"},   {"low", "low"},
                                              {"medium", "medium"}, {"high", "high"},
@@ -269,45 +251,46 @@ static int ol_output(struct ol_req *r, const struct prov_conf *pc, const json_t 
     const json_t *ka = json_object_get(pc->kwargs, "keep_alive");
 
     if (rf != NULL && !json_is_null(rf) && type == NULL)
-        return ol_bad(r, "response_format needs a type");
+        return prov_pivot_bad(r, "response_format needs a type");
     if (type != NULL && strcmp(type, "json_object") == 0) {
-        if (ol_set(body, "format", json_string("json")) < 0)
-            return ol_oom(r);
+        if (prov_pivot_set(body, "format", json_string("json")) < 0)
+            return prov_pivot_oom(r);
     } else if (type != NULL && strcmp(type, "json_schema") == 0) {
         schema = json_object_get(json_object_get(rf, "json_schema"), "schema");
         if (!json_is_object(schema))
-            return ol_bad(r, "response_format.json_schema.schema must be an object");
+            return prov_pivot_bad(r, "response_format.json_schema.schema must be an object");
         if (json_object_set(body, "format", (json_t *)schema) < 0)
-            return ol_oom(r);
+            return prov_pivot_oom(r);
     } else if (type != NULL && strcmp(type, "text") != 0) {
-        return ol_bad(r, "response_format type '%s' is not supported by Ollama", type);
+        return prov_pivot_bad(r, "response_format type '%s' is not supported by Ollama", type);
     }
     if ((json_is_string(ka) || json_is_integer(ka)) &&
         json_object_set(body, "keep_alive", (json_t *)ka) < 0)
-        return ol_oom(r);
+        return prov_pivot_oom(r);
     if (re == NULL || json_is_null(re))
         return 0;
     if (effort != NULL && strcmp(effort, "none") == 0)
-        return ol_set(body, "think", json_false()) < 0 ? ol_oom(r) : 0;
+        return prov_pivot_set(body, "think", json_false()) < 0 ? prov_pivot_oom(r) : 0;
     for (size_t i = 0; effort != NULL && i < sizeof(efforts) / sizeof(efforts[0]); i++)
         if (strcmp(effort, efforts[i][0]) == 0)
-            return ol_set(body, "think", json_string(efforts[i][1])) < 0 ? ol_oom(r) : 0;
-    return ol_bad(r,
-                  "reasoning_effort must be one of none, minimal, low, medium, high, xhigh, max");
+            return prov_pivot_set(body, "think", json_string(efforts[i][1])) < 0 ? prov_pivot_oom(r)
+                                                                                 : 0;
+    return prov_pivot_bad(
+        r, "reasoning_effort must be one of none, minimal, low, medium, high, xhigh, max");
 }
 
 static int ol_chat_build(const struct prov_conf *pc, const struct prov_chat_in *in,
                          bool *client_usage, struct prov_http *out, char *err, size_t errlen)
 {
     static const char *const skip[] = {"num_ctx", "keep_alive", NULL};
-    struct ol_req r = {.err = err, .errlen = errlen};
+    struct prov_pivot_req r = {.err = err, .errlen = errlen};
     json_t *body, *msgs;
     int rc;
 
     *client_usage = prov_pivot_client_usage(in->req);
     body = json_pack("{s:s, s:[], s:b}", "model", in->model, "messages", "stream", in->stream);
     if (body == NULL || prov_pivot_kwargs(pc, in->req, skip) < 0) {
-        rc = ol_oom(&r);
+        rc = prov_pivot_oom(&r);
         goto out;
     }
     msgs = json_object_get(body, "messages");
@@ -405,11 +388,11 @@ static json_t *ol_message(const json_t *m)
     }
     if (json_object_set_new(msg, "content", c[0] != '\0' ? json_string(c) : json_null()) < 0 ||
         (reasoning != NULL &&
-         ol_set(msg, "reasoning", json_pack("{s:o}", "content", reasoning)) < 0))
+         prov_pivot_set(msg, "reasoning", json_pack("{s:o}", "content", reasoning)) < 0))
         goto fail;
     if (json_array_size(calls) == 0)
         return msg;
-    if ((tc = json_array()) == NULL || ol_set(msg, "tool_calls", tc) < 0)
+    if ((tc = json_array()) == NULL || prov_pivot_set(msg, "tool_calls", tc) < 0)
         goto fail;
     json_array_foreach(calls, i, call)
     {
@@ -539,20 +522,15 @@ static int ol_embed_build(const struct prov_conf *pc, const struct prov_chat_in 
 {
     const json_t *dim = json_object_get(in->req, "dimensions");
     json_t *texts, *body;
+    bool built;
     int rc;
 
     if ((texts = prov_pivot_embed_texts(in->req, &rc, err, errlen)) == NULL)
         return rc;
     body = json_pack("{s:s, s:o}", "model", in->model, "input", texts);
-    if (body == NULL ||
-        (json_is_integer(dim) && json_object_set(body, "dimensions", (json_t *)dim) < 0)) {
-        json_decref(body);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    rc = prov_pivot_body(out, body, err, errlen);
-    json_decref(body);
-    return rc < 0 ? -1 : prov_pivot_http(pc, "/api/embed", "application/json", out, err, errlen);
+    built = body != NULL &&
+            (!json_is_integer(dim) || json_object_set(body, "dimensions", (json_t *)dim) == 0);
+    return prov_pivot_embed_send(pc, "/api/embed", body, built, out, err, errlen);
 }
 
 static int ol_embed_reply(const char *body, size_t len, struct prov_usage *u, char **out,

@@ -765,10 +765,7 @@ static int openai_chat_build(const struct prov_conf *pc, const struct prov_chat_
 
     *client_usage = false;
     if (pc->base_url == NULL) {
-        snprintf(err, errlen, "provider '%s' has no base URL: set providers.%s.api_base%s%s",
-                 pc->info->id, pc->info->id, pc->info->base_env != NULL ? " or " : "",
-                 pc->info->base_env != NULL ? pc->info->base_env : "");
-        return -1;
+        return prov_no_base_url(pc, err, errlen);
     }
     out->body = oa_body_splice(pc, in, &out->body_len);
     if (out->body == NULL && oa_body_tree(pc, in, client_usage, out, err, errlen) < 0)
@@ -777,18 +774,14 @@ static int openai_chat_build(const struct prov_conf *pc, const struct prov_chat_
     if ((out->url = malloc(n)) == NULL)
         goto oom;
     snprintf(out->url, n, "%s/chat/completions", pc->base_url);
-    if (prov_http_add(out, "Content-Type", "application/json") < 0 ||
-        prov_http_add(out, "Accept", in->stream ? "text/event-stream" : "application/json") < 0)
-        goto oom;
-    if (prov_http_add_auth(out, pc) < 0)
-        goto oom;
-    /* The any-llm "gateway" provider is another gateway: it reads AnyLLM-Key too. */
+    if (prov_http_std(out, pc, in->stream ? "text/event-stream" : "application/json", NULL, err,
+                      errlen) < 0)
+        return -1;
+    /* The any-llm "gateway" provider is another gateway: it reads AnyLLM-Key too (the same value
+       as its Authorization header, the third one). */
     if (pc->api_key != NULL && strcmp(pc->info->id, "gateway") == 0 &&
-        prov_http_add(out, "AnyLLM-Key", out->headers[out->nheaders - 1].value) < 0)
+        prov_http_add(out, "AnyLLM-Key", out->headers[2].value) < 0)
         goto oom;
-    for (size_t i = 0; i < pc->nheaders; i++)
-        if (prov_http_add(out, pc->headers[i].name, pc->headers[i].value) < 0)
-            goto oom;
     return 0;
 oom:
     snprintf(err, errlen, "out of memory");

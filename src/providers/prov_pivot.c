@@ -3,6 +3,7 @@
  */
 #include "providers/prov_pivot.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,66 @@
 #include "providers/prov_embed.h"
 #include "util.h"
 
+int prov_pivot_bad(struct prov_pivot_req *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(r->err, r->errlen, fmt, ap);
+    va_end(ap);
+    return PROV_E_REQUEST;
+}
+
+int prov_pivot_oom(struct prov_pivot_req *r)
+{
+    snprintf(r->err, r->errlen, "out of memory");
+    return -1;
+}
+
+int prov_pivot_set(json_t *o, const char *key, json_t *v)
+{
+    return v == NULL || json_object_set_new(o, key, v) < 0 ? -1 : 0;
+}
+
+int prov_pivot_push(json_t *a, json_t *v)
+{
+    return v == NULL || json_array_append_new(a, v) < 0 ? -1 : 0;
+}
+
+int prov_pivot_tool(struct prov_pivot_req *r, const json_t *t, size_t i, const json_t **name,
+                    const json_t **desc, const json_t **params)
+{
+    const json_t *fn = json_object_get(t, "function"), *type = json_object_get(t, "type");
+
+    *name = json_object_get(fn, "name");
+    *desc = json_object_get(fn, "description");
+    *params = json_object_get(fn, "parameters");
+    if ((type != NULL &&
+         !(json_is_string(type) && strcmp(json_string_value(type), "function") == 0)) ||
+        !json_is_string(*name))
+        return prov_pivot_bad(r, "tools[%zu]: expected a function tool with a name", i);
+    if (*params != NULL && !json_is_null(*params) && !json_is_object(*params))
+        return prov_pivot_bad(r, "tools[%zu].function.parameters must be an object", i);
+    return 0;
+}
+
+int prov_pivot_data_uri(struct prov_pivot_req *r, const char *u, const char *where,
+                        const char **type, size_t *type_len, const char **b64)
+{
+    const char *semi, *p;
+
+    if (strncmp(u, "data:", 5) != 0)
+        return 1;
+    semi = strchr(u + 5, ';');
+    p = strstr(u + 5, ";base64,");
+    if (semi == NULL || p == NULL || semi == u + 5)
+        return prov_pivot_bad(r, "%s: a data URI must be data:<type>;base64,<data>", where);
+    *type = u + 5;
+    *type_len = (size_t)(semi - (u + 5));
+    *b64 = p + 8;
+    return 0;
+}
+
 int prov_pivot_http(const struct prov_conf *pc, const char *path, const char *accept,
                     struct prov_http *out, char *err, size_t errlen)
 {
@@ -18,24 +79,14 @@ int prov_pivot_http(const struct prov_conf *pc, const char *path, const char *ac
     size_t n;
 
     if (pc->base_url == NULL || pc->base_url[0] == '\0') {
-        snprintf(err, errlen, "provider '%s' has no base URL: set providers.%s.api_base%s%s",
-                 pc->info->id, pc->info->id, pc->info->base_env != NULL ? " or " : "",
-                 pc->info->base_env != NULL ? pc->info->base_env : "");
-        return -1;
+        return prov_no_base_url(pc, err, errlen);
     }
     scheme = strstr(pc->base_url, "://") != NULL ? "" : "http://";
     n = strlen(scheme) + strlen(pc->base_url) + strlen(path) + 1;
     if ((out->url = malloc(n)) == NULL)
         goto oom;
     snprintf(out->url, n, "%s%s%s", scheme, pc->base_url, path);
-    if (prov_http_add(out, "Content-Type", "application/json") < 0 ||
-        (accept != NULL && prov_http_add(out, "Accept", accept) < 0) ||
-        prov_http_add_auth(out, pc) < 0)
-        goto oom;
-    for (size_t i = 0; i < pc->nheaders; i++)
-        if (prov_http_add(out, pc->headers[i].name, pc->headers[i].value) < 0)
-            goto oom;
-    return 0;
+    return prov_http_std(out, pc, accept, NULL, err, errlen);
 oom:
     snprintf(err, errlen, "out of memory");
     return -1;
@@ -49,6 +100,21 @@ int prov_pivot_body(struct prov_http *out, const json_t *body, char *err, size_t
     }
     out->body_len = strlen(out->body);
     return 0;
+}
+
+int prov_pivot_embed_send(const struct prov_conf *pc, const char *path, json_t *body, bool built,
+                          struct prov_http *out, char *err, size_t errlen)
+{
+    int rc;
+
+    if (body == NULL || !built) {
+        json_decref(body);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    rc = prov_pivot_body(out, body, err, errlen);
+    json_decref(body);
+    return rc < 0 ? -1 : prov_pivot_http(pc, path, "application/json", out, err, errlen);
 }
 
 int prov_pivot_kwargs(const struct prov_conf *pc, json_t *req, const char *const *skip)
@@ -210,17 +276,21 @@ out:
     return text;
 }
 
-int prov_pivot_chunk(struct prov_stream *s, json_t *delta, const char *finish, prov_emit_fn *emit,
-                     void *arg)
+int prov_pivot_chunk_of(const char *id, int64_t created, const char *model, json_t *delta,
+                        const char *finish, json_t *usage, prov_emit_fn *emit, void *arg)
 {
-    const struct prov_xlate_stream *x = &s->x;
     json_t *c;
     char *txt;
     int rc;
 
-    c = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:s?}]}", "id", x->id, "object",
-                  "chat.completion.chunk", "created", (json_int_t)x->created, "model", x->model,
-                  "choices", "index", 0, "delta", delta, "finish_reason", finish);
+    if (delta != NULL)
+        c = json_pack("{s:s, s:s, s:I, s:s, s:[{s:i, s:o, s:s?}]}", "id", id, "object",
+                      "chat.completion.chunk", "created", (json_int_t)created, "model", model,
+                      "choices", "index", 0, "delta", delta, "finish_reason", finish);
+    else
+        c = json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", id, "object",
+                      "chat.completion.chunk", "created", (json_int_t)created, "model", model,
+                      "choices", "usage", usage);
     txt = c != NULL ? json_dumps(c, JSON_COMPACT) : NULL;
     json_decref(c);
     if (txt == NULL)
@@ -228,6 +298,21 @@ int prov_pivot_chunk(struct prov_stream *s, json_t *delta, const char *finish, p
     rc = emit(NULL, txt, strlen(txt), arg);
     free(txt);
     return rc;
+}
+
+int prov_pivot_chunk(struct prov_stream *s, json_t *delta, const char *finish, prov_emit_fn *emit,
+                     void *arg)
+{
+    if (delta == NULL)
+        return -1;
+    return prov_pivot_chunk_of(s->x.id, s->x.created, s->x.model, delta, finish, NULL, emit, arg);
+}
+
+int prov_pivot_usage_chunk(struct prov_stream *s, json_t *usage, prov_emit_fn *emit, void *arg)
+{
+    if (usage == NULL)
+        return -1;
+    return prov_pivot_chunk_of(s->x.id, s->x.created, s->x.model, NULL, NULL, usage, emit, arg);
 }
 
 int prov_pivot_begin(struct prov_stream *s, const char *id, const char *model, int64_t created,
@@ -304,9 +389,6 @@ int prov_pivot_tool_args(struct prov_stream *s, const char *args, size_t len, pr
 int prov_pivot_end(struct prov_stream *s, const char *finish, prov_emit_fn *emit, void *arg)
 {
     struct prov_xlate_stream *x = &s->x;
-    json_t *c;
-    char *txt;
-    int rc;
 
     s->done = true;
     if (!x->finished) {
@@ -318,16 +400,7 @@ int prov_pivot_end(struct prov_stream *s, const char *finish, prov_emit_fn *emit
     }
     if (!s->client_usage || !s->usage.seen)
         return 0;
-    c = json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", x->id, "object", "chat.completion.chunk",
-                  "created", (json_int_t)x->created, "model", x->model, "choices", "usage",
-                  prov_pivot_usage_json(&s->usage));
-    txt = c != NULL ? json_dumps(c, JSON_COMPACT) : NULL;
-    json_decref(c);
-    if (txt == NULL)
-        return -1;
-    rc = emit(NULL, txt, strlen(txt), arg);
-    free(txt);
-    return rc;
+    return prov_pivot_usage_chunk(s, prov_pivot_usage_json(&s->usage), emit, arg);
 }
 
 void prov_pivot_fail(struct prov_stream *s, const json_t *msg, const char *fallback)

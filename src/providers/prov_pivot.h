@@ -15,6 +15,39 @@
 
 #include "providers/prov_dialect.h"
 
+/* Where a request translation puts its one-line reason (the caller's err buffer). */
+struct prov_pivot_req {
+    char *err;
+    size_t errlen;
+};
+
+/* Puts the reason into r->err; returns PROV_E_REQUEST (the client's fault, 400). */
+__attribute__((format(printf, 2, 3))) int prov_pivot_bad(struct prov_pivot_req *r, const char *fmt,
+                                                         ...);
+
+/* Puts "out of memory" into r->err; returns -1. */
+int prov_pivot_oom(struct prov_pivot_req *r);
+
+/* Sets key to / appends v (stolen); -1 when v is NULL or out of memory (v is released). */
+int prov_pivot_set(json_t *o, const char *key, json_t *v);
+int prov_pivot_push(json_t *a, json_t *v);
+
+/*
+ * tools[i] (t) as a function tool: its function's name (a string), description and parameters
+ * (borrowed, NULL when absent). Returns 0, or PROV_E_REQUEST in r->err when t is not a function
+ * tool with a name or its parameters are neither absent, null nor an object.
+ */
+int prov_pivot_tool(struct prov_pivot_req *r, const json_t *t, size_t i, const json_t **name,
+                    const json_t **desc, const json_t **params);
+
+/*
+ * A data URI "data:<type>;base64,<data>" at u: its type (*type_len bytes at *type, not
+ * NUL-terminated) and payload (*b64). Returns 0; 1 when u is not a data URI; PROV_E_REQUEST with
+ * "<where>: a data URI must be ..." in r->err when it is one without a type or base64 payload.
+ */
+int prov_pivot_data_uri(struct prov_pivot_req *r, const char *u, const char *where,
+                        const char **type, size_t *type_len, const char **b64);
+
 /*
  * The request line and headers: url = base + path (base gets "http://" when it has no scheme,
  * as OLLAMA_HOST may say "host:port"), Content-Type and Accept (accept may be NULL), the
@@ -23,6 +56,13 @@
  */
 int prov_pivot_http(const struct prov_conf *pc, const char *path, const char *accept,
                     struct prov_http *out, char *err, size_t errlen);
+
+/*
+ * An embeddings call: body (stolen; NULL, or built false, means building it ran out of memory)
+ * serialised and sent to base + path as JSON (prov_pivot_http). Returns 0 or -1 (reason in err).
+ */
+int prov_pivot_embed_send(const struct prov_conf *pc, const char *path, json_t *body, bool built,
+                          struct prov_http *out, char *err, size_t errlen);
 
 /* Serialises body (borrowed) into out->body. Returns 0 or -1 (out of memory, in err). */
 int prov_pivot_body(struct prov_http *out, const json_t *body, char *err, size_t errlen);
@@ -83,6 +123,15 @@ char *prov_pivot_reply(const char *id, const char *model, int64_t created, json_
 int prov_pivot_begin(struct prov_stream *s, const char *id, const char *model, int64_t created,
                      prov_emit_fn *emit, void *arg);
 
+/*
+ * One chat.completion.chunk with this id, created and model: choices [{index 0, delta (stolen),
+ * finish_reason (NULL: null)}]; with delta NULL, the usage-only chunk {"choices": [], "usage":
+ * usage (stolen; NULL: out of memory)}. Returns 0 or -1 (emit failed or out of memory). For
+ * dialects whose stream state is not s->x (Anthropic).
+ */
+int prov_pivot_chunk_of(const char *id, int64_t created, const char *model, json_t *delta,
+                        const char *finish, json_t *usage, prov_emit_fn *emit, void *arg);
+
 /* One chunk with this delta (stolen; NULL: out of memory) and finish reason (NULL: null). */
 int prov_pivot_chunk(struct prov_stream *s, json_t *delta, const char *finish, prov_emit_fn *emit,
                      void *arg);
@@ -101,6 +150,9 @@ int prov_pivot_tool_start(struct prov_stream *s, const char *id, const char *nam
 /* An argument delta for the tool call started last (nothing when none or args empty). */
 int prov_pivot_tool_args(struct prov_stream *s, const char *args, size_t len, prov_emit_fn *emit,
                          void *arg);
+
+/* The usage-only chunk with this usage object (stolen; NULL: out of memory). */
+int prov_pivot_usage_chunk(struct prov_stream *s, json_t *usage, prov_emit_fn *emit, void *arg);
 
 /*
  * The end of a stream: the finish chunk (once; finish NULL: s->x.finish, else "stop"), then the

@@ -66,6 +66,7 @@ static int vo_embed_build(const struct prov_conf *pc, const struct prov_chat_in 
     const json_t *tr = json_object_get(in->req, "truncation");
     const char *type = json_string_value(it);
     json_t *texts, *body;
+    bool built;
     int rc;
 
     if (it != NULL && !json_is_null(it) &&
@@ -77,17 +78,12 @@ static int vo_embed_build(const struct prov_conf *pc, const struct prov_chat_in 
         return rc;
     body =
         json_pack("{s:o, s:s, s:s}", "input", texts, "model", in->model, "output_dtype", "float");
-    if (body == NULL ||
-        (json_is_integer(dim) && json_object_set(body, "output_dimension", (json_t *)dim) < 0) ||
-        (type != NULL && json_object_set(body, "input_type", (json_t *)it) < 0) ||
-        (json_is_boolean(tr) && json_object_set(body, "truncation", (json_t *)tr) < 0)) {
-        json_decref(body);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    rc = prov_pivot_body(out, body, err, errlen);
-    json_decref(body);
-    return rc < 0 ? -1 : prov_pivot_http(pc, "/embeddings", "application/json", out, err, errlen);
+    built =
+        body != NULL &&
+        !(json_is_integer(dim) && json_object_set(body, "output_dimension", (json_t *)dim) < 0) &&
+        !(type != NULL && json_object_set(body, "input_type", (json_t *)it) < 0) &&
+        !(json_is_boolean(tr) && json_object_set(body, "truncation", (json_t *)tr) < 0);
+    return prov_pivot_embed_send(pc, "/embeddings", body, built, out, err, errlen);
 }
 
 /* data[].embedding in index order; usage.total_tokens -> prompt tokens. */

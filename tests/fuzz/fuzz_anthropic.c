@@ -73,28 +73,11 @@ static int on_event(const struct prov_sse_event *ev, void *arg)
 static void stream_run(struct frun *r, const struct prov_dialect_ops *d, const uint8_t *data,
                        size_t size, int plan, bool client_usage)
 {
-    struct prov_sse p;
-    uint64_t rng = fz_hash(data, size) | 1;
-    size_t off = 0, k;
-
     memset(&r->s, 0, sizeof(r->s));
     r->d = d;
     r->log.len = 0;
     r->s.client_usage = client_usage;
-    prov_sse_init(&p, 0, on_event, r);
-    while (off < size) {
-        k = fz_piece(plan, &rng, off, size);
-        if (prov_sse_feed(&p, data + off, k) != 0)
-            break;
-        off += k;
-    }
-    (void)prov_sse_finish(&p);
-    prov_sse_cleanup(&p);
-    fz_log_num(&r->log, r->s.usage.prompt_tokens);
-    fz_log_num(&r->log, r->s.usage.completion_tokens);
-    fz_log_num(&r->log, r->s.usage.total_tokens);
-    fz_log_num(&r->log, (long long)r->s.gen_bytes);
-    fz_log_num(&r->log, r->s.done * 2 + r->s.failed);
+    fz_sse_run(data, size, plan, on_event, r, &r->s, &r->log);
     if (r->s.usage.seen)
         FZ_CHECK(r->s.usage.total_tokens ==
                  r->s.usage.prompt_tokens + r->s.usage.completion_tokens);
@@ -120,24 +103,14 @@ static void replies(const char *buf, size_t len)
 {
     struct prov_usage u;
     size_t gen, out_len;
-    char *out, msg[200], code[64];
-    json_t *j;
+    char *out;
 
-    if (prov_dialect_anthropic.chat_reply(buf, len, &u, &gen, &out, &out_len) == 0) {
-        j = json_loadb(out, out_len, 0, NULL);
-        FZ_CHECK(json_is_object(j));
-        FZ_CHECK(json_array_size(json_object_get(j, "choices")) == 1);
+    if (fz_chat_reply(&prov_dialect_anthropic, buf, len, &u)) {
         FZ_CHECK(!u.seen || u.total_tokens == u.prompt_tokens + u.completion_tokens);
-        json_decref(j);
-        free(out);
         FZ_CHECK(prov_dialect_anthropic_native.chat_reply(buf, len, &u, &gen, &out, &out_len) == 0);
         FZ_CHECK(out == NULL);
-    } else {
-        FZ_CHECK(out == NULL);
     }
-    prov_dialect_anthropic.error_message(buf, len, msg, sizeof(msg), code, sizeof(code));
-    FZ_CHECK(memchr(msg, '\0', sizeof(msg)) != NULL);
-    FZ_CHECK(memchr(code, '\0', sizeof(code)) != NULL);
+    fz_error_message(&prov_dialect_anthropic, buf, len);
 }
 
 /* As a pivot request: built, or refused with a reason; never a field Anthropic rejects. */
@@ -148,11 +121,7 @@ static void request(const char *buf, size_t len)
                                         "presence_penalty", "user"};
     struct prov_conf pc = {.info = prov_find("anthropic"), .base_url = "http://x"};
     struct prov_chat_in in = {.model = "claude-x"};
-    struct prov_http h = {0};
-    char err[256] = "";
-    bool cu;
     json_t *b;
-    int rc;
 
     in.req = json_loadb(buf, len, 0, NULL);
     if (!json_is_object(in.req))
@@ -160,20 +129,13 @@ static void request(const char *buf, size_t len)
     pc.kwargs = json_object();
     FZ_CHECK(pc.kwargs != NULL);
     in.stream = json_is_true(json_object_get(in.req, "stream"));
-    rc = prov_dialect_anthropic.chat_build(&pc, &in, &cu, &h, err, sizeof(err));
-    FZ_CHECK(rc == 0 || rc == PROV_E_REQUEST);
-    if (rc == 0) {
-        b = json_loadb(h.body, h.body_len, 0, NULL);
-        FZ_CHECK(json_is_object(b));
+    if ((b = fz_chat_build(&prov_dialect_anthropic, &pc, &in)) != NULL) {
         FZ_CHECK(json_integer_value(json_object_get(b, "max_tokens")) >= 1);
         FZ_CHECK(json_is_array(json_object_get(b, "messages")));
         for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
             FZ_CHECK(json_object_get(b, never[i]) == NULL);
         json_decref(b);
-    } else {
-        FZ_CHECK(err[0] != '\0');
     }
-    prov_http_cleanup(&h);
     json_decref(pc.kwargs);
 out:
     json_decref(in.req);

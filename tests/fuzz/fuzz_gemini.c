@@ -68,28 +68,11 @@ static int on_event(const struct prov_sse_event *ev, void *arg)
 
 static void stream_run(struct frun *r, const uint8_t *data, size_t size, int plan, bool cu)
 {
-    struct prov_sse p;
-    uint64_t rng = fz_hash(data, size) | 1;
-    size_t off = 0, k;
-
     memset(&r->s, 0, sizeof(r->s));
     r->id[0] = '\0';
     r->log.len = 0;
     r->s.client_usage = cu;
-    prov_sse_init(&p, 0, on_event, r);
-    while (off < size) {
-        k = fz_piece(plan, &rng, off, size);
-        if (prov_sse_feed(&p, data + off, k) != 0)
-            break;
-        off += k;
-    }
-    (void)prov_sse_finish(&p);
-    prov_sse_cleanup(&p);
-    fz_log_num(&r->log, r->s.usage.prompt_tokens);
-    fz_log_num(&r->log, r->s.usage.completion_tokens);
-    fz_log_num(&r->log, r->s.usage.total_tokens);
-    fz_log_num(&r->log, (long long)r->s.gen_bytes);
-    fz_log_num(&r->log, r->s.done * 2 + r->s.failed);
+    fz_sse_run(data, size, plan, on_event, r, &r->s, &r->log);
     FZ_CHECK(!(r->s.done && r->s.failed));
 }
 
@@ -108,20 +91,12 @@ static void streams(const uint8_t *data, size_t size)
 static void replies(const char *buf, size_t len)
 {
     struct prov_usage u;
-    size_t gen, out_len;
-    char *out, msg[200], code[64];
+    size_t out_len;
+    char *out;
     json_t *j;
 
-    if (prov_dialect_gemini.chat_reply(buf, len, &u, &gen, &out, &out_len) == 0) {
-        j = json_loadb(out, out_len, 0, NULL);
-        FZ_CHECK(json_is_object(j));
-        FZ_CHECK(json_array_size(json_object_get(j, "choices")) == 1);
+    if (fz_chat_reply(&prov_dialect_gemini, buf, len, &u))
         FZ_CHECK(u.prompt_tokens >= 0 && u.completion_tokens >= 0);
-        json_decref(j);
-        free(out);
-    } else {
-        FZ_CHECK(out == NULL);
-    }
     if (prov_dialect_vertex.embed_reply(buf, len, &u, &out, &out_len) == 0) {
         j = json_loadb(out, out_len, 0, NULL);
         FZ_CHECK(json_is_array(json_object_get(j, "data")));
@@ -130,9 +105,7 @@ static void replies(const char *buf, size_t len)
     } else {
         FZ_CHECK(out == NULL);
     }
-    prov_dialect_gemini.error_message(buf, len, msg, sizeof(msg), code, sizeof(code));
-    FZ_CHECK(memchr(msg, '\0', sizeof(msg)) != NULL);
-    FZ_CHECK(memchr(code, '\0', sizeof(code)) != NULL);
+    fz_error_message(&prov_dialect_gemini, buf, len);
 }
 
 /* As a pivot request: built, or refused with a reason; only keys Gemini knows at the top. */
@@ -146,7 +119,7 @@ static void request(const char *buf, size_t len)
     char err[256] = "";
     const char *k;
     json_t *b, *v;
-    bool cu, ok;
+    bool ok;
     int rc;
 
     in.req = json_loadb(buf, len, 0, NULL);
@@ -158,11 +131,7 @@ static void request(const char *buf, size_t len)
     rc = prov_dialect_gemini.embed_build(&pc, &in, &h, err, sizeof(err));
     FZ_CHECK(rc == 0 || rc == PROV_E_REQUEST);
     prov_http_cleanup(&h);
-    rc = prov_dialect_gemini.chat_build(&pc, &in, &cu, &h, err, sizeof(err));
-    FZ_CHECK(rc == 0 || rc == PROV_E_REQUEST);
-    if (rc == 0) {
-        b = json_loadb(h.body, h.body_len, 0, NULL);
-        FZ_CHECK(json_is_object(b));
+    if ((b = fz_chat_build(&prov_dialect_gemini, &pc, &in)) != NULL) {
         FZ_CHECK(json_array_size(json_object_get(b, "contents")) > 0);
         json_object_foreach(b, k, v)
         {
@@ -172,10 +141,7 @@ static void request(const char *buf, size_t len)
             FZ_CHECK(ok);
         }
         json_decref(b);
-    } else {
-        FZ_CHECK(err[0] != '\0');
     }
-    prov_http_cleanup(&h);
     json_decref(pc.kwargs);
 out:
     json_decref(in.req);
