@@ -96,6 +96,7 @@ struct prov_xlate_stream {
     int ntools;      /* tool calls emitted so far: the next OpenAI tool index */
     char finish[32]; /* the finish_reason, once known */
     long cached_tokens, reasoning_tokens; /* usage details as last reported (Gemini) */
+    long tool_block; /* the provider's content block of the tool call started last (Bedrock) */
 };
 
 /* Per-stream state a dialect keeps while parsing events. */
