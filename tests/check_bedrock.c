@@ -480,7 +480,8 @@ START_TEST(stream_text_fixture)
 }
 END_TEST
 
-/* Reasoning, text, then a tool use (block 2) whose input comes in three pieces. */
+/* Reasoning (its signature skipped), text, an unknown event (ignored), then a tool use (block 2)
+   whose input comes in three pieces. */
 static const struct bt_msg tool_stream[] = {
     {false, "messageStart", "{\"role\":\"assistant\"}"},
     {false, "contentBlockDelta",
@@ -490,6 +491,7 @@ static const struct bt_msg tool_stream[] = {
     {false, "contentBlockStop", "{\"contentBlockIndex\":0}"},
     {false, "contentBlockDelta", "{\"contentBlockIndex\":1,\"delta\":{\"text\":\"Let me\"}}"},
     {false, "contentBlockStop", "{\"contentBlockIndex\":1}"},
+    {false, "someFutureEvent", "{\"contentBlockIndex\":1,\"delta\":{\"text\":\"no\"}}"},
     {false, "contentBlockStart",
      "{\"contentBlockIndex\":2,\"start\":{\"toolUse\":{\"toolUseId\":\"tooluse_x\",\"name\":"
      "\"get_weather\"}}}"},
