@@ -71,7 +71,9 @@ static char *sv_take(struct sv_buf *b)
 
 static bool sv_unreserved(unsigned char c)
 {
-    return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
+    /* Explicit ranges: isalnum() depends on the locale. */
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 /* n bytes of s percent-encoded (every byte but the unreserved ones and, when keep_slash, '/'). */
