@@ -20,7 +20,7 @@ BUILD ?= build
 OPT := -O2 -g
 endif
 
-PKGS := libevent libevent_pthreads libcurl jansson libpq yaml-0.1 sqlite3 libcrypto
+PKGS := libevent libevent_pthreads libcurl jansson libpq yaml-0.1 sqlite3 libcrypto zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CHECK_FLAGS := $(shell pkg-config --cflags --libs check 2>/dev/null)
@@ -242,7 +242,8 @@ FUZZ_LIB_SRCS := src/config.c src/config_env.c src/config_yaml.c src/log.c \
                  src/providers/prov_gemini_embed.c src/providers/prov_embed.c \
                  src/providers/prov_pivot.c src/providers/prov_anthropic_vertex.c \
                  src/providers/prov_google.c src/providers/prov_cohere.c \
-                 src/providers/prov_ollama.c src/providers/prov_voyage.c src/util.c
+                 src/providers/prov_ollama.c src/providers/prov_voyage.c src/util.c \
+                 src/providers/prov_awsstream.c src/providers/prov_sigv4.c src/sha256.c
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
 
 .PHONY: fuzz fuzz-build fuzz-check

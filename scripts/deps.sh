@@ -2,7 +2,7 @@
 # Installs the Debian packages the build and the tests need, only when some are missing.
 # Usage: scripts/deps.sh build|test
 set -eu
-pkgs="gcc make pkg-config libevent-dev libcurl4-openssl-dev libjansson-dev libpq-dev libyaml-dev libsqlite3-dev libssl-dev"
+pkgs="gcc make pkg-config libevent-dev libcurl4-openssl-dev libjansson-dev libpq-dev libyaml-dev libsqlite3-dev libssl-dev zlib1g-dev"
 if [ "${1:-build}" = test ]; then
     pkgs="$pkgs check libsubunit-dev curl sqlite3 clang-format postgresql clang libclang-rt-14-dev"
 fi
