@@ -1,7 +1,8 @@
 /*
  * fake-upstream: a scriptable provider for the end-to-end tests, speaking the OpenAI wire
  * (fake_openai.c), Anthropic Messages (fake_anthropic.c), Gemini / Vertex AI (fake_gemini.c),
- * Cohere v2 (fake_cohere.c), Ollama (fake_ollama.c) and Voyage (fake_voyage.c). The model name
+ * Cohere v2 (fake_cohere.c), Ollama (fake_ollama.c), Voyage (fake_voyage.c) and watsonx with
+ * IBM IAM (fake_watsonx.c). The model name
  * picks the behaviour (fake-ok, fake-slow-N-MS, claude-tools, claude-status-CODE, ...; see
  * t_fake.h), and GET /_last, GET /_stats and POST /_reset let a test see what the gateway sent.
  * Single-threaded evhttp on 127.0.0.1:0; the port goes to --port-file once listening.
@@ -362,12 +363,12 @@ static void fake_last(struct fake_srv *srv, struct evhttp_request *req)
 
 static void fake_stats(struct fake_srv *srv, struct evhttp_request *req)
 {
-    fake_reply_json(req, 200,
-                    json_pack("{s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)srv->requests,
-                              "active", (json_int_t)srv->active, "client_closed",
-                              (json_int_t)srv->client_closed, "chunks_sent",
-                              (json_int_t)srv->chunks_sent, "token_requests",
-                              (json_int_t)srv->token_requests));
+    fake_reply_json(
+        req, 200,
+        json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "requests", (json_int_t)srv->requests, "active",
+                  (json_int_t)srv->active, "client_closed", (json_int_t)srv->client_closed,
+                  "chunks_sent", (json_int_t)srv->chunks_sent, "token_requests",
+                  (json_int_t)srv->token_requests, "iam_requests", (json_int_t)srv->iam_requests));
 }
 
 /* active is left alone: it counts live calls, which a reset does not end. */
@@ -377,6 +378,7 @@ static void fake_reset(struct fake_srv *srv, struct evhttp_request *req)
     srv->client_closed = 0;
     srv->chunks_sent = 0;
     srv->token_requests = 0;
+    srv->iam_requests = 0;
     json_decref(srv->last);
     srv->last = NULL;
     fake_reply_json(req, 200, json_pack("{s:b}", "ok", 1));
@@ -411,6 +413,8 @@ static void fake_route(struct evhttp_request *req, void *arg)
         fake_stats(srv, req);
     } else if (cmd == EVHTTP_REQ_POST && strcmp(path, "/_reset") == 0) {
         fake_reset(srv, req);
+    } else if (cmd == EVHTTP_REQ_POST && fake_ends_with(path, "/identity/token")) {
+        fake_watsonx_iam(srv, req, text, len); /* not recorded: /_last is the call */
     } else if (cmd == EVHTTP_REQ_POST && fake_ends_with(path, "/token")) {
         fake_google_token(srv, req, path, text, len); /* not recorded: /_last is the call */
     } else if (cmd == EVHTTP_REQ_POST) {
@@ -428,6 +432,9 @@ static void fake_route(struct evhttp_request *req, void *arg)
             fake_gemini(srv, req, path, text, len);
         else if (fake_ends_with(path, "/v2/chat") || fake_ends_with(path, "/v2/embed"))
             fake_cohere(srv, req, fake_ends_with(path, "/v2/embed"), text, len);
+        else if (fake_ends_with(path, "/ml/v1/text/chat") ||
+                 fake_ends_with(path, "/ml/v1/text/chat_stream"))
+            fake_watsonx(srv, req, fake_ends_with(path, "_stream"), text, len);
         else if (fake_ends_with(path, "/api/chat") || fake_ends_with(path, "/api/embed"))
             fake_ollama(srv, req, fake_ends_with(path, "/api/embed"), text, len);
         else

@@ -3,7 +3,8 @@
  * fake_upstream.c (process, routing, /_last and /_stats, reply helpers, calls answered over
  * time), fake_openai.c and fake_openai_embed.c (the OpenAI-wire scenarios), fake_anthropic.c
  * (the Anthropic Messages scenarios), fake_gemini.c (Gemini API and Vertex AI), fake_cohere.c
- * (Cohere v2), fake_ollama.c (Ollama native) and fake_voyage.c (Voyage embeddings). The
+ * (Cohere v2), fake_ollama.c (Ollama native), fake_voyage.c (Voyage embeddings) and
+ * fake_watsonx.c (watsonx and IBM IAM). The
  * scenarios are listed in t_fake.h.
  */
 #ifndef FAKE_UPSTREAM_H
@@ -41,6 +42,7 @@ struct fake_srv {
     long client_closed;
     long chunks_sent;    /* SSE content chunks handed to evhttp */
     long token_requests; /* POSTs to the Google token endpoint (fake_google.c) */
+    long iam_requests;   /* POSTs to the IBM IAM token endpoint (fake_watsonx.c) */
     json_t *last;        /* the /_last document; NULL when no POST since the last reset */
 };
 
@@ -194,5 +196,15 @@ void fake_google_token(struct fake_srv *srv, struct evhttp_request *req, const c
 /* POST .../publishers/anthropic/models/M:rawPredict or :streamRawPredict (Vertex AI). */
 void fake_vertex_messages(struct fake_srv *srv, struct evhttp_request *req, const char *path,
                           const char *text, size_t len);
+
+/* ---- fake_watsonx.c ---- */
+
+/* POST .../identity/token (IBM IAM, API-key grant). */
+void fake_watsonx_iam(struct fake_srv *srv, struct evhttp_request *req, const char *text,
+                      size_t len);
+
+/* POST .../ml/v1/text/chat and .../ml/v1/text/chat_stream (stream: true). */
+void fake_watsonx(struct fake_srv *srv, struct evhttp_request *req, bool stream, const char *text,
+                  size_t len);
 
 #endif

@@ -143,6 +143,21 @@
  * <--token-ttl or $FAKE_TOKEN_TTL, default 3599>,"token_type":"Bearer"} (n = tokens issued
  * since start), else 400 {"error":"invalid_grant","error_description"}. /_stats counts them in
  * token_requests.
+ * watsonx (§11; POST .../ml/v1/text/chat and .../ml/v1/text/chat_stream, fake_watsonx.c):
+ * Authorization: Bearer iam-<n> required (401), a version query, model_id, messages, project_id
+ * or space_id, and only the members of §11 (400 json_validation_error); errors {"errors":[{"code",
+ * "message"}],"trace","status_code"}. Streams: "id: N\nevent: message\ndata: <chunk>\n\n".
+ *   wx-ok (and any other name)      "Hello from watsonx", stop, usage 10/5/15, model_id echoed;
+ *                                   stream: role + "Hel", "lo", then finish stop with usage 10/5
+ *   wx-miderror                     stream: "Hel", then "event: error" with errors[]
+ *   wx-status-<code>                that status, "fake watsonx error <code>" (400:
+ *                                   json_validation_error)
+ * IBM IAM (POST to any path ending in /identity/token; not recorded in /_last): the form body
+ * must be exactly grant_type=urn%3Aibm%3Aparams%3Aoauth%3Agrant-type%3Aapikey&apikey=<key>
+ * with key $FAKE_WATSONX_APIKEY or "wx-test-key/1+2" (form-encoded); then {"access_token":
+ * "iam-<n>","expires_in":3600,"expiration":<now+3600>,...}, else 400 {"errorCode":
+ * "BXNIM0415E","errorMessage":"Provided API key could not be found."}. /_stats counts them in
+ * iam_requests.
  *
  * A "~tag" suffix on any name is ignored (fake-slow-5-10~a1 is fake-slow-5-10).
  * GET /_last: {"method","path","query","headers":{lower-case name: value},"body": JSON or null}
@@ -156,6 +171,9 @@
 #include <sys/types.h>
 
 #include <jansson.h>
+
+/* The API key the fake IBM IAM endpoint accepts (unless $FAKE_WATSONX_APIKEY names another). */
+#define T_FAKE_WATSONX_KEY "wx-test-key/1+2"
 
 struct t_fake {
     pid_t pid;     /* 0 when not running */

@@ -12,6 +12,11 @@ static int t_llm_started;
 
 void t_llm_up(const char *providers_extra, const char *extra)
 {
+    t_llm_up_args(providers_extra, extra, NULL);
+}
+
+void t_llm_up_args(const char *providers_extra, const char *extra, const char *const *args)
+{
     char yaml[8192], pe[2048], ex[2048];
 
     t_llm_started = t_fake_start(&t_llm_fake) == 0;
@@ -34,7 +39,7 @@ void t_llm_up(const char *providers_extra, const char *extra)
              "    api_base: http://127.0.0.1:%d/v1\n"
              "%s%s",
              t_llm_fake.port, pe, ex);
-    t_api_up(yaml);
+    t_api_started = t_gw_start(&t_api, yaml, args, NULL) == 0;
 }
 
 void t_llm_down(void)

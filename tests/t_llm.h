@@ -23,6 +23,9 @@ extern struct t_fake t_llm_fake;
  */
 void t_llm_up(const char *providers_extra, const char *extra);
 
+/* The same with extra command-line arguments for the gateway (NULL-terminated, may be NULL). */
+void t_llm_up_args(const char *providers_extra, const char *extra, const char *const *args);
+
 /* Stops the gateway (also one a test already stopped) and the fake. */
 void t_llm_down(void);
 

@@ -39,6 +39,13 @@ static bool prov_conf_is_google_key(const char *k)
     return false;
 }
 
+/* Keys of the watsonx section that configure the client, not the request (providers.md §1.2). */
+static bool prov_conf_is_ibm_key(const char *k)
+{
+    return strcmp(k, "project_id") == 0 || strcmp(k, "space_id") == 0 ||
+           strcmp(k, "version") == 0 || strcmp(k, "iam_url") == 0;
+}
+
 static char *prov_conf_dup(const char *s)
 {
     return s != NULL && s[0] != '\0' ? strdup(s) : NULL;
@@ -200,6 +207,38 @@ static int prov_conf_google(struct prov_conf *c, const json_t *section, const js
     return 0;
 }
 
+/*
+ * The watsonx row: project_id / space_id, version, iam_url (prov_conf.h). A usable row without
+ * an API key or with a version that is not a date gets c->problem. Returns -1 only when out of
+ * memory.
+ */
+static int prov_conf_ibm(struct prov_conf *c, const json_t *section, const json_t *client)
+{
+    static const char *const project_keys[] = {"project_id", NULL};
+    static const char *const space_keys[] = {"space_id", NULL};
+    static const char *const version_keys[] = {"version", NULL};
+    static const char *const iam_keys[] = {"iam_url", NULL};
+    const char *env_iam = getenv("WATSONX_IAM_URL");
+
+    c->project = prov_conf_text(prov_conf_pick(section, client, project_keys));
+    c->space_id = prov_conf_text(prov_conf_pick(section, client, space_keys));
+    c->version = prov_conf_text(prov_conf_pick(section, client, version_keys));
+    c->iam_url = prov_conf_text(prov_conf_pick(section, client, iam_keys));
+    if (c->version == NULL && (c->version = strdup(PROV_IBM_VERSION)) == NULL)
+        return -1;
+    if (c->iam_url == NULL &&
+        (c->iam_url = strdup(env_iam != NULL && env_iam[0] != '\0' ? env_iam : PROV_IBM_IAM_URL)) ==
+            NULL)
+        return -1;
+    if (!prov_conf_ident_ok(c->version, ""))
+        return prov_conf_problem(c, "providers.%s.version '%.40s' is not a date (YYYY-MM-DD)",
+                                 c->info->id, c->version);
+    if (c->usable && c->api_key == NULL)
+        return prov_conf_problem(c, "no API key: set providers.%s.api_key or %s", c->info->id,
+                                 c->info->key_env);
+    return 0;
+}
+
 static int prov_conf_resolve(struct prov_conf *c, const struct prov_info *info,
                              const json_t *section)
 {
@@ -241,12 +280,15 @@ static int prov_conf_resolve(struct prov_conf *c, const struct prov_info *info,
         json_object_foreach((json_t *)section, k, v)
         {
             if (prov_conf_is_client_key(k) ||
-                (info->auth == PROV_AUTH_GOOGLE && prov_conf_is_google_key(k)))
+                (info->auth == PROV_AUTH_GOOGLE && prov_conf_is_google_key(k)) ||
+                (info->auth == PROV_AUTH_IBM_IAM && prov_conf_is_ibm_key(k)))
                 continue;
             if (json_object_set(c->kwargs, k, v) < 0)
                 return -1;
         }
     }
+    if (info->auth == PROV_AUTH_IBM_IAM)
+        return prov_conf_ibm(c, section, client);
     return info->auth == PROV_AUTH_GOOGLE ? prov_conf_google(c, section, client) : 0;
 }
 
@@ -262,6 +304,9 @@ static void prov_conf_cleanup(struct prov_conf *c)
     json_decref(c->kwargs);
     free(c->project);
     free(c->location);
+    free(c->space_id);
+    free(c->version);
+    free(c->iam_url);
     free(c->problem);
     prov_google_sa_free(c->google);
 }

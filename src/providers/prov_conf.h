@@ -16,6 +16,8 @@
 #include "providers/prov_registry.h"
 
 #define PROV_DEFAULT_TIMEOUT_MS 600000L /* the OpenAI SDK's default: 10 minutes */
+#define PROV_IBM_IAM_URL "https://iam.cloud.ibm.com/identity/token"
+#define PROV_IBM_VERSION "2025-02-06"
 
 struct prov_conf {
     const struct prov_info *info;
@@ -37,6 +39,13 @@ struct prov_conf {
     char *project;
     char *location;
     struct prov_google_sa *google;
+    /* watsonx (PROV_AUTH_IBM_IAM, providers.md §11): `project_id` (kept in project above),
+       `space_id`, `version` (default PROV_IBM_VERSION) and `iam_url` (else WATSONX_IAM_URL, else
+       PROV_IBM_IAM_URL), at the top of the section or under client_args; none is a request
+       field. NULL when not set (version and iam_url always set for the watsonx row). */
+    char *space_id;
+    char *version;
+    char *iam_url;
     /* Why a usable provider cannot be called (unreadable credentials, no project, ...): one
        line naming the setting, never key material; NULL when nothing is wrong. The gateway
        answers 502 "provider 'x' is misconfigured: <problem>"; check-config reports it. */

@@ -27,6 +27,8 @@ const struct prov_dialect_ops *prov_dialect_get(enum prov_dialect d)
         return &prov_dialect_ollama;
     case PROV_D_VOYAGE:
         return &prov_dialect_voyage;
+    case PROV_D_WATSONX:
+        return &prov_dialect_watsonx;
     default:
         return NULL;
     }

@@ -190,11 +190,12 @@ const struct prov_dialect_ops *prov_dialect_native_messages(enum prov_dialect d)
 extern const struct prov_dialect_ops prov_dialect_openai;
 extern const struct prov_dialect_ops prov_dialect_anthropic;        /* pivot <-> Messages API */
 extern const struct prov_dialect_ops prov_dialect_anthropic_native; /* Messages API relayed */
-extern const struct prov_dialect_ops prov_dialect_gemini; /* pivot <-> Gemini generateContent */
-extern const struct prov_dialect_ops prov_dialect_vertex; /* the same on Vertex AI */
-extern const struct prov_dialect_ops prov_dialect_cohere; /* pivot <-> Cohere v2 */
-extern const struct prov_dialect_ops prov_dialect_ollama; /* pivot <-> Ollama /api */
-extern const struct prov_dialect_ops prov_dialect_voyage; /* embeddings only */
+extern const struct prov_dialect_ops prov_dialect_gemini;  /* pivot <-> Gemini generateContent */
+extern const struct prov_dialect_ops prov_dialect_vertex;  /* the same on Vertex AI */
+extern const struct prov_dialect_ops prov_dialect_cohere;  /* pivot <-> Cohere v2 */
+extern const struct prov_dialect_ops prov_dialect_ollama;  /* pivot <-> Ollama /api */
+extern const struct prov_dialect_ops prov_dialect_voyage;  /* embeddings only */
+extern const struct prov_dialect_ops prov_dialect_watsonx; /* pivot <-> watsonx text/chat */
 
 /*
  * Copies len bytes of s into out (outlen bytes, NUL-terminated) as one printable line: control

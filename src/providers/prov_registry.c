@@ -105,7 +105,7 @@ static const struct prov_info prov_table[] = {
      PROV_AUTH_BEARER},
     {"voyage", PROV_D_VOYAGE, "https://api.voyageai.com/v1", "VOYAGE_API_KEY", NULL,
      "VOYAGE_API_BASE", PROV_AUTH_BEARER},
-    {"watsonx", PROV_D_OTHER, NULL, "WATSONX_API_KEY", NULL, "WATSONX_URL", PROV_AUTH_BEARER},
+    {"watsonx", PROV_D_WATSONX, NULL, "WATSONX_API_KEY", NULL, "WATSONX_URL", PROV_AUTH_IBM_IAM},
     {"xai", PROV_D_OPENAI, "https://api.x.ai/v1", "XAI_API_KEY", NULL, "XAI_API_BASE",
      PROV_AUTH_BEARER},
     {"zai", PROV_D_OPENAI, "https://api.z.ai/api/paas/v4/", "ZAI_API_KEY", NULL, "ZAI_BASE_URL",
@@ -129,6 +129,8 @@ unsigned prov_caps(const struct prov_info *p)
         return PROV_CAP_CHAT | PROV_CAP_STREAM | PROV_CAP_EMBED;
     case PROV_D_VOYAGE:
         return PROV_CAP_EMBED;
+    case PROV_D_WATSONX:
+        return PROV_CAP_CHAT | PROV_CAP_STREAM;
     default:
         return 0; /* a dialect of its own, not implemented yet */
     }

@@ -16,6 +16,7 @@ enum prov_dialect {
     PROV_D_COHERE,           /* Cohere v2 chat / embed */
     PROV_D_OLLAMA,           /* Ollama native (/api/chat, NDJSON streams, /api/embed) */
     PROV_D_VOYAGE,           /* Voyage AI (embeddings only) */
+    PROV_D_WATSONX,          /* IBM watsonx.ai text/chat (IAM bearer) */
     PROV_D_OTHER,            /* own SDK wire format: needs a dialect of its own */
 };
 
@@ -27,6 +28,7 @@ enum prov_auth {
     PROV_AUTH_GOOG,       /* x-goog-api-key: <key> (Gemini) */
     PROV_AUTH_CLOUD,      /* cloud credentials (AWS SigV4) */
     PROV_AUTH_GOOGLE,     /* Google OAuth bearer from a service account (prov_token.h) */
+    PROV_AUTH_IBM_IAM,    /* IBM IAM bearer exchanged from the API key (prov_token.h) */
     PROV_AUTH_NONE,       /* local servers without a key */
 };
 

@@ -16,6 +16,7 @@
 
 #include "log.h"
 #include "providers/prov_google.h"
+#include "providers/prov_ibm.h"
 #include "util.h"
 
 #define TOKEN_MARGIN_US (60LL * 1000000LL)
@@ -98,8 +99,13 @@ static void token_done(const struct httpc_result *res, void *arg)
     if (res->kind != HTTPC_OK) {
         snprintf(err, sizeof(err), "the token endpoint cannot be reached (%s)",
                  httpc_kind_name(res->kind));
-    } else if (prov_google_token_reply(res->status, res->body != NULL ? res->body : "",
-                                       res->body_len, &token, &ttl, err, sizeof(err)) == 0) {
+    } else if ((e->pc->info->auth == PROV_AUTH_IBM_IAM
+                    ? prov_ibm_token_reply(res->status, res->body != NULL ? res->body : "",
+                                           res->body_len, (int64_t)time(NULL), &token, &ttl, err,
+                                           sizeof(err))
+                    : prov_google_token_reply(res->status, res->body != NULL ? res->body : "",
+                                              res->body_len, &token, &ttl, err, sizeof(err))) ==
+               0) {
         token_forget(e);
         e->token = token;
         life_us = (int64_t)ttl * 1000000LL;
@@ -109,9 +115,27 @@ static void token_done(const struct httpc_result *res, void *arg)
         token_fire(e, e->token, NULL);
         return;
     }
+    if (e->pc->api_key != NULL)
+        log_scrub(err, e->pc->api_key); /* an IAM message quoting the key */
     LOG_WARN("access token for provider '%s': %s", e->pc->info->id, err);
     /* A token fetched earlier that is still usable keeps serving (a background refresh failed). */
     token_fire(e, NULL, err);
+}
+
+/* The IBM IAM form body of e's API key (providers.md §11), owned; NULL with a reason in err. */
+static char *token_ibm_form(struct token_entry *e, const char **url, char *err, size_t errlen)
+{
+    char *form;
+
+    if (e->pc->api_key == NULL) {
+        snprintf(err, errlen, "no API key: set providers.%s.api_key or %s", e->pc->info->id,
+                 e->pc->info->key_env != NULL ? e->pc->info->key_env : "its key variable");
+        return NULL;
+    }
+    *url = e->pc->iam_url != NULL ? e->pc->iam_url : PROV_IBM_IAM_URL;
+    if ((form = prov_ibm_token_form(e->pc->api_key)) == NULL)
+        snprintf(err, errlen, "out of memory");
+    return form;
 }
 
 /* Starts the fetch of e's token. Returns 0, or -1 with a reason in err. */
@@ -122,8 +146,14 @@ static int token_fetch(struct token_entry *e, char *err, size_t errlen)
                                   {"Accept", "application/json"}};
     struct httpc_spec spec = {0};
     struct httpc_cbs cbs = {.on_done = token_done};
+    const char *url = NULL;
     char *jwt, *form;
 
+    if (e->pc->info->auth == PROV_AUTH_IBM_IAM) {
+        if ((form = token_ibm_form(e, &url, err, errlen)) == NULL)
+            return -1;
+        goto send;
+    }
     if (sa == NULL) {
         snprintf(err, errlen, "%s",
                  e->pc->problem != NULL ? e->pc->problem : "no service-account credentials");
@@ -137,8 +167,10 @@ static int token_fetch(struct token_entry *e, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
+    url = sa->token_uri;
+send:
     spec.method = "POST";
-    spec.url = sa->token_uri;
+    spec.url = url;
     spec.headers = hdrs;
     spec.nheaders = sizeof(hdrs) / sizeof(hdrs[0]);
     spec.body = form;
@@ -147,9 +179,11 @@ static int token_fetch(struct token_entry *e, char *err, size_t errlen)
     spec.timeout_ms = TOKEN_TIMEOUT_MS;
     spec.max_response = TOKEN_MAX_REPLY;
     e->hr = httpc_start(e->t->hc, &spec, &cbs, e);
+    memset(form, 0, strlen(form)); /* the API key */
     free(form);
     if (e->hr == NULL) {
-        snprintf(err, errlen, "cannot start the token request (token_uri '%.200s')", sa->token_uri);
+        snprintf(err, errlen, "cannot start the token request (%s '%.200s')",
+                 e->pc->info->auth == PROV_AUTH_IBM_IAM ? "iam_url" : "token_uri", url);
         return -1;
     }
     return 0;

@@ -1,9 +1,10 @@
 /*
  * Bearer tokens for providers whose credentials are exchanged for short-lived access tokens
- * (Google service accounts: an RS256-signed JWT exchanged at the key's token_uri; IBM IAM
- * later). One cache per worker thread, so no lock: a token per credential, fetched through the
- * worker's HTTP client on its own event loop (never blocking), refreshed ahead of expiry, one
- * fetch in flight per credential with the requests that need it queued behind it.
+ * (Google service accounts: an RS256-signed JWT exchanged at the key's token_uri; IBM IAM:
+ * the watsonx API key exchanged at iam_url, prov_ibm.h). One cache per worker thread, so no
+ * lock: a token per credential, fetched through the worker's HTTP client on its own event loop
+ * (never blocking), refreshed ahead of expiry, one fetch in flight per credential with the
+ * requests that need it queued behind it.
  * Tokens and keys never reach a log line or an error message.
  */
 #ifndef PROV_TOKEN_H

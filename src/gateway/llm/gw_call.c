@@ -873,7 +873,7 @@ void gw_call_start(struct gw_req *r, const struct gw_call_spec *spec)
     r->on_gone = gw_call_gone;
     r->gone_arg = c;
     gw_req_watch_close(r);
-    if (c->pc->info->auth == PROV_AUTH_GOOGLE) {
+    if (c->pc->info->auth == PROV_AUTH_GOOGLE || c->pc->info->auth == PROV_AUTH_IBM_IAM) {
         /* An access token first: now when cached, else from the event loop. */
         struct prov_token_wait *tw;
 
