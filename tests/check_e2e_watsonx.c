@@ -115,10 +115,11 @@ START_TEST(sdk_chat_and_stream)
     json_decref(j);
     /* One IAM exchange for all three calls: the token is cached. */
     ck_assert_int_eq(t_fake_stat(&t_llm_fake, "iam_requests"), 1);
-    t_wait_sql("3|10|5|watsonx|0", "SELECT count(*) || '|' || min(prompt_tokens) || '|' || "
-                                   "max(completion_tokens) || '|' || min(provider) || '|' || "
-                                   "max(usage_estimated) FROM usage_logs WHERE user_id = "
-                                   "'wx-user' AND status = 'success'");
+    t_wait_sql("3|10|5|watsonx|0",
+               "SELECT count(*) || '|' || min(prompt_tokens) || '|' || "
+               "max(completion_tokens) || '|' || min(provider) || '|' || "
+               "max(CASE WHEN usage_estimated THEN 1 ELSE 0 END) FROM usage_logs WHERE user_id = "
+               "'wx-user' AND status = 'success'");
     free(key);
 }
 END_TEST
