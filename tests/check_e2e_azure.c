@@ -151,7 +151,8 @@ START_TEST(content_filter_400)
     for (size_t i = 0; i < 2; i++) {
         snprintf(body, sizeof(body), "{\"model\":\"%s:az-filter\"," HI "}", models[i]);
         az_post(key, body, &r);
-        ck_assert_msg(r.status == 400 && strstr(r.body, "content management policy") != NULL,
+        ck_assert_msg(r.status == 400 && strstr(r.body, "content management policy") != NULL &&
+                          strstr(r.body, "\"code\":\"content_filter\"") != NULL,
                       "%s: %d %s", models[i], r.status, r.body);
         ck_assert_ptr_null(strstr(r.body, "provider-key-1234"));
         t_resp_free(&r);
