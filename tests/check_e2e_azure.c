@@ -3,8 +3,8 @@
  * the fake's Azure module (tests/fake_azure.c): the official OpenAI Node SDK drives chat, a
  * stream with usage and embeddings (base64 and float) through each provider; on the wire, the
  * paths, api-version queries and credentials the fake received, extra-parameters, the
- * content_filter finish relayed without Azure's prompt-filter chunk, the content_filter 400;
- * usage rows in the database.
+ * content_filter finish relayed without Azure's prompt-filter chunk, the content_filter 400,
+ * /v1/messages bridged; usage rows in the database.
  */
 #include <check.h>
 #include <stdio.h>
@@ -193,6 +193,43 @@ START_TEST(wire_details)
 }
 END_TEST
 
+/* /v1/messages bridged to both: Azure's stream becomes Anthropic events, its usage the
+   message_delta's; the prompt-filter chunk leaves no trace. */
+START_TEST(messages_bridged)
+{
+    const char *const models[] = {"azureopenai", "azure"};
+    struct t_resp r;
+    char hdr[256], body[256], *key;
+
+    t_llm_need();
+    key = t_llm_user_key("az-msg");
+    snprintf(hdr, sizeof(hdr),
+             "x-api-key: %s\r\nanthropic-version: 2023-06-01\r\nContent-Type: "
+             "application/json\r\n",
+             key);
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(body, sizeof(body),
+                 "{\"model\":\"%s:az-ok\",\"max_tokens\":50,\"stream\":true," HI "}", models[i]);
+        ck_assert_int_eq(t_http(t_api.port, "POST", "/v1/messages", hdr, body, &r), 0);
+        r.body_len = t_dechunk(r.body, r.body_len);
+        r.body[r.body_len] = '\0';
+        ck_assert_msg(r.status == 200, "%s: %d %s", models[i], r.status, r.body);
+        ck_assert_msg(strstr(r.body, "event: message_start") != NULL &&
+                          strstr(r.body, "\"text\":\"Hel\"") != NULL &&
+                          strstr(r.body, "\"text\":\"lo\"") != NULL &&
+                          strstr(r.body, "\"stop_reason\":\"end_turn\"") != NULL &&
+                          strstr(r.body, "\"output_tokens\":2") != NULL &&
+                          strstr(r.body, "event: message_stop") != NULL,
+                      "%s: %s", models[i], r.body);
+        ck_assert_ptr_null(strstr(r.body, "prompt_filter"));
+        t_resp_free(&r);
+    }
+    t_wait_sql("2|18|4", "SELECT count(*) || '|' || sum(prompt_tokens) || '|' || "
+                         "sum(completion_tokens) FROM usage_logs WHERE user_id = 'az-msg'");
+    free(key);
+}
+END_TEST
+
 Suite *e2e_azure_suite(void)
 {
     Suite *s = suite_create("e2e_azure");
@@ -205,6 +242,7 @@ Suite *e2e_azure_suite(void)
     tcase_add_test(tc, content_filter_stream);
     tcase_add_test(tc, content_filter_400);
     tcase_add_test(tc, wire_details);
+    tcase_add_test(tc, messages_bridged);
     t_api_add_shutdown_test(tc);
     suite_add_tcase(s, tc);
     return s;
