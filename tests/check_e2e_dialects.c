@@ -75,72 +75,10 @@ static void dia_down(void)
     t_gkeys_free(&dia_keys);
 }
 
-/* The OpenAI SDK script's case with GW_MODEL = model. */
-static json_t *dia_sdk(const char *kase, const char *model, const char *key)
-{
-    const char *env[] = {"GW_MODEL", model, NULL};
-
-    return t_sdk_run("openai_chat.mjs", kase, NULL, "/v1", key, env);
-}
-
-static long dia_int(json_t *o, const char *k)
-{
-    json_t *v = json_object_get(o, k);
-
-    ck_assert_msg(json_is_integer(v), "%s is not an integer", k);
-    return (long)json_integer_value(v);
-}
-
-/* chat, stream with usage, embeddings base64 and float through one provider. */
-static void dia_sdk_provider(const char *user, const char *chat_model, const char *hello, long p,
-                             long c, long sp, long sc, const char *embed_model)
-{
-    char *key;
-    json_t *j, *u;
-
-    t_sdk_need();
-    key = t_llm_user_key(user);
-    if (chat_model != NULL) {
-        j = dia_sdk("chat", chat_model, key);
-        ck_assert_str_eq(json_string_value(json_object_get(j, "content")), hello);
-        u = json_object_get(j, "usage");
-        ck_assert_int_eq(dia_int(u, "prompt_tokens"), p);
-        ck_assert_int_eq(dia_int(u, "completion_tokens"), c);
-        json_decref(j);
-        j = dia_sdk("stream_usage", chat_model, key);
-        ck_assert_str_eq(json_string_value(json_object_get(j, "text")), "Hello");
-        u = json_object_get(j, "usage");
-        ck_assert_int_eq(dia_int(u, "prompt_tokens"), sp);
-        ck_assert_int_eq(dia_int(u, "completion_tokens"), sc);
-        json_decref(j);
-    }
-    for (int b64 = 0; b64 < 2; b64++) {
-        json_t *v0;
-        j = dia_sdk(b64 ? "embed_base64" : "embed_float", embed_model, key);
-        ck_assert_int_eq(dia_int(j, "count"), 2);
-        v0 = json_object_get(j, "vector0");
-        ck_assert_int_eq(json_array_size(v0), 3);
-        /* The fakes' vectors are [0.5 + i, -1, 0.25]: exact in float32, either encoding. */
-        ck_assert(json_number_value(json_array_get(v0, 0)) == 0.5);
-        ck_assert(json_number_value(json_array_get(v0, 1)) == -1.0);
-        ck_assert(json_number_value(json_array_get(json_object_get(j, "first"), 1)) == 1.5);
-        /* The reply names the model, the provider's or else the request's. */
-        ck_assert_str_eq(json_string_value(json_object_get(j, "model")),
-                         strchr(embed_model, ':') + 1);
-        json_decref(j);
-    }
-    t_wait_sql(chat_model != NULL ? "4|2|2" : "2|0|2",
-               "SELECT count(*) || '|' || sum(CASE WHEN endpoint = '/v1/chat/completions' THEN 1 "
-               "ELSE 0 END) || '|' || sum(CASE WHEN endpoint = '/v1/embeddings' AND "
-               "completion_tokens = 0 THEN 1 ELSE 0 END) FROM usage_logs WHERE user_id = '%s'",
-               user);
-    free(key);
-}
-
 START_TEST(gemini_sdk)
 {
-    dia_sdk_provider("dia-gem", "gemini:gem-ok", "Hello from gemini", 10, 5, 5, 2,
-                     "gemini:text-embedding-004");
+    t_llm_sdk_provider("dia-gem", "gemini:gem-ok", "Hello from gemini", 10, 5, 5, 2,
+                       "gemini:text-embedding-004");
     /* Gemini's batchEmbedContents reports no tokens: estimated (10 bytes -> 3) and marked. */
     t_assert_sql("3|1", "SELECT prompt_tokens || '|' || usage_estimated FROM usage_logs WHERE "
                         "user_id = 'dia-gem' AND endpoint = '/v1/embeddings' LIMIT 1");
@@ -156,8 +94,8 @@ START_TEST(vertex_sdk)
     json_t *last;
     const char *auth;
 
-    dia_sdk_provider("dia-vtx", "vertexai:gem-ok", "Hello from gemini", 10, 5, 5, 2,
-                     "vertexai:text-embedding-005");
+    t_llm_sdk_provider("dia-vtx", "vertexai:gem-ok", "Hello from gemini", 10, 5, 5, 2,
+                       "vertexai:text-embedding-005");
     last = t_fake_get(&t_llm_fake, "/_last");
     ck_assert_ptr_nonnull(last);
     ck_assert_str_eq(json_string_value(json_object_get(last, "path")),
@@ -181,12 +119,12 @@ START_TEST(vertex_anthropic_sdk)
 
     t_sdk_need();
     key = t_llm_user_key("dia-vant");
-    j = dia_sdk("chat", "vertexaianthropic:claude-ok", key);
+    j = t_llm_sdk("chat", "vertexaianthropic:claude-ok", key);
     ck_assert_str_eq(json_string_value(json_object_get(j, "content")), "Hello from claude");
     json_decref(j);
-    j = dia_sdk("stream_usage", "vertexaianthropic:claude-ok", key);
+    j = t_llm_sdk("stream_usage", "vertexaianthropic:claude-ok", key);
     ck_assert_str_eq(json_string_value(json_object_get(j, "text")), "Hello");
-    ck_assert_int_eq(dia_int(json_object_get(j, "usage"), "completion_tokens"), 5);
+    ck_assert_int_eq(t_llm_int(json_object_get(j, "usage"), "completion_tokens"), 5);
     json_decref(j);
     last = t_fake_get(&t_llm_fake, "/_last");
     ck_assert_ptr_nonnull(last);
@@ -205,11 +143,11 @@ START_TEST(cohere_sdk)
     char *key;
     json_t *j;
 
-    dia_sdk_provider("dia-co", "cohere:co-ok", "Hello from cohere", 10, 5, 10, 5,
-                     "cohere:embed-v4");
+    t_llm_sdk_provider("dia-co", "cohere:co-ok", "Hello from cohere", 10, 5, 10, 5,
+                       "cohere:embed-v4");
     /* Cohere's replies name no model: the request's is given. */
     key = t_llm_user_key("dia-co-model");
-    j = dia_sdk("chat", "cohere:co-ok", key);
+    j = t_llm_sdk("chat", "cohere:co-ok", key);
     ck_assert_str_eq(json_string_value(json_object_get(j, "model")), "co-ok");
     json_decref(j);
     free(key);
@@ -223,8 +161,8 @@ START_TEST(ollama_sdk)
 {
     json_t *last;
 
-    dia_sdk_provider("dia-oll", "ollama:oll-ok", "Hello from ollama", 5, 2, 5, 2,
-                     "ollama:nomic-embed-text");
+    t_llm_sdk_provider("dia-oll", "ollama:oll-ok", "Hello from ollama", 5, 2, 5, 2,
+                       "ollama:nomic-embed-text");
     t_assert_sql("8", "SELECT prompt_tokens FROM usage_logs WHERE user_id = 'dia-oll' AND "
                       "endpoint = '/v1/embeddings' LIMIT 1");
     /* num_ctx from the provider's config reaches Ollama's options, not the request's top. */
@@ -240,7 +178,7 @@ START_TEST(voyage_sdk)
     struct t_resp r;
     char hdr[256], *key;
 
-    dia_sdk_provider("dia-voy", NULL, NULL, 0, 0, 0, 0, "voyage:voy-ok");
+    t_llm_sdk_provider("dia-voy", NULL, NULL, 0, 0, 0, 0, "voyage:voy-ok");
     t_assert_sql("8", "SELECT prompt_tokens FROM usage_logs WHERE user_id = 'dia-voy' LIMIT 1");
     /* Voyage has no chat. */
     key = t_llm_user_key("dia-voy-chat");
@@ -315,8 +253,8 @@ START_TEST(tool_calls_translated)
         ck_assert_str_eq(json_string_value(json_object_get(
                              json_array_get(json_object_get(j, "choices"), 0), "finish_reason")),
                          "tool_calls");
-        ck_assert_int_eq(dia_int(json_object_get(j, "usage"), "prompt_tokens"), cases[i].prompt);
-        ck_assert_int_eq(dia_int(json_object_get(j, "usage"), "completion_tokens"),
+        ck_assert_int_eq(t_llm_int(json_object_get(j, "usage"), "prompt_tokens"), cases[i].prompt);
+        ck_assert_int_eq(t_llm_int(json_object_get(j, "usage"), "completion_tokens"),
                          cases[i].completion);
         if (i == 0) /* Gemini's thought signature rides on extra_content */
             ck_assert_str_eq(json_string_value(json_object_get(

@@ -396,6 +396,7 @@ static void fake_route(struct evhttp_request *req, void *arg)
     struct fake_srv *srv = arg;
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
     const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    const char *query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
@@ -419,7 +420,9 @@ static void fake_route(struct evhttp_request *req, void *arg)
         fake_google_token(srv, req, path, text, len); /* not recorded: /_last is the call */
     } else if (cmd == EVHTTP_REQ_POST) {
         fake_record(srv, req, path, text, len);
-        if (fake_ends_with(path, "/chat/completions"))
+        if (fake_azure_path(path, query))
+            fake_azure(srv, req, path, text, len);
+        else if (fake_ends_with(path, "/chat/completions"))
             fake_chat(srv, req, text, len);
         else if (fake_ends_with(path, "/v1/messages"))
             fake_messages(srv, req, text, len);

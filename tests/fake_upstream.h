@@ -4,7 +4,7 @@
  * time), fake_openai.c and fake_openai_embed.c (the OpenAI-wire scenarios), fake_anthropic.c
  * (the Anthropic Messages scenarios), fake_gemini.c (Gemini API and Vertex AI), fake_cohere.c
  * (Cohere v2), fake_ollama.c (Ollama native), fake_voyage.c (Voyage embeddings) and
- * fake_watsonx.c (watsonx and IBM IAM). The
+ * fake_watsonx.c (watsonx and IBM IAM), fake_azure.c (Azure OpenAI, Azure AI Inference). The
  * scenarios are listed in t_fake.h.
  */
 #ifndef FAKE_UPSTREAM_H
@@ -182,6 +182,15 @@ void fake_ollama(struct fake_srv *srv, struct evhttp_request *req, bool embed, c
 
 /* POST .../v1/embeddings for a voy-* model; body is the parsed request (borrowed). */
 void fake_voyage(struct evhttp_request *req, json_t *body);
+/* ---- fake_azure.c ---- */
+
+/* True for Azure's v1 paths (/openai/v1/...) and any path with an api-version query. */
+bool fake_azure_path(const char *path, const char *query);
+
+/* POST an Azure OpenAI or AI Inference chat/completions or embeddings path. */
+void fake_azure(struct fake_srv *srv, struct evhttp_request *req, const char *path,
+                const char *text, size_t len);
+
 /* ---- fake_google.c ---- */
 
 /* The token endpoint's settings: the public key file and the TTL (NULL: from the environment,

@@ -136,6 +136,21 @@
  *                                   (base64 when encoding_format is "base64"), usage
  *                                   {"total_tokens": 4 per input}
  *   voy-status-<code>               that status, {"detail":"fake voyage error <code>"}
+ * Azure (§3, §4; fake_azure.c): Azure OpenAI at /openai/deployments/{d}/...?api-version=V and
+ * /openai/v1/... (model = the deployment, else the body's), AI Inference at any other path with
+ * ?api-version=. Azure OpenAI needs api-key or Authorization: Bearer, AI Inference both (401
+ * {"error":{"code":"401",...}}); AI Inference answers 400 to a member outside its schema
+ * without "extra-parameters". Errors {"error":{"code","message","param":null,"type":null}}.
+ *   az-ok (and any other name)      "Hello from azure", stop, usage 9/3, prompt_filter_results
+ *                                   and content_filter_results; stream: {"id":"","choices":[],
+ *                                   "prompt_filter_results":[...]}, "Hel" (with the role), "lo",
+ *                                   a finish chunk stop, usage 9/2 (Azure OpenAI: a usage-only
+ *                                   chunk when include_usage is asked; AI Inference: on the
+ *                                   finish chunk), data: [DONE]
+ *   az-cf                           as az-ok but "Hel" only and finish_reason "content_filter"
+ *   az-filter                       400 {"error":{"code":"content_filter","message":...}}
+ *   embeddings                      one fake_vector_new vector per input (base64 when asked),
+ *                                   model = the deployment or the body's, usage 4 per input
  * Google OAuth (POST to any path ending in /token, fake_google.c; not recorded in /_last): the
  * jwt-bearer grant. The assertion's RS256 signature must verify with the public key of
  * --google-pubkey FILE (or $FAKE_GOOGLE_PUBKEY, inherited from the test), aud must be the URL

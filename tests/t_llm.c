@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <check.h>
+
+#include "t_sdk.h"
+
 struct t_fake t_llm_fake;
 static int t_llm_started;
 
@@ -92,4 +96,66 @@ char *t_llm_user_key(const char *user)
     json_decref(t_call("POST", "/v1/users", T_AUTH_JSON, body, 200));
     free(body);
     return t_llm_key(user, NULL, 0);
+}
+
+/* The OpenAI SDK script's case with GW_MODEL = model. */
+json_t *t_llm_sdk(const char *kase, const char *model, const char *key)
+{
+    const char *env[] = {"GW_MODEL", model, NULL};
+
+    return t_sdk_run("openai_chat.mjs", kase, NULL, "/v1", key, env);
+}
+
+long t_llm_int(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+
+    ck_assert_msg(json_is_integer(v), "%s is not an integer", k);
+    return (long)json_integer_value(v);
+}
+
+/* chat, stream with usage, embeddings base64 and float through one provider. */
+void t_llm_sdk_provider(const char *user, const char *chat_model, const char *hello, long p, long c,
+                        long sp, long sc, const char *embed_model)
+{
+    char *key;
+    json_t *j, *u;
+
+    t_sdk_need();
+    key = t_llm_user_key(user);
+    if (chat_model != NULL) {
+        j = t_llm_sdk("chat", chat_model, key);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "content")), hello);
+        u = json_object_get(j, "usage");
+        ck_assert_int_eq(t_llm_int(u, "prompt_tokens"), p);
+        ck_assert_int_eq(t_llm_int(u, "completion_tokens"), c);
+        json_decref(j);
+        j = t_llm_sdk("stream_usage", chat_model, key);
+        ck_assert_str_eq(json_string_value(json_object_get(j, "text")), "Hello");
+        u = json_object_get(j, "usage");
+        ck_assert_int_eq(t_llm_int(u, "prompt_tokens"), sp);
+        ck_assert_int_eq(t_llm_int(u, "completion_tokens"), sc);
+        json_decref(j);
+    }
+    for (int b64 = 0; b64 < 2; b64++) {
+        json_t *v0;
+        j = t_llm_sdk(b64 ? "embed_base64" : "embed_float", embed_model, key);
+        ck_assert_int_eq(t_llm_int(j, "count"), 2);
+        v0 = json_object_get(j, "vector0");
+        ck_assert_int_eq(json_array_size(v0), 3);
+        /* The fakes' vectors are [0.5 + i, -1, 0.25]: exact in float32, either encoding. */
+        ck_assert(json_number_value(json_array_get(v0, 0)) == 0.5);
+        ck_assert(json_number_value(json_array_get(v0, 1)) == -1.0);
+        ck_assert(json_number_value(json_array_get(json_object_get(j, "first"), 1)) == 1.5);
+        /* The reply names the model, the provider's or else the request's. */
+        ck_assert_str_eq(json_string_value(json_object_get(j, "model")),
+                         strchr(embed_model, ':') + 1);
+        json_decref(j);
+    }
+    t_wait_sql(chat_model != NULL ? "4|2|2" : "2|0|2",
+               "SELECT count(*) || '|' || sum(CASE WHEN endpoint = '/v1/chat/completions' THEN 1 "
+               "ELSE 0 END) || '|' || sum(CASE WHEN endpoint = '/v1/embeddings' AND "
+               "completion_tokens = 0 THEN 1 ELSE 0 END) FROM usage_logs WHERE user_id = '%s'",
+               user);
+    free(key);
 }

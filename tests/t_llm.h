@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "t_api.h"
 #include "t_fake.h"
 
@@ -37,5 +39,20 @@ char *t_llm_key(const char *user, char *id, size_t idlen);
 
 /* Creates user (no budget) and a key for it; returns the gw- key (owned). */
 char *t_llm_user_key(const char *user);
+
+/* The OpenAI SDK script's case kase (tests/sdk/openai_chat.mjs) with GW_MODEL = model. */
+json_t *t_llm_sdk(const char *kase, const char *model, const char *key);
+
+/* The integer member k of o (the test fails when it is not one). */
+long t_llm_int(json_t *o, const char *k);
+
+/*
+ * Through one provider with the OpenAI SDK, as user (created here): chat with chat_model (NULL:
+ * none) must answer hello with usage p/c, stream_usage "Hello" with usage sp/sc; then embeddings
+ * of embed_model in base64 and float, whose vectors must be the fakes' [0.5 + i, -1, 0.25] and
+ * whose reply names the model; the usage rows are waited for.
+ */
+void t_llm_sdk_provider(const char *user, const char *chat_model, const char *hello, long p, long c,
+                        long sp, long sc, const char *embed_model);
 
 #endif

@@ -46,6 +46,17 @@ static bool prov_conf_is_ibm_key(const char *k)
            strcmp(k, "version") == 0 || strcmp(k, "iam_url") == 0;
 }
 
+/* Keys of an Azure provider's section that configure the call's URL and auth, not the body. */
+static bool prov_conf_is_azure_key(const char *k)
+{
+    return strcmp(k, "api_version") == 0 || strcmp(k, "azure_ad_token") == 0;
+}
+
+static bool prov_conf_azure(const struct prov_info *info)
+{
+    return info->dialect == PROV_D_AZURE_OPENAI || info->dialect == PROV_D_AZURE;
+}
+
 static char *prov_conf_dup(const char *s)
 {
     return s != NULL && s[0] != '\0' ? strdup(s) : NULL;
@@ -239,6 +250,41 @@ static int prov_conf_ibm(struct prov_conf *c, const json_t *section, const json_
     return 0;
 }
 
+/*
+ * The Azure rows: api_version and azure_ad_token (prov_conf.h). An api_version that cannot go
+ * into a URL query as is gets c->problem. Returns -1 only when out of memory.
+ */
+static int prov_conf_azure_keys(struct prov_conf *c, const json_t *section, const json_t *client)
+{
+    static const char *const version_keys[] = {"api_version", NULL};
+    static const char *const token_keys[] = {"azure_ad_token", NULL};
+    bool aoai = c->info->dialect == PROV_D_AZURE_OPENAI;
+    const char *env;
+
+    c->api_version = prov_conf_text(prov_conf_pick(section, client, version_keys));
+    if (c->api_version == NULL) {
+        env = aoai ? getenv("OPENAI_API_VERSION") : NULL;
+        c->api_version = prov_conf_dup(env != NULL && env[0] != '\0' ? env
+                                       : aoai                        ? "preview"
+                                                                     : "2024-05-01-preview");
+        if (c->api_version == NULL)
+            return -1;
+    }
+    if (aoai) {
+        c->ad_token = prov_conf_text(prov_conf_pick(section, client, token_keys));
+        env = getenv("AZURE_OPENAI_AD_TOKEN");
+        if (c->ad_token == NULL && env != NULL && env[0] != '\0' &&
+            (c->ad_token = strdup(env)) == NULL)
+            return -1;
+        if (c->ad_token != NULL)
+            c->usable = true;
+    }
+    if (!prov_conf_ident_ok(c->api_version, "._"))
+        return prov_conf_problem(c, "providers.%s: the api_version '%.60s' is not an API version",
+                                 c->info->id, c->api_version);
+    return 0;
+}
+
 static int prov_conf_resolve(struct prov_conf *c, const struct prov_info *info,
                              const json_t *section)
 {
@@ -281,7 +327,8 @@ static int prov_conf_resolve(struct prov_conf *c, const struct prov_info *info,
         {
             if (prov_conf_is_client_key(k) ||
                 (info->auth == PROV_AUTH_GOOGLE && prov_conf_is_google_key(k)) ||
-                (info->auth == PROV_AUTH_IBM_IAM && prov_conf_is_ibm_key(k)))
+                (info->auth == PROV_AUTH_IBM_IAM && prov_conf_is_ibm_key(k)) ||
+                (prov_conf_azure(info) && prov_conf_is_azure_key(k)))
                 continue;
             if (json_object_set(c->kwargs, k, v) < 0)
                 return -1;
@@ -289,6 +336,8 @@ static int prov_conf_resolve(struct prov_conf *c, const struct prov_info *info,
     }
     if (info->auth == PROV_AUTH_IBM_IAM)
         return prov_conf_ibm(c, section, client);
+    if (prov_conf_azure(info))
+        return prov_conf_azure_keys(c, section, client);
     return info->auth == PROV_AUTH_GOOGLE ? prov_conf_google(c, section, client) : 0;
 }
 
@@ -308,6 +357,8 @@ static void prov_conf_cleanup(struct prov_conf *c)
     free(c->version);
     free(c->iam_url);
     free(c->problem);
+    free(c->api_version);
+    free(c->ad_token);
     prov_google_sa_free(c->google);
 }
 

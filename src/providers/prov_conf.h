@@ -46,6 +46,13 @@ struct prov_conf {
     char *space_id;
     char *version;
     char *iam_url;
+    /* Azure rows (providers.md §1.2, at the top of the section or under client_args; neither is
+       a request field): `api_version` (azureopenai: else OPENAI_API_VERSION, else "preview";
+       azure: else "2024-05-01-preview"), and for azureopenai `azure_ad_token` (else
+       AZURE_OPENAI_AD_TOKEN): a Microsoft Entra token sent as a bearer instead of the api-key.
+       NULL on the other rows. */
+    char *api_version;
+    char *ad_token;
     /* Why a usable provider cannot be called (unreadable credentials, no project, ...): one
        line naming the setting, never key material; NULL when nothing is wrong. The gateway
        answers 502 "provider 'x' is misconfigured: <problem>"; check-config reports it. */

@@ -29,6 +29,10 @@ const struct prov_dialect_ops *prov_dialect_get(enum prov_dialect d)
         return &prov_dialect_voyage;
     case PROV_D_WATSONX:
         return &prov_dialect_watsonx;
+    case PROV_D_AZURE_OPENAI:
+        return &prov_dialect_azureopenai;
+    case PROV_D_AZURE:
+        return &prov_dialect_azure;
     default:
         return NULL;
     }

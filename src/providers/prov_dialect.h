@@ -196,6 +196,8 @@ extern const struct prov_dialect_ops prov_dialect_cohere;  /* pivot <-> Cohere v
 extern const struct prov_dialect_ops prov_dialect_ollama;  /* pivot <-> Ollama /api */
 extern const struct prov_dialect_ops prov_dialect_voyage;  /* embeddings only */
 extern const struct prov_dialect_ops prov_dialect_watsonx; /* pivot <-> watsonx text/chat */
+extern const struct prov_dialect_ops prov_dialect_azureopenai; /* OpenAI wire, Azure OpenAI */
+extern const struct prov_dialect_ops prov_dialect_azure;       /* OpenAI wire, AI Inference */
 
 /*
  * Copies len bytes of s into out (outlen bytes, NUL-terminated) as one printable line: control

@@ -12,15 +12,11 @@
 
 #include "providers/prov_usage.h"
 
-int prov_openai_embed_build(const struct prov_conf *pc, const struct prov_chat_in *in,
-                            struct prov_http *out, char *err, size_t errlen)
+int prov_openai_embed_body(const struct prov_chat_in *in, struct prov_http *out, char *err,
+                           size_t errlen)
 {
     json_t *body;
-    size_t n;
 
-    if (pc->base_url == NULL) {
-        return prov_no_base_url(pc, err, errlen);
-    }
     if ((body = json_deep_copy(in->req)) == NULL)
         goto oom;
     json_object_del(body, "user"); /* spec §1.5: never forwarded */
@@ -28,23 +24,38 @@ int prov_openai_embed_build(const struct prov_conf *pc, const struct prov_chat_i
         json_object_del(body, "encoding_format");
     if (json_is_null(json_object_get(body, "dimensions")))
         json_object_del(body, "dimensions");
-    if (json_object_set_new(body, "model", json_string(in->model)) < 0)
-        goto oom_body;
+    if (json_object_set_new(body, "model", json_string(in->model)) < 0) {
+        json_decref(body);
+        goto oom;
+    }
     out->body = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     if (out->body == NULL)
         goto oom;
     out->body_len = strlen(out->body);
-    n = strlen(pc->base_url) + sizeof("/embeddings");
-    if ((out->url = malloc(n)) == NULL)
-        goto oom;
-    snprintf(out->url, n, "%s/embeddings", pc->base_url);
-    return prov_http_std(out, pc, NULL, NULL, err, errlen);
-oom_body:
-    json_decref(body);
+    return 0;
 oom:
     snprintf(err, errlen, "out of memory");
     return -1;
+}
+
+int prov_openai_embed_build(const struct prov_conf *pc, const struct prov_chat_in *in,
+                            struct prov_http *out, char *err, size_t errlen)
+{
+    size_t n;
+
+    if (pc->base_url == NULL) {
+        return prov_no_base_url(pc, err, errlen);
+    }
+    if (prov_openai_embed_body(in, out, err, errlen) < 0)
+        return -1;
+    n = strlen(pc->base_url) + sizeof("/embeddings");
+    if ((out->url = malloc(n)) == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    snprintf(out->url, n, "%s/embeddings", pc->base_url);
+    return prov_http_std(out, pc, NULL, NULL, err, errlen);
 }
 
 int prov_openai_embed_reply(const char *body, size_t len, struct prov_usage *u, char **out,

@@ -18,6 +18,10 @@
 int prov_openai_embed_build(const struct prov_conf *pc, const struct prov_chat_in *in,
                             struct prov_http *out, char *err, size_t errlen);
 
+/* The body of that call alone into out->body (owned). Returns 0 or -1 (out of memory, in err). */
+int prov_openai_embed_body(const struct prov_chat_in *in, struct prov_http *out, char *err,
+                           size_t errlen);
+
 /* An OpenAI embeddings reply: usage read (prompt_tokens), *out NULL (relayed). */
 int prov_openai_embed_reply(const char *body, size_t len, struct prov_usage *u, char **out,
                             size_t *out_len);

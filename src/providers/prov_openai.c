@@ -9,6 +9,7 @@
 
 #include "providers/prov_dialect.h"
 #include "providers/prov_embed.h"
+#include "providers/prov_openai.h"
 
 /*
  * ---- Fast path for replies and stream chunks ----
@@ -593,8 +594,8 @@ static void oa_facts_usage(const struct oa_facts *f, struct prov_usage *u)
     u->seen = true;
 }
 
-static int openai_chat_reply(const char *body, size_t len, struct prov_usage *u, size_t *gen_bytes,
-                             char **out, size_t *out_len)
+int prov_openai_chat_reply(const char *body, size_t len, struct prov_usage *u, size_t *gen_bytes,
+                           char **out, size_t *out_len)
 {
     struct oa_facts f;
     json_t *j;
@@ -758,6 +759,16 @@ oom:
     return -1;
 }
 
+int prov_openai_chat_body(const struct prov_conf *pc, const struct prov_chat_in *in,
+                          bool *client_usage, struct prov_http *out, char *err, size_t errlen)
+{
+    *client_usage = false;
+    out->body = oa_body_splice(pc, in, &out->body_len);
+    if (out->body == NULL && oa_body_tree(pc, in, client_usage, out, err, errlen) < 0)
+        return -1;
+    return 0;
+}
+
 static int openai_chat_build(const struct prov_conf *pc, const struct prov_chat_in *in,
                              bool *client_usage, struct prov_http *out, char *err, size_t errlen)
 {
@@ -767,8 +778,7 @@ static int openai_chat_build(const struct prov_conf *pc, const struct prov_chat_
     if (pc->base_url == NULL) {
         return prov_no_base_url(pc, err, errlen);
     }
-    out->body = oa_body_splice(pc, in, &out->body_len);
-    if (out->body == NULL && oa_body_tree(pc, in, client_usage, out, err, errlen) < 0)
+    if (prov_openai_chat_body(pc, in, client_usage, out, err, errlen) < 0)
         return -1;
     n = strlen(pc->base_url) + sizeof("/chat/completions");
     if ((out->url = malloc(n)) == NULL)
@@ -788,8 +798,8 @@ oom:
     return -1;
 }
 
-static int openai_chat_event(struct prov_stream *s, const char *event, const char *data, size_t len,
-                             prov_emit_fn *emit, void *arg)
+int prov_openai_chat_event(struct prov_stream *s, const char *event, const char *data, size_t len,
+                           prov_emit_fn *emit, void *arg)
 {
     struct oa_facts f;
     json_t *j, *e;
@@ -843,8 +853,8 @@ static int openai_chat_event(struct prov_stream *s, const char *event, const cha
     return rc;
 }
 
-static void openai_error_message(const char *body, size_t len, char *out, size_t outlen, char *code,
-                                 size_t codelen)
+void prov_openai_error_message(const char *body, size_t len, char *out, size_t outlen, char *code,
+                               size_t codelen)
 {
     json_t *j = json_loadb(body, len, 0, NULL), *e, *c;
     const char *m = NULL;
@@ -879,9 +889,9 @@ static void openai_error_message(const char *body, size_t len, char *out, size_t
 const struct prov_dialect_ops prov_dialect_openai = {
     .name = "openai",
     .chat_build = openai_chat_build,
-    .chat_reply = openai_chat_reply,
-    .chat_event = openai_chat_event,
-    .error_message = openai_error_message,
+    .chat_reply = prov_openai_chat_reply,
+    .chat_event = prov_openai_chat_event,
+    .error_message = prov_openai_error_message,
     .embed_build = prov_openai_embed_build,
     .embed_reply = prov_openai_embed_reply,
 };

@@ -11,12 +11,12 @@ static const struct prov_info prov_table[] = {
      "ANTHROPIC_BASE_URL", PROV_AUTH_X_API_KEY},
     {"atlascloud", PROV_D_OPENAI, "https://api.atlascloud.ai/v1", "ATLASCLOUD_API_KEY", NULL,
      "ATLASCLOUD_API_BASE", PROV_AUTH_BEARER},
-    {"azure", PROV_D_OTHER, NULL, "AZURE_API_KEY", NULL, "AZURE_AI_CHAT_ENDPOINT",
+    {"azure", PROV_D_AZURE, NULL, "AZURE_API_KEY", NULL, "AZURE_AI_CHAT_ENDPOINT",
      PROV_AUTH_API_KEY},
     {"azureanthropic", PROV_D_ANTHROPIC, NULL, "AZURE_ANTHROPIC_API_KEY", NULL,
      "AZURE_ANTHROPIC_API_BASE", PROV_AUTH_X_API_KEY},
-    {"azureopenai", PROV_D_OTHER, NULL, "AZURE_OPENAI_API_KEY", NULL, "AZURE_OPENAI_ENDPOINT",
-     PROV_AUTH_API_KEY},
+    {"azureopenai", PROV_D_AZURE_OPENAI, NULL, "AZURE_OPENAI_API_KEY", NULL,
+     "AZURE_OPENAI_ENDPOINT", PROV_AUTH_API_KEY},
     {"bedrock", PROV_D_OTHER, NULL, "AWS_BEARER_TOKEN_BEDROCK", NULL,
      "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", PROV_AUTH_CLOUD},
     {"cascadia", PROV_D_OPENAI, "http://localhost:9090/v1", "CASCADIA_API_KEY", NULL,
@@ -126,6 +126,8 @@ unsigned prov_caps(const struct prov_info *p)
     case PROV_D_VERTEX:
     case PROV_D_COHERE:
     case PROV_D_OLLAMA:
+    case PROV_D_AZURE_OPENAI:
+    case PROV_D_AZURE:
         return PROV_CAP_CHAT | PROV_CAP_STREAM | PROV_CAP_EMBED;
     case PROV_D_VOYAGE:
         return PROV_CAP_EMBED;

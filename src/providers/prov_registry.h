@@ -17,6 +17,8 @@ enum prov_dialect {
     PROV_D_OLLAMA,           /* Ollama native (/api/chat, NDJSON streams, /api/embed) */
     PROV_D_VOYAGE,           /* Voyage AI (embeddings only) */
     PROV_D_WATSONX,          /* IBM watsonx.ai text/chat (IAM bearer) */
+    PROV_D_AZURE_OPENAI,     /* Azure OpenAI: the OpenAI wire at deployment / v1 URLs */
+    PROV_D_AZURE,            /* Azure AI Inference (Foundry models): the OpenAI wire */
     PROV_D_OTHER,            /* own SDK wire format: needs a dialect of its own */
 };
 
