@@ -63,12 +63,12 @@ static void entry_points(const char *buf, size_t len)
     size_t gen, out_len, emitted = 0;
     char *out, msg[200], code[64];
 
-    FZ_CHECK(openai_chat_reply(buf, len, &u, &gen, &out, &out_len) >= -1);
+    FZ_CHECK(prov_openai_chat_reply(buf, len, &u, &gen, &out, &out_len) >= -1);
     FZ_CHECK(out == NULL);
-    FZ_CHECK(openai_chat_event(&st, "message", buf, len, emit_count, &emitted) == 0);
+    FZ_CHECK(prov_openai_chat_event(&st, "message", buf, len, emit_count, &emitted) == 0);
     FZ_CHECK(emitted == 0 || emitted == len);
     FZ_CHECK(memchr(st.error, '\0', sizeof(st.error)) != NULL);
-    openai_error_message(buf, len, msg, sizeof(msg), code, sizeof(code));
+    prov_openai_error_message(buf, len, msg, sizeof(msg), code, sizeof(code));
     FZ_CHECK(memchr(msg, '\0', sizeof(msg)) != NULL);
     FZ_CHECK(memchr(code, '\0', sizeof(code)) != NULL);
 }
