@@ -161,6 +161,14 @@ static bool gw_call_unpriced_should_warn(const char *provider, const char *model
     return warn;
 }
 
+/* Masks the provider's secrets (its API key, an Azure Entra token) in text bound for the client
+   or the usage log. */
+static void gw_call_scrub(const struct gw_call *c, char *text)
+{
+    prov_scrub(text, c->pc->api_key);
+    prov_scrub(text, c->pc->ad_token);
+}
+
 /* Replies as decided (or not at all when the client is gone), ends the request, frees c. */
 static void gw_call_reply(struct gw_call *c)
 {
@@ -449,7 +457,7 @@ static void gw_call_stream_done(struct gw_call *c, const struct httpc_result *re
              c->ps.failed            ? c->ps.error
              : res->kind == HTTPC_OK ? "cannot write the end of the stream"
                                      : res->error);
-    prov_scrub(row, c->pc->api_key);
+    gw_call_scrub(c, row);
     gw_call_end(c, "error", NULL, false, row);
 }
 
@@ -500,8 +508,8 @@ static void gw_call_http_error(struct gw_call *c, const char *body, size_t len)
     int s = c->up_status, status;
 
     c->d->error_message(body != NULL ? body : "", len, msg, sizeof(msg), code, sizeof(code));
-    prov_scrub(msg, c->pc->api_key);
-    prov_scrub(code, c->pc->api_key);
+    gw_call_scrub(c, msg);
+    gw_call_scrub(c, code);
     snprintf(row, sizeof(row), "provider returned HTTP %d: %s", s, msg);
     if (s == 400 || s == 404 || s == 413 || s == 422 || s == 429 || s == 529) {
         status = s == 529 ? 429 : s; /* Anthropic's 529 "overloaded": throttled, retry later */
@@ -588,7 +596,7 @@ static void gw_call_on_done(const struct httpc_result *res, void *arg)
         return;
     default:
         snprintf(row, sizeof(row), "%s", res->error);
-        prov_scrub(row, c->pc->api_key);
+        gw_call_scrub(c, row);
         gw_call_fail(c, 502, "upstream_error", "The request could not be completed by the provider",
                      row);
         return;
