@@ -44,15 +44,6 @@ static void anth_usage_out(const struct prov_anth_stream *a, struct prov_usage *
     u->seen = true;
 }
 
-/* The OpenAI usage object of u, with cached_tokens = cache reads. */
-static json_t *anth_usage_json(const struct prov_usage *u, long cache_read)
-{
-    return json_pack("{s:I, s:I, s:I, s:{s:I}}", "prompt_tokens", (json_int_t)u->prompt_tokens,
-                     "completion_tokens", (json_int_t)u->completion_tokens, "total_tokens",
-                     (json_int_t)u->total_tokens, "prompt_tokens_details", "cached_tokens",
-                     (json_int_t)cache_read);
-}
-
 static const char *anth_finish(const char *stop_reason)
 {
     if (stop_reason == NULL)
@@ -326,7 +317,7 @@ static int anth_chat_reply(const char *body, size_t len, struct prov_usage *u, s
         goto out;
     if (anth_usage_read(&a, json_object_get(j, "usage"))) {
         anth_usage_out(&a, u);
-        if (json_object_set_new(r, "usage", anth_usage_json(u, a.cache_read)) < 0)
+        if (json_object_set_new(r, "usage", prov_pivot_usage_json_cached(u, a.cache_read)) < 0)
             goto out;
     }
     *gen_bytes = prov_usage_text_bytes(r);
@@ -463,7 +454,7 @@ static int anth_stop(struct prov_stream *s, prov_emit_fn *emit, void *arg)
         return -1;
     if (!s->client_usage || !s->usage.seen)
         return 0;
-    if ((usage = anth_usage_json(&s->usage, a->cache_read)) == NULL)
+    if ((usage = prov_pivot_usage_json_cached(&s->usage, a->cache_read)) == NULL)
         return -1;
     return prov_pivot_chunk_of(a->id, a->created, a->model, NULL, NULL, usage, emit, arg);
 }

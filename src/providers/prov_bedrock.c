@@ -37,14 +37,6 @@ static bool br_usage(const json_t *usage, struct prov_usage *u, long *cached)
     return true;
 }
 
-static json_t *br_usage_json(const struct prov_usage *u, long cached)
-{
-    return json_pack("{s:I, s:I, s:I, s:{s:I}}", "prompt_tokens", (json_int_t)u->prompt_tokens,
-                     "completion_tokens", (json_int_t)u->completion_tokens, "total_tokens",
-                     (json_int_t)u->total_tokens, "prompt_tokens_details", "cached_tokens",
-                     (json_int_t)cached);
-}
-
 /* stopReason -> finish_reason (§7.3). */
 static const char *br_finish(const char *reason)
 {
@@ -173,7 +165,7 @@ int prov_bedrock_reply(const char *body, size_t len, struct prov_usage *u, size_
     if (r == NULL)
         goto out;
     if (br_usage(json_object_get(j, "usage"), u, &cached) &&
-        prov_pivot_set(r, "usage", br_usage_json(u, cached)) < 0)
+        prov_pivot_set(r, "usage", prov_pivot_usage_json_cached(u, cached)) < 0)
         goto out;
     *gen_bytes = prov_usage_text_bytes(r);
     if ((*out = json_dumps(r, JSON_COMPACT)) == NULL)
@@ -236,7 +228,8 @@ static int br_metadata(struct prov_stream *s, const json_t *j, prov_emit_fn *emi
     s->done = true;
     if (!s->client_usage || !s->usage.seen)
         return 0;
-    return prov_pivot_usage_chunk(s, br_usage_json(&s->usage, s->x.cached_tokens), emit, arg);
+    return prov_pivot_usage_chunk(s, prov_pivot_usage_json_cached(&s->usage, s->x.cached_tokens),
+                                  emit, arg);
 }
 
 int prov_bedrock_event(struct prov_stream *s, const char *event_type, const char *payload,

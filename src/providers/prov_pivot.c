@@ -251,6 +251,14 @@ json_t *prov_pivot_usage_json(const struct prov_usage *u)
                      (json_int_t)u->total_tokens);
 }
 
+json_t *prov_pivot_usage_json_cached(const struct prov_usage *u, long cached)
+{
+    return json_pack("{s:I, s:I, s:I, s:{s:I}}", "prompt_tokens", (json_int_t)u->prompt_tokens,
+                     "completion_tokens", (json_int_t)u->completion_tokens, "total_tokens",
+                     (json_int_t)u->total_tokens, "prompt_tokens_details", "cached_tokens",
+                     (json_int_t)cached);
+}
+
 char *prov_pivot_reply(const char *id, const char *model, int64_t created, json_t *msg,
                        const char *finish, const struct prov_usage *u, size_t *len)
 {

@@ -107,6 +107,9 @@ void prov_pivot_id(char *buf, size_t len, const char *prefix);
 /* The OpenAI usage object of u (new), or NULL when out of memory. */
 json_t *prov_pivot_usage_json(const struct prov_usage *u);
 
+/* The same with prompt_tokens_details.cached_tokens = cached (new), or NULL (out of memory). */
+json_t *prov_pivot_usage_json_cached(const struct prov_usage *u, long cached);
+
 /*
  * A chat.completion text (owned, length in *len) from its parts: id (NULL: generated), model
  * (NULL: ""), created, the message (stolen), the finish reason, the usage (NULL or not seen:
