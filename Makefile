@@ -109,7 +109,7 @@ CK_MULT := $(if $(filter 1,$(TSAN)),6,$(if $(filter 1,$(SAN)),4,1))
 # loops, usage writer, SQLite thread, log writer, signal thread, httpc, index and budgets); on
 # PostgreSQL the replica, fault, budget and billing suites (sync thread, connection pool). A race
 # halts the gateway (exit 66), which the clean-shutdown checks catch.
-TSAN_SQLITE_SUITES := e2e_chat e2e_anthropic e2e_billing e2e_budgets e2e_http e2e_edge e2e_keys e2e_sdk conn \
+TSAN_SQLITE_SUITES := e2e_chat e2e_anthropic e2e_billing e2e_budgets e2e_http e2e_edge e2e_keys conn \
                       usage_writer db httpc log index budget
 TSAN_PG_SUITES := e2e_replicas e2e_faults e2e_budgets e2e_billing
 export TSAN_OPTIONS ?= halt_on_error=1 exitcode=66 second_deadlock_stack=1
@@ -225,7 +225,7 @@ $(BUILD)/bench/%: bench/%.c
 FUZZ_BUILD := build-fuzz
 FUZZ_CC := clang
 FUZZ_SECONDS ?= 60
-FUZZ_CHECK_SECONDS ?= 4
+FUZZ_CHECK_SECONDS ?= 2
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DGW_VERSION='"$(VERSION)"' \
                $(WARN) -O1 -g $(FUZZ_SAN) -pthread -Isrc $(PKG_CFLAGS) -MMD -MP
