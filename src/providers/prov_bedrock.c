@@ -362,12 +362,9 @@ int prov_bedrock_embed_reply(const char *body, size_t len, struct prov_usage *u,
         json_decref(j);
         return -1;
     }
-    if (json_is_integer(n) && json_integer_value(n) >= 0) {
+    if (json_is_integer(n) && json_integer_value(n) >= 0)
         prompt = (long)json_integer_value(n);
-        u->prompt_tokens = u->total_tokens = prompt;
-        u->seen = true;
-    }
-    *out = prov_embed_reply_new(json_pack("[O]", e), "", prompt, out_len);
+    *out = prov_embed_reply_new(json_pack("[O]", e), "", prompt, u, out_len);
     json_decref(j);
     return *out != NULL ? 0 : -1;
 }

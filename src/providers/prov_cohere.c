@@ -600,12 +600,9 @@ static int co_embed_reply(const char *body, size_t len, struct prov_usage *u, ch
     n = json_object_get(json_object_get(meta, "tokens"), "input_tokens");
     if (!json_is_number(n))
         n = json_object_get(json_object_get(meta, "billed_units"), "input_tokens");
-    if (json_is_number(n)) {
+    if (json_is_number(n))
         prompt = (long)json_number_value(n);
-        u->prompt_tokens = u->total_tokens = prompt;
-        u->seen = true;
-    }
-    *out = prov_embed_reply_new(json_incref(vec), "", prompt, out_len);
+    *out = prov_embed_reply_new(json_incref(vec), "", prompt, u, out_len);
     json_decref(j);
     return *out != NULL ? 0 : -1;
 }

@@ -103,11 +103,17 @@ json_t *prov_embed_texts(const json_t *req, char *err, size_t errlen)
     return out;
 }
 
-char *prov_embed_reply_new(json_t *vectors, const char *model, long prompt_tokens, size_t *len)
+char *prov_embed_reply_new(json_t *vectors, const char *model, long prompt_tokens,
+                           struct prov_usage *u, size_t *len)
 {
     json_t *data = json_array(), *doc = NULL, *v;
     char *text = NULL;
     size_t i;
+
+    if (u != NULL && prompt_tokens >= 0) {
+        u->prompt_tokens = u->total_tokens = prompt_tokens;
+        u->seen = true;
+    }
 
     if (data == NULL || !json_is_array(vectors))
         goto out;

@@ -36,9 +36,11 @@ json_t *prov_embed_texts(const json_t *req, char *err, size_t errlen);
 /*
  * A pivot reply from vectors (an array with one array of numbers per input, in input order;
  * reference stolen), the model name and the prompt tokens (< 0: not reported, no usage object).
- * Returns the owned JSON text (length in *len), or NULL when out of memory.
+ * When the tokens are reported, *u (may be NULL) gets them as prompt and total, seen. Returns
+ * the owned JSON text (length in *len), or NULL when out of memory.
  */
-char *prov_embed_reply_new(json_t *vectors, const char *model, long prompt_tokens, size_t *len);
+char *prov_embed_reply_new(json_t *vectors, const char *model, long prompt_tokens,
+                           struct prov_usage *u, size_t *len);
 
 /* Replies: float vectors as asked (relayed), or converted to base64 when the client asked. */
 extern const struct prov_shape_ops prov_shape_embed_float;

@@ -211,11 +211,7 @@ int prov_gem_embed_reply(const char *body, size_t len, struct prov_usage *u, cha
         json_decref(vectors);
         return -1;
     }
-    if (tokens >= 0) {
-        u->prompt_tokens = u->total_tokens = tokens;
-        u->seen = true;
-    }
     /* Google names no model in the reply, and embed_reply is not told it: "model" is "". */
-    *out = prov_embed_reply_new(vectors, "", tokens, out_len);
+    *out = prov_embed_reply_new(vectors, "", tokens, u, out_len);
     return *out != NULL ? 0 : -1;
 }

@@ -548,12 +548,9 @@ static int ol_embed_reply(const char *body, size_t len, struct prov_usage *u, ch
         json_decref(j);
         return -1;
     }
-    if (json_is_integer(n)) {
+    if (json_is_integer(n))
         prompt = (long)json_integer_value(n);
-        u->prompt_tokens = u->total_tokens = prompt;
-        u->seen = true;
-    }
-    *out = prov_embed_reply_new(json_incref(vec), model != NULL ? model : "", prompt, out_len);
+    *out = prov_embed_reply_new(json_incref(vec), model != NULL ? model : "", prompt, u, out_len);
     json_decref(j);
     return *out != NULL ? 0 : -1;
 }

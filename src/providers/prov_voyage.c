@@ -115,12 +115,9 @@ static int vo_embed_reply(const char *body, size_t len, struct prov_usage *u, ch
         if (!json_is_array(e) || json_array_append(vec, e) < 0)
             goto out;
     }
-    if (json_is_integer(n)) {
+    if (json_is_integer(n))
         prompt = (long)json_integer_value(n);
-        u->prompt_tokens = u->total_tokens = prompt;
-        u->seen = true;
-    }
-    *out = prov_embed_reply_new(vec, model != NULL ? model : "", prompt, out_len);
+    *out = prov_embed_reply_new(vec, model != NULL ? model : "", prompt, u, out_len);
     vec = NULL;
     rc = *out != NULL ? 0 : -1;
 out:
