@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "providers/prov_aws.h"
 #include "providers/prov_bedrock.h"
 #include "t_xlate.h"
 
@@ -420,10 +421,13 @@ static void bt_run(struct tx_run *r, const struct bt_msg *m, size_t n, bool clie
     memset(r, 0, sizeof(*r));
     r->s.client_usage = client_usage;
     for (size_t i = 0; i < n && !r->s.done && !r->s.failed; i++) {
-        if (m[i].exception)
-            ck_assert_int_eq(
-                prov_bedrock_exception(&r->s, m[i].type, m[i].payload, strlen(m[i].payload)), 0);
-        else
+        if (m[i].exception) {
+            struct prov_aws_message am = {.message_type = "exception",
+                                          .exception_type = m[i].type,
+                                          .payload = m[i].payload,
+                                          .payload_len = strlen(m[i].payload)};
+            prov_aws_stream_fail(&r->s, &am);
+        } else
             ck_assert_int_eq(prov_bedrock_event(&r->s, m[i].type, m[i].payload,
                                                 strlen(m[i].payload), tx_emit, &r->k),
                              0);

@@ -97,7 +97,12 @@ START_TEST(dialect_table)
     ck_assert_ptr_null(prov_dialect_native_messages(PROV_D_OPENAI));
     ck_assert_ptr_eq(prov_dialect_get(PROV_D_GEMINI), &prov_dialect_gemini);
     ck_assert_ptr_eq(prov_dialect_get(PROV_D_VERTEX), &prov_dialect_vertex);
-    ck_assert_ptr_null(prov_dialect_get(PROV_D_OTHER));
+    ck_assert_ptr_eq(prov_dialect_get(PROV_D_BEDROCK), &prov_dialect_bedrock);
+    /* Every provider of the registry has a dialect and something it can be asked (no 501). */
+    for (size_t i = 0; i < prov_count(); i++) {
+        ck_assert_ptr_nonnull(prov_dialect_get(prov_at(i)->dialect));
+        ck_assert_uint_ne(prov_caps(prov_at(i)), 0);
+    }
 }
 END_TEST
 

@@ -279,22 +279,6 @@ static const json_t *br_msg(const json_t *j)
     return json_is_string(m) ? m : json_object_get(j, "Message");
 }
 
-int prov_bedrock_exception(struct prov_stream *s, const char *exception_type, const char *payload,
-                           size_t len)
-{
-    json_t *j = json_loadb(payload, len, 0, NULL);
-    const json_t *m = br_msg(j);
-    char line[256];
-
-    snprintf(line, sizeof(line), "%s: %s",
-             exception_type != NULL && exception_type[0] != '\0' ? exception_type : "exception",
-             json_is_string(m) ? json_string_value(m) : "error from the provider");
-    s->failed = true;
-    prov_copy_line(s->error, sizeof(s->error), line, strlen(line));
-    json_decref(j);
-    return 0;
-}
-
 /* ---- Errors (§7.5) ---- */
 
 void prov_bedrock_error_message(const char *body, size_t len, const char *amzn_error_type,

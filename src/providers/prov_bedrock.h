@@ -51,13 +51,6 @@ int prov_bedrock_event(struct prov_stream *s, const char *event_type, const char
                        size_t len, prov_emit_fn *emit, void *arg);
 
 /*
- * One message of message type "exception" (throttlingException, validationException,
- * modelStreamErrorException, ...): sets s->failed and s->error ("<type>: <message>").
- */
-int prov_bedrock_exception(struct prov_stream *s, const char *exception_type, const char *payload,
-                           size_t len);
-
-/*
  * An HTTP error reply: the message ("message" or "Message", else the start of the body) into
  * out; the error code into code (may be NULL): the x-amzn-ErrorType header value without any
  * ":..." suffix (amzn_error_type may be NULL), else the text after '#' of the body's "__type".

@@ -52,6 +52,18 @@ static bool prov_conf_is_azure_key(const char *k)
     return strcmp(k, "api_version") == 0 || strcmp(k, "azure_ad_token") == 0;
 }
 
+/* Keys of an AWS provider's section that configure its credentials, not the request. */
+static bool prov_conf_is_aws_key(const char *k)
+{
+    return strcmp(k, "aws_access_key_id") == 0 || strcmp(k, "aws_secret_access_key") == 0 ||
+           strcmp(k, "aws_session_token") == 0 || strcmp(k, "region_name") == 0;
+}
+
+static bool prov_conf_aws(const struct prov_info *info)
+{
+    return info->dialect == PROV_D_BEDROCK || info->dialect == PROV_D_SAGEMAKER;
+}
+
 static bool prov_conf_azure(const struct prov_info *info)
 {
     return info->dialect == PROV_D_AZURE_OPENAI || info->dialect == PROV_D_AZURE;
@@ -285,6 +297,84 @@ static int prov_conf_azure_keys(struct prov_conf *c, const json_t *section, cons
     return 0;
 }
 
+/* getenv(name) when set and not empty, else NULL. */
+static const char *prov_conf_env(const char *name)
+{
+    const char *v = getenv(name);
+
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+/* An owned copy of the first of a, b, c that is not NULL (NULL when all are; ok stays true), or
+   NULL with *ok false when out of memory. */
+static char *prov_conf_first(const char *a, const char *b, const char *c, bool *ok)
+{
+    const char *v = a != NULL ? a : b != NULL ? b : c;
+    char *d = v != NULL ? strdup(v) : NULL;
+
+    if (v != NULL && d == NULL)
+        *ok = false;
+    return d;
+}
+
+/*
+ * The AWS rows (bedrock, sagemaker): credentials, region and the region's endpoint as the
+ * default base URL (prov_conf.h). A usable row without credentials gets c->problem. Returns -1
+ * only when out of memory.
+ */
+static int prov_conf_aws_keys(struct prov_conf *c, const json_t *section, const json_t *client)
+{
+    static const char *const akid_keys[] = {"aws_access_key_id", NULL};
+    static const char *const secret_keys[] = {"aws_secret_access_key", NULL};
+    static const char *const token_keys[] = {"aws_session_token", NULL};
+    static const char *const region_keys[] = {"region_name", NULL};
+    bool bedrock = c->info->dialect == PROV_D_BEDROCK, ok = true;
+    char base[160];
+
+    c->aws_access_key = prov_conf_text(prov_conf_pick(section, client, akid_keys));
+    if (c->aws_access_key != NULL) {
+        c->aws_secret_key = prov_conf_text(prov_conf_pick(section, client, secret_keys));
+        c->aws_session_token = prov_conf_text(prov_conf_pick(section, client, token_keys));
+    } else {
+        c->aws_access_key = prov_conf_first(prov_conf_env("AWS_ACCESS_KEY_ID"), NULL, NULL, &ok);
+        c->aws_secret_key =
+            prov_conf_first(prov_conf_env("AWS_SECRET_ACCESS_KEY"), NULL, NULL, &ok);
+        c->aws_session_token = prov_conf_first(prov_conf_env("AWS_SESSION_TOKEN"), NULL, NULL, &ok);
+        if (c->aws_access_key != NULL)
+            c->usable = true; /* the standard AWS variables make both rows callable */
+    }
+    c->region = prov_conf_text(prov_conf_pick(section, client, region_keys));
+    if (c->region == NULL)
+        c->region = prov_conf_first(prov_conf_env("AWS_REGION"),
+                                    prov_conf_env("AWS_DEFAULT_REGION"), "us-east-1", &ok);
+    if (!ok || c->region == NULL)
+        return -1;
+    if (!bedrock) {
+        free(c->api_key); /* SageMaker has no API keys: only signed requests */
+        c->api_key = NULL;
+    }
+    if (c->region[0] == '\0' || !prov_conf_ident_ok(c->region, ""))
+        return prov_conf_problem(c, "providers.%s.region_name '%.40s' is not an AWS region",
+                                 c->info->id, c->region);
+    if (c->base_url == NULL) {
+        snprintf(base, sizeof(base),
+                 bedrock ? "https://bedrock-runtime.%s.amazonaws.com"
+                         : "https://runtime.sagemaker.%s.amazonaws.com",
+                 c->region);
+        if ((c->base_url = strdup(base)) == NULL)
+            return -1;
+    }
+    if (bedrock && c->api_key != NULL)
+        return 0;
+    if (c->usable && (c->aws_access_key == NULL || c->aws_secret_key == NULL))
+        return prov_conf_problem(
+            c,
+            "no AWS credentials: set providers.%s.aws_access_key_id and aws_secret_access_key "
+            "(or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)%s",
+            c->info->id, bedrock ? ", or an API key (api_key or AWS_BEARER_TOKEN_BEDROCK)" : "");
+    return 0;
+}
+
 static int prov_conf_resolve(struct prov_conf *c, const struct prov_info *info,
                              const json_t *section)
 {
@@ -328,7 +418,8 @@ static int prov_conf_resolve(struct prov_conf *c, const struct prov_info *info,
             if (prov_conf_is_client_key(k) ||
                 (info->auth == PROV_AUTH_GOOGLE && prov_conf_is_google_key(k)) ||
                 (info->auth == PROV_AUTH_IBM_IAM && prov_conf_is_ibm_key(k)) ||
-                (prov_conf_azure(info) && prov_conf_is_azure_key(k)))
+                (prov_conf_azure(info) && prov_conf_is_azure_key(k)) ||
+                (prov_conf_aws(info) && prov_conf_is_aws_key(k)))
                 continue;
             if (json_object_set(c->kwargs, k, v) < 0)
                 return -1;
@@ -338,6 +429,8 @@ static int prov_conf_resolve(struct prov_conf *c, const struct prov_info *info,
         return prov_conf_ibm(c, section, client);
     if (prov_conf_azure(info))
         return prov_conf_azure_keys(c, section, client);
+    if (prov_conf_aws(info))
+        return prov_conf_aws_keys(c, section, client);
     return info->auth == PROV_AUTH_GOOGLE ? prov_conf_google(c, section, client) : 0;
 }
 
@@ -359,6 +452,10 @@ static void prov_conf_cleanup(struct prov_conf *c)
     free(c->problem);
     free(c->api_version);
     free(c->ad_token);
+    free(c->aws_access_key);
+    free(c->aws_secret_key);
+    free(c->aws_session_token);
+    free(c->region);
     prov_google_sa_free(c->google);
 }
 

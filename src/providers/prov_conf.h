@@ -53,6 +53,17 @@ struct prov_conf {
        NULL on the other rows. */
     char *api_version;
     char *ad_token;
+    /* AWS rows (bedrock, sagemaker; providers.md §1.2, §7.1): `aws_access_key_id`,
+       `aws_secret_access_key`, `aws_session_token` (at the top of the section or under
+       client_args; when the section sets no access key, all three come from AWS_ACCESS_KEY_ID,
+       AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN) and `region_name` (else AWS_REGION, else
+       AWS_DEFAULT_REGION, else us-east-1). Without api_base the base URL is the region's
+       endpoint. Bedrock's api_key (AWS_BEARER_TOKEN_BEDROCK) is a bearer instead of signing.
+       NULL when not set (region always set on these rows); none is a request field. */
+    char *aws_access_key;
+    char *aws_secret_key;
+    char *aws_session_token;
+    char *region;
     /* Why a usable provider cannot be called (unreadable credentials, no project, ...): one
        line naming the setting, never key material; NULL when nothing is wrong. The gateway
        answers 502 "provider 'x' is misconfigured: <problem>"; check-config reports it. */

@@ -33,15 +33,25 @@ const struct prov_dialect_ops *prov_dialect_get(enum prov_dialect d)
         return &prov_dialect_azureopenai;
     case PROV_D_AZURE:
         return &prov_dialect_azure;
-    default:
-        return NULL;
+    case PROV_D_BEDROCK:
+        return &prov_dialect_bedrock;
+    case PROV_D_SAGEMAKER:
+        return NULL; /* in progress */
     }
+    return NULL;
 }
 
 const struct prov_dialect_ops *prov_dialect_native_messages(enum prov_dialect d)
 {
     return d == PROV_D_ANTHROPIC || d == PROV_D_ANTHROPIC_VERTEX ? &prov_dialect_anthropic_native
                                                                  : NULL;
+}
+
+void prov_stream_cleanup(struct prov_stream *s)
+{
+    free(s->x.carry);
+    s->x.carry = NULL;
+    s->x.carry_len = s->x.carry_cap = 0;
 }
 
 void prov_http_cleanup(struct prov_http *h)
@@ -95,6 +105,8 @@ int prov_http_add_auth(struct prov_http *h, const struct prov_conf *pc)
         return prov_http_add(h, "api-key", pc->api_key);
     case PROV_AUTH_GOOG:
         return prov_http_add(h, "x-goog-api-key", pc->api_key);
+    case PROV_AUTH_CLOUD:
+        return 0; /* the AWS dialects authenticate the finished request (prov_aws_auth) */
     default:
         return http_add_bearer(h, pc->api_key);
     }

@@ -97,6 +97,10 @@ struct prov_xlate_stream {
     char finish[32]; /* the finish_reason, once known */
     long cached_tokens, reasoning_tokens; /* usage details as last reported (Gemini) */
     long tool_block; /* the provider's content block of the tool call started last (Bedrock) */
+    /* Bytes a dialect carries from one event to the next (SageMaker: a JSON line split across
+       PayloadParts); owned, freed by prov_stream_cleanup(). */
+    char *carry;
+    size_t carry_len, carry_cap;
 };
 
 /* Per-stream state a dialect keeps while parsing events. */
@@ -122,6 +126,12 @@ typedef int prov_emit_fn(const char *event, const char *data, size_t len, void *
 enum prov_framing {
     PROV_FRAME_SSE = 0, /* Server-Sent Events (prov_sse.h): text/event-stream */
     PROV_FRAME_NDJSON,  /* one JSON object per line (prov_ndjson.h): Ollama */
+    /*
+     * AWS event stream (prov_awsstream.h): Bedrock, SageMaker. Each message of type "event" goes
+     * to chat_event with its :event-type as the event and its payload as the data; "exception"
+     * and "error" messages fail the stream (prov_aws_stream_fail()).
+     */
+    PROV_FRAME_AWS,
 };
 
 struct prov_dialect_ops {
@@ -157,6 +167,13 @@ struct prov_dialect_ops {
      */
     void (*error_message)(const char *body, size_t len, char *out, size_t outlen, char *code,
                           size_t codelen);
+    /*
+     * The gateway's status for a provider's HTTP error (http_status) with error code code (the
+     * one error_message found, or the x-amzn-ErrorType header's name when the reply had one;
+     * "" when none), or NULL for the common mapping (DESIGN.md §2.3): 400/404/413/422/429
+     * relayed, Anthropic's 529 as 429, everything else 502. A 504 reads as a provider timeout.
+     */
+    int (*error_status)(int http_status, const char *code);
     /*
      * Embeddings (NULL when the dialect has none). in->req is the pivot: an OpenAI embeddings
      * request ({"model","input": string | [string] | tokens,"dimensions"?,"encoding_format"?});
@@ -198,6 +215,11 @@ extern const struct prov_dialect_ops prov_dialect_voyage;  /* embeddings only */
 extern const struct prov_dialect_ops prov_dialect_watsonx; /* pivot <-> watsonx text/chat */
 extern const struct prov_dialect_ops prov_dialect_azureopenai; /* OpenAI wire, Azure OpenAI */
 extern const struct prov_dialect_ops prov_dialect_azure;       /* OpenAI wire, AI Inference */
+extern const struct prov_dialect_ops prov_dialect_bedrock;     /* pivot <-> Bedrock Converse */
+extern const struct prov_dialect_ops prov_dialect_sagemaker;   /* OpenAI-wire containers */
+
+/* Frees what a dialect kept in s (s->x.carry); s can be used again afterwards. */
+void prov_stream_cleanup(struct prov_stream *s);
 
 /*
  * Copies len bytes of s into out (outlen bytes, NUL-terminated) as one printable line: control

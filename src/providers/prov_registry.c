@@ -17,7 +17,7 @@ static const struct prov_info prov_table[] = {
      "AZURE_ANTHROPIC_API_BASE", PROV_AUTH_X_API_KEY},
     {"azureopenai", PROV_D_AZURE_OPENAI, NULL, "AZURE_OPENAI_API_KEY", NULL,
      "AZURE_OPENAI_ENDPOINT", PROV_AUTH_API_KEY},
-    {"bedrock", PROV_D_OTHER, NULL, "AWS_BEARER_TOKEN_BEDROCK", NULL,
+    {"bedrock", PROV_D_BEDROCK, NULL, "AWS_BEARER_TOKEN_BEDROCK", NULL,
      "AWS_ENDPOINT_URL_BEDROCK_RUNTIME", PROV_AUTH_CLOUD},
     {"cascadia", PROV_D_OPENAI, "http://localhost:9090/v1", "CASCADIA_API_KEY", NULL,
      "CASCADIA_API_BASE", PROV_AUTH_BEARER},
@@ -90,8 +90,7 @@ static const struct prov_info prov_table[] = {
      PROV_AUTH_BEARER},
     {"requesty", PROV_D_OPENAI, "https://router.requesty.ai/v1", "REQUESTY_API_KEY", NULL,
      "REQUESTY_API_BASE", PROV_AUTH_BEARER},
-    {"sagemaker", PROV_D_OTHER, NULL, "AWS_ACCESS_KEY_ID", NULL, "SAGEMAKER_ENDPOINT_URL",
-     PROV_AUTH_CLOUD},
+    {"sagemaker", PROV_D_SAGEMAKER, NULL, NULL, NULL, "SAGEMAKER_ENDPOINT_URL", PROV_AUTH_CLOUD},
     {"sambanova", PROV_D_OPENAI, "https://api.sambanova.ai/v1/", "SAMBANOVA_API_KEY", NULL,
      "SAMBANOVA_API_BASE", PROV_AUTH_BEARER},
     {"telnyx", PROV_D_OPENAI, "https://api.telnyx.com/v2/ai", "TELNYX_API_KEY", NULL,
@@ -128,14 +127,16 @@ unsigned prov_caps(const struct prov_info *p)
     case PROV_D_OLLAMA:
     case PROV_D_AZURE_OPENAI:
     case PROV_D_AZURE:
+    case PROV_D_BEDROCK:
         return PROV_CAP_CHAT | PROV_CAP_STREAM | PROV_CAP_EMBED;
     case PROV_D_VOYAGE:
         return PROV_CAP_EMBED;
     case PROV_D_WATSONX:
         return PROV_CAP_CHAT | PROV_CAP_STREAM;
-    default:
-        return 0; /* a dialect of its own, not implemented yet */
+    case PROV_D_SAGEMAKER:
+        return 0; /* in progress */
     }
+    return 0;
 }
 
 const struct prov_info *prov_find(const char *id)

@@ -19,7 +19,8 @@ enum prov_dialect {
     PROV_D_WATSONX,          /* IBM watsonx.ai text/chat (IAM bearer) */
     PROV_D_AZURE_OPENAI,     /* Azure OpenAI: the OpenAI wire at deployment / v1 URLs */
     PROV_D_AZURE,            /* Azure AI Inference (Foundry models): the OpenAI wire */
-    PROV_D_OTHER,            /* own SDK wire format: needs a dialect of its own */
+    PROV_D_BEDROCK,          /* AWS Bedrock Converse (SigV4 or API key, AWS event stream) */
+    PROV_D_SAGEMAKER,        /* SageMaker endpoints with OpenAI-compatible containers (SigV4) */
 };
 
 /* How a provider expects its API key. */
@@ -38,7 +39,7 @@ struct prov_info {
     const char *id;
     enum prov_dialect dialect;
     const char *base_url;    /* NULL: must be configured */
-    const char *key_env;     /* NULL: no key */
+    const char *key_env;     /* NULL: no key (sagemaker: AWS credentials only, prov_conf.h) */
     const char *key_env_alt; /* read when key_env is unset or empty (NULL: none) */
     const char *base_env;
     enum prov_auth auth; /* omitted in the table: PROV_AUTH_BEARER */
