@@ -76,10 +76,11 @@ bool prov_frame_content_type(enum prov_framing kind, const char *ct)
     return ct == NULL || strncasecmp(ct, "text/event-stream", 17) == 0;
 }
 
-/* Marks the stream failed with reason unless something failed it already. Returns -1. */
+/* Marks the stream failed with reason unless something failed it already or it is complete (what
+   follows the provider's end marker is ignored, whatever it is). Returns -1. */
 static int frame_fail(struct prov_frame *f, const char *reason, const char *detail)
 {
-    if (!f->ps->failed) {
+    if (!f->ps->failed && !f->ps->done) {
         f->ps->failed = true;
         snprintf(f->ps->error, sizeof(f->ps->error), "%s%s%s", reason,
                  detail != NULL && detail[0] != '\0' ? ": " : "", detail != NULL ? detail : "");

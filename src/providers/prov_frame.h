@@ -41,11 +41,13 @@ bool prov_frame_content_type(enum prov_framing kind, const char *ct);
 
 /*
  * Feeds len bytes of the stream. Returns 0, or -1 when the stream cannot be read on (a malformed
- * frame, a callback that stopped it): ps->failed is set then, with the reason in ps->error.
+ * frame, a callback that stopped it): ps->failed is set then, with the reason in ps->error,
+ * unless the stream was already done (unreadable bytes after the end marker are ignored).
  */
 int prov_frame_feed(struct prov_frame *f, const void *buf, size_t len);
 
-/* The end of the stream: a stream cut inside a frame (NDJSON, AWS) fails ps. Returns 0 or -1. */
+/* The end of the stream: a stream cut inside a frame (NDJSON, AWS) fails ps unless it is done.
+   Returns 0 or -1. */
 int prov_frame_finish(struct prov_frame *f);
 
 #endif

@@ -10,10 +10,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <zlib.h>
+
+#include "providers/prov_awsstream.h"
 
 #include "fz.h"
-#include "providers/prov_awsstream.h"
 
 static void log_str(struct fz_log *l, const char *s)
 {
@@ -80,30 +80,6 @@ static void feed_plan(struct prov_awsstream *p, struct fz_log *l, const uint8_t 
     FZ_CHECK(prov_awsstream_error(p)[0] == '\0');
 }
 
-static void put32(uint8_t *b, uint32_t v)
-{
-    b[0] = (uint8_t)(v >> 24);
-    b[1] = (uint8_t)(v >> 16);
-    b[2] = (uint8_t)(v >> 8);
-    b[3] = (uint8_t)v;
-}
-
-/* Clamps each message's total length to what is left and recomputes both CRCs, in place. */
-static void fix_crcs(uint8_t *d, size_t n)
-{
-    for (size_t off = 0; n - off >= PROV_AWS_MIN_MESSAGE;) {
-        uint8_t *m = d + off;
-        uint32_t total = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 | (uint32_t)m[2] << 8 | m[3];
-
-        if (total < PROV_AWS_MIN_MESSAGE || total > n - off)
-            total = (uint32_t)(n - off);
-        put32(m, total);
-        put32(m + 8, (uint32_t)crc32(0, m, 8));
-        put32(m + total - 4, (uint32_t)crc32(0, m, total - 4));
-        off += total;
-    }
-}
-
 static void run(const uint8_t *data, size_t size)
 {
     struct fz_log whole = {0}, part = {0};
@@ -133,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t *fixed = (uint8_t *)fz_dup(data, size);
 
     run(data, size);
-    fix_crcs(fixed, size);
+    fz_aws_fix_crcs(fixed, size);
     run(fixed, size);
     free(fixed);
     return 0;

@@ -208,4 +208,68 @@ static inline json_t *fz_chat_build(const struct prov_dialect_ops *d, const stru
 }
 #endif
 
+#if defined(PROV_FRAME_H)
+/*
+ * For the targets of dialects framed otherwise (include providers/prov_frame.h first): feeds data
+ * through a new prov_frame of kind (as the gateway does) in the pieces of plan, each event to
+ * on_event(arg), then logs the state s ends in into l.
+ */
+static inline void fz_frame_run(enum prov_framing kind, const uint8_t *data, size_t size, int plan,
+                                prov_frame_event_fn *on_event, void *arg, struct prov_stream *s,
+                                struct fz_log *l)
+{
+    struct prov_frame f;
+    uint64_t rng = fz_hash(data, size) | 1;
+    size_t off = 0, k;
+
+    prov_frame_init(&f, kind, s, on_event, arg);
+    while (off < size) {
+        k = fz_piece(plan, &rng, off, size);
+        if (prov_frame_feed(&f, data + off, k) != 0)
+            break;
+        off += k;
+    }
+    (void)prov_frame_finish(&f);
+    prov_frame_cleanup(&f);
+    FZ_CHECK(memchr(s->error, '\0', sizeof(s->error)) != NULL);
+    fz_log_field(l, s->error, strlen(s->error));
+    fz_log_num(l, s->usage.prompt_tokens);
+    fz_log_num(l, s->usage.completion_tokens);
+    fz_log_num(l, s->usage.total_tokens);
+    fz_log_num(l, (long long)s->gen_bytes);
+    fz_log_num(l, s->done * 2 + s->failed);
+}
+#endif
+
+#if defined(PROV_AWSSTREAM_H)
+#include <zlib.h>
+
+static inline void fz_put32(uint8_t *b, uint32_t v)
+{
+    b[0] = (uint8_t)(v >> 24);
+    b[1] = (uint8_t)(v >> 16);
+    b[2] = (uint8_t)(v >> 8);
+    b[3] = (uint8_t)v;
+}
+
+/*
+ * AWS event stream: clamps each message's total length to what is left and recomputes both CRCs,
+ * in place, so mutated inputs reach the header parser and the payload's reader.
+ */
+static inline void fz_aws_fix_crcs(uint8_t *d, size_t n)
+{
+    for (size_t off = 0; n - off >= PROV_AWS_MIN_MESSAGE;) {
+        uint8_t *m = d + off;
+        uint32_t total = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 | (uint32_t)m[2] << 8 | m[3];
+
+        if (total < PROV_AWS_MIN_MESSAGE || total > n - off)
+            total = (uint32_t)(n - off);
+        fz_put32(m, total);
+        fz_put32(m + 8, (uint32_t)crc32(0, m, 8));
+        fz_put32(m + total - 4, (uint32_t)crc32(0, m, total - 4));
+        off += total;
+    }
+}
+#endif
+
 #endif

@@ -1,0 +1,173 @@
+/*
+ * Fuzz target: the Bedrock dialect (src/providers/prov_bedrock*.c) as the gateway runs it. The
+ * input is read as a converse-stream body (as is and with every message's CRCs recomputed, so
+ * mutations reach the event payloads) fed through the gateway's framing (prov_frame, AWS event
+ * stream) whole and in pieces: every plan must emit the same chunks, each a JSON object with the
+ * stream's one id, and end in the same state. It is also read as a Converse reply, a Titan
+ * embeddings reply and an error body, and as a pivot chat and embeddings request (built and
+ * signed, or refused as the client's fault, never with a top-level key Converse rejects).
+ */
+/* prov_dialect.c's lookup names the OpenAI table, which the fuzz library leaves to the targets. */
+#include "providers/prov_openai.c"
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "providers/prov_awsstream.h"
+#include "providers/prov_dialect.h"
+#include "providers/prov_frame.h"
+#include "providers/prov_registry.h"
+
+#include "fz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+struct frun {
+    struct prov_stream s;
+    struct fz_log log;
+    char id[96];
+};
+
+static int on_emit(const char *event, const char *d, size_t n, void *arg)
+{
+    struct frun *r = arg;
+    const char *id;
+    json_t *j, *tc;
+    char *txt;
+
+    FZ_CHECK(event == NULL);
+    FZ_CHECK(d[n] == '\0');
+    j = json_loadb(d, n, 0, NULL);
+    FZ_CHECK(json_is_object(j));
+    id = json_string_value(json_object_get(j, "id"));
+    FZ_CHECK(id != NULL && strncmp(id, "chatcmpl-", 9) == 0);
+    if (r->id[0] == '\0')
+        snprintf(r->id, sizeof(r->id), "%s", id);
+    FZ_CHECK(strcmp(r->id, id) == 0);
+    json_object_del(j, "created");
+    json_object_del(j, "id");
+    /* A tool call without a toolUseId gets a random "call_" id: logged without it. */
+    tc = json_object_get(json_object_get(json_array_get(json_object_get(j, "choices"), 0), "delta"),
+                         "tool_calls");
+    for (size_t i = 0; i < json_array_size(tc); i++) {
+        id = json_string_value(json_object_get(json_array_get(tc, i), "id"));
+        if (id != NULL && strncmp(id, "call_", 5) == 0)
+            json_object_del(json_array_get(tc, i), "id");
+    }
+    txt = json_dumps(j, JSON_COMPACT);
+    FZ_CHECK(txt != NULL);
+    fz_log_field(&r->log, txt, strlen(txt));
+    free(txt);
+    json_decref(j);
+    return 0;
+}
+
+static int on_event(const char *event, const char *d, size_t n, void *arg)
+{
+    struct frun *r = arg;
+
+    FZ_CHECK(!r->s.done && !r->s.failed); /* the framing hands on nothing after the end */
+    FZ_CHECK(prov_dialect_bedrock.chat_event(&r->s, event, d, n, on_emit, r) == 0);
+    return 0;
+}
+
+static void stream_run(struct frun *r, const uint8_t *data, size_t size, int plan, bool cu)
+{
+    memset(&r->s, 0, sizeof(r->s));
+    r->id[0] = '\0';
+    r->log.len = 0;
+    r->s.client_usage = cu;
+    fz_frame_run(PROV_FRAME_AWS, data, size, plan, on_event, r, &r->s, &r->log);
+    FZ_CHECK(!(r->s.done && r->s.failed));
+    prov_stream_cleanup(&r->s);
+}
+
+static void streams(const uint8_t *data, size_t size)
+{
+    static struct frun whole, part;
+    bool cu = (size & 1) != 0;
+
+    stream_run(&whole, data, size, 0, cu);
+    for (int plan = 1; plan < FZ_PLANS; plan++) {
+        stream_run(&part, data, size, plan, cu);
+        FZ_CHECK(fz_log_eq(&whole.log, &part.log));
+    }
+}
+
+static void replies(const char *buf, size_t len)
+{
+    struct prov_usage u;
+    size_t out_len;
+    char *out;
+    json_t *j;
+
+    if (fz_chat_reply(&prov_dialect_bedrock, buf, len, &u))
+        FZ_CHECK(u.prompt_tokens >= 0 && u.completion_tokens >= 0);
+    if (prov_dialect_bedrock.embed_reply(buf, len, &u, &out, &out_len) == 0) {
+        j = json_loadb(out, out_len, 0, NULL);
+        FZ_CHECK(json_array_size(json_object_get(j, "data")) == 1);
+        json_decref(j);
+        free(out);
+    } else {
+        FZ_CHECK(out == NULL);
+    }
+    fz_error_message(&prov_dialect_bedrock, buf, len);
+}
+
+/* As a pivot request: built and signed, or refused with a reason; only Converse's keys. */
+static void request(const char *buf, size_t len)
+{
+    static const char *const known[] = {"messages", "system", "inferenceConfig", "toolConfig",
+                                        "additionalModelRequestFields"};
+    struct prov_conf pc = {.info = prov_find("bedrock"),
+                           .base_url = "https://bedrock-runtime.us-east-1.amazonaws.com",
+                           .aws_access_key = "AKIDEXAMPLE",
+                           .aws_secret_key = "secret",
+                           .region = "us-east-1"};
+    struct prov_chat_in in = {.model = "us.anthropic.claude-3-5-haiku-20241022-v1:0"};
+    struct prov_http h = {0};
+    char err[256] = "";
+    const char *k;
+    json_t *b, *v;
+    bool ok;
+    int rc;
+
+    in.req = json_loadb(buf, len, 0, NULL);
+    if (!json_is_object(in.req))
+        goto out;
+    pc.kwargs = json_object();
+    FZ_CHECK(pc.kwargs != NULL);
+    in.stream = json_is_true(json_object_get(in.req, "stream"));
+    rc = prov_dialect_bedrock.embed_build(&pc, &in, &h, err, sizeof(err));
+    FZ_CHECK(rc == 0 || rc == PROV_E_REQUEST);
+    prov_http_cleanup(&h);
+    if ((b = fz_chat_build(&prov_dialect_bedrock, &pc, &in)) != NULL) {
+        json_object_foreach(b, k, v)
+        {
+            ok = false;
+            for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+                ok = ok || strcmp(k, known[i]) == 0;
+            FZ_CHECK(ok);
+        }
+        json_decref(b);
+    }
+    json_decref(pc.kwargs);
+out:
+    json_decref(in.req);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *buf = fz_dup(data, size);
+    uint8_t *fixed = (uint8_t *)fz_dup(data, size);
+
+    streams(data, size);
+    fz_aws_fix_crcs(fixed, size);
+    streams(fixed, size);
+    replies(buf, size);
+    request(buf, size);
+    free(fixed);
+    free(buf);
+    return 0;
+}
