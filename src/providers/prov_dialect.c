@@ -36,7 +36,7 @@ const struct prov_dialect_ops *prov_dialect_get(enum prov_dialect d)
     case PROV_D_BEDROCK:
         return &prov_dialect_bedrock;
     case PROV_D_SAGEMAKER:
-        return NULL; /* in progress */
+        return &prov_dialect_sagemaker;
     }
     return NULL;
 }

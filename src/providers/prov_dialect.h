@@ -101,6 +101,7 @@ struct prov_xlate_stream {
        PayloadParts); owned, freed by prov_stream_cleanup(). */
     char *carry;
     size_t carry_len, carry_cap;
+    unsigned carry_tries; /* SageMaker: times the carried line was parsed before its '\n' */
 };
 
 /* Per-stream state a dialect keeps while parsing events. */

@@ -128,13 +128,12 @@ unsigned prov_caps(const struct prov_info *p)
     case PROV_D_AZURE_OPENAI:
     case PROV_D_AZURE:
     case PROV_D_BEDROCK:
+    case PROV_D_SAGEMAKER:
         return PROV_CAP_CHAT | PROV_CAP_STREAM | PROV_CAP_EMBED;
     case PROV_D_VOYAGE:
         return PROV_CAP_EMBED;
     case PROV_D_WATSONX:
         return PROV_CAP_CHAT | PROV_CAP_STREAM;
-    case PROV_D_SAGEMAKER:
-        return 0; /* in progress */
     }
     return 0;
 }
