@@ -236,6 +236,8 @@ static bool tx_run_split(struct tx_run *r, const struct prov_dialect_ops *d, con
     prov_frame_init(&f, d->framing, &r->s, tx_on_event, r);
     ok = prov_frame_feed(&f, text, cut) == 0 && prov_frame_feed(&f, text + cut, n - cut) == 0;
     ok = prov_frame_finish(&f) == 0 && ok;
+    if (ok && !r->s.failed && d->chat_end != NULL)
+        ok = d->chat_end(&r->s, tx_emit, &r->k) == 0;
     prov_frame_cleanup(&f);
     prov_stream_cleanup(&r->s);
     return ok || r->s.failed; /* an unreadable stream fails it, as in the gateway */

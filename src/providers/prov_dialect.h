@@ -101,7 +101,6 @@ struct prov_xlate_stream {
        PayloadParts); owned, freed by prov_stream_cleanup(). */
     char *carry;
     size_t carry_len, carry_cap;
-    unsigned carry_tries; /* SageMaker: times the carried line was parsed before its '\n' */
 };
 
 /* Per-stream state a dialect keeps while parsing events. */
@@ -161,6 +160,12 @@ struct prov_dialect_ops {
      */
     int (*chat_event)(struct prov_stream *s, const char *event, const char *data, size_t len,
                       prov_emit_fn *emit, void *arg);
+    /*
+     * The provider's stream ended cleanly (not failed, not cut inside a frame): handles what the
+     * dialect carried (e.g. a last line without its newline) like chat_event would. NULL when
+     * the dialect carries nothing. Returns 0, or -1 when emit failed.
+     */
+    int (*chat_end)(struct prov_stream *s, prov_emit_fn *emit, void *arg);
     /*
      * The human-readable message of an error reply body (e.g. OpenAI's error.message), or the
      * start of the raw text, into out; *code (may be NULL) gets the provider's error code when it

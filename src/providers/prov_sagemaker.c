@@ -33,7 +33,6 @@
 #include "providers/prov_sigv4.h"
 
 #define SM_MAX_LINE (1024 * 1024) /* the longest stream line carried across PayloadParts */
-#define SM_MAX_EARLY 16           /* early parses of an unterminated line per stream */
 
 /* ---- Requests ---- */
 
@@ -400,41 +399,15 @@ static int sm_carry(struct prov_stream *s, const char *p, size_t n)
     return 0;
 }
 
-/*
- * The carried line read before its '\n' when it is already whole JSON (a container's last line
- * may have none, and no event follows the last part). Tried a bounded number of times.
- */
-static int sm_early(struct prov_stream *s, prov_emit_fn *emit, void *arg)
+/* The end of the stream: a carried last line without its '\n' is a line. */
+static int sm_chat_end(struct prov_stream *s, prov_emit_fn *emit, void *arg)
 {
-    struct prov_xlate_stream *x = &s->x;
-    size_t n = x->carry_len, len;
-    const char *p;
-    json_t *j;
+    size_t n = s->x.carry_len;
 
-    while (n > 0 && (x->carry[n - 1] == ' ' || x->carry[n - 1] == '\r'))
-        n--;
-    if (n == 0 || (x->carry[n - 1] != '}' && x->carry[n - 1] != ']') ||
-        x->carry_tries >= SM_MAX_EARLY)
+    if (n == 0 || s->done || s->failed)
         return 0;
-    x->carry_tries++;
-    /* Only a line that parses (or [DONE]) is taken; sm_line() parses it again. */
-    p = x->carry;
-    len = n;
-    if (sm_starts(p, len, "data:")) {
-        p += 5;
-        len -= 5;
-    }
-    while (len > 0 && (*p == ' ' || *p == '\t')) {
-        p++;
-        len--;
-    }
-    if (!(len == 6 && memcmp(p, "[DONE]", 6) == 0)) {
-        if ((j = json_loadb(p, len, JSON_DECODE_ANY, NULL)) == NULL)
-            return 0;
-        json_decref(j);
-    }
-    x->carry_len = 0;
-    return sm_line(s, x->carry, n, emit, arg);
+    s->x.carry_len = 0;
+    return sm_line(s, s->x.carry, n, emit, arg);
 }
 
 static int sm_chat_event(struct prov_stream *s, const char *event, const char *data, size_t len,
@@ -446,8 +419,10 @@ static int sm_chat_event(struct prov_stream *s, const char *event, const char *d
         return 0; /* exceptions are failed by the framing (prov_aws_stream_fail()) */
     while (p < end && !s->done && !s->failed) {
         nl = memchr(p, '\n', (size_t)(end - p));
-        if (nl == NULL)
-            return sm_carry(s, p, (size_t)(end - p)) < 0 ? 0 : sm_early(s, emit, arg);
+        if (nl == NULL) {
+            (void)sm_carry(s, p, (size_t)(end - p)); /* a failure is in s */
+            return 0;
+        }
         if (s->x.carry_len == 0) {
             if (sm_line(s, p, (size_t)(nl - p), emit, arg) < 0)
                 return -1;
@@ -518,6 +493,7 @@ const struct prov_dialect_ops prov_dialect_sagemaker = {
     .chat_build = sm_chat_build,
     .chat_reply = sm_chat_reply,
     .chat_event = sm_chat_event,
+    .chat_end = sm_chat_end,
     .error_message = sm_error_message,
     .error_status = sm_error_status,
     .embed_build = sm_embed_build,

@@ -416,6 +416,11 @@ static void gw_call_stream_done(struct gw_call *c, const struct httpc_result *re
     if (c->beat != NULL)
         event_del(c->beat);
     c->end = GW_END_STREAM;
+    if (res->kind == HTTPC_OK && !c->ps.failed && c->d->chat_end != NULL &&
+        c->d->chat_end(&c->ps, gw_call_emit, c) < 0 && !c->ps.failed) {
+        c->ps.failed = true;
+        snprintf(c->ps.error, sizeof(c->ps.error), "cannot write the end of the stream");
+    }
     if (res->kind == HTTPC_OK && !c->ps.failed && c->shape->finish(&c->ss, gw_call_write, c) == 0) {
         gw_call_flush(c);
         u = gw_call_usage(c, &c->ps.usage, c->ps.gen_bytes, &est);
