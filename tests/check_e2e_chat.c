@@ -482,7 +482,7 @@ START_TEST(model_routing_errors)
         {"gpt-4o", 400, "provider:model"},
         {"nosuch:gpt", 400, "nosuch"},
         {"openai:", 400, "provider:model"},
-        /* A translating dialect now (nothing listens at its base): routed, not 501. */
+        /* A translating dialect (nothing listens at its base): routed. */
         {"cohere:command-r", 502, "cannot connect"},
         {"databricks:dbrx", 502, "DATABRICKS_HOST"},
         /* DESIGN.md §2.13: providers without a section or key variable are not reachable,

@@ -75,19 +75,12 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
         gw_admit_reply(r, &f);
         goto out;
     }
-    if ((spec.dialect = prov_dialect_get(a.info->dialect)) != NULL &&
-        !(prov_caps(a.info) & PROV_CAP_CHAT)) {
+    /* Every registry row has a dialect (the dialect suite checks it): only its capabilities. */
+    spec.dialect = prov_dialect_get(a.info->dialect);
+    if (spec.dialect == NULL || !(prov_caps(a.info) & PROV_CAP_CHAT)) {
         gw_admit_abort(r, &a);
         gw_reply_errorf(r, 400, "chat_not_supported",
                         "Provider '%s' does not support chat completions", a.info->id);
-        goto out;
-    }
-    if (spec.dialect == NULL) {
-        gw_admit_abort(r, &a);
-        gw_reply_errorf(r, 501, "provider_not_supported",
-                        "Provider '%s' is not supported by this gateway yet: its API is not "
-                        "OpenAI-compatible",
-                        a.info->id);
         goto out;
     }
     gw_call_spec_admitted(&spec, &a, "/v1/chat/completions");

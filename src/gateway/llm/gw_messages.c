@@ -114,12 +114,8 @@ void gw_messages(struct gw_req *r, const struct gw_params *p)
         spec.body = pivot;
     } else {
         gw_admit_abort(r, &a);
-        if (spec.dialect != NULL)
-            gw_reply_errorf(r, 400, "chat_not_supported", "Provider '%s' does not support messages",
-                            a.info->id);
-        else
-            gw_reply_errorf(r, 501, "provider_not_supported",
-                            "Provider '%s' is not supported by this gateway yet", a.info->id);
+        gw_reply_errorf(r, 400, "chat_not_supported", "Provider '%s' does not support messages",
+                        a.info->id);
         goto out;
     }
     gw_call_spec_admitted(&spec, &a, "/v1/messages");
