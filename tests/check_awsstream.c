@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "providers/prov_awsstream.h"
+#include "t_xlate.h"
 
 static const char delta_hex[] =
     "0000009400000057b4ab9aee0b3a6576656e742d74797065070011636f6e74656e74426c6f636b44656c7461"
@@ -23,20 +24,6 @@ static const char throttle_hex[] =
     "657074696f6e0d3a636f6e74656e742d747970650700106170706c69636174696f6e2f6a736f6e0d3a6d6573"
     "736167652d74797065070009657863657074696f6e7b226d657373616765223a22546f6f206d616e79207265"
     "717565737473227de67f8005";
-
-/* hex into out; returns the byte count. */
-static size_t unhex(const char *hex, unsigned char *out)
-{
-    size_t n = strlen(hex) / 2;
-
-    for (size_t i = 0; i < n; i++) {
-        unsigned int v;
-
-        ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &v), 1);
-        out[i] = (unsigned char)v;
-    }
-    return n;
-}
 
 /* Every delivered message serialised; problems flagged in bad (no ck_assert in callbacks, which
    run tens of thousands of times in the split loops). */
@@ -112,12 +99,12 @@ static const char fixtures_log[] =
 START_TEST(fixtures_whole)
 {
     unsigned char d[512];
-    size_t n = unhex(delta_hex, d);
+    size_t n = tx_unhex(delta_hex, d);
     struct prov_awsstream p;
     struct rec r = {0};
 
     ck_assert_uint_eq(n, 148);
-    ck_assert_uint_eq(unhex(throttle_hex, d + n), 144);
+    ck_assert_uint_eq(tx_unhex(throttle_hex, d + n), 144);
     n += 144;
     prov_awsstream_init(&p, rec_msg, &r);
     ck_assert_int_eq(prov_awsstream_feed(&p, d, n), 0);
@@ -135,10 +122,10 @@ END_TEST
 START_TEST(fixtures_split_everywhere)
 {
     unsigned char d[512];
-    size_t n = unhex(delta_hex, d);
+    size_t n = tx_unhex(delta_hex, d);
     struct prov_awsstream p;
 
-    n += unhex(throttle_hex, d + n);
+    n += tx_unhex(throttle_hex, d + n);
     prov_awsstream_init(&p, rec_msg, NULL);
     for (size_t i = 0; i <= n; i++) {
         for (size_t j = i; j <= n; j += (i % 7 == 0 ? 1 : 13)) {
@@ -304,7 +291,7 @@ static void expect_fail(const unsigned char *d, size_t n, const char *want)
 START_TEST(crc_mismatches)
 {
     unsigned char d[512];
-    size_t n = unhex(delta_hex, d);
+    size_t n = tx_unhex(delta_hex, d);
 
     d[8] ^= 1;
     expect_fail(d, n, "prelude CRC mismatch");
@@ -431,10 +418,10 @@ START_TEST(several_in_one_feed)
     hdr(h, &hl, ":message-type", 7, "error", 5);
     hdr(h, &hl, ":error-code", 7, "InternalFailure", 15);
     hdr(h, &hl, ":error-message", 7, "boom", 4);
-    n += unhex(delta_hex, d);
+    n += tx_unhex(delta_hex, d);
     n += build(d + n, h, hl, "", 0);
-    n += unhex(delta_hex, d + n);
-    n += unhex(throttle_hex, d + n);
+    n += tx_unhex(delta_hex, d + n);
+    n += tx_unhex(throttle_hex, d + n);
     prov_awsstream_init(&p, rec_msg, &r);
     ck_assert_int_eq(prov_awsstream_feed(&p, d, n), 0);
     ck_assert_int_eq(r.n, 4);
@@ -448,11 +435,11 @@ END_TEST
 START_TEST(callback_stop)
 {
     unsigned char d[512];
-    size_t n = unhex(delta_hex, d);
+    size_t n = tx_unhex(delta_hex, d);
     struct prov_awsstream p;
     struct rec r = {.stop_at = 1, .stop_rc = 5};
 
-    n += unhex(throttle_hex, d + n);
+    n += tx_unhex(throttle_hex, d + n);
     prov_awsstream_init(&p, rec_msg, &r);
     ck_assert_int_eq(prov_awsstream_feed(&p, d, n), 5);
     ck_assert_int_eq(r.n, 1);

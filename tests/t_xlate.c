@@ -9,9 +9,21 @@
 #include <string.h>
 #include <strings.h>
 
-#include "providers/prov_ndjson.h"
+#include "providers/prov_frame.h"
 #include "providers/prov_registry.h"
-#include "providers/prov_sse.h"
+
+size_t tx_unhex(const char *hex, unsigned char *out)
+{
+    size_t n = strlen(hex) / 2;
+
+    for (size_t i = 0; i < n; i++) {
+        unsigned int v;
+
+        ck_assert_int_eq(sscanf(hex + 2 * i, "%2x", &v), 1);
+        out[i] = (unsigned char)v;
+    }
+    return n;
+}
 
 json_t *tx_load(const char *text)
 {
@@ -202,49 +214,31 @@ int tx_emit(const char *event, const char *data, size_t len, void *arg)
     return 0;
 }
 
-static int tx_on_event(const struct prov_sse_event *ev, void *arg)
+static int tx_on_event(const char *event, const char *data, size_t len, void *arg)
 {
     struct tx_run *r = arg;
 
-    if (r->s.done || r->s.failed) /* as the gateway does */
-        return 0;
-    return r->d->chat_event(&r->s, ev->event, ev->data, ev->data_len, tx_emit, &r->k);
+    return r->d->chat_event(&r->s, event, data, len, tx_emit, &r->k);
 }
 
-static int tx_on_line(const char *line, size_t len, void *arg)
-{
-    struct tx_run *r = arg;
-
-    if (r->s.done || r->s.failed)
-        return 0;
-    return r->d->chat_event(&r->s, "message", line, len, tx_emit, &r->k);
-}
-
-/* Runs text through the dialect's framing cut in two at cut. */
+/* Runs the n bytes at text through the dialect's framing (as the gateway does, prov_frame.h)
+   cut in two at cut. */
 static bool tx_run_split(struct tx_run *r, const struct prov_dialect_ops *d, const char *text,
-                         size_t cut, bool client_usage)
+                         size_t n, size_t cut, bool client_usage)
 {
-    size_t n = strlen(text);
+    struct prov_frame f;
     bool ok;
 
     memset(r, 0, sizeof(*r));
     r->d = d;
     r->s.client_usage = client_usage;
     prov_usage_init(&r->s.usage);
-    if (d->framing == PROV_FRAME_NDJSON) {
-        struct prov_ndjson p;
-        prov_ndjson_init(&p, 0, tx_on_line, r);
-        ok = prov_ndjson_feed(&p, text, cut) == 0 && prov_ndjson_feed(&p, text + cut, n - cut) == 0;
-        ok = prov_ndjson_finish(&p) == 0 && ok;
-        prov_ndjson_cleanup(&p);
-    } else {
-        struct prov_sse p;
-        prov_sse_init(&p, 0, tx_on_event, r);
-        ok = prov_sse_feed(&p, text, cut) == 0 && prov_sse_feed(&p, text + cut, n - cut) == 0;
-        ok = !prov_sse_finish(&p) && ok;
-        prov_sse_cleanup(&p);
-    }
-    return ok;
+    prov_frame_init(&f, d->framing, &r->s, tx_on_event, r);
+    ok = prov_frame_feed(&f, text, cut) == 0 && prov_frame_feed(&f, text + cut, n - cut) == 0;
+    ok = prov_frame_finish(&f) == 0 && ok;
+    prov_frame_cleanup(&f);
+    prov_stream_cleanup(&r->s);
+    return ok || r->s.failed; /* an unreadable stream fails it, as in the gateway */
 }
 
 static bool tx_same(const struct tx_run *a, const struct tx_run *b)
@@ -255,16 +249,21 @@ static bool tx_same(const struct tx_run *a, const struct tx_run *b)
            a->s.failed == b->s.failed && strcmp(a->s.error, b->s.error) == 0 && !b->k.overflow;
 }
 
+void tx_run_everywhere_bytes(struct tx_run *whole, const struct prov_dialect_ops *d,
+                             const void *data, size_t n, bool client_usage)
+{
+    static struct tx_run part;
+
+    ck_assert(tx_run_split(whole, d, data, n, n, client_usage));
+    ck_assert(!whole->k.overflow);
+    for (size_t cut = 0; cut <= n; cut++)
+        if (!tx_run_split(&part, d, data, n, cut, client_usage) || !tx_same(whole, &part))
+            ck_abort_msg("cut at %zu of %zu: different result:\n%s\nvs\n%s", cut, n, whole->k.log,
+                         part.k.log);
+}
+
 void tx_run_everywhere(struct tx_run *whole, const struct prov_dialect_ops *d, const char *text,
                        bool client_usage)
 {
-    static struct tx_run part;
-    size_t n = strlen(text);
-
-    ck_assert(tx_run_split(whole, d, text, n, client_usage));
-    ck_assert(!whole->k.overflow);
-    for (size_t cut = 0; cut <= n; cut++)
-        if (!tx_run_split(&part, d, text, cut, client_usage) || !tx_same(whole, &part))
-            ck_abort_msg("cut at %zu of %zu: different result:\n%s\nvs\n%s", cut, n, whole->k.log,
-                         part.k.log);
+    tx_run_everywhere_bytes(whole, d, text, strlen(text), client_usage);
 }

@@ -1,7 +1,8 @@
 /*
  * Test helpers for the translating dialects (check_cohere.c, check_ollama.c): build a chat or
  * embeddings call from JSON text, collect a stream's emitted chunks, and run a stream through its
- * framing (prov_sse or prov_ndjson) cut at every byte, comparing each run with the uncut one.
+ * framing (prov_frame.h, as the gateway does) cut at every byte, comparing each run with the uncut
+ * one.
  */
 #ifndef T_XLATE_H
 #define T_XLATE_H
@@ -13,6 +14,9 @@
 
 #include "providers/prov_conf.h"
 #include "providers/prov_dialect.h"
+
+/* Hex text into out (big enough); returns the byte count. */
+size_t tx_unhex(const char *hex, unsigned char *out);
 
 /* Parses JSON text (the test fails when it is not JSON). */
 json_t *tx_load(const char *text);
@@ -88,5 +92,9 @@ struct tx_run {
  */
 void tx_run_everywhere(struct tx_run *whole, const struct prov_dialect_ops *d, const char *text,
                        bool client_usage);
+
+/* The same for n bytes of any content (the AWS event stream is binary). */
+void tx_run_everywhere_bytes(struct tx_run *whole, const struct prov_dialect_ops *d,
+                             const void *data, size_t n, bool client_usage);
 
 #endif

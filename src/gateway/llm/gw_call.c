@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -31,9 +30,8 @@
 #include "gateway/llm/gw_admit.h"
 #include "httpc.h"
 #include "log.h"
-#include "providers/prov_ndjson.h"
+#include "providers/prov_frame.h"
 #include "providers/prov_shape.h"
-#include "providers/prov_sse.h"
 #include "providers/prov_token.h"
 #include "util.h"
 
@@ -69,8 +67,8 @@ struct gw_call {
     char retry_after[32];
     struct evbuffer *errbuf; /* error body of a streamed request's non-2xx reply */
     struct evbuffer *out;    /* SSE bytes on their way to the client */
-    struct prov_sse sse;     /* SSE framing (PROV_FRAME_SSE) */
-    struct prov_ndjson nd;   /* or NDJSON framing */
+    struct prov_frame frame; /* the stream's framing (the dialect's) */
+    char err_type[64];       /* an error reply's x-amzn-ErrorType name (AWS), else "" */
     struct prov_stream ps;
     struct prov_shape_stream ss;
     struct event *beat; /* heartbeat while the provider is silent */
@@ -100,8 +98,8 @@ static void gw_call_free(struct gw_call *c)
     if (c->tw != NULL)
         prov_token_wait_cancel(c->tw);
     json_decref(c->req);
-    prov_sse_cleanup(&c->sse);
-    prov_ndjson_cleanup(&c->nd);
+    prov_frame_cleanup(&c->frame);
+    prov_stream_cleanup(&c->ps);
     free(c->anthropic_version);
     free(c->anthropic_beta);
     if (c->body_owned)
@@ -161,12 +159,14 @@ static bool gw_call_unpriced_should_warn(const char *provider, const char *model
     return warn;
 }
 
-/* Masks the provider's secrets (its API key, an Azure Entra token) in text bound for the client
-   or the usage log. */
+/* Masks the provider's secrets (its API key, an Azure Entra token, AWS credentials) in text
+   bound for the client or the usage log. */
 static void gw_call_scrub(const struct gw_call *c, char *text)
 {
     prov_scrub(text, c->pc->api_key);
     prov_scrub(text, c->pc->ad_token);
+    prov_scrub(text, c->pc->aws_secret_key);
+    prov_scrub(text, c->pc->aws_session_token);
 }
 
 /* Replies as decided (or not at all when the client is gone), ends the request, frees c. */
@@ -310,27 +310,12 @@ static int gw_call_emit(const char *event, const char *data, size_t len, void *a
     return c->shape->chunk(&c->ss, event, data, len, gw_call_write, c);
 }
 
-static int gw_call_on_event(const struct prov_sse_event *ev, void *arg)
+/* One event of the provider's stream, whatever its framing (prov_frame.h). */
+static int gw_call_on_event(const char *event, const char *data, size_t len, void *arg)
 {
     struct gw_call *c = arg;
 
-    if (c->ps.done || c->ps.failed)
-        return 0; /* nothing after the end marker or an error counts */
-    if (c->d->chat_event(&c->ps, ev->event, ev->data, ev->data_len, gw_call_emit, c) < 0)
-        return -1;
-    return 0;
-}
-
-/* One NDJSON line (PROV_FRAME_NDJSON), handled like an SSE event's data. */
-static int gw_call_on_line(const char *line, size_t len, void *arg)
-{
-    struct gw_call *c = arg;
-
-    if (c->ps.done || c->ps.failed)
-        return 0;
-    if (c->d->chat_event(&c->ps, "message", line, len, gw_call_emit, c) < 0)
-        return -1;
-    return 0;
+    return c->d->chat_event(&c->ps, event, data, len, gw_call_emit, c) < 0 ? -1 : 0;
 }
 
 static void gw_call_beat(evutil_socket_t fd, short what, void *arg)
@@ -368,7 +353,7 @@ static enum httpc_action gw_call_on_headers(int status, const struct httpc_heade
 {
     struct gw_call *c = arg;
     const char *ra = httpc_headers_get(hdrs, "Retry-After");
-    const char *ct = httpc_headers_get(hdrs, "Content-Type");
+    const char *ct = httpc_headers_get(hdrs, "Content-Type"), *et;
     size_t n = 0;
 
     c->up_status = status;
@@ -383,12 +368,11 @@ static enum httpc_action gw_call_on_headers(int status, const struct httpc_heade
         }
         c->retry_after[ra[n] == '\0' ? n : 0] = '\0';
     }
+    et = status >= 300 ? httpc_headers_get(hdrs, "x-amzn-ErrorType") : NULL;
+    if (et != NULL) /* "ThrottlingException:http://internal.amazon.com/..." names the error */
+        prov_copy_line(c->err_type, sizeof(c->err_type), et, strcspn(et, ":"));
     /* A stream starts only with an event stream; anything else is kept to be judged at the end. */
-    if (c->stream && status >= 200 && status < 300 &&
-        (ct == NULL ||
-         (c->d->framing == PROV_FRAME_NDJSON ? strncasecmp(ct, "application/x-ndjson", 20) == 0 ||
-                                                   strncasecmp(ct, "application/json", 16) == 0
-                                             : strncasecmp(ct, "text/event-stream", 17) == 0)))
+    if (c->stream && status >= 200 && status < 300 && prov_frame_content_type(c->d->framing, ct))
         gw_call_stream_start(c);
     return HTTPC_CONTINUE;
 }
@@ -406,12 +390,7 @@ static enum httpc_action gw_call_on_data(const char *buf, size_t len, void *arg)
                          len < GW_CALL_MAX_ERROR - have ? len : GW_CALL_MAX_ERROR - have);
         return HTTPC_CONTINUE;
     }
-    if ((c->d->framing == PROV_FRAME_NDJSON ? prov_ndjson_feed(&c->nd, buf, len)
-                                            : prov_sse_feed(&c->sse, buf, len)) != 0 &&
-        !c->ps.failed) {
-        c->ps.failed = true;
-        snprintf(c->ps.error, sizeof(c->ps.error), "unreadable event stream from the provider");
-    }
+    (void)prov_frame_feed(&c->frame, buf, len); /* a failure is in c->ps */
     if (gw_call_flush(c) > GW_CALL_HWM && !c->ps.failed) {
         c->paused = true;
         return HTTPC_PAUSE;
@@ -433,14 +412,7 @@ static void gw_call_stream_done(struct gw_call *c, const struct httpc_result *re
     bool est;
     char row[512];
 
-    if (c->d->framing == PROV_FRAME_NDJSON) {
-        if (prov_ndjson_finish(&c->nd) != 0 && !c->ps.failed) {
-            c->ps.failed = true;
-            snprintf(c->ps.error, sizeof(c->ps.error), "unreadable stream from the provider");
-        }
-    } else {
-        (void)prov_sse_finish(&c->sse);
-    }
+    (void)prov_frame_finish(&c->frame); /* a stream cut inside a frame fails c->ps */
     if (c->beat != NULL)
         event_del(c->beat);
     c->end = GW_END_STREAM;
@@ -508,22 +480,33 @@ static void gw_call_http_error(struct gw_call *c, const char *body, size_t len)
     int s = c->up_status, status;
 
     c->d->error_message(body != NULL ? body : "", len, msg, sizeof(msg), code, sizeof(code));
+    if (c->err_type[0] != '\0') /* AWS names the error in a header */
+        snprintf(code, sizeof(code), "%s", c->err_type);
     gw_call_scrub(c, msg);
     gw_call_scrub(c, code);
     snprintf(row, sizeof(row), "provider returned HTTP %d: %s", s, msg);
-    if (s == 400 || s == 404 || s == 413 || s == 422 || s == 429 || s == 529) {
-        status = s == 529 ? 429 : s; /* Anthropic's 529 "overloaded": throttled, retry later */
+    status = c->d->error_status != NULL ? c->d->error_status(s, code)
+             : s == 400 || s == 404 || s == 413 || s == 422 || s == 429 ? s
+             : s == 529                                                 ? 429
+                                                                        : 502;
+    if (status == 504) {
+        gw_call_fail(c, 504, "upstream_timeout",
+                     "The request could not be completed by the provider: it did not answer in "
+                     "time",
+                     row);
+        return;
+    }
+    if (status != 502) {
+        /* A client error or throttling (Anthropic's 529 "overloaded" is one): relayed. */
         snprintf(text, sizeof(text), "%s",
                  msg[0] != '\0' ? msg : "The provider rejected the request");
     } else if (s == 401 || s == 403 || s == 498) { /* 498: Cohere's invalid token */
-        status = 502;
         code[0] = '\0';
         snprintf(text, sizeof(text),
                  "The request could not be completed by the provider: it rejected the gateway's "
                  "credentials (HTTP %d)",
                  s);
     } else {
-        status = 502;
         code[0] = '\0';
         snprintf(text, sizeof(text),
                  "The request could not be completed by the provider: it returned HTTP %d", s);
@@ -872,10 +855,7 @@ void gw_call_start(struct gw_req *r, const struct gw_call_spec *spec)
     c->req = json_incref(spec->body);
     c->raw = spec->raw; /* the request's bytes live until gw_valid_body_release() */
     c->raw_len = spec->raw_len;
-    if (c->d->framing == PROV_FRAME_NDJSON)
-        prov_ndjson_init(&c->nd, 0, gw_call_on_line, c);
-    else
-        prov_sse_init(&c->sse, 0, gw_call_on_event, c);
+    prov_frame_init(&c->frame, c->d->framing, &c->ps, gw_call_on_event, c);
     prov_usage_init(&c->ps.usage);
     snprintf(c->ps.x.model, sizeof(c->ps.x.model), "%s", c->model);
     r->on_gone = gw_call_gone;
