@@ -88,24 +88,9 @@ static void bd_chat(const char *key, const char *model, bool stream, struct t_re
     bd_post(CHAT, key, body, r);
 }
 
-/* The member at a dotted path ("choices.0.message.content"); numeric steps index arrays. */
-static json_t *at(json_t *j, const char *path)
-{
-    char step[64];
-
-    while (j != NULL && *path != '\0') {
-        size_t n = strcspn(path, ".");
-        snprintf(step, sizeof(step), "%.*s", (int)n, path);
-        j = json_is_array(j) ? json_array_get(j, strtoul(step, NULL, 10))
-                             : json_object_get(j, step);
-        path += n + (path[n] == '.');
-    }
-    return j;
-}
-
 static const char *at_str(json_t *j, const char *path)
 {
-    const char *s = json_string_value(at(j, path));
+    const char *s = json_string_value(t_json_at(j, path));
 
     ck_assert_msg(s != NULL, "no string at %s", path);
     return s;
@@ -113,8 +98,8 @@ static const char *at_str(json_t *j, const char *path)
 
 static long at_int(json_t *j, const char *path)
 {
-    ck_assert_msg(json_is_integer(at(j, path)), "no integer at %s", path);
-    return (long)json_integer_value(at(j, path));
+    ck_assert_msg(json_is_integer(t_json_at(j, path)), "no integer at %s", path);
+    return (long)json_integer_value(t_json_at(j, path));
 }
 
 /* What an OpenAI stream said: text, tool arguments, finish reason, usage, order facts. */
@@ -139,22 +124,22 @@ static void bd_stream_read(const char *body, struct bd_seen *s)
         s->done_last = strncmp(p, "[DONE]\n\n", 8) == 0 && end[2] == '\0';
         j = s->done_last ? NULL : json_loadb(p, (size_t)(end - p), 0, NULL);
         ck_assert_msg(s->done_last || j != NULL, "bad event in %s", body);
-        d = at(j, "choices.0.delta");
+        d = t_json_at(j, "choices.0.delta");
         if (n++ == 0)
             s->role_first = json_string_value(json_object_get(d, "role")) != NULL &&
                             strcmp(json_string_value(json_object_get(d, "role")), "assistant") == 0;
         if (json_string_value(json_object_get(d, "content")) != NULL)
             strncat(s->text, json_string_value(json_object_get(d, "content")),
                     sizeof(s->text) - strlen(s->text) - 1);
-        if (json_string_value(at(d, "tool_calls.0.function.arguments")) != NULL)
-            strncat(s->args, json_string_value(at(d, "tool_calls.0.function.arguments")),
+        if (json_string_value(t_json_at(d, "tool_calls.0.function.arguments")) != NULL)
+            strncat(s->args, json_string_value(t_json_at(d, "tool_calls.0.function.arguments")),
                     sizeof(s->args) - strlen(s->args) - 1);
-        if (json_string_value(at(j, "choices.0.finish_reason")) != NULL)
+        if (json_string_value(t_json_at(j, "choices.0.finish_reason")) != NULL)
             snprintf(s->finish, sizeof(s->finish), "%s", at_str(j, "choices.0.finish_reason"));
         if (json_is_object(json_object_get(j, "usage"))) {
             s->prompt = at_int(j, "usage.prompt_tokens");
             s->completion = at_int(j, "usage.completion_tokens");
-            if (json_is_integer(at(j, "usage.prompt_tokens_details.cached_tokens")))
+            if (json_is_integer(t_json_at(j, "usage.prompt_tokens_details.cached_tokens")))
                 s->cached = at_int(j, "usage.prompt_tokens_details.cached_tokens");
         }
         s->error = s->error || json_object_get(j, "error") != NULL;
@@ -205,11 +190,11 @@ START_TEST(json_chat)
     ck_assert_str_eq(at_str(body, "messages.0.role"), "user");
     ck_assert_str_eq(at_str(body, "messages.0.content.0.text"), "Weather?");
     ck_assert_int_eq(at_int(body, "inferenceConfig.maxTokens"), 64);
-    ck_assert(json_real_value(at(body, "inferenceConfig.temperature")) == 0.5);
+    ck_assert(json_real_value(t_json_at(body, "inferenceConfig.temperature")) == 0.5);
     ck_assert_str_eq(at_str(body, "inferenceConfig.stopSequences.0"), "END");
     ck_assert_str_eq(at_str(body, "toolConfig.tools.0.toolSpec.name"), "get_weather");
     ck_assert_str_eq(at_str(body, "toolConfig.tools.0.toolSpec.inputSchema.json.type"), "object");
-    ck_assert(json_is_object(at(body, "toolConfig.toolChoice.any")));
+    ck_assert(json_is_object(t_json_at(body, "toolConfig.toolChoice.any")));
     json_decref(j);
     /* Tools back: tool_calls with the arguments as a JSON string. */
     bd_chat(key, "bedrock:bd-tools", false, &r);
@@ -369,10 +354,10 @@ START_TEST(titan_embeddings)
             &r);
     ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
     j = json_loads(r.body, 0, NULL);
-    ck_assert_int_eq(json_array_size(at(j, "data.0.embedding")), 4);
-    ck_assert(json_number_value(at(j, "data.0.embedding.0")) == 12.0);
-    ck_assert(json_number_value(at(j, "data.0.embedding.1")) == -1.0);
-    ck_assert(json_number_value(at(j, "data.0.embedding.2")) == 0.25);
+    ck_assert_int_eq(json_array_size(t_json_at(j, "data.0.embedding")), 4);
+    ck_assert(json_number_value(t_json_at(j, "data.0.embedding.0")) == 12.0);
+    ck_assert(json_number_value(t_json_at(j, "data.0.embedding.1")) == -1.0);
+    ck_assert(json_number_value(t_json_at(j, "data.0.embedding.2")) == 0.25);
     ck_assert_str_eq(at_str(j, "object"), "list");
     ck_assert_int_eq(at_int(j, "usage.prompt_tokens"), 3);
     json_decref(j);
@@ -461,7 +446,7 @@ START_TEST(api_key_bearer)
     t_resp_free(&r);
     j = bd_last();
     ck_assert_str_eq(at_str(j, "aws_auth.scheme"), "bearer");
-    ck_assert_ptr_null(at(j, "headers.x-amz-date"));
+    ck_assert_ptr_null(t_json_at(j, "headers.x-amz-date"));
     json_decref(j);
     free(key);
 }

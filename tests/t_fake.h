@@ -286,4 +286,8 @@ long t_fake_stat(const struct t_fake *f, const char *name);
 /* POST /_reset: zero the counters (not active) and forget the last request. */
 void t_fake_reset(const struct t_fake *f);
 
+/* The member of j at a dotted path where numeric steps index arrays ("choices.0.delta"); NULL
+ * when absent. Borrowed. */
+json_t *t_json_at(json_t *j, const char *path);
+
 #endif
