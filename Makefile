@@ -81,8 +81,9 @@ $(TESTBIN): $(filter-out $(FAKE_OBJS),$(TEST_OBJS)) $(BUILD)/libgateway.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_FLAGS) $(LDLIBS)
 
 # A fake provider for the end-to-end tests (tests/fake_*.c: OpenAI, Anthropic, Gemini/Vertex,
-# Cohere, Ollama and Voyage wires; libcrypto for base64 embeddings).
-$(FAKE): $(FAKE_OBJS)
+# Cohere, Ollama and Voyage wires, Azure, watsonx, AWS; libcrypto for base64 embeddings and
+# SigV4, zlib for event-stream CRCs; tests/t_awsframe.c is shared with the test runner).
+$(FAKE): $(FAKE_OBJS) $(BUILD)/tests/t_awsframe.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # The official SDKs (npm) the end-to-end tests drive the gateway with, in an ignored folder.

@@ -69,28 +69,9 @@ static json_t *wjson(struct t_resp *r)
     return j;
 }
 
-/* The member at a dotted path where numeric steps index arrays ("candidates.0.index"). */
-static json_t *wat(json_t *j, const char *path)
-{
-    char step[64];
-
-    while (j != NULL && *path != '\0') {
-        size_t n = strcspn(path, ".");
-        char *end;
-        long idx;
-
-        snprintf(step, sizeof(step), "%.*s", (int)n, path);
-        idx = strtol(step, &end, 10);
-        j = json_is_array(j) && *end == '\0' && end != step ? json_array_get(j, (size_t)idx)
-                                                            : json_object_get(j, step);
-        path += n + (path[n] == '.');
-    }
-    return j;
-}
-
 static const char *wstr(json_t *j, const char *path)
 {
-    const char *s = json_string_value(wat(j, path));
+    const char *s = json_string_value(t_json_at(j, path));
 
     ck_assert_msg(s != NULL, "%s is not a string", path);
     return s;
@@ -98,7 +79,7 @@ static const char *wstr(json_t *j, const char *path)
 
 static long wint(json_t *j, const char *path)
 {
-    json_t *v = wat(j, path);
+    json_t *v = t_json_at(j, path);
 
     ck_assert_msg(json_is_integer(v), "%s is not an integer", path);
     return (long)json_integer_value(v);
@@ -162,7 +143,7 @@ static void wlast(const char *path, const char *header, const char *value)
 
     ck_assert_ptr_nonnull(last);
     ck_assert_str_eq(wstr(last, "path"), path);
-    ck_assert_str_eq(wstr(wat(last, "headers"), header), value);
+    ck_assert_str_eq(wstr(t_json_at(last, "headers"), header), value);
     json_decref(last);
 }
 
@@ -189,7 +170,7 @@ START_TEST(gemini_json)
     wpost(VERTEX "gem-tools~t1:generateContent", BEARER, &r, GEM_BODY);
     j = wreply(&r, 200);
     ck_assert_str_eq(wstr(j, "candidates.0.content.parts.0.text"), "Thinking\xe2\x80\xa6");
-    ck_assert(json_is_true(wat(j, "candidates.0.content.parts.0.thought")));
+    ck_assert(json_is_true(t_json_at(j, "candidates.0.content.parts.0.thought")));
     ck_assert_str_eq(wstr(j, "candidates.0.content.parts.1.functionCall.name"), "get_weather");
     ck_assert_str_eq(wstr(j, "candidates.0.content.parts.1.functionCall.args.city"), "Paris");
     ck_assert_str_eq(wstr(j, "candidates.0.content.parts.1.thoughtSignature"), "c2ln");
@@ -213,7 +194,7 @@ START_TEST(gemini_stream)
     ev = wsplit(&r, "text/event-stream", "data: ", "\r\n\r\n");
     ck_assert_int_eq(json_array_size(ev), 2);
     ck_assert_str_eq(wstr(ev, "0.candidates.0.content.parts.0.text"), "Hel");
-    ck_assert_ptr_null(wat(ev, "0.candidates.0.finishReason"));
+    ck_assert_ptr_null(t_json_at(ev, "0.candidates.0.finishReason"));
     ck_assert_int_eq(wint(ev, "0.usageMetadata.promptTokenCount"), 5);
     ck_assert_str_eq(wstr(ev, "1.candidates.0.content.parts.0.text"), "lo");
     ck_assert_str_eq(wstr(ev, "1.candidates.0.finishReason"), "STOP");
@@ -225,7 +206,7 @@ START_TEST(gemini_stream)
     wpost(VERTEX "gem-tools:streamGenerateContent?alt=sse", BEARER, &r, GEM_BODY);
     ev = wsplit(&r, "text/event-stream", "data: ", "\r\n\r\n");
     ck_assert_int_eq(json_array_size(ev), 2);
-    ck_assert(json_is_true(wat(ev, "0.candidates.0.content.parts.0.thought")));
+    ck_assert(json_is_true(t_json_at(ev, "0.candidates.0.content.parts.0.thought")));
     ck_assert_str_eq(wstr(ev, "1.candidates.0.content.parts.0.functionCall.name"), "get_weather");
     ck_assert_int_eq(wint(ev, "1.usageMetadata.thoughtsTokenCount"), 12);
     json_decref(ev);
@@ -301,10 +282,10 @@ START_TEST(gemini_embeddings)
     wpost("/v1beta/models/gemini-embedding-001:batchEmbedContents", GEM_KEY, &r, GEM_BATCH,
           "gemini-embedding-001", "gemini-embedding-001");
     j = wreply(&r, 200);
-    ck_assert_int_eq(json_array_size(wat(j, "embeddings")), 2);
-    ck_assert_double_eq(json_real_value(wat(j, "embeddings.0.values.0")), 0.5);
-    ck_assert_double_eq(json_real_value(wat(j, "embeddings.1.values.0")), 1.5);
-    ck_assert_double_eq(json_real_value(wat(j, "embeddings.1.values.2")), 0.25);
+    ck_assert_int_eq(json_array_size(t_json_at(j, "embeddings")), 2);
+    ck_assert_double_eq(json_real_value(t_json_at(j, "embeddings.0.values.0")), 0.5);
+    ck_assert_double_eq(json_real_value(t_json_at(j, "embeddings.1.values.0")), 1.5);
+    ck_assert_double_eq(json_real_value(t_json_at(j, "embeddings.1.values.2")), 0.25);
     ck_assert_int_eq(json_object_size(j), 1); /* no usage */
     json_decref(j);
     wpost("/v1beta/models/gemini-embedding-001:batchEmbedContents", GEM_KEY, &r, GEM_BATCH,
@@ -318,8 +299,8 @@ START_TEST(gemini_embeddings)
           "{\"instances\":[{\"content\":\"a\"},{\"content\":\"b\"},{\"content\":\"c\"}],"
           "\"parameters\":{\"outputDimensionality\":3}}");
     j = wreply(&r, 200);
-    ck_assert_int_eq(json_array_size(wat(j, "predictions")), 3);
-    ck_assert_double_eq(json_real_value(wat(j, "predictions.2.embeddings.values.0")), 2.5);
+    ck_assert_int_eq(json_array_size(t_json_at(j, "predictions")), 3);
+    ck_assert_double_eq(json_real_value(t_json_at(j, "predictions.2.embeddings.values.0")), 2.5);
     ck_assert_int_eq(wint(j, "predictions.2.embeddings.statistics.token_count"), 4);
     json_decref(j);
     wlast(VERTEX "text-embedding-005:predict", "authorization", "Bearer tok-test");
@@ -442,9 +423,9 @@ START_TEST(cohere_embed)
     wpost("/v2/embed", BEARER, &r, CO_EMBED, "embed-v4.0",
           ",\"input_type\":\"search_document\",\"embedding_types\":[\"float\"]");
     j = wreply(&r, 200);
-    ck_assert_int_eq(json_array_size(wat(j, "embeddings.float")), 2);
-    ck_assert_double_eq(json_real_value(wat(j, "embeddings.float.1.0")), 1.5);
-    ck_assert_double_eq(json_real_value(wat(j, "embeddings.float.1.1")), -1.0);
+    ck_assert_int_eq(json_array_size(t_json_at(j, "embeddings.float")), 2);
+    ck_assert_double_eq(json_real_value(t_json_at(j, "embeddings.float.1.0")), 1.5);
+    ck_assert_double_eq(json_real_value(t_json_at(j, "embeddings.float.1.1")), -1.0);
     ck_assert_int_eq(wint(j, "meta.billed_units.input_tokens"), 8);
     json_decref(j);
     wpost("/v2/embed", BEARER, &r, CO_EMBED, "embed-v4.0", ""); /* input_type is required */
@@ -467,7 +448,7 @@ START_TEST(ollama_chat)
     wpost("/api/chat", CT, &r, CO_BODY, "oll-ok", ",\"stream\":false");
     j = wreply(&r, 200);
     ck_assert_str_eq(wstr(j, "message.content"), "Hello from ollama");
-    ck_assert(json_is_true(wat(j, "done")));
+    ck_assert(json_is_true(t_json_at(j, "done")));
     ck_assert_str_eq(wstr(j, "done_reason"), "stop");
     ck_assert_int_eq(wint(j, "prompt_eval_count"), 5);
     ck_assert_int_eq(wint(j, "eval_count"), 2);
@@ -478,9 +459,9 @@ START_TEST(ollama_chat)
     j = wsplit(&r, "application/x-ndjson", "", "\n");
     ck_assert_int_eq(json_array_size(j), 3);
     ck_assert_str_eq(wstr(j, "0.message.content"), "Hel");
-    ck_assert(json_is_false(wat(j, "0.done")));
+    ck_assert(json_is_false(t_json_at(j, "0.done")));
     ck_assert_str_eq(wstr(j, "1.message.content"), "lo");
-    ck_assert(json_is_true(wat(j, "2.done")));
+    ck_assert(json_is_true(t_json_at(j, "2.done")));
     ck_assert_int_eq(wint(j, "2.prompt_eval_count"), 5);
     ck_assert_int_eq(wint(j, "2.eval_count"), 2);
     json_decref(j);
@@ -523,8 +504,8 @@ START_TEST(ollama_embed)
           "nomic-embed-text");
     j = wreply(&r, 200);
     ck_assert_str_eq(wstr(j, "model"), "nomic-embed-text");
-    ck_assert_int_eq(json_array_size(wat(j, "embeddings")), 3);
-    ck_assert_double_eq(json_real_value(wat(j, "embeddings.2.0")), 2.5);
+    ck_assert_int_eq(json_array_size(t_json_at(j, "embeddings")), 3);
+    ck_assert_double_eq(json_real_value(t_json_at(j, "embeddings.2.0")), 2.5);
     ck_assert_int_eq(wint(j, "prompt_eval_count"), 12);
     json_decref(j);
     last = t_fake_get(&wk, "/_last");
@@ -566,7 +547,7 @@ START_TEST(openai_embeddings)
           "{\"model\":\"%s\",\"input\":[\"a\",\"b\"],\"encoding_format\":\"base64\"}",
           "text-embedding-3-small");
     j = wreply(&r, 200);
-    ck_assert_int_eq(json_array_size(wat(j, "data")), 2);
+    ck_assert_int_eq(json_array_size(t_json_at(j, "data")), 2);
     ck_assert_str_eq(wstr(j, "data.0.embedding"), "zczMPc3MTD6amZk+");
     b64_floats(wstr(j, "data.1.embedding"), v, 3);
     ck_assert_float_eq(v[0], 1.1f);
@@ -580,13 +561,13 @@ START_TEST(openai_embeddings)
     wpost("/v1/embeddings", CT, &r, "{\"model\":\"%s\",\"input\":[[1,2],[3],[4]]%s}", "m",
           ",\"encoding_format\":\"float\"");
     j = wreply(&r, 200);
-    ck_assert_int_eq(json_array_size(wat(j, "data")), 3);
-    ck_assert_double_eq_tol(json_real_value(wat(j, "data.2.embedding.0")), 2.1, 1e-9);
+    ck_assert_int_eq(json_array_size(t_json_at(j, "data")), 3);
+    ck_assert_double_eq_tol(json_real_value(t_json_at(j, "data.2.embedding.0")), 2.1, 1e-9);
     ck_assert_int_eq(wint(j, "usage.prompt_tokens"), 12);
     json_decref(j);
     wpost("/v1/embeddings", CT, &r, "{\"model\":\"%s\",\"input\":[1,2,3]}", "m");
     j = wreply(&r, 200);
-    ck_assert_int_eq(json_array_size(wat(j, "data")), 1);
+    ck_assert_int_eq(json_array_size(t_json_at(j, "data")), 1);
     json_decref(j);
     wpost("/v1/embeddings", CT, &r, "{\"model\":\"%s\",\"input\":\"a\"%s}", "m",
           ",\"encoding_format\":\"int8\"");
@@ -613,10 +594,10 @@ START_TEST(voyage_embeddings)
     j = wreply(&r, 200);
     ck_assert_str_eq(wstr(j, "object"), "list");
     ck_assert_str_eq(wstr(j, "model"), "voy-ok");
-    ck_assert_double_eq(json_real_value(wat(j, "data.1.embedding.0")), 1.5);
+    ck_assert_double_eq(json_real_value(t_json_at(j, "data.1.embedding.0")), 1.5);
     ck_assert_int_eq(wint(j, "data.1.index"), 1);
     ck_assert_int_eq(wint(j, "usage.total_tokens"), 8);
-    ck_assert_ptr_null(wat(j, "usage.prompt_tokens"));
+    ck_assert_ptr_null(t_json_at(j, "usage.prompt_tokens"));
     json_decref(j);
     wlast("/v1/embeddings", "authorization", "Bearer tok-test");
     wpost("/v1/embeddings", BEARER, &r, "{\"model\":\"%s\",\"input\":\"a\"%s}", "voy-3",

@@ -2,7 +2,7 @@
  * fake-upstream: a scriptable provider for the end-to-end tests, speaking the OpenAI wire
  * (fake_openai.c), Anthropic Messages (fake_anthropic.c), Gemini / Vertex AI (fake_gemini.c),
  * Cohere v2 (fake_cohere.c), Ollama (fake_ollama.c), Voyage (fake_voyage.c) and watsonx with
- * IBM IAM (fake_watsonx.c). The model name
+ * IBM IAM (fake_watsonx.c), Bedrock and SageMaker (fake_aws.c). The model name
  * picks the behaviour (fake-ok, fake-slow-N-MS, claude-tools, claude-status-CODE, ...; see
  * t_fake.h), and GET /_last, GET /_stats and POST /_reset let a test see what the gateway sent.
  * Single-threaded evhttp on 127.0.0.1:0; the port goes to --port-file once listening.
@@ -420,7 +420,9 @@ static void fake_route(struct evhttp_request *req, void *arg)
         fake_google_token(srv, req, path, text, len); /* not recorded: /_last is the call */
     } else if (cmd == EVHTTP_REQ_POST) {
         fake_record(srv, req, path, text, len);
-        if (fake_azure_path(path, query))
+        if (fake_aws_path(path))
+            fake_aws(srv, req, path, text, len);
+        else if (fake_azure_path(path, query))
             fake_azure(srv, req, path, text, len);
         else if (fake_ends_with(path, "/chat/completions"))
             fake_chat(srv, req, text, len);

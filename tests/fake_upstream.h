@@ -4,7 +4,8 @@
  * time), fake_openai.c and fake_openai_embed.c (the OpenAI-wire scenarios), fake_anthropic.c
  * (the Anthropic Messages scenarios), fake_gemini.c (Gemini API and Vertex AI), fake_cohere.c
  * (Cohere v2), fake_ollama.c (Ollama native), fake_voyage.c (Voyage embeddings) and
- * fake_watsonx.c (watsonx and IBM IAM), fake_azure.c (Azure OpenAI, Azure AI Inference). The
+ * fake_watsonx.c (watsonx and IBM IAM), fake_azure.c (Azure OpenAI, Azure AI Inference),
+ * fake_aws.c and fake_aws_reply.c (Bedrock and SageMaker, SigV4, event streams). The
  * scenarios are listed in t_fake.h.
  */
 #ifndef FAKE_UPSTREAM_H
@@ -190,6 +191,34 @@ bool fake_azure_path(const char *path, const char *query);
 /* POST an Azure OpenAI or AI Inference chat/completions or embeddings path. */
 void fake_azure(struct fake_srv *srv, struct evhttp_request *req, const char *path,
                 const char *text, size_t len);
+
+/* ---- fake_aws.c ---- */
+
+/* True for Bedrock runtime paths (.../model/{id}/converse, converse-stream, invoke) and
+ * SageMaker runtime paths (.../endpoints/{name}/invocations, invocations-response-stream). */
+bool fake_aws_path(const char *path);
+
+/* POST one of those paths: decodes and records the model id / endpoint name in /_last
+ * (model_id, endpoint_name, aws_auth), checks the Bedrock API key or the SigV4 signature, then
+ * answers the scenario (fake_aws_reply.c). */
+void fake_aws(struct fake_srv *srv, struct evhttp_request *req, const char *path, const char *text,
+              size_t len);
+
+/* An AWS error reply: status, x-amzn-ErrorType: type, body {key: message}. */
+void fake_aws_error(struct evhttp_request *req, int status, const char *type, const char *key,
+                    const char *message);
+
+/* ---- fake_aws_reply.c ---- */
+
+enum { FAKE_BD_CONVERSE, FAKE_BD_CONVERSE_STREAM, FAKE_BD_INVOKE };
+
+/* A Bedrock call (op: FAKE_BD_*) for model (decoded), body the parsed JSON object (borrowed). */
+void fake_bedrock(struct fake_srv *srv, struct evhttp_request *req, int op, const char *model,
+                  json_t *body);
+
+/* A SageMaker InvokeEndpoint (stream: ...WithResponseStream) call for endpoint. */
+void fake_sagemaker(struct fake_srv *srv, struct evhttp_request *req, bool stream,
+                    const char *endpoint, json_t *body);
 
 /* ---- fake_google.c ---- */
 

@@ -167,3 +167,21 @@ void t_fake_reset(const struct t_fake *f)
         fprintf(stderr, "t_fake: POST /_reset failed\n");
     t_resp_free(&r);
 }
+
+json_t *t_json_at(json_t *j, const char *path)
+{
+    char step[64];
+
+    while (j != NULL && *path != '\0') {
+        size_t n = strcspn(path, ".");
+        char *end;
+        long idx;
+
+        snprintf(step, sizeof(step), "%.*s", (int)n, path);
+        idx = strtol(step, &end, 10);
+        j = json_is_array(j) && *end == '\0' && end != step ? json_array_get(j, (size_t)idx)
+                                                            : json_object_get(j, step);
+        path += n + (path[n] == '.');
+    }
+    return j;
+}

@@ -174,6 +174,62 @@
  * "BXNIM0415E","errorMessage":"Provided API key could not be found."}. /_stats counts them in
  * iam_requests.
  *
+ * AWS (§7, §8, §15; fake_aws.c, fake_aws_reply.c): Bedrock at .../model/{modelId}/converse,
+ * /converse-stream and /invoke, SageMaker at .../endpoints/{name}/invocations and
+ * /invocations-response-stream. The id arrives percent-encoded as one segment (ARNs: %3A, %2F);
+ * /_last gets it decoded as "model_id" (Bedrock) or "endpoint_name" (SageMaker), plus "aws_auth":
+ * {"scheme":"sigv4"|"bearer","key_id","region","service","signed_headers",
+ * "canonical_request_hash"}. Auth: Bedrock accepts Authorization: Bearer T_FAKE_BEDROCK_API_KEY;
+ * otherwise SigV4 verified with the fake's own code: key id T_FAKE_AWS_KEY_ID or
+ * T_FAKE_AWS_TEMP_KEY_ID (which needs x-amz-security-token = T_FAKE_AWS_TOKEN; the token with the
+ * long-term id is refused), secret T_FAKE_AWS_SECRET, scope <date>/T_FAKE_AWS_REGION/"bedrock" or
+ * "sagemaker"/aws4_request, x-amz-date within 5 minutes, host, x-amz-date (and the token) signed,
+ * canonical URI = the received path encoded again. Failures: 403 with x-amzn-ErrorType
+ * UnrecognizedClientException (no/unknown auth, key id, token) or InvalidSignatureException
+ * (signature, scope, date), body {"message"}. Errors carry x-amzn-ErrorType; Bedrock bodies
+ * {"message":M}, SageMaker {"Message":M}. Streams: application/vnd.amazon.eventstream messages
+ * (headers :event-type|:exception-type, :content-type, :message-type, in that order) written 61
+ * bytes at a time.
+ *   bd-ok (any other model id)      Converse: "Hello from bedrock", end_turn, usage inputTokens
+ *                                   20, outputTokens 5, cacheRead 3, cacheWrite 2, total 30;
+ *                                   stream: messageStart, delta "Hi" (the §15 fixture bytes),
+ *                                   delta " there", contentBlockStop, messageStop end_turn,
+ *                                   metadata usage 25/9, cacheRead 4, cacheWrite 1, total 39
+ *   bd-tools                        text "Let me check." + toolUse tooluse_fake1 get_weather
+ *                                   {"city":"Paris"}, tool_use; stream: the text block, then
+ *                                   contentBlockStart 1 toolUse, input '{"city":' and
+ *                                   '"Paris"}', stop, messageStop tool_use, metadata as bd-ok
+ *   bd-midthrottle                  stream: messageStart, "Hi", then the §15 throttlingException
+ *                                   message {"message":"Too many requests"}; JSON as bd-ok
+ *   bd-miderror                     the same with modelStreamErrorException "fake model stream
+ *                                   error"
+ *   bd-badcrc                       stream: as bd-ok but the " there" message's CRC is wrong
+ *   bd-status-<code>                that status: 400 ValidationException "Malformed input
+ *                                   request: fake validation failure", 403 AccessDenied-, 404
+ *                                   ResourceNotFound-, 408 ModelTimeout-, 424 ModelError-, 429
+ *                                   Throttling-, 500 InternalServer-, 503 ServiceUnavailable-
+ *                                   Exception
+ *   Converse bodies with a member outside the Converse schema (model, stream, ...) or no
+ *   messages: 400 ValidationException "Malformed input request: extraneous key [k] ...".
+ *   invoke (Titan)                  {"inputText","dimensions"?,"normalize"?,"embeddingTypes"?}
+ *                                   -> {"embedding":[strlen(inputText),-1,0.25,0...] (dimensions
+ *                                   values, 3 by default),"inputTextTokenCount": words}
+ *   sm-ok (any other endpoint)      body with messages: OpenAI chat.completion "Hello from
+ *                                   sagemaker", stop, usage 11/4/15; stream: PayloadPart events
+ *                                   carrying the OpenAI SSE text ("Hel" with the role, "lo",
+ *                                   finish stop, usage-only chunk 11/2/13, data: [DONE]) cut
+ *                                   every 13 bytes, so each JSON object spans parts
+ *   sm-tgi                          {"generated_text":"Hello from tgi"}; stream: TGI lines
+ *                                   data:{"token":{"text":"Hel"}}, "lo", then text "" with
+ *                                   generated_text "Hello" and details (eos_token)
+ *   sm-miderror                     stream: "Hel" then a ModelStreamError exception
+ *                                   {"Message","ErrorCode":"ModelInvocationTimeExceeded"}; JSON:
+ *                                   424 ModelError
+ *   sm-status-<code>                that status, "fake sagemaker error <code>" (400
+ *                                   ValidationError, 424 ModelError, 429 ModelNotReadyException,
+ *                                   503 ServiceUnavailable, else InternalFailure)
+ *   {"inputs":T} (any endpoint)     {"embeddings":[[strlen(T),-1,0.25]]}
+ *
  * A "~tag" suffix on any name is ignored (fake-slow-5-10~a1 is fake-slow-5-10).
  * GET /_last: {"method","path","query","headers":{lower-case name: value},"body": JSON or null}
  * of the latest POST (all null before any). GET /_stats: requests, active, client_closed,
@@ -186,6 +242,14 @@
 #include <sys/types.h>
 
 #include <jansson.h>
+
+/* The fake AWS endpoint's credentials (fake_aws.c). The temporary key id needs the token. */
+#define T_FAKE_AWS_KEY_ID "AKIDFAKEGATEWAY00001"
+#define T_FAKE_AWS_TEMP_KEY_ID "ASIAFAKEGATEWAY00002"
+#define T_FAKE_AWS_SECRET "fakeSecret/Key+0123456789/abcdefGHIJ+klm"
+#define T_FAKE_AWS_TOKEN "FwoGZXIvYXdzEFakeSession//Token+Value=="
+#define T_FAKE_AWS_REGION "us-west-2"
+#define T_FAKE_BEDROCK_API_KEY "ABSKQmVkcm9ja0FQSUtleS1mYWtl"
 
 /* The API key the fake IBM IAM endpoint accepts (unless $FAKE_WATSONX_APIKEY names another). */
 #define T_FAKE_WATSONX_KEY "wx-test-key/1+2"
@@ -221,5 +285,9 @@ long t_fake_stat(const struct t_fake *f, const char *name);
 
 /* POST /_reset: zero the counters (not active) and forget the last request. */
 void t_fake_reset(const struct t_fake *f);
+
+/* The member of j at a dotted path where numeric steps index arrays ("choices.0.delta"); NULL
+ * when absent. Borrowed. */
+json_t *t_json_at(json_t *j, const char *path);
 
 #endif
