@@ -7,7 +7,9 @@
  * exceptions and a bad CRC as the stream's error event, HTTP errors mapped (400 with AWS's
  * message, 429, 504, 502), Titan embeddings, usage rows and spend, the OpenAI Node SDK and the
  * Anthropic SDK (/v1/messages bridged); then temporary credentials (session token signed), a
- * Bedrock API key (bearer), and a wrong secret (502, the secret nowhere).
+ * Bedrock API key (bearer), and a wrong secret (502, the secret nowhere). SageMaker (§8) on the
+ * same fake: OpenAI JSON and streams spanning PayloadParts, TGI replies and streams, errors
+ * mapped, a ModelStreamError mid-stream, embeddings.
  */
 #include <check.h>
 #include <stdio.h>
@@ -478,6 +480,125 @@ START_TEST(bad_signature)
 }
 END_TEST
 
+/* ---- SageMaker (providers.md §8): the same fake, endpoints instead of models ---- */
+
+static void sm_up(void)
+{
+    t_llm_up("  sagemaker:\n"
+             "    api_base: http://127.0.0.1:%1$d\n"
+             "    region_name: " T_FAKE_AWS_REGION "\n"
+             "    aws_access_key_id: " T_FAKE_AWS_KEY_ID "\n"
+             "    aws_secret_access_key: \"" T_FAKE_AWS_SECRET "\"\n",
+             "pricing:\n"
+             "  \"sagemaker:sm-ok\":\n"
+             "    input_price_per_million: 1.0\n"
+             "    output_price_per_million: 2.0\n");
+}
+
+START_TEST(sagemaker_chat_and_streams)
+{
+    struct t_resp r;
+    struct bd_seen s;
+    char *key;
+    json_t *j;
+
+    t_llm_need();
+    key = t_llm_user_key("sm-chat");
+    bd_chat(key, "sagemaker:sm-ok", false, &r);
+    ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+    j = json_loads(r.body, 0, NULL);
+    ck_assert_str_eq(at_str(j, "choices.0.message.content"), "Hello from sagemaker");
+    ck_assert_str_eq(at_str(j, "model"), "sm-ok");
+    ck_assert_int_eq(at_int(j, "usage.prompt_tokens"), 11);
+    json_decref(j);
+    t_resp_free(&r);
+    j = bd_last();
+    ck_assert_str_eq(at_str(j, "path"), "/endpoints/sm-ok/invocations");
+    ck_assert_str_eq(at_str(j, "aws_auth.service"), "sagemaker");
+    ck_assert_str_eq(at_str(j, "body.messages.0.content"), "hi");
+    ck_assert_ptr_null(json_object_get(json_object_get(j, "body"), "model"));
+    json_decref(j);
+    /* A stream whose JSON objects span PayloadParts, with the container's usage. */
+    bd_chat(key, "sagemaker:sm-ok", true, &r);
+    ck_assert_int_eq(r.status, 200);
+    bd_stream_read(r.body, &s);
+    ck_assert_msg(s.role_first && strcmp(s.text, "Hello") == 0, "%s", r.body);
+    ck_assert_str_eq(s.finish, "stop");
+    ck_assert_int_eq(s.prompt, 11);
+    ck_assert_int_eq(s.completion, 2);
+    ck_assert(s.done_last && !s.error);
+    t_resp_free(&r);
+    j = bd_last();
+    ck_assert_str_eq(at_str(j, "path"), "/endpoints/sm-ok/invocations-response-stream");
+    ck_assert(json_is_true(t_json_at(j, "body.stream")));
+    json_decref(j);
+    /* TGI: a generated_text reply, and a token stream (usage estimated). */
+    bd_chat(key, "sagemaker:sm-tgi", false, &r);
+    ck_assert_msg(r.status == 200 && strstr(r.body, "Hello from tgi") != NULL, "%s", r.body);
+    t_resp_free(&r);
+    bd_chat(key, "sagemaker:sm-tgi", true, &r);
+    bd_stream_read(r.body, &s);
+    ck_assert_msg(strcmp(s.text, "Hello") == 0 && s.done_last && !s.error, "%s", r.body);
+    t_resp_free(&r);
+    t_wait_sql("4", "SELECT count(*) FROM usage_logs WHERE user_id = 'sm-chat' AND status = "
+                    "'success' AND provider = 'sagemaker'");
+    t_assert_sql("2", "SELECT count(*) FROM usage_logs WHERE user_id = 'sm-chat' AND model = "
+                      "'sm-ok' AND prompt_tokens = 11 AND cost > 0");
+    free(key);
+}
+END_TEST
+
+START_TEST(sagemaker_errors_and_embeddings)
+{
+    static const struct {
+        const char *model;
+        int status;
+    } t[] = {{"sagemaker:sm-status-400", 400},
+             {"sagemaker:sm-status-424", 502},
+             {"sagemaker:sm-status-429", 429},
+             {"sagemaker:sm-status-503", 502}};
+    struct t_resp r;
+    struct bd_seen s;
+    char *key;
+    json_t *j;
+
+    t_llm_need();
+    key = t_llm_user_key("sm-errors");
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        bd_chat(key, t[i].model, false, &r);
+        ck_assert_msg(r.status == t[i].status, "%s: %d %s", t[i].model, r.status, r.body);
+        ck_assert(t[i].status != 400 || strstr(r.body, "fake sagemaker error 400") != NULL);
+        t_resp_free(&r);
+    }
+    /* ModelStreamError mid-stream: the text so far, the error event, [DONE], an error row. */
+    bd_chat(key, "sagemaker:sm-miderror", true, &r);
+    ck_assert_int_eq(r.status, 200);
+    bd_stream_read(r.body, &s);
+    ck_assert_msg(strcmp(s.text, "Hel") == 0 && s.error && s.done_last, "%s", r.body);
+    t_resp_free(&r);
+    t_wait_sql("5", "SELECT count(*) FROM usage_logs WHERE user_id = 'sm-errors' AND status = "
+                    "'error'");
+    t_assert_sql("1", "SELECT count(*) FROM usage_logs WHERE user_id = 'sm-errors' AND "
+                      "error_message LIKE '%%ModelStreamError%%'");
+    /* Embeddings: one input per invocation. */
+    bd_post("/v1/embeddings", key, "{\"model\":\"sagemaker:sm-embed\",\"input\":\"four\"}", &r);
+    ck_assert_msg(r.status == 200, "%d %s", r.status, r.body);
+    j = json_loads(r.body, 0, NULL);
+    ck_assert(json_number_value(t_json_at(j, "data.0.embedding.0")) == 4.0);
+    ck_assert_int_eq(json_array_size(t_json_at(j, "data.0.embedding")), 3);
+    json_decref(j);
+    t_resp_free(&r);
+    j = bd_last();
+    ck_assert_str_eq(at_str(j, "body.inputs"), "four");
+    json_decref(j);
+    bd_post("/v1/embeddings", key, "{\"model\":\"sagemaker:sm-embed\",\"input\":[\"a\",\"b\"]}",
+            &r);
+    ck_assert_msg(r.status == 400, "%d %s", r.status, r.body);
+    t_resp_free(&r);
+    free(key);
+}
+END_TEST
+
 static TCase *bd_tcase(Suite *s, const char *name, void (*up)(void), int timeout)
 {
     TCase *tc = tcase_create(name);
@@ -495,6 +616,7 @@ Suite *e2e_bedrock_suite(void)
     TCase *temp = bd_tcase(s, "bedrock_session_token", bd_up_temp, 30);
     TCase *bearer = bd_tcase(s, "bedrock_api_key", bd_up_bearer, 30);
     TCase *bad = bd_tcase(s, "bedrock_bad_secret", bd_up_bad, 30);
+    TCase *sm = bd_tcase(s, "sagemaker", sm_up, 60);
 
     tcase_add_test(tc, json_chat);
     tcase_add_test(tc, streams);
@@ -509,6 +631,8 @@ Suite *e2e_bedrock_suite(void)
     tcase_add_test(bearer, api_key_bearer);
     t_api_add_shutdown_test(bearer);
     tcase_add_test(bad, bad_signature);
+    tcase_add_test(sm, sagemaker_chat_and_streams);
+    tcase_add_test(sm, sagemaker_errors_and_embeddings);
     t_api_add_shutdown_test(bad);
     return s;
 }
