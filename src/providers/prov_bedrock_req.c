@@ -461,36 +461,20 @@ out:
 int prov_bedrock_embed_body(const struct prov_chat_in *in, char **body, size_t *len, char *err,
                             size_t errlen)
 {
-    const json_t *dim = json_object_get(in->req, "dimensions");
-    json_t *texts, *b = NULL;
     int rc;
+    json_t *b = prov_pivot_embed_one(in->req, "inputText", "Bedrock Titan", &rc, err, errlen);
 
     *body = NULL;
     *len = 0;
-    if ((texts = prov_pivot_embed_texts(in->req, &rc, err, errlen)) == NULL)
+    if (b == NULL)
         return rc;
-    rc = PROV_E_REQUEST;
-    if (json_array_size(texts) != 1) {
-        snprintf(err, errlen, "Bedrock Titan embeddings take one input per call");
-        goto out;
-    }
-    if (dim != NULL && !json_is_null(dim) &&
-        (!json_is_integer(dim) || json_integer_value(dim) < 1)) {
-        snprintf(err, errlen, "dimensions must be a positive integer");
-        goto out;
-    }
-    rc = -1;
-    b = json_pack("{s:O}", "inputText", json_array_get(texts, 0));
-    if (b == NULL ||
-        (json_is_integer(dim) && json_object_set(b, "dimensions", (json_t *)dim) < 0) ||
-        (*body = json_dumps(b, JSON_COMPACT)) == NULL) {
+    if ((*body = json_dumps(b, JSON_COMPACT)) == NULL) {
         snprintf(err, errlen, "out of memory");
-        goto out;
+        rc = -1;
+    } else {
+        *len = strlen(*body);
+        rc = 0;
     }
-    *len = strlen(*body);
-    rc = 0;
-out:
     json_decref(b);
-    json_decref(texts);
     return rc;
 }

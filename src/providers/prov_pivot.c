@@ -228,6 +228,35 @@ json_t *prov_pivot_embed_texts(const json_t *req, int *rc, char *err, size_t err
     return NULL;
 }
 
+json_t *prov_pivot_embed_one(const json_t *req, const char *field, const char *who, int *rc,
+                             char *err, size_t errlen)
+{
+    const json_t *dim = json_object_get(req, "dimensions");
+    json_t *texts, *b = NULL;
+
+    if ((texts = prov_pivot_embed_texts(req, rc, err, errlen)) == NULL)
+        return NULL;
+    *rc = PROV_E_REQUEST;
+    if (json_array_size(texts) != 1) {
+        snprintf(err, errlen, "%s embeddings take one input per call", who);
+    } else if (dim != NULL && !json_is_null(dim) &&
+               (!json_is_integer(dim) || json_integer_value(dim) < 1)) {
+        snprintf(err, errlen, "dimensions must be a positive integer");
+    } else {
+        *rc = -1;
+        b = json_pack("{s:O}", field, json_array_get(texts, 0));
+        if (b != NULL && json_is_integer(dim) &&
+            json_object_set(b, "dimensions", (json_t *)dim) < 0) {
+            json_decref(b);
+            b = NULL;
+        }
+        if (b == NULL)
+            snprintf(err, errlen, "out of memory");
+    }
+    json_decref(texts);
+    return b;
+}
+
 void prov_pivot_id(char *buf, size_t len, const char *prefix)
 {
     static unsigned long counter;

@@ -101,6 +101,15 @@ json_t *prov_pivot_text(const json_t *content, const char *sep);
  */
 json_t *prov_pivot_embed_texts(const json_t *req, int *rc, char *err, size_t errlen);
 
+/*
+ * The body {"<field>": text, "dimensions": D?} of a provider that embeds one text per call
+ * (Bedrock Titan, SageMaker), new; NULL with *rc PROV_E_REQUEST (several inputs: "<who>
+ * embeddings take one input per call", token arrays, dimensions not a positive integer) or -1
+ * (out of memory) and the reason in err.
+ */
+json_t *prov_pivot_embed_one(const json_t *req, const char *field, const char *who, int *rc,
+                             char *err, size_t errlen);
+
 /* A random id "<prefix><24 hex digits>" into buf (a counter-based one if randomness fails). */
 void prov_pivot_id(char *buf, size_t len, const char *prefix);
 

@@ -106,35 +106,14 @@ oom:
 static int sm_embed_build(const struct prov_conf *pc, const struct prov_chat_in *in,
                           struct prov_http *out, char *err, size_t errlen)
 {
-    const json_t *dim = json_object_get(in->req, "dimensions");
-    json_t *texts, *b = NULL;
     int rc;
+    json_t *b = prov_pivot_embed_one(in->req, "inputs", "SageMaker", &rc, err, errlen);
 
-    if ((texts = prov_pivot_embed_texts(in->req, &rc, err, errlen)) == NULL)
+    if (b == NULL)
         return rc;
-    rc = PROV_E_REQUEST;
-    if (json_array_size(texts) != 1) {
-        snprintf(err, errlen, "SageMaker embeddings take one input per call");
-        goto out;
-    }
-    if (dim != NULL && !json_is_null(dim) &&
-        (!json_is_integer(dim) || json_integer_value(dim) < 1)) {
-        snprintf(err, errlen, "dimensions must be a positive integer");
-        goto out;
-    }
-    rc = -1;
-    b = json_pack("{s:O}", "inputs", json_array_get(texts, 0));
-    if (b == NULL ||
-        (json_is_integer(dim) && json_object_set(b, "dimensions", (json_t *)dim) < 0)) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    if (prov_pivot_body(out, b, err, errlen) == 0)
-        rc = sm_send(pc, in->model, false, out, err, errlen);
-out:
+    rc = prov_pivot_body(out, b, err, errlen);
     json_decref(b);
-    json_decref(texts);
-    return rc;
+    return rc < 0 ? -1 : sm_send(pc, in->model, false, out, err, errlen);
 }
 
 /* ---- Replies ---- */

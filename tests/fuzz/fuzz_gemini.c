@@ -21,52 +21,19 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-struct frun {
-    struct prov_stream s;
-    struct fz_log log;
-    char id[96];
-};
-
-static int on_emit(const char *event, const char *d, size_t n, void *arg)
-{
-    struct frun *r = arg;
-    const char *id;
-    json_t *j;
-    char *txt;
-
-    FZ_CHECK(event == NULL);
-    FZ_CHECK(d[n] == '\0');
-    /* A pivot chunk: logged without what is made up per run ("created", the random id). */
-    j = json_loadb(d, n, 0, NULL);
-    FZ_CHECK(json_is_object(j));
-    id = json_string_value(json_object_get(j, "id"));
-    FZ_CHECK(id != NULL && strncmp(id, "chatcmpl-", 9) == 0);
-    if (r->id[0] == '\0')
-        snprintf(r->id, sizeof(r->id), "%s", id);
-    FZ_CHECK(strcmp(r->id, id) == 0);
-    json_object_del(j, "created");
-    json_object_del(j, "id");
-    txt = json_dumps(j, JSON_COMPACT);
-    FZ_CHECK(txt != NULL);
-    fz_log_field(&r->log, txt, strlen(txt));
-    free(txt);
-    json_decref(j);
-    return 0;
-}
-
 static int on_event(const struct prov_sse_event *ev, void *arg)
 {
-    struct frun *r = arg;
+    struct fz_run *r = arg;
 
     if (r->s.done || r->s.failed)
         return 0;
-    FZ_CHECK(prov_dialect_gemini.chat_event(&r->s, ev->event, ev->data, ev->data_len, on_emit, r) ==
-             0);
+    FZ_CHECK(prov_dialect_gemini.chat_event(&r->s, ev->event, ev->data, ev->data_len, fz_pivot_emit,
+                                            r) == 0);
     FZ_CHECK(memchr(r->s.error, '\0', sizeof(r->s.error)) != NULL);
     return 0;
 }
 
-static void stream_run(struct frun *r, const uint8_t *data, size_t size, int plan, bool cu)
+static void stream_run(struct fz_run *r, const uint8_t *data, size_t size, int plan, bool cu)
 {
     memset(&r->s, 0, sizeof(r->s));
     r->id[0] = '\0';
@@ -78,7 +45,7 @@ static void stream_run(struct frun *r, const uint8_t *data, size_t size, int pla
 
 static void streams(const uint8_t *data, size_t size)
 {
-    static struct frun whole, part;
+    static struct fz_run whole, part;
     bool cu = (size & 1) != 0;
 
     stream_run(&whole, data, size, 0, cu);

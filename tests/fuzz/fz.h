@@ -208,6 +208,57 @@ static inline json_t *fz_chat_build(const struct prov_dialect_ops *d, const stru
 }
 #endif
 
+#if defined(PROV_DIALECT_H)
+#include <jansson.h>
+
+/* One stream run of a dialect target: its state, the log of what it emitted, the stream's id. */
+struct fz_run {
+    struct prov_stream s;
+    struct fz_log log;
+    char id[96];
+};
+
+/*
+ * The emit function of the dialect targets (arg: a struct fz_run): every chunk is a pivot chunk,
+ * a JSON object with the stream's one "chatcmpl-" id; it is logged without what is made up per
+ * run ("created", the id, tool-call ids synthesised as "call_...").
+ */
+static inline int fz_pivot_emit(const char *event, const char *d, size_t n, void *arg)
+{
+    struct fz_run *r = arg;
+    const char *id;
+    json_t *j, *tc;
+    char *txt;
+
+    FZ_CHECK(event == NULL);
+    FZ_CHECK(d[n] == '\0');
+    j = json_loadb(d, n, 0, NULL);
+    FZ_CHECK(json_is_object(j));
+    id = json_string_value(json_object_get(j, "id"));
+    FZ_CHECK(id != NULL && strncmp(id, "chatcmpl-", 9) == 0);
+    if (r->id[0] == '\0')
+        snprintf(r->id, sizeof(r->id), "%s", id);
+    FZ_CHECK(strcmp(r->id, id) == 0);
+    json_object_del(j, "created");
+    json_object_del(j, "id");
+    /* A tool call the provider gave no id gets a random "call_" one: logged without it. */
+    tc = json_object_get(json_object_get(json_array_get(json_object_get(j, "choices"), 0), "delta"),
+                         "tool_calls");
+    for (size_t i = 0; i < json_array_size(tc); i++) {
+        id = json_string_value(json_object_get(json_array_get(tc, i), "id"));
+        if (id != NULL && strncmp(id, "call_", 5) == 0)
+            json_object_del(json_array_get(tc, i), "id");
+    }
+    txt = json_dumps(j, JSON_COMPACT);
+    FZ_CHECK(txt != NULL);
+    fz_log_field(&r->log, txt, strlen(txt));
+    free(txt);
+    json_decref(j);
+    return 0;
+}
+
+#endif
+
 #if defined(PROV_FRAME_H)
 /*
  * For the targets of dialects framed otherwise (include providers/prov_frame.h first): feeds data
