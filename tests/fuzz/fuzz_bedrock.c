@@ -23,38 +23,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int on_event(const char *event, const char *d, size_t n, void *arg)
-{
-    struct fz_run *r = arg;
-
-    FZ_CHECK(!r->s.done && !r->s.failed); /* the framing hands on nothing after the end */
-    FZ_CHECK(prov_dialect_bedrock.chat_event(&r->s, event, d, n, fz_pivot_emit, r) == 0);
-    return 0;
-}
-
-static void stream_run(struct fz_run *r, const uint8_t *data, size_t size, int plan, bool cu)
-{
-    memset(&r->s, 0, sizeof(r->s));
-    r->id[0] = '\0';
-    r->log.len = 0;
-    r->s.client_usage = cu;
-    fz_frame_run(PROV_FRAME_AWS, data, size, plan, on_event, r, &r->s, &r->log);
-    FZ_CHECK(!(r->s.done && r->s.failed));
-    prov_stream_cleanup(&r->s);
-}
-
-static void streams(const uint8_t *data, size_t size)
-{
-    static struct fz_run whole, part;
-    bool cu = (size & 1) != 0;
-
-    stream_run(&whole, data, size, 0, cu);
-    for (int plan = 1; plan < FZ_PLANS; plan++) {
-        stream_run(&part, data, size, plan, cu);
-        FZ_CHECK(fz_log_eq(&whole.log, &part.log));
-    }
-}
-
 static void replies(const char *buf, size_t len)
 {
     struct prov_usage u;
@@ -122,9 +90,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *buf = fz_dup(data, size);
     uint8_t *fixed = (uint8_t *)fz_dup(data, size);
 
-    streams(data, size);
+    fz_streams(&prov_dialect_bedrock, data, size);
     fz_aws_fix_crcs(fixed, size);
-    streams(fixed, size);
+    fz_streams(&prov_dialect_bedrock, fixed, size);
     replies(buf, size);
     request(buf, size);
     free(fixed);

@@ -1,10 +1,10 @@
 /*
  * Fuzz target: the Gemini dialects (src/providers/prov_gemini*.c). The input is read as an
- * upstream alt=sse stream (fed through prov_sse whole and in pieces: every plan must emit the
- * same chunks, each a JSON object with the stream's one id), as a complete reply and an
- * embeddings reply (translated or refused as malformed), as an error body, and as a pivot chat
- * and embeddings request (built, or refused as the client's fault, never with a top-level key
- * Gemini rejects).
+ * upstream alt=sse stream (fed through the gateway's framing, prov_frame, whole and in pieces:
+ * every plan must emit the same chunks, each a JSON object with the stream's one id), as a complete
+ * reply and an embeddings reply (translated or refused as malformed), as an error body, and as a
+ * pivot chat and embeddings request (built, or refused as the client's fault, never with a
+ * top-level key Gemini rejects).
  */
 /* prov_dialect.c's lookup names the OpenAI table, which the fuzz library leaves to the targets. */
 #include "providers/prov_openai.c"
@@ -14,46 +14,13 @@
 #include <jansson.h>
 
 #include "providers/prov_dialect.h"
+#include "providers/prov_frame.h"
 #include "providers/prov_registry.h"
 #include "providers/prov_sse.h"
 
 #include "fz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static int on_event(const struct prov_sse_event *ev, void *arg)
-{
-    struct fz_run *r = arg;
-
-    if (r->s.done || r->s.failed)
-        return 0;
-    FZ_CHECK(prov_dialect_gemini.chat_event(&r->s, ev->event, ev->data, ev->data_len, fz_pivot_emit,
-                                            r) == 0);
-    FZ_CHECK(memchr(r->s.error, '\0', sizeof(r->s.error)) != NULL);
-    return 0;
-}
-
-static void stream_run(struct fz_run *r, const uint8_t *data, size_t size, int plan, bool cu)
-{
-    memset(&r->s, 0, sizeof(r->s));
-    r->id[0] = '\0';
-    r->log.len = 0;
-    r->s.client_usage = cu;
-    fz_sse_run(data, size, plan, on_event, r, &r->s, &r->log);
-    FZ_CHECK(!(r->s.done && r->s.failed));
-}
-
-static void streams(const uint8_t *data, size_t size)
-{
-    static struct fz_run whole, part;
-    bool cu = (size & 1) != 0;
-
-    stream_run(&whole, data, size, 0, cu);
-    for (int plan = 1; plan < FZ_PLANS; plan++) {
-        stream_run(&part, data, size, plan, cu);
-        FZ_CHECK(fz_log_eq(&whole.log, &part.log));
-    }
-}
 
 static void replies(const char *buf, size_t len)
 {
@@ -118,7 +85,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char *buf = fz_dup(data, size);
 
-    streams(data, size);
+    fz_streams(&prov_dialect_gemini, data, size);
     replies(buf, size);
     request(buf, size);
     free(buf);

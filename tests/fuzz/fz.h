@@ -6,6 +6,7 @@
 #ifndef FZ_H
 #define FZ_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,6 +214,7 @@ static inline json_t *fz_chat_build(const struct prov_dialect_ops *d, const stru
 
 /* One stream run of a dialect target: its state, the log of what it emitted, the stream's id. */
 struct fz_run {
+    const struct prov_dialect_ops *d;
     struct prov_stream s;
     struct fz_log log;
     char id[96];
@@ -289,6 +291,46 @@ static inline void fz_frame_run(enum prov_framing kind, const uint8_t *data, siz
     fz_log_num(l, s->usage.total_tokens);
     fz_log_num(l, (long long)s->gen_bytes);
     fz_log_num(l, s->done * 2 + s->failed);
+}
+
+/* One event for the run's dialect (arg: a struct fz_run); the framing hands on nothing after the
+   end. */
+static inline int fz_run_event(const char *event, const char *d, size_t n, void *arg)
+{
+    struct fz_run *r = arg;
+
+    FZ_CHECK(!r->s.done && !r->s.failed);
+    FZ_CHECK(r->d->chat_event(&r->s, event, d, n, fz_pivot_emit, r) == 0);
+    return 0;
+}
+
+static inline void fz_stream_run(struct fz_run *r, const uint8_t *data, size_t size, int plan,
+                                 bool cu)
+{
+    memset(&r->s, 0, sizeof(r->s));
+    r->id[0] = '\0';
+    r->log.len = 0;
+    r->s.client_usage = cu;
+    fz_frame_run(r->d->framing, data, size, plan, fz_run_event, r, &r->s, &r->log);
+    FZ_CHECK(!(r->s.done && r->s.failed));
+    prov_stream_cleanup(&r->s);
+}
+
+/*
+ * data as a stream of dialect d in its framing, whole and in the pieces of every plan: each run
+ * must emit the same chunks and end in the same state (client usage asked for on odd sizes).
+ */
+static inline void fz_streams(const struct prov_dialect_ops *d, const uint8_t *data, size_t size)
+{
+    static struct fz_run whole, part;
+    bool cu = (size & 1) != 0;
+
+    whole.d = part.d = d;
+    fz_stream_run(&whole, data, size, 0, cu);
+    for (int plan = 1; plan < FZ_PLANS; plan++) {
+        fz_stream_run(&part, data, size, plan, cu);
+        FZ_CHECK(fz_log_eq(&whole.log, &part.log));
+    }
 }
 #endif
 
