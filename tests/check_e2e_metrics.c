@@ -118,6 +118,21 @@ START_TEST(format_and_promtool)
     ck_assert(mval(body, "gateway_usage_queue_depth") >= 0);
     ck_assert(mval(body, "gateway_db_up{backend=\"sqlite\"}") == 1 ||
               mval(body, "gateway_db_up{backend=\"postgresql\"}") == 1);
+    /* PostgreSQL: the replica sync has refreshed (start-up waits for the first one's start). */
+    if (getenv("GW_TEST_BACKEND") != NULL && strcmp(getenv("GW_TEST_BACKEND"), "postgres") == 0) {
+        double age = -1;
+        struct timespec nap = {0, 100 * 1000 * 1000};
+        for (int i = 0; i < 50 && age < 0; i++) { /* -1 until the first refresh (every 0.5 s) */
+            char *b = scrape();
+            age = mval(b, "gateway_replica_sync_age_seconds");
+            free(b);
+            if (age < 0)
+                nanosleep(&nap, NULL);
+        }
+        ck_assert_msg(age >= 0 && age < 5, "replica sync age %f", age);
+    } else {
+        ck_assert_ptr_null(strstr(body, "gateway_replica_sync_age_seconds")); /* SQLite: none */
+    }
     /* promtool (Debian's prometheus package) lints the real scrape. */
     snprintf(path, sizeof(path), "%s/scrape.txt", t_api.dir);
     f = fopen(path, "w");
