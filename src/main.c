@@ -124,6 +124,7 @@ static void serve_ready(void *arg)
         sc->sync_failed = true;
         return;
     }
+    gw_server_set_sync(sc->srv, sc->sync);
     gw_server_set_ready(sc->srv);
 }
 

@@ -6,6 +6,7 @@
 #include "acct/acct_sync.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -14,6 +15,7 @@
 #include "acct/acct_index.h"
 #include "log.h"
 #include "nap.h"
+#include "util.h"
 
 struct acct_sync {
     struct acct_index *ix;
@@ -22,6 +24,7 @@ struct acct_sync {
     int interval_ms;
     pthread_t thread;
     struct nap nap;
+    _Atomic int64_t ok_us; /* wall clock of the last successful refresh, 0: none */
 };
 
 static void *acct_sync_main(void *arg)
@@ -35,8 +38,10 @@ static void *acct_sync_main(void *arg)
                 LOG_WARN("replica sync: cannot refresh keys, users, budgets and prices from the "
                          "database; serving the last known state");
             failing = true;
-        } else if (failing) {
-            LOG_INFO("replica sync: refreshing from the database again");
+        } else {
+            atomic_store_explicit(&s->ok_us, util_now_us(), memory_order_relaxed);
+            if (failing)
+                LOG_INFO("replica sync: refreshing from the database again");
             failing = false;
         }
     }
@@ -64,6 +69,11 @@ struct acct_sync *acct_sync_start(struct acct_index *ix, struct db *db, int inte
         return NULL;
     }
     return s;
+}
+
+int64_t acct_sync_last_ok_us(struct acct_sync *s)
+{
+    return atomic_load_explicit(&s->ok_us, memory_order_relaxed);
 }
 
 void acct_sync_stop(struct acct_sync *s)

@@ -7,6 +7,8 @@
 #ifndef ACCT_SYNC_H
 #define ACCT_SYNC_H
 
+#include <stdint.h>
+
 struct db;
 struct acct_index;
 struct acct_sync;
@@ -20,6 +22,9 @@ struct acct_sync;
  * acct_sync_stop()) or NULL.
  */
 struct acct_sync *acct_sync_start(struct acct_index *ix, struct db *db, int interval_ms);
+
+/* Wall-clock µs of the last successful refresh (0: none yet). Any thread. */
+int64_t acct_sync_last_ok_us(struct acct_sync *s);
 
 /* Stops the thread (waits for a refresh in progress) and frees. NULL-safe. */
 void acct_sync_stop(struct acct_sync *s);

@@ -25,6 +25,9 @@ struct event_base;
 struct evhttp;
 struct evhttp_bound_socket;
 struct evconnlistener;
+struct gw_mx;
+struct gw_mx_shard;
+struct acct_sync;
 
 struct gw_app {
     const struct cfg *cfg;          /* borrowed, immutable */
@@ -38,6 +41,8 @@ struct gw_app {
     int port;          /* the bound port (resolved when cfg->port is 0) */
     size_t conn_cap;   /* client connections per worker (max_connections shared out) */
     atomic_bool ready; /* start-up over the database done (acct_boot_start()): serve everything */
+    struct gw_mx *mx;  /* metrics registry (gateway/metrics/), NULL when enable_metrics is off */
+    _Atomic(struct acct_sync *) sync; /* the replica sync (PostgreSQL), for its age; or NULL */
 };
 
 struct gw_worker {
@@ -57,6 +62,7 @@ struct gw_worker {
     bool draining;     /* stop accepting; exit when inflight reaches 0 */
     uint64_t rid_seed; /* per-worker random prefix of generated request ids */
     uint64_t rid_seq;
+    struct gw_mx_shard *mx; /* this worker's metric cells (NULL: metrics off) */
     /* Connection cap and descriptor exhaustion (gw_server.c). */
     struct gw_conn_limits conn_limits; /* app->limits plus conns */
     struct gw_conn_set *conns;         /* this loop's open client connections */

@@ -11,8 +11,11 @@
 #include "gateway/gw_app.h"
 #include "gateway/http/gw_reply.h"
 #include "gateway/http/gw_req.h"
+#include "gateway/metrics/gw_metrics.h"
 #include "util.h"
 #include "vkey.h"
+
+static const char gw_auth_missing[] = "Missing X-AnyLLM-Key or Authorization header";
 
 const char *const gw_auth_headers[GW_AUTH_NHEADERS] = {"AnyLLM-Key", "X-AnyLLM-Key",
                                                        "Authorization", "x-api-key"};
@@ -38,8 +41,14 @@ const char *gw_auth_pick(const char *const vals[GW_AUTH_NHEADERS], const char **
     v = vals[GW_AUTH_NHEADERS - 1];
     if (v != NULL && v[0] != '\0')
         return v;
-    *err = "Missing X-AnyLLM-Key or Authorization header";
+    *err = gw_auth_missing;
     return NULL;
+}
+
+/* The auth-failure metric's reason of a token gw_auth_pick() refused with err. */
+static const char *gw_auth_pick_reason(const char *err)
+{
+    return err == gw_auth_missing ? "missing_credentials" : "invalid_format";
 }
 
 const char *gw_auth_token(const struct evkeyvalq *headers, const char **err)
@@ -96,6 +105,7 @@ bool gw_auth_master(struct gw_req *r)
     }
     token = gw_auth_token(evhttp_request_get_input_headers(r->ev), &err);
     if (token == NULL) {
+        gw_metrics_auth_failure(r, gw_auth_pick_reason(err));
         gw_reply_error(r, 401, "unauthorized", err);
         return false;
     }
@@ -114,6 +124,7 @@ bool gw_auth_caller(struct gw_req *r, struct gw_caller *c)
     memset(c, 0, sizeof(*c));
     token = gw_auth_token(evhttp_request_get_input_headers(r->ev), &err);
     if (token == NULL) {
+        gw_metrics_auth_failure(r, gw_auth_pick_reason(err));
         gw_reply_error(r, 401, "unauthorized", err);
         return false;
     }
@@ -124,6 +135,7 @@ bool gw_auth_caller(struct gw_req *r, struct gw_caller *c)
     why = vkey_format_error(token, buf, sizeof(buf));
     if (why != NULL) {
         snprintf(msg, sizeof(msg), "Invalid API key format: %s", why);
+        gw_metrics_auth_failure(r, "invalid_format");
         gw_reply_error(r, 401, "invalid_api_key", msg);
         return false;
     }
@@ -132,15 +144,18 @@ bool gw_auth_caller(struct gw_req *r, struct gw_caller *c)
     case GW_KEY_OK:
         return true;
     case GW_KEY_INACTIVE:
+        gw_metrics_auth_failure(r, "inactive_key");
         gw_reply_error(r, 401, "inactive_api_key", "API key is inactive");
         return false;
     case GW_KEY_EXPIRED:
+        gw_metrics_auth_failure(r, "expired_key");
         gw_reply_error(r, 401, "expired_api_key", "API key has expired");
         return false;
     case GW_KEY_NOMEM:
         gw_reply_error(r, 500, "internal_error", "Internal Server Error");
         return false;
     default:
+        gw_metrics_auth_failure(r, "invalid_key");
         gw_reply_error(r, 401, "invalid_api_key", "Invalid API key");
         return false;
     }

@@ -16,6 +16,7 @@
 
 #include "gateway/gw_app.h"
 #include "gateway/http/gw_req.h"
+#include "gateway/metrics/gw_metrics.h"
 #include "log.h"
 #include "providers/prov_shape.h"
 #include "util.h"
@@ -139,6 +140,7 @@ static void gw_reply_overhead(struct gw_req *r, struct evkeyvalq *out)
 
     if (own < 0)
         own = 0;
+    gw_metrics_overhead(r, own);
     snprintf(v, sizeof(v), "%lld.%03d", (long long)(own / 1000), (int)(own % 1000));
     evhttp_add_header(out, "X-Gateway-Overhead-Ms", v);
 }
@@ -187,6 +189,7 @@ void gw_reply_stream_start(struct gw_req *r, int status, const char *ctype)
 {
     r->status = status;
     r->streaming = true;
+    gw_metrics_stream_open(r);
     if (r->ev == NULL)
         return;
     gw_reply_common_headers(r, ctype);

@@ -12,6 +12,7 @@
 #include <event2/http.h>
 
 #include "gateway/gw_app.h"
+#include "gateway/metrics/gw_metrics.h"
 #include "jmem.h"
 #include "log.h"
 #include "util.h"
@@ -57,6 +58,7 @@ struct gw_req *gw_req_new(struct evhttp_request *ev, struct gw_worker *w, char *
         snprintf(r->rid, sizeof(r->rid), "%016llx%08llx", (unsigned long long)w->rid_seed,
                  (unsigned long long)(w->rid_seq++ & 0xffffffffu));
     w->inflight++;
+    gw_metrics_req_begin(r);
     return r;
 }
 
@@ -168,6 +170,7 @@ void gw_req_finish(struct gw_req *r)
                 (double)(util_mono_us() - r->t0_us) / 1000.0,
                 r->client_gone ? " client_gone=1" : "");
     }
+    gw_metrics_req_end(r);
     if (r->large)
         gw_req_trim_soon(w);
     free((char *)r->path);

@@ -35,6 +35,9 @@ struct gw_req {
     bool large;              /* its body was large: trim the heap after it (gw_req_note_large) */
     bool unread;             /* the framer's reject: the client's method and path are unknown */
     bool err_anthropic;      /* errors in Anthropic's shape (the Anthropic Messages endpoint) */
+    bool mx_skip;            /* not counted in the metrics (GET /metrics itself) */
+    const char *route;       /* the matched route's template (static), NULL before/none */
+    const char *mx_provider; /* the provider called (static id), for the overhead metric */
     gw_req_gone_fn *on_gone; /* optional hook run when the client goes away */
     void *gone_arg;
     void (*drain_fn)(void *arg); /* streaming: run when queued output reached the kernel */

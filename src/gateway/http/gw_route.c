@@ -20,6 +20,7 @@
 #include "gateway/http/gw_conn.h"
 #include "gateway/http/gw_reply.h"
 #include "gateway/http/gw_req.h"
+#include "gateway/metrics/gw_metrics.h"
 #include "log.h"
 
 struct gw_route {
@@ -39,25 +40,26 @@ static const struct gw_route gw_routes[] = {
     {EVHTTP_REQ_GET, "/health", gw_health, true, N},
     {EVHTTP_REQ_GET, "/health/liveness", gw_health_liveness, true, N},
     {EVHTTP_REQ_GET, "/health/readiness", gw_health_readiness, true, N},
+    {EVHTTP_REQ_GET, "/metrics", gw_metrics_serve, true, N}, /* with enable_metrics only */
     {EVHTTP_REQ_POST, "/v1/chat/completions", gw_chat_completions, false, K},
     {EVHTTP_REQ_POST, "/v1/messages", gw_messages, false, K},
     {EVHTTP_REQ_POST, "/v1/embeddings", gw_embeddings, false, K},
     {EVHTTP_REQ_POST, "/v1/keys", gw_keys_create, false, M},
     {EVHTTP_REQ_GET, "/v1/keys", gw_keys_list, false, M},
-    {EVHTTP_REQ_GET, "/v1/keys/{id}", gw_keys_get, false, M},
-    {EVHTTP_REQ_PATCH, "/v1/keys/{id}", gw_keys_update, false, M},
-    {EVHTTP_REQ_DELETE, "/v1/keys/{id}", gw_keys_delete, false, M},
+    {EVHTTP_REQ_GET, "/v1/keys/{key_id}", gw_keys_get, false, M},
+    {EVHTTP_REQ_PATCH, "/v1/keys/{key_id}", gw_keys_update, false, M},
+    {EVHTTP_REQ_DELETE, "/v1/keys/{key_id}", gw_keys_delete, false, M},
     {EVHTTP_REQ_POST, "/v1/users", gw_users_create, false, M},
     {EVHTTP_REQ_GET, "/v1/users", gw_users_list, false, M},
-    {EVHTTP_REQ_GET, "/v1/users/{id}", gw_users_get, false, M},
-    {EVHTTP_REQ_PATCH, "/v1/users/{id}", gw_users_update, false, M},
-    {EVHTTP_REQ_DELETE, "/v1/users/{id}", gw_users_delete, false, M},
-    {EVHTTP_REQ_GET, "/v1/users/{id}/usage", gw_users_usage, false, M},
+    {EVHTTP_REQ_GET, "/v1/users/{user_id}", gw_users_get, false, M},
+    {EVHTTP_REQ_PATCH, "/v1/users/{user_id}", gw_users_update, false, M},
+    {EVHTTP_REQ_DELETE, "/v1/users/{user_id}", gw_users_delete, false, M},
+    {EVHTTP_REQ_GET, "/v1/users/{user_id}/usage", gw_users_usage, false, M},
     {EVHTTP_REQ_POST, "/v1/budgets", gw_budgets_create, false, M},
     {EVHTTP_REQ_GET, "/v1/budgets", gw_budgets_list, false, M},
-    {EVHTTP_REQ_GET, "/v1/budgets/{id}", gw_budgets_get, false, M},
-    {EVHTTP_REQ_PATCH, "/v1/budgets/{id}", gw_budgets_update, false, M},
-    {EVHTTP_REQ_DELETE, "/v1/budgets/{id}", gw_budgets_delete, false, M},
+    {EVHTTP_REQ_GET, "/v1/budgets/{budget_id}", gw_budgets_get, false, M},
+    {EVHTTP_REQ_PATCH, "/v1/budgets/{budget_id}", gw_budgets_update, false, M},
+    {EVHTTP_REQ_DELETE, "/v1/budgets/{budget_id}", gw_budgets_delete, false, M},
     {EVHTTP_REQ_POST, "/v1/pricing", gw_pricing_set, false, M},
     {EVHTTP_REQ_GET, "/v1/pricing", gw_pricing_list, false, N},
     {EVHTTP_REQ_GET, "/v1/pricing/{model_key}", gw_pricing_get, false, N},
@@ -101,6 +103,17 @@ static bool gw_route_match(const char *pattern, const char *path, char *buf, siz
         sp++;
     }
     return *sp == '\0';
+}
+
+const char *gw_route_template(const char *path)
+{
+    char buf[512];
+    struct gw_params params;
+
+    for (size_t i = 0; i < GW_NROUTES; i++)
+        if (gw_route_match(gw_routes[i].pattern, path, buf, sizeof(buf), &params))
+            return gw_routes[i].pattern;
+    return NULL;
 }
 
 enum gw_auth_need gw_route_auth_need(int method, const char *path)
@@ -378,8 +391,11 @@ void gw_route_dispatch(struct evhttp_request *ev, void *arg)
     }
     for (size_t i = 0; i < GW_NROUTES; i++) {
         const struct gw_route *rt = &gw_routes[i];
-        if (!gw_route_match(rt->pattern, r->path, parambuf, plen, &params))
+        if (!gw_route_match(rt->pattern, r->path, parambuf, plen, &params) ||
+            (rt->handler == gw_metrics_serve && w->app->mx == NULL))
             continue;
+        if (r->route == NULL)
+            r->route = rt->pattern;
         if (rt->methods & r->method) {
             if (!rt->early && !atomic_load(&w->app->ready)) {
                 gw_reply_header(r, "Retry-After", "1");

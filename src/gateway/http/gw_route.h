@@ -28,6 +28,13 @@ typedef void gw_handler_fn(struct gw_req *r, const struct gw_params *p);
 enum gw_auth_need gw_route_auth_need(int method, const char *path);
 
 /*
+ * The template of the first route whose pattern matches the decoded path, whatever its method
+ * ("/v1/keys/{key_id}"), or NULL: the metrics' endpoint label of requests the dispatcher did not
+ * route (framer refusals, preflights).
+ */
+const char *gw_route_template(const char *path);
+
+/*
  * evhttp generic callback; arg is the struct gw_worker of this thread. Requests marked by the
  * framer (gw_conn_internal_status()) get the framer's reject or refusal; a client's request for
  * GW_CONN_REJECT_PREFIX paths is an unknown path (404).

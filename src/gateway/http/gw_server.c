@@ -26,6 +26,8 @@
 #include "gateway/http/gw_conn.h"
 #include "gateway/http/gw_early.h"
 #include "gateway/http/gw_route.h"
+#include "gateway/metrics/gw_metrics.h"
+#include "gateway/metrics/gw_mx.h"
 #include "httpc.h"
 #include "log.h"
 #include "providers/prov_token.h"
@@ -418,6 +420,7 @@ void gw_server_free(struct gw_server *srv)
     for (int i = 0; srv->app.workers != NULL && i < srv->app.nworkers; i++)
         gw_worker_cleanup(&srv->app.workers[i]);
     free(srv->app.workers);
+    gw_mx_free(srv->app.mx);
     if (srv->ai != NULL)
         freeaddrinfo(srv->ai);
     pthread_mutex_destroy(&srv->mu);
@@ -455,6 +458,10 @@ struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db, struct acc
     app->workers = calloc((size_t)app->nworkers, sizeof(*app->workers));
     if (app->workers == NULL || gw_resolve(cfg->host, cfg->port, &srv->ai) < 0)
         goto fail;
+    if (cfg->enable_metrics && (app->mx = gw_metrics_new(app->nworkers)) == NULL) {
+        LOG_ERR("start-up failed: out of memory for the metrics");
+        goto fail;
+    }
     for (int i = 0; i < app->nworkers; i++)
         app->workers[i].listen_fd = -1;
     for (int i = 0; i < app->nworkers; i++) {
@@ -462,6 +469,7 @@ struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db, struct acc
         w->app = app;
         w->id = i;
         w->conn_cap = app->conn_cap;
+        w->mx = gw_mx_shard(app->mx, i);
         if (gw_worker_init(w, srv->ai) < 0)
             goto fail;
         if (i == 0 && app->port == 0) {
@@ -478,6 +486,11 @@ struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db, struct acc
 fail:
     gw_server_free(srv);
     return NULL;
+}
+
+void gw_server_set_sync(struct gw_server *srv, struct acct_sync *sync)
+{
+    atomic_store(&srv->app.sync, sync);
 }
 
 void gw_server_set_ready(struct gw_server *srv)

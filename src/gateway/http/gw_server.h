@@ -23,6 +23,10 @@ struct prov_confs;
 struct gw_server *gw_server_new(const struct cfg *cfg, struct db *db, struct acct_index *index,
                                 const struct prov_confs *provs, struct acct_usage *usage);
 
+/* The replica sync whose age GET /metrics reports (PostgreSQL); borrowed. Any thread. */
+struct acct_sync;
+void gw_server_set_sync(struct gw_server *srv, struct acct_sync *sync);
+
 /*
  * Marks start-up complete: until then only the health probes are served (readiness 503) and
  * every other endpoint answers 503. Any thread.

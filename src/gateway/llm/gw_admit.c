@@ -12,6 +12,7 @@
 #include "gateway/gw_app.h"
 #include "gateway/http/gw_reply.h"
 #include "gateway/http/gw_req.h"
+#include "gateway/metrics/gw_metrics.h"
 #include "util.h"
 
 bool gw_fail_set(struct gw_fail *f, int status, const char *code, const char *fmt, ...)
@@ -101,6 +102,7 @@ bool gw_admit_run(struct gw_req *r, struct gw_admit *a, const char *model_str,
         return gw_fail_set(f, 403, "user_blocked", "User '%s' is blocked", a->user);
     case ACCT_BUDGET_EXCEEDED:
         gw_admit_note_reset(app, a->user, &reset);
+        gw_metrics_budget_exceeded(r, a->user);
         return gw_fail_set(f, 403, "budget_exceeded", "User '%s' has exceeded budget limit",
                            a->user);
     case ACCT_BUDGET_UNAVAILABLE:

@@ -28,6 +28,7 @@
 #include "gateway/http/gw_req.h"
 #include "gateway/http/gw_valid.h"
 #include "gateway/llm/gw_admit.h"
+#include "gateway/metrics/gw_metrics.h"
 #include "httpc.h"
 #include "log.h"
 #include "providers/prov_frame.h"
@@ -63,7 +64,9 @@ struct gw_call {
     double reserve;
     size_t prompt_bytes;
     int up_status;
-    int64_t up_start_us; /* when the upstream request started (monotonic) */
+    int64_t up_start_us;  /* when the upstream request started (monotonic) */
+    int64_t up_end_us;    /* when its outcome was known (monotonic), with up_class */
+    const char *up_class; /* the outcome for the metrics ("2xx", "timeout", ...), NULL: none */
     char retry_after[32];
     struct evbuffer *errbuf; /* error body of a streamed request's non-2xx reply */
     struct evbuffer *out;    /* SSE bytes on their way to the client */
@@ -169,10 +172,20 @@ static void gw_call_scrub(const struct gw_call *c, char *text)
     prov_scrub(text, c->pc->aws_session_token);
 }
 
+/* The provider's outcome for the metrics (recorded when the call replies). */
+static void gw_call_up_done(struct gw_call *c, const char *klass)
+{
+    c->up_class = klass;
+    c->up_end_us = util_mono_us();
+}
+
 /* Replies as decided (or not at all when the client is gone), ends the request, frees c. */
 static void gw_call_reply(struct gw_call *c)
 {
     struct gw_req *r = c->r;
+
+    if (c->up_class != NULL)
+        gw_metrics_upstream(r, c->pc->info->id, c->up_class, c->up_end_us - c->up_start_us);
 
     if (r->client_gone && c->end != GW_END_GONE)
         c->end = GW_END_GONE;
@@ -236,6 +249,9 @@ static void gw_call_end(struct gw_call *c, const char *status, const struct prov
             rec.cost = cost;
         }
     }
+    if (u != NULL && !c->embed)
+        gw_metrics_usage(c->r, c->pc->info->id, c->model, (long)u->prompt_tokens,
+                         (long)u->completion_tokens, c->priced, cost);
     if (u != NULL && !c->priced && gw_call_unpriced_should_warn(c->provider, c->model))
         LOG_WARN("No pricing configured for '%s:%s'. Usage will be tracked without cost.",
                  c->provider, c->model);
@@ -467,6 +483,7 @@ static void gw_call_idle(evutil_socket_t fd, short what, void *arg)
     }
     httpc_cancel(c->hr);
     c->hr = NULL;
+    gw_call_up_done(c, "timeout");
     snprintf(msg, sizeof(msg), "timeout: the provider sent nothing for %ld ms", c->pc->timeout_ms);
     res.error = msg;
     if (c->started) {
@@ -554,6 +571,10 @@ static void gw_call_on_done(const struct httpc_result *res, void *arg)
     char row[512];
 
     c->hr = NULL;
+    if (res->kind != HTTPC_ABORTED)
+        gw_call_up_done(c, res->kind == HTTPC_TIMEOUT ? "timeout"
+                           : res->kind != HTTPC_OK    ? "error"
+                                                      : gw_metrics_status_class(c->up_status));
     if (res->kind == HTTPC_ABORTED && c->r->w->draining) {
         gw_call_shutdown(c);
         return;
@@ -851,6 +872,7 @@ void gw_call_start(struct gw_req *r, const struct gw_call_spec *spec)
     c->d = spec->dialect;
     c->shape = spec->shape != NULL ? spec->shape : &prov_shape_openai;
     c->pc = spec->conf;
+    r->mx_provider = c->pc->info->id; /* static */
     c->stream = spec->stream;
     c->embed = spec->embed;
     c->priced = spec->priced;
