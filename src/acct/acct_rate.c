@@ -34,7 +34,7 @@ struct rate_stripe {
     struct rate_subj **tab; /* cap slots (a power of two), chained */
     size_t cap;
     size_t n;
-    char pad[64 - sizeof(pthread_mutex_t) % 64];
+    char pad[64]; /* stripes on different cache lines (the struct starts 64-aligned) */
 };
 
 struct acct_rate {
@@ -75,11 +75,12 @@ static size_t rate_idx(int64_t sec)
 
 struct acct_rate *acct_rate_new(void)
 {
-    struct acct_rate *rl = aligned_alloc(64, sizeof(*rl));
+    size_t size = (sizeof(struct acct_rate) + 63) / 64 * 64; /* aligned_alloc wants a multiple */
+    struct acct_rate *rl = aligned_alloc(64, size);
 
     if (rl == NULL)
         return NULL;
-    memset(rl, 0, sizeof(*rl));
+    memset(rl, 0, size);
     for (size_t i = 0; i < ACCT_RATE_STRIPES; i++)
         pthread_mutex_init(&rl->st[i].mu, NULL);
     atomic_init(&rl->admits, 0);
