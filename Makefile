@@ -111,8 +111,8 @@ CK_MULT := $(if $(filter 1,$(TSAN)),6,$(if $(filter 1,$(SAN)),4,1))
 # PostgreSQL the replica, fault, budget and billing suites (sync thread, connection pool). A race
 # halts the gateway (exit 66), which the clean-shutdown checks catch.
 TSAN_SQLITE_SUITES := e2e_chat e2e_anthropic e2e_billing e2e_budgets e2e_http e2e_edge e2e_keys conn \
-                      usage_writer db httpc log index budget metrics e2e_metrics
-TSAN_PG_SUITES := e2e_replicas e2e_faults e2e_budgets e2e_billing e2e_metrics
+                      usage_writer db httpc log index budget metrics e2e_metrics rate e2e_rate
+TSAN_PG_SUITES := e2e_replicas e2e_faults e2e_budgets e2e_billing e2e_metrics e2e_rate
 export TSAN_OPTIONS ?= halt_on_error=1 exitcode=66 second_deadlock_stack=1
 # The backends' passes run side by side (most test time is spent waiting on sockets and timers,
 # and each pass has its own ports, directories and databases): the first backend's output goes

@@ -314,10 +314,11 @@ START_TEST(test_migrate_memory)
         ck_assert_int_eq(db_exec(db, base, DB_Q_SCHEMA_VERSIONS, NULL, cap_cb, &c), 0);
         ck_assert(t_pump(base, &c.calls, 1));
         ck_assert_int_eq(c.status, 0);
-        ck_assert_uint_eq(c.nrows, 2);
+        ck_assert_uint_eq(c.nrows, 3);
         ck_assert_uint_eq(c.ncols, 2);
         ck_assert_str_eq(c.cells[0], "0001_initial");
         ck_assert_str_eq(c.cells[2], "0002_budget_duration_bigint");
+        ck_assert_str_eq(c.cells[4], "0003_rate_limits");
         /* applied_at: util_ts_format() form, e.g. 2025-11-07T16:41:44.429258+00:00 */
         n = strlen(c.cells[1]);
         ck_assert_uint_ge(n, 25);
@@ -347,7 +348,7 @@ START_TEST(test_migrate_file_idempotent)
     db_close(db);
 
     raw = t_raw_open(path);
-    ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM schema_migrations"), 2);
+    ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM schema_migrations"), 3);
     ck_assert_str_eq(
         t_raw_text(raw, "SELECT version FROM schema_migrations ORDER BY version", buf, sizeof(buf)),
         "0001_initial");
@@ -361,7 +362,7 @@ START_TEST(test_migrate_file_idempotent)
     db_close(db);
 
     raw = t_raw_open(path);
-    ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM schema_migrations"), 2);
+    ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM schema_migrations"), 3);
     t_raw_text(raw, "SELECT applied_at FROM schema_migrations ORDER BY version", at2, sizeof(at2));
     ck_assert_str_eq(at1, at2);
     ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM sqlite_master WHERE name='budgets'"), 1);
@@ -380,7 +381,7 @@ START_TEST(test_schema_objects)
         {"table", "budgets", "budgets", 5},
         {"table", "model_pricing", "model_pricing", 5},
         {"table", "users", "users", 11},
-        {"table", "api_keys", "api_keys", 9},
+        {"table", "api_keys", "api_keys", 11}, /* with rpm_limit, tpm_limit (0003) */
         {"table", "usage_logs", "usage_logs", 14},
         {"table", "budget_reset_logs", "budget_reset_logs", 6},
         {"index", "ix_api_keys_key_hash", "api_keys", 0},
@@ -391,6 +392,8 @@ START_TEST(test_schema_objects)
         {"index", "ix_usage_logs_timestamp", "usage_logs", 0},
         {"index", "ix_usage_logs_user_id_timestamp", "usage_logs", 0},
         {"index", "ix_budget_reset_logs_user_id", "budget_reset_logs", 0},
+        {"table", "rate_counts", "rate_counts", 5},
+        {"index", "ix_rate_counts_second", "rate_counts", 0},
     };
     char dir[64], path[128], sql[256], buf[256];
     sqlite3 *raw;

@@ -232,7 +232,8 @@ START_TEST(test_migrate)
 {
     static const char *const checks[][2] = {
         {"SELECT count(*) FROM information_schema.columns WHERE table_name = 'users'", "11"},
-        {"SELECT count(*) FROM information_schema.columns WHERE table_name = 'api_keys'", "9"},
+        {"SELECT count(*) FROM information_schema.columns WHERE table_name = 'api_keys'", "11"},
+        {"SELECT count(*) FROM information_schema.columns WHERE table_name = 'rate_counts'", "5"},
         {"SELECT count(*) FROM information_schema.columns WHERE table_name = 'usage_logs'", "14"},
         {"SELECT count(*) FROM information_schema.columns WHERE table_name = 'budgets'", "5"},
         {"SELECT count(*) FROM information_schema.columns WHERE table_name = 'model_pricing'", "5"},
@@ -242,7 +243,8 @@ START_TEST(test_migrate)
         {"SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE "
          "indexname LIKE 'ix_%'",
          "ix_api_keys_key_hash,ix_api_keys_user_id,ix_budget_reset_logs_user_id,"
-         "ix_usage_logs_api_key_id,ix_usage_logs_timestamp,ix_usage_logs_user_id,"
+         "ix_rate_counts_second,ix_usage_logs_api_key_id,ix_usage_logs_timestamp,ix_usage_logs_"
+         "user_id,"
          "ix_usage_logs_user_id_timestamp,ix_users_deleted_at"},
         {"SELECT string_agg(constraint_name || ':' || delete_rule, ',' ORDER BY "
          "constraint_name) FROM information_schema.referential_constraints",
@@ -281,7 +283,7 @@ START_TEST(test_migrate)
     t_migrate(db); /* no-op */
     t_run(db, base, DB_Q_SCHEMA_VERSIONS, NULL, &r);
     ck_assert_int_eq(r.status, 0);
-    ck_assert_uint_eq(r.nrows, 2);
+    ck_assert_uint_eq(r.nrows, 3);
     ck_assert_str_eq(cell(&r, 0), "0001_initial");
     n = strlen(cell(&r, 1));
     ck_assert_uint_ge(n, 25);
@@ -293,14 +295,14 @@ START_TEST(test_migrate)
     db = t_open(url); /* a fresh handle applies nothing either */
     t_migrate(db);
     t_run(db, base, DB_Q_SCHEMA_VERSIONS, NULL, &r);
-    ck_assert_uint_eq(r.nrows, 2);
+    ck_assert_uint_eq(r.nrows, 3);
     ck_assert_str_eq(cell(&r, 1), at1);
     {
         char err[256] = "";
 
         ck_assert_int_eq(db_migrate_to(db, "0042", err, sizeof(err)), -1);
         ck_assert_str_eq(err, "unknown revision '0042' (known: head, 0001_initial, "
-                              "0002_budget_duration_bigint)");
+                              "0002_budget_duration_bigint, 0003_rate_limits)");
     }
     db_close(db);
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
@@ -346,7 +348,7 @@ START_TEST(test_migrate_concurrent)
         ck_assert_msg(m[i].rc == 0, "migrator %d: %s", i, m[i].err);
     }
     t_raw("migrate_concurrent", "SELECT count(*) FROM schema_migrations", buf, sizeof(buf));
-    ck_assert_str_eq(buf, "2");
+    ck_assert_str_eq(buf, "3");
 }
 END_TEST
 
@@ -620,7 +622,7 @@ static const struct db_usage_row batch2[] = {
 
 static const struct step steps[] = {
     {DB_Q_PING, 0, {{0}}, 0, 1, false},
-    {DB_Q_SCHEMA_VERSIONS, 0, {{0}}, 0, 2, true}, /* 0001_initial, 0002_budget_duration_bigint */
+    {DB_Q_SCHEMA_VERSIONS, 0, {{0}}, 0, 3, true}, /* 0001_initial .. 0003_rate_limits */
     {DB_Q_BUDGET_INSERT, 4, {S("b1"), R(10.5), I(3600), S(T1)}, 0, 1, false},
     {DB_Q_BUDGET_INSERT, 4, {S("b2"), NUL, NUL, S(T2)}, 0, 1, false},
     {DB_Q_BUDGET_INSERT, 4, {S("b1"), NUL, NUL, S(T2)}, -1, 0, false}, /* duplicate */
@@ -679,21 +681,26 @@ static const struct step steps[] = {
      false},
 
     {DB_Q_KEY_CREATE,
-     8,
-     {S("k1"), S("h1"), S("key one"), S("u1"), S(T2), NUL, S("{\"m\":true}"), NUL},
-     0,
-     1,
-     false},
-    {DB_Q_KEY_CREATE, 8, {S("k2"), S("h2"), NUL, S("u2"), S(T3), S(T7), S("{}"), NUL}, 0, 1, false},
-    {DB_Q_KEY_CREATE,
-     8,
-     {S("k3"), S("h3"), NUL, S("u3"), S(T6), NUL, S("{}"), S("created")},
+     10,
+     {S("k1"), S("h1"), S("key one"), S("u1"), S(T2), NUL, S("{\"m\":true}"), NUL, I(10), NUL},
      0,
      1,
      false},
     {DB_Q_KEY_CREATE,
-     8,
-     {S("k4"), S("h1"), NUL, S("u4"), S(T4), NUL, S("{}"), S("rolled back")},
+     10,
+     {S("k2"), S("h2"), NUL, S("u2"), S(T3), S(T7), S("{}"), NUL, NUL, NUL},
+     0,
+     1,
+     false},
+    {DB_Q_KEY_CREATE,
+     10,
+     {S("k3"), S("h3"), NUL, S("u3"), S(T6), NUL, S("{}"), S("created"), NUL, NUL},
+     0,
+     1,
+     false},
+    {DB_Q_KEY_CREATE,
+     10,
+     {S("k4"), S("h1"), NUL, S("u4"), S(T4), NUL, S("{}"), S("rolled back"), NUL, NUL},
      -1,
      0,
      false}, /* duplicate hash: the user insert is rolled back too */
@@ -701,10 +708,20 @@ static const struct step steps[] = {
     {DB_Q_USER_GET, 1, {S("u3")}, 0, 1, false},
     {DB_Q_KEY_LIST, 2, {I(10), I(0)}, 0, 3, false},
     {DB_Q_KEY_GET, 1, {S("k1")}, 0, 1, false},
-    {DB_Q_KEY_UPDATE, 5, {S("k1"), S("renamed"), B(false), S(T7), S("{\"z\":2}")}, 0, 1, false},
-    {DB_Q_KEY_UPDATE, 5, {S("k1"), NUL, B(true), NUL, NUL}, 0, 1, false},
-    {DB_Q_KEY_UPDATE, 5, {S("k2"), NUL, NUL, NUL, NUL}, 0, 1, false},
-    {DB_Q_KEY_UPDATE, 5, {S("kx"), NUL, NUL, NUL, NUL}, 0, 0, false},
+    {DB_Q_KEY_UPDATE,
+     9,
+     {S("k1"), S("renamed"), B(false), S(T7), S("{\"z\":2}"), B(true), NUL, B(true), I(500)},
+     0,
+     1,
+     false},
+    {DB_Q_KEY_UPDATE,
+     9,
+     {S("k1"), NUL, B(true), NUL, NUL, B(false), NUL, B(false), NUL},
+     0,
+     1,
+     false},
+    {DB_Q_KEY_UPDATE, 9, {S("k2"), NUL, NUL, NUL, NUL, B(true), I(3), B(false), NUL}, 0, 1, false},
+    {DB_Q_KEY_UPDATE, 9, {S("kx"), NUL, NUL, NUL, NUL, B(false), NUL, B(false), NUL}, 0, 0, false},
     {DB_Q_KEY_INDEX, 0, {{0}}, 0, 3, false},
     {DB_Q_KEY_INDEX_ONE, 1, {S("k2")}, 0, 1, false},
     {DB_Q_KEY_TOUCH, 2, {S("k1"), S(T6)}, 0, 0, false},

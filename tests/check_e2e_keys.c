@@ -50,14 +50,18 @@ static void check_ts(json_t *v, bool may_null)
     ck_assert_int_eq(json_string_value(v)[10], 'T');
 }
 
-/* KeyInfo: exactly its 8 fields, never the key or its hash. Returns the id (borrowed). */
+/*
+ * KeyInfo: exactly its 8 fields plus the gateway's rpm_limit and tpm_limit (README "Rate
+ * limits"), never the key or its hash. Returns the id (borrowed).
+ */
 static const char *check_keyinfo(json_t *j)
 {
     static const char *const fields[] = {"id",           "key_name",   "user_id",   "created_at",
-                                         "last_used_at", "expires_at", "is_active", "metadata"};
+                                         "last_used_at", "expires_at", "is_active", "metadata",
+                                         "rpm_limit",    "tpm_limit"};
 
-    ck_assert_int_eq(json_object_size(j), 8);
-    for (size_t i = 0; i < 8; i++)
+    ck_assert_int_eq(json_object_size(j), 10);
+    for (size_t i = 0; i < 10; i++)
         ck_assert_msg(json_object_get(j, fields[i]) != NULL, "no %s", fields[i]);
     check_uuid4(json_string_value(json_object_get(j, "id")));
     check_ts(json_object_get(j, "created_at"), false);
@@ -68,15 +72,16 @@ static const char *check_keyinfo(json_t *j)
     return json_string_value(json_object_get(j, "id"));
 }
 
-/* CreateKeyResponse: its 8 fields (key, no last_used_at). Returns the id (borrowed). */
+/* CreateKeyResponse: its 8 fields (key, no last_used_at) plus the rate limits. Returns the id. */
 static const char *check_created(json_t *j)
 {
     static const char *const fields[] = {"id",         "key",        "key_name",  "user_id",
-                                         "created_at", "expires_at", "is_active", "metadata"};
+                                         "created_at", "expires_at", "is_active", "metadata",
+                                         "rpm_limit",  "tpm_limit"};
     const char *key = json_string_value(json_object_get(j, "key"));
 
-    ck_assert_int_eq(json_object_size(j), 8);
-    for (size_t i = 0; i < 8; i++)
+    ck_assert_int_eq(json_object_size(j), 10);
+    for (size_t i = 0; i < 10; i++)
         ck_assert_msg(json_object_get(j, fields[i]) != NULL, "no %s", fields[i]);
     check_uuid4(json_string_value(json_object_get(j, "id")));
     ck_assert_ptr_nonnull(key);

@@ -32,7 +32,7 @@ static int acct_boot_key(struct db *db, char *err, size_t errlen)
 {
     char key[VKEY_LEN + 1], hash[SHA256_HEX_LEN], id[UTIL_UUID_LEN], user[UTIL_UUID_LEN + 8];
     char now[UTIL_TS_LEN];
-    struct db_params p = {.n = 8};
+    struct db_params p = {.n = 10}; /* rpm_limit, tpm_limit: NULL (none) */
     long count = -1;
 
     if (db_exec_sync(db, DB_Q_KEY_COUNT, NULL, acct_boot_count_cb, &count) < 0 || count < 0) {
@@ -55,6 +55,8 @@ static int acct_boot_key(struct db *db, char *err, size_t errlen)
     p.v[5] = (struct db_value){.type = DB_T_NULL};
     p.v[6] = (struct db_value){.type = DB_T_TEXT, .u.s = "{\"bootstrap\":true}"};
     p.v[7] = (struct db_value){.type = DB_T_TEXT, .u.s = "Virtual user for API key: bootstrap"};
+    p.v[8] = (struct db_value){.type = DB_T_NULL};
+    p.v[9] = (struct db_value){.type = DB_T_NULL};
     if (db_exec_sync(db, DB_Q_KEY_CREATE, &p, NULL, NULL) < 0) {
         snprintf(err, errlen, "cannot create the bootstrap key");
         return -1;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "acct/acct_budget.h"
+#include "acct/acct_rate.h"
 #include "db/db.h"
 #include "gateway/admin/gw_rows.h"
 #include "gateway/http/gw_valid.h"
@@ -27,16 +28,19 @@ struct gw_ikey {
     int64_t expires_us;   /* INT64_MAX: never */
     int64_t last_used_us; /* atomic; 0 = not used since the last flush */
     int64_t synced_us;    /* monotonic time of the last write (local, or a refresh) */
+    int64_t rpm_limit;    /* requests per minute; 0: none */
+    int64_t tpm_limit;    /* tokens per minute; 0: none */
 };
 
 struct acct_index {
     pthread_rwlock_t lock;
     struct hmap *by_hash;
     struct hmap *by_id;
-    struct hmap *prices;  /* model_key -> struct gw_price */
-    struct hmap *users;   /* user_id -> struct gw_user_state */
-    struct hmap *budgets; /* budget_id -> struct acct_budget_state */
-    int64_t removed_us;   /* under the lock: monotonic time of the last local removal */
+    struct hmap *prices;    /* model_key -> struct gw_price */
+    struct hmap *users;     /* user_id -> struct gw_user_state */
+    struct hmap *budgets;   /* budget_id -> struct acct_budget_state */
+    int64_t removed_us;     /* under the lock: monotonic time of the last local removal */
+    struct acct_rate *rate; /* rate limits (its own locks) */
 };
 
 static void gw_ikey_free(struct gw_ikey *k)
@@ -59,8 +63,9 @@ struct acct_index *acct_index_new(void)
     ix->prices = hmap_new();
     ix->users = hmap_new();
     ix->budgets = hmap_new();
+    ix->rate = acct_rate_new();
     if (ix->by_hash == NULL || ix->by_id == NULL || ix->prices == NULL || ix->users == NULL ||
-        ix->budgets == NULL) {
+        ix->budgets == NULL || ix->rate == NULL) {
         acct_index_free(ix);
         return NULL;
     }
@@ -99,6 +104,7 @@ void acct_index_free(struct acct_index *ix)
         hmap_each(ix->budgets, gw_value_free_cb, NULL);
     hmap_free(ix->budgets);
     hmap_free(ix->by_hash);
+    acct_rate_free(ix->rate);
     pthread_rwlock_destroy(&ix->lock);
     free(ix);
 }
@@ -116,7 +122,8 @@ static void acct_index_drop_locked(struct acct_index *ix, const char *id)
 
 /* A key entry from its columns (owned, free with gw_ikey_free()) or NULL. */
 static struct gw_ikey *gw_ikey_new(const char *id, const char *hash, const char *user_id,
-                                   bool active, const char *expires_at)
+                                   bool active, const char *expires_at,
+                                   const struct acct_key_limits *lim)
 {
     struct gw_ikey *k = calloc(1, sizeof(*k));
     long long us;
@@ -135,6 +142,10 @@ static struct gw_ikey *gw_ikey_new(const char *id, const char *hash, const char 
     if (expires_at != NULL && gw_valid_parse_datetime(expires_at, &us) == 0)
         k->expires_us = us;
     k->synced_us = util_mono_us();
+    if (lim != NULL) {
+        k->rpm_limit = lim->rpm > 0 ? lim->rpm : 0;
+        k->tpm_limit = lim->tpm > 0 ? lim->tpm : 0;
+    }
     return k;
 }
 
@@ -157,7 +168,14 @@ static int acct_index_put_key_locked(struct acct_index *ix, struct gw_ikey *k)
 int acct_index_key_set(struct acct_index *ix, const char *id, const char *hash, const char *user_id,
                        bool active, const char *expires_at)
 {
-    struct gw_ikey *k = gw_ikey_new(id, hash, user_id, active, expires_at);
+    return acct_index_key_set_ex(ix, id, hash, user_id, active, expires_at, NULL);
+}
+
+int acct_index_key_set_ex(struct acct_index *ix, const char *id, const char *hash,
+                          const char *user_id, bool active, const char *expires_at,
+                          const struct acct_key_limits *lim)
+{
+    struct gw_ikey *k = gw_ikey_new(id, hash, user_id, active, expires_at, lim);
     int rc;
 
     if (k == NULL)
@@ -201,6 +219,20 @@ void acct_index_user_delete(struct acct_index *ix, const char *user_id)
     pthread_rwlock_unlock(&ix->lock);
 }
 
+void acct_key_limits_from_row(const struct db_result *res, size_t row, size_t col,
+                              struct acct_key_limits *lim)
+{
+    const char *rpm = gw_cell(res, row, col), *tpm = gw_cell(res, row, col + 1);
+
+    lim->rpm = rpm != NULL ? strtoll(rpm, NULL, 10) : 0;
+    lim->tpm = tpm != NULL ? strtoll(tpm, NULL, 10) : 0;
+}
+
+struct acct_rate *acct_index_rate(struct acct_index *ix)
+{
+    return ix->rate;
+}
+
 void gw_key_ref_clear(struct gw_key_ref *ref)
 {
     if (ref == NULL)
@@ -226,6 +258,8 @@ enum gw_key_state acct_index_key_check(struct acct_index *ix, const char *hash, 
         st = GW_KEY_EXPIRED;
     } else {
         snprintf(out->id, sizeof(out->id), "%s", k->id);
+        out->rpm_limit = k->rpm_limit;
+        out->tpm_limit = k->tpm_limit;
         if (k->user_id != NULL && (out->user_id = strdup(k->user_id)) == NULL)
             st = GW_KEY_NOMEM;
         else
@@ -241,8 +275,12 @@ static void acct_index_load_cb(const struct db_result *res, void *arg)
 
     for (size_t r = 0; r < res->nrows; r++) {
         const char *active = gw_cell(res, r, 3);
-        if (acct_index_key_set(ix, gw_cell(res, r, 0), gw_cell(res, r, 1), gw_cell(res, r, 2),
-                               active != NULL && strcmp(active, "0") != 0, gw_cell(res, r, 4)) < 0)
+        struct acct_key_limits lim;
+
+        acct_key_limits_from_row(res, r, 5, &lim);
+        if (acct_index_key_set_ex(ix, gw_cell(res, r, 0), gw_cell(res, r, 1), gw_cell(res, r, 2),
+                                  active != NULL && strcmp(active, "0") != 0, gw_cell(res, r, 4),
+                                  &lim) < 0)
             LOG_ERR("out of memory loading the key index");
     }
 }
@@ -716,12 +754,14 @@ static void gw_refresh_keys_cb(const struct db_result *res, void *arg)
     for (size_t r = 0; r < res->nrows; r++) {
         const char *id = gw_cell(res, r, 0), *active = gw_cell(res, r, 3);
         struct gw_ikey *old, *k;
+        struct acct_key_limits lim;
 
         if (id == NULL || gw_cell(res, r, 1) == NULL)
             continue;
         gw_refresh_seen(rf, id);
+        acct_key_limits_from_row(res, r, 5, &lim);
         k = gw_ikey_new(id, gw_cell(res, r, 1), gw_cell(res, r, 2),
-                        active != NULL && strcmp(active, "0") != 0, gw_cell(res, r, 4));
+                        active != NULL && strcmp(active, "0") != 0, gw_cell(res, r, 4), &lim);
         if (k == NULL) {
             rf->oom = true;
             continue;

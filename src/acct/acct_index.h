@@ -18,6 +18,7 @@ struct db;
 struct db_result;
 struct event_base;
 struct acct_index;
+struct acct_rate;
 
 enum gw_key_state {
     GW_KEY_OK,
@@ -30,8 +31,23 @@ enum gw_key_state {
 /* What a request learns about its key (copied out under the lock). */
 struct gw_key_ref {
     char id[UTIL_UUID_LEN];
-    char *user_id; /* owned (gw_key_ref_clear()); NULL when the key has no user */
+    char *user_id;     /* owned (gw_key_ref_clear()); NULL when the key has no user */
+    int64_t rpm_limit; /* the key's requests per minute; 0: none */
+    int64_t tpm_limit; /* the key's tokens per minute; 0: none */
 };
+
+/* A key's rate limits (api_keys.rpm_limit / tpm_limit); 0 or less: none. */
+struct acct_key_limits {
+    int64_t rpm;
+    int64_t tpm;
+};
+
+/* Reads the limits from columns col (rpm_limit) and col + 1 (tpm_limit) of a result row. */
+void acct_key_limits_from_row(const struct db_result *res, size_t row, size_t col,
+                              struct acct_key_limits *lim);
+
+/* The rate limiter the index owns (acct_rate.h): shared by every worker, with its own locks. */
+struct acct_rate *acct_index_rate(struct acct_index *ix);
 
 /* Frees ref->user_id and sets it to NULL. NULL-safe; safe on a zeroed ref. */
 void gw_key_ref_clear(struct gw_key_ref *ref);
@@ -49,6 +65,11 @@ int acct_index_load(struct acct_index *ix, struct db *db) __attribute__((warn_un
  */
 int acct_index_key_set(struct acct_index *ix, const char *id, const char *hash, const char *user_id,
                        bool active, const char *expires_at);
+
+/* acct_index_key_set() with the key's rate limits (lim NULL: none). */
+int acct_index_key_set_ex(struct acct_index *ix, const char *id, const char *hash,
+                          const char *user_id, bool active, const char *expires_at,
+                          const struct acct_key_limits *lim);
 
 /* Forgets the key with this id (no-op when unknown). */
 void acct_index_key_remove(struct acct_index *ix, const char *id);

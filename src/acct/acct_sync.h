@@ -2,7 +2,10 @@
  * Replica sync (DESIGN.md §2.7): when several gateways share one PostgreSQL database, a thread
  * of its own refreshes the in-memory index from the database every interval, so a key revoked
  * or a user blocked through another replica is refused here within about one interval, and
- * spend written by the others counts in budget admission here.
+ * spend written by the others counts in budget admission here. The same thread shares the
+ * rate-limit counts (acct_rate.h) through the rate_counts table, so the limits hold across
+ * replicas: another replica's requests count here within about two intervals (its publication,
+ * then this replica's read), which bounds what all replicas together can admit over a limit.
  */
 #ifndef ACCT_SYNC_H
 #define ACCT_SYNC_H

@@ -79,6 +79,8 @@ static const char *const db_query_names[] = {
     [DB_Q_PRICE_DELETE] = "price_delete",
     [DB_Q_USAGE_INSERT_BATCH] = "usage_insert_batch",
     [DB_Q_BUDGET_RESET] = "budget_reset",
+    [DB_Q_RATE_PUBLISH] = "rate_publish",
+    [DB_Q_RATE_OTHERS] = "rate_others",
 };
 _Static_assert(sizeof(db_query_names) / sizeof(db_query_names[0]) == DB_Q__COUNT,
                "every enum db_query needs a name");

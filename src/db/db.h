@@ -50,13 +50,16 @@ enum db_query {
     DB_Q_USAGE_LIST,  /* (user_id, limit, offset) -> usage rows, newest first */
 
     DB_Q_KEY_CREATE,    /* (tx) (id, key_hash, key_name, user_id, now, expires_at, metadata,
-                           user_alias) -> key row; creates the user (no budget) when absent */
+                           user_alias, rpm_limit|null, tpm_limit|null) -> key row; creates the
+                           user (no budget) when absent */
     DB_Q_KEY_LIST,      /* (limit, offset) -> key rows */
     DB_Q_KEY_GET,       /* (id) -> key row */
-    DB_Q_KEY_UPDATE,    /* (id, key_name|null, is_active|null, expires_at|null, metadata|null)
-                           -> key row */
+    DB_Q_KEY_UPDATE,    /* (id, key_name|null, is_active|null, expires_at|null, metadata|null,
+                           set_rpm bool, rpm_limit|null, set_tpm bool, tpm_limit|null) -> key
+                           row; a limit is written (NULL clears it) only when its set_ is true */
     DB_Q_KEY_DELETE,    /* (id) -> one row (id, key_hash) when deleted */
-    DB_Q_KEY_INDEX,     /* () -> rows (id, key_hash, user_id, is_active, expires_at) */
+    DB_Q_KEY_INDEX,     /* () -> rows (id, key_hash, user_id, is_active, expires_at, rpm_limit,
+                           tpm_limit) */
     DB_Q_KEY_INDEX_ONE, /* (id) -> that key's row in the DB_Q_KEY_INDEX form (for updating the
                            in-memory index after a PATCH) */
     DB_Q_KEY_TOUCH,     /* (id, last_used_at) -> nothing */
@@ -83,6 +86,13 @@ enum db_query {
                                 budget_started_at = updated_at = reset_at and the new
                                 next_budget_reset_at, plus a budget_reset_logs row when the
                                 budget exists */
+
+    /* Rate limits across replicas (acct_rate.h, PostgreSQL's replica sync). */
+    DB_Q_RATE_PUBLISH, /* (tx) (replica_id, rows JSON [{"s": subject, "t": second, "r":
+                          requests, "k": tokens}], oldest second kept) -> nothing; upserts this
+                          replica's rows, deletes every replica's older rows */
+    DB_Q_RATE_OTHERS,  /* (replica_id, oldest second) -> rows (subject, second, requests,
+                          tokens) summed over the other replicas */
     DB_Q__COUNT
 };
 
@@ -92,7 +102,9 @@ enum db_query {
     "user_id, alias, spend, budget_id, budget_started_at, next_budget_reset_at, blocked, "         \
     "created_at, updated_at, metadata, deleted_at"
 #define DB_COLS_KEY                                                                                \
-    "id, key_name, user_id, created_at, last_used_at, expires_at, is_active, metadata"
+    "id, key_name, user_id, created_at, last_used_at, expires_at, is_active, metadata, "           \
+    "rpm_limit, "                                                                                  \
+    "tpm_limit"
 #define DB_COLS_PRICE                                                                              \
     "model_key, input_price_per_million, output_price_per_million, created_at, updated_at"
 #define DB_COLS_USAGE                                                                              \

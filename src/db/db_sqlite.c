@@ -69,18 +69,25 @@ static const char *const sq_sql[] = {
         "INSERT INTO users (user_id, alias, spend, blocked, created_at, updated_at, metadata) "
         "VALUES (?4, ?8, 0.0, 0, ?5, ?5, '{}') ON CONFLICT (user_id) DO NOTHING;"
         "INSERT INTO api_keys (id, key_hash, key_name, user_id, created_at, expires_at, "
-        "is_active, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7) RETURNING " DB_COLS_KEY,
+        "is_active, metadata, rpm_limit, tpm_limit) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?9, "
+        "?10) RETURNING " DB_COLS_KEY,
     [DB_Q_KEY_LIST] = "SELECT " DB_COLS_KEY " FROM api_keys ORDER BY created_at, id "
                       "LIMIT ?1 OFFSET ?2",
     [DB_Q_KEY_GET] = "SELECT " DB_COLS_KEY " FROM api_keys WHERE id = ?1",
     [DB_Q_KEY_UPDATE] = "UPDATE api_keys SET key_name = coalesce(?2, key_name), "
                         "is_active = coalesce(?3, is_active), "
                         "expires_at = coalesce(?4, expires_at), "
-                        "metadata = coalesce(?5, metadata) WHERE id = ?1 RETURNING " DB_COLS_KEY,
+                        "metadata = coalesce(?5, metadata), "
+                        "rpm_limit = CASE WHEN ?6 THEN ?7 ELSE rpm_limit END, "
+                        "tpm_limit = CASE WHEN ?8 THEN ?9 ELSE tpm_limit END "
+                        "WHERE id = ?1 RETURNING " DB_COLS_KEY,
     [DB_Q_KEY_DELETE] = "DELETE FROM api_keys WHERE id = ?1 RETURNING id, key_hash",
-    [DB_Q_KEY_INDEX] = "SELECT id, key_hash, user_id, is_active, expires_at FROM api_keys",
-    [DB_Q_KEY_INDEX_ONE] = "SELECT id, key_hash, user_id, is_active, expires_at FROM api_keys "
-                           "WHERE id = ?1",
+    [DB_Q_KEY_INDEX] = "SELECT id, key_hash, user_id, is_active, expires_at, rpm_limit, tpm_limit "
+                       "FROM api_keys",
+    [DB_Q_KEY_INDEX_ONE] =
+        "SELECT id, key_hash, user_id, is_active, expires_at, rpm_limit, tpm_limit "
+        "FROM api_keys "
+        "WHERE id = ?1",
     [DB_Q_KEY_TOUCH] = "UPDATE api_keys SET last_used_at = ?2 WHERE id = ?1",
     [DB_Q_KEY_COUNT] = "SELECT count(*) FROM api_keys",
 
@@ -117,6 +124,15 @@ static const char *const sq_sql[] = {
         "AND EXISTS (SELECT 1 FROM users WHERE user_id = ?1 AND deleted_at IS NULL);"
         "UPDATE users SET spend = 0.0, budget_started_at = ?4, next_budget_reset_at = ?5, "
         "updated_at = ?4 WHERE user_id = ?1 AND deleted_at IS NULL",
+    [DB_Q_RATE_PUBLISH] =
+        "INSERT INTO rate_counts (replica_id, subject, second, requests, tokens) "
+        "SELECT ?1, r.value ->> 's', r.value ->> 't', r.value ->> 'r', r.value ->> 'k' "
+        "FROM json_each(?2) AS r WHERE true "
+        "ON CONFLICT (replica_id, subject, second) DO UPDATE SET "
+        "requests = excluded.requests, tokens = excluded.tokens;"
+        "DELETE FROM rate_counts WHERE second < ?3",
+    [DB_Q_RATE_OTHERS] = "SELECT subject, second, sum(requests), sum(tokens) FROM rate_counts "
+                         "WHERE replica_id <> ?1 AND second >= ?2 GROUP BY subject, second",
 };
 _Static_assert(sizeof(sq_sql) / sizeof(sq_sql[0]) == DB_Q__COUNT,
                "every enum db_query needs SQLite SQL");

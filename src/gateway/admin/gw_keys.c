@@ -26,8 +26,9 @@
 
 /* Column index of deleted_at in DB_COLS_USER. */
 enum { GW_USER_COL_DELETED = 10 };
-/* Column indexes of the DB_Q_KEY_INDEX_ONE row (id, key_hash, user_id, is_active, expires_at). */
-enum { GW_KIX_HASH = 1, GW_KIX_USER = 2, GW_KIX_ACTIVE = 3, GW_KIX_EXPIRES = 4 };
+/* Column indexes of the DB_Q_KEY_INDEX_ONE row (id, key_hash, user_id, is_active, expires_at,
+   rpm_limit, tpm_limit). */
+enum { GW_KIX_HASH = 1, GW_KIX_USER = 2, GW_KIX_ACTIVE = 3, GW_KIX_EXPIRES = 4, GW_KIX_RPM = 5 };
 
 /* CreateKeyRequest. */
 static const struct gw_field gw_key_create_fields[] = {
@@ -35,6 +36,8 @@ static const struct gw_field gw_key_create_fields[] = {
     {"user_id", GW_F_STR, GW_F_NULLABLE, 0},
     {"expires_at", GW_F_DATETIME, GW_F_NULLABLE, 0},
     {"metadata", GW_F_OBJ, 0, 0},
+    {"rpm_limit", GW_F_INT, GW_F_NULLABLE | GW_F_GT, 0},
+    {"tpm_limit", GW_F_INT, GW_F_NULLABLE | GW_F_GT, 0},
 };
 
 /* UpdateKeyRequest: everything optional, null meaning "keep". */
@@ -43,6 +46,8 @@ static const struct gw_field gw_key_update_fields[] = {
     {"is_active", GW_F_BOOL, GW_F_NULLABLE, 0},
     {"expires_at", GW_F_DATETIME, GW_F_NULLABLE, 0},
     {"metadata", GW_F_OBJ, GW_F_NULLABLE, 0},
+    {"rpm_limit", GW_F_INT, GW_F_NULLABLE | GW_F_GT, 0}, /* null clears, absent keeps */
+    {"tpm_limit", GW_F_INT, GW_F_NULLABLE | GW_F_GT, 0},
 };
 
 /* One pending key query on an existing key: the request plus the path id. */
@@ -59,11 +64,12 @@ struct gw_key_new {
     char key[VKEY_LEN + 1]; /* the plaintext: wiped on free */
     char hash[SHA256_HEX_LEN];
     char now[UTIL_TS_LEN];
-    char expires[UTIL_TS_LEN]; /* "" when the key never expires */
-    char *user_id;             /* owned */
-    char *key_name;            /* owned, NULL when absent */
-    char *alias;               /* owned: alias of the user created when absent */
-    char *metadata;            /* owned JSON text */
+    char expires[UTIL_TS_LEN];  /* "" when the key never expires */
+    char *user_id;              /* owned */
+    char *key_name;             /* owned, NULL when absent */
+    char *alias;                /* owned: alias of the user created when absent */
+    char *metadata;             /* owned JSON text */
+    struct acct_key_limits lim; /* 0: none */
 };
 
 static void gw_key_not_found(struct gw_req *r, const char *id)
@@ -118,6 +124,22 @@ static int gw_key_expires(json_t *v, char out[UTIL_TS_LEN])
     return 0;
 }
 
+/* A rate limit as a parameter: the positive integer, or NULL (none). */
+static struct db_value gw_key_limit_value(int64_t v)
+{
+    if (v <= 0)
+        return (struct db_value){.type = DB_T_NULL};
+    return (struct db_value){.type = DB_T_INT, .u.i = v};
+}
+
+/* A validated rpm_limit / tpm_limit member: its value, 0 for null or absent. */
+static int64_t gw_key_limit(json_t *body, const char *name)
+{
+    json_t *v = json_object_get(body, name);
+
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
 /* Returns owned op (free with gw_key_op_free()) for r and id, or NULL after replying 500. */
 static struct gw_key_op *gw_key_op_new(struct gw_req *r, const char *id)
 {
@@ -162,7 +184,8 @@ static json_t *gw_key_created_json(const struct db_result *res, const char *key)
     json_t *row = gw_row_json(res, 0, gw_cols_key, GW_NCOLS(gw_cols_key));
     json_t *o = json_object();
     static const char *const order[] = {"id",         "key",        "key_name",  "user_id",
-                                        "created_at", "expires_at", "is_active", "metadata"};
+                                        "created_at", "expires_at", "is_active", "metadata",
+                                        "rpm_limit",  "tpm_limit"};
 
     for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
         if (strcmp(order[i], "key") == 0)
@@ -184,8 +207,8 @@ static void gw_key_create_done(const struct db_result *res, void *arg)
         goto out;
     }
     if (acct_index_user_ensure(r->w->app->index, kn->user_id) < 0 ||
-        acct_index_key_set(r->w->app->index, kn->id, kn->hash, kn->user_id, true,
-                           kn->expires[0] != '\0' ? kn->expires : NULL) < 0) {
+        acct_index_key_set_ex(r->w->app->index, kn->id, kn->hash, kn->user_id, true,
+                              kn->expires[0] != '\0' ? kn->expires : NULL, &kn->lim) < 0) {
         /* Committed but not usable until the next start-up's index load: say so. */
         LOG_ERR("rid=%s key %s created but not indexed (out of memory)", r->rid, kn->id);
         gw_reply_error(r, 500, "internal_error", "Internal Server Error");
@@ -199,7 +222,7 @@ out:
 /* Inserts the key (and its user when absent) in one transaction. */
 static void gw_key_insert(struct gw_key_new *kn)
 {
-    struct db_params q = {.n = 8};
+    struct db_params q = {.n = 10};
 
     q.v[0] = db_text(kn->id);
     q.v[1] = db_text(kn->hash);
@@ -209,6 +232,8 @@ static void gw_key_insert(struct gw_key_new *kn)
     q.v[5] = db_text(kn->expires[0] != '\0' ? kn->expires : NULL);
     q.v[6] = db_text(kn->metadata);
     q.v[7] = db_text(kn->alias);
+    q.v[8] = gw_key_limit_value(kn->lim.rpm);
+    q.v[9] = gw_key_limit_value(kn->lim.tpm);
     gw_db_start(kn->r, DB_Q_KEY_CREATE, &q, gw_key_create_done, kn);
 }
 
@@ -256,6 +281,8 @@ static int gw_key_new_fill(struct gw_key_new *kn, json_t *body)
         kn->alias = gw_key_strf("Virtual user for API key: %s",
                                 name != NULL && name[0] != '\0' ? name : "unnamed");
     }
+    kn->lim.rpm = gw_key_limit(body, "rpm_limit");
+    kn->lim.tpm = gw_key_limit(body, "tpm_limit");
     kn->metadata = json_is_object(meta) ? json_dumps(meta, JSON_COMPACT) : strdup("{}");
     if (kn->user_id == NULL || kn->alias == NULL || kn->metadata == NULL)
         return -1;
@@ -344,6 +371,7 @@ static void gw_key_update_index_done(const struct db_result *res, void *arg)
     struct acct_index *ix = op->r->w->app->index;
     const char *hash = gw_cell(res, 0, GW_KIX_HASH);
     const char *active = gw_cell(res, 0, GW_KIX_ACTIVE);
+    struct acct_key_limits lim;
 
     if (res->status != 0 || res->nrows == 0 || hash == NULL || active == NULL) {
         acct_index_key_remove(ix, op->id);
@@ -353,8 +381,10 @@ static void gw_key_update_index_done(const struct db_result *res, void *arg)
             gw_reply_db_error(op->r, res);
         goto out;
     }
-    if (acct_index_key_set(ix, op->id, hash, gw_cell(res, 0, GW_KIX_USER), strcmp(active, "0") != 0,
-                           gw_cell(res, 0, GW_KIX_EXPIRES)) < 0) {
+    acct_key_limits_from_row(res, 0, GW_KIX_RPM, &lim);
+    if (acct_index_key_set_ex(ix, op->id, hash, gw_cell(res, 0, GW_KIX_USER),
+                              strcmp(active, "0") != 0, gw_cell(res, 0, GW_KIX_EXPIRES),
+                              &lim) < 0) {
         acct_index_key_remove(ix, op->id);
         LOG_ERR("rid=%s key %s updated but not re-indexed (out of memory)", op->r->rid, op->id);
         gw_reply_error(op->r, 500, "internal_error", "Internal Server Error");
@@ -388,7 +418,7 @@ static void gw_key_update_done(const struct db_result *res, void *arg)
 
 void gw_keys_update(struct gw_req *r, const struct gw_params *p)
 {
-    struct db_params q = {.n = 5};
+    struct db_params q = {.n = 9};
     struct gw_key_op *op;
     char expires[UTIL_TS_LEN];
     char *meta = NULL;
@@ -416,6 +446,12 @@ void gw_keys_update(struct gw_req *r, const struct gw_params *p)
                  : (struct db_value){.type = DB_T_NULL};
     q.v[3] = db_text(expires[0] != '\0' ? expires : NULL);
     q.v[4] = db_text(meta);
+    q.v[5] =
+        (struct db_value){.type = DB_T_BOOL, .u.b = json_object_get(body, "rpm_limit") != NULL};
+    q.v[6] = gw_key_limit_value(gw_key_limit(body, "rpm_limit"));
+    q.v[7] =
+        (struct db_value){.type = DB_T_BOOL, .u.b = json_object_get(body, "tpm_limit") != NULL};
+    q.v[8] = gw_key_limit_value(gw_key_limit(body, "tpm_limit"));
     gw_db_start(r, DB_Q_KEY_UPDATE, &q, gw_key_update_done, op);
 out:
     free(meta);

@@ -31,10 +31,11 @@ const struct gw_col gw_cols_user[10] = {
     {"metadata", GW_C_JSON},
 };
 
-const struct gw_col gw_cols_key[8] = {
+const struct gw_col gw_cols_key[10] = {
     {"id", GW_C_STR},         {"key_name", GW_C_STR},     {"user_id", GW_C_STR},
     {"created_at", GW_C_STR}, {"last_used_at", GW_C_STR}, {"expires_at", GW_C_STR},
-    {"is_active", GW_C_BOOL}, {"metadata", GW_C_JSON},
+    {"is_active", GW_C_BOOL}, {"metadata", GW_C_JSON},    {"rpm_limit", GW_C_INT},
+    {"tpm_limit", GW_C_INT},
 };
 
 const struct gw_col gw_cols_price[5] = {

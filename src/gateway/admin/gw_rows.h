@@ -23,7 +23,7 @@ struct gw_col {
 /* Response shapes of the reference (spec §1.7-§1.10); users omit deleted_at (the 11th column). */
 extern const struct gw_col gw_cols_budget[5];
 extern const struct gw_col gw_cols_user[10];
-extern const struct gw_col gw_cols_key[8];
+extern const struct gw_col gw_cols_key[10];
 extern const struct gw_col gw_cols_price[5];
 extern const struct gw_col gw_cols_usage[13];
 

@@ -26,8 +26,18 @@ struct gw_fail {
     int status;
     const char *code; /* static string */
     char msg[512];
-    bool retry_after; /* answer with Retry-After: 1 */
+    int retry_after; /* > 0: answer with Retry-After: this many seconds */
 };
+
+/* The X-RateLimit-* headers of a success (spec §8.1: the user's rate_limit_rpm). */
+struct gw_rate_hdr {
+    int64_t limit; /* 0: rate limiting off, no headers */
+    int64_t remaining;
+    int64_t reset; /* Unix seconds */
+};
+
+/* Adds the X-RateLimit-* headers of h to r's reply (nothing when h->limit is 0). */
+void gw_rate_hdr_add(struct gw_req *r, const struct gw_rate_hdr *h);
 
 /* One admitted (or refused) LLM request. Zero it, then gw_admit_caller(). */
 struct gw_admit {
@@ -42,6 +52,10 @@ struct gw_admit {
     struct acct_budget_est est;
     double reserve; /* reserved on the user's budget; settled by the call or gw_admit_abort() */
     bool reserved;
+    struct gw_rate_hdr rate_hdr; /* the user's rate limit, for the success headers */
+    bool key_tpm;                /* the key has a tpm_limit: its tokens are counted */
+    int64_t key_tokens;          /* tokens reserved on the key's window (settled by the call) */
+    int64_t key_second;          /* the second they were reserved in */
 };
 
 /*
@@ -55,7 +69,9 @@ bool gw_admit_caller(struct gw_req *r, struct gw_admit *a);
  * belongs to a user always bills that user, a key without one takes user_field), the model
  * (model_str "provider:model"), its price, the budget admission with a reservation estimated
  * from the pivot chat body est_body (NULL: the endpoint filled a->est itself), then whether the
- * provider is usable. Budget comes before
+ * provider is usable. The rate limits (the user's rate_limit_rpm, then the key's rpm_limit and
+ * tpm_limit) are checked after the user is known and before the budget (spec §8.1): 429 with
+ * Retry-After. Budget comes before
  * model errors, as in the reference. user_name is the field's name for the master-key message
  * ("'user' field", "'metadata.user_id'"). Returns true, or false with *f filled and nothing
  * reserved.

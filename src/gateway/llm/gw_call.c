@@ -22,6 +22,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "acct/acct_rate.h"
 #include "acct/acct_usage.h"
 #include "gateway/gw_app.h"
 #include "gateway/http/gw_reply.h"
@@ -62,6 +63,9 @@ struct gw_call {
     bool cut; /* ended by the shutdown deadline: the worker's loop no longer runs */
     struct gw_price price;
     double reserve;
+    struct gw_rate_hdr rate_hdr;
+    bool key_tpm;
+    int64_t key_tokens, key_second;
     size_t prompt_bytes;
     int up_status;
     int64_t up_start_us;  /* when the upstream request started (monotonic) */
@@ -193,6 +197,7 @@ static void gw_call_reply(struct gw_call *c)
         r->up_us = util_mono_us() - c->up_start_us; /* the provider never answered */
     switch (c->end) {
     case GW_END_RAW:
+        gw_rate_hdr_add(r, &c->rate_hdr);
         gw_reply_raw(r, 200, "application/json", c->body, c->body_len);
         break;
     case GW_END_ERROR:
@@ -214,6 +219,17 @@ static void gw_call_row_done(int status, void *arg)
 {
     (void)status; /* a lost row was logged by the writer; the client still gets its answer */
     gw_call_reply(arg);
+}
+
+/* The tokens a call used (0 without usage): its total, else prompt plus completion. */
+static int64_t gw_call_total_tokens(const struct prov_usage *u)
+{
+    long t;
+
+    if (u == NULL)
+        return 0;
+    t = u->total_tokens > 0 ? u->total_tokens : u->prompt_tokens + u->completion_tokens;
+    return t > 0 ? t : 0;
 }
 
 /*
@@ -257,6 +273,12 @@ static void gw_call_end(struct gw_call *c, const char *status, const struct prov
                  c->provider, c->model);
     acct_index_settle(w->app->index, c->user_id, c->reserve, cost);
     c->reserve = 0;
+    if (c->key_tpm && c->key_id != NULL) {
+        /* The key's tokens per minute: the estimate gives way to the real total. */
+        acct_rate_settle(acct_index_rate(w->app->index), ACCT_RATE_KEY, c->key_id, c->key_second,
+                         c->key_tokens, gw_call_total_tokens(u), rec.ts_us);
+        c->key_tokens = 0;
+    }
     if (c->idle != NULL)
         event_del(c->idle);
     if (c->beat != NULL)
@@ -352,6 +374,7 @@ static void gw_call_stream_start(struct gw_call *c)
     int hb = c->r->w->app->cfg->stream_heartbeat;
 
     gw_reply_header(c->r, "X-Accel-Buffering", "no");
+    gw_rate_hdr_add(c->r, &c->rate_hdr);
     gw_reply_stream_start(c->r, 200, "text/event-stream; charset=utf-8");
     c->started = true;
     c->last_sent_us = util_mono_us();
@@ -756,6 +779,11 @@ void gw_call_spec_admitted(struct gw_call_spec *spec, struct gw_admit *a, const 
     spec->priced = a->priced;
     spec->price = a->price;
     spec->reserve = a->reserve;
+    spec->rate_hdr = a->rate_hdr;
+    spec->key_tpm = a->key_tpm;
+    spec->key_tokens = a->key_tokens;
+    spec->key_second = a->key_second;
+    a->key_tokens = 0; /* the call settles it */
     spec->prompt_bytes = a->est.message_bytes;
     a->reserved = false; /* gw_call_start() settles it whatever happens */
 }
@@ -863,6 +891,9 @@ void gw_call_start(struct gw_req *r, const struct gw_call_spec *spec)
         (spec->anthropic_beta != NULL &&
          (c->anthropic_beta = gw_dup(spec->anthropic_beta)) == NULL)) {
         acct_index_settle(r->w->app->index, spec->user_id, spec->reserve, 0);
+        if (spec->key_tokens > 0)
+            acct_rate_settle(acct_index_rate(r->w->app->index), ACCT_RATE_KEY, spec->key_id,
+                             spec->key_second, spec->key_tokens, 0, util_now_us());
         if (c != NULL)
             gw_call_free(c);
         gw_reply_error(r, 500, "internal_error", "Internal Server Error");
@@ -878,6 +909,10 @@ void gw_call_start(struct gw_req *r, const struct gw_call_spec *spec)
     c->priced = spec->priced;
     c->price = spec->price;
     c->reserve = spec->reserve;
+    c->rate_hdr = spec->rate_hdr;
+    c->key_tpm = spec->key_tpm;
+    c->key_tokens = spec->key_tokens;
+    c->key_second = spec->key_second;
     c->prompt_bytes = spec->prompt_bytes;
     c->req = json_incref(spec->body);
     c->raw = spec->raw; /* the request's bytes live until gw_valid_body_release() */

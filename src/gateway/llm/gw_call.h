@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "acct/acct_index.h"
+#include "gateway/llm/gw_admit.h"
 #include "providers/prov_conf.h"
 #include "providers/prov_dialect.h"
 #include "providers/prov_shape.h"
@@ -36,11 +37,15 @@ struct gw_call_spec {
     const char *raw;      /* its bytes when body is exactly their parse, else NULL (borrowed) */
     size_t raw_len;
     bool stream;
-    bool embed;            /* an embeddings call: the dialect's embed_build / embed_reply */
-    size_t prompt_bytes;   /* for an estimate when the provider reports no usage */
-    bool priced;           /* price known: cost = tokens x price */
-    struct gw_price price; /* when priced */
-    double reserve;        /* the budget reservation already taken for this request */
+    bool embed;                  /* an embeddings call: the dialect's embed_build / embed_reply */
+    size_t prompt_bytes;         /* for an estimate when the provider reports no usage */
+    bool priced;                 /* price known: cost = tokens x price */
+    struct gw_price price;       /* when priced */
+    double reserve;              /* the budget reservation already taken for this request */
+    struct gw_rate_hdr rate_hdr; /* X-RateLimit-* headers of a success (limit 0: none) */
+    bool key_tpm;                /* the key's tokens are counted (it has a tpm_limit) */
+    int64_t key_tokens;          /* tokens reserved on the key's window, settled at the end */
+    int64_t key_second;          /* the second they were reserved in */
 };
 
 struct gw_admit;
