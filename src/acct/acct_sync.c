@@ -31,7 +31,7 @@ struct acct_sync {
     int interval_ms;
     pthread_t thread;
     struct nap nap;
-    _Atomic int64_t ok_us; /* wall clock of the last successful refresh, 0: none */
+    _Atomic int64_t ok_us;          /* wall clock of the last successful refresh, 0: none */
     char replica_id[UTIL_UUID_LEN]; /* this process's rows in rate_counts */
 };
 
