@@ -148,7 +148,7 @@ test: deps-test
 	@$(MAKE) --no-print-directory format-check
 	$(call PHASE,plain build)
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BIN) $(TESTBIN) $(FAKE)
-	$(call PHASE,plain tests; container test in the background)
+	$(call PHASE,plain tests; container and compose tests in the background)
 	@$(CONTAINER_BG)
 	@$(MAKE) --no-print-directory check
 	$(call PHASE,sanitizer build)
@@ -163,7 +163,7 @@ test: deps-test
 	@$(MAKE) --no-print-directory -j2 --output-sync=target tsan-check-sqlite tsan-check-postgres
 	$(call PHASE,fuzz targets)
 	@$(MAKE) --no-print-directory fuzz-check
-	$(call PHASE,container test: waiting for the background run)
+	$(call PHASE,container and compose tests: waiting for the background run)
 	@$(CONTAINER_WAIT)
 	$(call PHASE,done)
 
@@ -285,20 +285,25 @@ fuzz-check:
 
 # --- container image (docker/) ---
 # make image: docker/Dockerfile as any-llm-gateway:latest, with docker or podman (scripts/image.sh).
-# make container-check: the container end-to-end test alone (tests/container/run.sh).
-# make test starts the container test in the background when the plain tests start (it is mostly
-# waiting: on the network and dpkg for a cold image build, on the engine otherwise) and collects
-# its result at the end; its output is in build/container-test.log.
-.PHONY: image container-check
+# make container-check: the container end-to-end test alone (tests/container/run.sh); make
+# compose-check: docker/docker-compose.yml brought up and checked (tests/container/compose.sh).
+# make test starts both, one after the other, in the background when the plain tests start (they
+# are mostly waiting: on the network and dpkg for a cold image build, on the engine otherwise)
+# and collects their result at the end; their output is in build/container-test.log.
+.PHONY: image container-check compose-check
 image:
 	@scripts/image.sh
 
 container-check:
 	@tests/container/run.sh
 
+compose-check:
+	@tests/container/compose.sh
+
 CT_LOG := build/container-test
 CONTAINER_BG = mkdir -p build && rm -f $(CT_LOG).rc && \
-	( tests/container/run.sh > $(CT_LOG).log 2>&1; echo $$? > $(CT_LOG).rc ) </dev/null >/dev/null 2>&1 &
+	( { tests/container/run.sh && tests/container/compose.sh; } > $(CT_LOG).log 2>&1; \
+	  echo $$? > $(CT_LOG).rc ) </dev/null >/dev/null 2>&1 &
 CONTAINER_WAIT = i=0; while [ ! -f $(CT_LOG).rc ] && [ $$i -lt 900 ]; do sleep 1; i=$$((i + 1)); done; \
 	cat $(CT_LOG).log; [ "$$(cat $(CT_LOG).rc 2>/dev/null)" = 0 ] || \
-	{ echo "container test: FAILED (or still running after 900 s)" >&2; exit 1; }
+	{ echo "container/compose test: FAILED (or still running after 900 s)" >&2; exit 1; }
