@@ -6,8 +6,10 @@
 #   2. the compose healthchecks pass (postgres: pg_isready; gateways: readiness), run by the
 #      engine (podman without systemd does not schedule them: podman healthcheck run does);
 #   3. a user made through one replica is served by the other (one database);
-#   4. stop: every container exits 0; up again on the named volume: the user is still there;
-#   5. down -v removes everything (anonymous volumes too).
+#   4. the Kubernetes Deployment's container settings (read-only root, tmpfs /tmp, uid 1000, no
+#      capabilities, the ConfigMap's config.yaml) serve on the same database and exit 0 on stop;
+#   5. stop: every container exits 0; up again on the named volume: the user is still there;
+#   6. down -v removes everything (anonymous volumes too).
 # When postgres:15 can be neither found nor pulled (no registry), a stand-in built from Debian's
 # postgresql-15 (tests/container/postgres-standin/) is tagged postgres:15: the compose file is
 # tested as written, against that image. Skipped loudly like run.sh when containers cannot run.
@@ -82,6 +84,8 @@ cleanup() {
         c=$(cname $s)
         [ -n "$c" ] && vols="$vols $(ce inspect -f '{{range .Mounts}}{{.Name}} {{end}}' "$c")"
     done
+    ce rm -f -v $proj-pod >/dev/null 2>&1 || true
+    [ -n "${podcfg:-}" ] && rm -rf "$podcfg"
     compose down -v >/dev/null 2>&1 || true
     for v in $vols; do ce volume rm -f "$v" >/dev/null 2>&1 || true; done
     ce network rm -f ${proj}_default >/dev/null 2>&1 || true
@@ -138,6 +142,30 @@ until curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $key" \
     [ $i -le 50 ] || fail "the user made on gateway is not served by gateway-2 within 5 s"
     sleep 0.1
 done
+
+# The Kubernetes container (docker/k8s/deployment.yaml) on the same database: read-only root
+# filesystem with a tmpfs /tmp, uid 1000, no capabilities, the ConfigMap's config.yaml mounted
+# where the Deployment's args name it.
+podcfg=$(mktemp -d)
+chmod 755 "$podcfg"
+sed -n '/^  config.yaml: |/,$p' docker/k8s/configmap.yaml | tail -n +2 | sed 's/^    //' \
+    >"$podcfg/config.yaml"
+chmod 644 "$podcfg/config.yaml"
+ce run -d --name $proj-pod --network ${proj}_default --read-only --tmpfs /tmp --cap-drop ALL \
+    --security-opt no-new-privileges --user 1000:1000 -e GATEWAY_MASTER_KEY=$key \
+    -e DATABASE_URL=postgresql://gateway:gateway@postgres:5432/gateway -e OPENAI_API_KEY=sk-test \
+    -v "$podcfg:/etc/any-llm-gateway:ro" -p 127.0.0.1::8000 any-llm-gateway:latest \
+    any-llm-gateway serve --config /etc/any-llm-gateway/config.yaml >/dev/null 2>>"$elog" ||
+    fail "the Kubernetes-like container did not start: $(tail -n 3 "$elog")"
+podport=$(ce port $proj-pod 8000 | head -n 1 | sed 's/.*://')
+ready "$podport"
+req 200 GET "$podport" /v1/users/compose-user
+ce stop -t 30 $proj-pod >/dev/null 2>>"$elog" || fail "stopping the Kubernetes-like container failed"
+[ "$(ce inspect -f '{{.State.ExitCode}}' $proj-pod)" = 0 ] ||
+    fail "the Kubernetes-like container did not exit 0: $(ce logs $proj-pod 2>&1 | tail -n 5)"
+ce logs $proj-pod 2>&1 | grep -q 'shutdown_timeout\|ERROR' && fail "the pod container logged an error"
+ce rm -f -v $proj-pod >/dev/null 2>&1
+rm -rf "$podcfg"
 
 compose stop >>"$elog" 2>&1 || fail "compose stop failed"
 for s in gateway gateway-2 postgres; do
