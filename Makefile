@@ -199,7 +199,7 @@ format-check:
 	clang-format --dry-run -Werror $(FMT_SRCS)
 
 clean:
-	rm -rf build build-san build-tsan $(FUZZ_BUILD)
+	rm -rf build build-san build-tsan build-image $(FUZZ_BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
@@ -294,8 +294,8 @@ fuzz-check:
 image:
 	@scripts/image.sh
 
-container-check:
-	@tests/container/run.sh
+container-check: $(FAKE)
+	@GW_FAKE=$(abspath $(FAKE)) tests/container/run.sh
 
 compose-check:
 	@tests/container/compose.sh

@@ -10,7 +10,8 @@
 #   5. stops the container (SIGTERM to the gateway as PID 1): exit status 0 within the grace
 #      period;
 #   6. starts a new container on the same volume: the user is still there, and no second
-#      bootstrap key was made (the database is the same one).
+#      bootstrap key was made (the database is the same one);
+#   7. stops a container with a stream in flight: the stream ends normally, exit status 0.
 # Containers and the volume are removed at the end, whatever happens.
 # Skipped (loudly, exit 0) only when this machine cannot run containers at all: no docker
 # daemon, podman not installable, or a trivial container does not start; CONTAINER_TEST=require
@@ -45,9 +46,11 @@ fail() {
     exit 1
 }
 cleanup() {
-    ce rm -f -t 0 $tag-1 $tag-2 >/dev/null 2>&1 || ce rm -f $tag-1 $tag-2 >/dev/null 2>&1 || true
+    ce rm -f -v -t 0 $tag-1 $tag-2 $tag-3 >/dev/null 2>&1 ||
+        ce rm -f -v $tag-1 $tag-2 $tag-3 >/dev/null 2>&1 || true
+    [ -n "${fpid:-}" ] && kill "$fpid" 2>/dev/null || true
     ce volume rm -f $vol >/dev/null 2>&1 || true
-    rm -f "$elog" /tmp/$tag.body
+    rm -f "$elog" /tmp/$tag.body /tmp/$tag.stream /tmp/$tag.fport
 }
 
 ce_pick || skip "$CE_WHY"
@@ -120,5 +123,54 @@ expect 200 GET /v1/models "$boot"
 ce logs $tag-2 2>&1 | grep -q 'Save this key now' && fail "a second bootstrap key: the database was not kept"
 ce stop -t $grace $tag-2 >/dev/null 2>>"$elog" || fail "$CE stop failed"
 [ "$(ce inspect -f '{{.State.ExitCode}}' $tag-2)" = 0 ] || fail "the second container did not exit 0"
+# 7. A stream in flight when the container is stopped: the gateway (PID 1) drains it to its
+#    end ([DONE]) and exits 0. The container uses the host's network to reach the fake provider
+#    (build/fake-upstream, GW_FAKE) on 127.0.0.1.
+fake=${GW_FAKE:-build/fake-upstream}
+[ -x "$fake" ] || fail "no fake provider at $fake (make build/fake-upstream)"
+"$fake" --port-file /tmp/$tag.fport >/dev/null 2>&1 &
+fpid=$!
+i=0
+until [ -s /tmp/$tag.fport ]; do
+    i=$((i + 1))
+    [ $i -le 50 ] || fail "the fake provider did not start"
+    sleep 0.1
+done
+gport=$(($(cat /tmp/$tag.fport) + 1))
+while curl -s -o /dev/null "http://127.0.0.1:$gport/" 2>/dev/null || [ $? != 7 ]; do
+    gport=$((gport + 1))
+done
+ce run -d --name $tag-3 --network host -e GATEWAY_HOST=127.0.0.1 -e GATEWAY_PORT=$gport \
+    -e GATEWAY_MASTER_KEY=$key -e GATEWAY_DATABASE_URL=sqlite:////tmp/gateway.db \
+    -e "GATEWAY_PROVIDERS={\"openai\":{\"api_key\":\"sk-test\",\"api_base\":\"http://127.0.0.1:$(cat /tmp/$tag.fport)/v1\"}}" \
+    "$image" >/dev/null 2>>"$elog" || fail "$CE run $tag-3 failed: $(cat "$elog")"
+url=http://127.0.0.1:$gport
+i=0
+until [ "$(curl -s -o /dev/null -w '%{http_code}' "$url/health/readiness")" = 200 ]; do
+    i=$((i + 1))
+    [ $i -le 300 ] || fail "$tag-3: /health/readiness not 200 within 30 s"
+    sleep 0.1
+done
+expect 200 POST /v1/users $key '{"user_id":"streamer"}'
+curl -sN -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+    -d '{"model":"openai:fake-slow-20-150","user":"streamer","stream":true,"messages":[{"role":"user","content":"hi"}]}' \
+    "$url/v1/chat/completions" >/tmp/$tag.stream 2>/dev/null &
+cpid=$!
+i=0
+until grep -q 'x2 ' /tmp/$tag.stream 2>/dev/null; do
+    i=$((i + 1))
+    [ $i -le 200 ] || fail "the stream did not start: $(cat /tmp/$tag.stream)"
+    sleep 0.05
+done
+t1=$(date +%s)
+ce stop -t $grace $tag-3 >/dev/null 2>>"$elog" || fail "$CE stop $tag-3 failed"
+t_drain=$(($(date +%s) - t1))
+wait $cpid || true
+kill $fpid 2>/dev/null || true
+[ "$(ce inspect -f '{{.State.ExitCode}}' $tag-3)" = 0 ] || fail "$tag-3 did not exit 0 after the drain"
+grep -q 'x19 ' /tmp/$tag.stream && grep -q '^data: \[DONE\]' /tmp/$tag.stream ||
+    fail "the stream was cut by the stop: $(tail -c 300 /tmp/$tag.stream)"
+[ $t_drain -lt $grace ] || fail "the drain took ${t_drain} s"
+
 echo "container test: ok with $CE ($image, build ${t_build} s, first readiness at ${t_ready} s," \
-    "stop ${t_stop} s, total $(($(date +%s) - t0)) s)"
+    "stop ${t_stop} s, stop with a stream in flight ${t_drain} s, total $(($(date +%s) - t0)) s)"
