@@ -148,10 +148,10 @@ test: deps-test
 	@$(MAKE) --no-print-directory format-check
 	$(call PHASE,plain build)
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BIN) $(TESTBIN) $(FAKE)
-	$(call PHASE,plain tests; container and compose tests in the background)
-	@$(CONTAINER_BG)
+	$(call PHASE,plain tests)
 	@$(MAKE) --no-print-directory check
-	$(call PHASE,sanitizer build)
+	$(call PHASE,sanitizer build; container and compose tests in the background)
+	@$(CONTAINER_BG)
 	@$(MAKE) --no-print-directory -j$(NPROC) SAN=1 BUILD=build-san build-san/any-llm-gateway \
 	    build-san/check_gateway build-san/fake-upstream
 	$(call PHASE,sanitizer tests)
@@ -287,9 +287,10 @@ fuzz-check:
 # make image: docker/Dockerfile as any-llm-gateway:latest, with docker or podman (scripts/image.sh).
 # make container-check: the container end-to-end test alone (tests/container/run.sh); make
 # compose-check: docker/docker-compose.yml brought up and checked (tests/container/compose.sh).
-# make test starts both, one after the other, in the background when the plain tests start (they
-# are mostly waiting: on the network and dpkg for a cold image build, on the engine otherwise)
-# and collects their result at the end; their output is in build/container-test.log.
+# make test starts both, one after the other, in the background when the sanitizer build starts
+# (they are mostly waiting: on the network and dpkg for a cold image build, on the engine
+# otherwise; the plain pass, whose timeouts have no sanitizer multiplier, runs before them) and
+# collects their result at the end; their output is in build/container-test.log.
 .PHONY: image container-check compose-check
 image:
 	@scripts/image.sh

@@ -5,8 +5,11 @@
 #   CE_WHY        why neither can be used
 # docker is used when its daemon answers; else podman, installed from Debian (podman, runc,
 # mmdebstrap) when missing and we are root. CONTAINER_ENGINE=docker|podman forces one.
-ce_root=$(cd "$(dirname "$0")/.." 2>/dev/null && pwd)
-[ -f "$ce_root/docker/Dockerfile" ] || ce_root=$(pwd)
+# The repository root: the first folder above the script that has docker/Dockerfile.
+ce_root=$(cd "$(dirname "$0")" && pwd)
+while [ "$ce_root" != / ] && [ ! -f "$ce_root/docker/Dockerfile" ]; do
+    ce_root=$(dirname "$ce_root")
+done
 CE=""
 CE_CMD=""
 CE_WHY=""
@@ -41,7 +44,8 @@ ce_pick() {
             { CE_WHY="no docker daemon, and installing podman, runc, mmdebstrap failed"; return 1; }
     fi
     CE=podman
-    CE_CMD="podman --runtime runc"
+    # PODMAN_OPTS: extra global options, e.g. --root DIR --runroot DIR for a separate store.
+    CE_CMD="podman --runtime runc ${PODMAN_OPTS:-}"
     export CONTAINERS_CONF="$ce_root/docker/podman-containers.conf"
     return 0
 }
