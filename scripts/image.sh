@@ -29,15 +29,21 @@ if ! ce image inspect debian:12-slim >/dev/null 2>&1 &&
     rm -f "$out/debian-12-slim.tar"
     # Like the official slim image: merged /usr without the usrmerge package (and its perl), no
     # man pages, docs (copyrights kept) or locales, bookworm + updates + security sources.
-    mmdebstrap --quiet --variant=minbase --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+    mmdebstrap --variant=minbase --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
         --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/doc/*' \
         --dpkgopt='path-include=/usr/share/doc/*/copyright' \
         --dpkgopt='path-exclude=/usr/share/locale/*' \
         bookworm "$out/debian-12-slim.tar" \
         "deb http://deb.debian.org/debian bookworm main" \
         "deb http://deb.debian.org/debian bookworm-updates main" \
-        "deb http://deb.debian.org/debian-security bookworm-security main"
-    ce import --change 'CMD ["bash"]' "$out/debian-12-slim.tar" debian:12-slim >/dev/null
+        "deb http://deb.debian.org/debian-security bookworm-security main" \
+        >"$out/mmdebstrap.log" 2>&1 || {
+        tail -n 20 "$out/mmdebstrap.log" >&2
+        echo "image: mmdebstrap failed (full log: $out/mmdebstrap.log)" >&2
+        exit 1
+    }
+    ce import --change 'CMD ["bash"]' "$out/debian-12-slim.tar" debian:12-slim >/dev/null 2>&1 ||
+        { echo "image: importing debian:12-slim failed" >&2; exit 1; }
     rm -f "$out/debian-12-slim.tar"
 fi
 

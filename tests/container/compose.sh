@@ -91,7 +91,8 @@ cleanup() {
     ce network rm -f ${proj}_default >/dev/null 2>&1 || true
     rm -f "$elog" /tmp/$proj.body
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' HUP INT PIPE TERM
 
 ready() { # ready PORT: waits up to 60 s for readiness 200
     i=0

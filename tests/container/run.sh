@@ -62,7 +62,8 @@ t_build=$(($(date +%s) - t0))
 if ! out=$(timeout 60 $CE_CMD run --rm debian:12-slim true 2>&1); then
     skip "$CE cannot start a container: $out"
 fi
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 1' HUP INT PIPE TERM
 ce volume create $vol >/dev/null || fail "cannot create volume $vol"
 
 # start NAME: runs the image on the volume with a free port on 127.0.0.1; sets url.
