@@ -151,7 +151,8 @@ test: deps-test
 	@$(MAKE) --no-print-directory -j$(NPROC) $(BIN) $(TESTBIN) $(FAKE)
 	$(call PHASE,plain tests)
 	@$(MAKE) --no-print-directory check
-	$(call PHASE,sanitizer build)
+	$(call PHASE,sanitizer build; container and compose tests in the background)
+	@$(CONTAINER_BG)
 	@$(MAKE) --no-print-directory -j$(NPROC) SAN=1 BUILD=build-san build-san/any-llm-gateway \
 	    build-san/check_gateway build-san/fake-upstream
 	$(call PHASE,sanitizer tests)
@@ -163,6 +164,8 @@ test: deps-test
 	@$(MAKE) --no-print-directory -j2 --output-sync=target tsan-check-sqlite tsan-check-postgres
 	$(call PHASE,fuzz targets)
 	@$(MAKE) --no-print-directory fuzz-check
+	$(call PHASE,container and compose tests: waiting for the background run)
+	@$(CONTAINER_WAIT)
 	$(call PHASE,done)
 
 # The ThreadSanitizer passes of make test, run side by side (their lists differ by backend).
@@ -197,7 +200,7 @@ format-check:
 	clang-format --dry-run -Werror $(FMT_SRCS)
 
 clean:
-	rm -rf build build-san build-tsan $(FUZZ_BUILD)
+	rm -rf build build-san build-tsan build-image $(FUZZ_BUILD)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
@@ -281,3 +284,29 @@ fuzz-check:
 	@tests/fuzz/run.sh check $(FUZZ_BUILD) $(FUZZ_CHECK_SECONDS) $(FUZZ_TARGETS)
 
 -include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)
+
+# --- container image (docker/) ---
+# make image: docker/Dockerfile as any-llm-gateway:latest, with docker or podman (scripts/image.sh).
+# make container-check: the container end-to-end test alone (tests/container/run.sh); make
+# compose-check: docker/docker-compose.yml brought up and checked (tests/container/compose.sh).
+# make test starts both, one after the other, in the background when the sanitizer build starts
+# (they are mostly waiting: on the network and dpkg for a cold image build, on the engine
+# otherwise; the plain pass, whose timeouts have no sanitizer multiplier, runs before them) and
+# collects their result at the end; their output is in build/container-test.log.
+.PHONY: image container-check compose-check
+image:
+	@scripts/image.sh
+
+container-check: $(FAKE)
+	@GW_FAKE=$(abspath $(FAKE)) tests/container/run.sh
+
+compose-check:
+	@tests/container/compose.sh
+
+CT_LOG := build/container-test
+CONTAINER_BG = mkdir -p build && rm -f $(CT_LOG).rc && \
+	( { tests/container/run.sh && tests/container/compose.sh; } > $(CT_LOG).log 2>&1; \
+	  echo $$? > $(CT_LOG).rc ) </dev/null >/dev/null 2>&1 &
+CONTAINER_WAIT = i=0; while [ ! -f $(CT_LOG).rc ] && [ $$i -lt 900 ]; do sleep 1; i=$$((i + 1)); done; \
+	cat $(CT_LOG).log; [ "$$(cat $(CT_LOG).rc 2>/dev/null)" = 0 ] || \
+	{ echo "container/compose test: FAILED (or still running after 900 s)" >&2; exit 1; }
