@@ -118,12 +118,18 @@ export TSAN_OPTIONS ?= halt_on_error=1 exitcode=66 second_deadlock_stack=1
 # and each pass has its own ports, directories and databases): the first backend's output goes
 # straight to the terminal, the others' is kept in $(BUILD)/check-<backend>.log and printed
 # after it. CHECK_SERIAL=1 runs them one after the other.
+# Each backend's pass itself runs as CHECK_SHARDS shards side by side (every n-th suite each,
+# each PostgreSQL shard on its own cluster; CHECK_SHARDS=1: one run), named sqlite.0, sqlite.1,
+# postgres.0, ...
 CHECK_SERIAL ?= 0
-CHECK_RUN = GW_TEST_BACKEND=$$b GW_BIN=$(abspath $(BIN)) GW_FAKE=$(abspath $(FAKE)) \
+CHECK_SHARDS ?= 2
+CHECK_RUNS := $(foreach b,$(BACKENDS),$(if $(filter-out 1,$(CHECK_SHARDS)),$(foreach i,$(shell seq 0 $$(($(CHECK_SHARDS) - 1))),$(b).$(i)),$(b)))
+CHECK_RUN = GW_TEST_BACKEND=$${b%%.*} GW_TEST_SHARD=$$(case $$b in *.*) echo $${b\#*.}/$(CHECK_SHARDS);; esac) \
+	    GW_BIN=$(abspath $(BIN)) GW_FAKE=$(abspath $(FAKE)) \
 	    GW_ROOT=$(CURDIR) GW_TEST_SUITES="$(ONLY)" CK_TIMEOUT_MULTIPLIER=$(CK_MULT) ./$(TESTBIN)
 check: $(BIN) $(TESTBIN) $(FAKE) sdk-deps
-	@set -e; first=$(firstword $(BACKENDS)); rest="$(wordlist 2,9,$(BACKENDS))"; \
-	if [ "$(CHECK_SERIAL)" = 1 ]; then first=""; rest="$(BACKENDS)"; fi; \
+	@set -e; first=$(firstword $(CHECK_RUNS)); rest="$(wordlist 2,9,$(CHECK_RUNS))"; \
+	if [ "$(CHECK_SERIAL)" = 1 ]; then first=""; rest="$(CHECK_RUNS)"; fi; \
 	for b in $$rest; do \
 	    if [ -n "$$first" ]; then \
 	        rm -f $(BUILD)/check-$$b.rc; \
@@ -160,10 +166,9 @@ test: deps-test
 	$(call PHASE,ThreadSanitizer build)
 	@$(MAKE) --no-print-directory -j$(NPROC) TSAN=1 BUILD=build-tsan build-tsan/any-llm-gateway \
 	    build-tsan/check_gateway build-tsan/fake-upstream
-	$(call PHASE,ThreadSanitizer tests)
-	@$(MAKE) --no-print-directory -j2 --output-sync=target tsan-check-sqlite tsan-check-postgres
-	$(call PHASE,fuzz targets)
-	@$(MAKE) --no-print-directory fuzz-check
+	$(call PHASE,ThreadSanitizer tests and fuzz targets side by side)
+	@$(MAKE) --no-print-directory -j3 --output-sync=target tsan-check-sqlite tsan-check-postgres \
+	    fuzz-check
 	$(call PHASE,container and compose tests: waiting for the background run)
 	@$(CONTAINER_WAIT)
 	$(call PHASE,done)

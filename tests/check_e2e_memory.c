@@ -28,7 +28,7 @@ static void *mem_client_main(void *arg)
 {
     struct mem_client *c = arg;
 
-    c->rc = t_http_raw(t_api.port, c->req, c->len, &c->resp, 60000);
+    c->rc = t_http_raw(t_api.port, c->req, c->len, &c->resp, 200000); /* slow under ASan */
     return NULL;
 }
 

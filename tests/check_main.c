@@ -25,13 +25,27 @@ static bool t_suite_selected(const char *name)
     return false;
 }
 
+/*
+ * GW_TEST_SHARD="i/n": of the suites this pass would run, only the i-th, (i+n)-th, ... (0-based):
+ * make check runs the SQLite pass as n shards side by side.
+ */
+static bool t_shard_mine(int ordinal)
+{
+    const char *shard = getenv("GW_TEST_SHARD");
+    int i, n;
+
+    if (shard == NULL || sscanf(shard, "%d/%d", &i, &n) != 2 || n < 2 || i < 0 || i >= n)
+        return true;
+    return ordinal % n == i;
+}
+
 int main(void)
 {
     const char *backend = getenv("GW_TEST_BACKEND");
     bool pg = backend != NULL && strcmp(backend, "postgres") == 0;
     struct t_pg cluster;
     SRunner *sr;
-    int failed;
+    int failed, ordinal = 0;
 
     signal(SIGPIPE, SIG_IGN);
     /*
@@ -51,7 +65,8 @@ int main(void)
     }
     sr = srunner_create(NULL);
 #define GW_SUITE(name)                                                                             \
-    if ((!pg || strncmp(#name, "e2e_", 4) == 0) && t_suite_selected(#name))                        \
+    if ((!pg || strncmp(#name, "e2e_", 4) == 0) && t_suite_selected(#name) &&                      \
+        t_shard_mine(ordinal++))                                                                   \
         srunner_add_suite(sr, name##_suite());
 #include "suites.h"
 #undef GW_SUITE
