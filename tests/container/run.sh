@@ -40,7 +40,7 @@ skip() {
 }
 fail() {
     echo "container test: FAIL: $*" >&2
-    for c in $tag-1 $tag-2; do
+    for c in $tag-1 $tag-2 $tag-3; do
         ce logs "$c" 2>&1 | tail -n 20 | sed "s/^/  [$c] /" >&2 || true
     done
     exit 1
@@ -137,7 +137,9 @@ until [ -s /tmp/$tag.fport ]; do
     [ $i -le 50 ] || fail "the fake provider did not start"
     sleep 0.1
 done
-gport=$(($(cat /tmp/$tag.fport) + 1))
+# A free port below the kernel's ephemeral range (32768+), where the servers that make test
+# starts meanwhile (port 0) cannot take it between this check and the container's bind.
+gport=$((20000 + $$ % 10000))
 while curl -s -o /dev/null "http://127.0.0.1:$gport/" 2>/dev/null || [ $? != 7 ]; do
     gport=$((gport + 1))
 done
