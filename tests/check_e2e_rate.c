@@ -382,33 +382,10 @@ END_TEST
 
 /* ---- two replicas on one PostgreSQL ---- */
 
-static struct t_gw rep_b;
-static int rep_b_started;
-
+/* Replicas A and B with the user limit 4. */
 static void rep_up(void)
 {
-    char yaml[1024];
-    const char *args[] = {"--database-url", NULL, NULL};
-
-    rep_b_started = 0;
-    t_llm_up("", "rate_limit_rpm: 4\n");
-    if (t_api_started != 1)
-        return;
-    snprintf(yaml, sizeof(yaml),
-             "master_key: " T_MASTER_KEY "\nbootstrap_api_key: false\nrate_limit_rpm: 4\n"
-             "providers:\n  openai:\n    api_key: " T_PROVIDER_KEY
-             "\n    api_base: http://127.0.0.1:%d/v1\n",
-             t_llm_fake.port);
-    args[1] = t_api.db;
-    rep_b_started = t_gw_start(&rep_b, yaml, args, NULL) == 0;
-}
-
-static void rep_down(void)
-{
-    if (rep_b_started)
-        t_gw_stop(&rep_b, SIGTERM, 10000);
-    rep_b_started = 0;
-    t_llm_down();
+    t_llm_up_replica("rate_limit_rpm: 4\n");
 }
 
 static int rep_chat(int port, const char *key, const char *body, struct t_resp *r)
@@ -427,8 +404,7 @@ START_TEST(replicas_share_limits)
     char id[64], *key;
     int ok = 0;
 
-    t_llm_need();
-    ck_assert_msg(rep_b_started, "replica B did not start");
+    t_llm_need_replica();
     key = t_llm_user_key("rep-rl");
     usleep(1200000); /* B has the key */
     /* Two on A, then, once shared, B sees them: two more there, the fifth refused on B. */
@@ -439,7 +415,7 @@ START_TEST(replicas_share_limits)
     }
     usleep(1500000); /* A publishes, B reads: about two sync intervals */
     for (int i = 0; i < 3; i++) {
-        ck_assert_int_eq(rep_chat(rep_b.port, key, CHAT_BODY("openai:fake-ok", ""), &r), 0);
+        ck_assert_int_eq(rep_chat(t_llm_replica.port, key, CHAT_BODY("openai:fake-ok", ""), &r), 0);
         if (r.status == 200) {
             ok++;
             if (ok == 1)
@@ -463,14 +439,14 @@ START_TEST(replicas_share_limits)
     ck_assert_int_eq(rep_chat(t_api.port, key, CHAT_BODY("openai:fake-ok", ""), &r), 0);
     ck_assert_int_eq(r.status, 200);
     t_resp_free(&r);
-    ck_assert_int_eq(rep_chat(rep_b.port, key, CHAT_BODY("openai:fake-ok", ""), &r), 0);
+    ck_assert_int_eq(rep_chat(t_llm_replica.port, key, CHAT_BODY("openai:fake-ok", ""), &r), 0);
     ck_assert_int_eq(r.status, 200);
     t_resp_free(&r);
     usleep(1500000);
     ck_assert_int_eq(rep_chat(t_api.port, key, CHAT_BODY("openai:fake-ok", ""), &r), 0);
     expect_429(&r, "Rate limit exceeded: key rpm_limit 2");
     t_resp_free(&r);
-    ck_assert_int_eq(rep_chat(rep_b.port, key, CHAT_BODY("openai:fake-ok", ""), &r), 0);
+    ck_assert_int_eq(rep_chat(t_llm_replica.port, key, CHAT_BODY("openai:fake-ok", ""), &r), 0);
     expect_429(&r, "Rate limit exceeded: key rpm_limit 2");
     t_resp_free(&r);
     /* The shared rows: each replica's, in the window. */
@@ -509,7 +485,7 @@ Suite *e2e_rate_suite(void)
 
     tc = tcase_create("replicas");
     if (t_pg_backend()) {
-        tcase_add_unchecked_fixture(tc, rep_up, rep_down);
+        tcase_add_unchecked_fixture(tc, rep_up, t_llm_down_replica);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, replicas_share_limits);
     }

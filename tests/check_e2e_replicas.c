@@ -26,9 +26,6 @@
     "{\"model\": \"openai:fake-slow-1-300\", \"max_tokens\": 1, \"messages\": [{\"role\": "        \
     "\"user\", \"content\": \"0123456789012345678901234567890123456789\"}]}"
 
-static struct t_gw rep_b; /* replica B; replica A is t_api (t_llm_up) */
-static int rep_b_started;
-
 static long rep_now_ms(void)
 {
     struct timespec ts;
@@ -40,27 +37,7 @@ static long rep_now_ms(void)
 /* Fixture: replica A through t_llm_up, then replica B on A's database with the same config. */
 static void rep_up(void)
 {
-    char yaml[1024];
-    const char *args[] = {"--database-url", NULL, NULL};
-
-    rep_b_started = 0;
-    t_llm_up("", "");
-    if (t_api_started != 1)
-        return;
-    snprintf(yaml, sizeof(yaml),
-             "master_key: " T_MASTER_KEY "\nbootstrap_api_key: false\nproviders:\n"
-             "  openai:\n    api_key: " T_PROVIDER_KEY "\n    api_base: http://127.0.0.1:%d/v1\n",
-             t_llm_fake.port);
-    args[1] = t_api.db;
-    rep_b_started = t_gw_start(&rep_b, yaml, args, NULL) == 0;
-}
-
-static void rep_down(void)
-{
-    if (rep_b_started)
-        t_gw_stop(&rep_b, SIGTERM, 10000);
-    rep_b_started = 0;
-    t_llm_down();
+    t_llm_up_replica("");
 }
 
 /* Status of one request to port. */
@@ -104,36 +81,35 @@ START_TEST(revocation_reaches_other_replica)
     char hdr[256], id[64], path[128];
     long ms;
 
-    t_llm_need();
-    ck_assert_msg(rep_b_started, "replica B did not start");
+    t_llm_need_replica();
     json_decref(t_call("POST", "/v1/users", T_AUTH_JSON, "{\"user_id\": \"rep-u\"}", 200));
     rep_key_hdr("rep-u", hdr, sizeof(hdr), id, sizeof(id));
 
     /* A key made on A works on B once B has refreshed. */
-    ms = rep_until(rep_b.port, "GET", "/v1/models", hdr, NULL, 200, 1000);
+    ms = rep_until(t_llm_replica.port, "GET", "/v1/models", hdr, NULL, 200, 1000);
     ck_assert_msg(ms >= 0, "a key created on A was not accepted by B within 1 s");
 
     /* Revoked on A: B refuses it within a second. */
     snprintf(path, sizeof(path), "/v1/keys/%s", id);
     t_call_204("DELETE", path, T_AUTH);
-    ms = rep_until(rep_b.port, "GET", "/v1/models", hdr, NULL, 401, 1000);
+    ms = rep_until(t_llm_replica.port, "GET", "/v1/models", hdr, NULL, 401, 1000);
     ck_assert_msg(ms >= 0, "a key revoked on A was still accepted by B after 1 s");
 
     /* A user blocked on A: B refuses its chat requests within a second. */
     rep_key_hdr("rep-u", hdr, sizeof(hdr), NULL, 0);
-    ms = rep_until(rep_b.port, "POST", "/v1/chat/completions", hdr,
+    ms = rep_until(t_llm_replica.port, "POST", "/v1/chat/completions", hdr,
                    "{\"model\": \"openai:fake-ok\", \"messages\": [{\"role\": \"user\", "
                    "\"content\": \"Hi\"}]}",
                    200, 1000);
     ck_assert_msg(ms >= 0, "the new key did not work on B");
     json_decref(t_call("PATCH", "/v1/users/rep-u", T_AUTH_JSON, "{\"blocked\": true}", 200));
-    ms = rep_until(rep_b.port, "POST", "/v1/chat/completions", hdr,
+    ms = rep_until(t_llm_replica.port, "POST", "/v1/chat/completions", hdr,
                    "{\"model\": \"openai:fake-ok\", \"messages\": [{\"role\": \"user\", "
                    "\"content\": \"Hi\"}]}",
                    403, 1000);
     ck_assert_msg(ms >= 0, "a user blocked on A could still call B after 1 s");
     /* And both replicas go on serving the admin API off the same rows. */
-    ck_assert_int_eq(rep_status(rep_b.port, "GET", "/v1/users/rep-u", T_AUTH, NULL), 200);
+    ck_assert_int_eq(rep_status(t_llm_replica.port, "GET", "/v1/users/rep-u", T_AUTH, NULL), 200);
 }
 END_TEST
 
@@ -164,8 +140,7 @@ START_TEST(budget_across_replicas)
     double spend;
     json_t *j;
 
-    t_llm_need();
-    ck_assert_msg(rep_b_started, "replica B did not start");
+    t_llm_need_replica();
     json_decref(t_call("POST", "/v1/pricing", T_AUTH_JSON, REP_PRICE, 200));
     j = t_call("POST", "/v1/budgets", T_AUTH_JSON, "{\"max_budget\": 5.0}", 200);
     bid = json_string_value(json_object_get(j, "budget_id"));
@@ -193,7 +168,7 @@ START_TEST(budget_across_replicas)
     ck_assert_int_eq(pthread_barrier_init(&start, NULL, 2 * REP_N), 0);
     for (int i = 0; i < 2 * REP_N; i++) {
         calls[i] = (struct rep_call){
-            .port = i % 2 == 0 ? t_api.port : rep_b.port, .hdr = hdr, .start = &start};
+            .port = i % 2 == 0 ? t_api.port : t_llm_replica.port, .hdr = hdr, .start = &start};
         ck_assert_int_eq(pthread_create(&th[i], NULL, rep_call_run, &calls[i]), 0);
     }
     for (int i = 0; i < 2 * REP_N; i++)
@@ -226,7 +201,8 @@ START_TEST(budget_across_replicas)
     /* Now spent on both: each refuses. */
     usleep(1200 * 1000);
     ck_assert_int_eq(rep_status(t_api.port, "POST", "/v1/chat/completions", hdr, REP_BODY), 403);
-    ck_assert_int_eq(rep_status(rep_b.port, "POST", "/v1/chat/completions", hdr, REP_BODY), 403);
+    ck_assert_int_eq(rep_status(t_llm_replica.port, "POST", "/v1/chat/completions", hdr, REP_BODY),
+                     403);
 }
 END_TEST
 
@@ -237,7 +213,7 @@ Suite *e2e_replicas_suite(void)
 
     /* Replicas share a database only on PostgreSQL: this suite runs in that pass. */
     if (t_pg_backend()) {
-        tcase_add_unchecked_fixture(tc, rep_up, rep_down);
+        tcase_add_unchecked_fixture(tc, rep_up, t_llm_down_replica);
         tcase_set_timeout(tc, 60);
         tcase_add_test(tc, revocation_reaches_other_replica);
         tcase_add_test(tc, budget_across_replicas);

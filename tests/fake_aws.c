@@ -91,32 +91,6 @@ bool fake_aws_path(const char *path)
     return aws_split(path, &bedrock, &seg, &n) >= 0;
 }
 
-/* Percent-decodes n bytes of s into a new string; NULL when malformed or holding a NUL. */
-static char *aws_decode(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    size_t o = 0;
-
-    if (d == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (s[i] != '%') {
-            d[o++] = s[i];
-        } else if (i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
-                   isxdigit((unsigned char)s[i + 2]) && sscanf(s + i + 1, "%2x", &v) == 1 &&
-                   v != 0) {
-            d[o++] = (char)v;
-            i += 2;
-        } else {
-            free(d);
-            return NULL;
-        }
-    }
-    d[o] = '\0';
-    return d;
-}
-
 static void aws_hex(const unsigned char *d, size_t n, char *out)
 {
     for (size_t i = 0; i < n; i++)
@@ -390,7 +364,7 @@ void fake_aws(struct fake_srv *srv, struct evhttp_request *req, const char *path
     bool bedrock;
     size_t seglen;
     int op = aws_split(path, &bedrock, &seg, &seglen);
-    char *id = op >= 0 ? aws_decode(seg, seglen) : NULL;
+    char *id = op >= 0 ? fake_pct_decode(seg, seglen, false) : NULL;
     json_t *info = json_object(), *body = NULL;
 
     if (id == NULL || info == NULL) {

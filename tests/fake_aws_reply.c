@@ -320,21 +320,14 @@ static bool bd_known(struct evhttp_request *req, json_t *body)
                                         "requestMetadata",
                                         "performanceConfig",
                                         NULL};
-    const char *key;
-    json_t *v;
+    const char *key = fake_unknown_member(body, known);
     char msg[256];
 
-    json_object_foreach(body, key, v)
-    {
-        size_t i = 0;
-        while (known[i] != NULL && strcmp(key, known[i]) != 0)
-            i++;
-        if (known[i] == NULL) {
-            snprintf(msg, sizeof(msg),
-                     "Malformed input request: extraneous key [%.64s] is not permitted", key);
-            fake_aws_error(req, 400, "ValidationException", "message", msg);
-            return false;
-        }
+    if (key != NULL) {
+        snprintf(msg, sizeof(msg),
+                 "Malformed input request: extraneous key [%.64s] is not permitted", key);
+        fake_aws_error(req, 400, "ValidationException", "message", msg);
+        return false;
     }
     if (json_array_size(json_object_get(body, "messages")) == 0) {
         fake_aws_error(req, 400, "ValidationException", "message",

@@ -116,25 +116,15 @@ static void gem_reply_error(struct evhttp_request *req, int code, const char *me
 /* Refuses (400) a top-level member not in known; returns false when it sent the error. */
 static bool gem_known_members(struct evhttp_request *req, json_t *body, const char *const *known)
 {
-    const char *key;
-    json_t *v;
+    const char *key = fake_unknown_member(body, known);
     char msg[200];
 
-    json_object_foreach(body, key, v)
-    {
-        size_t i = 0;
-
-        while (known[i] != NULL && strcmp(key, known[i]) != 0)
-            i++;
-        if (known[i] == NULL) {
-            snprintf(msg, sizeof(msg),
-                     "Invalid JSON payload received. Unknown name \"%.100s\": Cannot find field.",
-                     key);
-            gem_reply_error(req, 400, msg);
-            return false;
-        }
-    }
-    return true;
+    if (key == NULL)
+        return true;
+    snprintf(msg, sizeof(msg),
+             "Invalid JSON payload received. Unknown name \"%.100s\": Cannot find field.", key);
+    gem_reply_error(req, 400, msg);
+    return false;
 }
 
 /* generateContent bodies: known members, non-empty contents, a role on each entry (Vertex). */

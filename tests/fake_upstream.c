@@ -37,6 +37,48 @@
 
 /* ---- model names ---- */
 
+char *fake_pct_decode(const char *s, size_t n, bool form)
+{
+    char *d = malloc(n + 1);
+    size_t o = 0;
+    unsigned v;
+
+    if (d == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '%') {
+            d[o++] = form && s[i] == '+' ? ' ' : s[i];
+        } else if (i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+                   isxdigit((unsigned char)s[i + 2]) && sscanf(s + i + 1, "%2x", &v) == 1 &&
+                   v != 0) {
+            d[o++] = (char)v;
+            i += 2;
+        } else {
+            free(d);
+            return NULL;
+        }
+    }
+    d[o] = '\0';
+    return d;
+}
+
+const char *fake_unknown_member(json_t *body, const char *const *known)
+{
+    const char *key;
+    json_t *v;
+
+    json_object_foreach(body, key, v)
+    {
+        size_t i = 0;
+
+        while (known[i] != NULL && strcmp(key, known[i]) != 0)
+            i++;
+        if (known[i] == NULL)
+            return key;
+    }
+    return NULL;
+}
+
 bool fake_parse_num(const char *s, char stop, long min, long max, long *out, const char **end)
 {
     char *e;

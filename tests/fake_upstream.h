@@ -78,6 +78,13 @@ typedef void fake_sent_fn(struct evhttp_connection *evcon, void *arg);
 /* Parses a decimal in [min, max] at s that ends at stop; *end points at the stop character. */
 bool fake_parse_num(const char *s, char stop, long min, long max, long *out, const char **end);
 
+/* Percent-decodes n bytes of s (form: '+' as a space too) into a new string; NULL when a %XX is
+   malformed or decodes to a NUL. */
+char *fake_pct_decode(const char *s, size_t n, bool form);
+
+/* The first member of the object body whose name is not in known (NULL-terminated), or NULL. */
+const char *fake_unknown_member(json_t *body, const char *const *known);
+
 /* Copies tagged without its "~tag" suffix (the soak test's request tags) into out. */
 void fake_model_base(const char *tagged, char *out, size_t outlen);
 

@@ -43,30 +43,6 @@ static void wx_error(struct evhttp_request *req, int status, const char *code, j
     fake_reply_json(req, status, doc);
 }
 
-/* Decodes a form value (%XX and '+') of n bytes into a new string; NULL when malformed. */
-static char *wx_form_decode(const char *s, size_t n)
-{
-    char *d = malloc(n + 1);
-    size_t o = 0;
-
-    if (d == NULL)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v;
-        if (s[i] == '%' && i + 2 < n && sscanf(s + i + 1, "%2x", &v) == 1) {
-            d[o++] = (char)v;
-            i += 2;
-        } else if (s[i] == '%') {
-            free(d);
-            return NULL;
-        } else {
-            d[o++] = s[i] == '+' ? ' ' : s[i];
-        }
-    }
-    d[o] = '\0';
-    return d;
-}
-
 void fake_watsonx_iam(struct fake_srv *srv, struct evhttp_request *req, const char *text,
                       size_t len)
 {
@@ -83,7 +59,7 @@ void fake_watsonx_iam(struct fake_srv *srv, struct evhttp_request *req, const ch
                                   "Property missing or empty. Operation not allowed."));
         return;
     }
-    key = wx_form_decode(text + strlen(pre), len - strlen(pre));
+    key = fake_pct_decode(text + strlen(pre), len - strlen(pre), true);
     if (key == NULL || strcmp(key, wx_good_key()) != 0) {
         free(key);
         fake_reply_json(req, 400,

@@ -3,6 +3,7 @@
  */
 #include "t_llm.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,40 @@ void t_llm_down(void)
     if (t_llm_started)
         t_fake_stop(&t_llm_fake);
     t_llm_started = 0;
+}
+
+struct t_gw t_llm_replica;
+static int t_llm_replica_started;
+
+void t_llm_up_replica(const char *extra)
+{
+    char yaml[1024];
+    const char *args[] = {"--database-url", NULL, NULL};
+
+    t_llm_replica_started = 0;
+    t_llm_up("", extra);
+    if (t_api_started != 1)
+        return;
+    snprintf(yaml, sizeof(yaml),
+             "master_key: " T_MASTER_KEY "\nbootstrap_api_key: false\n%sproviders:\n"
+             "  openai:\n    api_key: " T_PROVIDER_KEY "\n    api_base: http://127.0.0.1:%d/v1\n",
+             extra, t_llm_fake.port);
+    args[1] = t_api.db;
+    t_llm_replica_started = t_gw_start(&t_llm_replica, yaml, args, NULL) == 0;
+}
+
+void t_llm_down_replica(void)
+{
+    if (t_llm_replica_started)
+        t_gw_stop(&t_llm_replica, SIGTERM, 10000);
+    t_llm_replica_started = 0;
+    t_llm_down();
+}
+
+void t_llm_need_replica(void)
+{
+    t_llm_need();
+    ck_assert_msg(t_llm_replica_started, "replica B did not start");
 }
 
 void t_llm_need(void)

@@ -31,6 +31,21 @@ void t_llm_up_args(const char *providers_extra, const char *extra, const char *c
 /* Stops the gateway (also one a test already stopped) and the fake. */
 void t_llm_down(void);
 
+/* A second replica, B, started by t_llm_up_replica() on t_api's database (PostgreSQL runs). */
+extern struct t_gw t_llm_replica;
+
+/*
+ * Fixture half for two replicas: t_llm_up("", extra), then replica B (t_llm_replica) on the same
+ * database with the same master key and openai section, no bootstrap key, and extra.
+ */
+void t_llm_up_replica(const char *extra);
+
+/* Stops replica B (when it started) and what t_llm_up() started. */
+void t_llm_down_replica(void);
+
+/* Fails the test when replica B did not start. */
+void t_llm_need_replica(void);
+
 /* Fails the test when the fixture could not start the fake or the gateway. */
 void t_llm_need(void);
 
