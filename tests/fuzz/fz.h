@@ -261,6 +261,48 @@ static inline int fz_pivot_emit(const char *event, const char *d, size_t n, void
 
 #endif
 
+/*
+ * buf as a pivot request to dialect d with settings pc (its kwargs are made here) for model:
+ * embeddings and chat are built, or refused as the client's fault with a reason; a built chat
+ * body has only top-level keys of known (NULL-terminated). Returns that body (owned) for more
+ * checks, or NULL (not an object, or refused).
+ */
+static inline json_t *fz_request(const struct prov_dialect_ops *d, struct prov_conf pc,
+                                 const char *model, const char *buf, size_t len,
+                                 const char *const *known)
+{
+    struct prov_chat_in in = {.model = model};
+    struct prov_http h = {0};
+    char err[256] = "";
+    const char *k;
+    json_t *b = NULL, *v;
+    int rc;
+
+    in.req = json_loadb(buf, len, 0, NULL);
+    if (!json_is_object(in.req))
+        goto out;
+    pc.kwargs = json_object();
+    FZ_CHECK(pc.kwargs != NULL);
+    in.stream = json_is_true(json_object_get(in.req, "stream"));
+    rc = d->embed_build(&pc, &in, &h, err, sizeof(err));
+    FZ_CHECK(rc == 0 || rc == PROV_E_REQUEST);
+    prov_http_cleanup(&h);
+    if ((b = fz_chat_build(d, &pc, &in)) != NULL) {
+        json_object_foreach(b, k, v)
+        {
+            size_t i = 0;
+
+            while (known[i] != NULL && strcmp(k, known[i]) != 0)
+                i++;
+            FZ_CHECK(known[i] != NULL);
+        }
+    }
+    json_decref(pc.kwargs);
+out:
+    json_decref(in.req);
+    return b;
+}
+
 #if defined(PROV_FRAME_H)
 /*
  * For the targets of dialects framed otherwise (include providers/prov_frame.h first): feeds data
