@@ -261,6 +261,7 @@ static inline int fz_pivot_emit(const char *event, const char *d, size_t n, void
 
 #endif
 
+#if defined(PROV_SSE_H) && defined(PROV_DIALECT_H)
 /*
  * buf as a pivot request to dialect d with settings pc (its kwargs are made here) for model:
  * embeddings and chat are built, or refused as the client's fault with a reason; a built chat
@@ -302,6 +303,7 @@ out:
     json_decref(in.req);
     return b;
 }
+#endif
 
 #if defined(PROV_FRAME_H)
 /*
