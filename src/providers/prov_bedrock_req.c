@@ -418,8 +418,6 @@ static int br_format(struct prov_pivot_req *r, const struct prov_chat_in *in, bo
 int prov_bedrock_build_body(const struct prov_conf *pc, const struct prov_chat_in *in, char **body,
                             size_t *len, char *err, size_t errlen)
 {
-    static const char *const skip[] = {"region_name", "aws_access_key_id", "aws_secret_access_key",
-                                       "aws_session_token", NULL};
     struct prov_pivot_req r = {.err = err, .errlen = errlen};
     json_t *b = json_pack("{s:[], s:[]}", "system", "messages");
     json_t *ic = json_object(), *tc = json_pack("{s:[]}", "tools");
@@ -428,7 +426,7 @@ int prov_bedrock_build_body(const struct prov_conf *pc, const struct prov_chat_i
 
     *body = NULL;
     *len = 0;
-    if (b == NULL || ic == NULL || tc == NULL || prov_pivot_kwargs(pc, in->req, skip) < 0) {
+    if (b == NULL || ic == NULL || tc == NULL || prov_pivot_kwargs(pc, in->req, NULL) < 0) {
         rc = prov_pivot_oom(&r);
         goto out;
     }

@@ -23,26 +23,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void replies(const char *buf, size_t len)
-{
-    struct prov_usage u;
-    size_t out_len;
-    char *out;
-    json_t *j;
-
-    if (fz_chat_reply(&prov_dialect_bedrock, buf, len, &u))
-        FZ_CHECK(u.prompt_tokens >= 0 && u.completion_tokens >= 0);
-    if (prov_dialect_bedrock.embed_reply(buf, len, &u, &out, &out_len) == 0) {
-        j = json_loadb(out, out_len, 0, NULL);
-        FZ_CHECK(json_array_size(json_object_get(j, "data")) == 1);
-        json_decref(j);
-        free(out);
-    } else {
-        FZ_CHECK(out == NULL);
-    }
-    fz_error_message(&prov_dialect_bedrock, buf, len);
-}
-
 /* As a pivot request: built and signed, or refused with a reason; only Converse's keys. */
 static void request(const char *buf, size_t len)
 {
@@ -67,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fz_streams(&prov_dialect_bedrock, data, size);
     fz_aws_fix_crcs(fixed, size);
     fz_streams(&prov_dialect_bedrock, fixed, size);
-    replies(buf, size);
+    fz_replies(&prov_dialect_bedrock, &prov_dialect_bedrock, true, buf, size);
     request(buf, size);
     free(fixed);
     free(buf);

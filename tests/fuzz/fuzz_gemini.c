@@ -22,26 +22,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void replies(const char *buf, size_t len)
-{
-    struct prov_usage u;
-    size_t out_len;
-    char *out;
-    json_t *j;
-
-    if (fz_chat_reply(&prov_dialect_gemini, buf, len, &u))
-        FZ_CHECK(u.prompt_tokens >= 0 && u.completion_tokens >= 0);
-    if (prov_dialect_vertex.embed_reply(buf, len, &u, &out, &out_len) == 0) {
-        j = json_loadb(out, out_len, 0, NULL);
-        FZ_CHECK(json_is_array(json_object_get(j, "data")));
-        json_decref(j);
-        free(out);
-    } else {
-        FZ_CHECK(out == NULL);
-    }
-    fz_error_message(&prov_dialect_gemini, buf, len);
-}
-
 /* As a pivot request: built, or refused with a reason; only keys Gemini knows at the top. */
 static void request(const char *buf, size_t len)
 {
@@ -59,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *buf = fz_dup(data, size);
 
     fz_streams(&prov_dialect_gemini, data, size);
-    replies(buf, size);
+    fz_replies(&prov_dialect_gemini, &prov_dialect_vertex, false, buf, size);
     request(buf, size);
     free(buf);
     return 0;

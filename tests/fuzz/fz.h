@@ -263,6 +263,34 @@ static inline int fz_pivot_emit(const char *event, const char *d, size_t n, void
 
 #if defined(PROV_SSE_H) && defined(PROV_DIALECT_H)
 /*
+ * buf as replies of dialect d: a chat reply translated (one choice, non-negative usage) or
+ * refused, an embeddings reply (of embed's table) translated into a "data" array (of one vector
+ * when one_vector) or refused with nothing out, an error body read within its buffers.
+ */
+static inline void fz_replies(const struct prov_dialect_ops *d,
+                              const struct prov_dialect_ops *embed, bool one_vector,
+                              const char *buf, size_t len)
+{
+    struct prov_usage u;
+    size_t out_len;
+    char *out;
+    json_t *j;
+
+    if (fz_chat_reply(d, buf, len, &u))
+        FZ_CHECK(u.prompt_tokens >= 0 && u.completion_tokens >= 0);
+    if (embed->embed_reply(buf, len, &u, &out, &out_len) == 0) {
+        j = json_loadb(out, out_len, 0, NULL);
+        FZ_CHECK(json_is_array(json_object_get(j, "data")));
+        FZ_CHECK(!one_vector || json_array_size(json_object_get(j, "data")) == 1);
+        json_decref(j);
+        free(out);
+    } else {
+        FZ_CHECK(out == NULL);
+    }
+    fz_error_message(d, buf, len);
+}
+
+/*
  * buf as a pivot request to dialect d with settings pc (its kwargs are made here) for model:
  * embeddings and chat are built, or refused as the client's fault with a reason; a built chat
  * body has only top-level keys of known (NULL-terminated). Returns that body (owned) for more
