@@ -257,7 +257,7 @@ FUZZ_LIB_SRCS := src/config.c src/config_env.c src/config_yaml.c src/log.c \
                  src/providers/prov_aws.c src/providers/prov_bedrock.c \
                  src/providers/prov_bedrock_req.c src/providers/prov_bedrock_call.c \
                  src/providers/prov_frame.c src/providers/prov_ndjson.c \
-                 src/providers/prov_sagemaker.c
+                 src/providers/prov_sagemaker.c src/jwrite.c
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
 
 .PHONY: fuzz fuzz-build fuzz-check
