@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -146,17 +147,38 @@ static void gw_reply_overhead(struct gw_req *r, struct evkeyvalq *out)
 }
 
 /*
+ * The Date header's value (RFC 9110 IMF-fixdate), formatted once per second per thread: evhttp
+ * would format it for every reply (its own gmtime and printf) when the header is missing.
+ */
+static const char *gw_reply_date(void)
+{
+    static _Thread_local char date[40];
+    static _Thread_local time_t date_sec = -1;
+    time_t now = time(NULL);
+    struct tm tm;
+
+    if (now != date_sec && gmtime_r(&now, &tm) != NULL &&
+        strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0)
+        date_sec = now;
+    return date;
+}
+
+/*
  * r->ev may be gone already (the client left, or the server shuts down): every reply path then
  * only ends r, without touching libevent.
  */
 static void gw_reply_common_headers(struct gw_req *r, const char *ctype)
 {
     struct evkeyvalq *out;
+    const char *date;
     bool vary_origin;
 
     if (r->ev == NULL)
         return;
     out = evhttp_request_get_output_headers(r->ev);
+    date = gw_reply_date();
+    if (date[0] != '\0')
+        evhttp_add_header(out, "Date", date);
     evhttp_add_header(out, "X-Request-Id", r->rid);
     gw_reply_overhead(r, out);
     if (ctype != NULL)
