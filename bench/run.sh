@@ -562,7 +562,7 @@ profile_phase() {
 run_massif() {
     local r port key out
     command -v valgrind >/dev/null || { echo "bench: --massif needs valgrind" >&2; exit 1; }
-    GW_WRAP="valgrind --tool=massif --threshold=0.5 --peak-inaccuracy=0.5 --massif-out-file=$WORK/massif.%p"
+    GW_WRAP="valgrind --tool=massif --threshold=0.2 --peak-inaccuracy=0.5 --massif-out-file=$WORK/massif.%p"
     r=$(start_gateway gw-massif "sqlite:///$WORK/gw-massif/gw.db") || true
     case "$r" in FAIL:* | "") echo "bench: the gateway did not start: ${r#FAIL: }" >&2 && exit 1 ;; esac
     port=${r%% *}
@@ -574,12 +574,12 @@ run_massif() {
     stop gw-massif
     out=$(ls -t "$WORK"/massif.* | head -n 1)
     echo "heap with $PROFILE_N open streams: $out (ms_print below; streams: $(cat "$WORK/massif-streams.json"))"
-    ms_print "$out" | python3 -c '
-import sys
-text = sys.stdin.read()
-# the detailed snapshot at the peak: its allocation tree
-i = text.find("(peak)")
-print(text[:text.find("Number of snapshots")] if i < 0 else text[text.rfind("\n", 0, text.rfind("----", 0, i)):][:12000])'
+    # The peak snapshot's tree (ms_print marks the peak in its list of detailed snapshots).
+    ms_print --threshold=0.5 "$out" | awk '
+        /Detailed snapshots:/ { if (match($0, /[0-9]+ \(peak\)/)) peak = substr($0, RSTART, RLENGTH - 7) }
+        peak != "" && $1 == peak && $2 ~ /^[0-9,]+$/ { on = 1 }
+        on && $1 == peak + 1 && $2 ~ /^[0-9,]+$/ { exit }
+        on && /^(->|\| ->|  n |[ 0-9]+ )/ { print }'
 }
 
 # ------------------------------------------------------------------------------------ run

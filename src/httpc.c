@@ -963,7 +963,9 @@ static CURLcode set_options(struct httpc_req *r, const struct httpc_spec *spec, 
     }
     if (spec->max_response > 0)
         SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)spec->max_response);
-    if (h->recv_buffer_size > 0)
+    if (spec->recv_buffer > 0)
+        SETOPT(CURLOPT_BUFFERSIZE, spec->recv_buffer);
+    else if (h->recv_buffer_size > 0)
         SETOPT(CURLOPT_BUFFERSIZE, h->recv_buffer_size);
     if (h->ca_file != NULL)
         SETOPT(CURLOPT_CAINFO, h->ca_file);

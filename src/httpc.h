@@ -57,6 +57,9 @@ struct httpc_spec {
                                 bytes/s arrive during low_speed_time_s seconds; 0 = off.
                                 Not checked while the request is paused. */
     long low_speed_time_s;
+    long recv_buffer;    /* bytes curl reads at a time for this transfer (1024 at least), 0 =
+                            the client's setting (curl's 16 KB): a stream of small events held
+                            open for long reads in a small buffer that costs no page of its own */
     size_t max_response; /* body bytes allowed (both modes; a larger Content-Length fails
                             before the body is read); more gives HTTPC_TOO_LARGE;
                             0 = unlimited */

@@ -333,11 +333,32 @@ out:
 
 /* ---- Stream events (pivot) ---- */
 
+/*
+ * The stream's Anthropic state, made at its first use (a stream of another dialect carries none),
+ * or NULL with the stream failed when out of memory. prov_stream_cleanup() frees it.
+ */
+static struct prov_anth_stream *anth_state(struct prov_stream *s)
+{
+    if (s->anth == NULL && (s->anth = calloc(1, sizeof(*s->anth))) == NULL) {
+        s->failed = true;
+        snprintf(s->error, sizeof(s->error), "out of memory");
+    }
+    return s->anth;
+}
+
+/* The event types that read or change the stream's state. */
+static bool anth_stateful(const char *type)
+{
+    return strcmp(type, "message_start") == 0 || strcmp(type, "content_block_start") == 0 ||
+           strcmp(type, "content_block_delta") == 0 || strcmp(type, "message_delta") == 0 ||
+           strcmp(type, "message_stop") == 0;
+}
+
 /* Emits one chunk with this delta (stolen) and finish reason (NULL: null). */
 static int anth_chunk(struct prov_stream *s, json_t *delta, const char *finish, prov_emit_fn *emit,
                       void *arg)
 {
-    const struct prov_anth_stream *a = &s->anth;
+    const struct prov_anth_stream *a = s->anth;
 
     if (delta == NULL)
         return -1;
@@ -347,7 +368,7 @@ static int anth_chunk(struct prov_stream *s, json_t *delta, const char *finish, 
 /* The first chunk (role), once: from message_start's message, or made up when it never came. */
 static int anth_begin(struct prov_stream *s, const json_t *msg, prov_emit_fn *emit, void *arg)
 {
-    struct prov_anth_stream *a = &s->anth;
+    struct prov_anth_stream *a = s->anth;
     const char *id = json_string_value(json_object_get(msg, "id"));
     const char *model = json_string_value(json_object_get(msg, "model"));
 
@@ -366,7 +387,7 @@ static int anth_begin(struct prov_stream *s, const json_t *msg, prov_emit_fn *em
 
 static int anth_block_start(struct prov_stream *s, const json_t *j, prov_emit_fn *emit, void *arg)
 {
-    struct prov_anth_stream *a = &s->anth;
+    struct prov_anth_stream *a = s->anth;
     const json_t *cb = json_object_get(j, "content_block");
     const char *type = json_string_value(json_object_get(cb, "type"));
     json_int_t idx = json_integer_value(json_object_get(j, "index"));
@@ -405,7 +426,7 @@ static int anth_block_start(struct prov_stream *s, const json_t *j, prov_emit_fn
 
 static int anth_block_delta(struct prov_stream *s, const json_t *j, prov_emit_fn *emit, void *arg)
 {
-    const struct prov_anth_stream *a = &s->anth;
+    const struct prov_anth_stream *a = s->anth;
     const json_t *d = json_object_get(j, "delta"), *v;
     const char *type = json_string_value(json_object_get(d, "type"));
     json_int_t idx = json_integer_value(json_object_get(j, "index"));
@@ -437,16 +458,16 @@ static int anth_block_delta(struct prov_stream *s, const json_t *j, prov_emit_fn
 static int anth_finish_chunk(struct prov_stream *s, const char *stop_reason, prov_emit_fn *emit,
                              void *arg)
 {
-    if (s->anth.finished)
+    if (s->anth->finished)
         return 0;
-    s->anth.finished = true;
+    s->anth->finished = true;
     return anth_chunk(s, json_object(), anth_finish(stop_reason), emit, arg);
 }
 
 /* message_stop: the finish chunk if none came, the usage-only chunk when asked for, the end. */
 static int anth_stop(struct prov_stream *s, prov_emit_fn *emit, void *arg)
 {
-    const struct prov_anth_stream *a = &s->anth;
+    const struct prov_anth_stream *a = s->anth;
     json_t *usage;
 
     s->done = true;
@@ -473,10 +494,12 @@ static int anth_chat_event(struct prov_stream *s, const char *event, const char 
         snprintf(s->error, sizeof(s->error), "malformed stream event from the provider");
     } else if (strcmp(type, "error") == 0) {
         anth_stream_fail(s, j, "error event from the provider");
+    } else if (anth_stateful(type) && anth_state(s) == NULL) {
+        rc = -1;
     } else if (strcmp(type, "message_start") == 0) {
         msg = json_object_get(j, "message");
-        if (anth_usage_read(&s->anth, json_object_get(msg, "usage")))
-            anth_usage_out(&s->anth, &s->usage);
+        if (anth_usage_read(s->anth, json_object_get(msg, "usage")))
+            anth_usage_out(s->anth, &s->usage);
         rc = anth_begin(s, msg, emit, arg);
     } else if (strcmp(type, "content_block_start") == 0) {
         if ((rc = anth_begin(s, NULL, emit, arg)) == 0)
@@ -485,8 +508,8 @@ static int anth_chat_event(struct prov_stream *s, const char *event, const char 
         if ((rc = anth_begin(s, NULL, emit, arg)) == 0)
             rc = anth_block_delta(s, j, emit, arg);
     } else if (strcmp(type, "message_delta") == 0) {
-        if (anth_usage_read(&s->anth, json_object_get(j, "usage")))
-            anth_usage_out(&s->anth, &s->usage);
+        if (anth_usage_read(s->anth, json_object_get(j, "usage")))
+            anth_usage_out(s->anth, &s->usage);
         msg = json_object_get(json_object_get(j, "delta"), "stop_reason");
         if ((rc = anth_begin(s, NULL, emit, arg)) == 0 && json_is_string(msg))
             rc = anth_finish_chunk(s, json_string_value(msg), emit, arg);
@@ -584,8 +607,12 @@ static int anth_native_event(struct prov_stream *s, const char *event, const cha
         u = json_object_get(json_object_get(j, "message"), "usage");
     else if (strcmp(type, "message_delta") == 0)
         u = json_object_get(j, "usage");
-    if (anth_usage_read(&s->anth, u))
-        anth_usage_out(&s->anth, &s->usage);
+    if (u != NULL && anth_state(s) == NULL) {
+        json_decref(j);
+        return -1;
+    }
+    if (u != NULL && anth_usage_read(s->anth, u))
+        anth_usage_out(s->anth, &s->usage);
     d = json_object_get(j, strcmp(type, "content_block_start") == 0 ? "content_block" : "delta");
     if (strcmp(type, "content_block_start") == 0 || strcmp(type, "content_block_delta") == 0)
         s->gen_bytes += anth_strlen(json_object_get(d, "text")) +

@@ -49,6 +49,8 @@ const struct prov_dialect_ops *prov_dialect_native_messages(enum prov_dialect d)
 
 void prov_stream_cleanup(struct prov_stream *s)
 {
+    free(s->anth);
+    s->anth = NULL;
     free(s->x.carry);
     s->x.carry = NULL;
     s->x.carry_len = s->x.carry_cap = 0;

@@ -105,14 +105,15 @@ struct prov_xlate_stream {
 
 /* Per-stream state a dialect keeps while parsing events. */
 struct prov_stream {
-    struct prov_usage usage;      /* merged from the chunks that carry usage */
-    size_t gen_bytes;             /* generated text seen, for an estimate */
-    bool client_usage;            /* the client asked for usage: forward the usage-only chunk */
-    bool done;                    /* the provider's end marker arrived */
-    bool failed;                  /* the provider sent an error event */
-    char error[256];              /* its message (for the usage log) */
-    struct prov_anth_stream anth; /* the Anthropic dialects' state (prov_anthropic.h) */
-    struct prov_xlate_stream x;   /* the other translating dialects' state */
+    struct prov_usage usage;       /* merged from the chunks that carry usage */
+    size_t gen_bytes;              /* generated text seen, for an estimate */
+    bool client_usage;             /* the client asked for usage: forward the usage-only chunk */
+    bool done;                     /* the provider's end marker arrived */
+    bool failed;                   /* the provider sent an error event */
+    char error[256];               /* its message (for the usage log) */
+    struct prov_anth_stream *anth; /* the Anthropic dialects' state (prov_anthropic.h), made at
+                                      its first event, or NULL */
+    struct prov_xlate_stream x;    /* the other translating dialects' state */
 };
 
 /*

@@ -81,6 +81,7 @@ static void stream_run(struct frun *r, const struct prov_dialect_ops *d, const u
     if (r->s.usage.seen)
         FZ_CHECK(r->s.usage.total_tokens ==
                  r->s.usage.prompt_tokens + r->s.usage.completion_tokens);
+    prov_stream_cleanup(&r->s);
 }
 
 static void streams(const uint8_t *data, size_t size)

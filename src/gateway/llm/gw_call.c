@@ -41,6 +41,9 @@
 #define GW_CALL_MAX_REPLY (64 * 1024 * 1024) /* a JSON reply larger than this is refused */
 #define GW_CALL_MAX_ERROR 65536              /* error body bytes kept */
 #define GW_CALL_CONNECT_TIMEOUT_MS 10000L
+/* A stream reads its provider 1 KiB at a time (curl: 16 KiB): an open stream holds 3 KB less
+ * (bench: 23.4 -> 20.4 KB per stream), a large event takes a few reads. */
+#define GW_CALL_STREAM_RECV_BUFFER 1024L
 
 /* How the call ends for the client. */
 enum gw_call_end { GW_END_RAW, GW_END_ERROR, GW_END_STREAM, GW_END_GONE };
@@ -843,6 +846,7 @@ static void gw_call_launch(struct gw_call *c, const char *bearer)
         }
         c->last_rx_us = util_mono_us();
         gw_call_idle_arm(c, (int64_t)c->pc->timeout_ms * 1000);
+        hs.recv_buffer = GW_CALL_STREAM_RECV_BUFFER;
     } else {
         hs.timeout_ms = c->pc->timeout_ms;
         hs.max_response = GW_CALL_MAX_REPLY;
