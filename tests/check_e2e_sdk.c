@@ -411,7 +411,8 @@ Suite *e2e_sdk_suite(void)
     TCase *tc = tcase_create("openai_node");
 
     tcase_add_unchecked_fixture(tc, sdk_up, t_llm_down);
-    tcase_set_timeout(tc, 30);
+    tcase_set_timeout(
+        tc, 60); /* 9 tests of several node runs each; node starts slowly on a loaded machine */
     tcase_add_test(tc, sdk_chat);
     tcase_add_test(tc, sdk_stream);
     tcase_add_test(tc, sdk_stream_usage);
