@@ -22,7 +22,7 @@ function periodInputs(sec) {
 export async function render(view) {
     const msgs = messages();
     const listBox = h('div', h('p.loading', 'Loading…'));
-    const form = h('form.inline-form', { 'aria-label': 'New budget' });
+    const form = h('form.inline-form', { 'aria-label': 'Create a budget' });
     view.root.append(h('div.page-head', h('h1', 'Budgets')), msgs,
         h('section.panel', h('h2', 'New budget'), form), h('section.panel', h('h2', 'All budgets'), listBox));
 
@@ -42,7 +42,7 @@ export async function render(view) {
     const maxIn = input('max_budget', { type: 'number', min: '0', step: 'any', inputmode: 'decimal' });
     const period = periodInputs(30 * 86400);
     const create = h('button.primary', { type: 'submit' }, 'Create budget');
-    form.append(field('Maximum spend (USD)', maxIn, 'Empty: unlimited.'), period.nodes, h('div.actions', create));
+    form.append(field('Maximum spend (USD)', maxIn, 'Empty: unlimited.'), ...period.nodes, h('div.actions', create));
     form.addEventListener('submit', (ev) => {
         ev.preventDefault();
         busy(create, msgs, async () => {

@@ -10,6 +10,15 @@ export function utcLabel(ts, step) {
     return new Date(ts * 1000).toISOString().slice(0, step < 86400 ? 16 : 10).replace('T', ' ');
 }
 
+const MONTHS = 'Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec'.split(' ');
+
+// An x tick: "Dec 7" at midnight UTC (or on day charts), else "13:00".
+function tickLabel(ts, step) {
+    const d = new Date(ts * 1000);
+    if (step >= 86400 || (d.getUTCHours() === 0 && d.getUTCMinutes() === 0)) return `${MONTHS[d.getUTCMonth()]} ${d.getUTCDate()}`;
+    return String(d.getUTCHours()).padStart(2, '0') + ':' + String(d.getUTCMinutes()).padStart(2, '0');
+}
+
 // The colours come from CSS custom properties, so the stylesheet owns them.
 function cssVar(name, fallback) {
     const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -24,7 +33,11 @@ export function timeChart(title, xs, series, { height = 220, step = 86400 } = {}
     const colors = [cssVar('--c1', '#2563eb'), cssVar('--c2', '#dc2626'), cssVar('--c3', '#059669')];
     const barPaths = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.7, 60] }) : undefined;
     const scales = { x: { time: true, range: (u, min, max) => [min - step / 2, max + step / 2] } };
-    const axes = [{ stroke: cssVar('--fg-muted', '#555'), grid: { stroke: cssVar('--grid', '#e5e7eb') } }];
+    const axes = [{
+        stroke: cssVar('--fg-muted', '#555'),
+        grid: { stroke: cssVar('--grid', '#e5e7eb') },
+        values: (u, splits) => splits.map((ts) => tickLabel(ts, step)),
+    }];
     for (const s of series) {
         const scale = s.scale || 'y';
         if (!scales[scale]) {
@@ -34,8 +47,9 @@ export function timeChart(title, xs, series, { height = 220, step = 86400 } = {}
                 side: axes.length === 1 ? 3 : 1,
                 stroke: cssVar('--fg-muted', '#555'),
                 grid: { show: axes.length === 1, stroke: cssVar('--grid', '#e5e7eb') },
-                values: (u, vals) => vals.map((v) => (s.fmt ? s.fmt(v) : v)),
-                size: 60,
+                values: (u, vals) => vals.map((v) => (s.fmt ? s.fmt(v) : String(v))),
+                // Wide enough for the longest label (about 7.5 px a character, plus the ticks).
+                size: (u, vals) => (vals ? Math.max(...vals.map((v) => String(v).length)) : 4) * 7.5 + 18,
             });
         }
     }

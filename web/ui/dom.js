@@ -126,12 +126,13 @@ export function pager({ skip, limit, shown, total, onPage }) {
         h('button', { type: 'button', disabled: !hasNext, onclick: () => onPage(skip + limit) }, 'Next →'));
 }
 
-// A bar of value/max (a meter-like div; width from element.style, allowed by the CSP).
-export function bar(value, max, label) {
-    const pct = max > 0 ? Math.min(100, (value / max) * 100) : 0;
+// A bar of value/max (a meter-like span; its width set through element.style, which the CSP
+// allows, unlike style attributes). warn: red from 90 % (a budget's use).
+export function bar(value, max, label, warn = false) {
+    const pct = max > 0 ? Math.min(100, (value / max) * 100) : warn ? 100 : 0;
     const fill = h('span.fill');
     fill.style.width = pct.toFixed(1) + '%';
-    if (pct >= 90) fill.classList.add('high');
+    if (warn && pct >= 90) fill.classList.add('high');
     return h('span.bar', { role: 'img', 'aria-label': label || `${pct.toFixed(0)} %` }, fill);
 }
 

@@ -45,7 +45,7 @@ function shownOnce(created) {
     return h('section.panel.once', { 'aria-labelledby': 'once-title' },
         h('h2', { id: 'once-title' }, `Key "${created.key_name || created.id}" created`),
         h('p', h('strong', 'Copy it now: it is shown only once.'), ' The gateway keeps only its hash.'),
-        h('div.copy-row', field('New key', out), copy, status));
+        h('div.copy-row', field('The new key', out), copy, status));
 }
 
 export async function render(view, params) {
@@ -53,7 +53,7 @@ export async function render(view, params) {
     const msgs = messages();
     const onceBox = h('div');
     const listBox = h('div', h('p.loading', 'Loading…'));
-    const form = h('form.inline-form', { 'aria-label': 'New key' });
+    const form = h('form.inline-form', { 'aria-label': 'Create a key' });
     view.root.append(h('div.page-head', h('h1', 'API keys')), msgs, onceBox,
         h('section.panel', h('h2', 'New key'), form), h('section.panel', h('h2', 'All keys'), listBox));
 

@@ -6,7 +6,7 @@ import { timeChart, utcLabel } from './chart.js';
 import { h, table, messages, bar, usd, num, when } from './dom.js';
 
 const RANGES = {
-    '24h': { label: 'Last 24 hours', step: 3600, count: 24, group: 'hour' },
+    '24h': { label: 'Last 24 h', step: 3600, count: 24, group: 'hour' },
     '7d': { label: 'Last 7 days', step: 86400, count: 7, group: 'day' },
     '30d': { label: 'Last 30 days', step: 86400, count: 30, group: 'day' },
 };
@@ -81,7 +81,7 @@ export async function render(view, params) {
     const errRate = t.requests ? ((t.errors / t.requests) * 100).toFixed(1) + ' % of requests' : null;
 
     const cards = h('div.cards',
-        card('Spend', usd(t.cost), range.label.toLowerCase()),
+        card('Spend', usd(t.cost), range.label.replace('Last', 'in the last')),
         card('Requests', num(t.requests)),
         card('Errors', num(t.errors), errRate),
         card('Tokens', num(t.total_tokens), `${num(t.prompt_tokens)} in · ${num(t.completion_tokens)} out`));
@@ -116,7 +116,7 @@ export async function render(view, params) {
             { label: 'User', cell: (r) => userLink(r.u.user_id) },
             { label: 'Spend', num: true, cell: (r) => usd(r.u.spend) },
             { label: 'Budget', num: true, cell: (r) => usd(r.b.max_budget) },
-            { label: 'Used', cell: (r) => h('span.used', bar(r.u.spend, r.b.max_budget), ` ${Math.round(r.frac * 100)} %`) },
+            { label: 'Used', cell: (r) => h('span.used', bar(r.u.spend, r.b.max_budget, `${Math.round(r.frac * 100)} % of the budget`, true), ` ${Math.round(r.frac * 100)} %`) },
             { label: 'Next reset', cell: (r) => when(r.u.next_budget_reset_at) },
             { label: 'State', cell: (r) => (r.u.blocked ? h('span.tag.bad', 'blocked') : r.frac >= 1 ? h('span.tag.bad', 'over budget') : h('span.tag.good', 'active')) },
         ], limited, { empty: 'No user has a limited budget.', caption: 'Top users against their budgets' }));

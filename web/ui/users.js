@@ -16,7 +16,7 @@ export async function render(view, params) {
     const msgs = messages();
     const listBox = h('div', h('p.loading', 'Loading…'));
 
-    const form = h('form.inline-form', { 'aria-label': 'New user' });
+    const form = h('form.inline-form', { 'aria-label': 'Create a user' });
     view.root.append(h('div.page-head', h('h1', 'Users')), msgs,
         h('section.panel', h('h2', 'New user'), form), h('section.panel', h('h2', 'All users'), listBox));
 
@@ -77,7 +77,7 @@ export async function render(view, params) {
     const spendCell = (u) => {
         const b = budgetOf.get(u.budget_id);
         if (!b || b.max_budget === null) return h('span', usd(u.spend), h('small.muted', ' no limit'));
-        return h('span.used', `${usd(u.spend)} of ${usd(b.max_budget)} `, bar(u.spend, b.max_budget));
+        return h('span.used', `${usd(u.spend)} of ${usd(b.max_budget)} `, bar(u.spend, b.max_budget, `${Math.round((u.spend / (b.max_budget || 1)) * 100)} % of the budget`, true));
     };
 
     function draw() {

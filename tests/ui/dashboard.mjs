@@ -1,0 +1,354 @@
+// The dashboard in a real browser (tests/check_e2e_ui.c): Debian's chromium, headless, driven by
+// puppeteer-core (installed into tests/npm by scripts/sdk-deps.sh) against a gateway whose
+// "openai" provider is the fake provider.
+//
+//   GW_BASE_URL=http://127.0.0.1:PORT GW_KEY=<master key> GW_UI_OUT=<screenshot dir> \
+//     [CHROMIUM=/usr/bin/chromium] node tests/ui/dashboard.mjs
+//
+// Signs in (a wrong key first), sets a price, creates a budget, a user and a key through the UI,
+// reads the key once, sends chat requests with it from node, checks the overview (cards, chart,
+// breakdowns, budgets) and the usage log (filters, pages, CSV export) show them, revokes the key
+// in the UI and sees a request with it refused, signs out; and renders /docs. Throughout: no
+// console error (CSP violations included), no request to another origin, the master key in no
+// URL, no cookie and no localStorage. Screenshots of each page go to GW_UI_OUT. Prints ONE JSON
+// line with what it saw and exits 0; a failed check exits 1 with the reason on stderr.
+import { createRequire } from 'node:module';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const npmDir = fileURLToPath(new URL('../npm/', import.meta.url));
+if (!existsSync(`${npmDir}node_modules/puppeteer-core/package.json`)) {
+    process.stderr.write(`puppeteer-core not installed in ${npmDir}: run scripts/sdk-deps.sh\n`);
+    process.exit(1);
+}
+const puppeteer = createRequire(`${npmDir}package.json`)('puppeteer-core');
+
+const base = process.env.GW_BASE_URL;
+const master = process.env.GW_KEY;
+const out = process.env.GW_UI_OUT;
+const chromium = process.env.CHROMIUM || '/usr/bin/chromium';
+const origin = new URL(base).origin;
+const seen = { console: [], requests: [], screenshots: [], refused: 0 };
+// While true, the browser's "Failed to load resource ... 401" lines are the refusals the test
+// provokes (a wrong key): counted in seen.refused, not errors.
+let expect401 = false;
+const result = {};
+
+function check(cond, what) {
+    if (!cond) throw new Error('check failed: ' + what);
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Polls fn (async) until it returns a truthy value, for up to ms; fails with what.
+async function until(fn, what, ms = 10000) {
+    const end = Date.now() + ms;
+    let last;
+    while (Date.now() < end) {
+        last = await fn();
+        if (last) return last;
+        await sleep(100);
+    }
+    throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+// Every console message, page error and request of a page is recorded in `seen`.
+function watch(page, name) {
+    page.on('console', (m) => {
+        if (expect401 && m.text().includes('status of 401')) seen.refused += 1;
+        else if (m.type() === 'error' || m.type() === 'warn' || m.type() === 'warning') {
+            seen.console.push(`${name}: ${m.type()}: ${m.text()}`);
+        }
+    });
+    page.on('pageerror', (e) => seen.console.push(`${name}: pageerror: ${e.message}`));
+    page.on('request', (r) => seen.requests.push(r.url()));
+    page.on('requestfailed', (r) => {
+        const f = r.failure();
+        // An aborted download after the export is not an error of the page.
+        if (!(f && f.errorText === 'net::ERR_ABORTED' && r.url().startsWith('blob:'))) {
+            seen.console.push(`${name}: request failed: ${r.url()} ${f ? f.errorText : ''}`);
+        }
+    });
+}
+
+async function shot(page, name) {
+    const path = join(out, name + '.png');
+    await page.screenshot({ path, fullPage: true });
+    seen.screenshots.push(path);
+}
+
+// Goes to a page of the dashboard and waits until it has rendered.
+async function open(page, hash) {
+    await page.evaluate((h) => { location.hash = h; }, hash);
+    const name = hash.replace(/^#\//, '').split('?')[0];
+    await page.waitForSelector(`.page[data-page="${name}"][data-ready="true"]`, { timeout: 10000 });
+}
+
+const byLabel = (label) => `::-p-aria(${label})`;
+const button = (name) => `::-p-aria([name="${name}"][role="button"])`;
+
+async function fill(page, label, value) {
+    const el = await page.waitForSelector(byLabel(label), { timeout: 5000 });
+    await el.click({ count: 3 });
+    await el.type(String(value));
+}
+
+async function click(page, name) {
+    const el = await page.waitForSelector(button(name), { timeout: 5000 });
+    await el.click();
+}
+
+const text = (page, sel) => page.$eval(sel, (e) => e.textContent.trim());
+const okMessage = (page) => page.$eval('.messages', (e) => e.textContent).catch(() => '');
+
+// The cells of the rows of the table captioned `caption`, as arrays of texts.
+function rows(page, caption) {
+    return page.evaluate((c) => {
+        const t = [...document.querySelectorAll('table')].find((x) => x.caption && x.caption.textContent === c);
+        if (!t) return null;
+        return [...t.tBodies[0].rows].map((r) => [...r.cells].map((td) => td.textContent.trim()));
+    }, caption);
+}
+
+async function chat(key, model) {
+    const r = await fetch(base + '/v1/chat/completions', {
+        method: 'POST',
+        headers: { Authorization: 'Bearer ' + key, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hello' }] }),
+    });
+    await r.text();
+    return r.status;
+}
+
+async function dashboard(browser) {
+    const ctx = browser.defaultBrowserContext();
+    await ctx.overridePermissions(origin, ['clipboard-read', 'clipboard-write', 'clipboard-sanitized-write']);
+    const page = await browser.newPage();
+    watch(page, 'ui');
+    await page.setViewport({ width: 1280, height: 900 });
+    const cdp = await page.createCDPSession();
+    const dl = join(out, 'download');
+    rmSync(dl, { recursive: true, force: true });
+    mkdirSync(dl, { recursive: true });
+    await cdp.send('Browser.setDownloadBehavior', { behavior: 'allow', downloadPath: dl });
+
+    // Sign-in: a wrong key is refused and leaves nothing behind; the right one opens the overview.
+    await page.goto(base + '/ui/', { waitUntil: 'networkidle0' });
+    await page.waitForSelector(byLabel('Master key'));
+    expect401 = true;
+    await fill(page, 'Master key', 'not-the-master-key');
+    await click(page, 'Sign in');
+    await until(async () => (await okMessage(page)).includes('refused'), 'the refusal of a wrong key');
+    check(await page.evaluate(() => sessionStorage.length === 0), 'a refused key is not kept');
+    await shot(page, 'signin');
+    await fill(page, 'Master key', master);
+    await click(page, 'Sign in');
+    await page.waitForSelector('.page[data-page="overview"][data-ready="true"]', { timeout: 10000 });
+    expect401 = false;
+    check((await page.evaluate(() => sessionStorage.getItem('gw.masterKey'))) === master, 'the key is in sessionStorage');
+
+    // Pricing: openai:fake-ok at $1 / $2 per million tokens.
+    await open(page, '#/pricing');
+    await fill(page, 'Model (provider:model)', 'openai:fake-ok');
+    await fill(page, 'Input, USD per million tokens', '1');
+    await fill(page, 'Output, USD per million tokens', '2');
+    await click(page, 'Save price');
+    await until(async () => (await okMessage(page)).includes('saved'), 'the price saved');
+    const prices = await rows(page, 'Prices');
+    check(prices.some((r) => r[0] === 'openai:fake-ok' && r[1] === '$1.00' && r[2] === '$2.00'), 'the price listed: ' + JSON.stringify(prices));
+    await shot(page, 'pricing');
+
+    // A budget of $1 per 30 days.
+    await open(page, '#/budgets');
+    await fill(page, 'Maximum spend (USD)', '1');
+    await fill(page, 'Resets every', '30');
+    await page.select('select[name=unit]', '86400');
+    await click(page, 'Create budget');
+    await until(async () => (await okMessage(page)).includes('created'), 'the budget created');
+    const budgets = await rows(page, 'Budgets');
+    check(budgets.length === 1 && budgets[0][1] === '$1.00' && budgets[0][2] === '30 days', 'the budget listed: ' + JSON.stringify(budgets));
+    result.budget_id = budgets[0][0];
+    await shot(page, 'budgets');
+
+    // A user on it.
+    await open(page, '#/users');
+    await fill(page, 'User id', 'ui-alice');
+    await fill(page, 'Alias (optional)', 'Alice from the UI');
+    const opt = await page.$$eval('select[name=budget_id] option', (os) => os.map((o) => o.value));
+    check(opt.includes(result.budget_id), 'the budget is offered');
+    await page.select('select[name=budget_id]', result.budget_id);
+    await click(page, 'Create user');
+    await until(async () => (await okMessage(page)).includes('created'), 'the user created');
+    const users = await rows(page, 'Users');
+    const alice = users.find((r) => r[0].startsWith('ui-alice'));
+    check(alice && alice[1].includes('$0.00 of $1.00') && alice[3] === 'active', 'the user listed: ' + JSON.stringify(users));
+    result.user_id = 'ui-alice';
+    await shot(page, 'users');
+
+    // A key for the user, shown once; the copy button puts it on the clipboard.
+    await open(page, '#/keys');
+    await fill(page, 'Name', 'ui-key');
+    await fill(page, 'User id', 'ui-alice');
+    await fill(page, 'Requests per minute', '100');
+    await click(page, 'Create key');
+    const keyField = await page.waitForSelector(byLabel('The new key'), { timeout: 5000 });
+    const key = await keyField.evaluate((e) => e.value);
+    check(/^gw-[A-Za-z0-9_-]{64}$/.test(key), 'a gw- key is shown: ' + key);
+    await click(page, 'Copy');
+    await until(async () => (await text(page, '.copy-status')) === 'Copied.', 'the copy confirmation');
+    check((await page.evaluate(() => navigator.clipboard.readText())) === key, 'the clipboard holds the key');
+    await shot(page, 'keys-created');
+    const keyRows = await rows(page, 'API keys');
+    const keyRow = keyRows.find((r) => r[0].startsWith('ui-key'));
+    check(keyRow && keyRow[1] === 'ui-alice' && keyRow[2] === 'active' && keyRow[6] === '100', 'the key listed: ' + JSON.stringify(keyRows));
+    // Shown once: after leaving the page, the key is nowhere on it.
+    await open(page, '#/users');
+    await open(page, '#/keys');
+    check(!(await page.evaluate((k) => document.body.innerHTML.includes(k), key)), 'the key is shown only once');
+    result.key_prefix = key.slice(0, 3);
+
+    // Requests with the key: three answered, one failing at the provider.
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push(await chat(key, 'openai:fake-ok'));
+    statuses.push(await chat(key, 'openai:fake-status-500'));
+    check(statuses.slice(0, 3).every((s) => s === 200) && statuses[3] >= 400, 'chat statuses ' + statuses);
+    result.chat_statuses = statuses;
+
+    // The overview shows them (the usage writer commits within about 50 ms: reload until then).
+    let cards;
+    await until(async () => {
+        await open(page, '#/users');
+        await open(page, '#/overview?range=24h');
+        cards = await page.$$eval('.card', (cs) => Object.fromEntries(cs.map((c) =>
+            [c.querySelector('.card-label').textContent, c.querySelector('.card-value').textContent])));
+        return cards.Requests === '4' ? cards : null;
+    }, 'the overview counting 4 requests');
+    check(cards.Errors === '1' && cards.Spend === '$0.00006' && cards.Tokens === '45', 'overview cards ' + JSON.stringify(cards));
+    result.overview = cards;
+    const canvases = await page.$$eval('.chart .uplot canvas', (cs) => cs.map((c) => [c.width, c.height]));
+    check(canvases.length === 2 && canvases.every(([w, hgt]) => w > 200 && hgt > 100), 'two drawn charts ' + JSON.stringify(canvases));
+    const points = await rows(page, 'Chart data');
+    check(points.length === 1 && points[0][1] === '4' && points[0][2] === '1' && points[0][3] === '$0.00006', 'chart data ' + JSON.stringify(points));
+    // The chart's own data: the hour's bucket holds the 4 requests and the spend.
+    result.chart_points = points;
+    const byModel = await rows(page, 'By model');
+    check(byModel.length === 2 && byModel[0][0] === 'fake-ok' && byModel[0][1] === '3' && byModel[1][0] === 'fake-status-500' && byModel[1][2] === '1', 'by model ' + JSON.stringify(byModel));
+    const byUser = await rows(page, 'By user');
+    check(byUser.length === 1 && byUser[0][0] === 'ui-alice' && byUser[0][4] === '$0.00006', 'by user ' + JSON.stringify(byUser));
+    const top = await rows(page, 'Top users against their budgets');
+    check(top.length === 1 && top[0][0] === 'ui-alice' && top[0][1] === '$0.00006' && top[0][2] === '$1.00', 'top users ' + JSON.stringify(top));
+    const errs = await rows(page, 'Latest errors');
+    check(errs.length === 1 && errs[0][1] === 'ui-alice' && errs[0][2] === 'openai:fake-status-500', 'latest errors ' + JSON.stringify(errs));
+    await shot(page, 'overview');
+
+    // At phone width: nothing wider than the screen but the scrolling tables.
+    await page.setViewport({ width: 375, height: 812, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+    await open(page, '#/users');
+    await open(page, '#/overview?range=24h');
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    check(width <= 375, 'the overview fits 375 px (scrollWidth ' + width + ')');
+    await shot(page, 'overview-375');
+    await page.setViewport({ width: 1280, height: 900 });
+
+    // The usage log: all four, then filters, then the CSV export.
+    await open(page, '#/usage');
+    check((await text(page, '#usage-total')) === '4 matching requests', 'usage total');
+    const log = await rows(page, 'Usage log');
+    check(log.length === 4 && log.filter((r) => r[8] === 'success').length === 3 && log.filter((r) => r[7] === '$0.00002').length === 3, 'usage rows ' + JSON.stringify(log));
+    await shot(page, 'usage');
+    await page.select('select[name=status]', 'error');
+    await fill(page, 'User id', 'ui-alice');
+    await click(page, 'Apply filters');
+    await until(async () => (await page.evaluate(() => location.hash)).includes('status=error'), 'the filtered hash');
+    await page.waitForSelector('.page[data-page="usage"][data-ready="true"]');
+    check((await text(page, '#usage-total')) === '1 matching request', 'the error filter');
+    await open(page, '#/usage?user_id=ui-alice&status=success');
+    check((await text(page, '#usage-total')) === '3 matching requests', 'the success filter');
+    await click(page, 'Export CSV');
+    const csvFile = await until(() => readdirSync(dl).find((f) => f === 'usage.csv'), 'usage.csv downloaded');
+    const csv = readFileSync(join(dl, csvFile), 'utf8').trim().split(/\r?\n/);
+    check(csv.length === 4 && csv[0].startsWith('id,timestamp,user_id') && csv.slice(1).every((l) => l.includes(',ui-alice,') && l.includes(',success,')), 'csv ' + JSON.stringify(csv));
+    result.csv_rows = csv.length - 1;
+
+    // Revoke the key in the UI: the next request with it is refused.
+    await open(page, '#/keys');
+    await click(page, 'Revoke ui-key');
+    await until(async () => (await okMessage(page)).includes('revoked'), 'the key revoked');
+    const revokedRow = (await rows(page, 'API keys')).find((r) => r[0].startsWith('ui-key'));
+    check(revokedRow[2] === 'revoked', 'the key shown revoked');
+    result.revoked_status = await chat(key, 'openai:fake-ok');
+    check(result.revoked_status === 401, 'a revoked key gets 401, not ' + result.revoked_status);
+    await shot(page, 'keys');
+
+    // Secrets: the master key is in no cookie, no localStorage, no requested URL.
+    const store = await page.evaluate(() => ({ cookie: document.cookie, local: JSON.stringify({ ...localStorage }) }));
+    check(!store.cookie.includes(master) && !store.local.includes(master) && store.cookie === '' && store.local === '{}', 'storage ' + JSON.stringify(store));
+
+    // A key the API refuses mid-session sends the operator back to sign-in, with the reason.
+    expect401 = true;
+    await page.evaluate(() => sessionStorage.setItem('gw.masterKey', 'revoked-master-key'));
+    await page.evaluate(() => { location.hash = '#/budgets'; });
+    await until(async () => (await page.$(byLabel('Master key'))) && (await okMessage(page)).includes('refused'), 'sign-in after a 401');
+    check(await page.evaluate(() => sessionStorage.length === 0), 'the refused key is dropped');
+    await fill(page, 'Master key', master);
+    await click(page, 'Sign in');
+    await page.waitForSelector('.page[data-page="budgets"][data-ready="true"]');
+    expect401 = false;
+    // The refusals seen: the wrong key at sign-in (one call), the dropped key (the budgets page's
+    // two calls, or one when the first refusal came back before the second left).
+    check(seen.refused >= 2 && seen.refused <= 3, 'the 401s of the refused keys: ' + seen.refused);
+    result.refused = seen.refused;
+
+    // Sign out clears the key.
+    await click(page, 'Sign out');
+    await page.waitForSelector(byLabel('Master key'));
+    check(await page.evaluate(() => sessionStorage.length === 0), 'sign-out clears sessionStorage');
+    await page.close();
+}
+
+// /docs: Swagger UI renders the document (operations listed) without console errors.
+async function docs(browser) {
+    const page = await browser.newPage();
+    watch(page, 'docs');
+    await page.setViewport({ width: 1280, height: 900 });
+    const res = await page.goto(base + '/docs', { waitUntil: 'networkidle0' });
+    check(res.status() === 200, '/docs status ' + res.status());
+    await page.waitForSelector('.swagger-ui .opblock', { timeout: 15000 });
+    result.docs_operations = await page.$$eval('.swagger-ui .opblock', (o) => o.length);
+    check(result.docs_operations > 10, 'Swagger UI lists the operations');
+    await shot(page, 'docs');
+    await page.close();
+}
+
+async function main() {
+    check(base && master && out, 'GW_BASE_URL, GW_KEY and GW_UI_OUT are set');
+    mkdirSync(out, { recursive: true });
+    const browser = await puppeteer.launch({
+        executablePath: chromium,
+        headless: true,
+        args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-extensions',
+            '--disable-background-networking', '--disable-component-update', '--disable-default-apps', '--disable-sync'],
+    });
+    try {
+        await dashboard(browser);
+        await docs(browser);
+    } finally {
+        await browser.close();
+    }
+    const foreign = seen.requests.filter((u) => !u.startsWith(origin + '/') && !u.startsWith('blob:' + origin + '/') && !u.startsWith('data:'));
+    check(foreign.length === 0, 'requests to another origin: ' + foreign.join(' '));
+    const leaky = seen.requests.filter((u) => u.includes(master) || u.includes(encodeURIComponent(master)));
+    check(leaky.length === 0, 'the master key in a URL: ' + leaky.join(' '));
+    check(seen.console.length === 0, 'console errors: ' + seen.console.join(' | '));
+    result.requests = seen.requests.length;
+    result.console_errors = seen.console.length;
+    result.screenshots = seen.screenshots.length;
+    process.stdout.write(JSON.stringify(result) + '\n');
+}
+
+main().catch((e) => {
+    process.stderr.write((e && e.stack) || String(e));
+    process.stderr.write('\nconsole: ' + seen.console.join(' | ') + '\n');
+    process.exit(1);
+});
