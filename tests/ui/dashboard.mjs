@@ -58,7 +58,8 @@ function watch(page, name) {
     page.on('console', (m) => {
         if (expect401 && m.text().includes('status of 401')) seen.refused += 1;
         else if (m.type() === 'error' || m.type() === 'warn' || m.type() === 'warning') {
-            seen.console.push(`${name}: ${m.type()}: ${m.text()}`);
+            const where = m.location() && m.location().url ? ` (${m.location().url})` : '';
+            seen.console.push(`${name}: ${m.type()}: ${m.text()}${where}`);
         }
     });
     page.on('pageerror', (e) => seen.console.push(`${name}: pageerror: ${e.message}`));
