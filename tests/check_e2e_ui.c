@@ -92,6 +92,7 @@ START_TEST(ui_operator_day)
     ck_assert_str_eq(json_string_value(json_object_get(o, "Errors")), "1");
     ck_assert_str_eq(json_string_value(json_object_get(o, "Spend")), "$0.00006");
     ck_assert_int_eq(json_integer_value(json_object_get(j, "csv_rows")), 3);
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "blocked_status")), 403);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "revoked_status")), 401);
     ck_assert_int_eq(json_integer_value(json_object_get(j, "console_errors")), 0);
     ck_assert_int_ge(json_integer_value(json_object_get(j, "docs_operations")), 10);
@@ -109,9 +110,11 @@ START_TEST(ui_operator_day)
     t_assert_sql("1|1", "SELECT (abs(input_price_per_million - 1.0) < 1e-9) || '|' || "
                         "(abs(output_price_per_million - 2.0) < 1e-9) FROM model_pricing "
                         "WHERE model_key = 'openai:fake-ok'");
-    /* Revoked (is_active false), not deleted; the rpm_limit set in the form. */
-    t_assert_sql("ui-alice|0|100", "SELECT user_id || '|' || (is_active = 1) || '|' || rpm_limit "
-                                   "FROM api_keys WHERE key_name = 'ui-key'");
+    /* Revoked (is_active false), not deleted; the rpm_limit of the form, the tpm_limit of the
+     * dialog. */
+    t_assert_sql("ui-alice|0|100|100000",
+                 "SELECT user_id || '|' || (is_active = 1) || '|' || rpm_limit || '|' || tpm_limit "
+                 "FROM api_keys WHERE key_name = 'ui-key'");
     /* Three answered requests and one provider error, all with the key; none after revoking. */
     t_assert_sql("4|3|1|4", "SELECT count(*) || '|' || sum(CASE WHEN status = 'success' THEN 1 "
                             "ELSE 0 END) || '|' || sum(CASE WHEN status = 'error' THEN 1 ELSE 0 "

@@ -209,6 +209,26 @@ async function dashboard(browser) {
     check(!(await page.evaluate((k) => document.body.innerHTML.includes(k), key)), 'the key is shown only once');
     result.key_prefix = key.slice(0, 3);
 
+    // The key's limits, edited in their dialog: a tokens-per-minute limit added.
+    await click(page, 'Limits of ui-key');
+    const dlg = await page.waitForSelector('dialog[open]');
+    const tpm = await dlg.waitForSelector(byLabel('Tokens per minute'));
+    await tpm.type('100000');
+    await (await dlg.waitForSelector(button('Save'))).click();
+    await until(async () => (await okMessage(page)).includes('saved'), 'the limits saved');
+    const limited = (await rows(page, 'API keys')).find((r) => r[0].startsWith('ui-key'));
+    check(limited[6] === '100' && limited[7] === '100,000', 'the limits listed: ' + JSON.stringify(limited));
+
+    // Blocking the user refuses the key's requests (403); unblocking lets them through.
+    await open(page, '#/users');
+    await click(page, 'Block ui-alice');
+    await until(async () => (await okMessage(page)).includes('blocked'), 'the user blocked');
+    check((await rows(page, 'Users')).find((r) => r[0].startsWith('ui-alice'))[3] === 'blocked', 'the user shown blocked');
+    result.blocked_status = await chat(key, 'openai:fake-ok');
+    check(result.blocked_status === 403, 'a blocked user gets 403, not ' + result.blocked_status);
+    await click(page, 'Unblock ui-alice');
+    await until(async () => (await okMessage(page)).includes('unblocked'), 'the user unblocked');
+
     // Requests with the key: three answered, one failing at the provider.
     const statuses = [];
     for (let i = 0; i < 3; i++) statuses.push(await chat(key, 'openai:fake-ok'));
