@@ -263,9 +263,9 @@ static void ew_ref(struct ew_buf *out, const struct ew_file *page, const char *t
         return;
     }
     if (ew_is_external(ref)) {
-        if (strcmp(attr, "src") == 0 || strcmp(tag, "link") == 0)
-            ew_die("web/%s: <%s %s=\"%s\">: only files served by the gateway (the CSP)", page->name,
-                   tag, attr, ref);
+        if (strncmp(ref, "data:", 5) != 0 && (strcmp(attr, "src") == 0 || strcmp(tag, "link") == 0))
+            ew_die("web/%s: <%s %s=\"%s\">: only files served by the gateway or data: (the CSP)",
+                   page->name, tag, attr, ref);
         ew_puts(out, ref);
         return;
     }

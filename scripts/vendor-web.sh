@@ -11,6 +11,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # One line per package: name, pinned version, then the files to copy (paths in the package).
 packages='
 uplot 1.6.32 dist/uPlot.iife.min.js dist/uPlot.min.css
+swagger-ui-dist 5.36.0 swagger-ui-bundle.js swagger-ui.css
 '
 
 command -v npm >/dev/null 2>&1 || { echo "vendor-web: npm not found" >&2; exit 1; }

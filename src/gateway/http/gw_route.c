@@ -71,6 +71,7 @@ static const struct gw_route gw_routes[] = {
     {EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "/ui/", gw_static_ui, true, N},
     {EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "/ui/{*path}", gw_static_ui, true, N},
     {EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "/docs", gw_static_docs, true, N},
+    {EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "/docs/", gw_static_docs, true, N},
     {EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "/docs/{*path}", gw_static_docs, true, N},
     {EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "/openapi.json", gw_static_docs, true, N},
 };
@@ -121,6 +122,12 @@ const char *gw_route_template(const char *path)
         if (gw_route_match(gw_routes[i].pattern, path, buf, sizeof(buf), &params))
             return gw_routes[i].pattern;
     return NULL;
+}
+
+void gw_route_each(gw_route_each_fn *fn, void *arg)
+{
+    for (size_t i = 0; i < GW_NROUTES; i++)
+        fn(gw_routes[i].methods, gw_routes[i].pattern, gw_routes[i].auth, arg);
 }
 
 enum gw_auth_need gw_route_auth_need(int method, const char *path)

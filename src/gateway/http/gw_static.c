@@ -1,9 +1,9 @@
 /*
  * Serves the embedded web assets (contract in gw_static.h). URL -> file: /ui/ and /ui/X from
- * web/ui/ (/ui redirects to /ui/), /docs and /docs/X from web/docs/, /ui/vendor/X and
- * /docs/vendor/X from web/vendor/, /openapi.json. A request with ?v=<the file's hash> is cached
- * for a year (immutable), any other one is revalidated (no-cache, ETag, 304). The lookup is an
- * exact match in a table, so ".." or "//" in a path names nothing: 404.
+ * web/ui/ (/ui redirects to /ui/), /docs and /docs/X from web/docs/ (/docs/ redirects to /docs),
+ * /ui/vendor/X and /docs/vendor/X from web/vendor/, /openapi.json. A request with ?v=<the file's
+ * hash> is cached for a year (immutable), any other one is revalidated (no-cache, ETag, 304). The
+ * lookup is an exact match in a table, so ".." or "//" in a path names nothing: 404.
  */
 #include "gateway/http/gw_static.h"
 
@@ -20,15 +20,14 @@
 #include "gateway/http/gw_reply.h"
 #include "gateway/http/gw_req.h"
 
-#define GW_CSP_BASE                                                                                \
-    "default-src 'self'; script-src 'self'; img-src 'self' data:; connect-src 'self'; "            \
-    "font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "                \
-    "form-action 'self'; "
-
-/* The dashboard and the API document: no inline script or style at all. */
-static const char gw_csp_strict[] = GW_CSP_BASE "style-src 'self'";
-/* Swagger UI sets style attributes on the elements it renders (scripts stay strict). */
-static const char gw_csp_docs[] = GW_CSP_BASE "style-src 'self' 'unsafe-inline'";
+/*
+ * One policy for every page, Swagger UI included (it sets styles through the CSSOM, which
+ * style-src does not govern): no inline script or style, nothing from another origin.
+ */
+static const char gw_csp[] =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'; form-action 'self'";
 
 #define GW_CACHE_IMMUTABLE "public, max-age=31536000, immutable"
 
@@ -118,10 +117,10 @@ static bool gw_static_etag_match(const char *list, const char *etag)
 
 /*
  * Sends the embedded file name (or a 404 JSON): a gzip copy when the client takes it, the
- * cache headers for its URL, the security headers with the given CSP; 304 when the client's
+ * cache headers for its URL, the security headers; 304 when the client's
  * copy is current; HEAD without the body.
  */
-static void gw_static_send(struct gw_req *r, const char *name, const char *csp)
+static void gw_static_send(struct gw_req *r, const char *name)
 {
     const struct gw_static_file *f = gw_static_find(name);
     struct evkeyvalq *in = evhttp_request_get_input_headers(r->ev);
@@ -142,7 +141,7 @@ static void gw_static_send(struct gw_req *r, const char *name, const char *csp)
     gw_reply_header(r, "ETag", etag);
     if (f->gz != NULL)
         gw_reply_header(r, "Vary", "Accept-Encoding");
-    gw_reply_header(r, "Content-Security-Policy", csp);
+    gw_reply_header(r, "Content-Security-Policy", gw_csp);
     gw_reply_header(r, "Referrer-Policy", "no-referrer");
     if (inm != NULL && gw_static_etag_match(inm, etag)) {
         gw_reply_asset(r, 304, NULL, NULL, 0);
@@ -176,7 +175,7 @@ static void gw_static_redirect(struct gw_req *r, const char *path)
  * "vendor/..." under either. A file name never has an empty segment, "." or ".." (embed-web.c
  * refuses them), so such a path simply finds nothing.
  */
-static void gw_static_under(struct gw_req *r, const char *prefix, const char *rest, const char *csp)
+static void gw_static_under(struct gw_req *r, const char *prefix, const char *rest)
 {
     char name[512];
 
@@ -186,7 +185,7 @@ static void gw_static_under(struct gw_req *r, const char *prefix, const char *re
         gw_reply_error(r, 404, "not_found", "Not Found");
         return;
     }
-    gw_static_send(r, name, csp);
+    gw_static_send(r, name);
 }
 
 void gw_static_ui(struct gw_req *r, const struct gw_params *p)
@@ -195,18 +194,20 @@ void gw_static_ui(struct gw_req *r, const struct gw_params *p)
     if (strcmp(r->path, "/ui") == 0)
         gw_static_redirect(r, "/ui/");
     else if (strcmp(r->path, "/ui/") == 0)
-        gw_static_send(r, "ui/index.html", gw_csp_strict);
+        gw_static_send(r, "ui/index.html");
     else
-        gw_static_under(r, "ui/", r->path + 4, gw_csp_strict);
+        gw_static_under(r, "ui/", r->path + 4);
 }
 
 void gw_static_docs(struct gw_req *r, const struct gw_params *p)
 {
     (void)p;
     if (strcmp(r->path, "/openapi.json") == 0)
-        gw_static_send(r, "openapi.json", gw_csp_strict);
+        gw_static_send(r, "openapi.json");
     else if (strcmp(r->path, "/docs") == 0)
-        gw_static_send(r, "docs/index.html", gw_csp_docs);
+        gw_static_send(r, "docs/index.html");
+    else if (strcmp(r->path, "/docs/") == 0)
+        gw_static_redirect(r, "/docs"); /* as the reference (Starlette's redirect_slashes) */
     else
-        gw_static_under(r, "docs/", r->path + 6, gw_csp_docs);
+        gw_static_under(r, "docs/", r->path + 6);
 }
