@@ -73,9 +73,9 @@ function watch(page, name) {
     });
 }
 
-async function shot(page, name) {
+async function shot(page, name, fullPage = true) {
     const path = join(out, name + '.png');
-    await page.screenshot({ path, fullPage: true });
+    await page.screenshot({ path, fullPage });
     seen.screenshots.push(path);
 }
 
@@ -338,7 +338,7 @@ async function docs(browser) {
     await page.waitForSelector('.swagger-ui .opblock', { timeout: 15000 });
     result.docs_operations = await page.$$eval('.swagger-ui .opblock', (o) => o.length);
     check(result.docs_operations > 10, 'Swagger UI lists the operations');
-    await shot(page, 'docs');
+    await shot(page, 'docs', false);
     await page.close();
 }
 
