@@ -237,14 +237,22 @@ async function dashboard(browser) {
     result.chat_statuses = statuses;
 
     // The overview shows them (the usage writer commits within about 50 ms: reload until then).
-    let cards;
-    await until(async () => {
+    // The overview's calls run in parallel: one render may straddle a commit of the writer, so
+    // the page is read once more after the four rows and the spend are all in.
+    const readCards = () => page.$$eval('.card', (cs) => Object.fromEntries(cs.map((c) =>
+        [c.querySelector('.card-label').textContent, c.querySelector('.card-value').textContent])));
+    const overviewAgain = async () => {
         await open(page, '#/users');
         await open(page, '#/overview?range=24h');
-        cards = await page.$$eval('.card', (cs) => Object.fromEntries(cs.map((c) =>
-            [c.querySelector('.card-label').textContent, c.querySelector('.card-value').textContent])));
-        return cards.Requests === '4' ? cards : null;
-    }, 'the overview counting 4 requests');
+    };
+    await until(async () => {
+        await overviewAgain();
+        const c = await readCards();
+        const top = await rows(page, 'Top users against their budgets');
+        return c.Requests === '4' && c.Errors === '1' && top.length === 1 && top[0][1] === '$0.00006';
+    }, 'the overview counting 4 requests and the spend');
+    await overviewAgain();
+    const cards = await readCards();
     check(cards.Errors === '1' && cards.Spend === '$0.00006' && cards.Tokens === '45', 'overview cards ' + JSON.stringify(cards));
     result.overview = cards;
     const canvases = await page.$$eval('.chart .uplot canvas', (cs) => cs.map((c) => [c.width, c.height]));
