@@ -117,7 +117,7 @@ export async function render(view, params) {
             { label: 'Spend', num: true, cell: (r) => usd(r.u.spend) },
             { label: 'Budget', num: true, cell: (r) => usd(r.b.max_budget) },
             { label: 'Used', cell: (r) => h('span.used', bar(r.u.spend, r.b.max_budget, `${Math.round(r.frac * 100)} % of the budget`, true), ` ${Math.round(r.frac * 100)} %`) },
-            { label: 'Next reset', cell: (r) => when(r.u.next_budget_reset_at) },
+            { label: 'Next reset', cell: (r) => (r.u.next_budget_reset_at ? when(r.u.next_budget_reset_at).slice(0, 10) : '—') },
             { label: 'State', cell: (r) => (r.u.blocked ? h('span.tag.bad', 'blocked') : r.frac >= 1 ? h('span.tag.bad', 'over budget') : h('span.tag.good', 'active')) },
         ], limited, { empty: 'No user has a limited budget.', caption: 'Top users against their budgets' }));
 
