@@ -138,13 +138,18 @@ export function bar(value, max, label, warn = false) {
 
 // --- formatting ---
 
+// Dollars and cents from $1 up; below, three significant digits (a request costs fractions of
+// a cent), at least two decimals: $12.50, $0.0342, $0.00006.
 export function usd(x) {
     if (x === null || x === undefined) return '—';
-    if (x === 0) return '$0.00';
-    if (Math.abs(x) >= 0.01) {
+    if (Math.abs(x) >= 1 || x === 0) {
         return '$' + x.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
     }
-    return '$' + x.toLocaleString('en-US', { maximumSignificantDigits: 3, maximumFractionDigits: 10 });
+    let s = x.toLocaleString('en-US', { maximumSignificantDigits: 3, maximumFractionDigits: 12 });
+    const dot = s.indexOf('.');
+    if (dot < 0) s += '.00';
+    else if (s.length - dot - 1 < 2) s += '0';
+    return (x < 0 ? '-$' + s.slice(1) : '$' + s);
 }
 
 export function num(x) {
