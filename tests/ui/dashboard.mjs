@@ -143,14 +143,31 @@ async function dashboard(browser) {
     await until(async () => (await okMessage(page)).includes('refused'), 'the refusal of a wrong key');
     check(await page.evaluate(() => sessionStorage.length === 0), 'a refused key is not kept');
     await shot(page, 'signin');
-    await fill(page, 'Master key', master);
-    await click(page, 'Sign in');
+    // By keyboard: the key field has the focus; Enter signs in.
+    check(await page.evaluate(() => document.activeElement && document.activeElement.name === 'master_key'), 'the key field is focused');
+    await page.keyboard.type(master);
+    await page.keyboard.press('Enter');
     await page.waitForSelector('.page[data-page="overview"][data-ready="true"]', { timeout: 10000 });
     expect401 = false;
     check((await page.evaluate(() => sessionStorage.getItem('gw.masterKey'))) === master, 'the key is in sessionStorage');
 
+    // The navigation by keyboard: the page's heading has the focus; Shift+Tab back to the
+    // Pricing link, Enter; the focus ring is visible.
+    check(await page.evaluate(() => document.activeElement.tagName === 'H1'), 'the heading is focused');
+    let focused = '';
+    for (let i = 0; i < 12 && focused !== 'Pricing'; i++) {
+        await page.keyboard.down('Shift');
+        await page.keyboard.press('Tab');
+        await page.keyboard.up('Shift');
+        focused = await page.evaluate(() => document.activeElement.textContent.trim());
+    }
+    check(focused === 'Pricing', 'Tab reaches the Pricing link');
+    const ring = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    check(ring === 'solid', 'the focused link shows its outline: ' + ring);
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.page[data-page="pricing"][data-ready="true"]');
+
     // Pricing: openai:fake-ok at $1 / $2 per million tokens.
-    await open(page, '#/pricing');
     await fill(page, 'Model (provider:model)', 'openai:fake-ok');
     await fill(page, 'Input, USD per million tokens', '1');
     await fill(page, 'Output, USD per million tokens', '2');

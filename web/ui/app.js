@@ -87,7 +87,15 @@ async function route() {
     main.replaceChildren(root);
     const view = { root, alive: () => mine === generation && api.masterKey() !== null };
     try {
-        await page.mod.render(view, params);
+        const rendering = page.mod.render(view, params);
+        // The page's heading takes the focus (its synchronous part is drawn): screen readers
+        // announce the new page, and Tab goes on from there (Shift+Tab back to the navigation).
+        const h1 = root.querySelector('h1');
+        if (h1) {
+            h1.tabIndex = -1;
+            h1.focus({ preventScroll: true });
+        }
+        await rendering;
     } catch (e) {
         if (view.alive()) root.append(h('p.msg.error', { role: 'alert' }, 'This page failed: ' + e.message));
     }
