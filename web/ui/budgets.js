@@ -2,7 +2,7 @@
 // never resets): list, create, edit, delete; how many users are on each.
 
 import * as api from './api.js';
-import { h, field, input, select, table, messages, busy, formDialog, confirmDialog, usd, when, duration, numberOrNull } from './dom.js';
+import { h, field, input, select, table, busy, formDialog, confirmDialog, usd, when, duration, numberOrNull, formPage } from './dom.js';
 
 const UNITS = [['86400', 'days'], ['3600', 'hours'], ['60', 'minutes']];
 
@@ -20,11 +20,7 @@ function periodInputs(sec) {
 }
 
 export async function render(view) {
-    const msgs = messages();
-    const listBox = h('div', h('p.loading', 'Loading…'));
-    const form = h('form.inline-form', { 'aria-label': 'Create a budget' });
-    view.root.append(h('div.page-head', h('h1', 'Budgets')), msgs,
-        h('section.panel', h('h2', 'New budget'), form), h('section.panel', h('h2', 'All budgets'), listBox));
+    const { msgs, form, listBox } = formPage(view, 'Budgets', 'New budget', 'All budgets');
 
     let budgets = [];
     let users = [];

@@ -72,6 +72,18 @@ export function messages() {
     return el;
 }
 
+// The frame of a page with a form over a list: the heading, the message area, then `top` (a
+// node or null), a panel with the form (formTitle, also its accessible name) and a panel with
+// the list. Returns {msgs, form, listBox}.
+export function formPage(view, title, formTitle, listTitle, top = null) {
+    const msgs = messages();
+    const form = h('form.inline-form', { 'aria-label': formTitle });
+    const listBox = h('div', h('p.loading', 'Loading…'));
+    view.root.append(h('div.page-head', h('h1', title)), msgs, top,
+        h('section.panel', h('h2', formTitle), form), h('section.panel', h('h2', listTitle), listBox));
+    return { msgs, form, listBox };
+}
+
 // Runs fn (async) with the button disabled; an error goes to msgs.
 export async function busy(button, msgs, fn) {
     if (button) button.disabled = true;

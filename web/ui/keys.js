@@ -2,7 +2,7 @@
 // reactivate (PATCH is_active), delete, expiry and the per-key rpm_limit / tpm_limit.
 
 import * as api from './api.js';
-import { h, field, input, table, messages, busy, formDialog, confirmDialog, pager, when, num, numberOrNull } from './dom.js';
+import { h, field, input, table, busy, formDialog, confirmDialog, pager, when, num, numberOrNull, formPage } from './dom.js';
 
 const LIMIT = 50;
 
@@ -50,12 +50,8 @@ function shownOnce(created) {
 
 export async function render(view, params) {
     const skip = Math.max(0, parseInt(params.get('skip') || '0', 10) || 0);
-    const msgs = messages();
     const onceBox = h('div');
-    const listBox = h('div', h('p.loading', 'Loading…'));
-    const form = h('form.inline-form', { 'aria-label': 'Create a key' });
-    view.root.append(h('div.page-head', h('h1', 'API keys')), msgs, onceBox,
-        h('section.panel', h('h2', 'New key'), form), h('section.panel', h('h2', 'All keys'), listBox));
+    const { msgs, form, listBox } = formPage(view, 'API keys', 'New key', 'All keys', onceBox);
 
     let keys = [];
     let users = [];

@@ -1,14 +1,10 @@
 // Pricing: USD per million tokens for provider:model; list, set (create or replace), delete.
 
 import * as api from './api.js';
-import { h, field, input, table, messages, busy, confirmDialog, usd, when, numberOrNull } from './dom.js';
+import { h, field, input, table, busy, confirmDialog, usd, when, numberOrNull, formPage } from './dom.js';
 
 export async function render(view) {
-    const msgs = messages();
-    const listBox = h('div', h('p.loading', 'Loading…'));
-    const form = h('form.inline-form', { 'aria-label': 'Set a price' });
-    view.root.append(h('div.page-head', h('h1', 'Pricing')), msgs,
-        h('section.panel', h('h2', 'Set a price'), form), h('section.panel', h('h2', 'Prices'), listBox));
+    const { msgs, form, listBox } = formPage(view, 'Pricing', 'Set a price', 'Prices');
 
     const keyIn = input('model_key', { required: true, autocomplete: 'off', placeholder: 'openai:gpt-4o-mini' });
     const inIn = input('input_price_per_million', { type: 'number', min: '0', step: 'any', required: true, inputmode: 'decimal' });

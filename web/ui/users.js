@@ -2,7 +2,7 @@
 // the next reset, soft delete.
 
 import * as api from './api.js';
-import { h, field, input, select, table, messages, busy, formDialog, confirmDialog, pager, bar, usd, when } from './dom.js';
+import { h, field, input, select, table, busy, formDialog, confirmDialog, pager, bar, usd, when, formPage } from './dom.js';
 
 const LIMIT = 50;
 
@@ -13,12 +13,7 @@ function budgetOptions(budgets) {
 
 export async function render(view, params) {
     const skip = Math.max(0, parseInt(params.get('skip') || '0', 10) || 0);
-    const msgs = messages();
-    const listBox = h('div', h('p.loading', 'Loading…'));
-
-    const form = h('form.inline-form', { 'aria-label': 'Create a user' });
-    view.root.append(h('div.page-head', h('h1', 'Users')), msgs,
-        h('section.panel', h('h2', 'New user'), form), h('section.panel', h('h2', 'All users'), listBox));
+    const { msgs, form, listBox } = formPage(view, 'Users', 'New user', 'All users');
 
     let budgets = [];
     let users = [];
