@@ -29,10 +29,10 @@ const master = process.env.GW_KEY;
 const out = process.env.GW_UI_OUT;
 const chromium = process.env.CHROMIUM || '/usr/bin/chromium';
 const origin = new URL(base).origin;
-const seen = { console: [], requests: [], screenshots: [], refused: 0 };
-// While true, the browser's "Failed to load resource ... 401" lines are the refusals the test
-// provokes (a wrong key): counted in seen.refused, not errors.
-let expect401 = false;
+const seen = { console: [], requests: [], screenshots: [], expected: 0 };
+// While set, the browser's "Failed to load resource: ... status of <expectStatus>" lines are the
+// refusals the test provokes (a wrong key, a bad form): counted in seen.expected, not errors.
+let expectStatus = 0;
 const result = {};
 
 function check(cond, what) {
@@ -56,7 +56,7 @@ async function until(fn, what, ms = 10000) {
 // Every console message, page error and request of a page is recorded in `seen`.
 function watch(page, name) {
     page.on('console', (m) => {
-        if (expect401 && m.text().includes('status of 401')) seen.refused += 1;
+        if (expectStatus && m.text().includes(`status of ${expectStatus}`)) seen.expected += 1;
         else if (m.type() === 'error' || m.type() === 'warn' || m.type() === 'warning') {
             const where = m.location() && m.location().url ? ` (${m.location().url})` : '';
             seen.console.push(`${name}: ${m.type()}: ${m.text()}${where}`);
@@ -137,7 +137,7 @@ async function dashboard(browser) {
     // Sign-in: a wrong key is refused and leaves nothing behind; the right one opens the overview.
     await page.goto(base + '/ui/', { waitUntil: 'networkidle0' });
     await page.waitForSelector(byLabel('Master key'));
-    expect401 = true;
+    expectStatus = 401;
     await fill(page, 'Master key', 'not-the-master-key');
     await click(page, 'Sign in');
     await until(async () => (await okMessage(page)).includes('refused'), 'the refusal of a wrong key');
@@ -148,7 +148,7 @@ async function dashboard(browser) {
     await page.keyboard.type(master);
     await page.keyboard.press('Enter');
     await page.waitForSelector('.page[data-page="overview"][data-ready="true"]', { timeout: 10000 });
-    expect401 = false;
+    expectStatus = 0;
     check((await page.evaluate(() => sessionStorage.getItem('gw.masterKey'))) === master, 'the key is in sessionStorage');
 
     // The navigation by keyboard: the page's heading has the focus; Shift+Tab back to the
@@ -173,6 +173,17 @@ async function dashboard(browser) {
     await fill(page, 'Output, USD per million tokens', '2');
     await click(page, 'Save price');
     await until(async () => (await okMessage(page)).includes('saved'), 'the price saved');
+    // An error of the API is shown on the page, in the API's words.
+    seen.expected = 0;
+    expectStatus = 400;
+    await fill(page, 'Model (provider:model)', 'nope:some-model');
+    await fill(page, 'Input, USD per million tokens', '1');
+    await fill(page, 'Output, USD per million tokens', '1');
+    await click(page, 'Save price');
+    await until(async () => (await page.$eval('.msg.error', (e) => e.textContent).catch(() => '')).includes("'nope' is not a supported provider"), 'the 400 shown');
+    await sleep(200);
+    expectStatus = 0;
+    check(seen.expected === 1, 'one 400 in the console: ' + seen.expected);
     const prices = await rows(page, 'Prices');
     check(prices.some((r) => r[0] === 'openai:fake-ok' && r[1] === '$1.00' && r[2] === '$2.00'), 'the price listed: ' + JSON.stringify(prices));
     await shot(page, 'pricing');
@@ -312,6 +323,14 @@ async function dashboard(browser) {
     await until(async () => (await page.evaluate(() => location.hash)).includes('status=error'), 'the filtered hash');
     await page.waitForSelector('.page[data-page="usage"][data-ready="true"]');
     check((await text(page, '#usage-total')) === '1 matching request', 'the error filter');
+    // Dates the API refuses (the end before the start): its 422 message is shown by field.
+    seen.expected = 0;
+    expectStatus = 422;
+    await page.evaluate(() => { location.hash = '#/usage?start=2026-12-08&end=2026-12-01'; });
+    await until(async () => (await page.$eval('.msg.error', (e) => e.textContent).catch(() => '')).includes('end_date: Value error, end_date must be after start_date'), 'the 422 shown');
+    await sleep(200);
+    expectStatus = 0;
+    check(seen.expected === 1, 'one 422 in the console: ' + seen.expected);
     await open(page, '#/usage?user_id=ui-alice&status=success');
     check((await text(page, '#usage-total')) === '3 matching requests', 'the success filter');
     await click(page, 'Export CSV');
@@ -335,7 +354,7 @@ async function dashboard(browser) {
     check(!store.cookie.includes(master) && !store.local.includes(master) && store.cookie === '' && store.local === '{}', 'storage ' + JSON.stringify(store));
 
     // A key the API refuses mid-session sends the operator back to sign-in, with the reason.
-    expect401 = true;
+    expectStatus = 401;
     await page.evaluate(() => sessionStorage.setItem('gw.masterKey', 'revoked-master-key'));
     await page.evaluate(() => { location.hash = '#/budgets'; });
     await until(async () => (await page.$(byLabel('Master key'))) && (await okMessage(page)).includes('refused'), 'sign-in after a 401');
@@ -343,11 +362,12 @@ async function dashboard(browser) {
     await fill(page, 'Master key', master);
     await click(page, 'Sign in');
     await page.waitForSelector('.page[data-page="budgets"][data-ready="true"]');
-    expect401 = false;
+    expectStatus = 0;
     // The refusals seen: the wrong key at sign-in (one call), the dropped key (the budgets page's
     // two calls, or one when the first refusal came back before the second left).
-    check(seen.refused >= 2 && seen.refused <= 3, 'the 401s of the refused keys: ' + seen.refused);
-    result.refused = seen.refused;
+    check(seen.expected >= 2 && seen.expected <= 3, 'the 401s of the refused keys: ' + seen.expected);
+    result.refused = seen.expected;
+    seen.expected = 0;
 
     // Sign out clears the key.
     await click(page, 'Sign out');
