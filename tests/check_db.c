@@ -349,7 +349,7 @@ START_TEST(test_migrate_file_idempotent)
     db_close(db);
 
     raw = t_raw_open(path);
-    ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM schema_migrations"), 3);
+    ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM schema_migrations"), 4);
     ck_assert_str_eq(
         t_raw_text(raw, "SELECT version FROM schema_migrations ORDER BY version", buf, sizeof(buf)),
         "0001_initial");
@@ -363,7 +363,7 @@ START_TEST(test_migrate_file_idempotent)
     db_close(db);
 
     raw = t_raw_open(path);
-    ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM schema_migrations"), 3);
+    ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM schema_migrations"), 4);
     t_raw_text(raw, "SELECT applied_at FROM schema_migrations ORDER BY version", at2, sizeof(at2));
     ck_assert_str_eq(at1, at2);
     ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM sqlite_master WHERE name='budgets'"), 1);
@@ -429,7 +429,8 @@ START_TEST(test_schema_objects)
                                 "pragma_index_info('ix_usage_logs_user_id_timestamp') ORDER BY "
                                 "seqno)",
                                 buf, sizeof(buf)),
-                     "user_id,timestamp");
+                     /* 0004: the same prefix, covering the usage sums */
+                     "user_id,timestamp,status,prompt_tokens,completion_tokens,total_tokens,cost");
     /* Nullability and the one default. */
     ck_assert_int_eq(t_raw_long(raw, "SELECT \"notnull\" FROM pragma_table_info("
                                      "'budget_reset_logs') WHERE name='user_id'"),

@@ -84,15 +84,13 @@ static int gw_usage_time(const char *s, char out[UTIL_TS_LEN], long long *out_us
         return -1;
     if (digits > 0 && (s[digits] == '\0' || s[digits] == '.')) {
         const char *frac = s + digits + (s[digits] == '.');
-        double frac_us = 0;
 
         if (digits > 12 || strspn(frac, "0123456789") != strlen(frac) ||
             (s[digits] == '.' && *frac == '\0'))
             return -1;
         us = strtoll(s, NULL, 10) * 1000000LL;
-        for (double scale = 100000; *frac != '\0' && scale >= 1; frac++, scale /= 10)
-            frac_us += (*frac - '0') * scale;
-        us += (long long)frac_us;
+        for (long long scale = 100000; *frac != '\0' && scale > 0; frac++, scale /= 10)
+            us += (*frac - '0') * scale; /* digits past microseconds are dropped */
     } else {
         memcpy(buf, s, n + 1);
         for (char *sp = strchr(buf, ' '); sp != NULL && sp - buf > 10; sp = strchr(sp + 1, ' '))
@@ -130,7 +128,7 @@ static bool gw_usage_date(struct gw_req *r, struct evkeyvalq *q, const char *nam
     return false;
 }
 
-/* Replies 422 for a value that is not one of the allowed (n of them). */
+/* Replies 422 for a value that is not one of expected (their list, as the message shows it). */
 static void gw_usage_enum_422(struct gw_req *r, const char *name, const char *value,
                               const char *expected)
 {
@@ -257,16 +255,25 @@ static void gw_usage_count_done(const struct db_result *res, void *arg)
     gw_db_start(op->r, DB_Q_USAGE_FILTER_PAGE, &p, gw_usage_page_done, op);
 }
 
-void gw_usage_list(struct gw_req *r, const struct gw_params *params)
+/*
+ * Both endpoints: authenticate, read the query, then run the first query (the summary's
+ * group_by query, or the listing's count) with the filters; done receives the op.
+ */
+static void gw_usage_start(struct gw_req *r, bool summary, db_done_fn *done)
 {
-    struct gw_usage_op *op = gw_usage_op_new(r, false);
+    struct gw_usage_op *op = gw_usage_op_new(r, summary);
     struct db_params p;
 
-    (void)params;
     if (op == NULL)
         return;
     gw_usage_params(op, &p);
-    gw_db_start(r, DB_Q_USAGE_FILTER_COUNT, &p, gw_usage_count_done, op);
+    gw_db_start(r, summary ? op->group->q : DB_Q_USAGE_FILTER_COUNT, &p, done, op);
+}
+
+void gw_usage_list(struct gw_req *r, const struct gw_params *params)
+{
+    (void)params;
+    gw_usage_start(r, false, gw_usage_count_done);
 }
 
 /* ---- GET /v1/usage/summary ---- */
@@ -326,12 +333,6 @@ static void gw_usage_summary_done(const struct db_result *res, void *arg)
 
 void gw_usage_summary(struct gw_req *r, const struct gw_params *params)
 {
-    struct gw_usage_op *op = gw_usage_op_new(r, true);
-    struct db_params p;
-
     (void)params;
-    if (op == NULL)
-        return;
-    gw_usage_params(op, &p);
-    gw_db_start(r, op->group->q, &p, gw_usage_summary_done, op);
+    gw_usage_start(r, true, gw_usage_summary_done);
 }
