@@ -84,26 +84,25 @@ static void web_url(const char *name, char *url, size_t len)
 
 static const char *web_ctype(const char *name)
 {
+    static const char *const types[][2] = {
+        {".html", "text/html; charset=utf-8"},
+        {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},
+        {".json", "application/json"},
+        {".map", "application/json"},
+        {".svg", "image/svg+xml"},
+        {".png", "image/png"},
+        {".woff2", "font/woff2"},
+        {".txt", "text/plain; charset=utf-8"},
+        {".md", "text/plain; charset=utf-8"},
+    };
     const char *dot = strrchr(name, '.'), *slash = strrchr(name, '/');
 
-    if (dot == NULL || (slash != NULL && dot < slash))
+    if (dot == NULL || (slash != NULL && dot < slash)) /* LICENSE */
         return "text/plain; charset=utf-8";
-    if (strcmp(dot, ".html") == 0)
-        return "text/html; charset=utf-8";
-    if (strcmp(dot, ".js") == 0)
-        return "text/javascript; charset=utf-8";
-    if (strcmp(dot, ".css") == 0)
-        return "text/css; charset=utf-8";
-    if (strcmp(dot, ".json") == 0 || strcmp(dot, ".map") == 0)
-        return "application/json";
-    if (strcmp(dot, ".svg") == 0)
-        return "image/svg+xml";
-    if (strcmp(dot, ".png") == 0)
-        return "image/png";
-    if (strcmp(dot, ".woff2") == 0)
-        return "font/woff2";
-    if (strcmp(dot, ".txt") == 0 || strcmp(dot, ".md") == 0)
-        return "text/plain; charset=utf-8";
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strcmp(dot, types[i][0]) == 0)
+            return types[i][1];
     ck_abort_msg("web/%s: no expected content type in this test", name);
     return NULL;
 }
