@@ -84,6 +84,8 @@ async function open(page, hash) {
     await page.evaluate((h) => { location.hash = h; }, hash);
     const name = hash.replace(/^#\//, '').split('?')[0];
     await page.waitForSelector(`.page[data-page="${name}"][data-ready="true"]`, { timeout: 10000 });
+    const stray = await page.evaluate(() => document.body.innerText.match(/\b(null|undefined|NaN)\b|\[object /));
+    check(!stray, `no stray "${stray}" on ${hash}`);
 }
 
 const byLabel = (label) => `::-p-aria(${label})`;

@@ -79,8 +79,8 @@ export function formPage(view, title, formTitle, listTitle, top = null) {
     const msgs = messages();
     const form = h('form.inline-form', { 'aria-label': formTitle });
     const listBox = h('div', h('p.loading', 'Loading…'));
-    view.root.append(h('div.page-head', h('h1', title)), msgs, top,
-        h('section.panel', h('h2', formTitle), form), h('section.panel', h('h2', listTitle), listBox));
+    append(view.root, [h('div.page-head', h('h1', title)), msgs, top,
+        h('section.panel', h('h2', formTitle), form), h('section.panel', h('h2', listTitle), listBox)]);
     return { msgs, form, listBox };
 }
 
