@@ -2,7 +2,7 @@
 // never resets): list, create, edit, delete; how many users are on each.
 
 import * as api from './api.js';
-import { h, field, input, select, table, busy, formDialog, confirmDialog, usd, when, duration, numberOrNull, formPage } from './dom.js';
+import { h, field, input, select, table, busy, formDialog, confirmDialog, usd, when, duration, numberOrNull, formPage, firstLoad } from './dom.js';
 
 const UNITS = [['86400', 'days'], ['3600', 'hours'], ['60', 'minutes']];
 
@@ -27,13 +27,7 @@ export async function render(view) {
     const load = async () => {
         [budgets, users] = await Promise.all([api.getAll('/v1/budgets'), api.getAll('/v1/users')]);
     };
-    try {
-        await load();
-    } catch (e) {
-        if (view.alive()) msgs.error('Could not load the budgets: ' + e.message);
-        return;
-    }
-    if (!view.alive()) return;
+    if (!(await firstLoad(view, msgs, listBox, 'the budgets', load().then(() => true)))) return;
 
     const maxIn = input('max_budget', { type: 'number', min: '0', step: 'any', inputmode: 'decimal' });
     const period = periodInputs(30 * 86400);

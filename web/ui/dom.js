@@ -84,6 +84,21 @@ export function formPage(view, title, formTitle, listTitle, top = null) {
     return { msgs, form, listBox };
 }
 
+// Awaits a page's first data: on an error, says what could not be loaded (in msgs, `box`'s
+// "Loading…" removed) and gives null, as it does when the operator has left the page meanwhile.
+export async function firstLoad(view, msgs, box, what, promise) {
+    try {
+        const data = await promise;
+        return view.alive() ? data : null;
+    } catch (e) {
+        if (view.alive()) {
+            box.replaceChildren();
+            msgs.error(`Could not load ${what}: ${e.message}`);
+        }
+        return null;
+    }
+}
+
 // Runs fn (async) with the button disabled; an error goes to msgs.
 export async function busy(button, msgs, fn) {
     if (button) button.disabled = true;

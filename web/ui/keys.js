@@ -2,7 +2,7 @@
 // reactivate (PATCH is_active), delete, expiry and the per-key rpm_limit / tpm_limit.
 
 import * as api from './api.js';
-import { h, field, input, table, busy, formDialog, confirmDialog, pager, when, num, numberOrNull, formPage } from './dom.js';
+import { h, field, input, table, busy, formDialog, confirmDialog, pager, when, num, numberOrNull, formPage, firstLoad } from './dom.js';
 
 const LIMIT = 50;
 
@@ -53,15 +53,11 @@ export async function render(view, params) {
     const onceBox = h('div');
     const { msgs, form, listBox } = formPage(view, 'API keys', 'New key', 'All keys', onceBox);
 
-    let keys = [];
-    let users = [];
-    try {
-        [keys, users] = await Promise.all([api.get('/v1/keys', { skip, limit: LIMIT }), api.getAll('/v1/users')]);
-    } catch (e) {
-        if (view.alive()) msgs.error('Could not load the keys: ' + e.message);
-        return;
-    }
-    if (!view.alive()) return;
+    const data = await firstLoad(view, msgs, listBox, 'the keys',
+        Promise.all([api.get('/v1/keys', { skip, limit: LIMIT }), api.getAll('/v1/users')]));
+    if (!data) return;
+    let keys = data[0];
+    const users = data[1];
 
     const usersList = h('datalist', { id: 'users-list' }, users.map((u) => h('option', { value: u.user_id })));
     const nameIn = input('key_name', { autocomplete: 'off' });

@@ -3,7 +3,7 @@
 
 import * as api from './api.js';
 import { timeChart, utcLabel } from './chart.js';
-import { h, table, messages, bar, usd, num, when } from './dom.js';
+import { h, table, messages, bar, usd, num, when, firstLoad } from './dom.js';
 
 const RANGES = {
     '24h': { label: 'Last 24 h', step: 3600, count: 24, group: 'hour' },
@@ -51,25 +51,17 @@ export async function render(view, params) {
     const nowMs = Date.now();
     const xs = buckets(range, nowMs);
     const filt = { start_date: xs[0] };
-    let time, byProvider, byModel, byUser, users, budgets, errors;
-    try {
-        [time, byProvider, byModel, byUser, users, budgets, errors] = await Promise.all([
-            api.get('/v1/usage/summary', { ...filt, group_by: range.group }),
-            api.get('/v1/usage/summary', { ...filt, group_by: 'provider' }),
-            api.get('/v1/usage/summary', { ...filt, group_by: 'model' }),
-            api.get('/v1/usage/summary', { ...filt, group_by: 'user' }),
-            api.getAll('/v1/users'),
-            api.getAll('/v1/budgets'),
-            api.get('/v1/usage', { ...filt, status: 'error', limit: 5 }),
-        ]);
-    } catch (e) {
-        if (view.alive()) {
-            body.replaceChildren();
-            msgs.error('Could not load the overview: ' + e.message);
-        }
-        return;
-    }
-    if (!view.alive()) return;
+    const data = await firstLoad(view, msgs, body, 'the overview', Promise.all([
+        api.get('/v1/usage/summary', { ...filt, group_by: range.group }),
+        api.get('/v1/usage/summary', { ...filt, group_by: 'provider' }),
+        api.get('/v1/usage/summary', { ...filt, group_by: 'model' }),
+        api.get('/v1/usage/summary', { ...filt, group_by: 'user' }),
+        api.getAll('/v1/users'),
+        api.getAll('/v1/budgets'),
+        api.get('/v1/usage', { ...filt, status: 'error', limit: 5 }),
+    ]));
+    if (!data) return;
+    const [time, byProvider, byModel, byUser, users, budgets, errors] = data;
 
     const t = time.totals;
     const byTime = new Map(time.groups.map((g) => [Math.floor(Date.parse(g.key) / 1000), g]));

@@ -1,7 +1,7 @@
 // Pricing: USD per million tokens for provider:model; list, set (create or replace), delete.
 
 import * as api from './api.js';
-import { h, field, input, table, busy, confirmDialog, usd, when, numberOrNull, formPage } from './dom.js';
+import { h, field, input, table, busy, confirmDialog, usd, when, numberOrNull, formPage, firstLoad } from './dom.js';
 
 export async function render(view) {
     const { msgs, form, listBox } = formPage(view, 'Pricing', 'Set a price', 'Prices');
@@ -58,9 +58,5 @@ export async function render(view) {
             },
         ], prices, { empty: 'No prices: requests are served without a cost.', caption: 'Prices' }));
     }
-    try {
-        await reload();
-    } catch (e) {
-        if (view.alive()) msgs.error('Could not load the prices: ' + e.message);
-    }
+    await firstLoad(view, msgs, listBox, 'the prices', reload());
 }

@@ -2,7 +2,7 @@
 // LIMIT rows (X-Total-Count), and a CSV export of every filtered row, fetched page by page.
 
 import * as api from './api.js';
-import { h, field, input, select, table, messages, busy, pager, usd, num, when } from './dom.js';
+import { h, field, input, select, table, messages, busy, pager, usd, num, when, firstLoad } from './dom.js';
 
 const LIMIT = 50;
 const FILTERS = ['start', 'end', 'user_id', 'api_key_id', 'model', 'provider', 'status'];
@@ -94,17 +94,9 @@ export async function render(view, params) {
     view.root.append(h('div.page-head', h('h1', 'Usage log')), msgs,
         h('section.panel', h('h2', 'Filters'), form), h('section.panel', h('h2', 'Requests'), listBox));
 
-    let res;
-    try {
-        res = await api.request('GET', '/v1/usage', { query: { ...query, skip, limit: LIMIT } });
-    } catch (e) {
-        if (view.alive()) {
-            listBox.replaceChildren();
-            msgs.error('Could not load the usage log: ' + e.message);
-        }
-        return;
-    }
-    if (!view.alive()) return;
+    const res = await firstLoad(view, msgs, listBox, 'the usage log',
+        api.request('GET', '/v1/usage', { query: { ...query, skip, limit: LIMIT } }));
+    if (!res) return;
     const rows = res.data;
     const total = Number(res.headers.get('X-Total-Count') || rows.length);
     const pageLink = (s) => {

@@ -2,7 +2,7 @@
 // the next reset, soft delete.
 
 import * as api from './api.js';
-import { h, field, input, select, table, busy, formDialog, confirmDialog, pager, bar, usd, when, formPage } from './dom.js';
+import { h, field, input, select, table, busy, formDialog, confirmDialog, pager, bar, usd, when, formPage, firstLoad } from './dom.js';
 
 const LIMIT = 50;
 
@@ -15,15 +15,11 @@ export async function render(view, params) {
     const skip = Math.max(0, parseInt(params.get('skip') || '0', 10) || 0);
     const { msgs, form, listBox } = formPage(view, 'Users', 'New user', 'All users');
 
-    let budgets = [];
-    let users = [];
-    try {
-        [budgets, users] = await Promise.all([api.getAll('/v1/budgets'), api.get('/v1/users', { skip, limit: LIMIT })]);
-    } catch (e) {
-        if (view.alive()) msgs.error('Could not load the users: ' + e.message);
-        return;
-    }
-    if (!view.alive()) return;
+    const data = await firstLoad(view, msgs, listBox, 'the users',
+        Promise.all([api.getAll('/v1/budgets'), api.get('/v1/users', { skip, limit: LIMIT })]));
+    if (!data) return;
+    const budgets = data[0];
+    let users = data[1];
     const budgetOf = new Map(budgets.map((b) => [b.budget_id, b]));
 
     const idIn = input('user_id', { required: true, autocomplete: 'off', maxlength: '255' });
