@@ -211,7 +211,7 @@ static char *ew_resolve(const char *page, const char *ref)
 {
     size_t dir = strrchr(page, '/') - page + 1;
     char *joined = ref[0] == '/' ? ew_strdup(ref) : ew_alloc(dir + strlen(ref) + 1);
-    char *out = ew_alloc(strlen(joined) + 2), *seg, *save = NULL;
+    char *out, *seg, *save = NULL;
     size_t n = 0;
     bool trailing;
 
@@ -219,6 +219,7 @@ static char *ew_resolve(const char *page, const char *ref)
         memcpy(joined, page, dir);
         memcpy(joined + dir, ref, strlen(ref) + 1);
     }
+    out = ew_alloc(strlen(joined) + 2); /* after joined is filled in */
     trailing = joined[strlen(joined) - 1] == '/' || ew_ends(joined, "/.") || ew_ends(joined, "/..");
     for (seg = strtok_r(joined, "/", &save); seg != NULL; seg = strtok_r(NULL, "/", &save)) {
         if (strcmp(seg, ".") == 0)

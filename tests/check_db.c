@@ -314,11 +314,12 @@ START_TEST(test_migrate_memory)
         ck_assert_int_eq(db_exec(db, base, DB_Q_SCHEMA_VERSIONS, NULL, cap_cb, &c), 0);
         ck_assert(t_pump(base, &c.calls, 1));
         ck_assert_int_eq(c.status, 0);
-        ck_assert_uint_eq(c.nrows, 3);
+        ck_assert_uint_eq(c.nrows, 4);
         ck_assert_uint_eq(c.ncols, 2);
         ck_assert_str_eq(c.cells[0], "0001_initial");
         ck_assert_str_eq(c.cells[2], "0002_budget_duration_bigint");
         ck_assert_str_eq(c.cells[4], "0003_rate_limits");
+        ck_assert_str_eq(c.cells[6], "0004_usage_analytics");
         /* applied_at: util_ts_format() form, e.g. 2025-11-07T16:41:44.429258+00:00 */
         n = strlen(c.cells[1]);
         ck_assert_uint_ge(n, 25);
@@ -348,7 +349,7 @@ START_TEST(test_migrate_file_idempotent)
     db_close(db);
 
     raw = t_raw_open(path);
-    ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM schema_migrations"), 3);
+    ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM schema_migrations"), 4);
     ck_assert_str_eq(
         t_raw_text(raw, "SELECT version FROM schema_migrations ORDER BY version", buf, sizeof(buf)),
         "0001_initial");
@@ -362,7 +363,7 @@ START_TEST(test_migrate_file_idempotent)
     db_close(db);
 
     raw = t_raw_open(path);
-    ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM schema_migrations"), 3);
+    ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM schema_migrations"), 4);
     t_raw_text(raw, "SELECT applied_at FROM schema_migrations ORDER BY version", at2, sizeof(at2));
     ck_assert_str_eq(at1, at2);
     ck_assert_int_eq(t_raw_long(raw, "SELECT count(*) FROM sqlite_master WHERE name='budgets'"), 1);
@@ -391,6 +392,11 @@ START_TEST(test_schema_objects)
         {"index", "ix_usage_logs_user_id", "usage_logs", 0},
         {"index", "ix_usage_logs_timestamp", "usage_logs", 0},
         {"index", "ix_usage_logs_user_id_timestamp", "usage_logs", 0},
+        {"index", "ix_usage_logs_api_key_id_timestamp", "usage_logs", 0}, /* 0004 */
+        {"index", "ix_usage_logs_model_timestamp", "usage_logs", 0},
+        {"index", "ix_usage_logs_provider_timestamp", "usage_logs", 0},
+        {"index", "ix_usage_logs_status_timestamp", "usage_logs", 0},
+        {"index", "ix_usage_logs_hour", "usage_logs", 0},
         {"index", "ix_budget_reset_logs_user_id", "budget_reset_logs", 0},
         {"table", "rate_counts", "rate_counts", 5},
         {"index", "ix_rate_counts_second", "rate_counts", 0},
@@ -423,7 +429,8 @@ START_TEST(test_schema_objects)
                                 "pragma_index_info('ix_usage_logs_user_id_timestamp') ORDER BY "
                                 "seqno)",
                                 buf, sizeof(buf)),
-                     "user_id,timestamp");
+                     /* 0004: the same prefix, covering the usage sums */
+                     "user_id,timestamp,status,prompt_tokens,completion_tokens,total_tokens,cost");
     /* Nullability and the one default. */
     ck_assert_int_eq(t_raw_long(raw, "SELECT \"notnull\" FROM pragma_table_info("
                                      "'budget_reset_logs') WHERE name='user_id'"),

@@ -243,8 +243,9 @@ START_TEST(test_migrate)
         {"SELECT string_agg(indexname, ',' ORDER BY indexname) FROM pg_indexes WHERE "
          "indexname LIKE 'ix_%'",
          "ix_api_keys_key_hash,ix_api_keys_user_id,ix_budget_reset_logs_user_id,"
-         "ix_rate_counts_second,ix_usage_logs_api_key_id,ix_usage_logs_timestamp,ix_usage_logs_"
-         "user_id,"
+         "ix_rate_counts_second,ix_usage_logs_api_key_id,ix_usage_logs_api_key_id_timestamp,"
+         "ix_usage_logs_model_timestamp,ix_usage_logs_provider_timestamp,"
+         "ix_usage_logs_status_timestamp,ix_usage_logs_timestamp,ix_usage_logs_user_id,"
          "ix_usage_logs_user_id_timestamp,ix_users_deleted_at"},
         {"SELECT string_agg(constraint_name || ':' || delete_rule, ',' ORDER BY "
          "constraint_name) FROM information_schema.referential_constraints",
@@ -283,7 +284,7 @@ START_TEST(test_migrate)
     t_migrate(db); /* no-op */
     t_run(db, base, DB_Q_SCHEMA_VERSIONS, NULL, &r);
     ck_assert_int_eq(r.status, 0);
-    ck_assert_uint_eq(r.nrows, 3);
+    ck_assert_uint_eq(r.nrows, 4);
     ck_assert_str_eq(cell(&r, 0), "0001_initial");
     n = strlen(cell(&r, 1));
     ck_assert_uint_ge(n, 25);
@@ -295,14 +296,15 @@ START_TEST(test_migrate)
     db = t_open(url); /* a fresh handle applies nothing either */
     t_migrate(db);
     t_run(db, base, DB_Q_SCHEMA_VERSIONS, NULL, &r);
-    ck_assert_uint_eq(r.nrows, 3);
+    ck_assert_uint_eq(r.nrows, 4);
     ck_assert_str_eq(cell(&r, 1), at1);
     {
         char err[256] = "";
 
         ck_assert_int_eq(db_migrate_to(db, "0042", err, sizeof(err)), -1);
         ck_assert_str_eq(err, "unknown revision '0042' (known: head, 0001_initial, "
-                              "0002_budget_duration_bigint, 0003_rate_limits)");
+                              "0002_budget_duration_bigint, 0003_rate_limits, "
+                              "0004_usage_analytics)");
     }
     db_close(db);
     for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
@@ -348,7 +350,7 @@ START_TEST(test_migrate_concurrent)
         ck_assert_msg(m[i].rc == 0, "migrator %d: %s", i, m[i].err);
     }
     t_raw("migrate_concurrent", "SELECT count(*) FROM schema_migrations", buf, sizeof(buf));
-    ck_assert_str_eq(buf, "3");
+    ck_assert_str_eq(buf, T_DB_NMIGRATIONS);
 }
 END_TEST
 
@@ -622,7 +624,7 @@ static const struct db_usage_row batch2[] = {
 
 static const struct step steps[] = {
     {DB_Q_PING, 0, {{0}}, 0, 1, false},
-    {DB_Q_SCHEMA_VERSIONS, 0, {{0}}, 0, 3, true}, /* 0001_initial .. 0003_rate_limits */
+    {DB_Q_SCHEMA_VERSIONS, 0, {{0}}, 0, 4, true}, /* 0001_initial .. 0004_usage_analytics */
     {DB_Q_BUDGET_INSERT, 4, {S("b1"), R(10.5), I(3600), S(T1)}, 0, 1, false},
     {DB_Q_BUDGET_INSERT, 4, {S("b2"), NUL, NUL, S(T2)}, 0, 1, false},
     {DB_Q_BUDGET_INSERT, 4, {S("b1"), NUL, NUL, S(T2)}, -1, 0, false}, /* duplicate */

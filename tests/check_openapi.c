@@ -17,17 +17,6 @@
 #include "gateway/http/gw_static.h"
 #include "t_gw.h"
 
-/*
- * Documented but not routed in this tree: routed by the usage analytics change (issue 23,
- * h23a), whose merge removes these lines.
- */
-static const char *const oa_unrouted[][2] = {
-    {"get", "/v1/usage"},
-    {"get", "/v1/usage/summary"},
-};
-
-#define OA_NUNROUTED (sizeof(oa_unrouted) / sizeof(oa_unrouted[0]))
-
 static const struct {
     int method;
     const char *name;
@@ -188,22 +177,16 @@ START_TEST(every_route_documented_and_every_operation_routed)
         json_object_foreach(item, method, op)
         {
             char what[320];
-            bool exempt = false;
             if (strcmp(method, "parameters") == 0 || strcmp(method, "summary") == 0 ||
                 strcmp(method, "description") == 0)
                 continue;
             snprintf(what, sizeof(what), "%s %s", method, path);
-            for (size_t i = 0; i < OA_NUNROUTED; i++)
-                exempt = exempt || (strcmp(oa_unrouted[i][0], method) == 0 &&
-                                    strcmp(oa_unrouted[i][1], path) == 0);
-            ck_assert_msg(json_object_get(w.seen, what) != NULL || exempt,
+            ck_assert_msg(json_object_get(w.seen, what) != NULL,
                           "web/openapi.json documents %s, which no route serves", what);
-            ck_assert_msg(!(json_object_get(w.seen, what) != NULL && exempt),
-                          "%s is routed now: remove it from oa_unrouted", what);
             nops++;
         }
     }
-    ck_assert_int_eq(nops, (int)(json_object_size(w.seen) + OA_NUNROUTED));
+    ck_assert_int_eq(nops, (int)json_object_size(w.seen));
     /* The pages themselves are documented (they are routes, checked above); spot-check. */
     ck_assert_ptr_nonnull(json_object_get(json_object_get(w.paths, "/openapi.json"), "get"));
     ck_assert_ptr_nonnull(json_object_get(json_object_get(w.paths, "/docs"), "get"));

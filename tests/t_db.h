@@ -7,7 +7,7 @@
 struct db;
 
 /* What DB_Q_PING answers on a migrated database: the number of migrations in migrations/<db>/. */
-#define T_DB_NMIGRATIONS "3"
+#define T_DB_NMIGRATIONS "4"
 
 /*
  * Runs per_thread DB_Q_PING queries from each of nthreads threads, each thread on an event_base

@@ -49,24 +49,35 @@ void t_sdk_need(void)
                   path);
 }
 
-/*
- * Runs `node tests/sdk/openai_chat.mjs kase` against t_api with key; asserts it exits 0 within
- * 20 s and printed one JSON object, which it returns (owned). The script's stderr goes to a file
- * in the gateway's temporary directory and is quoted on failure.
- */
 json_t *t_sdk_run(const char *name, const char *kase, const char *arg, const char *url_path,
                   const char *key, const char *const *env)
 {
+    char script[512];
+
+    t_sdk_need();
+    snprintf(script, sizeof(script), "tests/sdk/%s", name);
+    return t_node_run(script, kase, arg, url_path, key, env, 20);
+}
+
+/*
+ * Runs `node <root>/<name> kase [arg]` against t_api with key; asserts it exits 0 within
+ * timeout_s (scaled) and printed one JSON object, which it returns (owned). The script's stderr
+ * goes to a file in the gateway's temporary directory and is quoted on failure.
+ */
+json_t *t_node_run(const char *name, const char *kase, const char *arg, const char *url_path,
+                   const char *key, const char *const *env, int timeout_s)
+{
+    const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+    long k = m != NULL ? strtol(m, NULL, 10) : 1;
     char script[512], url[64], errpath[256], buf[8192], *err;
     size_t len = 0;
     int p[2], st = 0, rc;
-    long deadline = t_sdk_now_ms() + 20000;
+    long deadline = t_sdk_now_ms() + timeout_s * 1000L * (k > 1 ? k : 1);
     pid_t pid;
     json_t *j;
     json_error_t jerr;
 
-    t_sdk_need();
-    snprintf(script, sizeof(script), "%s/tests/sdk/%s", t_sdk_root(), name);
+    snprintf(script, sizeof(script), "%s/%s", t_sdk_root(), name);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", t_api.port, url_path);
     snprintf(errpath, sizeof(errpath), "%s/node-%s.err", t_api.dir, kase);
     ck_assert_int_eq(pipe(p), 0);
@@ -113,12 +124,12 @@ json_t *t_sdk_run(const char *name, const char *kase, const char *arg, const cha
         ;
     err = t_read_file(errpath);
     ck_assert_msg(rc == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0,
-                  "node %s %s: wait status 0x%x (killed after 20 s if 0x9);\n"
-                  "stdout: %s\nstderr: %s",
-                  name, kase, st, buf, err != NULL ? err : "");
+                  "node %s %s: wait status 0x%x (killed after %d s if 0x9);\n"
+                  "stdout: %.1000s\nstderr: %.2000s", /* Check caps a message near 4 KB */
+                  name, kase, st, timeout_s, buf, err != NULL ? err : "");
     j = json_loads(buf, 0, &jerr);
-    ck_assert_msg(json_is_object(j), "node %s %s printed no JSON object: '%s' (%s)", name, kase,
-                  buf, err != NULL ? err : "");
+    ck_assert_msg(json_is_object(j), "node %s %s printed no JSON object: '%.1000s' (%.2000s)", name,
+                  kase, buf, err != NULL ? err : "");
     free(err);
     return j;
 }

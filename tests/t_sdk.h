@@ -19,4 +19,11 @@ void t_sdk_need(void);
 json_t *t_sdk_run(const char *name, const char *kase, const char *arg, const char *url_path,
                   const char *key, const char *const *env);
 
+/*
+ * The same for any node script, named from the repository root (e.g. "tests/ui/dashboard.mjs"),
+ * with a time limit of timeout_s seconds (multiplied by CK_TIMEOUT_MULTIPLIER when set).
+ */
+json_t *t_node_run(const char *script, const char *kase, const char *arg, const char *url_path,
+                   const char *key, const char *const *env, int timeout_s);
+
 #endif

@@ -87,6 +87,25 @@ enum db_query {
                                 next_budget_reset_at, plus a budget_reset_logs row when the
                                 budget exists */
 
+    /*
+     * Usage analytics (gw_usage.c). Every one takes the same 7 filters first: (start|null,
+     * end|null (util_ts_format() text; the window is [start, end)), user_id|null,
+     * api_key_id|null, model|null, provider|null, status|null); null means "any".
+     */
+    DB_Q_USAGE_FILTER_PAGE,  /* (filters, limit, offset) -> usage rows, newest first (ties:
+                                id descending) */
+    DB_Q_USAGE_FILTER_COUNT, /* (filters) -> one row (count) */
+    /* (filters) -> rows (key, requests, errors, prompt_tokens, completion_tokens, total_tokens,
+       cost): errors are rows whose status is not 'success', sums of nothing are 0. Time keys
+       ("2026-12-07", "2026-12-07T13:00:00+00:00", UTC) ascending; the others by cost
+       descending, then requests descending, then key (null last). */
+    DB_Q_USAGE_SUM_DAY,
+    DB_Q_USAGE_SUM_HOUR,
+    DB_Q_USAGE_SUM_USER,
+    DB_Q_USAGE_SUM_KEY,
+    DB_Q_USAGE_SUM_MODEL,
+    DB_Q_USAGE_SUM_PROVIDER,
+
     /* Rate limits across replicas (acct_rate.h, PostgreSQL's replica sync). */
     DB_Q_RATE_PUBLISH, /* (tx) (replica_id, rows JSON [{"s": subject, "t": second, "r":
                           requests, "k": tokens}], oldest second kept) -> nothing; upserts this

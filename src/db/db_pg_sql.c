@@ -5,6 +5,31 @@
 #include "db/db_pg.h"
 
 /*
+ * Usage analytics filters: $1 start, $2 end, $3 user_id, $4 api_key_id, $5 model, $6 provider,
+ * $7 status, NULL meaning any. Queries go out unnamed, so PostgreSQL plans each with its values
+ * and folds the NULL tests away: a given filter becomes a plain indexable condition.
+ */
+#define PG_U_WHERE                                                                                 \
+    " FROM usage_logs WHERE ($1::timestamptz IS NULL OR timestamp >= $1::timestamptz) "            \
+    "AND ($2::timestamptz IS NULL OR timestamp < $2::timestamptz) "                                \
+    "AND ($3::varchar IS NULL OR user_id = $3) AND ($4::varchar IS NULL OR api_key_id = $4) "      \
+    "AND ($5::varchar IS NULL OR model = $5) AND ($6::varchar IS NULL OR provider = $6) "          \
+    "AND ($7::varchar IS NULL OR status = $7)"
+#define PG_U_AGG                                                                                   \
+    "count(*) AS n, count(*) FILTER (WHERE status <> 'success') AS e, "                            \
+    "coalesce(sum(prompt_tokens), 0) AS pt, coalesce(sum(completion_tokens), 0) AS ct, "           \
+    "coalesce(sum(total_tokens), 0) AS tt, coalesce(sum(cost), 0) AS cs" PG_U_WHERE
+/* Sums per UTC time bucket (unit of date_trunc, to_char format of the key), ascending. */
+#define PG_U_SUM_TIME(unit, fmt)                                                                   \
+    "SELECT to_char(date_trunc('" unit "', timestamp AT TIME ZONE 'UTC'), '" fmt "'), " PG_U_AGG   \
+    " GROUP BY date_trunc('" unit "', timestamp AT TIME ZONE 'UTC') "                              \
+    "ORDER BY date_trunc('" unit "', timestamp AT TIME ZONE 'UTC')"
+/* Sums per value of col, by cost, then requests, then value (null last, bytewise as SQLite). */
+#define PG_U_SUM_COL(col)                                                                          \
+    "SELECT " col ", " PG_U_AGG " GROUP BY " col " ORDER BY cs DESC, n DESC, " col                 \
+    " IS NULL, " col " COLLATE \"C\""
+
+/*
  * SQL per query, "$N" placeholders only, same semantics as the SQLite table. Parameters are
  * sent untyped, so the server infers each from its context (as SQLite's dynamic typing
  * accepts anything); casts mark the few places with no context. Statements separated by ';'
@@ -128,6 +153,15 @@ const char *const db_pg_sql[DB_Q__COUNT] = {
         "AND EXISTS (SELECT 1 FROM users WHERE user_id = $1 AND deleted_at IS NULL);"
         "UPDATE users SET spend = 0.0, budget_started_at = $4, next_budget_reset_at = $5, "
         "updated_at = $4 WHERE user_id = $1 AND deleted_at IS NULL",
+    [DB_Q_USAGE_FILTER_PAGE] = "SELECT " DB_COLS_USAGE PG_U_WHERE
+                               " ORDER BY timestamp DESC, id COLLATE \"C\" DESC LIMIT $8 OFFSET $9",
+    [DB_Q_USAGE_FILTER_COUNT] = "SELECT count(*)" PG_U_WHERE,
+    [DB_Q_USAGE_SUM_DAY] = PG_U_SUM_TIME("day", "YYYY-MM-DD"),
+    [DB_Q_USAGE_SUM_HOUR] = PG_U_SUM_TIME("hour", "YYYY-MM-DD\"T\"HH24\":00:00+00:00\""),
+    [DB_Q_USAGE_SUM_USER] = PG_U_SUM_COL("user_id"),
+    [DB_Q_USAGE_SUM_KEY] = PG_U_SUM_COL("api_key_id"),
+    [DB_Q_USAGE_SUM_MODEL] = PG_U_SUM_COL("model"),
+    [DB_Q_USAGE_SUM_PROVIDER] = PG_U_SUM_COL("provider"),
     [DB_Q_RATE_PUBLISH] =
         "INSERT INTO rate_counts (replica_id, subject, second, requests, tokens) "
         "SELECT $1::varchar, r ->> 's', (r ->> 't')::bigint, (r ->> 'r')::bigint, "

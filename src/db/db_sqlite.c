@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "db/db_migrations.h"
+#include "db/db_sqlite_usage.h"
 #include "log.h"
 
 /* SQL per query, "?N" placeholders only. Prepared on first use, then cached. */
@@ -124,6 +125,14 @@ static const char *const sq_sql[] = {
         "AND EXISTS (SELECT 1 FROM users WHERE user_id = ?1 AND deleted_at IS NULL);"
         "UPDATE users SET spend = 0.0, budget_started_at = ?4, next_budget_reset_at = ?5, "
         "updated_at = ?4 WHERE user_id = ?1 AND deleted_at IS NULL",
+    [DB_Q_USAGE_FILTER_PAGE] = SQ_U_PAGE,
+    [DB_Q_USAGE_FILTER_COUNT] = SQ_U_COUNT,
+    [DB_Q_USAGE_SUM_DAY] = SQ_U_SUM_DAY,
+    [DB_Q_USAGE_SUM_HOUR] = SQ_U_SUM_HOUR,
+    [DB_Q_USAGE_SUM_USER] = SQ_U_SUM_COL("user_id"),
+    [DB_Q_USAGE_SUM_KEY] = SQ_U_SUM_COL("api_key_id"),
+    [DB_Q_USAGE_SUM_MODEL] = SQ_U_SUM_COL("model"),
+    [DB_Q_USAGE_SUM_PROVIDER] = SQ_U_SUM_COL("provider"),
     [DB_Q_RATE_PUBLISH] =
         "INSERT INTO rate_counts (replica_id, subject, second, requests, tokens) "
         "SELECT ?1, r.value ->> 's', r.value ->> 't', r.value ->> 'r', r.value ->> 'k' "

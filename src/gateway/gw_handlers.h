@@ -36,6 +36,10 @@ void gw_users_update(struct gw_req *r, const struct gw_params *p);
 void gw_users_delete(struct gw_req *r, const struct gw_params *p);
 void gw_users_usage(struct gw_req *r, const struct gw_params *p);
 
+/* gw_usage.c: usage analytics (GET /v1/usage, GET /v1/usage/summary). */
+void gw_usage_list(struct gw_req *r, const struct gw_params *p);
+void gw_usage_summary(struct gw_req *r, const struct gw_params *p);
+
 /* gw_budgets.c */
 void gw_budgets_create(struct gw_req *r, const struct gw_params *p);
 void gw_budgets_list(struct gw_req *r, const struct gw_params *p);

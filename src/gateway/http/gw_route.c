@@ -55,6 +55,8 @@ static const struct gw_route gw_routes[] = {
     {EVHTTP_REQ_PATCH, "/v1/users/{user_id}", gw_users_update, false, M},
     {EVHTTP_REQ_DELETE, "/v1/users/{user_id}", gw_users_delete, false, M},
     {EVHTTP_REQ_GET, "/v1/users/{user_id}/usage", gw_users_usage, false, M},
+    {EVHTTP_REQ_GET, "/v1/usage", gw_usage_list, false, M},
+    {EVHTTP_REQ_GET, "/v1/usage/summary", gw_usage_summary, false, M},
     {EVHTTP_REQ_POST, "/v1/budgets", gw_budgets_create, false, M},
     {EVHTTP_REQ_GET, "/v1/budgets", gw_budgets_list, false, M},
     {EVHTTP_REQ_GET, "/v1/budgets/{budget_id}", gw_budgets_get, false, M},
