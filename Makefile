@@ -33,12 +33,12 @@ LDFLAGS := $(OPT) -pthread
 LDLIBS := $(PKG_LIBS) -lm
 
 LIB_SRCS := $(filter-out src/main.c,$(wildcard src/*.c src/gateway/*/*.c src/acct/*.c src/providers/*.c src/db/*.c))
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/gen/migrations.o $(BUILD)/gen/web.o
 TEST_SRCS := $(wildcard tests/*.c)
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/%.o)
 SUITES := $(patsubst tests/check_%.c,%,$(filter-out tests/check_main.c,$(wildcard tests/check_*.c)))
 MIGRATIONS := $(sort $(wildcard migrations/sqlite/*.sql migrations/postgres/*.sql))
-FMT_SRCS := $(wildcard src/*.[ch] src/*/*.[ch] src/*/*/*.[ch] tests/*.[ch] tests/fuzz/*.[ch] tests/soak/*.[ch] bench/*.[ch])
+FMT_SRCS := $(wildcard src/*.[ch] src/*/*.[ch] src/*/*/*.[ch] tests/*.[ch] tests/fuzz/*.[ch] tests/soak/*.[ch] bench/*.[ch] scripts/*.c)
 
 BIN := $(BUILD)/any-llm-gateway
 TESTBIN := $(BUILD)/check_gateway
@@ -59,6 +59,25 @@ $(BUILD)/gen/migrations.c: $(MIGRATIONS) scripts/embed-sql.sh
 	scripts/embed-sql.sh $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/migrations.o: $(BUILD)/gen/migrations.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# The web assets (web/: dashboard, /docs, openapi.json) as C arrays, by a generator built first
+# (scripts/embed-web.c: content types, SHA-256 hashes, ?v= references in HTML, gzip copies).
+# The directories are prerequisites too, so adding or removing a file regenerates web.c.
+WEB_FILES := $(shell find web -type f ! -name '.*' ! -name 'README*' ! -name VERSION 2>/dev/null | LC_ALL=C sort)
+WEB_DIRS := $(shell find web -type d 2>/dev/null)
+EMBED_WEB := $(BUILD)/embed-web
+
+$(EMBED_WEB): scripts/embed-web.c src/sha256.c src/sha256.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) -O2 -Isrc -o $@ scripts/embed-web.c \
+	    src/sha256.c $(shell pkg-config --libs libcrypto zlib 2>/dev/null)
+
+$(BUILD)/gen/web.c: $(WEB_FILES) $(WEB_DIRS) $(EMBED_WEB)
+	@mkdir -p $(dir $@)
+	$(EMBED_WEB) web $(WEB_FILES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/web.o: $(BUILD)/gen/web.c src/gateway/http/gw_static.h
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # One line per test suite file (tests/check_<name>.c defines <name>_suite()).
@@ -257,7 +276,7 @@ FUZZ_LIB_SRCS := src/config.c src/config_env.c src/config_yaml.c src/log.c \
                  src/providers/prov_aws.c src/providers/prov_bedrock.c \
                  src/providers/prov_bedrock_req.c src/providers/prov_bedrock_call.c \
                  src/providers/prov_frame.c src/providers/prov_ndjson.c \
-                 src/providers/prov_sagemaker.c
+                 src/providers/prov_sagemaker.c src/jwrite.c
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
 
 .PHONY: fuzz fuzz-build fuzz-check

@@ -13,6 +13,13 @@
  *                               (?chunks=N&delay_ms=D), the body fields "mock_chunks" and
  *                               "mock_delay_ms" (the gateway passes unknown fields through),
  *                               then --chunks / --delay-ms.
+ *   POST .../messages           the same on the Anthropic Messages wire: a message with usage,
+ *                               or its event stream (message_start, content_block_start,
+ *                               N content_block_delta, content_block_stop, message_delta with
+ *                               usage, message_stop). A translating gateway does not pass
+ *                               unknown fields through, so N and D may also come from the model
+ *                               name ("...@N/D", after the path and query, before the body
+ *                               fields).
  *   GET  .../models             a one-model list.
  *   anything else               404.
  *
@@ -72,12 +79,43 @@ static const char sse_usage[] =
     "\"completion_tokens\":%ld,\"total_tokens\":%ld}}\n\n";
 static const char sse_done[] = "data: [DONE]\n\n";
 
+/* The Anthropic Messages wire. */
+static const char an_json[] =
+    "{\"id\":\"msg_mock\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"mock-model\","
+    "\"content\":[{\"type\":\"text\",\"text\":\"Hello from the benchmark mock upstream.\"}],"
+    "\"stop_reason\":\"end_turn\",\"stop_sequence\":null,"
+    "\"usage\":{\"input_tokens\":12,\"output_tokens\":8}}";
+static const char an_start[] =
+    "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_mock\","
+    "\"type\":\"message\",\"role\":\"assistant\",\"model\":\"mock-model\",\"content\":[],"
+    "\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":12,"
+    "\"output_tokens\":1}}}\n\n"
+    "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,"
+    "\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n";
+static const char an_token[] =
+    "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,"
+    "\"delta\":{\"type\":\"text_delta\",\"text\":\"tok \"}}\n\n";
+static const char an_finish[] =
+    "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n";
+static const char an_usage[] =
+    "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":"
+    "\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":%ld}}\n\n";
+static const char an_done[] = "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+
+/* One wire's stream events (the usage event is formatted by stream_finish()). */
+struct wire {
+    const char *start, *token, *finish, *done;
+};
+static const struct wire wire_openai = {sse_role, sse_token, sse_finish, sse_done};
+static const struct wire wire_anthropic = {an_start, an_token, an_finish, an_done};
+
 struct mconn {
     struct bufferevent *bev;
     struct event *timer; /* next stream chunk */
     long chunks_left;    /* content chunks still to send */
     long chunks_total;
     long delay_ms;
+    const struct wire *wire;
     int streaming;
     int close_after;
 };
@@ -101,13 +139,16 @@ static void put_chunk(struct evbuffer *out, const char *data, size_t len)
 static void stream_finish(struct mconn *c)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    char usage[sizeof(sse_usage) + 64];
+    char usage[sizeof(sse_usage) + sizeof(an_usage) + 64];
     int n;
 
-    put_chunk(out, sse_finish, sizeof(sse_finish) - 1);
-    n = snprintf(usage, sizeof(usage), sse_usage, c->chunks_total, c->chunks_total + 12);
+    put_chunk(out, c->wire->finish, strlen(c->wire->finish));
+    if (c->wire == &wire_anthropic)
+        n = snprintf(usage, sizeof(usage), an_usage, c->chunks_total);
+    else
+        n = snprintf(usage, sizeof(usage), sse_usage, c->chunks_total, c->chunks_total + 12);
     put_chunk(out, usage, (size_t)n);
-    put_chunk(out, sse_done, sizeof(sse_done) - 1);
+    put_chunk(out, c->wire->done, strlen(c->wire->done));
     evbuffer_add(out, "0\r\n\r\n", 5);
     c->streaming = 0;
 }
@@ -123,7 +164,7 @@ static void stream_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (c->chunks_left > 0) {
-        put_chunk(out, sse_token, sizeof(sse_token) - 1);
+        put_chunk(out, c->wire->token, strlen(c->wire->token));
         c->chunks_left--;
     }
     if (c->chunks_left > 0) {
@@ -137,7 +178,7 @@ static void stream_tick(evutil_socket_t fd, short what, void *arg)
         mconn_process(c); /* a request that arrived meanwhile */
 }
 
-static void stream_start(struct mconn *c, long chunks, long delay_ms)
+static void stream_start(struct mconn *c, const struct wire *wire, long chunks, long delay_ms)
 {
     struct evbuffer *out = bufferevent_get_output(c->bev);
 
@@ -146,14 +187,15 @@ static void stream_start(struct mconn *c, long chunks, long delay_ms)
                         "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
                         "Transfer-Encoding: chunked\r\n%s\r\n",
                         c->close_after ? "Connection: close\r\n" : "");
-    put_chunk(out, sse_role, sizeof(sse_role) - 1);
+    c->wire = wire;
+    put_chunk(out, wire->start, strlen(wire->start));
     c->streaming = 1;
     c->chunks_left = chunks;
     c->chunks_total = chunks;
     c->delay_ms = delay_ms;
     if (delay_ms <= 0) {
         while (c->chunks_left > 0) {
-            put_chunk(out, sse_token, sizeof(sse_token) - 1);
+            put_chunk(out, wire->token, strlen(wire->token));
             c->chunks_left--;
         }
         stream_finish(c);
@@ -229,7 +271,33 @@ static long query_int(const char *query, const char *name)
     return -1;
 }
 
-/* A stream setting: the /p/N/D/ path value, else ?qname=, else the body's jname, else def. */
+/* N (which 0) or D (which 1) of a model name "...@N/D" in the body, or -1. */
+static long model_setting(const char *body, size_t len, int which)
+{
+    const char *p = memmem(body, len, "\"model\"", 7), *end = body + len, *q;
+    char *e;
+    long n, d;
+
+    if (p == NULL)
+        return -1;
+    q = memchr(p + 7, '"', (size_t)(end - p - 7)); /* the value's opening quote */
+    if (q == NULL || (q = memchr(q + 1, '"', (size_t)(end - q - 1))) == NULL)
+        return -1;
+    for (p = q; p > body && *p != '@' && *p != ':'; p--)
+        ;
+    if (*p != '@')
+        return -1;
+    n = strtol(p + 1, &e, 10);
+    if (*e != '/')
+        return -1;
+    d = strtol(e + 1, &e, 10);
+    if (e != q)
+        return -1;
+    return which == 0 ? n : d;
+}
+
+/* A stream setting: the /p/N/D/ path value, else ?qname=, else the model name's "@N/D", else the
+ * body's jname, else def. */
 static long pick_setting(long path_value, const char *query, const char *qname, const char *body,
                          size_t body_len, const char *jname, long def)
 {
@@ -237,6 +305,8 @@ static long pick_setting(long path_value, const char *query, const char *qname, 
 
     if (v < 0 && query != NULL)
         v = query_int(query, qname);
+    if (v < 0)
+        v = model_setting(body, body_len, strcmp(qname, "chunks") == 0 ? 0 : 1);
     if (v < 0)
         v = find_json_int(body, body_len, jname);
     return v < 0 ? def : v;
@@ -320,13 +390,18 @@ static void mconn_process(struct mconn *c)
                 path_chunks = -1;
         }
         path_len = strlen(target);
-        if (strcmp(method, "POST") == 0 && ends_with(target, path_len, "/chat/completions")) {
+        if (strcmp(method, "POST") == 0 && (ends_with(target, path_len, "/chat/completions") ||
+                                            ends_with(target, path_len, "/messages"))) {
+            int an = ends_with(target, path_len, "/messages");
+
             if (body != NULL && body_wants_stream(body, body_len)) {
                 chunks = pick_setting(path_chunks, query, "chunks", body, body_len, "mock_chunks",
                                       opt_chunks);
                 delay = pick_setting(path_delay, query, "delay_ms", body, body_len, "mock_delay_ms",
                                      opt_delay_ms);
-                stream_start(c, chunks, delay);
+                stream_start(c, an ? &wire_anthropic : &wire_openai, chunks, delay);
+            } else if (an) {
+                reply(c, 200, "application/json", an_json, sizeof(an_json) - 1);
             } else {
                 reply(c, 200, "application/json", mock_json, sizeof(mock_json) - 1);
             }

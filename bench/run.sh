@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # bench/run.sh: the benchmark of DESIGN.md §5 in one run on loopback (bench/README.md).
 #
-#   bench/run.sh [--quick] [--only mock,nginx,gw-sqlite,gw-postgres,portkey] [--no-install]
+#   bench/run.sh [--quick] [--only mock,nginx,gw-sqlite,gw-anthropic,gw-postgres,portkey]
+#                [--no-install]
 #   bench/run.sh --profile [N]   instructions per request of the gateway (callgrind), N requests
+#                                on the OpenAI relay path, then N through the Anthropic dialect
+#   bench/run.sh --massif [N]    heap of the gateway (valgrind massif) with N streams held open:
+#                                the allocation sites of the memory one open stream costs
 #
 # `make bench` builds build/any-llm-gateway and the tools (build/bench/mock, build/bench/load)
 # and calls this. Results: bench/results/latest.{md,json,png} (--quick: latest-quick.*).
@@ -24,7 +28,7 @@ PROFILE=0
 PROFILE_N=500
 GW_WRAP=""
 INSTALL=1
-ONLY="mock,nginx,gw-sqlite,gw-postgres,portkey"
+ONLY="mock,nginx,gw-sqlite,gw-anthropic,gw-postgres,portkey"
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) QUICK=1 ;;
@@ -32,6 +36,12 @@ while [ $# -gt 0 ]; do
     --profile)
         PROFILE=1
         INSTALL=0
+        case "${2:-}" in [0-9]*) PROFILE_N=$2 && shift ;; esac
+        ;;
+    --massif)
+        PROFILE=2
+        INSTALL=0
+        PROFILE_N=200
         case "${2:-}" in [0-9]*) PROFILE_N=$2 && shift ;; esac
         ;;
     --only)
@@ -163,6 +173,16 @@ wait_http() {
     return 1
 }
 
+# cpu_ticks PID...: user + system CPU time of the processes (all their threads) in clock ticks.
+cpu_ticks() {
+    local s=0 p v
+    for p in "$@"; do
+        v=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+        s=$((s + v))
+    done
+    echo $s
+}
+
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo -1; }
 rss_sum() {
     local s=0 p v
@@ -180,12 +200,18 @@ NOFILE=$(ulimit -n)
 PROXY_STREAMS_MAX=$(((NOFILE - 400) / 2))
 
 # ------------------------------------------------------------------------- the requests
-BODY_JSON='{"model":"openai:bench-model","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16}'
-BODY_SSE='{"model":"openai:bench-model","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16,"stream":true,"mock_chunks":3,"mock_delay_ms":1}'
-BODY_LONG='{"model":"openai:bench-model","messages":[{"role":"user","content":"Say hello."}],"max_tokens":16,"stream":true,"mock_chunks":1000,"mock_delay_ms":30000}'
-printf '%s' "$BODY_JSON" >"$WORK/body.json"
-printf '%s' "$BODY_SSE" >"$WORK/sse.json"
-printf '%s' "$BODY_LONG" >"$WORK/long.json"
+# One set per wire: TAG-body.json (JSON), TAG-sse.json (TTFB: 3 chunks 1 ms apart), TAG-long.json
+# (held streams). The mock reads the stream settings from the body fields (the relay passes
+# them through) or, for the translating dialects that drop unknown fields, the model's "@N/D".
+write_bodies() { # write_bodies TAG MODEL SSE_MODEL LONG_MODEL
+    local msg='"messages":[{"role":"user","content":"Say hello."}],"max_tokens":16'
+    printf '{"model":"%s",%s}' "$2" "$msg" >"$WORK/$1-body.json"
+    printf '{"model":"%s",%s,"stream":true,"mock_chunks":3,"mock_delay_ms":1}' "$3" "$msg" >"$WORK/$1-sse.json"
+    printf '{"model":"%s",%s,"stream":true,"mock_chunks":1000,"mock_delay_ms":30000}' "$4" "$msg" >"$WORK/$1-long.json"
+}
+write_bodies openai openai:bench-model openai:bench-model openai:bench-model
+write_bodies anthropic anthropic:bench-model anthropic:bench-model@3/1 anthropic:bench-model@1000/30000
+BODIES=openai # the set measure() sends
 
 # ----------------------------------------------------------------------------- the mock
 log "starting the mock upstream"
@@ -223,7 +249,7 @@ measure() {
     mk_headers json "$@"
     {
         echo 'wrk.method = "POST"'
-        echo "wrk.body = [[$BODY_JSON]]"
+        echo "wrk.body = [[$(cat "$WORK/$BODIES-body.json")]]"
         echo 'wrk.headers["Content-Type"] = "application/json"'
         for h in "$@"; do
             h=${h//@MOCK_BASE@/$MOCK_BASE}
@@ -232,7 +258,7 @@ measure() {
     } >"$lua"
     # A sanity request first: a contender that does not answer 200 is reported, not measured.
     code=$(curl -s -o "$out/sanity.body" -w '%{http_code}' --max-time 10 -X POST "$url" \
-        -H 'Content-Type: application/json' "${H[@]}" --data-binary @"$WORK/body.json" || true)
+        -H 'Content-Type: application/json' "${H[@]}" --data-binary @"$WORK/$BODIES-body.json" || true)
     if [ "$code" != 200 ]; then
         log "$name: sanity request answered $code: $(head -c 300 "$out/sanity.body")"
         echo "{\"skipped\":\"sanity request answered HTTP $code\"}" >"$out/skip.json"
@@ -242,12 +268,12 @@ measure() {
     rss_sum $pids >"$out/rss_idle"
     log "$name: TTFB on streams ($TTFB_COUNT sequential SSE requests)"
     mk_headers sse "$@"
-    "$LOAD_BIN" ttfb --url "$url" --body-file "$WORK/sse.json" "${H[@]}" \
+    "$LOAD_BIN" ttfb --url "$url" --body-file "$WORK/$BODIES-sse.json" "${H[@]}" \
         --count "$TTFB_COUNT" --warmup "$TTFB_WARM" >"$out/ttfb.json" 2>>"$WORK/load.log" || true
     sleep "$PAUSE"
     log "$name: open loop at $RATE req/s for ${RATE_SECONDS}s (+${RATE_WARM}s warm-up)"
     mk_headers json "$@"
-    "$LOAD_BIN" rate --url "$url" --body-file "$WORK/body.json" "${H[@]}" --rate "$RATE" \
+    "$LOAD_BIN" rate --url "$url" --body-file "$WORK/$BODIES-body.json" "${H[@]}" --rate "$RATE" \
         --duration "$RATE_SECONDS" --warmup "$RATE_WARM" --connections "$RATE_CONNS" \
         --drain "$DRAIN" >"$out/rate.json" 2>>"$WORK/load.log" || true
     sleep "$PAUSE"
@@ -255,19 +281,26 @@ measure() {
     if [ "$THR_WARM" != 0 ]; then
         wrk -t1 -c$WRK_CONNS -d${THR_WARM}s -s "$lua" "$url" >/dev/null 2>&1 || true
     fi
+    # shellcheck disable=SC2086
+    cpu_ticks $pids >"$out/cpu_ticks_before"
     wrk -t2 -c$WRK_CONNS -d${THR_SECONDS}s -s "$lua" "$url" >"$out/wrk.txt" 2>&1 || true
+    # shellcheck disable=SC2086
+    cpu_ticks $pids >"$out/cpu_ticks_after"
     sleep "$PAUSE"
     # shellcheck disable=SC2086
     rss_sum $pids >"$out/rss_before_streams"
     maxs=10000
     [ "$name" != mock ] && [ "$PROXY_STREAMS_MAX" -lt $maxs ] && maxs=$PROXY_STREAMS_MAX
     mk_headers long "$@"
-    for n in $STREAM_SETS; do
+    # --quick keeps under a minute: the translated dialect's memory per stream only in full runs.
+    local sets=$STREAM_SETS
+    [ "$QUICK" = 1 ] && [ "$BODIES" != openai ] && sets=""
+    for n in $sets; do
         local want_n=$n pidargs=() p
         [ "$n" -gt "$maxs" ] && n=$maxs
         for p in $pids; do pidargs+=(--pid "$p"); done
         log "$name: RSS with $n open streams"
-        "$LOAD_BIN" streams --url "$url" --body-file "$WORK/long.json" "${H[@]}" \
+        "$LOAD_BIN" streams --url "$url" --body-file "$WORK/$BODIES-long.json" "${H[@]}" \
             --streams "$n" "${pidargs[@]}" --hold-ms "$HOLD_MS" --timeout 40 \
             >"$out/streams_$want_n.json" 2>>"$WORK/load.log" || true
         sleep "$PAUSE" # let the proxy notice the closed streams
@@ -328,8 +361,14 @@ providers:
   openai:
     api_key: "sk-bench"
     api_base: "$MOCK_BASE"
+  anthropic:
+    api_key: "sk-ant-bench"
+    api_base: "http://127.0.0.1:$MOCK_PORT"
 pricing:
   "openai:bench-model":
+    input_price_per_million: 0.15
+    output_price_per_million: 0.6
+  "anthropic:bench-model":
     input_price_per_million: 0.15
     output_price_per_million: 0.6
 EOF
@@ -391,6 +430,14 @@ run_gateway() { # run_gateway NAME DATABASE_URL
 
 run_gw_sqlite() {
     run_gateway gw-sqlite "sqlite:///$WORK/gw-sqlite/gw.db"
+}
+
+# The same gateway on SQLite with the requests routed to the Anthropic dialect (OpenAI chat in,
+# Anthropic Messages to the mock, translated back): the cost of translation beside the relay.
+run_gw_anthropic() {
+    BODIES=anthropic
+    run_gateway gw-anthropic "sqlite:///$WORK/gw-anthropic/gw.db"
+    BODIES=openai
 }
 
 run_gw_postgres() {
@@ -471,40 +518,76 @@ run_portkey() {
 # instructions per request for each thread (and in total). Instruction counts do not depend on
 # how busy the machine is, so they compare builds where wall-clock numbers cannot.
 run_profile() {
-    local r port key name t f ir total=0 ok
+    local r port key
     command -v valgrind >/dev/null || { echo "bench: --profile needs valgrind" >&2; exit 1; }
-    GW_WRAP="valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file=$WORK/cg.%p"
+    GW_WRAP="valgrind --tool=callgrind --separate-threads=yes --compress-strings=no --callgrind-out-file=$WORK/cg.%p"
     r=$(start_gateway gw-profile "sqlite:///$WORK/gw-profile/gw.db") || true
     case "$r" in FAIL:* | "") echo "bench: the gateway did not start: ${r#FAIL: }" >&2 && exit 1 ;; esac
     port=${r%% *}
     key=${r#* }
-    set -- --url "http://127.0.0.1:$port/v1/chat/completions" --body-file "$WORK/body.json" \
+    profile_phase openai 1 "$port" "$key"
+    profile_phase anthropic 2 "$port" "$key"
+    stop gw-profile
+}
+
+# profile_phase TAG N PORT KEY: PROFILE_N requests of the TAG body set, instructions per request
+# by thread, from callgrind's N-th dump ($WORK/cg.PID.N-THREAD, one file per thread).
+profile_phase() {
+    local tag=$1 n=$2 port=$3 key=$4 pid f ir ok name t total=0
+    pid=$(pid_of gw-profile)
+    set -- --url "http://127.0.0.1:$port/v1/chat/completions" --body-file "$WORK/$tag-body.json" \
         -H "Authorization: Bearer $key" --connections 16 --rate 100
     "$LOAD_BIN" rate "$@" --duration 2 >/dev/null 2>>"$WORK/load.log"
     sleep 1
-    callgrind_control -z "$(pid_of gw-profile)" >/dev/null 2>&1
+    callgrind_control -z "$pid" >/dev/null 2>&1
     ok=$("$LOAD_BIN" rate "$@" --duration "$(awk "BEGIN {print $PROFILE_N / 100}")" 2>>"$WORK/load.log" |
         python3 -c 'import json,sys; print(json.load(sys.stdin)["ok"])')
     sleep 1.5 # the usage writer's last batch
-    callgrind_control -d "$(pid_of gw-profile)" >/dev/null 2>&1
+    callgrind_control -d "$pid" >/dev/null 2>&1
     sleep 0.5
-    echo "instructions per request ($ok requests answered 200), by thread:"
-    for f in "$WORK"/cg.*.*-*; do
+    echo "$tag: instructions per request ($ok requests answered 200), by thread:"
+    for f in "$WORK"/cg."$pid"."$n"-*; do
         ir=$(awk '/^summary:/ {print $2}' "$f")
         [ -n "$ir" ] && [ "$ir" -gt 1000000 ] || continue
-        callgrind_annotate --inclusive=yes "$f" >"$f.txt" 2>/dev/null || true
-        name=$(grep -o -m1 -E 'gw_worker_main|sq_thread|gu_thread|db_pg[a-z_]*|acct_sync[a-z_]*' "$f.txt" || true)
+        name=$(grep -o -m1 -E 'gw_worker_main|sq_thread|gu_thread|db_pg[a-z_]*|acct_sync[a-z_]*' "$f" || true)
         t=$((ir / ok))
         total=$((total + t))
-        printf '  %-16s %8d\n' "${name:-other}" "$t"
+        printf '  %-16s %8d  %s\n' "${name:-other}" "$t" "$f"
     done
     printf '  %-16s %8d\n' total "$total"
-    stop gw-profile
+}
+
+# The gateway on SQLite under massif, PROFILE_N long streams held open for 4 s (massif takes a
+# snapshot at the heap's peak, which is then), then the tree of the peak snapshot's allocations.
+run_massif() {
+    local r port key out
+    command -v valgrind >/dev/null || { echo "bench: --massif needs valgrind" >&2; exit 1; }
+    GW_WRAP="valgrind --tool=massif --threshold=0.5 --peak-inaccuracy=0.5 --massif-out-file=$WORK/massif.%p"
+    r=$(start_gateway gw-massif "sqlite:///$WORK/gw-massif/gw.db") || true
+    case "$r" in FAIL:* | "") echo "bench: the gateway did not start: ${r#FAIL: }" >&2 && exit 1 ;; esac
+    port=${r%% *}
+    key=${r#* }
+    "$LOAD_BIN" streams --url "http://127.0.0.1:$port/v1/chat/completions" \
+        --body-file "$WORK/openai-long.json" -H "Authorization: Bearer $key" \
+        --streams "$PROFILE_N" --pid "$(pid_of gw-massif)" --hold-ms 4000 --timeout 120 \
+        >"$WORK/massif-streams.json" 2>>"$WORK/load.log" || true
+    stop gw-massif
+    out=$(ls -t "$WORK"/massif.* | head -n 1)
+    echo "heap with $PROFILE_N open streams: $out (ms_print below; streams: $(cat "$WORK/massif-streams.json"))"
+    ms_print "$out" | python3 -c '
+import sys
+text = sys.stdin.read()
+# the detailed snapshot at the peak: its allocation tree
+i = text.find("(peak)")
+print(text[:text.find("Number of snapshots")] if i < 0 else text[text.rfind("\n", 0, text.rfind("----", 0, i)):][:12000])'
 }
 
 # ------------------------------------------------------------------------------------ run
 if [ "$PROFILE" = 1 ]; then
     run_profile
+    exit 0
+elif [ "$PROFILE" = 2 ]; then
+    run_massif
     exit 0
 fi
 START=$(date +%s)
@@ -514,6 +597,7 @@ log "mode: $([ $QUICK = 1 ] && echo quick || echo full); contenders: $ONLY; open
 want mock && run_mock
 want nginx && run_nginx
 want gw-sqlite && run_gw_sqlite
+want gw-anthropic && run_gw_anthropic
 want gw-postgres && run_gw_postgres
 want portkey && run_portkey
 stop mock

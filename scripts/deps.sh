@@ -4,7 +4,7 @@
 set -eu
 pkgs="gcc make pkg-config libevent-dev libcurl4-openssl-dev libjansson-dev libpq-dev libyaml-dev libsqlite3-dev libssl-dev zlib1g-dev"
 if [ "${1:-build}" = test ]; then
-    pkgs="$pkgs check libsubunit-dev curl sqlite3 clang-format postgresql clang libclang-rt-14-dev prometheus"
+    pkgs="$pkgs check libsubunit-dev curl sqlite3 clang-format postgresql clang libclang-rt-14-dev prometheus chromium"
 fi
 missing=""
 for p in $pkgs; do

@@ -1,7 +1,8 @@
 #!/bin/sh
-# Installs the official SDKs the end-to-end tests drive the gateway with (tests/sdk/package.json,
-# pinned by tests/sdk/package-lock.json) into the git-ignored tests/npm/. Idempotent: a stamp
-# holding the checksum of package.json + lock skips the install when node_modules matches them.
+# Installs the official SDKs the end-to-end tests drive the gateway with, and puppeteer-core for
+# the dashboard's browser test (it drives Debian's chromium; tests/sdk/package.json, pinned by
+# tests/sdk/package-lock.json), into the git-ignored tests/npm/. Idempotent: a stamp holding the
+# checksum of package.json + lock skips the install when node_modules matches them.
 # Needs node and npm (`scripts/deps.sh test` installs them); only the npm registry is used.
 set -eu
 
@@ -26,7 +27,8 @@ fi
 want=$(cat "$src/package.json" "$src/package-lock.json" | cksum)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] &&
     [ -f "$dst/node_modules/openai/package.json" ] &&
-    [ -f "$dst/node_modules/@anthropic-ai/sdk/package.json" ]; then
+    [ -f "$dst/node_modules/@anthropic-ai/sdk/package.json" ] &&
+    [ -f "$dst/node_modules/puppeteer-core/package.json" ]; then
     exit 0
 fi
 

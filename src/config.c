@@ -60,6 +60,8 @@ static const struct cfg_key cfg_keys[] = {
     {"providers", CFG_T_PROVIDERS, CFG_F(providers), 0, "{}", CFG_NOLIMIT},
     {"pricing", CFG_T_PRICING, CFG_F(pricing), CFG_F(n_pricing), "{}", CFG_NOLIMIT},
     {"enable_metrics", CFG_T_BOOL, CFG_F(enable_metrics), 0, "false", CFG_NOLIMIT},
+    {"enable_ui", CFG_T_BOOL, CFG_F(enable_ui), 0, "true", CFG_NOLIMIT},
+    {"enable_docs", CFG_T_BOOL, CFG_F(enable_docs), 0, "true", CFG_NOLIMIT},
     {"bootstrap_api_key", CFG_T_BOOL, CFG_F(bootstrap_api_key), 0, "true", CFG_NOLIMIT},
     {"workers", CFG_T_INT, CFG_F(workers), 0, "0", 0, 1024},
     {"log_level", CFG_T_LEVEL, CFG_F(log_level), 0, "info", 10, 50},

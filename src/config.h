@@ -66,6 +66,8 @@ struct cfg {
     int usage_flush_ms;     /* batching writer flush window, default 50 */
     int stream_heartbeat;   /* seconds of upstream silence before an SSE comment, 0 = off */
     int budget_min_reservation_tokens; /* output tokens a budget reservation never goes below */
+    bool enable_ui;                    /* serve the dashboard on /ui/ (default true) */
+    bool enable_docs;                  /* serve /docs and /openapi.json (default true) */
 };
 
 /*

@@ -52,13 +52,31 @@ struct httpc_headers {
     CURL *easy;
 };
 
+/*
+ * A URL parsed once and handed to curl as a CURLU handle (CURLOPT_CURLU), so that a transfer to
+ * a URL used before skips curl's parse of the text (the URL of a provider's endpoint repeats on
+ * every call). curl reads the handle and never changes it; a slot in use by a request (refs > 0)
+ * is never replaced.
+ */
+#define HTTPC_URLS 16
+
+struct httpc_url {
+    char *url;      /* the text, NULL when the slot is free */
+    char *query;    /* its query string (scrubbed from error texts), or NULL */
+    CURLU *u;       /* parsed */
+    unsigned refs;  /* requests using it */
+    uint64_t stamp; /* last use, for the replacement of the least recently used */
+};
+
 struct httpc_req {
     struct httpc *h;
     CURL *easy;
+    struct httpc_url *url;   /* the parsed URL this transfer uses, or NULL (given as text) */
     struct httpc_headers hv; /* what on_headers sees */
     struct curl_slist *hdrs; /* "Name: value" lines; also scanned to scrub error text */
     char *body;
-    char *query; /* the URL's query string, kept only to scrub it from error text */
+    char *query; /* the URL's query string, kept only to scrub it from error text (owned when
+                    url is NULL, else url->query) */
     struct httpc_cbs cbs;
     void *arg;
     size_t max_response;
@@ -103,10 +121,20 @@ struct httpc {
     char *proxy;
     long recv_buffer_size;
     bool http2;
+    struct httpc_url urls[HTTPC_URLS];
+    uint64_t url_clock;
 };
 
 static void req_finish(struct httpc_req *r, CURLcode rc, const char *why);
 static void req_destroy(struct httpc_req *r);
+
+static void url_slot_clear(struct httpc_url *s)
+{
+    curl_url_cleanup(s->u);
+    free(s->url);
+    free(s->query);
+    memset(s, 0, sizeof(*s));
+}
 
 const char *httpc_kind_name(enum httpc_kind kind)
 {
@@ -677,7 +705,10 @@ static void req_destroy(struct httpc_req *r)
     }
     curl_slist_free_all(r->hdrs);
     free(r->body);
-    free(r->query);
+    if (r->url != NULL)
+        r->url->refs--;
+    else
+        free(r->query);
     free(r->buf);
     h->active--;
     free(r);
@@ -769,6 +800,8 @@ void httpc_free(struct httpc *h)
         event_free(h->timer);
     if (h->work != NULL)
         event_free(h->work);
+    for (i = 0; i < HTTPC_URLS; i++)
+        url_slot_clear(&h->urls[i]);
     free(h->ca_file);
     free(h->proxy);
     free(h);
@@ -888,7 +921,10 @@ static CURLcode set_options(struct httpc_req *r, const struct httpc_spec *spec, 
     CURL *e = r->easy;
     CURLcode rc = CURLE_OK;
 
-    SETOPT(CURLOPT_URL, spec->url);
+    if (r->url != NULL)
+        SETOPT(CURLOPT_CURLU, r->url->u);
+    else
+        SETOPT(CURLOPT_URL, spec->url);
 #if LIBCURL_VERSION_NUM >= 0x075500
     SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
 #else
@@ -940,17 +976,56 @@ static CURLcode set_options(struct httpc_req *r, const struct httpc_spec *spec, 
 
 #undef SETOPT
 
-static int copy_query(struct httpc_req *r, const char *url)
+/* The query string of url (owned), or NULL with *oom set when out of memory. */
+static char *url_query(const char *url, bool *oom)
 {
     const char *q = strchr(url, '?');
-    size_t n;
+    char *s;
 
+    *oom = false;
     if (q == NULL)
-        return 0;
+        return NULL;
     q++;
-    n = strcspn(q, "#");
-    r->query = strndup(q, n);
-    return r->query != NULL ? 0 : -1;
+    s = strndup(q, strcspn(q, "#"));
+    *oom = s == NULL;
+    return s;
+}
+
+/*
+ * The slot holding url parsed, filled now when it is new, or NULL: when curl does not parse it
+ * (the transfer then gets the text, and curl reports the error as usual), when every slot is in
+ * use, or out of memory.
+ */
+static struct httpc_url *url_slot_get(struct httpc *h, const char *url)
+{
+    struct httpc_url *slot = NULL;
+    bool oom;
+    int i;
+
+    for (i = 0; i < HTTPC_URLS; i++) {
+        struct httpc_url *s = &h->urls[i];
+
+        if (s->url != NULL && strcmp(s->url, url) == 0) {
+            s->stamp = ++h->url_clock;
+            return s;
+        }
+        if (s->refs == 0 &&
+            (slot == NULL || s->url == NULL || (slot->url != NULL && s->stamp < slot->stamp)))
+            slot = s;
+    }
+    if (slot == NULL)
+        return NULL;
+    url_slot_clear(slot);
+    if ((slot->u = curl_url()) == NULL || (slot->url = strdup(url)) == NULL)
+        goto fail;
+    slot->query = url_query(url, &oom);
+    if (oom || curl_url_set(slot->u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
+        goto fail;
+    slot->stamp = ++h->url_clock;
+    return slot;
+fail:
+    url_slot_clear(slot);
+    return NULL;
 }
 
 struct httpc_req *httpc_start(struct httpc *h, const struct httpc_spec *spec,
@@ -983,8 +1058,18 @@ struct httpc_req *httpc_start(struct httpc *h, const struct httpc_spec *spec,
     if (r->easy == NULL)
         goto fail;
     r->hv.easy = r->easy;
-    if (build_headers(r, spec) != 0 || copy_query(r, spec->url) != 0)
+    if (build_headers(r, spec) != 0)
         goto fail;
+    if ((r->url = url_slot_get(h, spec->url)) != NULL) {
+        r->url->refs++;
+        r->query = r->url->query;
+    } else {
+        bool oom;
+
+        r->query = url_query(spec->url, &oom);
+        if (oom)
+            goto fail;
+    }
     if (spec->body != NULL) {
         r->body = malloc(spec->body_len + 1);
         if (r->body == NULL)

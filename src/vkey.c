@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "util.h"
 
 size_t vkey_b64url(const unsigned char *in, size_t n, char *out)
@@ -73,10 +75,11 @@ char *vkey_hash(const char *key, char hex[SHA256_HEX_LEN])
 bool vkey_ct_equal(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
-    unsigned char diff = la != lb;
 
-    /* Walk the whole candidate whatever its content; compare against b cyclically. */
-    for (size_t i = 0; i < la; i++)
-        diff |= (unsigned char)a[i] ^ (unsigned char)(lb ? b[i % lb] : 0);
-    return diff == 0;
+    /* CRYPTO_memcmp over the whole candidate either way: the time depends on its length only. */
+    if (la != lb) {
+        (void)CRYPTO_memcmp(a, a, la);
+        return false;
+    }
+    return CRYPTO_memcmp(a, b, la) == 0;
 }

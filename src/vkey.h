@@ -29,7 +29,7 @@ const char *vkey_format_error(const char *key, char *buf, size_t len);
 /* The stored form of a key: lowercase hex SHA-256 of its bytes. */
 char *vkey_hash(const char *key, char hex[SHA256_HEX_LEN]);
 
-/* Compares a and b in time that depends only on their lengths, not on their contents. */
+/* a equals b, in time that depends only on the length of a (the candidate), not on contents. */
 bool vkey_ct_equal(const char *a, const char *b);
 
 #endif

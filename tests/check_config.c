@@ -152,6 +152,8 @@ START_TEST(defaults)
     ck_assert_uint_eq(json_object_size(t_cfg.providers), 0);
     ck_assert_uint_eq(t_cfg.n_pricing, 0);
     ck_assert(!t_cfg.enable_metrics);
+    ck_assert(t_cfg.enable_ui);
+    ck_assert(t_cfg.enable_docs);
     ck_assert(t_cfg.bootstrap_api_key);
     ck_assert_int_eq(t_cfg.workers, 0);
     ck_assert_int_eq(t_cfg.log_level, 20);
@@ -609,6 +611,8 @@ START_TEST(env_gateway_vars)
     setenv("gateway_port", "7001", 1); /* names are case-insensitive */
     setenv("GATEWAY_CORS_ALLOW_ORIGINS", "[\"https://a\", \"https://b\"]", 1);
     setenv("GATEWAY_ENABLE_METRICS", "1", 1);
+    setenv("GATEWAY_ENABLE_UI", "false", 1);
+    setenv("GATEWAY_ENABLE_DOCS", "0", 1);
     setenv("Gateway_Log_Level", "debug", 1);
     setenv("GATEWAY_MAX_BODY_SIZE", "1024", 1);
     setenv("GATEWAY_WORKERS", "3", 1);
@@ -626,6 +630,8 @@ START_TEST(env_gateway_vars)
     ck_assert_uint_eq(t_cfg.n_cors_allow_origins, 2);
     ck_assert_str_eq(t_cfg.cors_allow_origins[1], "https://b");
     ck_assert(t_cfg.enable_metrics);
+    ck_assert(!t_cfg.enable_ui);
+    ck_assert(!t_cfg.enable_docs);
     ck_assert_int_eq(t_cfg.log_level, 10);
     ck_assert_uint_eq(t_cfg.max_body_size, 1024);
     ck_assert_int_eq(t_cfg.workers, 3);

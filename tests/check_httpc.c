@@ -574,6 +574,60 @@ START_TEST(test_concurrent_reuse)
 }
 END_TEST
 
+/*
+ * Parsed URLs are kept per client (HTTPC_URLS slots, a slot in use never replaced): more distinct
+ * URLs in flight than slots, then waves that reuse and replace slots, each answer the size its own
+ * URL asked for; a URL curl cannot parse fails as before.
+ */
+START_TEST(test_url_slots)
+{
+    struct httpc_opts o = {0};
+    struct env e;
+    struct cl *c = calloc(40, sizeof(*c));
+    struct httpc_spec spec = {0};
+    char urls[40][128];
+    int i, wave;
+
+    ck_assert_ptr_nonnull(c);
+    env_setup(&e, &o);
+    for (i = 0; i < 40; i++) {
+        snprintf(urls[i], sizeof(urls[i]), "http://127.0.0.1:%d/big?n=%d", e.port, i + 1);
+        spec = (struct httpc_spec){.url = urls[i], .timeout_ms = 5000};
+        ck_assert_ptr_nonnull(cl_start(&c[i], &e, &spec, &cbs_collect));
+    }
+    loop_for(e.base, 3000);
+    for (i = 0; i < 40; i++) {
+        ck_assert_int_eq(c[i].kind, HTTPC_OK);
+        ck_assert_uint_eq(c[i].body_len, (size_t)i + 1);
+    }
+    for (wave = 0; wave < 3; wave++) {
+        memset(c, 0, 40 * sizeof(*c));
+        for (i = 0; i < 20; i++) {
+            int n = (wave * 7 + i) % 25;
+
+            snprintf(urls[i], sizeof(urls[i]), "http://127.0.0.1:%d/big?n=%d", e.port, n + 1);
+            spec = (struct httpc_spec){.url = urls[i], .timeout_ms = 5000};
+            ck_assert_ptr_nonnull(cl_start(&c[i], &e, &spec, &cbs_collect));
+        }
+        loop_for(e.base, 2000);
+        for (i = 0; i < 20; i++) {
+            ck_assert_int_eq(c[i].kind, HTTPC_OK);
+            ck_assert_uint_eq(c[i].body_len, (size_t)((wave * 7 + i) % 25) + 1);
+        }
+    }
+    memset(c, 0, sizeof(*c));
+    snprintf(urls[0], sizeof(urls[0]), "http://127.0.0.1:%d/big?n=1 2", e.port);
+    spec = (struct httpc_spec){.url = urls[0], .timeout_ms = 5000};
+    if (cl_start(&c[0], &e, &spec, &cbs_collect) != NULL) {
+        loop_for(e.base, 1000);
+        ck_assert_int_eq(c[0].ndone, 1);
+        ck_assert_int_ne(c[0].kind, HTTPC_OK);
+    }
+    free(c);
+    env_teardown(&e);
+}
+END_TEST
+
 /* Each on_done starts the next request: all go over one kept-alive connection. */
 struct chain {
     struct env *e;
@@ -1237,6 +1291,7 @@ Suite *httpc_suite(void)
         {"get_json", test_get_json},
         {"post_json", test_post_json},
         {"concurrent_reuse", test_concurrent_reuse},
+        {"url_slots", test_url_slots},
         {"sequential_reuse", test_sequential_reuse},
         {"stream_chunks", test_stream_chunks},
         {"pause_resume", test_pause_resume},

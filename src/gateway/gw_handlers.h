@@ -62,6 +62,10 @@ void gw_messages(struct gw_req *r, const struct gw_params *p);
 /* gw_embeddings.c: embeddings for every provider that has them (spec §1.5). */
 void gw_embeddings(struct gw_req *r, const struct gw_params *p);
 
+/* http/gw_static.c: the embedded web assets (/ui/..., and /docs/..., /openapi.json). */
+void gw_static_ui(struct gw_req *r, const struct gw_params *p);
+void gw_static_docs(struct gw_req *r, const struct gw_params *p);
+
 /* gw_models.c */
 void gw_models_list(struct gw_req *r, const struct gw_params *p);
 void gw_models_get(struct gw_req *r, const struct gw_params *p);

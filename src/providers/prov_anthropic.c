@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "jwrite.h"
 #include "providers/prov_dialect.h"
 #include "providers/prov_pivot.h"
 
@@ -243,8 +244,7 @@ static json_t *anth_message(const json_t *content)
             sig = json_object_get(b, "signature");
         if (type == NULL || strcmp(type, "tool_use") != 0)
             continue;
-        if ((args = json_dumps(json_object_get(b, "input"), JSON_COMPACT | JSON_ENCODE_ANY)) ==
-            NULL)
+        if ((args = jw_dumps(json_object_get(b, "input"), NULL)) == NULL)
             args = strdup("{}");
         if (args == NULL)
             goto fail;
@@ -321,7 +321,7 @@ static int anth_chat_reply(const char *body, size_t len, struct prov_usage *u, s
             goto out;
     }
     *gen_bytes = prov_usage_text_bytes(r);
-    if ((*out = json_dumps(r, JSON_COMPACT)) == NULL)
+    if ((*out = jw_dumps(r, NULL)) == NULL)
         goto out;
     *out_len = strlen(*out);
     rc = 0;
@@ -533,7 +533,7 @@ static size_t anth_content_bytes(const json_t *content)
         if (json_object_get(b, "input") == NULL)
             continue;
         n += anth_strlen(json_object_get(b, "name"));
-        input = json_dumps(json_object_get(b, "input"), JSON_COMPACT | JSON_ENCODE_ANY);
+        input = jw_dumps(json_object_get(b, "input"), NULL);
         n += input != NULL ? strlen(input) : 0;
         free(input);
     }

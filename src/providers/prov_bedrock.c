@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jwrite.h"
 #include "providers/prov_bedrock.h"
 #include "providers/prov_embed.h"
 #include "providers/prov_pivot.h"
@@ -75,8 +76,7 @@ static int br_tool_use(const json_t *tu, json_t *calls, json_t **text, bool *str
 {
     const json_t *name = json_object_get(tu, "name"), *id = json_object_get(tu, "toolUseId");
     const json_t *input = json_object_get(tu, "input");
-    char gen[64],
-        *args = input != NULL ? json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("{}");
+    char gen[64], *args = input != NULL ? jw_dumps(input, NULL) : strdup("{}");
     int rc = -1;
 
     if (args == NULL)
@@ -168,7 +168,7 @@ int prov_bedrock_reply(const char *body, size_t len, struct prov_usage *u, size_
         prov_pivot_set(r, "usage", prov_pivot_usage_json_cached(u, cached)) < 0)
         goto out;
     *gen_bytes = prov_usage_text_bytes(r);
-    if ((*out = json_dumps(r, JSON_COMPACT)) == NULL)
+    if ((*out = jw_dumps(r, NULL)) == NULL)
         goto out;
     *out_len = strlen(*out);
     rc = 0;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jwrite.h"
 #include "providers/prov_bedrock.h"
 #include "providers/prov_pivot.h"
 
@@ -442,7 +443,7 @@ int prov_bedrock_build_body(const struct prov_conf *pc, const struct prov_chat_i
         rc = prov_pivot_oom(&r);
         goto out;
     }
-    if ((*body = json_dumps(b, JSON_COMPACT)) == NULL) {
+    if ((*body = jw_dumps(b, NULL)) == NULL) {
         rc = prov_pivot_oom(&r);
         goto out;
     }
@@ -466,7 +467,7 @@ int prov_bedrock_embed_body(const struct prov_chat_in *in, char **body, size_t *
     *len = 0;
     if (b == NULL)
         return rc;
-    if ((*body = json_dumps(b, JSON_COMPACT)) == NULL) {
+    if ((*body = jw_dumps(b, NULL)) == NULL) {
         snprintf(err, errlen, "out of memory");
         rc = -1;
     } else {

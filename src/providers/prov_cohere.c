@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jwrite.h"
 #include "providers/prov_dialect.h"
 #include "providers/prov_embed.h"
 #include "providers/prov_pivot.h"
@@ -389,8 +390,8 @@ static json_t *co_message(const json_t *m)
             const json_t *fn = json_object_get(call, "function");
             const json_t *args = json_object_get(fn, "arguments");
             char gen[64], *a = json_is_string(args) ? NULL
-                               : args != NULL ? json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY)
-                                              : NULL;
+                               : args != NULL       ? jw_dumps(args, NULL)
+                                                    : NULL;
             const char *id = json_string_value(json_object_get(call, "id"));
             if (id == NULL)
                 prov_pivot_id(gen, sizeof(gen), "call_");

@@ -10,6 +10,7 @@
 
 #include <openssl/evp.h>
 
+#include "jwrite.h"
 #include "providers/prov_usage.h"
 
 int prov_openai_embed_body(const struct prov_chat_in *in, struct prov_http *out, char *err,
@@ -28,7 +29,7 @@ int prov_openai_embed_body(const struct prov_chat_in *in, struct prov_http *out,
         json_decref(body);
         goto oom;
     }
-    out->body = json_dumps(body, JSON_COMPACT);
+    out->body = jw_dumps(body, NULL);
     json_decref(body);
     if (out->body == NULL)
         goto oom;
@@ -131,7 +132,7 @@ char *prov_embed_reply_new(json_t *vectors, const char *model, long prompt_token
                             json_pack("{s:I,s:I}", "prompt_tokens", (json_int_t)prompt_tokens,
                                       "total_tokens", (json_int_t)prompt_tokens)) < 0)
         goto out;
-    text = json_dumps(doc, JSON_COMPACT);
+    text = jw_dumps(doc, NULL);
     if (text != NULL)
         *len = strlen(text);
 out:
@@ -192,7 +193,7 @@ static int shape_embed_b64_reply(const char *body, size_t len, char **out, size_
         if (!json_is_array(v) || json_object_set_new(e, "embedding", embed_b64(v)) < 0)
             goto out;
     }
-    if ((*out = json_dumps(j, JSON_COMPACT)) == NULL)
+    if ((*out = jw_dumps(j, NULL)) == NULL)
         goto out;
     *out_len = strlen(*out);
     rc = 0;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jwrite.h"
 #include "util.h"
 
 /* ---- Chat calls ---- */
@@ -141,7 +142,7 @@ static char *gem_args_text(const json_t *fc)
 {
     const json_t *args = json_object_get(fc, "args");
 
-    return json_is_object(args) ? json_dumps(args, JSON_COMPACT) : strdup("{}");
+    return json_is_object(args) ? jw_dumps(args, NULL) : strdup("{}");
 }
 
 /* A tool call of a functionCall part: id (functionCall.id or "call_<n>"), name, arguments. */
@@ -283,7 +284,7 @@ static int gem_chat_reply(const char *body, size_t len, struct prov_usage *u, si
         json_object_set_new(r, "usage", gem_usage_json(u, cached, reasoning)) < 0)
         goto out;
     *gen_bytes = prov_usage_text_bytes(r);
-    if ((*out = json_dumps(r, JSON_COMPACT)) == NULL)
+    if ((*out = jw_dumps(r, NULL)) == NULL)
         goto out;
     *out_len = strlen(*out);
     rc = 0;

@@ -13,6 +13,7 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
+#include "jwrite.h"
 #include "providers/prov_dialect.h"
 
 #define GOOGLE_MAX_KEY_FILE (256 * 1024) /* a service-account file is about 2.3 KB */
@@ -209,7 +210,7 @@ char *prov_google_b64url(const unsigned char *p, size_t n)
 
 static char *google_b64url_json(const json_t *j)
 {
-    char *text = json_dumps(j, JSON_COMPACT), *s;
+    char *text = jw_dumps(j, NULL), *s;
 
     if (text == NULL)
         return NULL;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jwrite.h"
 #include "providers/prov_dialect.h"
 #include "providers/prov_embed.h"
 #include "providers/prov_pivot.h"
@@ -361,8 +362,7 @@ static char *ol_call_args(const json_t *call, const char **name)
                 : "";
     if (json_is_string(a))
         return strdup(json_string_value(a));
-    return a != NULL && !json_is_null(a) ? json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY)
-                                         : strdup("{}");
+    return a != NULL && !json_is_null(a) ? jw_dumps(a, NULL) : strdup("{}");
 }
 
 /* The OpenAI message of a reply's message; NULL when out of memory. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jwrite.h"
 #include "providers/prov_dialect.h"
 #include "providers/prov_embed.h"
 #include "providers/prov_openai.h"
@@ -749,7 +750,7 @@ static int oa_body_tree(const struct prov_conf *pc, const struct prov_chat_in *i
         snprintf(err, errlen, "stream_options must be an object");
         return -1;
     }
-    out->body = json_dumps(req, JSON_COMPACT);
+    out->body = jw_dumps(req, NULL);
     if (out->body == NULL)
         goto oom;
     out->body_len = strlen(out->body);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jwrite.h"
 #include "providers/prov_embed.h"
 #include "util.h"
 
@@ -94,7 +95,7 @@ oom:
 
 int prov_pivot_body(struct prov_http *out, const json_t *body, char *err, size_t errlen)
 {
-    if ((out->body = json_dumps(body, JSON_COMPACT)) == NULL) {
+    if ((out->body = jw_dumps(body, NULL)) == NULL) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
@@ -306,7 +307,7 @@ char *prov_pivot_reply(const char *id, const char *model, int64_t created, json_
     if (r != NULL && u != NULL && u->seen &&
         json_object_set_new(r, "usage", prov_pivot_usage_json(u)) < 0)
         goto out;
-    if (r != NULL && (text = json_dumps(r, JSON_COMPACT)) != NULL)
+    if (r != NULL && (text = jw_dumps(r, NULL)) != NULL)
         *len = strlen(text);
 out:
     json_decref(r);
@@ -328,7 +329,7 @@ int prov_pivot_chunk_of(const char *id, int64_t created, const char *model, json
         c = json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", id, "object",
                       "chat.completion.chunk", "created", (json_int_t)created, "model", model,
                       "choices", "usage", usage);
-    txt = c != NULL ? json_dumps(c, JSON_COMPACT) : NULL;
+    txt = c != NULL ? jw_dumps(c, NULL) : NULL;
     json_decref(c);
     if (txt == NULL)
         return -1;

@@ -53,6 +53,9 @@ struct prov_shape_stream {
 
 struct prov_shape_ops {
     const char *name;
+    /* The ops use their struct prov_shape_stream (else they are given NULL: a stream through a
+     * stateless shape does not carry one, ~1.5 KB per open stream). */
+    bool stateful;
     /*
      * One pivot chunk (event NULL: OpenAI chunk JSON, NUL-terminated at data[len]) or one native
      * event (event set) -> client bytes through w. Returns 0, or -1 when w failed or the chunk

@@ -4,6 +4,7 @@
  * chunks become the Anthropic events. Pure functions over JSON text; a stream's state lives in
  * struct prov_shape_stream. The request side is prov_shape_anthropic_req.c.
  */
+#include "jwrite.h"
 #include "providers/prov_shape.h"
 
 #include <stdio.h>
@@ -85,7 +86,7 @@ static const json_t *shape_reasoning(const json_t *m)
 /* Writes "event: <type>\ndata: <json>\n\n"; data is stolen (NULL: out of memory). */
 static int shape_event(prov_write_fn *w, void *arg, const char *type, json_t *data)
 {
-    char *s = data != NULL ? json_dumps(data, JSON_COMPACT) : NULL;
+    char *s = data != NULL ? jw_dumps(data, NULL) : NULL;
     int rc = -1;
 
     json_decref(data);
@@ -441,7 +442,7 @@ static int shape_reply(const char *body, size_t len, char **out, size_t *out_len
                   shape_usage((long)json_integer_value(json_object_get(u, "prompt_tokens")),
                               (long)json_integer_value(json_object_get(u, "completion_tokens")),
                               (long)json_integer_value(json_object_get(d, "cached_tokens"))));
-    if (m == NULL || (*out = json_dumps(m, JSON_COMPACT)) == NULL)
+    if (m == NULL || (*out = jw_dumps(m, NULL)) == NULL)
         goto out;
     *out_len = strlen(*out);
     rc = 0;
@@ -454,6 +455,7 @@ out:
 
 const struct prov_shape_ops prov_shape_anthropic = {
     .name = "anthropic",
+    .stateful = true,
     .chunk = shape_chunk,
     .finish = shape_finish,
     .fail = shape_fail,

@@ -5,6 +5,7 @@
  * cannot express is refused with a one-line reason naming the place. The reply side is
  * prov_shape_anthropic.c.
  */
+#include "jwrite.h"
 #include "providers/prov_shape.h"
 
 #include <stdarg.h>
@@ -290,7 +291,7 @@ static int req_assistant(const json_t *content, const char *where, json_t *msgs,
                 goto fail;
             }
             input = json_object_get(b, "input");
-            args = input != NULL ? json_dumps(input, JSON_COMPACT | JSON_ENCODE_ANY) : strdup("{}");
+            args = input != NULL ? jw_dumps(input, NULL) : strdup("{}");
             call = args != NULL ? json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", id, "type",
                                             "function", "function", "name", name, "arguments", args)
                                 : NULL;

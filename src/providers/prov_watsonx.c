@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jwrite.h"
 #include "providers/prov_dialect.h"
 #include "providers/prov_pivot.h"
 
@@ -184,7 +185,7 @@ static char *wx_args(const json_t *args)
         return strdup(json_string_value(args));
     if (args == NULL || json_is_null(args))
         return strdup("{}");
-    return json_dumps(args, JSON_COMPACT | JSON_ENCODE_ANY);
+    return jw_dumps(args, NULL);
 }
 
 /* The pivot message of a reply's message: role, content, tool_calls. New, NULL: OOM. */

@@ -110,10 +110,11 @@ void gw_budgets_create(struct gw_req *r, const struct gw_params *p)
     json_t *body = NULL;
 
     (void)p;
+    if (!gw_auth_master(r))
+        return;
     if (!gw_valid_body_json(r, &body))
         return;
-    if (!gw_auth_master(r) ||
-        !gw_valid_fields(r, body, gw_budget_fields, GW_NCOLS(gw_budget_fields)) ||
+    if (!gw_valid_fields(r, body, gw_budget_fields, GW_NCOLS(gw_budget_fields)) ||
         !gw_budget_valid_duration(r, body))
         goto out;
     if (util_uuid4(id) < 0) {
@@ -174,10 +175,11 @@ void gw_budgets_update(struct gw_req *r, const struct gw_params *p)
     char now[UTIL_TS_LEN];
     json_t *body = NULL;
 
+    if (!gw_auth_master(r))
+        return;
     if (!gw_valid_body_json(r, &body))
         return;
-    if (!gw_auth_master(r) ||
-        !gw_valid_fields(r, body, gw_budget_fields, GW_NCOLS(gw_budget_fields)) ||
+    if (!gw_valid_fields(r, body, gw_budget_fields, GW_NCOLS(gw_budget_fields)) ||
         !gw_budget_valid_duration(r, body))
         goto out;
     op = gw_budget_op_new(r, p->v[0]);

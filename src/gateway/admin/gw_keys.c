@@ -295,10 +295,11 @@ void gw_keys_create(struct gw_req *r, const struct gw_params *p)
     json_t *body = NULL;
 
     (void)p;
+    if (!gw_auth_master(r))
+        return;
     if (!gw_valid_body_json(r, &body))
         return;
-    if (!gw_auth_master(r) ||
-        !gw_valid_fields(r, body, gw_key_create_fields, GW_NCOLS(gw_key_create_fields)))
+    if (!gw_valid_fields(r, body, gw_key_create_fields, GW_NCOLS(gw_key_create_fields)))
         goto out;
     kn = calloc(1, sizeof(*kn));
     if (kn == NULL || gw_key_new_fill(kn, body) < 0) {
@@ -424,10 +425,11 @@ void gw_keys_update(struct gw_req *r, const struct gw_params *p)
     char *meta = NULL;
     json_t *body = NULL, *active, *m;
 
+    if (!gw_auth_master(r))
+        return;
     if (!gw_valid_body_json(r, &body))
         return;
-    if (!gw_auth_master(r) ||
-        !gw_valid_fields(r, body, gw_key_update_fields, GW_NCOLS(gw_key_update_fields)))
+    if (!gw_valid_fields(r, body, gw_key_update_fields, GW_NCOLS(gw_key_update_fields)))
         goto out;
     m = json_object_get(body, "metadata");
     if ((json_is_object(m) && (meta = json_dumps(m, JSON_COMPACT)) == NULL) ||

@@ -83,9 +83,11 @@ void gw_pricing_set(struct gw_req *r, const struct gw_params *p)
     json_t *body = NULL;
 
     (void)p;
+    if (!gw_auth_master(r))
+        return;
     if (!gw_valid_body_json(r, &body))
         return;
-    if (!gw_auth_master(r) || !gw_valid_fields(r, body, gw_price_fields, GW_NCOLS(gw_price_fields)))
+    if (!gw_valid_fields(r, body, gw_price_fields, GW_NCOLS(gw_price_fields)))
         goto out;
     key = strdup(json_string_value(json_object_get(body, "model_key")));
     if (key == NULL) {

@@ -1,12 +1,17 @@
 /*
- * GET /: a small HTML quick-start page (the reference serves one too, spec §1.11).
+ * GET /: a small HTML quick-start page (the reference serves one too, spec §1.11), linking to
+ * the dashboard (/ui/) and the API docs (/docs) when the configuration serves them.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "gateway/gw_app.h"
 #include "gateway/gw_handlers.h"
 #include "gateway/http/gw_reply.h"
+#include "gateway/http/gw_req.h"
 
-static const char gw_root_html[] =
+static const char gw_root_head[] =
     "<!DOCTYPE html>\n"
     "<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
     "<title>AI Gateway (Proxy Server)</title>\n"
@@ -28,7 +33,10 @@ static const char gw_root_html[] =
     "    model=\"openai:gpt-4o\",\n"
     "    messages=[{\"role\": \"user\", \"content\": \"Hello!\"}],\n"
     ")\n"
-    "print(reply.choices[0].message.content)</pre>\n"
+    "print(reply.choices[0].message.content)</pre>\n";
+
+/* After the dashboard and docs links. */
+static const char gw_root_tail[] =
     "<p>Health: <a href=\"/health\">/health</a>, <a href=\"/health/liveness\">/health/liveness"
     "</a>, <a href=\"/health/readiness\">/health/readiness</a>.</p>\n"
     "<p>Documentation of the reference gateway: "
@@ -36,8 +44,26 @@ static const char gw_root_html[] =
     "https://docs.mozilla.ai/any-llm/gateway/quickstart/</a></p>\n"
     "</body></html>\n";
 
+static const char gw_root_ui[] =
+    "<p><b>Dashboard:</b> <a href=\"/ui/\">/ui/</a> (sign in with the master key).</p>\n";
+static const char gw_root_docs[] = "<p><b>API docs:</b> <a href=\"/docs\">/docs</a> (Swagger UI), "
+                                   "<a href=\"/openapi.json\">/openapi.json</a>.</p>\n";
+
 void gw_root(struct gw_req *r, const struct gw_params *p)
 {
+    const struct cfg *cfg = r->w->app->cfg;
+    size_t cap =
+        sizeof(gw_root_head) + sizeof(gw_root_ui) + sizeof(gw_root_docs) + sizeof(gw_root_tail);
+    char *page = malloc(cap);
+    int n;
+
     (void)p;
-    gw_reply_raw(r, 200, "text/html; charset=utf-8", gw_root_html, sizeof(gw_root_html) - 1);
+    if (page == NULL) {
+        gw_reply_error(r, 500, "internal_error", "Internal Server Error");
+        return;
+    }
+    n = snprintf(page, cap, "%s%s%s%s", gw_root_head, cfg->enable_ui ? gw_root_ui : "",
+                 cfg->enable_docs ? gw_root_docs : "", gw_root_tail);
+    gw_reply_raw(r, 200, "text/html; charset=utf-8", page, n > 0 ? (size_t)n : 0);
+    free(page);
 }

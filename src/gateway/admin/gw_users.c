@@ -264,10 +264,11 @@ void gw_users_create(struct gw_req *r, const struct gw_params *p)
     json_t *body = NULL;
 
     (void)p;
+    if (!gw_auth_master(r))
+        return;
     if (!gw_valid_body_json(r, &body))
         return;
-    if (!gw_auth_master(r) ||
-        !gw_valid_fields(r, body, gw_user_create_fields, GW_NCOLS(gw_user_create_fields)))
+    if (!gw_valid_fields(r, body, gw_user_create_fields, GW_NCOLS(gw_user_create_fields)))
         goto out;
     op = gw_user_op_new(r, json_string_value(json_object_get(body, "user_id")));
     if (op == NULL)
@@ -372,10 +373,11 @@ void gw_users_update(struct gw_req *r, const struct gw_params *p)
     struct gw_user_op *op;
     json_t *body = NULL;
 
+    if (!gw_auth_master(r))
+        return;
     if (!gw_valid_body_json(r, &body))
         return;
-    if (!gw_auth_master(r) ||
-        !gw_valid_fields(r, body, gw_user_update_fields, GW_NCOLS(gw_user_update_fields)))
+    if (!gw_valid_fields(r, body, gw_user_update_fields, GW_NCOLS(gw_user_update_fields)))
         goto out;
     op = gw_user_op_new(r, p->v[0]);
     if (op == NULL)

@@ -414,6 +414,17 @@ static void conn_maybe_continue(struct gw_conn *c, struct evbuffer *src, struct 
     conn_write_schedule(c, false);
 }
 
+/* True when the request at the front of src is in it whole: its head and its declared body. */
+static bool conn_all_in(const struct gw_conn *c, const struct evbuffer *src)
+{
+    const struct gw_frame_info *in = gw_frame_info(c->fr);
+    uint64_t have = evbuffer_get_length(src), head = (uint64_t)in->skip + in->head_len;
+
+    if (in->chunked || have < head)
+        return false;
+    return !in->has_content_length || in->content_length <= have - head;
+}
+
 /* One framer event for the request at the front of src. */
 static int conn_event(struct gw_conn *c, enum gw_frame_ev ev, struct evbuffer *src,
                       struct evbuffer *dst)
@@ -427,8 +438,10 @@ static int conn_event(struct gw_conn *c, enum gw_frame_ev ev, struct evbuffer *s
             return -1;
         ev = gw_frame_head(c->fr, (const char *)p + in->skip);
         c->head_done = true;
-        if (ev != GW_FRAME_ERROR && c->lim->head_check != NULL) {
-            /* Before any body byte is taken and before a 100 Continue (DESIGN.md §2.14). */
+        if (ev != GW_FRAME_ERROR && c->lim->head_check != NULL && !conn_all_in(c, src)) {
+            /* Before any body byte is taken and before a 100 Continue (DESIGN.md §2.14). A
+             * request already whole in the buffer costs nothing more to receive: its handler
+             * checks the credentials before it reads the body. */
             int st = c->lim->head_check(c->lim->head_arg, (const char *)p + in->skip, in->head_len);
             if (st > 0)
                 return conn_reject(c, src, dst, st, (const char *)p + in->skip);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -30,6 +31,10 @@ static const char *gw_reason(int status)
         return "Created";
     case 204:
         return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 304:
+        return "Not Modified";
     case 400:
         return "Bad Request";
     case 401:
@@ -146,26 +151,52 @@ static void gw_reply_overhead(struct gw_req *r, struct evkeyvalq *out)
 }
 
 /*
- * r->ev may be gone already (the client left, or the server shuts down): every reply path then
- * only ends r, without touching libevent.
+ * The Date header's value (RFC 9110 IMF-fixdate), formatted once per second per thread: evhttp
+ * would format it for every reply (its own gmtime and printf) when the header is missing.
  */
-static void gw_reply_common_headers(struct gw_req *r, const char *ctype)
+static const char *gw_reply_date(void)
+{
+    static _Thread_local char date[40];
+    static _Thread_local time_t date_sec = -1;
+    time_t now = time(NULL);
+    struct tm tm;
+
+    if (now != date_sec && gmtime_r(&now, &tm) != NULL &&
+        strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0)
+        date_sec = now;
+    return date;
+}
+
+/*
+ * r->ev may be gone already (the client left, or the server shuts down): every reply path then
+ * only ends r, without touching libevent. An asset (gw_reply_asset) keeps the caching and
+ * referrer headers its caller set.
+ */
+static void gw_reply_headers(struct gw_req *r, const char *ctype, bool asset)
 {
     struct evkeyvalq *out;
+    const char *date;
     bool vary_origin;
 
     if (r->ev == NULL)
         return;
     out = evhttp_request_get_output_headers(r->ev);
+    date = gw_reply_date();
+    if (date[0] != '\0')
+        evhttp_add_header(out, "Date", date);
     evhttp_add_header(out, "X-Request-Id", r->rid);
     gw_reply_overhead(r, out);
     if (ctype != NULL)
         evhttp_add_header(out, "Content-Type", ctype);
     evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
     evhttp_add_header(out, "X-Frame-Options", "DENY");
-    evhttp_add_header(out, "Referrer-Policy", "strict-origin-when-cross-origin");
+    if (!asset)
+        evhttp_add_header(out, "Referrer-Policy", "strict-origin-when-cross-origin");
     gw_reply_cors(r, out, &vary_origin);
-    if (strncmp(r->path, "/health", 7) != 0) {
+    if (asset) {
+        if (vary_origin)
+            evhttp_add_header(out, "Vary", "Origin");
+    } else if (strncmp(r->path, "/health", 7) != 0) {
         evhttp_remove_header(out, "Cache-Control");
         evhttp_add_header(out, "Cache-Control", "private, no-store, no-cache");
         evhttp_remove_header(out, "Vary");
@@ -175,10 +206,25 @@ static void gw_reply_common_headers(struct gw_req *r, const char *ctype)
     }
 }
 
+static void gw_reply_common_headers(struct gw_req *r, const char *ctype)
+{
+    gw_reply_headers(r, ctype, false);
+}
+
 static void gw_reply_send(struct gw_req *r, int status, struct evbuffer *buf)
 {
     r->status = status;
     gw_req_unwatch_close(r);
+    if (r->ev != NULL && r->method == EVHTTP_REQ_HEAD && buf != NULL) {
+        /* evhttp would write a HEAD reply's body after its head: send the length only. */
+        struct evkeyvalq *out = evhttp_request_get_output_headers(r->ev);
+        char n[32];
+        if (status != 304 && status != 204 && evhttp_find_header(out, "Content-Length") == NULL) {
+            snprintf(n, sizeof(n), "%zu", evbuffer_get_length(buf));
+            evhttp_add_header(out, "Content-Length", n);
+        }
+        evbuffer_drain(buf, evbuffer_get_length(buf));
+    }
     if (r->ev != NULL)
         evhttp_send_reply(r->ev, status, gw_reason(status), buf);
     r->ev = NULL; /* evhttp owns and frees it from here */
@@ -281,6 +327,25 @@ void gw_reply_raw(struct gw_req *r, int status, const char *ctype, const char *b
     gw_reply_common_headers(r, ctype);
     gw_reply_send(r, status, buf);
     evbuffer_free(buf);
+}
+
+void gw_reply_asset(struct gw_req *r, int status, const char *ctype, const void *body, size_t len)
+{
+    struct evbuffer *buf = NULL;
+
+    gw_reply_headers(r, status == 304 ? NULL : ctype, true);
+    if (r->ev != NULL && status != 304 && (buf = evbuffer_new()) != NULL && len > 0 &&
+        evbuffer_add_reference(buf, body, len, NULL, NULL) != 0) {
+        evbuffer_free(buf);
+        buf = NULL;
+    }
+    if (r->ev != NULL && status != 304 && buf == NULL) {
+        LOG_ERR("rid=%s out of memory for a %zu-byte reply", r->rid, len);
+        status = 500; /* an empty 500 rather than a 200 with no body */
+    }
+    gw_reply_send(r, status, buf);
+    if (buf != NULL)
+        evbuffer_free(buf); /* not NULL-safe */
 }
 
 /*

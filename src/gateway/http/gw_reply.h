@@ -18,6 +18,14 @@ void gw_reply_json(struct gw_req *r, int status, json_t *body);
 void gw_reply_raw(struct gw_req *r, int status, const char *ctype, const char *body, size_t len);
 
 /*
+ * Sends a static file (gw_static.c): body is borrowed and must outlive the reply (embedded data,
+ * sent by reference). The caller has added its Cache-Control, ETag, Vary, Referrer-Policy and
+ * Content-Security-Policy (gw_reply_header), which are kept. A 304 gets no body or type. (Every
+ * reply to a HEAD request gets its body's Content-Length and no body.)
+ */
+void gw_reply_asset(struct gw_req *r, int status, const char *ctype, const void *body, size_t len);
+
+/*
  * Sends {"detail": msg, "error": {"message": msg, "type": <from status>, "code": code}}.
  * code may be NULL (JSON null). msg is copied.
  */

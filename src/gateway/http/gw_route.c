@@ -68,6 +68,14 @@ static const struct gw_route gw_routes[] = {
     {EVHTTP_REQ_DELETE, "/v1/pricing/{model_key}", gw_pricing_delete, false, M},
     {EVHTTP_REQ_GET, "/v1/models", gw_models_list, false, K},
     {EVHTTP_REQ_GET, "/v1/models/{*model_id}", gw_models_get, false, K},
+    /* The embedded web assets (gw_static.c), with enable_ui / enable_docs only. */
+    {EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "/ui", gw_static_ui, true, N},
+    {EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "/ui/", gw_static_ui, true, N},
+    {EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "/ui/{*path}", gw_static_ui, true, N},
+    {EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "/docs", gw_static_docs, true, N},
+    {EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "/docs/", gw_static_docs, true, N},
+    {EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "/docs/{*path}", gw_static_docs, true, N},
+    {EVHTTP_REQ_GET | EVHTTP_REQ_HEAD, "/openapi.json", gw_static_docs, true, N},
 };
 
 #undef M
@@ -116,6 +124,12 @@ const char *gw_route_template(const char *path)
         if (gw_route_match(gw_routes[i].pattern, path, buf, sizeof(buf), &params))
             return gw_routes[i].pattern;
     return NULL;
+}
+
+void gw_route_each(gw_route_each_fn *fn, void *arg)
+{
+    for (size_t i = 0; i < GW_NROUTES; i++)
+        fn(gw_routes[i].methods, gw_routes[i].pattern, gw_routes[i].auth, arg);
 }
 
 enum gw_auth_need gw_route_auth_need(int method, const char *path)
@@ -308,6 +322,18 @@ static void gw_cors_preflight(struct gw_req *r, const char *origin, const char *
     gw_req_finish(r);
 }
 
+/* Routes switched off in the configuration: their paths are unknown (404, never 405). */
+static bool gw_route_off(const struct gw_route *rt, const struct gw_app *app)
+{
+    if (rt->handler == gw_metrics_serve)
+        return app->mx == NULL;
+    if (rt->handler == gw_static_ui)
+        return !app->cfg->enable_ui;
+    if (rt->handler == gw_static_docs)
+        return !app->cfg->enable_docs;
+    return false;
+}
+
 /* Decodes the request path; NULL when it is not a clean C string (e.g. "%00"). */
 static char *gw_decode_path(struct evhttp_request *ev)
 {
@@ -394,7 +420,7 @@ void gw_route_dispatch(struct evhttp_request *ev, void *arg)
     for (size_t i = 0; i < GW_NROUTES; i++) {
         const struct gw_route *rt = &gw_routes[i];
         if (!gw_route_match(rt->pattern, r->path, parambuf, plen, &params) ||
-            (rt->handler == gw_metrics_serve && w->app->mx == NULL))
+            gw_route_off(rt, w->app))
             continue;
         if (r->route == NULL)
             r->route = rt->pattern;

@@ -34,6 +34,15 @@ enum gw_auth_need gw_route_auth_need(int method, const char *path);
  */
 const char *gw_route_template(const char *path);
 
+/* One row of the route table as gw_route_each() shows it. */
+typedef void gw_route_each_fn(int methods, const char *pattern, enum gw_auth_need auth, void *arg);
+
+/*
+ * Calls fn(methods mask of enum evhttp_cmd_type, pattern, auth, arg) once per route of the table,
+ * in table order, whether or not the configuration switches it off (the OpenAPI document's test).
+ */
+void gw_route_each(gw_route_each_fn *fn, void *arg);
+
 /*
  * evhttp generic callback; arg is the struct gw_worker of this thread. Requests marked by the
  * framer (gw_conn_internal_status()) get the framer's reject or refusal; a client's request for

@@ -77,9 +77,9 @@ struct gw_call {
     struct prov_frame frame; /* the stream's framing (the dialect's) */
     char err_type[64];       /* an error reply's x-amzn-ErrorType name (AWS), else "" */
     struct prov_stream ps;
-    struct prov_shape_stream ss;
-    struct event *beat; /* heartbeat while the provider is silent */
-    struct event *idle; /* streams: the provider's silence limit (its timeout) */
+    struct prov_shape_stream *ss; /* the shape's state when it keeps one, else NULL */
+    struct event *beat;           /* heartbeat while the provider is silent */
+    struct event *idle;           /* streams: the provider's silence limit (its timeout) */
     int64_t last_sent_us;
     int64_t last_rx_us; /* last byte from the provider */
     /* The outcome, kept until the usage row is durable in usage_log_sync mode. */
@@ -107,6 +107,7 @@ static void gw_call_free(struct gw_call *c)
     json_decref(c->req);
     prov_frame_cleanup(&c->frame);
     prov_stream_cleanup(&c->ps);
+    free(c->ss);
     free(c->anthropic_version);
     free(c->anthropic_beta);
     if (c->body_owned)
@@ -345,7 +346,7 @@ static int gw_call_emit(const char *event, const char *data, size_t len, void *a
 {
     struct gw_call *c = arg;
 
-    return c->shape->chunk(&c->ss, event, data, len, gw_call_write, c);
+    return c->shape->chunk(c->ss, event, data, len, gw_call_write, c);
 }
 
 /* One event of the provider's stream, whatever its framing (prov_frame.h). */
@@ -460,14 +461,14 @@ static void gw_call_stream_done(struct gw_call *c, const struct httpc_result *re
         c->ps.failed = true;
         snprintf(c->ps.error, sizeof(c->ps.error), "cannot write the end of the stream");
     }
-    if (res->kind == HTTPC_OK && !c->ps.failed && c->shape->finish(&c->ss, gw_call_write, c) == 0) {
+    if (res->kind == HTTPC_OK && !c->ps.failed && c->shape->finish(c->ss, gw_call_write, c) == 0) {
         gw_call_flush(c);
         u = gw_call_usage(c, &c->ps.usage, c->ps.gen_bytes, &est);
         gw_call_end(c, "success", &u, est, NULL);
         return;
     }
     /* The provider failed mid-stream: the shape's error event(s) (spec §1.3 step 11). */
-    (void)c->shape->fail(&c->ss, gw_call_write, c);
+    (void)c->shape->fail(c->ss, gw_call_write, c);
     gw_call_flush(c);
     snprintf(row, sizeof(row), "stream failed: %s",
              c->ps.failed            ? c->ps.error
@@ -570,7 +571,7 @@ static void gw_call_shutdown(struct gw_call *c)
 
     c->cut = true; /* no waiting for a durable row: nothing would run the callback */
     if (c->started) {
-        (void)c->shape->fail(&c->ss, gw_call_write, c);
+        (void)c->shape->fail(c->ss, gw_call_write, c);
         gw_call_flush(c);
         c->end = GW_END_STREAM;
     } else {
@@ -889,7 +890,9 @@ void gw_call_start(struct gw_req *r, const struct gw_call_spec *spec)
         (spec->anthropic_version != NULL &&
          (c->anthropic_version = gw_dup(spec->anthropic_version)) == NULL) ||
         (spec->anthropic_beta != NULL &&
-         (c->anthropic_beta = gw_dup(spec->anthropic_beta)) == NULL)) {
+         (c->anthropic_beta = gw_dup(spec->anthropic_beta)) == NULL) ||
+        (spec->shape != NULL && spec->shape->stateful &&
+         (c->ss = calloc(1, sizeof(*c->ss))) == NULL)) {
         acct_index_settle(r->w->app->index, spec->user_id, spec->reserve, 0);
         if (spec->key_tokens > 0)
             acct_rate_settle(acct_index_rate(r->w->app->index), ACCT_RATE_KEY, spec->key_id,

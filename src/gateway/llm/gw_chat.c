@@ -63,10 +63,11 @@ void gw_chat_completions(struct gw_req *r, const struct gw_params *p)
     json_t *body = NULL;
 
     (void)p;
+    if (!gw_admit_caller(r, &a))
+        goto out;
     if (!gw_valid_body_json(r, &body))
-        return;
-    if (!gw_admit_caller(r, &a) ||
-        !gw_valid_fields(r, body, gw_chat_fields,
+        goto out;
+    if (!gw_valid_fields(r, body, gw_chat_fields,
                          sizeof(gw_chat_fields) / sizeof(gw_chat_fields[0])) ||
         !gw_chat_valid_messages(r, json_object_get(body, "messages")))
         goto out;

@@ -90,10 +90,11 @@ void gw_embeddings(struct gw_req *r, const struct gw_params *p)
     size_t bytes;
 
     (void)p;
+    if (!gw_admit_caller(r, &a))
+        goto out;
     if (!gw_valid_body_json(r, &body))
-        return;
-    if (!gw_admit_caller(r, &a) ||
-        !gw_valid_fields(r, body, gw_emb_fields, sizeof(gw_emb_fields) / sizeof(gw_emb_fields[0])))
+        goto out;
+    if (!gw_valid_fields(r, body, gw_emb_fields, sizeof(gw_emb_fields) / sizeof(gw_emb_fields[0])))
         goto out;
     in = json_object_get(body, "input");
     if (in == NULL) {

@@ -80,10 +80,11 @@ void gw_messages(struct gw_req *r, const struct gw_params *p)
     char err[256], ubuf[32];
 
     (void)p;
+    if (!gw_admit_caller(r, &a))
+        goto out;
     if (!gw_valid_body_json(r, &body))
-        return;
-    if (!gw_admit_caller(r, &a) ||
-        !gw_valid_fields(r, body, gw_msg_fields,
+        goto out;
+    if (!gw_valid_fields(r, body, gw_msg_fields,
                          sizeof(gw_msg_fields) / sizeof(gw_msg_fields[0])) ||
         !gw_valid_nonempty(r, json_object_get(body, "messages"), "messages"))
         goto out;
