@@ -254,6 +254,8 @@ START_TEST(list_pagination)
     u_expect(U_W "&limit=3&skip=6", "u02,u01", 8);
     u_expect(U_W "&skip=8", "", 8);
     u_expect(U_W "&skip=1000000", "", 8);
+    u_expect(U_W "&skip=9223372036854775807&limit=1000", "", 8);
+    u_expect("skip=9223372036854775807", "", t_sql_long("SELECT count(*) FROM usage_logs"));
     u_expect(U_W "&limit=1&skip=1", "u07", 8); /* the tie on timestamp: id descending */
     u_expect(U_W "&limit=1000", "u08,u07,u06,u05,u04,u03,u02,u01", 8);
     u_expect(U_W "&user_id=ub&limit=2&skip=1", "u07,u04", 4);

@@ -249,6 +249,13 @@ static void gw_usage_count_done(const struct db_result *res, void *arg)
         return;
     }
     snprintf(op->total, sizeof(op->total), "%s", gw_cell(res, 0, 0));
+    if (op->skip >= strtol(op->total, NULL, 10)) {
+        /* Past the end: nothing to read (and skip + limit, which may overflow, is not used). */
+        gw_reply_header(op->r, "X-Total-Count", op->total);
+        gw_reply_json(op->r, 200, json_array());
+        gw_usage_op_free(op);
+        return;
+    }
     gw_usage_params(op, &p);
     p.v[p.n++] = (struct db_value){.type = DB_T_INT, .u.i = op->limit};
     p.v[p.n++] = (struct db_value){.type = DB_T_INT, .u.i = op->skip};
