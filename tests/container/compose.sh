@@ -49,9 +49,12 @@ else
     compose() { podman-compose -p $proj -f docker/docker-compose.yml "$@"; }
 fi
 
-# free_port: a port on 127.0.0.1 nothing listens on (curl exit 7: connection refused).
+# free_port: a port on 127.0.0.1 nothing listens on (curl exit 7: connection refused), below
+# the kernel's ephemeral range (32768+): the test servers and client sockets that make test has
+# open meanwhile take ports there, and one took the second replica's between this check and
+# podman's bind (the replica then never started).
 free_port() {
-    p=$((20000 + ($$ + $1 * 7919) % 30000))
+    p=$((20000 + ($$ + $1 * 7919) % 12000))
     while curl -s -o /dev/null "http://127.0.0.1:$p/" 2>/dev/null || [ $? != 7 ]; do
         p=$((p + 1))
     done
