@@ -139,13 +139,15 @@ export TSAN_OPTIONS ?= halt_on_error=1 exitcode=66 second_deadlock_stack=1
 # after it. CHECK_SERIAL=1 runs them one after the other.
 # Each backend's pass itself runs as CHECK_SHARDS shards side by side (every n-th suite each,
 # each PostgreSQL shard on its own cluster; CHECK_SHARDS=1: one run), named sqlite.0, sqlite.1,
-# postgres.0, ...
+# postgres.0, ...; each run's tests and their durations are in $(BUILD)/check-<run>.xml (Check's
+# XML log).
 CHECK_SERIAL ?= 0
 CHECK_SHARDS ?= 2
 CHECK_RUNS := $(foreach b,$(BACKENDS),$(if $(filter-out 1,$(CHECK_SHARDS)),$(foreach i,$(shell seq 0 $$(($(CHECK_SHARDS) - 1))),$(b).$(i)),$(b)))
 CHECK_RUN = GW_TEST_BACKEND=$${b%%.*} GW_TEST_SHARD=$$(case $$b in *.*) echo $${b\#*.}/$(CHECK_SHARDS);; esac) \
 	    GW_BIN=$(abspath $(BIN)) GW_FAKE=$(abspath $(FAKE)) \
-	    GW_ROOT=$(CURDIR) GW_TEST_SUITES="$(ONLY)" CK_TIMEOUT_MULTIPLIER=$(CK_MULT) ./$(TESTBIN)
+	    GW_ROOT=$(CURDIR) GW_TEST_SUITES="$(ONLY)" CK_TIMEOUT_MULTIPLIER=$(CK_MULT) \
+	    CK_XML_LOG_FILE_NAME=$(abspath $(BUILD))/check-$$b.xml ./$(TESTBIN)
 check: $(BIN) $(TESTBIN) $(FAKE) sdk-deps
 	@set -e; first=$(firstword $(CHECK_RUNS)); rest="$(wordlist 2,9,$(CHECK_RUNS))"; \
 	if [ "$(CHECK_SERIAL)" = 1 ]; then first=""; rest="$(CHECK_RUNS)"; fi; \
