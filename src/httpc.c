@@ -1001,6 +1001,8 @@ static char *url_query(const char *url, bool *oom)
 static struct httpc_url *url_slot_get(struct httpc *h, const char *url)
 {
     struct httpc_url *slot = NULL;
+    CURLU *u;
+    char *copy, *query;
     bool oom;
     int i;
 
@@ -1015,19 +1017,26 @@ static struct httpc_url *url_slot_get(struct httpc *h, const char *url)
             (slot == NULL || s->url == NULL || (slot->url != NULL && s->stamp < slot->stamp)))
             slot = s;
     }
-    if (slot == NULL)
+    if (slot == NULL || (u = curl_url()) == NULL)
         return NULL;
+    /* Parsed and copied before the slot is touched: a URL curl refuses evicts nothing. */
+    if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+        (copy = strdup(url)) == NULL) {
+        curl_url_cleanup(u);
+        return NULL;
+    }
+    query = url_query(url, &oom);
+    if (oom) {
+        curl_url_cleanup(u);
+        free(copy);
+        return NULL;
+    }
     url_slot_clear(slot);
-    if ((slot->u = curl_url()) == NULL || (slot->url = strdup(url)) == NULL)
-        goto fail;
-    slot->query = url_query(url, &oom);
-    if (oom || curl_url_set(slot->u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK)
-        goto fail;
+    slot->u = u;
+    slot->url = copy;
+    slot->query = query;
     slot->stamp = ++h->url_clock;
     return slot;
-fail:
-    url_slot_clear(slot);
-    return NULL;
 }
 
 struct httpc_req *httpc_start(struct httpc *h, const struct httpc_spec *spec,

@@ -321,9 +321,8 @@ static int anth_chat_reply(const char *body, size_t len, struct prov_usage *u, s
             goto out;
     }
     *gen_bytes = prov_usage_text_bytes(r);
-    if ((*out = jw_dumps(r, NULL)) == NULL)
+    if ((*out = jw_dumps(r, out_len)) == NULL)
         goto out;
-    *out_len = strlen(*out);
     rc = 0;
 out:
     json_decref(r);

@@ -168,9 +168,8 @@ int prov_bedrock_reply(const char *body, size_t len, struct prov_usage *u, size_
         prov_pivot_set(r, "usage", prov_pivot_usage_json_cached(u, cached)) < 0)
         goto out;
     *gen_bytes = prov_usage_text_bytes(r);
-    if ((*out = jw_dumps(r, NULL)) == NULL)
+    if ((*out = jw_dumps(r, out_len)) == NULL)
         goto out;
-    *out_len = strlen(*out);
     rc = 0;
 out:
     json_decref(r);

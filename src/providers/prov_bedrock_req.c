@@ -443,11 +443,10 @@ int prov_bedrock_build_body(const struct prov_conf *pc, const struct prov_chat_i
         rc = prov_pivot_oom(&r);
         goto out;
     }
-    if ((*body = jw_dumps(b, NULL)) == NULL) {
+    if ((*body = jw_dumps(b, len)) == NULL) {
         rc = prov_pivot_oom(&r);
         goto out;
     }
-    *len = strlen(*body);
 out:
     json_decref(b);
     json_decref(ic);
@@ -467,11 +466,10 @@ int prov_bedrock_embed_body(const struct prov_chat_in *in, char **body, size_t *
     *len = 0;
     if (b == NULL)
         return rc;
-    if ((*body = jw_dumps(b, NULL)) == NULL) {
+    if ((*body = jw_dumps(b, len)) == NULL) {
         snprintf(err, errlen, "out of memory");
         rc = -1;
     } else {
-        *len = strlen(*body);
         rc = 0;
     }
     json_decref(b);

@@ -132,9 +132,7 @@ char *prov_embed_reply_new(json_t *vectors, const char *model, long prompt_token
                             json_pack("{s:I,s:I}", "prompt_tokens", (json_int_t)prompt_tokens,
                                       "total_tokens", (json_int_t)prompt_tokens)) < 0)
         goto out;
-    text = jw_dumps(doc, NULL);
-    if (text != NULL)
-        *len = strlen(text);
+    text = jw_dumps(doc, len);
 out:
     json_decref(doc);
     json_decref(data);
@@ -193,9 +191,8 @@ static int shape_embed_b64_reply(const char *body, size_t len, char **out, size_
         if (!json_is_array(v) || json_object_set_new(e, "embedding", embed_b64(v)) < 0)
             goto out;
     }
-    if ((*out = jw_dumps(j, NULL)) == NULL)
+    if ((*out = jw_dumps(j, out_len)) == NULL)
         goto out;
-    *out_len = strlen(*out);
     rc = 0;
 out:
     json_decref(j);

@@ -284,9 +284,8 @@ static int gem_chat_reply(const char *body, size_t len, struct prov_usage *u, si
         json_object_set_new(r, "usage", gem_usage_json(u, cached, reasoning)) < 0)
         goto out;
     *gen_bytes = prov_usage_text_bytes(r);
-    if ((*out = jw_dumps(r, NULL)) == NULL)
+    if ((*out = jw_dumps(r, out_len)) == NULL)
         goto out;
-    *out_len = strlen(*out);
     rc = 0;
 out:
     json_decref(r);

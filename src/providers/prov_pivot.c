@@ -307,8 +307,8 @@ char *prov_pivot_reply(const char *id, const char *model, int64_t created, json_
     if (r != NULL && u != NULL && u->seen &&
         json_object_set_new(r, "usage", prov_pivot_usage_json(u)) < 0)
         goto out;
-    if (r != NULL && (text = jw_dumps(r, NULL)) != NULL)
-        *len = strlen(text);
+    if (r != NULL)
+        text = jw_dumps(r, len);
 out:
     json_decref(r);
     return text;
@@ -319,6 +319,7 @@ int prov_pivot_chunk_of(const char *id, int64_t created, const char *model, json
 {
     json_t *c;
     char *txt;
+    size_t n;
     int rc;
 
     if (delta != NULL)
@@ -329,11 +330,11 @@ int prov_pivot_chunk_of(const char *id, int64_t created, const char *model, json
         c = json_pack("{s:s, s:s, s:I, s:s, s:[], s:o}", "id", id, "object",
                       "chat.completion.chunk", "created", (json_int_t)created, "model", model,
                       "choices", "usage", usage);
-    txt = c != NULL ? jw_dumps(c, NULL) : NULL;
+    txt = c != NULL ? jw_dumps(c, &n) : NULL;
     json_decref(c);
     if (txt == NULL)
         return -1;
-    rc = emit(NULL, txt, strlen(txt), arg);
+    rc = emit(NULL, txt, n, arg);
     free(txt);
     return rc;
 }

@@ -442,9 +442,8 @@ static int shape_reply(const char *body, size_t len, char **out, size_t *out_len
                   shape_usage((long)json_integer_value(json_object_get(u, "prompt_tokens")),
                               (long)json_integer_value(json_object_get(u, "completion_tokens")),
                               (long)json_integer_value(json_object_get(d, "cached_tokens"))));
-    if (m == NULL || (*out = jw_dumps(m, NULL)) == NULL)
+    if (m == NULL || (*out = jw_dumps(m, out_len)) == NULL)
         goto out;
-    *out_len = strlen(*out);
     rc = 0;
 out:
     json_decref(m);
